@@ -1,0 +1,81 @@
+import { KeyDestroyedError, KeyNotActiveError, UnknownKeyError } from '../crypto/errors';
+
+export const KEY_STATUSES = ['pending', 'active', 'rotating', 'retired', 'destroyed'] as const;
+export type KeyStatus = (typeof KEY_STATUSES)[number];
+
+/** A key as the policy sees it: id, status and optional tenant scope. */
+export interface KeyState {
+  readonly id: string;
+  readonly status: KeyStatus;
+  /** null / undefined: the global scope. */
+  readonly tenant?: string | null;
+}
+
+/**
+ * Decides which key may do what. The keyring holds material; the policy holds
+ * the lifecycle. rekey checks it itself on every encrypt and decrypt, so a
+ * destroyed key is refused even where KMS would still answer.
+ *
+ * - encrypt: only an `active` key;
+ * - decrypt: `active`, `rotating`, `retired`, and `pending` (the rotation
+ *   self-test decrypts under a pending key before it is promoted);
+ * - `destroyed`: never.
+ */
+export interface KeyPolicy {
+  assertCanEncrypt(keyId: string): void;
+  assertCanDecrypt(keyId: string): void;
+  /** The active key new values in this tenant scope go under: the tenant's own, else the global one. */
+  encryptionKeyId(tenant?: string | null): string;
+  /** The status of a key, or undefined when unknown. */
+  statusOf(keyId: string): KeyStatus | undefined;
+}
+
+/** A policy over a fixed list of key states (a catalog snapshot, or the keyring's own keys). */
+export class StaticKeyPolicy implements KeyPolicy {
+  private readonly byId = new Map<string, KeyState>();
+  private readonly activeByScope = new Map<string, string>();
+
+  constructor(keys: readonly KeyState[]) {
+    for (const key of keys) {
+      this.byId.set(key.id, key);
+      if (key.status === 'active') this.activeByScope.set(scopeOf(key.tenant), key.id);
+    }
+  }
+
+  /** Primary key active, every other key retired (decrypt-only): the policy of a keyring with no catalog. */
+  static fromKeyIds(primary: string, others: readonly string[]): StaticKeyPolicy {
+    return new StaticKeyPolicy([
+      { id: primary, status: 'active' },
+      ...others.filter((id) => id !== primary).map((id) => ({ id, status: 'retired' as const })),
+    ]);
+  }
+
+  statusOf(keyId: string): KeyStatus | undefined {
+    return this.byId.get(keyId)?.status;
+  }
+
+  assertCanEncrypt(keyId: string): void {
+    const key = this.byId.get(keyId);
+    if (!key) throw new UnknownKeyError(keyId);
+    if (key.status === 'destroyed') throw new KeyDestroyedError(keyId);
+    if (key.status !== 'active') throw new KeyNotActiveError(keyId, key.status);
+  }
+
+  assertCanDecrypt(keyId: string): void {
+    const key = this.byId.get(keyId);
+    if (!key) throw new UnknownKeyError(keyId);
+    if (key.status === 'destroyed') throw new KeyDestroyedError(keyId);
+  }
+
+  encryptionKeyId(tenant?: string | null): string {
+    const id = this.activeByScope.get(scopeOf(tenant)) ?? this.activeByScope.get(scopeOf(null));
+    if (id === undefined) {
+      throw new KeyNotActiveError(tenant ? `(tenant ${tenant})` : '(global scope)', 'missing: no active key');
+    }
+    return id;
+  }
+}
+
+function scopeOf(tenant: string | null | undefined): string {
+  return tenant ?? '';
+}
