@@ -96,3 +96,29 @@ export class KeyringUnavailableError extends CryptoError {
   readonly code = 'KEYRING_UNAVAILABLE';
   override readonly retryable = true;
 }
+
+/**
+ * The encryption context is malformed: a field missing, not a string, empty,
+ * not well-formed Unicode or longer than the encoding allows. Names the field,
+ * never its value.
+ */
+export class InvalidContextError extends CryptoError {
+  readonly code = 'INVALID_CONTEXT';
+  constructor(
+    /** The offending field: 'table' | 'column' | 'rowId' | 'tenant', or 'context' for the whole object. */
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A value decrypted as text is not valid UTF-8 (it was stored as bytes): read it with the bytes call instead. */
+export class PlaintextEncodingError extends CryptoError {
+  readonly code = 'PLAINTEXT_NOT_UTF8';
+}
+
+/** The plaintext handed to encrypt is not a string or bytes, or is a string UTF-8 cannot carry faithfully (lone surrogates). */
+export class InvalidPlaintextError extends CryptoError {
+  readonly code = 'INVALID_PLAINTEXT';
+}

@@ -1,0 +1,254 @@
+import type { EncryptionContext } from './context';
+import { encodeContext } from './context-encoding';
+import { EnvelopeFormatError, UnsupportedVersionError } from './errors';
+
+/**
+ * Envelope format v1 (docs/envelope-format.md is the specification):
+ *
+ *   0x01 | u8 keyIdLength | keyId (ASCII) | u16 BE wrappedLength | wrappedKey | nonce (12) | ciphertext | tag (16)
+ *
+ * Binary form for bytea columns; text form `rk1:` + base64url (no padding) of
+ * the binary form for text/varchar columns. The key id sits in clear in the
+ * header so tools can count rows per key without decrypting.
+ *
+ * This module only lays out and checks bytes; EnvelopeCipher does the crypto.
+ */
+export const ENVELOPE_V1 = 0x01;
+export const TEXT_PREFIX_V1 = 'rk1:';
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+export const MAX_KEY_ID_BYTES = 0xff;
+export const MAX_WRAPPED_KEY_BYTES = 0xffff;
+/** version + key-id length + 1-byte key id + wrapped length + 1-byte wrapped key + nonce + tag (empty plaintext). */
+export const MIN_ENVELOPE_BYTES = 1 + 1 + 1 + 2 + 1 + NONCE_BYTES + TAG_BYTES;
+
+/**
+ * Key ids are printable ASCII from a conservative set: raw/hierarchical ids
+ * such as `kek-v2`, KMS key ids, ARNs and aliases (`arn:aws:kms:…:key/…`,
+ * `alias/app`). No spaces, quotes, commas or control bytes, so an id can be
+ * logged, put in a metric dimension or a CSV without escaping.
+ */
+const KEY_ID_PATTERN = /^[A-Za-z0-9._:/+=@-]+$/;
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]+$/;
+const OTHER_TEXT_VERSION = /^rk(\d{1,3}):/;
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+// Domain-separation tags: a wrap AAD can never equal a data AAD.
+const WRAP_AAD_TAG = 0x77; // 'w'
+const DATA_AAD_TAG = 0x64; // 'd'
+
+export interface EnvelopeV1 {
+  readonly version: typeof ENVELOPE_V1;
+  /** Id of the key-encryption key the data key is wrapped under. */
+  readonly keyId: string;
+  /** The data key wrapped by the keyring (raw/hierarchical: nonce | ct | tag, 60 bytes; kms: the KMS ciphertext blob). */
+  readonly wrappedKey: Buffer;
+  readonly nonce: Buffer;
+  /** AES-256-GCM ciphertext followed by the 16-byte tag. */
+  readonly sealed: Buffer;
+}
+
+/**
+ * Parses the binary form (Buffer) or text form (string) of an envelope. Buffer
+ * fields of the result are views into the binary input, not copies.
+ * Throws EnvelopeFormatError (reason: empty, bad-prefix, not-base64,
+ * truncated, bad-field) or UnsupportedVersionError.
+ */
+export function parseEnvelope(value: Buffer | string): EnvelopeV1 {
+  const binary = typeof value === 'string' ? fromText(value) : asBuffer(value);
+  if (binary.length === 0) throw new EnvelopeFormatError('empty', 'the value is empty: an envelope is at least 34 bytes');
+  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
+  if (binary.length < MIN_ENVELOPE_BYTES) throw truncated(binary.length, MIN_ENVELOPE_BYTES);
+
+  const keyIdLength = binary[1] as number;
+  if (keyIdLength === 0) throw new EnvelopeFormatError('bad-field', 'envelope key id length is 0 (byte 1)');
+  const keyIdEnd = 2 + keyIdLength;
+  if (binary.length < keyIdEnd + 2) throw truncated(binary.length, keyIdEnd + 2);
+  const keyId = binary.toString('latin1', 2, keyIdEnd);
+  if (!KEY_ID_PATTERN.test(keyId)) {
+    throw new EnvelopeFormatError('bad-field', `envelope key id (bytes 2-${keyIdEnd - 1}) holds characters outside [A-Za-z0-9._:/+=@-]`);
+  }
+
+  const wrappedLength = binary.readUInt16BE(keyIdEnd);
+  if (wrappedLength === 0) throw new EnvelopeFormatError('bad-field', `envelope wrapped-key length is 0 (bytes ${keyIdEnd}-${keyIdEnd + 1})`);
+  const wrappedStart = keyIdEnd + 2;
+  const nonceStart = wrappedStart + wrappedLength;
+  const sealedStart = nonceStart + NONCE_BYTES;
+  if (binary.length < sealedStart + TAG_BYTES) throw truncated(binary.length, sealedStart + TAG_BYTES);
+
+  return {
+    version: ENVELOPE_V1,
+    keyId,
+    wrappedKey: binary.subarray(wrappedStart, nonceStart),
+    nonce: binary.subarray(nonceStart, sealedStart),
+    sealed: binary.subarray(sealedStart),
+  };
+}
+
+/** The binary form of an envelope. Throws EnvelopeFormatError('bad-field') for a field out of range. */
+export function serializeEnvelope(e: EnvelopeV1): Buffer {
+  if (e.version !== ENVELOPE_V1) throw new UnsupportedVersionError(e.version);
+  if (e.nonce.length !== NONCE_BYTES) {
+    throw new EnvelopeFormatError('bad-field', `envelope nonce must be ${NONCE_BYTES} bytes, got ${e.nonce.length}`);
+  }
+  if (e.sealed.length < TAG_BYTES) {
+    throw new EnvelopeFormatError('bad-field', `envelope ciphertext must hold at least the ${TAG_BYTES}-byte tag, got ${e.sealed.length} bytes`);
+  }
+  const { bytes, nonceOffset, sealedOffset } = layoutEnvelope(e.keyId, e.wrappedKey, e.sealed.length);
+  e.nonce.copy(bytes, nonceOffset);
+  e.sealed.copy(bytes, sealedOffset);
+  return bytes;
+}
+
+/**
+ * Allocates an envelope with header, key id and wrapped key written, leaving
+ * the nonce and sealed bytes for the caller to fill in place: one allocation
+ * per value on the encrypt path.
+ */
+export function layoutEnvelope(
+  keyId: string,
+  wrappedKey: Buffer,
+  sealedLength: number,
+): { bytes: Buffer; nonceOffset: number; sealedOffset: number } {
+  assertKeyId(keyId);
+  if (wrappedKey.length === 0 || wrappedKey.length > MAX_WRAPPED_KEY_BYTES) {
+    throw new EnvelopeFormatError('bad-field', `envelope wrapped key must be 1-${MAX_WRAPPED_KEY_BYTES} bytes, got ${wrappedKey.length}`);
+  }
+  const keyIdEnd = 2 + keyId.length;
+  const nonceOffset = keyIdEnd + 2 + wrappedKey.length;
+  const sealedOffset = nonceOffset + NONCE_BYTES;
+  const bytes = Buffer.allocUnsafe(sealedOffset + sealedLength);
+  bytes[0] = ENVELOPE_V1;
+  bytes[1] = keyId.length;
+  bytes.write(keyId, 2, 'latin1');
+  bytes.writeUInt16BE(wrappedKey.length, keyIdEnd);
+  wrappedKey.copy(bytes, keyIdEnd + 2);
+  return { bytes, nonceOffset, sealedOffset };
+}
+
+/** `rk1:` + base64url (no padding) of a binary v1 envelope. */
+export function toText(binary: Buffer): string {
+  if (binary.length === 0) throw new EnvelopeFormatError('empty', 'cannot encode an empty value as an envelope');
+  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
+  return TEXT_PREFIX_V1 + binary.toString('base64url');
+}
+
+/**
+ * The binary form of a text envelope. Strict: the `rk1:` prefix, then
+ * canonical unpadded base64url and nothing else (Buffer.from alone would skip
+ * invalid characters silently, and accept several spellings of the same bytes).
+ */
+export function fromText(text: string): Buffer {
+  if (typeof text !== 'string') throw new EnvelopeFormatError('bad-field', `a text envelope must be a string, got ${typeof text}`);
+  if (text.length === 0) throw new EnvelopeFormatError('empty', 'the value is empty: a text envelope starts with "rk1:"');
+  if (!text.startsWith(TEXT_PREFIX_V1)) {
+    const other = OTHER_TEXT_VERSION.exec(text);
+    if (other) throw new UnsupportedVersionError(Number(other[1]));
+    throw new EnvelopeFormatError('bad-prefix', 'the value does not start with "rk1:": it is not a rekey text envelope');
+  }
+  const body = text.slice(TEXT_PREFIX_V1.length);
+  if (body.length === 0) throw new EnvelopeFormatError('empty', 'the text envelope has nothing after "rk1:"');
+  if (!isCanonicalBase64url(body)) {
+    throw new EnvelopeFormatError('not-base64', 'the text after "rk1:" is not canonical unpadded base64url');
+  }
+  const binary = Buffer.from(body, 'base64url');
+  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
+  return binary;
+}
+
+/**
+ * Cheap shape check, no crypto and no key lookup: true when the value could be
+ * a v1 envelope (text: prefix, length and alphabet; binary: header fields
+ * consistent). When it returns false, parseEnvelope would throw.
+ */
+export function isEnvelope(value: Buffer | string): boolean {
+  if (typeof value === 'string') {
+    const body = value.length - TEXT_PREFIX_V1.length;
+    return (
+      value.startsWith(TEXT_PREFIX_V1) &&
+      body >= Math.ceil((MIN_ENVELOPE_BYTES * 4) / 3) &&
+      body % 4 !== 1 &&
+      BASE64URL_PATTERN.test(value.slice(TEXT_PREFIX_V1.length))
+    );
+  }
+  if (!((value as unknown) instanceof Uint8Array)) return false;
+  try {
+    parseEnvelope(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The key id of an envelope, read from the header without decrypting. Throws as parseEnvelope does. */
+export function peekKeyId(value: Buffer | string): string {
+  return parseEnvelope(value).keyId;
+}
+
+/**
+ * Authenticated data for wrapping the data key: binds format version, key id
+ * and encryption context. `'w' | version | u8 keyIdLength | keyId | context`.
+ */
+export function wrapAad(version: number, keyId: string, ctx: EncryptionContext): Buffer {
+  return wrapAadFromEncoded(version, keyId, encodeContext(ctx));
+}
+
+/**
+ * Authenticated data for the data ciphertext: binds format version and
+ * encryption context, not the key id, so a rewrap (new key id, same
+ * ciphertext) leaves it valid. `'d' | version | context`.
+ */
+export function dataAad(version: number, ctx: EncryptionContext): Buffer {
+  return dataAadFromEncoded(version, encodeContext(ctx));
+}
+
+/** wrapAad over an already encoded context (EnvelopeCipher encodes once per call, uses it twice). */
+export function wrapAadFromEncoded(version: number, keyId: string, encodedContext: Buffer): Buffer {
+  assertKeyId(keyId);
+  const out = Buffer.allocUnsafe(3 + keyId.length + encodedContext.length);
+  out[0] = WRAP_AAD_TAG;
+  out[1] = version;
+  out[2] = keyId.length;
+  out.write(keyId, 3, 'latin1');
+  encodedContext.copy(out, 3 + keyId.length);
+  return out;
+}
+
+export function dataAadFromEncoded(version: number, encodedContext: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(2 + encodedContext.length);
+  out[0] = DATA_AAD_TAG;
+  out[1] = version;
+  encodedContext.copy(out, 2);
+  return out;
+}
+
+/** Throws EnvelopeFormatError('bad-field') unless `keyId` fits the v1 header. */
+export function assertKeyId(keyId: string): void {
+  if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > MAX_KEY_ID_BYTES || !KEY_ID_PATTERN.test(keyId)) {
+    throw new EnvelopeFormatError(
+      'bad-field',
+      `a key id must be 1-${MAX_KEY_ID_BYTES} characters from [A-Za-z0-9._:/+=@-]` +
+        (typeof keyId === 'string' ? ` (got ${keyId.length} characters)` : ` (got ${typeof keyId})`),
+    );
+  }
+}
+
+function isCanonicalBase64url(body: string): boolean {
+  if (body.length % 4 === 1 || !BASE64URL_PATTERN.test(body)) return false;
+  // A final partial group carries unused low bits; canonical encoders write
+  // them as zero. Rejecting the rest keeps one spelling per envelope.
+  const unusedBits = body.length % 4 === 2 ? 4 : body.length % 4 === 3 ? 2 : 0;
+  if (unusedBits === 0) return true;
+  const last = BASE64URL_ALPHABET.indexOf(body[body.length - 1] as string);
+  return (last & ((1 << unusedBits) - 1)) === 0;
+}
+
+function asBuffer(value: Buffer | Uint8Array): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new EnvelopeFormatError('bad-field', `an envelope must be a Buffer or a string, got ${value === null ? 'null' : typeof value}`);
+}
+
+function truncated(have: number, need: number): EnvelopeFormatError {
+  return new EnvelopeFormatError('truncated', `the envelope is truncated: it has ${have} bytes, its header calls for at least ${need}`);
+}

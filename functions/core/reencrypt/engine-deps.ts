@@ -1,0 +1,15 @@
+import type { ExecutorDeps } from './batch-executor';
+import type { KeyLifecycle } from './ports';
+
+/**
+ * Everything the engine runs on, built once per process (CLI, Lambda worker,
+ * test) and passed down: the Sql pool, the registry, the value crypto, and
+ * optionally the blind indexer, the audit sink, the key catalog (for retire
+ * and rollback) and test fault hooks.
+ */
+export interface EngineDeps extends ExecutorDeps {
+  /** Rows per page of keyset walks (planner scan, verify). Default 2,000. */
+  readonly pageSize?: number | undefined;
+  /** The key catalog: retire after a clean verify, rollback. Without it, keys are left as they are. */
+  readonly catalog?: KeyLifecycle | undefined;
+}

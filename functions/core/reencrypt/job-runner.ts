@@ -1,0 +1,243 @@
+import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch, workerName, type BatchResult } from './batch-executor';
+import type { EngineDeps } from './engine-deps';
+import { describeErrorRate, errorRateExceeded } from './error-rate';
+import { BatchLeaseLostError, InjectedFaultError } from './errors';
+import { isTerminal } from './job-status';
+import { batchStatusCounts, claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord } from './job-store';
+import { createJob, planJob, type JobRequest } from './jobs';
+import type { TablePlan } from './planner';
+import { tableKey } from './registry';
+import { retireVerifiedKeys, type RetireResult } from './retire';
+import { TableShapeCache } from './table-shape';
+import { verify, type VerifyReport } from './verify';
+
+/**
+ * Runs a job on this process: plan, run its batches with N concurrent
+ * workers (each claims the next batch with SKIP LOCKED and calls the same
+ * executeClaimedBatch a Lambda worker calls), then verify, retire and finish.
+ *
+ * Works from whatever state the job is in, so resuming after a crash is
+ * calling it again: pending/planning → plan; running → claim pending, failed
+ * and expired-lease batches (waiting for live leases of other processes to
+ * end); verifying → verify again. It ends in the state an uninterrupted run
+ * would have reached.
+ */
+
+export interface JobProgress {
+  readonly jobId: string;
+  readonly rowsTotal: number;
+  readonly rowsDone: number;
+  readonly rowsFailed: number;
+  readonly rowsSkipped: number;
+  readonly rowsConflicted: number;
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly elapsedMs: number;
+  /** Rows attempted by this run per second of this run. */
+  readonly rowsPerSecond: number;
+}
+
+export interface RunOptions {
+  /** Concurrent batch workers in this process. Default 2. */
+  readonly concurrency?: number | undefined;
+  /** Called after every batch this process finishes. */
+  readonly onProgress?: ((progress: JobProgress) => void) | undefined;
+  /** Stop claiming batches (Ctrl-C); the job stays `running` and can be resumed. */
+  readonly signal?: AbortSignal | undefined;
+  /** How often to look again while other processes hold live leases. Default 1,000 ms. */
+  readonly pollMs?: number | undefined;
+  /** Retire rotating keys that verify finds empty. Default true (needs deps.catalog). */
+  readonly retire?: boolean | undefined;
+  /** Verify decrypts every value (slow; default false: headers only). */
+  readonly verifyDecrypt?: boolean | undefined;
+}
+
+export interface JobOutcome {
+  readonly job: JobRecord;
+  /** Present when this call planned the job. */
+  readonly plans?: readonly TablePlan[];
+  /** Dry runs: `DRY RUN: Would re-encrypt 42 of 100 records` lines. */
+  readonly dryRunReport?: readonly string[];
+  /** The verify of the job's tables (absent for dry runs and jobs that did not get that far). */
+  readonly verify?: VerifyReport;
+  readonly retire?: RetireResult;
+  /** True when this call stopped on the signal before the job finished. */
+  readonly interrupted: boolean;
+}
+
+/** Creates a job and runs it to the end. */
+export async function startJob(deps: EngineDeps, request: JobRequest, options: RunOptions = {}): Promise<JobOutcome> {
+  const job = await createJob(deps, request);
+  return runJob(deps, job.id, options);
+}
+
+/** Picks up a job after a crash or an interruption; the same as runJob, named for the CLI. */
+export function resumeJob(deps: EngineDeps, jobId: string, options: RunOptions = {}): Promise<JobOutcome> {
+  return runJob(deps, jobId, options);
+}
+
+export async function runJob(deps: EngineDeps, jobId: string, options: RunOptions = {}): Promise<JobOutcome> {
+  // One table-shape cache for the whole run; the runner's workers share it.
+  deps = { ...deps, shapes: deps.shapes ?? new TableShapeCache() };
+  let job = await getJob(deps.sql, jobId);
+  let plans: readonly TablePlan[] | undefined;
+
+  if (job.status === 'pending' || job.status === 'planning' || (job.status === 'failed' && job.counters.batchesTotal === 0)) {
+    const planned = await planJob(deps, jobId);
+    job = planned.job;
+    plans = planned.plans;
+    if (planned.report) return { job, plans, dryRunReport: planned.report, interrupted: false };
+  }
+  if (isTerminal(job.status)) return { job, ...(plans ? { plans } : {}), interrupted: false };
+  if (job.status === 'failed') {
+    await resetFailedBatches(deps.sql, jobId);
+    job = await transitionJob(deps.sql, jobId, ['failed'], 'running', { error: null });
+  }
+
+  if (job.status === 'running') {
+    const ran = await runBatches(deps, job, options);
+    job = ran.job;
+    if (ran.interrupted || job.status !== 'running') return { job, ...(plans ? { plans } : {}), interrupted: ran.interrupted };
+    if (errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows, true)) {
+      job = await abort(deps, job, describeErrorRate(job.counters, job.maxErrorRate));
+      return { job, ...(plans ? { plans } : {}), interrupted: false };
+    }
+    job = await transitionJob(deps.sql, jobId, ['running'], 'verifying');
+    await deps.faults?.('job.verifying');
+  }
+  const finished = await finish(deps, job, options);
+  return { ...finished, ...(plans ? { plans } : {}), interrupted: false };
+}
+
+async function abort(deps: EngineDeps, job: JobRecord, reason: string): Promise<JobRecord> {
+  return deps.sql.transaction(async (tx) => {
+    const aborted = await transitionJob(tx, job.id, ['running'], 'aborted', { error: reason, finished: true });
+    await deps.audit?.record(tx, {
+      actor: workerName(deps),
+      action: 'job.aborted',
+      subject: `job:${job.id}`,
+      details: { reason: 'max-error-rate', rowsFailed: aborted.counters.rowsFailed, maxErrorRate: aborted.maxErrorRate },
+    });
+    return aborted;
+  });
+}
+
+async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<{ job: JobRecord; interrupted: boolean }> {
+  const concurrency = Math.max(1, options.concurrency ?? 2);
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+  const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const worker = workerName(deps);
+  const started = Date.now();
+  const totals = { ...job.counters };
+  let attemptedHere = 0;
+  let crash: unknown;
+  let stop = false;
+
+  const report = (r: BatchResult): void => {
+    totals.rowsDone += r.counts.done;
+    totals.rowsFailed += r.counts.failed;
+    totals.rowsSkipped += r.counts.skipped;
+    totals.rowsConflicted += r.counts.conflicted;
+    totals.batchesDone += 1;
+    attemptedHere += r.counts.done + r.counts.failed + r.counts.conflicted + r.counts.skipped;
+    const elapsedMs = Date.now() - started;
+    options.onProgress?.({
+      jobId: job.id,
+      ...totals,
+      elapsedMs,
+      rowsPerSecond: elapsedMs > 0 ? (attemptedHere * 1000) / elapsedMs : 0,
+    });
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stop && !options.signal?.aborted) {
+      const claimed = await claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts);
+      if (!claimed) return;
+      try {
+        const result = await executeClaimedBatch(deps, claimed);
+        report(result);
+        if (result.jobStatus !== 'running') stop = true;
+      } catch (err) {
+        if (err instanceof BatchLeaseLostError) continue;
+        if (err instanceof InjectedFaultError) {
+          // A simulated kill: stop this whole runner, as a crash would.
+          crash ??= err;
+          stop = true;
+          return;
+        }
+        // Anything else failed the batch (executeClaimedBatch marked it); it is claimed again while attempts remain.
+      }
+    }
+  };
+
+  for (;;) {
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    if (crash) throw crash;
+    const current = await getJob(deps.sql, job.id);
+    if (options.signal?.aborted) return { job: current, interrupted: true };
+    if (current.status !== 'running') return { job: current, interrupted: false };
+    const counts = await batchStatusCounts(deps.sql, job.id, maxAttempts);
+    if (counts.pending + counts.retryable > 0) continue;
+    if (counts.running > 0) {
+      // Other processes hold leases: wait for them to finish or expire, then look again.
+      await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, counts.nextLeaseExpiryMs ?? 0) + 5), options.signal);
+      continue;
+    }
+    if (counts.failed > 0) {
+      const failed = await transitionJob(deps.sql, job.id, ['running'], 'failed', {
+        error: `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`,
+      });
+      await deps.audit?.record(deps.sql, { actor: worker, action: 'job.failed', subject: `job:${job.id}`, details: { failedBatches: counts.failed } });
+      return { job: failed, interrupted: false };
+    }
+    return { job: current, interrupted: false };
+  }
+}
+
+/**
+ * Verify the job's tables; retire every rotating key that a verify of ALL
+ * registered tables finds empty; complete, or complete with errors when rows
+ * are left off the target key, rows failed, or a key the job moved rows off
+ * still holds values.
+ */
+async function finish(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<Omit<JobOutcome, 'interrupted'>> {
+  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.verifyDecrypt, pageSize: deps.pageSize });
+  let retire: RetireResult | undefined;
+  if (deps.catalog && options.retire !== false) {
+    const everyTable = deps.registry.tables.map(tableKey);
+    const covered = everyTable.every((t) => job.tables.includes(t));
+    // Retiring needs counts over every registered table, not just the job's.
+    const full = covered ? report : await verify(deps, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
+    retire = await retireVerifiedKeys({ sql: deps.sql, catalog: deps.catalog, audit: deps.audit }, full, job.requestedBy, { job: job.id });
+  }
+  await deps.faults?.('job.verified');
+  const keptSource = (retire?.kept ?? []).filter((k) => job.sourceKeyIds.includes(k.keyId));
+  const clean = report.ok && job.counters.rowsFailed === 0 && keptSource.length === 0;
+  const status = clean ? 'completed' : 'completed_with_errors';
+  const why: string[] = [];
+  if (!report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
+  if (report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
+  if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
+  for (const k of keptSource) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
+  const final = await deps.sql.transaction(async (tx) => {
+    const done = await transitionJob(tx, job.id, ['verifying'], status, { finished: true, error: why.length ? why.join('; ') : null });
+    await deps.audit?.record(tx, {
+      actor: job.requestedBy,
+      action: `job.${status}`,
+      subject: `job:${job.id}`,
+      details: { ...done.counters, retired: retire?.retired ?? [], kept: retire?.kept ?? [] },
+    });
+    return done;
+  });
+  return { job: final, verify: report, ...(retire ? { retire } : {}) };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

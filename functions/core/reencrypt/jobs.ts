@@ -1,0 +1,148 @@
+import type { EngineDeps } from './engine-deps';
+import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
+import { JobOptionsError, RegistryError } from './errors';
+import { deleteBatches, getJob, insertBatches, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
+import { isMode, MODES, type Mode } from './modes';
+import { formatDryRun, planTable, type TablePlan } from './planner';
+import { selectTables, tableKey } from './registry';
+import { describeTable } from './table-shape';
+
+/**
+ * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
+ * planning cuts its tables into keyset batches (`rekey_job_batches`) in one
+ * transaction, so a crash while planning leaves either no batches or all of
+ * them, and planning again simply starts over.
+ */
+
+/** Default rows per batch; see docs/performance.md for the measurements behind it. */
+export const DEFAULT_BATCH_SIZE = 1000;
+export const MAX_BATCH_SIZE = 100_000;
+
+export interface JobRequest {
+  readonly mode: Mode;
+  /** The key every value should end under (normally the primary key). */
+  readonly targetKeyId: string;
+  /** Table names; all registered tables when absent or empty. */
+  readonly tables?: readonly string[] | undefined;
+  /** Default DEFAULT_BATCH_SIZE. */
+  readonly batchSize?: number | undefined;
+  /** Plan and report only; the tables are not touched. */
+  readonly dryRun?: boolean | undefined;
+  /** Abort when failed rows pass this fraction of attempted rows. Default 0.01. */
+  readonly maxErrorRate?: number | undefined;
+  /** Attempted rows before the error rate is judged while running. Default 1,000. */
+  readonly abortMinRows?: number | undefined;
+  /** Who asked: a user, `schedule`, `rotation-hook`, ... */
+  readonly requestedBy: string;
+  /** Extra settings to keep with the job (ids and counts only). */
+  readonly options?: Readonly<Record<string, string | number | boolean>> | undefined;
+}
+
+/** Validates a request; every problem at once. */
+export function validateJobRequest(request: JobRequest): string[] {
+  const problems: string[] = [];
+  if (!isMode(request.mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
+  if (typeof request.targetKeyId !== 'string' || request.targetKeyId.length === 0) problems.push('targetKeyId: required');
+  const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    problems.push(`batchSize: must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(request.batchSize)}`);
+  }
+  const rate = request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
+    problems.push(`maxErrorRate: must be a number from 0 to 1 (0.01 = 1 %), got ${String(request.maxErrorRate)}`);
+  }
+  const minRows = request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS;
+  if (!Number.isInteger(minRows) || minRows < 0) problems.push(`abortMinRows: must be a non-negative integer, got ${String(request.abortMinRows)}`);
+  if (typeof request.requestedBy !== 'string' || request.requestedBy.length === 0) problems.push('requestedBy: required');
+  return problems;
+}
+
+/** Records a new job (status `pending`). Throws JobOptionsError / RegistryError on bad input. */
+export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'audit'>, request: JobRequest): Promise<JobRecord> {
+  const problems = validateJobRequest(request);
+  if (problems.length > 0) throw new JobOptionsError(`invalid job request:\n  ${problems.join('\n  ')}`);
+  const tables = selectTables(deps.registry, request.tables).map(tableKey);
+  return deps.sql.transaction(async (tx) => {
+    const job = await insertJob(tx, {
+      mode: request.mode,
+      dryRun: request.dryRun === true,
+      tables,
+      targetKeyId: request.targetKeyId,
+      batchSize: request.batchSize ?? DEFAULT_BATCH_SIZE,
+      maxErrorRate: request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
+      abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
+      requestedBy: request.requestedBy,
+      options: request.options ?? {},
+    });
+    await deps.audit?.record(tx, {
+      actor: request.requestedBy,
+      action: 'job.created',
+      subject: `job:${job.id}`,
+      details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize },
+    });
+    return job;
+  });
+}
+
+export interface PlanResult {
+  readonly job: JobRecord;
+  readonly plans: readonly TablePlan[];
+  /** Dry runs: the report lines (`DRY RUN: Would re-encrypt 42 of 100 records`). */
+  readonly report?: readonly string[];
+}
+
+export function summarize(plans: readonly TablePlan[]): TablePlanSummary[] {
+  return plans.map((p) => ({ table: p.table, rowsTotal: p.rowsTotal, rowsPending: p.rowsPending, batches: p.ranges.length }));
+}
+
+/**
+ * Plans a pending job (or re-plans one that crashed while planning): counts
+ * the pending rows of each table and writes its batches; the job goes to
+ * `running`. A dry run writes no batches and goes straight to `completed`
+ * with the counts in `plan`; the application tables are only read.
+ */
+export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResult> {
+  let job = await getJob(deps.sql, jobId);
+  if (job.status === 'pending' || job.status === 'failed') {
+    job = await transitionJob(deps.sql, jobId, [job.status], 'planning', { started: true, error: null });
+  } else if (job.status !== 'planning') {
+    throw new JobOptionsError(`job ${jobId} is ${job.status}: only a pending job (or one interrupted while planning) can be planned`);
+  }
+
+  const plans: TablePlan[] = [];
+  for (const key of job.tables) {
+    const table = deps.registry.tables.find((t) => tableKey(t) === key);
+    if (!table) throw new RegistryError([{ path: key, message: 'the job names a table that is not in this registry' }], 'registry vs. job');
+    const shape = await describeTable(deps.sql, table);
+    plans.push(await planTable(deps, table, shape, job.mode, job.targetKeyId, job.batchSize));
+    await deps.faults?.('plan.table');
+  }
+  const summary = summarize(plans);
+  const rowsTotal = plans.reduce((a, p) => a + p.rowsPending, 0);
+  const sourceKeyIds = [...new Set(plans.flatMap((p) => p.sourceKeyIds))].sort();
+
+  if (job.dryRun) {
+    job = await deps.sql.transaction(async (tx) => {
+      const done = await transitionJob(tx, jobId, ['planning'], 'completed', { plan: summary, rowsTotal, sourceKeyIds, finished: true });
+      await deps.audit?.record(tx, { actor: job.requestedBy, action: 'job.dry-run', subject: `job:${jobId}`, details: { tables: summary } });
+      return done;
+    });
+    return { job, plans, report: formatDryRun(job.mode, plans) };
+  }
+
+  job = await deps.sql.transaction(async (tx) => {
+    await deleteBatches(tx, jobId);
+    await tx.query('UPDATE rekey_jobs SET batches_total = 0 WHERE id = $1::uuid', [jobId]);
+    for (const p of plans) await insertBatches(tx, jobId, p.table, p.idType, p.ranges, 1, 0);
+    await deps.faults?.('plan.batches-written');
+    const running = await transitionJob(tx, jobId, ['planning'], 'running', { plan: summary, rowsTotal, sourceKeyIds });
+    await deps.audit?.record(tx, {
+      actor: job.requestedBy,
+      action: 'job.planned',
+      subject: `job:${jobId}`,
+      details: { tables: summary, rowsTotal, batches: running.counters.batchesTotal, sourceKeyIds },
+    });
+    return running;
+  });
+  return { job, plans };
+}

@@ -1,0 +1,171 @@
+import type { Sql } from '../ports/sql';
+import type { Mode } from './modes';
+import type { FaultHook, ValueCrypto } from './ports';
+import { tableKey, type RegistryTable } from './registry';
+import { ID_ALIAS, TableStatements, toRowValues, type KeyRange } from './statements';
+import type { IdType, TableShape } from './table-shape';
+import { rowNeedsWork } from './transforms';
+
+/**
+ * Counts, per table, the rows not yet in the target state and cuts them into
+ * keyset ranges of about `batchSize` such rows, so batches can run on any
+ * number of workers independently. Never uses OFFSET; memory stays bounded by
+ * one page of rows whatever the table's size. Reads only: a dry run is a plan
+ * that is not executed.
+ *
+ * - With a key id column: one aggregate scan for the counts and one window
+ *   query (`row_number() OVER (ORDER BY id)`, every batch-size-th pending id)
+ *   for the boundaries.
+ * - Without: a keyset walk in pages (`WHERE id > $last ORDER BY id LIMIT n`),
+ *   classifying each value in memory from its header (no decryption).
+ */
+
+export type PlannedRange = KeyRange & { readonly rows: number };
+
+export interface TablePlan {
+  readonly table: string;
+  readonly idType: IdType;
+  readonly rowsTotal: number;
+  /** Rows not yet in the target state (NULL columns count as done). */
+  readonly rowsPending: number;
+  readonly ranges: readonly PlannedRange[];
+  /** Pending values per key id they are under (envelopes, JSON key_id), for the audit trail and retire. */
+  readonly sourceKeyIds: readonly string[];
+}
+
+export interface PlannerDeps {
+  readonly sql: Sql;
+  readonly crypto: Pick<ValueCrypto, 'classify'>;
+  readonly faults?: FaultHook | undefined;
+  /** Rows per page of the keyset walk. Default 2,000. */
+  readonly pageSize?: number | undefined;
+}
+
+export const DEFAULT_PAGE_SIZE = 2000;
+
+/**
+ * Cuts a stream of pending row ids (in id order) into ranges of `batchSize`.
+ * The first range starts at the table's beginning and the last is open-ended,
+ * so together they cover every id (and rows inserted after planning, whose
+ * ids sort last, fall into the last batch).
+ */
+export class RangeCutter {
+  private readonly ranges: PlannedRange[] = [];
+  private lo: string | null = null;
+  private count = 0;
+
+  constructor(private readonly batchSize: number) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  }
+
+  /** One more pending row, ids strictly increasing. */
+  add(id: string): void {
+    this.count++;
+    if (this.count === this.batchSize) this.boundary(id);
+  }
+
+  /** The id of every batch-size-th pending row, as the window query returns them. */
+  boundary(id: string): void {
+    this.ranges.push({ lo: this.lo, hi: id, rows: this.batchSize });
+    this.lo = id;
+    this.count = 0;
+  }
+
+  /** Adds the rows after the last boundary (`remaining`, when counted elsewhere). */
+  finish(remaining: number = this.count): PlannedRange[] {
+    if (remaining > 0) this.ranges.push({ lo: this.lo, hi: null, rows: remaining });
+    else if (this.ranges.length > 0) {
+      const last = this.ranges[this.ranges.length - 1]!;
+      this.ranges[this.ranges.length - 1] = { ...last, hi: null };
+    }
+    return this.ranges;
+  }
+}
+
+/** Ranges from the boundaries of the window query and the number of pending rows. */
+export function rangesFromBoundaries(boundaries: readonly string[], pending: number, batchSize: number): PlannedRange[] {
+  const cutter = new RangeCutter(batchSize);
+  for (const b of boundaries) cutter.boundary(b);
+  return cutter.finish(pending - boundaries.length * batchSize);
+}
+
+export async function planTable(
+  deps: PlannerDeps,
+  table: RegistryTable,
+  shape: TableShape,
+  mode: Mode,
+  targetKeyId: string,
+  batchSize: number,
+): Promise<TablePlan> {
+  const stmts = new TableStatements(table, shape, mode);
+  const key = tableKey(table);
+  if (table.keyIdColumn) {
+    const sql = deps.sql;
+    const counts = await sql.query<{ key_id: string | null; total: string; pending: string }>(stmts.countByKeyId().text, [targetKeyId]);
+    const rowsTotal = sum(counts.rows.map((r) => Number(r.total)));
+    const rowsPending = sum(counts.rows.map((r) => Number(r.pending)));
+    const sourceKeyIds = counts.rows
+      .filter((r) => Number(r.pending) > 0 && r.key_id !== null && r.key_id !== targetKeyId)
+      .map((r) => r.key_id!)
+      .sort();
+    await deps.faults?.('plan.counted');
+    const boundaries =
+      rowsPending >= batchSize
+        ? (await sql.query<{ id: string }>(stmts.batchBoundaries().text, [targetKeyId, batchSize])).rows.map((r) => r.id)
+        : [];
+    return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize), sourceKeyIds };
+  }
+
+  // No key id column: walk the table in keyset pages and classify each value from its header.
+  const pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+  const cutter = new RangeCutter(batchSize);
+  const sources = new Set<string>();
+  const ctx = { table, mode, targetKeyId, crypto: deps.crypto };
+  let rowsTotal = 0;
+  let rowsPending = 0;
+  let last: string | null = null;
+  for (;;) {
+    const page: { rows: Record<string, unknown>[] } =
+      last === null
+        ? await deps.sql.query(stmts.selectPage(false).text, [pageSize])
+        : await deps.sql.query(stmts.selectPage(true).text, [pageSize, last]);
+    for (const r of page.rows) {
+      const row = toRowValues(r, stmts.sets.read);
+      rowsTotal++;
+      if (rowNeedsWork(row, ctx)) {
+        rowsPending++;
+        cutter.add(row.id);
+        for (const c of table.columns) {
+          const cls = deps.crypto.classify(row.values[c] ?? null);
+          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
+        }
+      }
+    }
+    await deps.faults?.('plan.page');
+    if (page.rows.length < pageSize) break;
+    last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
+  }
+  return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: cutter.finish(), sourceKeyIds: [...sources].sort() };
+}
+
+function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/** The verb of a mode in reports: `Would re-encrypt 42 of 100 records`. */
+export function modeVerb(mode: Mode): string {
+  return mode === 'encrypt' ? 'encrypt' : mode === 'migrate' ? 'migrate' : 're-encrypt';
+}
+
+/**
+ * The dry-run report, in the words of the runbook's tool: one line per table
+ * and one for the total.
+ */
+export function formatDryRun(mode: Mode, plans: readonly Pick<TablePlan, 'table' | 'rowsTotal' | 'rowsPending'>[]): string[] {
+  const verb = modeVerb(mode);
+  const lines = plans.map((p) => `DRY RUN: ${p.table}: Would ${verb} ${p.rowsPending} of ${p.rowsTotal} records`);
+  const pending = sum(plans.map((p) => p.rowsPending));
+  const total = sum(plans.map((p) => p.rowsTotal));
+  lines.push(`DRY RUN: Would ${verb} ${pending} of ${total} records`);
+  return lines;
+}

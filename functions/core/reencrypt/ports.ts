@@ -1,0 +1,89 @@
+import type { EncryptionContext } from '../crypto/context';
+import type { KeyState, KeyStatus } from '../keys/policy';
+import type { Sql } from '../ports/sql';
+
+/**
+ * What the engine needs from the rest of rekey, kept narrow so the engine can
+ * be exercised with the real crypto (see crypto-bridge.ts) or with a fake in
+ * unit tests. The engine never sees key material: only envelopes, key ids and
+ * the plaintext it holds in memory for the instant of a re-encryption.
+ */
+
+/** A stored value as PostgreSQL returns it: text/varchar → string, bytea → Buffer. */
+export type StoredValue = string | Buffer;
+
+/** What a stored value is, from its shape alone (no decryption). */
+export type ValueClass =
+  | { readonly kind: 'envelope'; readonly keyId: string }
+  | { readonly kind: 'fernet' }
+  | { readonly kind: 'json-key-id'; readonly keyId?: string }
+  | { readonly kind: 'plaintext' }
+  | { readonly kind: 'null' };
+
+export type LegacyKind = 'fernet' | 'json-key-id';
+
+/**
+ * Value-level crypto the engine calls. Every method keeps the storage form:
+ * a text value comes back as a text envelope, a Buffer as a binary one.
+ */
+export interface ValueCrypto {
+  classify(value: StoredValue | null): ValueClass;
+  /** Same plaintext and data key; the data key re-wrapped under `targetKeyId`. */
+  rewrap(value: StoredValue, context: EncryptionContext, targetKeyId: string): Promise<StoredValue>;
+  /** Same plaintext under a new data key and ciphertext, wrapped under `targetKeyId`. */
+  reencrypt(value: StoredValue, context: EncryptionContext, targetKeyId: string): Promise<StoredValue>;
+  /** The plaintext of an envelope (verify --decrypt, blind index recomputation). */
+  decrypt(value: StoredValue, context: EncryptionContext): Promise<Buffer>;
+  /** A new envelope of `plaintext` under `targetKeyId`, as text or binary for the column it goes to. */
+  encrypt(plaintext: Buffer, context: EncryptionContext, targetKeyId: string, form: 'text' | 'binary'): Promise<StoredValue>;
+  /** The plaintext of a legacy value (Fernet token, JSON key_id envelope). */
+  decryptLegacy(value: StoredValue, kind: LegacyKind): Promise<Buffer>;
+}
+
+/** Blind index (HMAC) of a plaintext, for equality lookups; the same form (text/binary) as its column. */
+export interface BlindIndexer {
+  index(plaintext: Buffer, where: { readonly table: string; readonly column: string }, form: 'text' | 'binary'): StoredValue | Promise<StoredValue>;
+}
+
+/** The part of the key catalog that retire and rollback use. */
+export interface KeyLifecycle {
+  /** Every key of the catalog (all tenants). */
+  list(): Promise<readonly KeyState[]>;
+  /** Moves a key along its lifecycle (rotating → retired, ...); throws on an invalid transition. */
+  transition(keyId: string, to: KeyStatus, actor: string): Promise<void>;
+  /** Makes `keyId` the active key of its scope; the previously active key becomes `rotating`. */
+  activate(keyId: string, actor: string): Promise<void>;
+}
+
+/** One audit event: who did what to which job or key. Ids and counts only, never values. */
+export interface AuditEvent {
+  readonly actor: string;
+  /** e.g. `job.created`, `job.aborted`, `key.retired` */
+  readonly action: string;
+  /** e.g. `job:<uuid>`, `key:kek-v2` */
+  readonly subject: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly tenant?: string | null;
+}
+
+/** Writes audit events, in the caller's transaction when one is given. */
+export interface AuditSink {
+  record(sql: Sql, event: AuditEvent): Promise<void>;
+}
+
+/**
+ * Test hook: called at named points inside the planner, the executor and the
+ * runner. A test throws from it to simulate a crash there (InjectedFaultError).
+ */
+export type FaultHook = (point: string, where?: FaultSite) => void | Promise<void>;
+
+/** Where a fault point is: the batch being worked on, when there is one. Ids only. */
+export interface FaultSite {
+  readonly jobId?: string;
+  readonly table?: string;
+  readonly seq?: number;
+  readonly lo?: string | null;
+  readonly hi?: string | null;
+  /** Rows re-read after a lost compare-and-swap (batch.retransformed). */
+  readonly rowIds?: readonly string[];
+}

@@ -1,0 +1,44 @@
+import type { Sql } from '../ports/sql';
+import type { AuditSink, KeyLifecycle } from './ports';
+import { valuesUnderKey, type VerifyReport } from './verify';
+
+/**
+ * Safe retirement: a `rotating` key becomes `retired` only when a verify over
+ * EVERY registered table counts zero values under it. A key that still has
+ * values stays `rotating` (and so keeps decrypting); the caller reports it.
+ */
+
+export interface RetireResult {
+  readonly retired: readonly string[];
+  /** Rotating keys left as they are, with the values still under them. */
+  readonly kept: readonly { readonly keyId: string; readonly values: number }[];
+}
+
+export async function retireVerifiedKeys(
+  deps: { readonly sql: Sql; readonly catalog: KeyLifecycle; readonly audit?: AuditSink | undefined },
+  fullReport: Pick<VerifyReport, 'keys'>,
+  actor: string,
+  context: Readonly<Record<string, unknown>> = {},
+): Promise<RetireResult> {
+  const keys = await deps.catalog.list();
+  const retired: string[] = [];
+  const kept: { keyId: string; values: number }[] = [];
+  for (const key of keys) {
+    if (key.status !== 'rotating') continue;
+    const values = valuesUnderKey(fullReport, key.id);
+    if (values > 0) {
+      kept.push({ keyId: key.id, values });
+      continue;
+    }
+    await deps.catalog.transition(key.id, 'retired', actor);
+    await deps.audit?.record(deps.sql, {
+      actor,
+      action: 'key.retired',
+      subject: `key:${key.id}`,
+      details: { ...context, valuesUnderKey: 0 },
+      tenant: key.tenant ?? null,
+    });
+    retired.push(key.id);
+  }
+  return { retired, kept };
+}

@@ -1,0 +1,192 @@
+import { qualifiedName, quoteIdent } from './identifiers';
+import type { StoredValue } from './ports';
+import type { RowValues } from './transforms';
+import { columnSets, type ColumnSets, type Mode } from './modes';
+import type { RegistryTable } from './registry';
+import type { TableShape } from './table-shape';
+
+/**
+ * The SQL the engine runs against a registered (application) table. Every
+ * identifier goes through quoteIdent; every value is a positional parameter.
+ * Rows are addressed by keyset ranges over the id column, never by OFFSET.
+ * Ids travel as text and are cast to the id column's type in SQL, so one code
+ * path serves integer, uuid and text ids.
+ */
+
+/** Output aliases; the registry rejects column names starting with `__rekey`, so these never collide. */
+export const ID_ALIAS = '__rekey_id';
+export const TENANT_ALIAS = '__rekey_tenant';
+
+/** A keyset range: ids in (lo, hi]. `null` lo: from the first row; `null` hi: to the last (and any row added later). */
+export interface KeyRange {
+  readonly lo: string | null;
+  readonly hi: string | null;
+}
+
+export interface Statement {
+  readonly text: string;
+}
+
+export class TableStatements {
+  readonly sets: ColumnSets;
+  private readonly t: string;
+  private readonly id: string;
+  private readonly idType: string;
+
+  constructor(
+    readonly table: RegistryTable,
+    readonly shape: TableShape,
+    readonly mode: Mode,
+  ) {
+    this.sets = columnSets(table, mode);
+    this.t = qualifiedName(table);
+    this.id = `t.${quoteIdent(table.idColumn)}`;
+    this.idType = shape.idType;
+  }
+
+  /** id (as text), tenant (as text) and every column this mode reads. */
+  private selectList(): string {
+    const parts = [`${this.id}::text AS ${quoteIdent(ID_ALIAS)}`];
+    if (this.table.tenantColumn) parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
+    for (const c of this.sets.read) parts.push(`t.${quoteIdent(c)}`);
+    return parts.join(', ');
+  }
+
+  /**
+   * SQL condition true for rows that may need work, when the table has a key
+   * id column: the key id column differs from the target (parameter
+   * `$targetParam`) on a row holding any value, or (encrypt mode) a plaintext
+   * source is still waiting. Without a key id column, undefined: the rows are
+   * read and classified in memory.
+   */
+  pendingCondition(targetParam: number): string | undefined {
+    if (!this.table.keyIdColumn) return undefined;
+    const anyValue = this.table.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' OR ');
+    const parts = [`(t.${quoteIdent(this.table.keyIdColumn)} IS DISTINCT FROM $${targetParam}::text AND (${anyValue}))`];
+    if (this.mode === 'encrypt') {
+      for (const m of this.table.encrypt) {
+        const src = `t.${quoteIdent(m.source)} IS NOT NULL`;
+        parts.push(m.clearSource ? `(${src})` : `(${src} AND t.${quoteIdent(m.target)} IS NULL)`);
+      }
+    }
+    return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+  }
+
+  /**
+   * The rows of one batch: `$1` lo and/or `$2` hi as present, then the target
+   * key when the table has a key id column. Bounds absent from the range are
+   * left out of the statement rather than tested for NULL, so the id index is
+   * always usable.
+   */
+  selectRange(range: KeyRange): Statement & { readonly params: (target: string) => (string | null)[] } {
+    const conds: string[] = [];
+    const values: string[] = [];
+    if (range.lo !== null) {
+      values.push(range.lo);
+      conds.push(`${this.id} > $${values.length}::${this.idType}`);
+    }
+    if (range.hi !== null) {
+      values.push(range.hi);
+      conds.push(`${this.id} <= $${values.length}::${this.idType}`);
+    }
+    const pending = this.pendingCondition(values.length + 1);
+    if (pending) conds.push(pending);
+    const text =
+      `SELECT ${this.selectList()} FROM ${this.t} AS t` +
+      (conds.length ? ` WHERE ${conds.join(' AND ')}` : '') +
+      ` ORDER BY ${this.id}`;
+    return { text, params: (target) => (pending ? [...values, target] : values) };
+  }
+
+  /** Re-reads rows by id (`$1` text[]) after a compare-and-swap lost to a concurrent write. */
+  selectByIds(): Statement {
+    return {
+      text: `SELECT ${this.selectList()} FROM ${this.t} AS t WHERE ${this.id} = ANY($1::${this.idType}[]) ORDER BY ${this.id}`,
+    };
+  }
+
+  /**
+   * One page of a keyset walk (planner scan, verify): `$1` the page size,
+   * `$2` the last id of the previous page when `after` is true.
+   */
+  selectPage(after: boolean, columns: readonly string[] = this.sets.read): Statement {
+    const parts = [`${this.id}::text AS ${quoteIdent(ID_ALIAS)}`];
+    if (this.table.tenantColumn) parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
+    for (const c of columns) parts.push(`t.${quoteIdent(c)}`);
+    return {
+      text:
+        `SELECT ${parts.join(', ')} FROM ${this.t} AS t` +
+        (after ? ` WHERE ${this.id} > $2::${this.idType}` : '') +
+        ` ORDER BY ${this.id} LIMIT $1`,
+    };
+  }
+
+  /**
+   * `$1` target key (key id column tables only): per value of the key id
+   * column, total rows and rows matching the pending condition. One scan.
+   */
+  countByKeyId(): Statement {
+    const pending = this.pendingCondition(1);
+    if (!pending || !this.table.keyIdColumn) throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
+    return {
+      text:
+        `SELECT t.${quoteIdent(this.table.keyIdColumn)} AS key_id, count(*)::text AS total,` +
+        ` count(*) FILTER (WHERE ${pending})::text AS pending FROM ${this.t} AS t GROUP BY 1`,
+    };
+  }
+
+  /**
+   * `$1` target key, `$2` batch size: the id of every batch-size-th pending
+   * row, in id order — the upper bounds of the keyset batches, in one pass.
+   */
+  batchBoundaries(): Statement {
+    const pending = this.pendingCondition(1);
+    if (!pending) throw new TypeError(`table ${this.table.name} has no key id column: cut batches by scanning`);
+    return {
+      text:
+        `SELECT id FROM (SELECT ${this.id}::text AS id, row_number() OVER (ORDER BY ${this.id}) AS rn` +
+        ` FROM ${this.t} AS t WHERE ${pending}) s WHERE rn % $2 = 0 ORDER BY rn`,
+    };
+  }
+
+  /**
+   * The compare-and-swap write of a batch, one statement: `$1` ids (text[]),
+   * then for each column of `written` its old and new values, then for each
+   * of `guarded` its old value. A row is updated only if every one of those
+   * columns still holds what was read; RETURNING names the rows written, the
+   * others changed under us.
+   */
+  casUpdate(written: readonly string[], guarded: readonly string[]): Statement {
+    const arrays: string[] = ['$1::text[]'];
+    const aliases: string[] = ['id'];
+    const sets: string[] = [];
+    const conds: string[] = [`${this.id} = v.id::${this.idType}`];
+    let n = 1;
+    const elementType = (c: string): string => (this.shape.forms[c] === 'binary' ? 'bytea' : 'text');
+    written.forEach((c, i) => {
+      arrays.push(`$${++n}::${elementType(c)}[]`, `$${++n}::${elementType(c)}[]`);
+      aliases.push(`o${i}`, `n${i}`);
+      sets.push(`${quoteIdent(c)} = v.n${i}`);
+      conds.push(`t.${quoteIdent(c)} IS NOT DISTINCT FROM v.o${i}`);
+    });
+    guarded.forEach((c, i) => {
+      arrays.push(`$${++n}::${elementType(c)}[]`);
+      aliases.push(`g${i}`);
+      conds.push(`t.${quoteIdent(c)} IS NOT DISTINCT FROM v.g${i}`);
+    });
+    if (sets.length === 0) throw new TypeError('a compare-and-swap update must write at least one column');
+    return {
+      text:
+        `UPDATE ${this.t} AS t SET ${sets.join(', ')}` +
+        ` FROM unnest(${arrays.join(', ')}) AS v(${aliases.join(', ')})` +
+        ` WHERE ${conds.join(' AND ')} RETURNING ${this.id}::text AS id`,
+    };
+  }
+}
+
+/** A result row of the statements above as the engine's RowValues. */
+export function toRowValues(row: Record<string, unknown>, columns: readonly string[]): RowValues {
+  const values: Record<string, StoredValue | null> = {};
+  for (const c of columns) values[c] = (row[c] as StoredValue | null | undefined) ?? null;
+  return { id: String(row[ID_ALIAS]), tenant: (row[TENANT_ALIAS] as string | null | undefined) ?? null, values };
+}

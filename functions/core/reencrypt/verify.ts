@@ -1,0 +1,184 @@
+import { RekeyError, isRetryable } from '../errors';
+import type { Sql } from '../ports/sql';
+import type { FaultHook, StoredValue, ValueCrypto } from './ports';
+import { DEFAULT_PAGE_SIZE } from './planner';
+import { selectTables, tableKey, type Registry, type RegistryTable } from './registry';
+import { ID_ALIAS, TableStatements, toRowValues } from './statements';
+import { TableShapeCache } from './table-shape';
+import { mapLimit, valueDone, type RowValues } from './transforms';
+
+/**
+ * Counts what the registered columns hold: values per key version, legacy
+ * (Fernet, JSON key_id), plaintext and NULL, per table, from each value's
+ * header — and, with `decrypt`, decrypts every value and counts failures by
+ * error code. No plaintext leaves this module: decrypted buffers are zeroed
+ * and only counts and row ids are reported.
+ */
+
+export interface ValueCounts {
+  /** Envelope values per key id. */
+  readonly envelopes: Record<string, number>;
+  readonly fernet: number;
+  /** JSON key_id values per legacy key id (`(none)` when the value names none). */
+  readonly jsonKeyId: Record<string, number>;
+  readonly plaintext: number;
+  readonly null: number;
+}
+
+export interface DecryptCounts {
+  readonly checked: number;
+  readonly failed: number;
+  readonly byCode: Record<string, number>;
+  /** The first failing rows (ids only), for the operator to look at. */
+  readonly failedRowIds: readonly string[];
+}
+
+export interface TableVerify {
+  readonly table: string;
+  readonly rows: number;
+  /** Rows whose every encrypted column is NULL or an envelope under the target key. */
+  readonly rowsOnTarget: number;
+  readonly rowsNotOnTarget: number;
+  readonly values: ValueCounts;
+  readonly decrypt?: DecryptCounts;
+}
+
+export interface VerifyReport {
+  readonly targetKeyId: string;
+  readonly tables: readonly TableVerify[];
+  /** Values under each key id, envelopes and JSON key_id values, over all verified tables. */
+  readonly keys: Readonly<Record<string, number>>;
+  /** Every row of every verified table is on the target key. */
+  readonly allOnTarget: boolean;
+  readonly decryptFailures: number;
+  /** allOnTarget, and (when decrypting) every value decrypted. */
+  readonly ok: boolean;
+}
+
+export interface VerifyDeps {
+  readonly sql: Sql;
+  readonly registry: Registry;
+  readonly crypto: ValueCrypto;
+  readonly shapes?: TableShapeCache | undefined;
+  readonly faults?: FaultHook | undefined;
+}
+
+export interface VerifyOptions {
+  /** The key every row should be under (the primary key). */
+  readonly targetKeyId: string;
+  /** Table names; all registered tables when absent. */
+  readonly tables?: readonly string[] | undefined;
+  /** Decrypt every value and count failures. */
+  readonly decrypt?: boolean | undefined;
+  readonly pageSize?: number | undefined;
+  /** Decryptions in flight (kms keyring). Default 16. */
+  readonly concurrency?: number | undefined;
+}
+
+const MAX_FAILED_IDS = 20;
+
+export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<VerifyReport> {
+  const tables = selectTables(deps.registry, options.tables);
+  const results: TableVerify[] = [];
+  for (const table of tables) results.push(await verifyTable(deps, table, options));
+  const keys: Record<string, number> = {};
+  for (const t of results) {
+    for (const [k, n] of Object.entries(t.values.envelopes)) keys[k] = (keys[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(t.values.jsonKeyId)) keys[k] = (keys[k] ?? 0) + n;
+  }
+  const allOnTarget = results.every((t) => t.rowsNotOnTarget === 0);
+  const decryptFailures = results.reduce((a, t) => a + (t.decrypt?.failed ?? 0), 0);
+  return { targetKeyId: options.targetKeyId, tables: results, keys, allOnTarget, decryptFailures, ok: allOnTarget && decryptFailures === 0 };
+}
+
+/** Values still under `keyId` in a report (envelopes and JSON key_id values). */
+export function valuesUnderKey(report: Pick<VerifyReport, 'keys'>, keyId: string): number {
+  return report.keys[keyId] ?? 0;
+}
+
+async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
+  const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
+  // Verification reads the encrypted columns only, whatever the mode.
+  const stmts = new TableStatements(table, shape, 'rewrap');
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const envelopes: Record<string, number> = {};
+  const jsonKeyId: Record<string, number> = {};
+  let fernet = 0;
+  let plaintext = 0;
+  let nulls = 0;
+  let rows = 0;
+  let rowsOnTarget = 0;
+  const decrypt = { checked: 0, failed: 0, byCode: {} as Record<string, number>, failedRowIds: [] as string[] };
+  let last: string | null = null;
+  for (;;) {
+    const page: { rows: Record<string, unknown>[] } =
+      last === null
+        ? await deps.sql.query(stmts.selectPage(false, table.columns).text, [pageSize])
+        : await deps.sql.query(stmts.selectPage(true, table.columns).text, [pageSize, last]);
+    const toDecrypt: { row: RowValues; column: string; value: StoredValue; legacy?: 'fernet' | 'json-key-id' }[] = [];
+    for (const r of page.rows) {
+      const row = toRowValues(r, table.columns);
+      rows++;
+      let onTarget = true;
+      for (const column of table.columns) {
+        const value = row.values[column] ?? null;
+        const cls = deps.crypto.classify(value);
+        if (!valueDone(cls, options.targetKeyId)) onTarget = false;
+        switch (cls.kind) {
+          case 'null':
+            nulls++;
+            break;
+          case 'envelope':
+            envelopes[cls.keyId] = (envelopes[cls.keyId] ?? 0) + 1;
+            if (options.decrypt) toDecrypt.push({ row, column, value: value! });
+            break;
+          case 'fernet':
+            fernet++;
+            if (options.decrypt) toDecrypt.push({ row, column, value: value!, legacy: 'fernet' });
+            break;
+          case 'json-key-id': {
+            const k = cls.keyId ?? '(none)';
+            jsonKeyId[k] = (jsonKeyId[k] ?? 0) + 1;
+            if (options.decrypt) toDecrypt.push({ row, column, value: value!, legacy: 'json-key-id' });
+            break;
+          }
+          case 'plaintext':
+            plaintext++;
+            break;
+        }
+      }
+      if (onTarget) rowsOnTarget++;
+    }
+    if (toDecrypt.length > 0) {
+      await mapLimit(toDecrypt, options.concurrency ?? 16, async (item) => {
+        decrypt.checked++;
+        try {
+          const context = { table: table.name, column: item.column, rowId: item.row.id, tenant: item.row.tenant };
+          const plain = item.legacy
+            ? await deps.crypto.decryptLegacy(item.value, item.legacy)
+            : await deps.crypto.decrypt(item.value, context);
+          plain.fill(0);
+        } catch (err) {
+          if (isRetryable(err)) throw err;
+          decrypt.failed++;
+          const code = err instanceof RekeyError ? err.code : 'UNEXPECTED_ERROR';
+          decrypt.byCode[code] = (decrypt.byCode[code] ?? 0) + 1;
+          if (decrypt.failedRowIds.length < MAX_FAILED_IDS && !decrypt.failedRowIds.includes(item.row.id)) {
+            decrypt.failedRowIds.push(item.row.id);
+          }
+        }
+      });
+    }
+    await deps.faults?.('verify.page');
+    if (page.rows.length < pageSize) break;
+    last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
+  }
+  return {
+    table: tableKey(table),
+    rows,
+    rowsOnTarget,
+    rowsNotOnTarget: rows - rowsOnTarget,
+    values: { envelopes, fernet, jsonKeyId, plaintext, null: nulls },
+    ...(options.decrypt ? { decrypt } : {}),
+  };
+}

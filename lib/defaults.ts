@@ -1,0 +1,149 @@
+import { Duration } from 'aws-cdk-lib';
+import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * Every secure default of the rekey stack, in one place. Constructs read their
+ * defaults from here and nowhere else, so docs/alarms.md and
+ * docs/state-machine.md can point at one file.
+ */
+
+/** Lambda settings shared by every rekey function. */
+export const FUNCTION_DEFAULTS = {
+  /** The newest Node.js runtime this aws-cdk-lib knows (cdk-nag AwsSolutions-L1 checks exactly that). */
+  runtime: Runtime.NODEJS_24_X,
+  architecture: Architecture.ARM_64,
+  /** Task functions: enough CPU for the Data API client and JSON, no crypto. */
+  taskMemoryMiB: 512,
+  /** The worker does the crypto: Lambda gives CPU in proportion to memory (1,769 MB = one vCPU). */
+  workerMemoryMiB: 1769,
+  logRetention: RetentionDays.ONE_YEAR,
+  logLevel: 'INFO',
+} as const;
+
+/** Timeouts per function (seconds). Plan, Verify and Inventory count whole tables; the rest are short. */
+export const FUNCTION_TIMEOUTS = {
+  validateInput: Duration.seconds(30),
+  plan: Duration.minutes(15),
+  enqueue: Duration.minutes(5),
+  progress: Duration.minutes(1),
+  verify: Duration.minutes(15),
+  finalize: Duration.minutes(2),
+  abort: Duration.minutes(2),
+  markFailed: Duration.minutes(1),
+  worker: Duration.minutes(1),
+  rotation: Duration.minutes(5),
+  inventory: Duration.minutes(15),
+} as const;
+
+/** The re-encryption job defaults, also passed to ValidateInput so an execution input may omit them. */
+export const JOB_DEFAULTS = {
+  /** Rows per batch (one SQS message = one batch). */
+  batchSize: 1000,
+  /** Abort when failed rows pass this share of the rows (the runbooks' "> 1 % of records fail"). */
+  maxErrorRate: 0.01,
+  /** Upper bound on the tables one execution input may name (keeps the payload small). */
+  maxTablesPerExecution: 100,
+  /** Batches one Enqueue invocation sends (SendMessageBatch of 10 → 1,000 calls, well inside its timeout). */
+  enqueueBatchesPerInvocation: 10_000,
+} as const;
+
+/** The progress loop: wait = clamp(ceil(elapsed × waitFraction), min, max). See docs/state-machine.md. */
+export const PROGRESS_DEFAULTS = {
+  minWaitSeconds: 30,
+  maxWaitSeconds: 900,
+  /** Each wait is this fraction of the time the job has run: polls grow logarithmically, then linearly at max. */
+  waitFraction: 0.05,
+} as const;
+
+/** The state machine. */
+export const STATE_MACHINE_DEFAULTS = {
+  /** = the SQS retention: a batch message older than that would be gone. Inside the 25,000-event budget (docs). */
+  executionTimeout: Duration.days(14),
+  /** Transient Lambda service errors. */
+  serviceRetry: { interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.seconds(60) },
+  /** Errors thrown by a handler: tasks are idempotent, so a few spaced retries are safe. */
+  taskRetry: { interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2, maxDelay: Duration.seconds(60) },
+} as const;
+
+/** SQS + the worker's event source mapping. */
+export const QUEUE_DEFAULTS = {
+  /** Messages (batches) per worker invocation. */
+  workerBatchSize: 5,
+  /**
+   * Concurrent worker invocations the event source mapping may run: sized to
+   * the database (each worker holds Data API calls open) and the KMS request
+   * quota (kms keyring: one ReEncrypt per row). 2 is the ESM minimum.
+   */
+  maxConcurrency: 4,
+  /** Deliveries before a batch message moves to the DLQ. */
+  maxReceiveCount: 5,
+  /** Lambda's guidance for SQS event sources: visibility ≥ 6 × function timeout. */
+  visibilityTimeoutFactor: 6,
+  /** The SQS maximum: a big job's last batches may wait days. */
+  retention: Duration.days(14),
+  /** The DLQ keeps messages as long as SQS allows, for inspection and redrive. */
+  dlqRetention: Duration.days(14),
+} as const;
+
+/** EventBridge Scheduler and the Secrets Manager rotation schedule. */
+export const SCHEDULE_DEFAULTS = {
+  /** The runbooks rotate every 90 days. */
+  rotationEvery: Duration.days(90),
+  /** Daily inventory, 03:15 UTC. */
+  inventoryCron: { minute: '15', hour: '3' },
+  /** Scheduler retries a failed target call this many times within maxEventAge. */
+  retryAttempts: 3,
+  maxEventAge: Duration.hours(6),
+  /** Days a key may stay `rotating` with rows still under it before the overdue alarm fires. */
+  retiringKeyGraceDays: 7,
+} as const;
+
+/**
+ * Alarm thresholds: the runbooks' numbers (field-level-encryption-deployment.md
+ * §6, multi-tenant-secrets-deployment.md "Monitoring & Alerts",
+ * tls-and-at-rest-encryption-playbook.md). docs/alarms.md maps each one.
+ */
+export const ALARM_DEFAULTS = {
+  /** `encryption_errors_total > 10 in 5 minutes`. */
+  encryptionErrors: 10,
+  /** `decrypt status=error > 5 in 5 minutes`. */
+  decryptionErrors: 5,
+  /** Percent: `> 1 % of records fail to encrypt`. */
+  failedRowsPercent: 1,
+  /** Percent: `Rotation success rate < 99 %`. */
+  rotationSuccessPercent: 99,
+  /** `Rotation duration p95 < 5 minutes`. */
+  rotationDuration: Duration.minutes(5),
+  /** Age of the oldest batch message: a job enqueues all its batches at once, so this is "workers stalled", not "job slow". */
+  oldestMessageAge: Duration.hours(6),
+  /** ACM certificates: re-issue "at least 14 days before expiry". */
+  certificateExpiryDays: 14,
+  /** Evaluation window of the error alarms (the runbooks' "in 5 minutes"). */
+  errorPeriod: Duration.minutes(5),
+  /** Rotations are rare: evaluate their rate and duration per hour. */
+  rotationPeriod: Duration.hours(1),
+} as const;
+
+/** The stack's KMS key. */
+export const KEY_DEFAULTS = {
+  /** Yearly automatic rotation of the KMS key material (KMS default; 90–2560 days allowed). */
+  rotationPeriod: Duration.days(365),
+  /** KMS waiting period before a scheduled deletion (the maximum). */
+  pendingWindow: Duration.days(30),
+} as const;
+
+/** The optional trial database (Aurora Serverless v2 PostgreSQL with the Data API). */
+export const TRIAL_DATABASE_DEFAULTS = {
+  databaseName: 'rekey',
+  /** Not 5432: cdk-nag AwsSolutions-RDS11; the Data API does not use the port. */
+  port: 15432,
+  minCapacity: 0.5,
+  maxCapacity: 2,
+  backupRetention: Duration.days(7),
+  deletionProtection: true,
+  maxAzs: 2,
+} as const;
+
+/** The Lambda environment is limited to 4 KB in total; the registry travels in it. */
+export const REGISTRY_MAX_BYTES = 3072;

@@ -1,0 +1,29 @@
+/**
+ * Environment variables the stack sets on the rekey functions. The handlers
+ * read them by these names (documented in docs/state-machine.md); only ids,
+ * ARNs, names and numbers travel here, never key material.
+ */
+export const ENV = {
+  /** 'hierarchical' | 'kms'. */
+  keyringKind: 'KEYRING_KIND',
+  /** The stack's KMS key ARN (root of the hierarchy, or the kms keyring's key). */
+  kmsKeyArn: 'KMS_KEY_ARN',
+  /** Secrets Manager keyset secret ARN (hierarchical keyring only). */
+  keysetSecretArn: 'KEYSET_SECRET_ARN',
+  /** Aurora cluster ARN for the Data API. */
+  dbClusterArn: 'DB_CLUSTER_ARN',
+  /** Data API credentials secret ARN. */
+  dbSecretArn: 'DB_SECRET_ARN',
+  /** Database name for the Data API. */
+  dbName: 'DB_NAME',
+  /** The encrypted-column registry, compact JSON (rekey.config.json's content). */
+  registry: 'REKEY_REGISTRY',
+  /** URL of the batch queue (Enqueue and Progress). */
+  jobQueueUrl: 'JOB_QUEUE_URL',
+  /** The re-encryption state machine (rotation hook: finishSecret starts a rewrap). */
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  /** Inventory: days a key may stay `rotating` before its rows count as overdue. */
+  retiringKeyGraceDays: 'RETIRING_KEY_GRACE_DAYS',
+} as const;
+
+export type KeyringKind = 'hierarchical' | 'kms' | 'raw';

@@ -1,0 +1,306 @@
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DefinitionBody, LogLevel, QueryLanguage, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { databaseEnvironment, databaseStatements, type DataApiDatabase } from './database';
+import { FUNCTION_DEFAULTS, FUNCTION_TIMEOUTS, JOB_DEFAULTS, PROGRESS_DEFAULTS, QUEUE_DEFAULTS, SCHEDULE_DEFAULTS, STATE_MACHINE_DEFAULTS } from './defaults';
+import { ENV } from './environment';
+import { PropsProblems } from './errors';
+import { kmsStatement } from './iam';
+import { allowCloudWatchLogs } from './key-policies';
+import { keyringEnvironment, keyringStatements, type KeyringAccess } from './keyring-access';
+import { acknowledge, wildcardResourceFindingId } from './nag';
+import { buildReencryptionDefinition, type ReencryptionTaskFunctions } from './reencryption-definition';
+import { RekeyFunction } from './rekey-function';
+import { checkRegistry, type EncryptedColumnRegistry } from './registry';
+
+/** The tunable settings of the pipeline (the stack passes them through as `pipeline`). */
+export interface ReencryptionPipelineTuning {
+  /**
+   * Rows per batch when an execution input gives no batchSize.
+   * @default JOB_DEFAULTS.batchSize (1000)
+   */
+  readonly batchSize?: number;
+  /**
+   * Share of failed rows (0–1) past which a job aborts, when the input gives none.
+   * @default JOB_DEFAULTS.maxErrorRate (0.01)
+   */
+  readonly maxErrorRate?: number;
+  /**
+   * Maximum concurrent worker invocations (event source mapping maximumConcurrency, 2–1000):
+   * size it to the database and the KMS request quota.
+   * @default QUEUE_DEFAULTS.maxConcurrency (4)
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Batch messages per worker invocation (1–10).
+   * @default QUEUE_DEFAULTS.workerBatchSize (5)
+   */
+  readonly workerBatchSize?: number;
+  /**
+   * Deliveries of a batch message before it moves to the DLQ (1–1000).
+   * @default QUEUE_DEFAULTS.maxReceiveCount (5)
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * Worker timeout; the queue's visibility timeout is 6 × this (1 s – 15 min).
+   * @default FUNCTION_TIMEOUTS.worker (1 minute)
+   */
+  readonly workerTimeout?: Duration;
+  /**
+   * Reserved concurrency of the worker. Off by default: maximumConcurrency already caps
+   * SQS-driven invocations, and reserving fails deployment in accounts with a low
+   * concurrency quota. When set it must be ≥ maxConcurrency.
+   * @default - unreserved
+   */
+  readonly workerReservedConcurrency?: number;
+  /**
+   * Batches one Enqueue invocation sends.
+   * @default JOB_DEFAULTS.enqueueBatchesPerInvocation (10,000)
+   */
+  readonly enqueueBatchesPerInvocation?: number;
+  /**
+   * Shortest wait of the progress loop, in seconds.
+   * @default PROGRESS_DEFAULTS.minWaitSeconds (30)
+   */
+  readonly progressMinWaitSeconds?: number;
+  /**
+   * Longest wait of the progress loop, in seconds.
+   * @default PROGRESS_DEFAULTS.maxWaitSeconds (900)
+   */
+  readonly progressMaxWaitSeconds?: number;
+  /**
+   * Execution timeout: at most the 14-day SQS retention of the batch messages.
+   * @default STATE_MACHINE_DEFAULTS.executionTimeout (14 days)
+   */
+  readonly executionTimeout?: Duration;
+  /**
+   * Days a key may stay `rotating` with rows under it before the inventory reports them overdue.
+   * @default SCHEDULE_DEFAULTS.retiringKeyGraceDays (7)
+   */
+  readonly retiringKeyGraceDays?: number;
+}
+
+export interface ReencryptionPipelineProps extends ReencryptionPipelineTuning {
+  /** Encrypts the batch queue, its DLQ and every log group (and, for the kms keyring, the data keys). */
+  readonly key: IKey;
+  /** The database the functions reach through the RDS Data API. */
+  readonly database: DataApiDatabase;
+  /** The keyring the worker and Verify use. */
+  readonly keyring: KeyringAccess;
+  /** The encrypted-column registry (rekey.config.json's content). */
+  readonly registry: EncryptedColumnRegistry;
+}
+
+/**
+ * The re-encryption engine on AWS: a Standard state machine (see
+ * reencryption-definition.ts) plans a job and enqueues one SQS message per
+ * batch; Lambda workers consume them through an event source mapping with
+ * maximum concurrency and partial batch failures; a message that keeps
+ * failing moves to the DLQ after a bounded number of receives. Also the
+ * inventory function the daily schedule invokes.
+ */
+export class ReencryptionPipeline extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly stateMachineLogGroup: LogGroup;
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly worker: NodejsFunction;
+  readonly workerEventSource: SqsEventSource;
+  /** The task functions, by role. */
+  readonly tasks: Readonly<Record<keyof ReencryptionTaskFunctions, RekeyFunction>>;
+  readonly inventory: RekeyFunction;
+  /** Every function of the pipeline (tasks, worker, inventory). */
+  readonly functions: readonly RekeyFunction[];
+
+  constructor(scope: Construct, id: string, props: ReencryptionPipelineProps) {
+    super(scope, id);
+    const problems = PropsProblems.for(`ReencryptionPipeline ${this.node.path}`);
+    const settings = checkPipelineProps(problems, props);
+    checkRegistry(problems, 'registry', props.registry);
+    problems.throwIfAny();
+    const { key } = props;
+    allowCloudWatchLogs(key);
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: QUEUE_DEFAULTS.dlqRetention,
+    });
+    this.queue = new Queue(this, 'BatchQueue', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: QUEUE_DEFAULTS.retention,
+      visibilityTimeout: Duration.seconds(settings.workerTimeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutFactor),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+    });
+
+    const registry = { [ENV.registry]: JSON.stringify(props.registry) };
+    const dbEnv = databaseEnvironment(props.database);
+    const keyringEnv = keyringEnvironment(key, props.keyring);
+    const db = (): PolicyStatement[] => databaseStatements(props.database);
+    const keys = (): PolicyStatement[] => keyringStatements(key, props.keyring);
+    const fn = (id: string, handler: string, timeout: Duration, environment: Record<string, string>, statements: PolicyStatement[], extra: { memorySize?: number; reservedConcurrentExecutions?: number } = {}): RekeyFunction =>
+      new RekeyFunction(this, id, { handler, key, timeout, environment, statements, ...extra });
+
+    const sendBatches = [
+      new PolicyStatement({ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], resources: [this.queue.queueArn] }),
+      // SQS asks KMS for the data key that encrypts the messages on the sender's behalf.
+      kmsStatement(key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }),
+    ];
+    const tasks = {
+      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...dbEnv, ...registry }, db()),
+      plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, { ...dbEnv, ...registry }, db()),
+      enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...dbEnv, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
+      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, dbEnv, db()),
+      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...dbEnv, ...registry, ...keyringEnv }, [...db(), ...keys()]),
+      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, dbEnv, db()),
+      abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, dbEnv, db()),
+      markFailed: fn('MarkFailed', 'mark-failed', FUNCTION_TIMEOUTS.markFailed, dbEnv, db()),
+    };
+    this.tasks = tasks;
+
+    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...dbEnv, ...registry, ...keyringEnv }, [...db(), ...keys()], {
+      memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
+      reservedConcurrentExecutions: props.workerReservedConcurrency,
+    });
+    this.worker = worker.function;
+    this.workerEventSource = new SqsEventSource(this.queue, {
+      batchSize: settings.workerBatchSize,
+      maxConcurrency: settings.maxConcurrency,
+      // The worker reports the batch messages it could not finish; the others are deleted (Powertools batch).
+      reportBatchItemFailures: true,
+    });
+    this.worker.addEventSource(this.workerEventSource);
+
+    this.inventory = fn(
+      'Inventory',
+      'inventory',
+      FUNCTION_TIMEOUTS.inventory,
+      { ...dbEnv, ...registry, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
+      db(),
+    );
+    this.functions = [...Object.values(tasks), worker, this.inventory];
+
+    this.stateMachineLogGroup = new LogGroup(this, 'StateMachineLogs', {
+      // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' account resource policy from growing per state machine.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${this.node.addr.slice(0, 8)}`,
+      encryptionKey: key,
+      retention: FUNCTION_DEFAULTS.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const definition = buildReencryptionDefinition(
+      this,
+      {
+        validateInput: tasks.validateInput.function,
+        plan: tasks.plan.function,
+        enqueue: tasks.enqueue.function,
+        progress: tasks.progress.function,
+        verify: tasks.verify.function,
+        finalize: tasks.finalize.function,
+        abort: tasks.abort.function,
+        markFailed: tasks.markFailed.function,
+      },
+      {
+        batchSize: settings.batchSize,
+        maxErrorRate: settings.maxErrorRate,
+        maxTables: JOB_DEFAULTS.maxTablesPerExecution,
+        enqueueBatchesPerInvocation: settings.enqueueBatchesPerInvocation,
+        minWaitSeconds: settings.minWaitSeconds,
+        maxWaitSeconds: settings.maxWaitSeconds,
+        waitFraction: PROGRESS_DEFAULTS.waitFraction,
+      },
+    );
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      comment: 'rekey: plan, fan batches out through SQS to Lambda workers, watch progress, verify, retire the old key',
+      definitionBody: DefinitionBody.fromChainable(definition),
+      stateMachineType: StateMachineType.STANDARD,
+      queryLanguage: QueryLanguage.JSON_PATH,
+      timeout: settings.executionTimeout,
+      tracingEnabled: true,
+      // Payloads are ids and counts only, so logging execution data exposes no secret.
+      logs: { destination: this.stateMachineLogGroup, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    const role = this.stateMachine.role;
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'Step Functions log delivery (logs:CreateLogDelivery, ...) and X-Ray (xray:PutTraceSegments, ...) support no resource-level permissions.',
+    );
+    for (const task of Object.values(tasks)) {
+      acknowledge(
+        role,
+        wildcardResourceFindingId(role, `${task.function.functionArn}:*`),
+        'LambdaInvoke grants the task function and its versions/aliases (<arn>:*); only this function is reachable.',
+      );
+    }
+  }
+}
+
+export interface PipelineSettings {
+  batchSize: number;
+  maxErrorRate: number;
+  maxConcurrency: number;
+  workerBatchSize: number;
+  maxReceiveCount: number;
+  workerTimeout: Duration;
+  enqueueBatchesPerInvocation: number;
+  minWaitSeconds: number;
+  maxWaitSeconds: number;
+  executionTimeout: Duration;
+  retiringKeyGraceDays: number;
+}
+
+/** Adds a problem for every invalid tunable, and returns the settings with defaults applied. */
+export function checkPipelineProps(problems: PropsProblems, props: ReencryptionPipelineTuning): PipelineSettings {
+  const s: PipelineSettings = {
+    batchSize: props.batchSize ?? JOB_DEFAULTS.batchSize,
+    maxErrorRate: props.maxErrorRate ?? JOB_DEFAULTS.maxErrorRate,
+    maxConcurrency: props.maxConcurrency ?? QUEUE_DEFAULTS.maxConcurrency,
+    workerBatchSize: props.workerBatchSize ?? QUEUE_DEFAULTS.workerBatchSize,
+    maxReceiveCount: props.maxReceiveCount ?? QUEUE_DEFAULTS.maxReceiveCount,
+    workerTimeout: props.workerTimeout ?? FUNCTION_TIMEOUTS.worker,
+    enqueueBatchesPerInvocation: props.enqueueBatchesPerInvocation ?? JOB_DEFAULTS.enqueueBatchesPerInvocation,
+    minWaitSeconds: props.progressMinWaitSeconds ?? PROGRESS_DEFAULTS.minWaitSeconds,
+    maxWaitSeconds: props.progressMaxWaitSeconds ?? PROGRESS_DEFAULTS.maxWaitSeconds,
+    executionTimeout: props.executionTimeout ?? STATE_MACHINE_DEFAULTS.executionTimeout,
+    retiringKeyGraceDays: props.retiringKeyGraceDays ?? SCHEDULE_DEFAULTS.retiringKeyGraceDays,
+  };
+  problems.integer('batchSize', s.batchSize, 1, 100_000);
+  problems.number('maxErrorRate', s.maxErrorRate, 0, 1);
+  problems.integer('maxConcurrency', s.maxConcurrency, 2, 1000);
+  problems.integer('workerBatchSize', s.workerBatchSize, 1, 10);
+  problems.integer('maxReceiveCount', s.maxReceiveCount, 1, 1000);
+  problems.integer('enqueueBatchesPerInvocation', s.enqueueBatchesPerInvocation, 1, 100_000);
+  problems.integer('progressMinWaitSeconds', s.minWaitSeconds, 1, 3600);
+  problems.integer('progressMaxWaitSeconds', s.maxWaitSeconds, 1, 86_400);
+  problems.check(s.minWaitSeconds <= s.maxWaitSeconds, 'progressMaxWaitSeconds', `must be ≥ progressMinWaitSeconds (${s.minWaitSeconds}), got ${s.maxWaitSeconds}`);
+  problems.integer('retiringKeyGraceDays', s.retiringKeyGraceDays, 1, 3650);
+  if (!Token.isUnresolved(s.workerTimeout.toSeconds({ integral: false }))) {
+    const seconds = s.workerTimeout.toSeconds({ integral: false });
+    problems.check(Number.isInteger(seconds) && seconds >= 1 && seconds <= 900, 'workerTimeout', `must be whole seconds from 1 s to 15 minutes, got ${seconds} s`);
+  }
+  const maxTimeout = QUEUE_DEFAULTS.retention.toDays();
+  problems.check(
+    s.executionTimeout.toSeconds() >= 60 && s.executionTimeout.toDays({ integral: false }) <= maxTimeout,
+    'executionTimeout',
+    `must be from 1 minute to ${maxTimeout} days (the SQS retention of batch messages), got ${s.executionTimeout.toHumanString()}`,
+  );
+  if (props.workerReservedConcurrency !== undefined) {
+    problems.integer('workerReservedConcurrency', props.workerReservedConcurrency, 1, 10_000);
+    problems.check(
+      props.workerReservedConcurrency >= s.maxConcurrency,
+      'workerReservedConcurrency',
+      `must be ≥ maxConcurrency (${s.maxConcurrency}), or the event source mapping is throttled; got ${props.workerReservedConcurrency}`,
+    );
+  }
+  return s;
+}

@@ -1,0 +1,269 @@
+import { Arn, ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { INVENTORY_DIMENSIONS, METRICS_NAMESPACE, MetricNames, SERVICE_DIMENSION, SERVICE_NAME, type MetricName } from '../functions/core/metrics-names';
+import { ALARM_DEFAULTS } from './defaults';
+import { ARN_PATTERNS, EMAIL_PATTERN, PropsProblems } from './errors';
+import { allowCloudWatchAlarmsToPublish } from './key-policies';
+
+/** Alarm thresholds; each defaults to the runbooks' value (docs/alarms.md). */
+export interface AlarmThresholds {
+  /**
+   * Encryption errors per 5 minutes above which to alarm.
+   * @default 10
+   */
+  readonly encryptionErrors?: number;
+  /**
+   * Decryption errors per 5 minutes above which to alarm.
+   * @default 5
+   */
+  readonly decryptionErrors?: number;
+  /**
+   * Failed rows, percent of rows processed in 5 minutes, above which to alarm.
+   * @default 1
+   */
+  readonly failedRowsPercent?: number;
+  /**
+   * Rotation success rate, percent per hour, below which to alarm.
+   * @default 99
+   */
+  readonly rotationSuccessPercent?: number;
+  /**
+   * p95 rotation duration per hour above which to alarm.
+   * @default Duration.minutes(5)
+   */
+  readonly rotationDuration?: Duration;
+  /**
+   * Age of the oldest batch message above which to alarm (workers stalled).
+   * @default Duration.hours(6)
+   */
+  readonly oldestMessageAge?: Duration;
+  /**
+   * Days to expiry of a watched ACM certificate below which to alarm.
+   * @default 14
+   */
+  readonly certificateExpiryDays?: number;
+}
+
+export interface RekeyMonitoringProps {
+  /** Encrypts the alarm topic (its key policy lets CloudWatch alarms publish). */
+  readonly key: IKey;
+  readonly stateMachine: IStateMachine;
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /**
+   * Addresses subscribed to the alarm topic (each must confirm by e-mail).
+   * @default - none
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * ACM certificates (in this stack's region) to alarm on before they expire.
+   * @default - none
+   */
+  readonly certificateArns?: readonly string[];
+  /** @default the runbooks' thresholds (ALARM_DEFAULTS) */
+  readonly thresholds?: AlarmThresholds;
+}
+
+/** Alarm names of RekeyMonitoring.alarms (certificate alarms are in certificateAlarms). */
+export type RekeyAlarmName =
+  | 'EncryptionErrors'
+  | 'DecryptionErrors'
+  | 'FailedRowsRate'
+  | 'RotationSuccessRate'
+  | 'RotationDuration'
+  | 'DeadLetterQueueNotEmpty'
+  | 'OldestBatchMessageAge'
+  | 'ExecutionsFailed'
+  | 'ExecutionsTimedOut'
+  | 'ExecutionsAborted'
+  | 'JobAborted'
+  | 'RowsOnOverdueRetiringKeys';
+
+/**
+ * CloudWatch alarms at the runbooks' thresholds, an SNS topic encrypted with
+ * the stack key (TLS only) that every alarm notifies, and a dashboard.
+ */
+export class RekeyMonitoring extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Readonly<Record<RekeyAlarmName, Alarm>>;
+  /** ACM certificate expiry alarms, in certificateArns order. */
+  readonly certificateAlarms: readonly Alarm[];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: RekeyMonitoringProps) {
+    super(scope, id);
+    const problems = PropsProblems.for(`RekeyMonitoring ${this.node.path}`);
+    const t = checkMonitoringProps(problems, Stack.of(this), props);
+    problems.throwIfAny();
+
+    allowCloudWatchAlarmsToPublish(props.key);
+    this.topic = new Topic(this, 'AlarmTopic', { displayName: 'rekey alarms', masterKey: props.key, enforceSSL: true });
+    for (const email of props.notificationEmails ?? []) this.topic.addSubscription(new EmailSubscription(email));
+    const notify = new SnsAction(this.topic);
+
+    const errorPeriod = ALARM_DEFAULTS.errorPeriod;
+    const rotationPeriod = ALARM_DEFAULTS.rotationPeriod;
+    const rekey = (name: MetricName, statistic: string, period: Duration): Metric =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME }, statistic, period });
+
+    const alarm = (name: RekeyAlarmName, metric: IMetric, threshold: number, comparisonOperator: ComparisonOperator, description: string, treatMissingData = TreatMissingData.NOT_BREACHING): Alarm => {
+      const a = new Alarm(this, name, {
+        alarmDescription: `rekey: ${description}`,
+        metric,
+        threshold,
+        comparisonOperator,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        treatMissingData,
+      });
+      a.addAlarmAction(notify);
+      return a;
+    };
+    const GT = ComparisonOperator.GREATER_THAN_THRESHOLD;
+    const GTE = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const LT = ComparisonOperator.LESS_THAN_THRESHOLD;
+
+    const failedRowsPercent = new MathExpression({
+      label: 'Failed rows (%)',
+      expression: 'IF((done + failed) > 0, 100 * failed / (done + failed), 0)',
+      usingMetrics: { done: rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod), failed: rekey(MetricNames.RowsFailed, 'Sum', errorPeriod) },
+      period: errorPeriod,
+    });
+    const rotationSuccessPercent = new MathExpression({
+      label: 'Rotation success (%)',
+      expression: 'IF((ok + failed) > 0, 100 * ok / (ok + failed), 100)',
+      usingMetrics: { ok: rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod), failed: rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod) },
+      period: rotationPeriod,
+    });
+    const sfnPeriod = { period: errorPeriod, statistic: 'Sum' };
+
+    this.alarms = {
+      EncryptionErrors: alarm('EncryptionErrors', rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod), t.encryptionErrors, GT, `more than ${t.encryptionErrors} encryption errors in 5 minutes`),
+      DecryptionErrors: alarm('DecryptionErrors', rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod), t.decryptionErrors, GT, `more than ${t.decryptionErrors} decryption errors in 5 minutes`),
+      FailedRowsRate: alarm('FailedRowsRate', failedRowsPercent, t.failedRowsPercent, GT, `more than ${t.failedRowsPercent} % of rows failed to re-encrypt in 5 minutes`),
+      RotationSuccessRate: alarm('RotationSuccessRate', rotationSuccessPercent, t.rotationSuccessPercent, LT, `keyset rotation success below ${t.rotationSuccessPercent} % in an hour`),
+      RotationDuration: alarm('RotationDuration', rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod), t.rotationDuration.toMilliseconds(), GT, `keyset rotation p95 duration above ${t.rotationDuration.toHumanString()}`),
+      DeadLetterQueueNotEmpty: alarm('DeadLetterQueueNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }), 1, GTE, 'batch messages in the dead-letter queue: batches failed every delivery'),
+      OldestBatchMessageAge: alarm('OldestBatchMessageAge', props.queue.metricApproximateAgeOfOldestMessage({ period: errorPeriod, statistic: 'Maximum' }), t.oldestMessageAge.toSeconds(), GT, `oldest batch message older than ${t.oldestMessageAge.toHumanString()}: workers stalled`),
+      ExecutionsFailed: alarm('ExecutionsFailed', props.stateMachine.metricFailed(sfnPeriod), 1, GTE, 're-encryption execution failed (task error, abort, or completed with errors)'),
+      ExecutionsTimedOut: alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut(sfnPeriod), 1, GTE, 're-encryption execution timed out'),
+      ExecutionsAborted: alarm('ExecutionsAborted', props.stateMachine.metricAborted(sfnPeriod), 1, GTE, 're-encryption execution was stopped'),
+      JobAborted: alarm('JobAborted', rekey(MetricNames.JobAborted, 'Sum', errorPeriod), 1, GTE, 'a job aborted: failed rows passed maxErrorRate'),
+      RowsOnOverdueRetiringKeys: alarm('RowsOnOverdueRetiringKeys', rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1)), 0, GT, 'rows still on a rotating key past its grace period (daily inventory)'),
+    };
+
+    this.certificateAlarms = (props.certificateArns ?? []).map((arn, i) => {
+      const a = new Alarm(this, `CertificateExpiry${i}`, {
+        alarmDescription: `rekey: ACM certificate ${arn} expires in fewer than ${t.certificateExpiryDays} days`,
+        metric: new Metric({ namespace: 'AWS/CertificateManager', metricName: 'DaysToExpiry', dimensionsMap: { CertificateArn: arn }, statistic: 'Minimum', period: Duration.days(1) }),
+        threshold: t.certificateExpiryDays,
+        comparisonOperator: LT,
+        evaluationPeriods: 1,
+        // ACM publishes once a day; a day without data keeps the last state.
+        treatMissingData: TreatMissingData.MISSING,
+      });
+      a.addAlarmAction(notify);
+      return a;
+    });
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(1) });
+    const graph = (title: string, left: IMetric[], right: IMetric[] = []): GraphWidget => new GraphWidget({ title, left, right, width: 12 });
+    this.dashboard.addWidgets(
+      new AlarmStatusWidget({ title: 'rekey alarms', alarms: [...Object.values(this.alarms), ...this.certificateAlarms], width: 24 }),
+    );
+    this.dashboard.addWidgets(
+      graph('Rows', [rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod), rekey(MetricNames.RowsFailed, 'Sum', errorPeriod), rekey(MetricNames.RowsSkipped, 'Sum', errorPeriod)], [failedRowsPercent]),
+      graph('Batches', [rekey(MetricNames.BatchDurationMs, 'p50', errorPeriod), rekey(MetricNames.BatchDurationMs, 'p95', errorPeriod)], [rekey(MetricNames.KmsCalls, 'Sum', errorPeriod)]),
+    );
+    this.dashboard.addWidgets(
+      graph('Encryption / decryption errors', [rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod), rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod)]),
+      graph(
+        'Batch queue',
+        [props.queue.metricApproximateNumberOfMessagesVisible(), props.deadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+        [props.queue.metricApproximateAgeOfOldestMessage()],
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('Executions', [props.stateMachine.metricStarted(sfnPeriod), props.stateMachine.metricSucceeded(sfnPeriod), props.stateMachine.metricFailed(sfnPeriod), props.stateMachine.metricTimedOut(sfnPeriod), props.stateMachine.metricAborted(sfnPeriod)]),
+      graph('Keyset rotation', [rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod), rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod)], [rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod)]),
+    );
+    this.dashboard.addWidgets(
+      graph('Rows per key version (daily inventory)', [
+        new MathExpression({
+          label: '',
+          expression: `SEARCH('{${METRICS_NAMESPACE},${SERVICE_DIMENSION},${INVENTORY_DIMENSIONS.table},${INVENTORY_DIMENSIONS.keyId}} MetricName="${MetricNames.RowsOnKey}"', 'Maximum', 86400)`,
+          period: Duration.days(1),
+        }),
+      ], [rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1))]),
+    );
+  }
+}
+
+export interface ResolvedThresholds {
+  encryptionErrors: number;
+  decryptionErrors: number;
+  failedRowsPercent: number;
+  rotationSuccessPercent: number;
+  rotationDuration: Duration;
+  oldestMessageAge: Duration;
+  certificateExpiryDays: number;
+}
+
+/** The props RekeyMonitoring can check before anything exists. */
+export type RekeyMonitoringOptions = Pick<RekeyMonitoringProps, 'notificationEmails' | 'certificateArns' | 'thresholds'>;
+
+/** Adds a problem for every invalid prop; returns the thresholds with defaults applied. */
+export function checkMonitoringProps(problems: PropsProblems, stack: Stack, props: RekeyMonitoringOptions): ResolvedThresholds {
+  const given = props.thresholds ?? {};
+  const t: ResolvedThresholds = {
+    encryptionErrors: given.encryptionErrors ?? ALARM_DEFAULTS.encryptionErrors,
+    decryptionErrors: given.decryptionErrors ?? ALARM_DEFAULTS.decryptionErrors,
+    failedRowsPercent: given.failedRowsPercent ?? ALARM_DEFAULTS.failedRowsPercent,
+    rotationSuccessPercent: given.rotationSuccessPercent ?? ALARM_DEFAULTS.rotationSuccessPercent,
+    rotationDuration: given.rotationDuration ?? ALARM_DEFAULTS.rotationDuration,
+    oldestMessageAge: given.oldestMessageAge ?? ALARM_DEFAULTS.oldestMessageAge,
+    certificateExpiryDays: given.certificateExpiryDays ?? ALARM_DEFAULTS.certificateExpiryDays,
+  };
+  problems.integer('thresholds.encryptionErrors', t.encryptionErrors, 0, 1_000_000);
+  problems.integer('thresholds.decryptionErrors', t.decryptionErrors, 0, 1_000_000);
+  problems.number('thresholds.failedRowsPercent', t.failedRowsPercent, 0, 100);
+  problems.number('thresholds.rotationSuccessPercent', t.rotationSuccessPercent, 0, 100);
+  problems.integer('thresholds.certificateExpiryDays', t.certificateExpiryDays, 1, 395);
+  problems.check(t.rotationDuration.toMilliseconds() > 0, 'thresholds.rotationDuration', 'must be longer than 0');
+  problems.check(t.oldestMessageAge.toSeconds() >= 60, 'thresholds.oldestMessageAge', `must be at least 1 minute, got ${t.oldestMessageAge.toHumanString()}`);
+
+  (props.notificationEmails ?? []).forEach((email, i) => problems.pattern(`notificationEmails[${i}]`, email, EMAIL_PATTERN, 'an e-mail address'));
+  const seen = new Set<string>();
+  (props.certificateArns ?? []).forEach((arn, i) => {
+    const prop = `certificateArns[${i}]`;
+    if (Token.isUnresolved(arn)) return;
+    problems.check(!seen.has(arn), prop, `${arn} is listed twice`);
+    seen.add(arn);
+    if (!ARN_PATTERNS.acmCertificate.test(arn)) {
+      problems.add(prop, `must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>), got ${JSON.stringify(arn)}`);
+      return;
+    }
+    const region = Arn.split(arn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    if (!Token.isUnresolved(stack.region) && region !== stack.region) {
+      problems.add(prop, `is in ${region}, the stack in ${stack.region}: an alarm reads metrics of its own region only; watch it from a stack in ${region}`);
+    }
+  });
+  return t;
+}

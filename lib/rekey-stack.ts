@@ -1,0 +1,223 @@
+import { CfnOutput, RemovalPolicy, Stack, type Duration, type StackProps } from 'aws-cdk-lib';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import type { DataApiDatabase } from './database';
+import { KEY_DEFAULTS, SCHEDULE_DEFAULTS } from './defaults';
+import type { KeyringKind } from './environment';
+import { ARN_PATTERNS, PropsProblems } from './errors';
+import { KeysetRotation } from './keyset-rotation';
+import type { KeyringAccess } from './keyring-access';
+import { checkPipelineProps, ReencryptionPipeline, type ReencryptionPipelineTuning } from './reencryption-pipeline';
+import { checkRegistry, type EncryptedColumnRegistry } from './registry';
+import { checkMonitoringProps, RekeyMonitoring, type AlarmThresholds } from './rekey-monitoring';
+import { checkRotationSchedulesProps, RotationSchedules, type TenantSchedule } from './rotation-schedules';
+import { checkTrialDatabaseProps, TrialDatabase, type TrialDatabaseOptions } from './trial-database';
+
+/** An existing Aurora PostgreSQL cluster with the RDS Data API enabled. */
+export interface ExistingDatabase {
+  /** `arn:aws:rds:<region>:<account>:cluster:<name>`. */
+  readonly clusterArn: string;
+  /** The Secrets Manager secret with the credentials the Data API uses (full ARN). */
+  readonly secretArn: string;
+  /**
+   * Database name.
+   * @default 'postgres'
+   */
+  readonly databaseName?: string;
+  /**
+   * ARN of the customer managed KMS key encrypting that secret, if any.
+   * @default - the secret uses the AWS managed key
+   */
+  readonly secretKeyArn?: string;
+}
+
+export interface RekeyStackProps extends StackProps {
+  /**
+   * The database holding the encrypted columns and rekey's own tables. Give this, or `trialDatabase`.
+   * @default - none: `trialDatabase` must be set
+   */
+  readonly database?: ExistingDatabase;
+  /**
+   * Create a small Aurora Serverless v2 PostgreSQL cluster with the Data API, for a trial.
+   * `true` for the defaults, or options. Exclusive with `database`.
+   * @default false
+   */
+  readonly trialDatabase?: boolean | TrialDatabaseOptions;
+  /**
+   * Use this existing KMS key (its policy must let CloudWatch Logs and, for the alarm topic,
+   * CloudWatch use it: see docs/alarms.md).
+   * @default - a new key: automatic rotation on, retained on stack deletion
+   */
+  readonly kmsKeyArn?: string;
+  /** The encrypted-column registry: the content of rekey.config.json. */
+  readonly registry: EncryptedColumnRegistry;
+  /**
+   * Keyring: 'hierarchical' (KEKs in a Secrets Manager keyset wrapped by the KMS key; no KMS call
+   * per row) or 'kms' (a data key per value from KMS; a CloudTrail record per decrypt).
+   * 'raw' is refused: it reads KEKs from environment variables, which on Lambda would put key
+   * material in the function configuration and the CloudFormation template.
+   * @default 'hierarchical'
+   */
+  readonly keyring?: KeyringKind;
+  /**
+   * Automatic rotation interval, whole days (1–1000): the keyset secret's rotation schedule
+   * (hierarchical) or a scheduled `rewrap` execution (kms).
+   * @default 90 days
+   */
+  readonly rotationEvery?: Duration;
+  /**
+   * Daily inventory time (UTC), or `false` for none.
+   * @default 03:15 UTC
+   */
+  readonly inventory?: { readonly minute: string; readonly hour: string } | false;
+  /**
+   * Per-tenant rotation schedules.
+   * @default - none
+   */
+  readonly tenants?: readonly TenantSchedule[];
+  /** @default the runbooks' thresholds (docs/alarms.md) */
+  readonly thresholds?: AlarmThresholds;
+  /**
+   * E-mail addresses notified of every alarm.
+   * @default - none (subscribe to the topic later)
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * ACM certificate ARNs (this region) to alarm on before expiry.
+   * @default - none
+   */
+  readonly certificateArns?: readonly string[];
+  /**
+   * Pipeline tuning: batch size, concurrency, receive count, timeouts.
+   * @default the values in lib/defaults.ts
+   */
+  readonly pipeline?: ReencryptionPipelineTuning;
+}
+
+/**
+ * rekey on AWS: the stack KMS key, the database (given, or a trial cluster),
+ * the re-encryption pipeline, the keyset and its rotation (hierarchical
+ * keyring), the schedules, and monitoring. Every prop problem of every part
+ * is reported in one error before anything is built.
+ */
+export class RekeyStack extends Stack {
+  readonly key: IKey;
+  readonly database: DataApiDatabase;
+  readonly trialDatabase?: TrialDatabase;
+  readonly keysetRotation?: KeysetRotation;
+  readonly pipeline: ReencryptionPipeline;
+  readonly schedules: RotationSchedules;
+  readonly monitoring: RekeyMonitoring;
+
+  constructor(scope: Construct, id: string, props: RekeyStackProps) {
+    super(scope, id, props);
+    const keyringKind = checkStackProps(this, props);
+
+    this.key = props.kmsKeyArn
+      ? Key.fromKeyArn(this, 'Key', props.kmsKeyArn)
+      : new Key(this, 'Key', {
+          description: `rekey ${this.stackName}: root of the key hierarchy; encrypts queues, logs, secrets, topic`,
+          enableKeyRotation: true,
+          rotationPeriod: KEY_DEFAULTS.rotationPeriod,
+          pendingWindow: KEY_DEFAULTS.pendingWindow,
+          // Deleting the key would make every value encrypted under it unreadable: never with the stack.
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+
+    if (props.database) {
+      this.database = {
+        clusterArn: props.database.clusterArn,
+        secretArn: props.database.secretArn,
+        databaseName: props.database.databaseName ?? 'postgres',
+        secretKey: props.database.secretKeyArn ? Key.fromKeyArn(this, 'DatabaseSecretKey', props.database.secretKeyArn) : undefined,
+      };
+    } else {
+      const options = typeof props.trialDatabase === 'object' ? props.trialDatabase : {};
+      this.trialDatabase = new TrialDatabase(this, 'TrialDatabase', { key: this.key, ...options });
+      this.database = this.trialDatabase.database;
+    }
+
+    const rotationEvery = props.rotationEvery ?? SCHEDULE_DEFAULTS.rotationEvery;
+    let keyring: KeyringAccess;
+    if (keyringKind === 'hierarchical') {
+      this.keysetRotation = new KeysetRotation(this, 'KeysetRotation', { key: this.key, database: this.database, rotateEvery: rotationEvery });
+      keyring = { kind: 'hierarchical', keysetSecret: this.keysetRotation.secret };
+    } else {
+      keyring = { kind: 'kms' };
+    }
+
+    this.pipeline = new ReencryptionPipeline(this, 'Pipeline', {
+      ...props.pipeline,
+      key: this.key,
+      database: this.database,
+      keyring,
+      registry: props.registry,
+    });
+    this.keysetRotation?.startsRewrapWith(this.pipeline.stateMachine);
+
+    this.schedules = new RotationSchedules(this, 'Schedules', {
+      stateMachine: this.pipeline.stateMachine,
+      inventoryFunction: this.pipeline.inventory.function,
+      key: this.key,
+      // hierarchical: the keyset secret's own rotation schedule rotates, and its finishSecret starts the rewrap.
+      automaticRotation: keyringKind === 'kms' ? { every: rotationEvery, target: { kind: 'start-rewrap' } } : false,
+      inventory: props.inventory,
+      tenants: props.tenants,
+    });
+
+    this.monitoring = new RekeyMonitoring(this, 'Monitoring', {
+      key: this.key,
+      stateMachine: this.pipeline.stateMachine,
+      queue: this.pipeline.queue,
+      deadLetterQueue: this.pipeline.deadLetterQueue,
+      notificationEmails: props.notificationEmails,
+      certificateArns: props.certificateArns,
+      thresholds: props.thresholds,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start re-encryption executions here' });
+    new CfnOutput(this, 'BatchQueueUrl', { value: this.pipeline.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn });
+    new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secretArn });
+    if (this.keysetRotation) new CfnOutput(this, 'KeysetSecretArn', { value: this.keysetRotation.secret.secretArn });
+  }
+}
+
+/** Checks the stack's own props and every part's, and throws one error listing all problems. */
+function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' | 'kms' {
+  const problems = PropsProblems.for(`RekeyStack ${stack.node.path}`);
+  const keyring = props.keyring ?? 'hierarchical';
+  if (keyring === 'raw') {
+    problems.add(
+      'keyring',
+      '"raw" is refused on AWS: it reads KEKs from environment variables, which on Lambda would put key material in the function configuration and the CloudFormation template. Use "hierarchical" (KEKs in a KMS-wrapped Secrets Manager keyset) or "kms"; keep "raw" for local runs and self-hosting',
+    );
+  } else if (keyring !== 'hierarchical' && keyring !== 'kms') {
+    problems.add('keyring', `must be "hierarchical" or "kms", got ${JSON.stringify(keyring)}`);
+  }
+
+  const trial = props.trialDatabase !== undefined && props.trialDatabase !== false;
+  if (props.database && trial) problems.add('database', 'give either database or trialDatabase, not both');
+  if (!props.database && !trial) problems.add('database', 'required: an existing Aurora cluster (clusterArn, secretArn), or trialDatabase: true');
+  if (props.database) {
+    const db = problems.scoped('database');
+    db.pattern('clusterArn', props.database.clusterArn, ARN_PATTERNS.auroraCluster, 'an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)');
+    db.pattern('secretArn', props.database.secretArn, ARN_PATTERNS.secret, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)');
+    db.pattern('databaseName', props.database.databaseName, /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'a PostgreSQL database name');
+    db.pattern('secretKeyArn', props.database.secretKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  }
+  if (trial && typeof props.trialDatabase === 'object') checkTrialDatabaseProps(problems.scoped('trialDatabase'), props.trialDatabase);
+  problems.pattern('kmsKeyArn', props.kmsKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+
+  checkRegistry(problems, 'registry', props.registry);
+  checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
+  // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
+  problems.wholeDays('rotationEvery', props.rotationEvery, 1, 1000);
+  checkRotationSchedulesProps(problems, { automaticRotation: false, inventory: props.inventory, tenants: props.tenants });
+  checkMonitoringProps(problems, stack, { notificationEmails: props.notificationEmails, certificateArns: props.certificateArns, thresholds: props.thresholds });
+  problems.throwIfAny();
+  return keyring === 'kms' ? 'kms' : 'hierarchical';
+}

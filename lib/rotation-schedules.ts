@@ -1,0 +1,181 @@
+import { Stack, type Duration } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Schedule, ScheduleExpression, ScheduleGroup, ScheduleTargetInput, type IScheduleTarget } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke, StepFunctionsStartExecution, Universal } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { SCHEDULE_DEFAULTS } from './defaults';
+import { PropsProblems } from './errors';
+import { acknowledge, wildcardResourceFindingId } from './nag';
+
+/** What the automatic rotation schedule does. */
+export type RotationTarget =
+  /** Start a `rewrap` execution (kms keyring: KMS rotates its key material; rewrap moves data keys to it). */
+  | { readonly kind: 'start-rewrap' }
+  /** Call RotateSecret on the keyset secret (hierarchical keyring, when its own rotation schedule is not used). */
+  | { readonly kind: 'rotate-secret'; readonly secret: ISecret };
+
+export interface AutomaticRotation {
+  /**
+   * Interval, whole days.
+   * @default SCHEDULE_DEFAULTS.rotationEvery (90 days)
+   */
+  readonly every?: Duration;
+  /**
+   * What to do at each interval.
+   * @default { kind: 'start-rewrap' }
+   */
+  readonly target?: RotationTarget;
+}
+
+export interface TenantSchedule {
+  /** Tenant id, as in the catalog's tenant column (letters, digits, `_ . -`, up to 64). */
+  readonly tenant: string;
+  /**
+   * Interval, whole days.
+   * @default the automatic rotation interval (90 days)
+   */
+  readonly every?: Duration;
+  /**
+   * Execution mode.
+   * @default 'rewrap'
+   */
+  readonly mode?: 'rewrap' | 'reencrypt';
+}
+
+export interface RotationSchedulesProps {
+  /** The re-encryption state machine the schedules start. */
+  readonly stateMachine: IStateMachine;
+  /** The inventory function the daily schedule invokes. */
+  readonly inventoryFunction: IFunction;
+  /**
+   * Encrypts the schedules' target input (only `{mode, tenant}`).
+   * @default - an AWS owned key
+   */
+  readonly key?: IKey;
+  /**
+   * The automatic rotation schedule, or `false` for none (e.g. the keyset secret's own
+   * Secrets Manager rotation schedule already rotates).
+   * @default { every: 90 days, target: { kind: 'start-rewrap' } }
+   */
+  readonly automaticRotation?: AutomaticRotation | false;
+  /**
+   * The daily inventory (UTC cron fields), or `false` for none.
+   * @default SCHEDULE_DEFAULTS.inventoryCron (03:15 UTC every day)
+   */
+  readonly inventory?: { readonly minute: string; readonly hour: string } | false;
+  /**
+   * Per-tenant rotation schedules, each starting an execution with `{mode, tenant}`.
+   * @default - none
+   */
+  readonly tenants?: readonly TenantSchedule[];
+}
+
+const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * EventBridge Scheduler schedules, in their own schedule group: automatic
+ * rotation (every 90 days by default), the daily inventory, and optional
+ * per-tenant rotations. Each target gets its own role, assumable only by
+ * Scheduler for schedules of this account and group, allowed exactly one
+ * action on exactly one resource.
+ */
+export class RotationSchedules extends Construct {
+  readonly group: ScheduleGroup;
+  readonly rotation?: Schedule;
+  readonly inventory?: Schedule;
+  /** Per-tenant schedules, by tenant id. */
+  readonly tenants: Readonly<Record<string, Schedule>>;
+
+  constructor(scope: Construct, id: string, props: RotationSchedulesProps) {
+    super(scope, id);
+    const problems = PropsProblems.for(`RotationSchedules ${this.node.path}`);
+    const rotationEvery = checkRotationSchedulesProps(problems, props);
+    problems.throwIfAny();
+
+    this.group = new ScheduleGroup(this, 'Group');
+    const common = { scheduleGroup: this.group, key: props.key };
+    const retry = { retryAttempts: SCHEDULE_DEFAULTS.retryAttempts, maxEventAge: SCHEDULE_DEFAULTS.maxEventAge };
+    const startExecution = (input: Record<string, string>): IScheduleTarget =>
+      new StepFunctionsStartExecution(props.stateMachine, { input: ScheduleTargetInput.fromObject(input), ...retry });
+
+    if (props.automaticRotation !== false) {
+      const target = props.automaticRotation?.target ?? { kind: 'start-rewrap' };
+      this.rotation = new Schedule(this, 'AutomaticRotation', {
+        ...common,
+        description: `rekey automatic rotation every ${rotationEvery.toDays()} days (${target.kind})`,
+        schedule: ScheduleExpression.rate(rotationEvery),
+        target:
+          target.kind === 'start-rewrap'
+            ? startExecution({ mode: 'rewrap' })
+            : new Universal({
+                service: 'secretsmanager',
+                action: 'rotateSecret',
+                input: ScheduleTargetInput.fromObject({ SecretId: target.secret.secretArn }),
+                policyStatements: [new PolicyStatement({ actions: ['secretsmanager:RotateSecret'], resources: [target.secret.secretArn] })],
+                ...retry,
+              }),
+      });
+    }
+
+    if (props.inventory !== false) {
+      const cron = props.inventory ?? SCHEDULE_DEFAULTS.inventoryCron;
+      // Our own role (the target would make one at stack level, out of reach of an acknowledgment here).
+      const role = new Role(this, 'InventoryTargetRole', {
+        description: 'EventBridge Scheduler: invoke the rekey inventory function',
+        assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.group.scheduleGroupArn } },
+        }),
+      });
+      this.inventory = new Schedule(this, 'DailyInventory', {
+        ...common,
+        description: 'rekey daily inventory: rows per key version per table, as metrics',
+        schedule: ScheduleExpression.cron({ minute: cron.minute, hour: cron.hour }),
+        target: new LambdaInvoke(props.inventoryFunction, { role, input: ScheduleTargetInput.fromObject({ source: 'schedule' }), ...retry }),
+      });
+      acknowledge(
+        role,
+        wildcardResourceFindingId(role, `${props.inventoryFunction.functionArn}:*`),
+        'The Lambda target grants the inventory function and its versions/aliases (<arn>:*); only this function is reachable.',
+      );
+    }
+
+    const tenants: Record<string, Schedule> = {};
+    for (const t of props.tenants ?? []) {
+      const every = t.every ?? rotationEvery;
+      const mode = t.mode ?? 'rewrap';
+      tenants[t.tenant] = new Schedule(this, `Tenant-${t.tenant}`, {
+        ...common,
+        description: `rekey ${mode} for tenant ${t.tenant} every ${every.toDays()} days`,
+        schedule: ScheduleExpression.rate(every),
+        target: startExecution({ mode, tenant: t.tenant }),
+      });
+    }
+    this.tenants = tenants;
+  }
+}
+
+/** The props RotationSchedules can check before anything exists. */
+export type RotationSchedulesOptions = Pick<RotationSchedulesProps, 'automaticRotation' | 'inventory' | 'tenants'>;
+
+/** Adds a problem for every invalid prop; returns the automatic rotation interval. */
+export function checkRotationSchedulesProps(problems: PropsProblems, props: RotationSchedulesOptions): Duration {
+  const rotationEvery = (props.automaticRotation !== false && props.automaticRotation?.every) || SCHEDULE_DEFAULTS.rotationEvery;
+  if (props.automaticRotation !== false) problems.wholeDays('automaticRotation.every', rotationEvery, 1, 3650);
+  if (props.inventory) {
+    problems.pattern('inventory.minute', props.inventory.minute, /^([0-5]?\d)$/, 'a minute 0–59');
+    problems.pattern('inventory.hour', props.inventory.hour, /^(1?\d|2[0-3])$/, 'an hour 0–23');
+  }
+  const seen = new Set<string>();
+  (props.tenants ?? []).forEach((t, i) => {
+    problems.pattern(`tenants[${i}].tenant`, t.tenant, TENANT_ID, 'letters, digits, "_", "." or "-", 1 to 64 of them');
+    problems.check(!seen.has(t.tenant), `tenants[${i}].tenant`, `${JSON.stringify(t.tenant)} is listed twice`);
+    seen.add(t.tenant);
+    problems.wholeDays(`tenants[${i}].every`, t.every, 1, 3650);
+    if (t.mode !== undefined) problems.check(t.mode === 'rewrap' || t.mode === 'reencrypt', `tenants[${i}].mode`, `must be "rewrap" or "reencrypt", got ${JSON.stringify(t.mode)}`);
+  });
+  return rotationEvery;
+}

@@ -1,0 +1,80 @@
+import { qualifiedName, quoteIdent } from '../../../functions/core/reencrypt/identifiers';
+import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { TableStatements } from '../../../functions/core/reencrypt/statements';
+import type { TableShape } from '../../../functions/core/reencrypt/table-shape';
+
+describe('identifiers', () => {
+  it('quotes identifiers and doubles embedded quotes', () => {
+    expect(quoteIdent('users')).toBe('"users"');
+    expect(quoteIdent('Mixed"Case')).toBe('"Mixed""Case"');
+    expect(quoteIdent('a"; DROP TABLE x; --')).toBe('"a""; DROP TABLE x; --"');
+    expect(() => quoteIdent('')).toThrow(TypeError);
+    expect(() => quoteIdent('a\u0000b')).toThrow(TypeError);
+    expect(qualifiedName({ name: 'users', schema: 'app' })).toBe('"app"."users"');
+    expect(qualifiedName({ name: 'users' })).toBe('"users"');
+  });
+});
+
+describe('table statements', () => {
+  const registry = parseRegistry({
+    tables: [
+      { name: 'Secrets', schema: 'app', idColumn: 'id', columns: ['token', 'blob'], keyIdColumn: 'key_id', tenantColumn: 'org' },
+      { name: 'users', idColumn: 'uid', columns: [], encrypt: { email: { target: 'email_enc', blindIndex: 'email_hash', clearSource: true } } },
+    ],
+  });
+  const secrets = registry.tables[0]!;
+  const users = registry.tables[1]!;
+  const shape: TableShape = { idType: 'bigint', forms: { token: 'text', blob: 'binary', key_id: 'text' } };
+
+  it('reads a keyset range without OFFSET, with every identifier quoted and bounds as parameters', () => {
+    const s = new TableStatements(secrets, shape, 'rewrap');
+    const mid = s.selectRange({ lo: '10', hi: '20' });
+    expect(mid.text).toBe(
+      'SELECT t."id"::text AS "__rekey_id", t."org"::text AS "__rekey_tenant", t."token", t."blob", t."key_id" FROM "app"."Secrets" AS t' +
+        ' WHERE t."id" > $1::bigint AND t."id" <= $2::bigint AND (t."key_id" IS DISTINCT FROM $3::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))' +
+        ' ORDER BY t."id"',
+    );
+    expect(mid.params('kek-v2')).toEqual(['10', '20', 'kek-v2']);
+    const first = s.selectRange({ lo: null, hi: '10' });
+    expect(first.text).toContain('WHERE t."id" <= $1::bigint AND (t."key_id" IS DISTINCT FROM $2::text');
+    const open = s.selectRange({ lo: null, hi: null });
+    expect(open.params('k')).toEqual(['k']);
+    expect(open.text).not.toMatch(/OFFSET/i);
+  });
+
+  it('writes a batch in one compare-and-swap UPDATE over unnest, bytea columns as bytea[]', () => {
+    const s = new TableStatements(secrets, shape, 'rewrap');
+    expect(s.sets.write).toEqual(['token', 'blob', 'key_id']);
+    const cas = s.casUpdate(['token', 'blob'], ['key_id']);
+    expect(cas.text).toBe(
+      'UPDATE "app"."Secrets" AS t SET "token" = v.n0, "blob" = v.n1' +
+        ' FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[]) AS v(id, o0, n0, o1, n1, g0)' +
+        ' WHERE t."id" = v.id::bigint AND t."token" IS NOT DISTINCT FROM v.o0 AND t."blob" IS NOT DISTINCT FROM v.o1' +
+        ' AND t."key_id" IS NOT DISTINCT FROM v.g0 RETURNING t."id"::text AS id',
+    );
+    expect(() => s.casUpdate([], ['token'])).toThrow(/at least one column/);
+  });
+
+  it('counts and cuts batches with a window query when the table has a key id column', () => {
+    const s = new TableStatements(secrets, shape, 'rewrap');
+    expect(s.batchBoundaries().text).toBe(
+      'SELECT id FROM (SELECT t."id"::text AS id, row_number() OVER (ORDER BY t."id") AS rn FROM "app"."Secrets" AS t' +
+        ' WHERE (t."key_id" IS DISTINCT FROM $1::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))) s WHERE rn % $2 = 0 ORDER BY rn',
+    );
+    expect(s.countByKeyId().text).toContain('GROUP BY 1');
+  });
+
+  it('encrypt mode reads the plaintext source and writes target, blind index and the cleared source', () => {
+    const s = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary', email: 'text' } }, 'encrypt');
+    expect(s.sets.read).toEqual(['email_enc', 'email_hash', 'email']);
+    expect(s.sets.write).toEqual(['email_enc', 'email_hash', 'email']);
+    expect(s.pendingCondition(1)).toBeUndefined(); // no key id column: classified in memory
+    expect(s.selectPage(true).text).toBe(
+      'SELECT t."uid"::text AS "__rekey_id", t."email_enc", t."email_hash", t."email" FROM "users" AS t WHERE t."uid" > $2::uuid ORDER BY t."uid" LIMIT $1',
+    );
+    expect(s.selectByIds().text).toContain('WHERE t."uid" = ANY($1::uuid[])');
+    // rewrap mode never touches the plaintext source or the blind index
+    const r = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text' } }, 'rewrap');
+    expect(r.sets.read).toEqual(['email_enc']);
+  });
+});
