@@ -11,6 +11,7 @@ import { databaseEnvironment, databaseStatements, type DataApiDatabase } from '.
 import { FUNCTION_DEFAULTS, FUNCTION_TIMEOUTS, JOB_DEFAULTS, PROGRESS_DEFAULTS, QUEUE_DEFAULTS, SCHEDULE_DEFAULTS, STATE_MACHINE_DEFAULTS } from './defaults';
 import { ENV } from './environment';
 import { PropsProblems } from './errors';
+import { HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, REFERENCE_ROWS, worstCaseHistoryEvents } from './history-budget';
 import { kmsStatement } from './iam';
 import { allowCloudWatchLogs } from './key-policies';
 import { keyringEnvironment, keyringStatements, type KeyringAccess } from './keyring-access';
@@ -294,6 +295,23 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
     'executionTimeout',
     `must be from 1 minute to ${maxTimeout} days (the SQS retention of batch messages), got ${s.executionTimeout.toHumanString()}`,
   );
+  const pacingValid = s.minWaitSeconds >= 1 && s.maxWaitSeconds >= s.minWaitSeconds && s.batchSize >= 1 && s.enqueueBatchesPerInvocation >= 1;
+  if (pacingValid && !Token.isUnresolved(s.executionTimeout.toSeconds())) {
+    const events = worstCaseHistoryEvents({
+      minWaitSeconds: s.minWaitSeconds,
+      maxWaitSeconds: s.maxWaitSeconds,
+      waitFraction: PROGRESS_DEFAULTS.waitFraction,
+      timeoutSeconds: s.executionTimeout.toSeconds(),
+      rows: REFERENCE_ROWS,
+      batchSize: s.batchSize,
+      batchesPerEnqueue: s.enqueueBatchesPerInvocation,
+    });
+    problems.check(
+      events <= HISTORY_EVENT_BUDGET,
+      'progressMaxWaitSeconds',
+      `with executionTimeout ${s.executionTimeout.toHumanString()} an execution over ${REFERENCE_ROWS.toLocaleString('en')} rows may record ${events} history events; keep it under ${HISTORY_EVENT_BUDGET} (of ${HISTORY_EVENT_LIMIT}) by waiting longer between progress checks or shortening executionTimeout`,
+    );
+  }
   if (props.workerReservedConcurrency !== undefined) {
     problems.integer('workerReservedConcurrency', props.workerReservedConcurrency, 1, 10_000);
     problems.check(

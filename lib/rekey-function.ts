@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/metrics-names';
@@ -18,6 +18,25 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export function handlerEntry(name: string): string {
   return path.join(PROJECT_ROOT, 'functions', 'handlers', `${name}.ts`);
 }
+
+/**
+ * esbuild settings of every rekey function: local esbuild, never Docker;
+ * CommonJS for the Node.js runtime (esbuild turns @middy/core's ESM into it);
+ * everything bundled, the AWS SDK v3 included — the version we test against,
+ * not whatever the runtime ships that week — except pg's optional native
+ * binding, which the Data API path never loads.
+ */
+export const BUNDLING: BundlingOptions = {
+  forceDockerBundling: false,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  target: 'node24',
+  format: OutputFormat.CJS,
+  externalModules: ['pg-native'],
+  mainFields: ['module', 'main'],
+  tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
+};
 
 export interface RekeyFunctionProps {
   /** Entry file name under functions/handlers, without `.ts` (e.g. `plan`). */
@@ -37,11 +56,9 @@ export interface RekeyFunctionProps {
 
 /**
  * One rekey Lambda function with the project's settings: Node.js (newest
- * runtime), arm64, bundled locally by esbuild (no Docker) with the AWS SDK v3
- * inside the bundle — the version we test against, not whatever the runtime
- * ships that week — minified with source maps; Powertools environment; X-Ray
- * active; its own KMS-encrypted log group with retention; its own role with
- * no managed policy.
+ * runtime), arm64, bundled locally by esbuild ({@link BUNDLING}); Powertools
+ * environment; X-Ray active; its own KMS-encrypted log group with retention;
+ * its own role with no managed policy.
  */
 export class RekeyFunction extends Construct {
   readonly function: NodejsFunction;
@@ -95,18 +112,7 @@ export class RekeyFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node24',
-        format: OutputFormat.CJS,
-        // Bundle everything, the AWS SDK included; pg's optional native binding is never used (the Data API is).
-        externalModules: ['pg-native'],
-        mainFields: ['module', 'main'],
-        tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
-      },
+      bundling: BUNDLING,
     });
     // Tracing.ACTIVE adds xray:PutTraceSegments / PutTelemetryRecords on "*" to the role's default policy.
     acknowledge(

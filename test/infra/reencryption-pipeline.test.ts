@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { InvalidPropsError } from '../../lib/errors';
+import { progressPolls, worstCaseHistoryEvents } from '../../lib/history-budget';
 import { ReencryptionPipeline, type ReencryptionPipelineProps } from '../../lib/reencryption-pipeline';
 import { STATE_NAMES } from '../../lib/reencryption-definition';
 import { actionsOf, DATABASE, identityAllowStatements, nagFindings, REGISTRY, resourcesIn, resourcesOf, SYNTH_TIMEOUT_MS, testStack, wildcardKmsOrSecretsActions } from './support';
@@ -211,5 +212,25 @@ describe('ReencryptionPipeline options', () => {
     expect(() => new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: { tables } })).toThrow(
       /registry: is \d+ bytes as JSON; it travels in the Lambda environment/,
     );
+  });
+});
+
+describe('the 25,000-event history budget', () => {
+  const pacing = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+  const job = { rows: 100_000_000, batchSize: 1000, batchesPerEnqueue: 10_000 };
+
+  test('the defaults match the arithmetic in docs/state-machine.md', () => {
+    expect(progressPolls(5_000, pacing)).toBe(64);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 5_000 })).toBe(681);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 14 * 86_400 })).toBe(12_831);
+  });
+
+  test('settings whose worst case passes the budget are refused', () => {
+    const { stack, key } = testStack();
+    expect(() => new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300 })).toThrow(
+      /progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record 36816 history events; keep it under 20000/,
+    );
+    // A shorter timeout makes the same pacing acceptable.
+    expect(() => new ReencryptionPipeline(stack, 'Pipeline2', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300, executionTimeout: Duration.days(5) })).not.toThrow();
   });
 });

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Template } from 'aws-cdk-lib/assertions';
@@ -22,13 +25,23 @@ export const REGISTRY: EncryptedColumnRegistry = {
   tables: [{ name: 'users', idColumn: 'id', columns: ['email_encrypted'] }],
 };
 
+// Every app of a test file synthesizes under one temp directory, removed after the file's tests
+// (CDK's own default is a fresh temp directory per synthesis, never removed).
+const outRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-infra-'));
+afterAll(() => fs.rmSync(outRoot, { recursive: true, force: true }));
+
+/** A fresh output directory for one app, removed with the others after the test file. */
+export function testOutdir(): string {
+  return fs.mkdtempSync(path.join(outRoot, 'app-'));
+}
+
 /**
  * An app with the project's cdk.json context (feature flags) and bundling
  * skipped: constructs are asserted on their template, and one test
  * (bundling.test.ts) bundles for real.
  */
 export function testApp(context: Record<string, unknown> = {}): App {
-  return new App({ context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
+  return new App({ outdir: testOutdir(), context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
 }
 
 /** A stack in a fixed account and region, with a stack KMS key. */

@@ -32,7 +32,9 @@ export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMP
 export type { ExecutorDeps, BatchResult, BatchCounts } from './batch-executor';
 export { startJob, runJob, resumeJob } from './job-runner';
 export type { RunOptions, JobOutcome, JobProgress } from './job-runner';
-export { getJob, listJobs, listBatches, listRowErrors, batchStatusCounts, isJobId } from './job-store';
+export { settleBatchPhase, finalizeJob, abortJob } from './job-phases';
+export type { BatchPhaseState, FinalizeOptions, FinalizeResult } from './job-phases';
+export { getJob, getBatch, listJobs, listBatches, listRowErrors, batchStatusCounts, isJobId } from './job-store';
 export type { JobRecord, JobCounters, BatchRecord, BatchRef, RowErrorRecord, TablePlanSummary } from './job-store';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './job-status';
 export type { JobStatus, BatchStatus } from './job-status';

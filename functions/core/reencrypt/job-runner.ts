@@ -1,15 +1,14 @@
 import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch, workerName, type BatchResult } from './batch-executor';
 import type { EngineDeps } from './engine-deps';
-import { describeErrorRate, errorRateExceeded } from './error-rate';
 import { BatchLeaseLostError, InjectedFaultError } from './errors';
 import { isTerminal } from './job-status';
-import { batchStatusCounts, claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord } from './job-store';
+import { finalizeJob, settleBatchPhase } from './job-phases';
+import { claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord } from './job-store';
 import { createJob, planJob, type JobRequest } from './jobs';
 import type { TablePlan } from './planner';
-import { tableKey } from './registry';
-import { retireVerifiedKeys, type RetireResult } from './retire';
+import type { RetireResult } from './retire';
 import { TableShapeCache } from './table-shape';
-import { verify, type VerifyReport } from './verify';
+import type { VerifyReport } from './verify';
 
 /**
  * Runs a job on this process: plan, run its batches with N concurrent
@@ -97,29 +96,11 @@ export async function runJob(deps: EngineDeps, jobId: string, options: RunOption
   if (job.status === 'running') {
     const ran = await runBatches(deps, job, options);
     job = ran.job;
-    if (ran.interrupted || job.status !== 'running') return { job, ...(plans ? { plans } : {}), interrupted: ran.interrupted };
-    if (errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows, true)) {
-      job = await abort(deps, job, describeErrorRate(job.counters, job.maxErrorRate));
-      return { job, ...(plans ? { plans } : {}), interrupted: false };
-    }
-    job = await transitionJob(deps.sql, jobId, ['running'], 'verifying');
+    if (ran.interrupted || job.status !== 'verifying') return { job, ...(plans ? { plans } : {}), interrupted: ran.interrupted };
     await deps.faults?.('job.verifying');
   }
-  const finished = await finish(deps, job, options);
+  const finished = await finalizeJob(deps, jobId, { retire: options.retire, decrypt: options.verifyDecrypt });
   return { ...finished, ...(plans ? { plans } : {}), interrupted: false };
-}
-
-async function abort(deps: EngineDeps, job: JobRecord, reason: string): Promise<JobRecord> {
-  return deps.sql.transaction(async (tx) => {
-    const aborted = await transitionJob(tx, job.id, ['running'], 'aborted', { error: reason, finished: true });
-    await deps.audit?.record(tx, {
-      actor: workerName(deps),
-      action: 'job.aborted',
-      subject: `job:${job.id}`,
-      details: { reason: 'max-error-rate', rowsFailed: aborted.counters.rowsFailed, maxErrorRate: aborted.maxErrorRate },
-    });
-    return aborted;
-  });
 }
 
 async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<{ job: JobRecord; interrupted: boolean }> {
@@ -173,63 +154,14 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
   for (;;) {
     await Promise.all(Array.from({ length: concurrency }, loop));
     if (crash) throw crash;
-    const current = await getJob(deps.sql, job.id);
-    if (options.signal?.aborted) return { job: current, interrupted: true };
-    if (current.status !== 'running') return { job: current, interrupted: false };
-    const counts = await batchStatusCounts(deps.sql, job.id, maxAttempts);
-    if (counts.pending + counts.retryable > 0) continue;
-    if (counts.running > 0) {
-      // Other processes hold leases: wait for them to finish or expire, then look again.
-      await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, counts.nextLeaseExpiryMs ?? 0) + 5), options.signal);
-      continue;
+    if (options.signal?.aborted) return { job: await getJob(deps.sql, job.id), interrupted: true };
+    const phase = await settleBatchPhase(deps, job.id);
+    if (phase.settled) return { job: phase.job, interrupted: false };
+    if (phase.remaining.pending + phase.remaining.retryable === 0) {
+      // Only batches leased by other processes are left: wait for them to finish or their leases to expire.
+      await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, phase.nextLeaseExpiryMs ?? 0) + 5), options.signal);
     }
-    if (counts.failed > 0) {
-      const failed = await transitionJob(deps.sql, job.id, ['running'], 'failed', {
-        error: `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`,
-      });
-      await deps.audit?.record(deps.sql, { actor: worker, action: 'job.failed', subject: `job:${job.id}`, details: { failedBatches: counts.failed } });
-      return { job: failed, interrupted: false };
-    }
-    return { job: current, interrupted: false };
   }
-}
-
-/**
- * Verify the job's tables; retire every rotating key that a verify of ALL
- * registered tables finds empty; complete, or complete with errors when rows
- * are left off the target key, rows failed, or a key the job moved rows off
- * still holds values.
- */
-async function finish(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<Omit<JobOutcome, 'interrupted'>> {
-  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.verifyDecrypt, pageSize: deps.pageSize });
-  let retire: RetireResult | undefined;
-  if (deps.catalog && options.retire !== false) {
-    const everyTable = deps.registry.tables.map(tableKey);
-    const covered = everyTable.every((t) => job.tables.includes(t));
-    // Retiring needs counts over every registered table, not just the job's.
-    const full = covered ? report : await verify(deps, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
-    retire = await retireVerifiedKeys({ sql: deps.sql, catalog: deps.catalog, audit: deps.audit }, full, job.requestedBy, { job: job.id });
-  }
-  await deps.faults?.('job.verified');
-  const keptSource = (retire?.kept ?? []).filter((k) => job.sourceKeyIds.includes(k.keyId));
-  const clean = report.ok && job.counters.rowsFailed === 0 && keptSource.length === 0;
-  const status = clean ? 'completed' : 'completed_with_errors';
-  const why: string[] = [];
-  if (!report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
-  if (report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
-  if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
-  for (const k of keptSource) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
-  const final = await deps.sql.transaction(async (tx) => {
-    const done = await transitionJob(tx, job.id, ['verifying'], status, { finished: true, error: why.length ? why.join('; ') : null });
-    await deps.audit?.record(tx, {
-      actor: job.requestedBy,
-      action: `job.${status}`,
-      subject: `job:${job.id}`,
-      details: { ...done.counters, retired: retire?.retired ?? [], kept: retire?.kept ?? [] },
-    });
-    return done;
-  });
-  return { job: final, verify: report, ...(retire ? { retire } : {}) };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

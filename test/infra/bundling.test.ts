@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { loadCdkJsonContext } from '../../lib/app';
+import { BUNDLING, PROJECT_ROOT, RekeyFunction } from '../../lib/rekey-function';
+import { ENV, SYNTH_TIMEOUT_MS, testOutdir } from './support';
+
+jest.setTimeout(SYNTH_TIMEOUT_MS);
+
+/** The one infra test that really bundles (local esbuild, no Docker), as `cdk synth` does. */
+describe('bundling', () => {
+  let outdir: string;
+  let assets: Record<string, string>;
+  beforeAll(() => {
+    outdir = testOutdir();
+    const app = new App({ outdir, context: loadCdkJsonContext() });
+    const stack = new Stack(app, 'Bundled', { env: ENV });
+    const key = new Key(stack, 'Key', { enableKeyRotation: true });
+    const worker = new RekeyFunction(stack, 'Worker', { handler: 'worker', key, timeout: Duration.seconds(30) });
+    const sdk = new NodejsFunction(stack, 'SdkUser', {
+      entry: path.join(__dirname, 'fixtures', 'sdk-entry.ts'),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: BUNDLING,
+    });
+    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }> };
+    const assetDir = (fn: NodejsFunction): string => {
+      const key = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Code!.S3Key!;
+      return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    };
+    assets = { worker: assetDir(worker.function), sdk: assetDir(sdk) };
+  });
+
+  test('a handler entry becomes a minified CommonJS index.js with a source map, exporting handler', async () => {
+    const files = fs.readdirSync(assets.worker!).sort();
+    expect(files).toEqual(['index.js', 'index.js.map']);
+    const bundle = (await import(path.join(assets.worker!, 'index.js'))) as { handler?: unknown };
+    expect(typeof bundle.handler).toBe('function');
+  });
+
+  test('the AWS SDK v3 is inside the bundle, not left to the runtime', async () => {
+    const code = fs.readFileSync(path.join(assets.sdk!, 'index.js'), 'utf8');
+    const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!);
+    // Only node: built-ins stay outside, and the SDK's optional CRT signer (loaded in a try, never installed).
+    expect([...new Set(required.filter((r) => !r.startsWith('node:')))]).toEqual(['@aws-sdk/signature-v4-crt']);
+    // The asset directory has no node_modules: the client loads from the bundle alone.
+    const bundle = (await import(path.join(assets.sdk!, 'index.js'))) as { handler: () => Promise<string> };
+    await expect(bundle.handler()).resolves.toBe('bundled');
+  });
+});
