@@ -11,6 +11,7 @@ import {
   getBatch,
   getJob,
   jobFromRow,
+  parseBatchId,
   transitionJob,
   type BatchRef,
   type ClaimedBatch,
@@ -96,10 +97,13 @@ export function workerName(deps: Pick<ExecutorDeps, 'worker'>): string {
 }
 
 /**
- * Claims and runs one batch by reference: what a queue worker calls with the
- * `{jobId, table, seq}` of a message. Safe to call twice for the same batch.
+ * Claims and runs one batch by reference — `{table, seq}` or its batch id
+ * `table#seq` — what a queue worker calls with the `{jobId, batchId}` of a
+ * message. Safe to call twice for the same batch.
  */
-export async function executeBatch(deps: ExecutorDeps, jobId: string, ref: BatchRef): Promise<BatchResult> {
+export async function executeBatch(deps: ExecutorDeps, jobId: string, batch: BatchRef | string): Promise<BatchResult> {
+  const ref = typeof batch === 'string' ? parseBatchId(batch) : batch;
+  if (!ref) throw new BatchNotFoundError(jobId, String(batch), -1);
   const worker = workerName(deps);
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const claimed = await claimBatch(deps.sql, jobId, ref, worker, deps.leaseMs ?? DEFAULT_LEASE_MS, maxAttempts);

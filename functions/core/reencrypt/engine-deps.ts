@@ -12,4 +12,11 @@ export interface EngineDeps extends ExecutorDeps {
   readonly pageSize?: number | undefined;
   /** The key catalog: retire after a clean verify, rollback. Without it, keys are left as they are. */
   readonly catalog?: KeyLifecycle | undefined;
+  /**
+   * Called after the engine changed which key is active (rollback), so the
+   * caller reloads the key policy its cipher checks (KeyCatalog.policy() is a
+   * snapshot): the rewrap that follows must be allowed to encrypt under the
+   * newly active key.
+   */
+  readonly refreshKeys?: (() => Promise<void>) | undefined;
 }

@@ -18,6 +18,12 @@ export function attemptedRows(c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | '
   return c.rowsDone + c.rowsFailed + c.rowsConflicted;
 }
 
+/** failed ÷ attempted rows; 0 before any row was attempted. */
+export function errorRate(c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | 'rowsConflicted'>): number {
+  const attempted = attemptedRows(c);
+  return attempted === 0 ? 0 : c.rowsFailed / attempted;
+}
+
 export function errorRateExceeded(
   c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | 'rowsConflicted' | 'rowsTotal'>,
   maxErrorRate: number,

@@ -70,7 +70,7 @@ export class BatchLeaseLostError extends ReencryptError {
 export class BatchNotFoundError extends ReencryptError {
   readonly code = 'BATCH_NOT_FOUND';
   constructor(readonly jobId: string, readonly table: string, readonly seq: number) {
-    super(`job ${jobId} has no batch ${table}#${seq}`);
+    super(seq < 0 ? `job ${jobId}: ${JSON.stringify(table)} is not a batch id (table#seq)` : `job ${jobId} has no batch ${table}#${seq}`);
   }
 }
 

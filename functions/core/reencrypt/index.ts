@@ -32,13 +32,27 @@ export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMP
 export type { ExecutorDeps, BatchResult, BatchCounts } from './batch-executor';
 export { startJob, runJob, resumeJob } from './job-runner';
 export type { RunOptions, JobOutcome, JobProgress } from './job-runner';
-export { settleBatchPhase, finalizeJob, abortJob } from './job-phases';
-export type { BatchPhaseState, FinalizeOptions, FinalizeResult } from './job-phases';
-export { getJob, getBatch, listJobs, listBatches, listRowErrors, batchStatusCounts, isJobId } from './job-store';
+export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './job-phases';
+export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './job-phases';
+export {
+  getJob,
+  getBatch,
+  findJobByExecution,
+  listJobs,
+  listBatches,
+  listRowErrors,
+  batchStatusCounts,
+  batchesToEnqueue,
+  markBatchesEnqueued,
+  countBatchesToEnqueue,
+  batchIdOf,
+  parseBatchId,
+  isJobId,
+} from './job-store';
 export type { JobRecord, JobCounters, BatchRecord, BatchRef, RowErrorRecord, TablePlanSummary } from './job-store';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './job-status';
 export type { JobStatus, BatchStatus } from './job-status';
-export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS } from './error-rate';
+export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './error-rate';
 export { verify, valuesUnderKey } from './verify';
 export type { VerifyReport, VerifyOptions, TableVerify } from './verify';
 export { retireVerifiedKeys } from './retire';

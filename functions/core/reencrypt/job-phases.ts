@@ -1,21 +1,40 @@
-import { workerName, DEFAULT_MAX_ATTEMPTS } from './batch-executor';
+import { DEFAULT_MAX_ATTEMPTS, workerName } from './batch-executor';
 import type { EngineDeps } from './engine-deps';
-import { describeErrorRate, errorRateExceeded } from './error-rate';
+import { describeErrorRate, errorRate, errorRateExceeded } from './error-rate';
+import { JobStateError } from './errors';
+import { isTerminal, type JobStatus } from './job-status';
 import { batchStatusCounts, getJob, transitionJob, type JobRecord } from './job-store';
 import { tableKey } from './registry';
 import { retireVerifiedKeys, type RetireResult } from './retire';
 import { verify, type VerifyReport } from './verify';
 
 /**
- * The steps after the batches, as functions any driver can call: the local
- * runner, and the state machine's progress loop and Finalize task on AWS.
- *
- * settleBatchPhase: once no batch is left to run, the job goes to
- *   `verifying`, or `aborted` (error rate above the maximum, judged on every
- *   attempted row), or `failed` (batches out of attempts).
- * finalizeJob: verify, retire the rotating keys a verify of every table finds
- *   empty, then `completed` or `completed_with_errors`.
+ * The steps around the batches, as functions any driver can call: the local
+ * runner, and the state machine's CheckProgress, Abort, Verify, Finalize and
+ * MarkFailed tasks on AWS. Each is safe to call again (a retried task).
  */
+
+export interface JobProgressState {
+  readonly job: JobRecord;
+  /** Batches pending, running, or failed with attempts left. */
+  readonly batchesRemaining: number;
+  /** failed ÷ attempted rows (see error-rate.ts). */
+  readonly errorRate: number;
+  /** The job's own rule says abort now (minimum sample reached and rate above the maximum). */
+  readonly shouldAbort: boolean;
+}
+
+/** Where a job stands, read-only: the state machine's progress loop. */
+export async function jobProgress(deps: Pick<EngineDeps, 'sql' | 'maxAttempts'>, jobId: string): Promise<JobProgressState> {
+  const job = await getJob(deps.sql, jobId);
+  const counts = await batchStatusCounts(deps.sql, jobId, deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  return {
+    job,
+    batchesRemaining: counts.pending + counts.running + counts.retryable,
+    errorRate: errorRate(job.counters),
+    shouldAbort: job.status === 'running' && errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows),
+  };
+}
 
 export interface BatchPhaseState {
   readonly job: JobRecord;
@@ -27,6 +46,11 @@ export interface BatchPhaseState {
   readonly nextLeaseExpiryMs: number | null;
 }
 
+/**
+ * Once no batch is left to run, moves a running job on: `failed` (batches out
+ * of attempts), `aborted` (error rate above the maximum, judged on every
+ * attempted row), else `verifying`. Until then, reports what is left.
+ */
 export async function settleBatchPhase(deps: EngineDeps, jobId: string): Promise<BatchPhaseState> {
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   let job = await getJob(deps.sql, jobId);
@@ -37,85 +61,153 @@ export async function settleBatchPhase(deps: EngineDeps, jobId: string): Promise
   if (counts.pending + counts.running + counts.retryable > 0) {
     return { job, settled: false, remaining, nextLeaseExpiryMs: counts.nextLeaseExpiryMs };
   }
-  const actor = workerName(deps);
   if (counts.failed > 0) {
-    job = await deps.sql.transaction(async (tx) => {
-      const failed = await transitionJob(tx, jobId, ['running'], 'failed', {
-        error: `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`,
-      });
-      await deps.audit?.record(tx, { actor, action: 'job.failed', subject: `job:${jobId}`, details: { failedBatches: counts.failed } });
-      return failed;
-    });
+    job = await markJobFailed(deps, jobId, `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`);
   } else if (errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows, true)) {
-    job = await abortJob(deps, job, describeErrorRate(job.counters, job.maxErrorRate));
+    job = await abortJob(deps, jobId);
   } else {
     job = await transitionJob(deps.sql, jobId, ['running'], 'verifying');
   }
   return { job, settled: true, remaining: none, nextLeaseExpiryMs: null };
 }
 
-/** Aborts a running job for its error rate, with an audit event. */
-export async function abortJob(deps: EngineDeps, job: JobRecord, reason: string): Promise<JobRecord> {
+/**
+ * Aborts a running job for its error rate (the state machine's Abort task):
+ * workers then skip its remaining batches. A job already aborted is returned
+ * as it is; one in any other state is a JobStateError.
+ */
+export async function abortJob(deps: EngineDeps, jobId: string, reason?: string): Promise<JobRecord> {
+  const job = await getJob(deps.sql, jobId);
+  if (job.status === 'aborted') return job;
   return deps.sql.transaction(async (tx) => {
-    const aborted = await transitionJob(tx, job.id, ['running'], 'aborted', { error: reason, finished: true });
+    const aborted = await transitionJob(tx, jobId, ['running'], 'aborted', {
+      error: reason ?? describeErrorRate(job.counters, job.maxErrorRate),
+      finished: true,
+    });
     await deps.audit?.record(tx, {
       actor: workerName(deps),
       action: 'job.aborted',
-      subject: `job:${job.id}`,
+      subject: `job:${jobId}`,
       details: { reason: 'max-error-rate', rowsFailed: aborted.counters.rowsFailed, maxErrorRate: aborted.maxErrorRate },
     });
     return aborted;
   });
 }
 
-export interface FinalizeOptions {
-  /** Retire rotating keys that verify finds empty. Default true (needs deps.catalog). */
-  readonly retire?: boolean | undefined;
-  /** Decrypt every value while verifying. Default false: headers only. */
-  readonly decrypt?: boolean | undefined;
+const FAILABLE: readonly JobStatus[] = ['pending', 'planning', 'running', 'verifying'];
+
+/**
+ * Marks a live job `failed` with a reason (error names and counts only). A job
+ * already finished or failed is returned unchanged: MarkFailed may run after
+ * the job ended for another reason.
+ */
+export async function markJobFailed(deps: EngineDeps, jobId: string, error: string): Promise<JobRecord> {
+  const job = await getJob(deps.sql, jobId);
+  if (!FAILABLE.includes(job.status)) return job;
+  try {
+    return await deps.sql.transaction(async (tx) => {
+      const failed = await transitionJob(tx, jobId, FAILABLE, 'failed', { error });
+      await deps.audit?.record(tx, { actor: workerName(deps), action: 'job.failed', subject: `job:${jobId}`, details: { error } });
+      return failed;
+    });
+  } catch (err) {
+    if (err instanceof JobStateError) return getJob(deps.sql, jobId); // it finished meanwhile
+    throw err;
+  }
 }
 
-export interface FinalizeResult {
+export interface VerifyJobResult {
   readonly job: JobRecord;
   readonly verify: VerifyReport;
+  /** Rows of the job's tables not (entirely) under the target key. */
+  readonly rowsOnOldKeys: number;
+  readonly rowsFailed: number;
+  /** Nothing left off the target, no failed row, every value decrypted (with decrypt). */
+  readonly clean: boolean;
+  /** Present when not clean: the keys that could still be retired, and those kept. */
   readonly retire?: RetireResult;
 }
 
 /**
- * Verifies a `verifying` job's tables, retires the rotating keys that a verify
- * of EVERY registered table finds empty, and finishes the job: `completed`,
- * or `completed_with_errors` when rows are left off the target key, rows
- * failed, values did not decrypt, or a key the job moved rows off still holds
- * values (it stays rotating, and keeps decrypting). Safe to call again after a
- * crash: retiring is idempotent and the job stays `verifying` until the end.
+ * Verifies a `verifying` job's tables (the state machine's Verify task). When
+ * rows remain off the target key, rows failed or values did not decrypt, it
+ * retires whatever keys are empty anyway and finishes the job
+ * `completed_with_errors`; when clean, the job stays `verifying` for
+ * finalizeJob. On a finished job it only verifies (a retried task).
  */
-export async function finalizeJob(deps: EngineDeps, jobId: string, options: FinalizeOptions = {}): Promise<FinalizeResult> {
-  const job = await getJob(deps.sql, jobId);
-  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize });
-  let retire: RetireResult | undefined;
-  if (deps.catalog && options.retire !== false) {
-    const covered = deps.registry.tables.map(tableKey).every((t) => job.tables.includes(t));
-    // Retiring needs counts over every registered table, not just the job's.
-    const full = covered ? report : await verify(deps, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
-    retire = await retireVerifiedKeys({ sql: deps.sql, catalog: deps.catalog, audit: deps.audit }, full, job.requestedBy, { job: job.id });
+export async function verifyJob(deps: EngineDeps, jobId: string, options: { readonly decrypt?: boolean | undefined } = {}): Promise<VerifyJobResult> {
+  let job = await getJob(deps.sql, jobId);
+  if (job.status !== 'verifying' && !isTerminal(job.status)) {
+    throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
   }
+  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize });
+  const rowsOnOldKeys = report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0);
+  const clean = report.ok && job.counters.rowsFailed === 0;
   await deps.faults?.('job.verified');
-  const keptSource = (retire?.kept ?? []).filter((k) => job.sourceKeyIds.includes(k.keyId));
+  if (clean || job.status !== 'verifying') return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean };
+  const retire = await retireEmptyKeys(deps, job, report);
+  const why = reasons(job, report, retire);
+  job = await finish(deps, job, 'completed_with_errors', why, retire);
+  return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean, retire };
+}
+
+export interface FinalizeResult {
+  readonly job: JobRecord;
+  readonly retire?: RetireResult;
+}
+
+/**
+ * Retires the rotating keys that a verify of EVERY registered table finds
+ * empty and completes a clean `verifying` job (the state machine's Finalize
+ * task). `report` may pass a verify just made over all tables; otherwise it
+ * verifies again, since the tables may have changed since Verify. A key the
+ * job moved rows off that still holds values keeps decrypting, and the job
+ * ends `completed_with_errors`. On a finished job it returns it as it is.
+ */
+export async function finalizeJob(deps: EngineDeps, jobId: string, report?: VerifyReport): Promise<FinalizeResult> {
+  const job = await getJob(deps.sql, jobId);
+  if (job.status !== 'verifying') {
+    if (isTerminal(job.status)) return { job };
+    throw new JobStateError(jobId, job.status, 'completed', 'only a verified job can be finalized');
+  }
+  const retire = await retireEmptyKeys(deps, job, report);
+  const why = reasons(job, undefined, retire);
+  return { job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire), ...(retire ? { retire } : {}) };
+}
+
+async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, report?: VerifyReport): Promise<RetireResult | undefined> {
+  if (!deps.catalog) return undefined;
+  const everyTable = deps.registry.tables.map(tableKey);
+  const covers = report !== undefined && everyTable.every((t) => report.tables.some((v) => v.table === t));
+  // Retiring needs counts over every registered table, not just the job's.
+  const full = covers ? report : await verify(deps, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
+  return retireVerifiedKeys({ catalog: deps.catalog }, full, job.requestedBy, { job: job.id });
+}
+
+function reasons(job: JobRecord, report: VerifyReport | undefined, retire: RetireResult | undefined): string[] {
   const why: string[] = [];
-  if (!report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
-  if (report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
+  if (report && !report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
+  if (report && report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
   if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
-  for (const k of keptSource) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
-  const status = why.length === 0 ? 'completed' : 'completed_with_errors';
-  const final = await deps.sql.transaction(async (tx) => {
-    const done = await transitionJob(tx, jobId, ['verifying'], status, { finished: true, error: why.length ? why.join('; ') : null });
+  for (const k of retire?.kept ?? []) {
+    if (job.sourceKeyIds.includes(k.keyId)) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
+  }
+  return why;
+}
+
+async function finish(deps: EngineDeps, job: JobRecord, status: 'completed' | 'completed_with_errors', why: readonly string[], retire?: RetireResult): Promise<JobRecord> {
+  return deps.sql.transaction(async (tx) => {
+    const done = await transitionJob(tx, job.id, ['verifying'], status, {
+      finished: true,
+      error: why.length ? why.join('; ') : null,
+      retiredKeyIds: retire?.retired ?? [],
+    });
     await deps.audit?.record(tx, {
       actor: job.requestedBy,
       action: `job.${status}`,
-      subject: `job:${jobId}`,
+      subject: `job:${job.id}`,
       details: { ...done.counters, retired: retire?.retired ?? [], kept: retire?.kept ?? [] },
     });
     return done;
   });
-  return { job: final, verify: report, ...(retire ? { retire } : {}) };
 }

@@ -2,10 +2,9 @@ import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch, workerName
 import type { EngineDeps } from './engine-deps';
 import { BatchLeaseLostError, InjectedFaultError } from './errors';
 import { isTerminal } from './job-status';
-import { finalizeJob, settleBatchPhase } from './job-phases';
-import { claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord } from './job-store';
+import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
+import { claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
 import { createJob, planJob, type JobRequest } from './jobs';
-import type { TablePlan } from './planner';
 import type { RetireResult } from './retire';
 import { TableShapeCache } from './table-shape';
 import type { VerifyReport } from './verify';
@@ -53,8 +52,8 @@ export interface RunOptions {
 
 export interface JobOutcome {
   readonly job: JobRecord;
-  /** Present when this call planned the job. */
-  readonly plans?: readonly TablePlan[];
+  /** Per-table counts of the plan (present when this call planned the job). */
+  readonly plan?: readonly TablePlanSummary[];
   /** Dry runs: `DRY RUN: Would re-encrypt 42 of 100 records` lines. */
   readonly dryRunReport?: readonly string[];
   /** The verify of the job's tables (absent for dry runs and jobs that did not get that far). */
@@ -79,15 +78,15 @@ export async function runJob(deps: EngineDeps, jobId: string, options: RunOption
   // One table-shape cache for the whole run; the runner's workers share it.
   deps = { ...deps, shapes: deps.shapes ?? new TableShapeCache() };
   let job = await getJob(deps.sql, jobId);
-  let plans: readonly TablePlan[] | undefined;
+  let plan: readonly TablePlanSummary[] | undefined;
 
   if (job.status === 'pending' || job.status === 'planning' || (job.status === 'failed' && job.counters.batchesTotal === 0)) {
     const planned = await planJob(deps, jobId);
     job = planned.job;
-    plans = planned.plans;
-    if (planned.report) return { job, plans, dryRunReport: planned.report, interrupted: false };
+    plan = planned.summary;
+    if (planned.report) return { job, plan, dryRunReport: planned.report, interrupted: false };
   }
-  if (isTerminal(job.status)) return { job, ...(plans ? { plans } : {}), interrupted: false };
+  if (isTerminal(job.status)) return { job, ...(plan ? { plan } : {}), interrupted: false };
   if (job.status === 'failed') {
     await resetFailedBatches(deps.sql, jobId);
     job = await transitionJob(deps.sql, jobId, ['failed'], 'running', { error: null });
@@ -96,11 +95,17 @@ export async function runJob(deps: EngineDeps, jobId: string, options: RunOption
   if (job.status === 'running') {
     const ran = await runBatches(deps, job, options);
     job = ran.job;
-    if (ran.interrupted || job.status !== 'verifying') return { job, ...(plans ? { plans } : {}), interrupted: ran.interrupted };
+    if (ran.interrupted || job.status !== 'verifying') return { job, ...(plan ? { plan } : {}), interrupted: ran.interrupted };
     await deps.faults?.('job.verifying');
   }
-  const finished = await finalizeJob(deps, jobId, { retire: options.retire, decrypt: options.verifyDecrypt });
-  return { ...finished, ...(plans ? { plans } : {}), interrupted: false };
+  const verified = await verifyJob(deps, jobId, { decrypt: options.verifyDecrypt });
+  if (!verified.clean || verified.job.status !== 'verifying' || options.retire === false) {
+    // Not clean: verifyJob has finished the job. Retire off: complete without touching the catalog.
+    const job = verified.job.status === 'verifying' ? (await finalizeJob({ ...deps, catalog: undefined }, jobId, verified.verify)).job : verified.job;
+    return { job, verify: verified.verify, ...(verified.retire ? { retire: verified.retire } : {}), ...(plan ? { plan } : {}), interrupted: false };
+  }
+  const finalized = await finalizeJob(deps, jobId, verified.verify);
+  return { job: finalized.job, verify: verified.verify, ...(finalized.retire ? { retire: finalized.retire } : {}), ...(plan ? { plan } : {}), interrupted: false };
 }
 
 async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<{ job: JobRecord; interrupted: boolean }> {

@@ -31,6 +31,8 @@ export interface TablePlanSummary {
 
 export interface JobRecord {
   readonly id: string;
+  /** The state-machine execution (or other caller key) the job was created for; null when none. */
+  readonly executionId: string | null;
   readonly mode: Mode;
   readonly status: JobStatus;
   readonly dryRun: boolean;
@@ -39,6 +41,8 @@ export interface JobRecord {
   readonly targetKeyId: string;
   /** Keys found under the rows at planning time (besides the target). */
   readonly sourceKeyIds: readonly string[];
+  /** Keys this job retired after its verify. */
+  readonly retiredKeyIds: readonly string[];
   readonly batchSize: number;
   readonly maxErrorRate: number;
   readonly abortMinRows: number;
@@ -57,6 +61,20 @@ export interface BatchRef {
   readonly seq: number;
 }
 
+/**
+ * A batch as one string, for queue messages: `<table>#<seq>`. Registry names
+ * are plain identifiers (optionally `schema.name`), so `#` never occurs in them.
+ */
+export function batchIdOf(ref: BatchRef): string {
+  return `${ref.table}#${ref.seq}`;
+}
+
+/** Parses `batchIdOf`'s form; undefined when malformed. */
+export function parseBatchId(batchId: string): BatchRef | undefined {
+  const m = /^([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)#(0|[1-9][0-9]{0,9})$/.exec(batchId);
+  return m ? { table: m[1]!, seq: Number(m[2]) } : undefined;
+}
+
 export interface BatchRecord extends BatchRef, KeyRange {
   readonly jobId: string;
   readonly pass: number;
@@ -71,6 +89,7 @@ export interface BatchRecord extends BatchRef, KeyRange {
   readonly rowsSkipped: number;
   readonly rowsConflicted: number;
   readonly error: string | null;
+  readonly enqueuedAt: Date | null;
 }
 
 export interface RowErrorRecord {
@@ -96,12 +115,14 @@ const date = (v: unknown): Date | null => (v === null || v === undefined ? null 
 export function jobFromRow(r: Row): JobRecord {
   return {
     id: String(r['id']),
+    executionId: (r['execution_id'] as string | null) ?? null,
     mode: r['mode'] as Mode,
     status: r['status'] as JobStatus,
     dryRun: Boolean(r['dry_run']),
     tables: (r['tables'] as string[] | null) ?? [],
     targetKeyId: String(r['target_key_id']),
     sourceKeyIds: (r['source_key_ids'] as string[] | null) ?? [],
+    retiredKeyIds: (r['retired_key_ids'] as string[] | null) ?? [],
     batchSize: num(r['batch_size']),
     maxErrorRate: num(r['max_error_rate']),
     abortMinRows: num(r['abort_min_rows']),
@@ -143,6 +164,7 @@ export function batchFromRow(r: Row): BatchRecord {
     rowsSkipped: num(r['rows_skipped']),
     rowsConflicted: num(r['rows_conflicted']),
     error: (r['error'] as string | null) ?? null,
+    enqueuedAt: date(r['enqueued_at']),
   };
 }
 
@@ -155,17 +177,40 @@ export interface NewJob {
   readonly maxErrorRate: number;
   readonly abortMinRows: number;
   readonly requestedBy: string;
+  /** Idempotency key: a second insert with the same one returns the first job. */
+  readonly executionId?: string | undefined;
   /** Ids and counts only (concurrency, passes, ...): never a value. */
   readonly options: Readonly<Record<string, string | number | boolean>>;
 }
 
-export async function insertJob(sql: Sql, job: NewJob): Promise<JobRecord> {
+/** Inserts a job; with an executionId already used, returns that job instead (`created` false). */
+export async function insertJob(sql: Sql, job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
   const { rows } = await sql.query<Row>(
-    `INSERT INTO rekey_jobs (mode, dry_run, tables, target_key_id, batch_size, max_error_rate, abort_min_rows, requested_by, options)
-     VALUES ($1, $2, $3::text[], $4, $5, $6, $7, $8, $9::jsonb) RETURNING *`,
-    [job.mode, job.dryRun, [...job.tables], job.targetKeyId, job.batchSize, job.maxErrorRate, job.abortMinRows, job.requestedBy, { ...job.options }],
+    `INSERT INTO rekey_jobs (mode, dry_run, tables, target_key_id, batch_size, max_error_rate, abort_min_rows, requested_by, options, execution_id)
+     VALUES ($1, $2, $3::text[], $4, $5, $6, $7, $8, $9::jsonb, $10)
+     ON CONFLICT (execution_id) DO NOTHING RETURNING *`,
+    [
+      job.mode,
+      job.dryRun,
+      [...job.tables],
+      job.targetKeyId,
+      job.batchSize,
+      job.maxErrorRate,
+      job.abortMinRows,
+      job.requestedBy,
+      { ...job.options },
+      job.executionId ?? null,
+    ],
   );
-  return jobFromRow(rows[0]!);
+  if (rows[0]) return { job: jobFromRow(rows[0]), created: true };
+  const existing = await findJobByExecution(sql, job.executionId!);
+  return { job: existing!, created: false };
+}
+
+/** The job created for a state-machine execution, if any. */
+export async function findJobByExecution(sql: Sql, executionId: string): Promise<JobRecord | undefined> {
+  const { rows } = await sql.query<Row>('SELECT * FROM rekey_jobs WHERE execution_id = $1', [executionId]);
+  return rows[0] ? jobFromRow(rows[0]) : undefined;
 }
 
 export async function getJob(sql: Sql, jobId: string): Promise<JobRecord> {
@@ -187,6 +232,7 @@ export interface JobPatch {
   readonly plan?: readonly TablePlanSummary[];
   readonly rowsTotal?: number;
   readonly sourceKeyIds?: readonly string[];
+  readonly retiredKeyIds?: readonly string[];
   readonly started?: boolean;
   readonly finished?: boolean;
 }
@@ -204,6 +250,7 @@ export async function transitionJob(sql: Sql, jobId: string, from: readonly JobS
         source_key_ids = COALESCE($8::text[], source_key_ids),
         started_at = CASE WHEN $9::boolean THEN COALESCE(started_at, now()) ELSE started_at END,
         finished_at = CASE WHEN $10::boolean THEN now() ELSE finished_at END,
+        retired_key_ids = COALESCE($11::text[], retired_key_ids),
         heartbeat_at = now()
       WHERE id = $1::uuid AND status = ANY($2::text[]) RETURNING *`,
     [
@@ -217,6 +264,7 @@ export async function transitionJob(sql: Sql, jobId: string, from: readonly JobS
       patch.sourceKeyIds ? [...patch.sourceKeyIds] : null,
       patch.started === true,
       patch.finished === true,
+      patch.retiredKeyIds ? [...patch.retiredKeyIds] : null,
     ],
   );
   if (rows.length === 0) {
@@ -407,4 +455,36 @@ export async function listRowErrors(sql: Sql, jobId: string, limit = 1000): Prom
     message: String(r['message']),
     at: date(r['at']) ?? new Date(0),
   }));
+}
+
+/** Up to `limit` batches of a running job not yet sent to the queue, in claim order. */
+export async function batchesToEnqueue(sql: Sql, jobId: string, limit: number): Promise<BatchRef[]> {
+  const { rows } = await sql.query<Row>(
+    `SELECT table_name, seq FROM rekey_job_batches
+      WHERE job_id = $1::uuid AND enqueued_at IS NULL AND status = 'pending'
+      ORDER BY pass, seq, table_name LIMIT $2`,
+    [jobId, limit],
+  );
+  return rows.map((r) => ({ table: String(r['table_name']), seq: num(r['seq']) }));
+}
+
+/** Records that these batches were sent (after SendMessage succeeded: a crash in between resends, which is harmless). */
+export async function markBatchesEnqueued(sql: Sql, jobId: string, refs: readonly BatchRef[]): Promise<number> {
+  if (refs.length === 0) return 0;
+  const { rowCount } = await sql.query(
+    `UPDATE rekey_job_batches b SET enqueued_at = COALESCE(b.enqueued_at, now())
+       FROM unnest($2::text[], $3::int[]) AS r(t, s)
+      WHERE b.job_id = $1::uuid AND b.table_name = r.t AND b.seq = r.s`,
+    [jobId, refs.map((r) => r.table), refs.map((r) => String(r.seq))],
+  );
+  return rowCount;
+}
+
+/** Batches of a job not yet sent to the queue. */
+export async function countBatchesToEnqueue(sql: Sql, jobId: string): Promise<number> {
+  const { rows } = await sql.query<Row>(
+    `SELECT count(*) AS n FROM rekey_job_batches WHERE job_id = $1::uuid AND enqueued_at IS NULL AND status = 'pending'`,
+    [jobId],
+  );
+  return num(rows[0]?.['n']);
 }

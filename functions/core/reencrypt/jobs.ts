@@ -34,6 +34,11 @@ export interface JobRequest {
   readonly abortMinRows?: number | undefined;
   /** Who asked: a user, `schedule`, `rotation-hook`, ... */
   readonly requestedBy: string;
+  /**
+   * Idempotency key, e.g. the Step Functions execution id: creating a job
+   * again with the same key returns the existing job (a retried Plan task).
+   */
+  readonly executionId?: string | undefined;
   /** Extra settings to keep with the job (ids and counts only). */
   readonly options?: Readonly<Record<string, string | number | boolean>> | undefined;
 }
@@ -57,13 +62,16 @@ export function validateJobRequest(request: JobRequest): string[] {
   return problems;
 }
 
-/** Records a new job (status `pending`). Throws JobOptionsError / RegistryError on bad input. */
+/**
+ * Records a new job (status `pending`), or returns the job already created
+ * for `executionId`. Throws JobOptionsError / RegistryError on bad input.
+ */
 export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'audit'>, request: JobRequest): Promise<JobRecord> {
   const problems = validateJobRequest(request);
   if (problems.length > 0) throw new JobOptionsError(`invalid job request:\n  ${problems.join('\n  ')}`);
   const tables = selectTables(deps.registry, request.tables).map(tableKey);
   return deps.sql.transaction(async (tx) => {
-    const job = await insertJob(tx, {
+    const { job, created } = await insertJob(tx, {
       mode: request.mode,
       dryRun: request.dryRun === true,
       tables,
@@ -72,23 +80,29 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
       maxErrorRate: request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
       abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
       requestedBy: request.requestedBy,
+      executionId: request.executionId,
       options: request.options ?? {},
     });
-    await deps.audit?.record(tx, {
-      actor: request.requestedBy,
-      action: 'job.created',
-      subject: `job:${job.id}`,
-      details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize },
-    });
+    if (created) {
+      await deps.audit?.record(tx, {
+        actor: request.requestedBy,
+        action: 'job.created',
+        subject: `job:${job.id}`,
+        details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize },
+      });
+    }
     return job;
   });
 }
 
 export interface PlanResult {
   readonly job: JobRecord;
-  readonly plans: readonly TablePlan[];
+  /** Per-table counts (also kept in the job's `plan`). */
+  readonly summary: readonly TablePlanSummary[];
   /** Dry runs: the report lines (`DRY RUN: Would re-encrypt 42 of 100 records`). */
   readonly report?: readonly string[];
+  /** False when the job had been planned already (a retried Plan task): nothing was done. */
+  readonly planned: boolean;
 }
 
 export function summarize(plans: readonly TablePlan[]): TablePlanSummary[] {
@@ -99,14 +113,16 @@ export function summarize(plans: readonly TablePlan[]): TablePlanSummary[] {
  * Plans a pending job (or re-plans one that crashed while planning): counts
  * the pending rows of each table and writes its batches; the job goes to
  * `running`. A dry run writes no batches and goes straight to `completed`
- * with the counts in `plan`; the application tables are only read.
+ * with the counts in `plan`; the application tables are only read. Planning
+ * a job that is past planning returns its recorded plan and changes nothing.
  */
 export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResult> {
   let job = await getJob(deps.sql, jobId);
-  if (job.status === 'pending' || job.status === 'failed') {
+  if (job.status === 'pending' || (job.status === 'failed' && job.counters.batchesTotal === 0 && job.plan === null)) {
     job = await transitionJob(deps.sql, jobId, [job.status], 'planning', { started: true, error: null });
   } else if (job.status !== 'planning') {
-    throw new JobOptionsError(`job ${jobId} is ${job.status}: only a pending job (or one interrupted while planning) can be planned`);
+    const summary = job.plan ?? [];
+    return { job, summary, planned: false, ...(job.dryRun ? { report: formatDryRun(job.mode, summary) } : {}) };
   }
 
   const plans: TablePlan[] = [];
@@ -124,10 +140,10 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
   if (job.dryRun) {
     job = await deps.sql.transaction(async (tx) => {
       const done = await transitionJob(tx, jobId, ['planning'], 'completed', { plan: summary, rowsTotal, sourceKeyIds, finished: true });
-      await deps.audit?.record(tx, { actor: job.requestedBy, action: 'job.dry-run', subject: `job:${jobId}`, details: { tables: summary } });
+      await deps.audit?.record(tx, { actor: job.requestedBy, action: 'job.dry_run', subject: `job:${jobId}`, details: { tables: summary } });
       return done;
     });
-    return { job, plans, report: formatDryRun(job.mode, plans) };
+    return { job, summary, report: formatDryRun(job.mode, plans), planned: true };
   }
 
   job = await deps.sql.transaction(async (tx) => {
@@ -144,5 +160,5 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     });
     return running;
   });
-  return { job, plans };
+  return { job, summary, planned: true };
 }

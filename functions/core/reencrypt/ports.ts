@@ -45,14 +45,17 @@ export interface BlindIndexer {
   index(plaintext: Buffer, where: { readonly table: string; readonly column: string }, form: 'text' | 'binary'): StoredValue | Promise<StoredValue>;
 }
 
-/** The part of the key catalog that retire and rollback use. */
+/**
+ * The part of the key catalog that retire and rollback use. KeyCatalog
+ * (keys/catalog.ts) satisfies it as it is; it writes the key.* audit rows itself.
+ */
 export interface KeyLifecycle {
   /** Every key of the catalog (all tenants). */
   list(): Promise<readonly KeyState[]>;
   /** Moves a key along its lifecycle (rotating → retired, ...); throws on an invalid transition. */
-  transition(keyId: string, to: KeyStatus, actor: string): Promise<void>;
+  transition(keyId: string, to: KeyStatus, actor: string, details?: Readonly<Record<string, unknown>>): Promise<unknown>;
   /** Makes `keyId` the active key of its scope; the previously active key becomes `rotating`. */
-  activate(keyId: string, actor: string): Promise<void>;
+  activate(keyId: string, actor: string): Promise<unknown>;
 }
 
 /** One audit event: who did what to which job or key. Ids and counts only, never values. */
@@ -66,7 +69,7 @@ export interface AuditEvent {
   readonly tenant?: string | null;
 }
 
-/** Writes audit events, in the caller's transaction when one is given. */
+/** Writes audit events, in the caller's transaction when one is given. AuditLog (keys/audit.ts) satisfies it. */
 export interface AuditSink {
   record(sql: Sql, event: AuditEvent): Promise<void>;
 }

@@ -1,5 +1,4 @@
-import type { Sql } from '../ports/sql';
-import type { AuditSink, KeyLifecycle } from './ports';
+import type { KeyLifecycle } from './ports';
 import { valuesUnderKey, type VerifyReport } from './verify';
 
 /**
@@ -15,7 +14,7 @@ export interface RetireResult {
 }
 
 export async function retireVerifiedKeys(
-  deps: { readonly sql: Sql; readonly catalog: KeyLifecycle; readonly audit?: AuditSink | undefined },
+  deps: { readonly catalog: KeyLifecycle },
   fullReport: Pick<VerifyReport, 'keys'>,
   actor: string,
   context: Readonly<Record<string, unknown>> = {},
@@ -30,14 +29,8 @@ export async function retireVerifiedKeys(
       kept.push({ keyId: key.id, values });
       continue;
     }
-    await deps.catalog.transition(key.id, 'retired', actor);
-    await deps.audit?.record(deps.sql, {
-      actor,
-      action: 'key.retired',
-      subject: `key:${key.id}`,
-      details: { ...context, valuesUnderKey: 0 },
-      tenant: key.tenant ?? null,
-    });
+    // The catalog writes the key.retired audit row, in the same transaction as the change.
+    await deps.catalog.transition(key.id, 'retired', actor, { ...context, valuesUnderKey: 0 });
     retired.push(key.id);
   }
   return { retired, kept };

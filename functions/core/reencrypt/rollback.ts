@@ -50,6 +50,7 @@ export async function rollbackTarget(catalog: KeyLifecycle, toKeyId?: string): P
 export async function rollback(deps: EngineDeps & { readonly catalog: KeyLifecycle }, request: RollbackRequest, options: RunOptions = {}): Promise<RollbackOutcome> {
   const { fromKeyId, toKeyId } = await rollbackTarget(deps.catalog, request.toKeyId);
   await deps.catalog.activate(toKeyId, request.requestedBy);
+  await deps.refreshKeys?.();
   await deps.audit?.record(deps.sql, {
     actor: request.requestedBy,
     action: 'key.rollback',

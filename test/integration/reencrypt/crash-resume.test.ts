@@ -59,7 +59,7 @@ describe.each([
   ['rewrap', 37],
 ] as const)('a %s job killed at random points (seed %i)', (mode, seed) => {
   it('resumes to the same end state as an uninterrupted run', async () => {
-    const world = rotationWorld();
+    const world = await rotationWorld(db.sql);
     await db.sql.query('DROP TABLE IF EXISTS secrets, twin');
     await seedSecrets(db.sql, world, N, 'secrets');
     await seedSecrets(db.sql, world, N, 'twin');

@@ -19,7 +19,7 @@ afterAll(async () => {
   await db.drop();
 });
 beforeEach(async () => {
-  world = rotationWorld();
+  world = await rotationWorld(db.sql);
   await db.sql.query('DROP TABLE IF EXISTS secrets, tagged, uu, tx');
   await db.sql.query('TRUNCATE rekey_jobs CASCADE');
 });
@@ -47,7 +47,7 @@ describe('re-encryption engine on PostgreSQL', () => {
     expect(outcome.verify?.allOnTarget).toBe(true);
     expect(outcome.verify?.keys).toEqual({ 'kek-v2': 1050 + 945 });
     expect(outcome.retire?.retired).toEqual(['kek-v1']);
-    expect(world.catalog.status('kek-v1')).toBe('retired');
+    expect(await world.status('kek-v1')).toBe('retired');
     const rows = await readSecrets(db.sql, world);
     expect(rows.size).toBe(1050);
     for (const [id, r] of rows) {
@@ -55,7 +55,7 @@ describe('re-encryption engine on PostgreSQL', () => {
       expect(r.blob).toBe(Number(id) % 10 === 0 ? null : plaintextOf(id, 'blob'));
       expect(r.tokenKey).toBe('kek-v2');
     }
-    expect(world.audit.events.map((e) => e.action)).toEqual(['job.created', 'job.planned', 'key.retired', 'job.completed']);
+    expect(await world.actions()).toEqual(['job.created', 'job.planned', 'key.retired', 'job.completed']);
     // A rerun finds nothing left to do.
     const again = await startJob(engine(db, world), { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'test' });
     expect(again.job.counters.rowsTotal).toBe(0);
@@ -77,6 +77,7 @@ describe('re-encryption engine on PostgreSQL', () => {
     expect(outcome.job.plan).toEqual([{ table: 'secrets', rowsTotal: 100, rowsPending: 42, batches: 5 }]);
     expect(await listBatches(db.sql, outcome.job.id)).toEqual([]);
     expect(await tableDigest(db.sql, 'secrets')).toBe(before);
+    expect(await world.actions()).toContain('job.dry_run');
   });
 
   it('a batch delivered twice is harmless: the second delivery changes and counts nothing', async () => {
@@ -115,7 +116,8 @@ describe('re-encryption engine on PostgreSQL', () => {
     }
     const registry = parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['secret'], keyIdColumn: 'key_id' }] });
     const outcome = await startJob(engine(db, world, registry), { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 64, requestedBy: 'test' });
-    expect(outcome.plans?.[0]).toMatchObject({ rowsTotal: 250, rowsPending: 199, sourceKeyIds: ['kek-v1'] });
+    expect(outcome.plan).toEqual([{ table: 'tagged', rowsTotal: 250, rowsPending: 199, batches: 4 }]);
+    expect(outcome.job.sourceKeyIds).toEqual(['kek-v1']);
     expect(outcome.job.counters).toMatchObject({ rowsDone: 199, rowsSkipped: 0, batchesTotal: 4 });
     const { rows } = await db.sql.query<{ id: number; secret: string | null; key_id: string | null }>('SELECT id, secret, key_id FROM tagged ORDER BY id');
     for (const r of rows) {

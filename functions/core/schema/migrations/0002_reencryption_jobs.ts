@@ -2,11 +2,13 @@
  * Migration 0002: the re-encryption engine's job records.
  *
  * - `rekey_jobs`: one row per re-encryption job (mode, target key, status,
- *   counters, timestamps). Status changes are checked by a trigger against the
+ *   counters, timestamps; `execution_id` makes creation idempotent per
+ *   state-machine execution). `rows_total` counts the rows planned for change. Status changes are checked by a trigger against the
  *   lifecycle in functions/core/reencrypt/job-status.ts (a unit test keeps the
  *   two lists equal), so no code path can move a finished job back to running.
  * - `rekey_job_batches`: the keyset ranges (lo, hi] of a job, one row per
- *   batch, with its lease (worker, lease_until), attempts and counters. The
+ *   batch, with its lease (worker, lease_until), attempts, counters, and when
+ *   it was sent to the queue (enqueued_at). The
  *   counters of a batch and of its job change in the same transaction as the
  *   batch's status, so a batch delivered twice counts once.
  * - `rekey_row_errors`: rows that could not be brought to the target key, with
@@ -21,6 +23,7 @@ export const name = 'reencryption_jobs';
 export const up = `
 CREATE TABLE rekey_jobs (
   id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  execution_id     text UNIQUE,
   mode             text NOT NULL CHECK (mode IN ('rewrap', 'reencrypt', 'encrypt', 'migrate')),
   status           text NOT NULL DEFAULT 'pending' CHECK (status IN
                      ('pending', 'planning', 'running', 'verifying', 'completed', 'completed_with_errors', 'failed', 'aborted')),
@@ -29,6 +32,7 @@ CREATE TABLE rekey_jobs (
   options          jsonb NOT NULL DEFAULT '{}'::jsonb,
   target_key_id    text NOT NULL,
   source_key_ids   text[] NOT NULL DEFAULT '{}',
+  retired_key_ids  text[] NOT NULL DEFAULT '{}',
   batch_size       integer NOT NULL CHECK (batch_size > 0),
   max_error_rate   double precision NOT NULL CHECK (max_error_rate >= 0 AND max_error_rate <= 1),
   abort_min_rows   integer NOT NULL DEFAULT 1000 CHECK (abort_min_rows >= 0),
@@ -84,6 +88,7 @@ CREATE TABLE rekey_job_batches (
   rows_conflicted  integer NOT NULL DEFAULT 0,
   worker           text,
   lease_until      timestamptz,
+  enqueued_at      timestamptz,
   created_at       timestamptz NOT NULL DEFAULT now(),
   started_at       timestamptz,
   finished_at      timestamptz,

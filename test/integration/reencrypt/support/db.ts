@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 import type { Sql, SqlPool, SqlResult, SqlValue } from '../../../../functions/core/ports/sql';
-import * as m0002 from '../../../../functions/core/schema/migrations/0002_reencryption_jobs';
+import { migrate } from '../../../../functions/core/schema/migrate';
 
 /**
- * A fresh PostgreSQL database per test file, with migration 0002 applied.
+ * A fresh PostgreSQL database per test file, migrated by the project's runner.
  * Stopgap until the project harness (test/support/database.ts) lands: uses
  * DATABASE_URL, else REKEY_TEST_PG (a server URL without database).
  */
@@ -66,7 +66,7 @@ export async function migratedDatabase(): Promise<TestDatabase> {
   parsed.pathname = `/${name}`;
   const url = parsed.toString();
   const sql = new PgSql(new Pool({ connectionString: url, max: 8 }));
-  await sql.query(m0002.up);
+  await migrate(sql);
   return {
     sql,
     url,

@@ -3,69 +3,54 @@ import type { EncryptionContext } from '../../../../functions/core/crypto/contex
 import { EnvelopeCipher } from '../../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
-import { StaticKeyPolicy, type KeyPolicy, type KeyState, type KeyStatus } from '../../../../functions/core/keys/policy';
+import { AuditLog } from '../../../../functions/core/keys/audit';
+import { KeyCatalog } from '../../../../functions/core/keys/catalog';
+import { StaticKeyPolicy, type KeyPolicy, type KeyStatus } from '../../../../functions/core/keys/policy';
 import type { Sql } from '../../../../functions/core/ports/sql';
 import { valueCryptoFrom } from '../../../../functions/core/reencrypt/crypto-bridge';
 import type { EngineDeps } from '../../../../functions/core/reencrypt/engine-deps';
-import type { AuditEvent, AuditSink, KeyLifecycle } from '../../../../functions/core/reencrypt/ports';
 import { parseRegistry, type Registry } from '../../../../functions/core/reencrypt/registry';
 
-/**
- * Key catalog kept in memory, with a live policy: what the engine sees through
- * the KeyLifecycle port. Stands in for functions/core/keys/catalog.ts here;
- * the catalog's own integration tests cover the PostgreSQL one.
- */
-export class MemoryCatalog implements KeyLifecycle {
-  private readonly keys = new Map<string, KeyState>();
-  readonly events: string[] = [];
-  constructor(states: readonly KeyState[]) {
-    for (const k of states) this.keys.set(k.id, k);
+/** A KeyPolicy that delegates to a snapshot of the catalog, reloaded by `refresh` (KeyCatalog.policy() is a snapshot). */
+class ReloadablePolicy implements KeyPolicy {
+  private current: KeyPolicy = new StaticKeyPolicy([]);
+  constructor(private readonly catalog: KeyCatalog) {}
+  async refresh(): Promise<void> {
+    this.current = await this.catalog.policy();
   }
-  async list(): Promise<readonly KeyState[]> {
-    return [...this.keys.values()];
+  assertCanEncrypt(id: string): void {
+    this.current.assertCanEncrypt(id);
   }
-  async transition(keyId: string, to: KeyStatus, actor: string): Promise<void> {
-    const key = this.keys.get(keyId);
-    if (!key) throw new Error(`unknown key ${keyId}`);
-    this.keys.set(keyId, { ...key, status: to });
-    this.events.push(`${actor}:${keyId}:${key.status}->${to}`);
+  assertCanDecrypt(id: string): void {
+    this.current.assertCanDecrypt(id);
   }
-  async activate(keyId: string, actor: string): Promise<void> {
-    for (const k of this.keys.values()) if (k.status === 'active') await this.transition(k.id, 'rotating', actor);
-    await this.transition(keyId, 'active', actor);
+  encryptionKeyId(tenant?: string | null): string {
+    return this.current.encryptionKeyId(tenant);
   }
-  status(keyId: string): KeyStatus | undefined {
-    return this.keys.get(keyId)?.status;
-  }
-  /** A policy that follows the catalog as it changes. */
-  readonly policy: KeyPolicy = {
-    assertCanEncrypt: (id) => this.snapshot().assertCanEncrypt(id),
-    assertCanDecrypt: (id) => this.snapshot().assertCanDecrypt(id),
-    encryptionKeyId: (tenant) => this.snapshot().encryptionKeyId(tenant),
-    statusOf: (id) => this.snapshot().statusOf(id),
-  };
-  private snapshot(): StaticKeyPolicy {
-    return new StaticKeyPolicy([...this.keys.values()]);
-  }
-}
-
-/** Audit events in memory (the audit module's own tests cover rekey_audit_log). */
-export class MemoryAudit implements AuditSink {
-  readonly events: AuditEvent[] = [];
-  async record(_sql: Sql, event: AuditEvent): Promise<void> {
-    this.events.push(event);
+  statusOf(id: string): KeyStatus | undefined {
+    return this.current.statusOf(id);
   }
 }
 
 export interface World {
   readonly keyring: RawKeyring;
-  readonly catalog: MemoryCatalog;
+  /** The real key catalog (rekey_keys) and audit log (rekey_audit_log). */
+  readonly catalog: KeyCatalog;
+  readonly audit: AuditLog;
   readonly cipher: EnvelopeCipher;
-  readonly audit: MemoryAudit;
+  /** Reloads the cipher's key policy from the catalog (EngineDeps.refreshKeys). */
+  refreshKeys(): Promise<void>;
+  status(keyId: string): Promise<KeyStatus | undefined>;
+  /** Audit actions recorded since the world was set up, oldest first. */
+  actions(): Promise<string[]>;
 }
 
-/** kek-v1 (rotating: the old key) and kek-v2 (active: the new primary). */
-export function rotationWorld(): World {
+/**
+ * A fresh catalog with kek-v1 (rotating: the old key) and kek-v2 (active: the
+ * new primary), raw KEKs for both, and a cipher checking the catalog's policy.
+ */
+export async function rotationWorld(sql: Sql): Promise<World> {
+  await sql.query('TRUNCATE rekey_audit_log, rekey_keys');
   const keyring = new RawKeyring(
     [
       { id: 'kek-v2', key: randomBytes(32) },
@@ -73,11 +58,27 @@ export function rotationWorld(): World {
     ],
     'kek-v2',
   );
-  const catalog = new MemoryCatalog([
-    { id: 'kek-v2', status: 'active' },
-    { id: 'kek-v1', status: 'rotating' },
-  ]);
-  return { keyring, catalog, cipher: new EnvelopeCipher({ keyring, policy: catalog.policy }), audit: new MemoryAudit() };
+  const audit = new AuditLog(sql);
+  const catalog = new KeyCatalog(sql, { audit });
+  await catalog.add({ id: 'kek-v1', keyring: 'raw', status: 'active' }, 'setup');
+  await catalog.add({ id: 'kek-v2', keyring: 'raw' }, 'setup');
+  await catalog.activate('kek-v2', 'setup');
+  const policy = new ReloadablePolicy(catalog);
+  await policy.refresh();
+  const { rows } = await sql.query<{ max: string | null }>('SELECT max(id)::text AS max FROM rekey_audit_log');
+  const since = rows[0]?.max ?? '0';
+  return {
+    keyring,
+    catalog,
+    audit,
+    cipher: new EnvelopeCipher({ keyring, policy }),
+    refreshKeys: () => policy.refresh(),
+    status: async (id) => (await catalog.get(id))?.status,
+    actions: async () => {
+      const r = await sql.query<{ action: string }>('SELECT action FROM rekey_audit_log WHERE id > $1::bigint ORDER BY id', [since]);
+      return r.rows.map((x) => x.action);
+    },
+  };
 }
 
 /** A cipher that may still write under kek-v1: how values were written before the rotation (and how a lagging app writes). */
@@ -96,6 +97,7 @@ export function engine(db: { sql: Sql }, world: World, registry: Registry = SECR
     crypto: valueCryptoFrom({ cipher: world.cipher }),
     catalog: world.catalog,
     audit: world.audit,
+    refreshKeys: world.refreshKeys,
     ...extra,
   };
 }

@@ -1,0 +1,278 @@
+import type { Sql } from '../ports/sql';
+import { AuditLog } from './audit';
+import {
+  CatalogInputError,
+  CatalogKeyNotFoundError,
+  InvalidKeyTransitionError,
+  KeyAlreadyExistsError,
+  KeyChangedConcurrentlyError,
+} from './errors';
+import { KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
+import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
+
+export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical'] as const;
+export type CatalogKeyringKind = (typeof KEYRING_KINDS)[number];
+
+const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export interface CatalogKey {
+  readonly id: string;
+  readonly keyring: CatalogKeyringKind;
+  readonly kmsKeyArn: string | null;
+  readonly tenant: string | null;
+  readonly status: KeyStatus;
+  readonly createdAt: Date;
+  readonly activatedAt: Date | null;
+  readonly rotatedAt: Date | null;
+  readonly retiredAt: Date | null;
+  readonly destroyedAt: Date | null;
+  readonly updatedAt: Date;
+}
+
+export interface NewCatalogKey {
+  readonly id: string;
+  readonly keyring: CatalogKeyringKind;
+  readonly kmsKeyArn?: string | null;
+  readonly tenant?: string | null;
+  /**
+   * Initial status. New keys start `pending` and become active through
+   * `activate`; importing keys that already exist elsewhere (a keyring from
+   * the environment) may register them as they are.
+   * @default 'pending'
+   */
+  readonly status?: KeyStatus;
+}
+
+/** Timestamp column stamped when a key enters a status. */
+const STAMP: Partial<Record<KeyStatus, string>> = {
+  active: 'activated_at',
+  rotating: 'rotated_at',
+  retired: 'retired_at',
+  destroyed: 'destroyed_at',
+};
+
+const SELECT_KEYS =
+  'SELECT id, keyring, kms_key_arn, tenant, status, created_at, activated_at, rotated_at, retired_at, destroyed_at, updated_at FROM rekey_keys';
+
+/**
+ * The key catalog (`rekey_keys`): which key versions exist, in which tenant
+ * scope, and where each stands in its lifecycle. Every change is a
+ * compare-and-swap on the old status and writes an audit row in the same
+ * transaction. The database enforces one active key per scope and the
+ * transition table too, so a raw-SQL mistake cannot break the invariants.
+ */
+export class KeyCatalog {
+  private readonly audit: AuditLog;
+
+  constructor(private readonly sql: Sql, options: { readonly audit?: AuditLog } = {}) {
+    this.audit = options.audit ?? new AuditLog(sql);
+  }
+
+  async list(filter: { readonly tenant?: string | null; readonly status?: KeyStatus } = {}): Promise<CatalogKey[]> {
+    const where: string[] = [];
+    const params: (string | null)[] = [];
+    if (filter.tenant !== undefined) {
+      params.push(filter.tenant);
+      where.push(`tenant IS NOT DISTINCT FROM $${params.length}`);
+    }
+    if (filter.status !== undefined) {
+      params.push(filter.status);
+      where.push(`status = $${params.length}`);
+    }
+    const { rows } = await this.sql.query<KeyRow>(
+      `${SELECT_KEYS}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`,
+      params,
+    );
+    return rows.map(keyFromRow);
+  }
+
+  async get(id: string): Promise<CatalogKey | undefined> {
+    return getKey(this.sql, id);
+  }
+
+  async require(id: string): Promise<CatalogKey> {
+    const key = await this.get(id);
+    if (!key) throw new CatalogKeyNotFoundError(id);
+    return key;
+  }
+
+  /** The active key of a tenant scope (null: the global scope). */
+  async active(tenant: string | null = null): Promise<CatalogKey | undefined> {
+    return (await this.list({ tenant, status: 'active' }))[0];
+  }
+
+  async add(key: NewCatalogKey, actor = 'rekey'): Promise<CatalogKey> {
+    validateNewKey(key);
+    return this.sql.transaction(async (tx) => {
+      if (await getKey(tx, key.id)) throw new KeyAlreadyExistsError(key.id);
+      const status = key.status ?? 'pending';
+      const stamp = STAMP[status];
+      try {
+        await tx.query(
+          `INSERT INTO rekey_keys (id, keyring, kms_key_arn, tenant, status${stamp ? `, ${stamp}` : ''})
+           VALUES ($1, $2, $3, $4, $5${stamp ? ', now()' : ''})`,
+          [key.id, key.keyring, key.kmsKeyArn ?? null, key.tenant ?? null, status],
+        );
+      } catch (err) {
+        throw translateConflict(err, key.id, status);
+      }
+      await this.audit.record(tx, {
+        actor,
+        action: 'key.added',
+        subject: `key:${key.id}`,
+        tenant: key.tenant ?? null,
+        details: { keyring: key.keyring, status },
+      });
+      return (await getKey(tx, key.id))!;
+    });
+  }
+
+  /**
+   * Makes `id` the active key of its tenant scope; the scope's current active
+   * key (if another) becomes `rotating` — it still decrypts until the
+   * re-encryption job verifies zero rows under it and retires it. One
+   * transaction; used for rotation and for rollback (rotating/retired → active).
+   */
+  async activate(id: string, actor = 'rekey'): Promise<CatalogKey> {
+    return this.sql.transaction(async (tx) => {
+      const target = await getKey(tx, id, true);
+      if (!target) throw new CatalogKeyNotFoundError(id);
+      if (target.status === 'active') return target;
+      assertTransition(target, 'active');
+      const { rows } = await tx.query<KeyRow>(
+        `${SELECT_KEYS} WHERE coalesce(tenant, '') = coalesce($1, '') AND status = 'active' FOR UPDATE`,
+        [target.tenant],
+      );
+      for (const previous of rows.map(keyFromRow)) {
+        await this.move(tx, previous, 'rotating', actor, { replacedBy: id });
+      }
+      return this.move(tx, target, 'active', actor, rows.length ? { replaces: rows.map((r) => r.id) } : {});
+    });
+  }
+
+  /** One lifecycle step, checked against KEY_TRANSITIONS; InvalidKeyTransitionError names both states. */
+  async transition(id: string, to: KeyStatus, actor = 'rekey', details: Readonly<Record<string, unknown>> = {}): Promise<CatalogKey> {
+    if (!KEY_STATUSES.includes(to)) throw new CatalogInputError([`unknown status ${JSON.stringify(to)} (one of ${KEY_STATUSES.join(', ')})`]);
+    if (to === 'active') return this.activate(id, actor);
+    return this.sql.transaction(async (tx) => {
+      const key = await getKey(tx, id, true);
+      if (!key) throw new CatalogKeyNotFoundError(id);
+      if (key.status === to) return key;
+      assertTransition(key, to);
+      return this.move(tx, key, to, actor, details);
+    });
+  }
+
+  async destroy(id: string, actor = 'rekey'): Promise<CatalogKey> {
+    return this.transition(id, 'destroyed', actor);
+  }
+
+  /** A KeyPolicy snapshot of the whole catalog, for EnvelopeCipher. */
+  async policy(): Promise<StaticKeyPolicy> {
+    return new StaticKeyPolicy(await this.list());
+  }
+
+  private async move(tx: Sql, key: CatalogKey, to: KeyStatus, actor: string, details: Readonly<Record<string, unknown>>): Promise<CatalogKey> {
+    const stamp = STAMP[to];
+    let updated: number;
+    try {
+      const result = await tx.query(
+        `UPDATE rekey_keys SET status = $2${stamp ? `, ${stamp} = now()` : ''} WHERE id = $1 AND status = $3`,
+        [key.id, to, key.status],
+      );
+      updated = result.rowCount;
+    } catch (err) {
+      throw translateConflict(err, key.id, key.status);
+    }
+    if (updated !== 1) throw new KeyChangedConcurrentlyError(key.id, key.status);
+    await this.audit.record(tx, {
+      actor,
+      action: `key.${verbFor(to)}`,
+      subject: `key:${key.id}`,
+      tenant: key.tenant,
+      details: { from: key.status, to, ...details },
+    });
+    return (await getKey(tx, key.id))!;
+  }
+}
+
+function verbFor(status: KeyStatus): string {
+  return { pending: 'pending', active: 'activated', rotating: 'rotating', retired: 'retired', destroyed: 'destroyed' }[status];
+}
+
+function assertTransition(key: CatalogKey, to: KeyStatus): void {
+  if (!canTransitionKey(key.status, to)) throw new InvalidKeyTransitionError(key.id, key.status, to, KEY_TRANSITIONS[key.status]);
+}
+
+function validateNewKey(key: NewCatalogKey): void {
+  const problems: string[] = [];
+  if (typeof key.id !== 'string' || !KEY_ID_PATTERN.test(key.id)) {
+    problems.push(`id ${JSON.stringify(key.id)} must be 1-128 characters of letters, digits, . _ : - starting with a letter or digit`);
+  }
+  if (!KEYRING_KINDS.includes(key.keyring)) {
+    problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${KEYRING_KINDS.join(', ')}`);
+  }
+  if (key.keyring === 'kms' && !key.kmsKeyArn) problems.push('a kms key needs kmsKeyArn');
+  if (key.tenant !== undefined && key.tenant !== null && (key.tenant.length < 1 || key.tenant.length > 128)) {
+    problems.push('tenant must be 1-128 characters (or null for the global scope)');
+  }
+  if (key.status !== undefined && !KEY_STATUSES.includes(key.status)) {
+    problems.push(`status ${JSON.stringify(key.status)} must be one of ${KEY_STATUSES.join(', ')}`);
+  }
+  if (problems.length > 0) throw new CatalogInputError(problems);
+}
+
+function translateConflict(err: unknown, id: string, status: KeyStatus): unknown {
+  // 23505: the one-active-key-per-scope index refused a second active key (a concurrent activate won).
+  if (sqlStateOf(err) === '23505') return new KeyChangedConcurrentlyError(id, status);
+  return err;
+}
+
+function sqlStateOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const o = e as { sqlState?: unknown; code?: unknown };
+    if (typeof o.sqlState === 'string') return o.sqlState;
+    if (typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code)) return o.code;
+  }
+  return undefined;
+}
+
+interface KeyRow {
+  id: string;
+  keyring: CatalogKeyringKind;
+  kms_key_arn: string | null;
+  tenant: string | null;
+  status: KeyStatus;
+  created_at: Date | string;
+  activated_at: Date | string | null;
+  rotated_at: Date | string | null;
+  retired_at: Date | string | null;
+  destroyed_at: Date | string | null;
+  updated_at: Date | string;
+}
+
+async function getKey(sql: Sql, id: string, forUpdate = false): Promise<CatalogKey | undefined> {
+  const { rows } = await sql.query<KeyRow>(`${SELECT_KEYS} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0] ? keyFromRow(rows[0]) : undefined;
+}
+
+function keyFromRow(r: KeyRow): CatalogKey {
+  return {
+    id: r.id,
+    keyring: r.keyring,
+    kmsKeyArn: r.kms_key_arn,
+    tenant: r.tenant,
+    status: r.status,
+    createdAt: toDate(r.created_at)!,
+    activatedAt: toDate(r.activated_at),
+    rotatedAt: toDate(r.rotated_at),
+    retiredAt: toDate(r.retired_at),
+    destroyedAt: toDate(r.destroyed_at),
+    updatedAt: toDate(r.updated_at)!,
+  };
+}
+
+function toDate(v: Date | string | null): Date | null {
+  if (v === null) return null;
+  return v instanceof Date ? v : new Date(v);
+}

@@ -1,0 +1,6 @@
+import type { Migration } from '../migration';
+import * as m0001 from './0001_key_catalog';
+import * as m0002 from './0002_reencryption_jobs';
+
+/** Every migration this build ships, in order. Appending one is one import and one entry here. */
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
