@@ -3,7 +3,7 @@
  * Type checking is done once by `tsc --noEmit` (npm run typecheck), so ts-jest
  * only transpiles here.
  */
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { diagnostics: false, tsconfig: { isolatedModules: true } }];
 const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.tsx?$': tsJest },
@@ -12,6 +12,7 @@ const base = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  testTimeout: 120_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'vectors', testMatch: ['<rootDir>/test/vectors/**/*.test.ts'] },
@@ -21,7 +22,9 @@ module.exports = {
       ...base,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // globalSetup/globalTeardown (PostgreSQL + moto_server) are added by the harness.
+      // PostgreSQL (DATABASE_URL, a throwaway cluster, or embedded PGlite) and moto_server: test/support/README.md.
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
   ],
 };

@@ -20,7 +20,7 @@ import type { AuditSink, BlindIndexer, FaultHook, StoredValue, ValueCrypto } fro
 import { findTable, type Registry } from './registry';
 import { TableStatements, toRowValues } from './statements';
 import { TableShapeCache } from './table-shape';
-import { mapLimit, rowNeedsWork, transformRow, type RowPlan, type RowValues, type TransformContext } from './transforms';
+import { mapLimit, transformRow, type RowPlan, type RowValues, type TransformContext } from './transforms';
 
 /**
  * Runs one batch of a job: the unit of work every runner shares (the local
@@ -165,10 +165,8 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
     blindIndex: deps.blindIndex,
   };
   const concurrency = deps.cryptoConcurrency ?? DEFAULT_CRYPTO_CONCURRENCY;
-  const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> =>
-    mapLimit(rows, concurrency, async (r) =>
-      rowNeedsWork(r, ctx) ? transformRow(r, ctx) : { id: r.id, outcome: 'skipped' as const, next: {}, changed: false, errors: [] },
-    );
+  // transformRow itself answers `skipped` for a row already in the target state.
+  const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> => mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
   await fault(deps, 'batch.claimed', batch);
 
   const select = stmts.selectRange(batch);

@@ -189,9 +189,13 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         break;
       case 'envelope':
         if (cls.keyId === target) break;
-        await guarded(column, async () => {
+        // The hot path of every rotation: no closure, no extra allocation.
+        try {
           next[column] = mode === 'reencrypt' ? await crypto.reencrypt(value, context, target) : await crypto.rewrap(value, context, target);
-        });
+        } catch (err) {
+          if (isRetryable(err)) throw err;
+          errors.push({ column, ...describeError(err) });
+        }
         break;
       case 'fernet':
       case 'json-key-id':
