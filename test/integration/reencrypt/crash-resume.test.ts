@@ -3,7 +3,7 @@ import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
 import { createJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 
 /**
@@ -23,7 +23,7 @@ const registry = parseRegistry({
 });
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

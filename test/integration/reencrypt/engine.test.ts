@@ -6,14 +6,14 @@ import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { verify } from '../../../functions/core/reencrypt/verify';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, plaintextOf, readSecrets, rotationWorld, seedSecrets, tableDigest, type World } from './support/fixtures';
 
 let db: TestDatabase;
 let world: World;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

@@ -5,14 +5,14 @@ import { listBatches, listRowErrors } from '../../../functions/core/reencrypt/jo
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { checkAgainstDatabase } from '../../../functions/core/reencrypt/table-shape';
 import type { Sql } from '../../../functions/core/ports/sql';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 
 let db: TestDatabase;
 let world: World;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

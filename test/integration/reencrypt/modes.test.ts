@@ -8,14 +8,14 @@ import { listRowErrors } from '../../../functions/core/reencrypt/job-store';
 import type { BlindIndexer } from '../../../functions/core/reencrypt/ports';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { verify } from '../../../functions/core/reencrypt/verify';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, rotationWorld, tableDigest, type World } from './support/fixtures';
 
 let db: TestDatabase;
 let world: World;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

@@ -2,7 +2,7 @@ import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
 import { abortJob, finalizeJob, jobProgress, markJobFailed, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/job-phases';
 import { batchIdOf, batchesToEnqueue, countBatchesToEnqueue, findJobByExecution, markBatchesEnqueued, parseBatchId } from '../../../functions/core/reencrypt/job-store';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld, seedSecrets } from './support/fixtures';
 
 /**
@@ -12,7 +12,7 @@ import { engine, rotationWorld, seedSecrets } from './support/fixtures';
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

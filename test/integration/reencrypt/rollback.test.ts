@@ -1,13 +1,13 @@
 import { KeyLifecycleError } from '../../../functions/core/reencrypt/errors';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
 import { rollback } from '../../../functions/core/reencrypt/rollback';
-import { migratedDatabase, type TestDatabase } from './support/db';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, plaintextOf, readSecrets, rotationWorld, seedSecrets } from './support/fixtures';
 
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
+  db = await migratedDatabase({ poolSize: 8 });
 });
 afterAll(async () => {
   await db.drop();

@@ -56,6 +56,15 @@ export class RawKeyring implements Keyring {
   }
 
   /**
+   * The KEK with this id, for the legacy JSON key_id reader, which decrypts
+   * values the runbook's tool sealed under the same `kek-vN` keys. A KeyObject:
+   * it never shows up in logs or JSON.
+   */
+  kekFor(id: string): KeyObject | undefined {
+    return this.keks.get(id);
+  }
+
+  /**
    * Reads KEKs from the environment. Each entry is `<id>:<base64 of 32 bytes>`;
    * lists are comma-separated; blank variables count as unset.
    *

@@ -1,0 +1,118 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import { KeyMaterialError } from './errors';
+
+/**
+ * Blind index: HMAC-SHA256 of a plaintext under a key of its own (never a
+ * KEK), so an encrypted column can still be searched by equality
+ * (`WHERE email_hash = $1`). Each table+column gets its own derived key
+ * (HKDF-SHA256, info = "rekey-bidx|<table>|<column>"), so equal values in two
+ * columns do not index alike. Values are `<key id>:<hex>`, e.g.
+ * `bidx-v1:9f86…`, so rotation can tell which key made a stored index and
+ * recompute it; lookups during a rotation use `candidates()` (one per key).
+ *
+ * Keys: BLIND_INDEX_KEY=bidx-v2:<base64 32 bytes> (primary),
+ * BLIND_INDEX_KEY_PREVIOUS=bidx-v1:<base64>[,…] (still matched, never written).
+ */
+export const BLIND_INDEX_ENV = { primary: 'BLIND_INDEX_KEY', previous: 'BLIND_INDEX_KEY_PREVIOUS' } as const;
+
+export interface BlindIndexColumn {
+  readonly table: string;
+  readonly column: string;
+}
+
+export interface BlindIndexOptions {
+  /**
+   * Normalise before hashing, so lookups match regardless of case/spacing:
+   * 'email' lower-cases and trims; 'none' hashes the exact bytes.
+   * @default 'none'
+   */
+  readonly normalize?: 'none' | 'email';
+}
+
+const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export class BlindIndex {
+  private readonly keys = new Map<string, Buffer>();
+  private readonly derived = new Map<string, Buffer>();
+  readonly primaryKeyId: string;
+
+  constructor(keys: readonly { readonly id: string; readonly key: Buffer }[], private readonly options: BlindIndexOptions = {}) {
+    if (keys.length === 0) throw new KeyMaterialError('a blind index needs at least one key');
+    for (const { id, key } of keys) {
+      if (!ID_PATTERN.test(id)) throw new KeyMaterialError(`blind index key id ${JSON.stringify(id)} must be 1-64 of [A-Za-z0-9._-]`);
+      if (key.length !== 32) throw new KeyMaterialError(`blind index key ${id} must be 32 bytes, got ${key.length}`);
+      if (this.keys.has(id)) throw new KeyMaterialError(`duplicate blind index key id ${id}`);
+      this.keys.set(id, Buffer.from(key));
+    }
+    this.primaryKeyId = keys[0]!.id;
+  }
+
+  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, options: BlindIndexOptions = {}): BlindIndex {
+    const entries = [...parse(env, BLIND_INDEX_ENV.primary), ...parse(env, BLIND_INDEX_ENV.previous)];
+    if (entries.length === 0) throw new KeyMaterialError(`${BLIND_INDEX_ENV.primary} is not set: a blind index needs its own key (bidx-v1:<base64 of 32 bytes>)`);
+    return new BlindIndex(entries, options);
+  }
+
+  static configured(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+    return Boolean(env[BLIND_INDEX_ENV.primary]?.trim());
+  }
+
+  /** The index of `value` under the primary key. */
+  index(value: Buffer | string, where: BlindIndexColumn): string {
+    return this.indexWith(this.primaryKeyId, value, where);
+  }
+
+  /** One index per key version, primary first: `WHERE email_hash = ANY($1)` during a rotation. */
+  candidates(value: Buffer | string, where: BlindIndexColumn): string[] {
+    return [...this.keys.keys()].map((id) => this.indexWith(id, value, where));
+  }
+
+  /** The key id a stored index was made with, or undefined when it is not one of ours. */
+  versionOf(indexValue: string): string | undefined {
+    const m = /^([A-Za-z0-9._-]{1,64}):[0-9a-f]{64}$/.exec(indexValue);
+    return m ? m[1] : undefined;
+  }
+
+  /** True when the stored index was made with the primary key (nothing to recompute). */
+  isCurrent(indexValue: string): boolean {
+    return this.versionOf(indexValue) === this.primaryKeyId;
+  }
+
+  private indexWith(keyId: string, value: Buffer | string, where: BlindIndexColumn): string {
+    const key = this.columnKey(keyId, where);
+    const bytes = typeof value === 'string' ? Buffer.from(this.normalize(value), 'utf8') : value;
+    return `${keyId}:${createHmac('sha256', key).update(bytes).digest('hex')}`;
+  }
+
+  private normalize(value: string): string {
+    return this.options.normalize === 'email' ? value.trim().toLowerCase() : value;
+  }
+
+  private columnKey(keyId: string, where: BlindIndexColumn): Buffer {
+    const cacheKey = `${keyId}\u0000${where.table}\u0000${where.column}`;
+    let key = this.derived.get(cacheKey);
+    if (!key) {
+      const root = this.keys.get(keyId);
+      if (!root) throw new KeyMaterialError(`unknown blind index key ${keyId}`);
+      key = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), `rekey-bidx|${where.table}|${where.column}`, 32));
+      this.derived.set(cacheKey, key);
+    }
+    return key;
+  }
+}
+
+function parse(env: Readonly<Record<string, string | undefined>>, variable: string): { id: string; key: Buffer }[] {
+  const raw = env[variable]?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((entry, i, all) => {
+    const where = all.length > 1 ? `${variable}[${i + 1}]` : variable;
+    const colon = entry.indexOf(':');
+    if (colon <= 0) throw new KeyMaterialError(`${where} must be <id>:<base64 of 32 bytes>, e.g. bidx-v1:…`);
+    const id = entry.slice(0, colon).trim();
+    const b64 = entry.slice(colon + 1).trim();
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64)) throw new KeyMaterialError(`${where}: the key is not base64`);
+    const key = Buffer.from(b64, 'base64');
+    if (key.length !== 32) throw new KeyMaterialError(`${where}: the key decodes to ${key.length} bytes, expected 32`);
+    return { id, key };
+  });
+}
