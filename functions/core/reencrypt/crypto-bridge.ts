@@ -1,14 +1,16 @@
 import type { EnvelopeCipher } from '../crypto/envelope-cipher';
-import { isEnvelope, peekKeyId } from '../crypto/envelope';
+import type { BlindIndex } from '../crypto/blind-index';
+import { isEnvelope } from '../crypto/envelope';
 import { LegacyFormatError } from '../crypto/errors';
+import { classifyValue } from '../crypto/legacy/classify';
 import type { LegacyReader } from '../crypto/legacy/reader';
-import type { LegacyKind, StoredValue, ValueClass, ValueCrypto } from './ports';
+import type { BlindIndexer, LegacyKind, StoredValue, ValueClass, ValueCrypto } from './ports';
 
 /**
  * The engine's ValueCrypto over rekey's real crypto: the EnvelopeCipher for
- * envelopes, legacy readers for Fernet / JSON key_id values. Classification
- * reads headers only: the envelope's key id, or which legacy reader
- * recognises the value; anything else is plaintext.
+ * envelopes, legacy readers (FernetReader, JsonKeyIdReader) for legacy
+ * values. Classification reads headers only: the envelope's key id, or which
+ * legacy reader recognises the value; anything else is plaintext.
  */
 export interface ValueCryptoOptions {
   readonly cipher: EnvelopeCipher;
@@ -19,23 +21,26 @@ export interface ValueCryptoOptions {
 /** Key id reported for a value that claims to be an envelope but whose header cannot be read. */
 export const UNREADABLE_KEY_ID = '(unreadable)';
 
+/**
+ * classifyValue (crypto/legacy/classify.ts), with one difference the engine
+ * needs: a value shaped like an envelope whose header does not parse stays an
+ * envelope (key id UNREADABLE_KEY_ID), so working on it records an envelope
+ * error — it must never be taken for plaintext and encrypted a second time.
+ */
 export function classifyStoredValue(value: StoredValue | null, readers: readonly LegacyReader[] = []): ValueClass {
-  if (value === null || value === undefined) return { kind: 'null' };
-  if (isEnvelope(value)) {
-    try {
-      return { kind: 'envelope', keyId: peekKeyId(value) };
-    } catch {
-      // Looks like an envelope but the header does not parse: still an envelope (a damaged one); working on it records the error.
-      return { kind: 'envelope', keyId: UNREADABLE_KEY_ID };
-    }
-  }
-  for (const reader of readers) {
-    if (reader.format === 'plaintext' || !reader.recognizes(value)) continue;
-    if (reader.format === 'fernet') return { kind: 'fernet' };
-    const keyId = reader.keyIdOf(value);
-    return keyId === undefined ? { kind: 'json-key-id' } : { kind: 'json-key-id', keyId };
-  }
-  return { kind: 'plaintext' };
+  const cls = classifyValue(value, readers);
+  if (cls.kind === 'plaintext' && value !== null && isEnvelope(value)) return { kind: 'envelope', keyId: UNREADABLE_KEY_ID };
+  return cls;
+}
+
+/** The engine's BlindIndexer over rekey's BlindIndex (`<key id>:<hex>` text; bytes of that text for a bytea column). */
+export function blindIndexerFrom(index: Pick<BlindIndex, 'index'>): BlindIndexer {
+  return {
+    index: (plaintext, where, form) => {
+      const text = index.index(plaintext, { table: where.table, column: where.column });
+      return form === 'text' ? text : Buffer.from(text, 'utf8');
+    },
+  };
 }
 
 export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {

@@ -19,7 +19,7 @@ export { checkAgainstDatabase, describeTable, TableShapeCache } from './table-sh
 export type { TableShape, IdType, StorageForm } from './table-shape';
 export { MODES, isMode } from './modes';
 export type { Mode } from './modes';
-export { valueCryptoFrom, classifyStoredValue } from './crypto-bridge';
+export { valueCryptoFrom, classifyStoredValue, blindIndexerFrom, UNREADABLE_KEY_ID } from './crypto-bridge';
 export type { ValueCryptoOptions } from './crypto-bridge';
 export type { ValueCrypto, ValueClass, StoredValue, BlindIndexer, KeyLifecycle, AuditSink, AuditEvent, FaultHook, FaultSite } from './ports';
 export type { EngineDeps } from './engine-deps';

@@ -1,11 +1,13 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlindIndex } from '../../../functions/core/crypto/blind-index';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
-import type { LegacyReader } from '../../../functions/core/crypto/legacy/reader';
-import { LegacyFormatError } from '../../../functions/core/crypto/errors';
-import { valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
+import { FernetReader, fernetEncrypt } from '../../../functions/core/crypto/legacy/fernet';
+import { JsonKeyIdReader } from '../../../functions/core/crypto/legacy/json-key-id';
+import { blindIndexerFrom, valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
 import { listRowErrors } from '../../../functions/core/reencrypt/job-store';
-import type { BlindIndexer } from '../../../functions/core/reencrypt/ports';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { verify } from '../../../functions/core/reencrypt/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -24,11 +26,9 @@ beforeEach(async () => {
   world = await rotationWorld(db.sql);
 });
 
-/** HMAC-SHA256 blind index under a test key, hex, bound to table and column. */
-const indexKey = randomBytes(32);
-const hmac = (plaintext: Buffer | string, table: string, column: string): string =>
-  createHmac('sha256', indexKey).update(`${table}.${column}\u0000`).update(plaintext).digest('hex');
-const indexer: BlindIndexer = { index: (plaintext, where) => hmac(plaintext, where.table, where.column) };
+const bidx = new BlindIndex([{ id: 'bidx-v1', key: randomBytes(32) }]);
+const hmac = (plaintext: string, table: string, column: string): string => bidx.index(plaintext, { table, column });
+const indexer = blindIndexerFrom(bidx);
 
 describe('encrypt mode', () => {
   it('moves plaintext emails into envelopes with a blind index and clears the plaintext column', async () => {
@@ -84,46 +84,76 @@ describe('encrypt mode', () => {
 });
 
 describe('migrate mode', () => {
-  /** A JSON `{"key_id", "data"}` legacy envelope: data is base64 of the plaintext XOR a per-key byte (enough to need the key). */
-  const legacyKeys: Record<string, number> = { 'legacy-1': 0x5a, 'legacy-2': 0x33 };
-  const jsonLegacy: LegacyReader = {
-    format: 'json-key-id',
-    recognizes: (v) => typeof v === 'string' && v.startsWith('{') && v.includes('"key_id"'),
-    keyIdOf: (v) => (JSON.parse(String(v)) as { key_id?: string }).key_id,
-    decrypt: async (v) => {
-      const { key_id: keyId, data } = JSON.parse(String(v)) as { key_id: string; data: string };
-      const k = legacyKeys[keyId];
-      if (k === undefined) throw new LegacyFormatError(`unknown legacy key id ${JSON.stringify(keyId)}`);
-      return Buffer.from(Buffer.from(data, 'base64').map((b) => b ^ k));
-    },
+  /** Fernet tokens and JSON key_id values made by Python's cryptography (test/vectors/legacy), plus more of each made here. */
+  interface Vectors {
+    fernet: { keys: Record<string, string>; tokens: { plaintext_hex: string; key: string; token: string }[] };
+    json_key_id: { keks: Record<string, string>; values: { plaintext_hex: string; value: string }[] };
+  }
+  const vectors = JSON.parse(readFileSync(join(__dirname, '../../vectors/legacy/legacy-vectors.json'), 'utf8')) as Vectors;
+  const kek = (id: string): Buffer | undefined => {
+    const entry = vectors.json_key_id.keks[id];
+    return entry ? Buffer.from(entry.slice(entry.indexOf(':') + 1), 'base64') : undefined;
   };
-  const legacy = (plain: string, keyId: string): string =>
-    JSON.stringify({ key_id: keyId, data: Buffer.from(Buffer.from(plain).map((b) => b ^ (legacyKeys[keyId] ?? 0))).toString('base64') });
+  /** A JSON key_id value in the runbook tool's layout: DEK wrapped by the KEK, value sealed by the DEK, AES-256-GCM both. */
+  const jsonValue = (plaintext: string, keyId: string): string => {
+    const seal = (key: Buffer, data: Buffer): { nonce: Buffer; out: Buffer } => {
+      const nonce = randomBytes(12);
+      const c = createCipheriv('aes-256-gcm', key, nonce);
+      return { nonce, out: Buffer.concat([c.update(data), c.final(), c.getAuthTag()]) };
+    };
+    const dek = randomBytes(32);
+    const wrapped = seal(kek(keyId)!, dek);
+    const sealed = seal(dek, Buffer.from(plaintext));
+    return JSON.stringify({
+      version: 1,
+      alg: 'AES-256-GCM',
+      key_id: keyId,
+      dek_wrapped: Buffer.concat([wrapped.nonce, wrapped.out]).toString('base64'),
+      nonce: sealed.nonce.toString('base64'),
+      ciphertext: sealed.out.toString('base64'),
+    });
+  };
 
-  it('converts JSON key_id values to envelopes, rewraps old envelopes, and records unreadable ones', async () => {
+  it('converts Fernet and JSON key_id values to envelopes, rewraps old envelopes, and records unreadable ones', async () => {
     await db.sql.query('CREATE TABLE providers (id integer PRIMARY KEY, api_key text)');
     const old = oldCipher(world);
-    for (let id = 1; id <= 60; id++) {
-      const value =
-        id === 13 ? legacy('lost', 'legacy-9') : id % 3 === 0 ? await old.encrypt(`key-${id}`, ctxOf('providers', 'api_key', id)) : legacy(`key-${id}`, id % 2 ? 'legacy-1' : 'legacy-2');
-      await db.sql.query('INSERT INTO providers VALUES ($1, $2)', [id, value]);
-    }
+    const expected = new Map<number, string>();
+    let id = 0;
+    const put = async (value: string, plaintext: string): Promise<void> => {
+      await db.sql.query('INSERT INTO providers VALUES ($1, $2)', [++id, value]);
+      expected.set(id, plaintext);
+    };
+    for (const t of vectors.fernet.tokens) await put(t.token, Buffer.from(t.plaintext_hex, 'hex').toString('utf8'));
+    for (const v of vectors.json_key_id.values) await put(v.value, Buffer.from(v.plaintext_hex, 'hex').toString('utf8'));
+    for (let i = 0; i < 20; i++) await put(fernetEncrypt(vectors.fernet.keys['old']!, `fernet-${i}`), `fernet-${i}`);
+    for (let i = 0; i < 20; i++) await put(jsonValue(`json-${i}`, 'kek-v2'), `json-${i}`);
+    for (let i = 0; i < 10; i++) await put(await old.encrypt(`env-${i}`, ctxOf('providers', 'api_key', id + 1)), `env-${i}`);
+    const foreign = ++id; // a Fernet token under a key nobody has
+    await db.sql.query('INSERT INTO providers VALUES ($1, $2)', [foreign, fernetEncrypt(randomBytes(32).toString('base64url'), 'lost secret')]);
+
     const registry = parseRegistry({ tables: [{ name: 'providers', idColumn: 'id', columns: ['api_key'] }] });
-    const deps = engine(db, world, registry, { crypto: valueCryptoFrom({ cipher: world.cipher, legacyReaders: [jsonLegacy] }) });
+    const readers = [FernetReader.fromKeys([vectors.fernet.keys['new']!, vectors.fernet.keys['old']!]), new JsonKeyIdReader(kek)];
+    const deps = engine(db, world, registry, { crypto: valueCryptoFrom({ cipher: world.cipher, legacyReaders: readers }) });
     const before = await verify(deps, { targetKeyId: 'kek-v2' });
-    expect(before.tables[0]!.values).toMatchObject({ envelopes: { 'kek-v1': 20 }, jsonKeyId: { 'legacy-1': 19, 'legacy-2': 20, 'legacy-9': 1 } });
+    expect(before.tables[0]!.values).toMatchObject({
+      fernet: vectors.fernet.tokens.length + 21,
+      jsonKeyId: { 'kek-v1': vectors.json_key_id.values.length, 'kek-v2': 20 },
+      envelopes: { 'kek-v1': 10 },
+    });
 
     const outcome = await startJob(deps, { mode: 'migrate', targetKeyId: 'kek-v2', batchSize: 16, requestedBy: 'test', maxErrorRate: 0.05 });
     expect(outcome.job.status).toBe('completed_with_errors');
-    expect(outcome.job.counters).toMatchObject({ rowsDone: 59, rowsFailed: 1 });
-    expect((await listRowErrors(db.sql, outcome.job.id)).map((e) => [e.rowId, e.code, e.message])).toEqual([
-      ['13', 'LEGACY_FORMAT', 'unknown legacy key id "legacy-9"'],
-    ]);
-    const { rows } = await db.sql.query<{ id: number; api_key: string }>('SELECT id, api_key FROM providers WHERE id <> 13 ORDER BY id');
+    expect(outcome.job.counters).toMatchObject({ rowsDone: id - 1, rowsFailed: 1 });
+    const errors = await listRowErrors(db.sql, outcome.job.id);
+    expect(errors.map((e) => [e.rowId, e.column])).toEqual([[String(foreign), 'api_key']]);
+    expect(errors[0]!.message).not.toContain('lost secret');
+    const { rows } = await db.sql.query<{ id: number; api_key: string }>('SELECT id, api_key FROM providers WHERE id <> $1 ORDER BY id', [foreign]);
+    expect(rows).toHaveLength(id - 1);
     for (const r of rows) {
       expect(peekKeyId(r.api_key)).toBe('kek-v2');
-      expect((await world.cipher.decrypt(r.api_key, ctxOf('providers', 'api_key', r.id))).toString()).toBe(`key-${r.id}`);
+      expect((await world.cipher.decrypt(r.api_key, ctxOf('providers', 'api_key', r.id))).toString('utf8')).toBe(expected.get(r.id));
     }
-    expect(await world.status('kek-v1')).toBe('retired'); // no envelope left under it; the legacy row is not under kek-v1
+    // kek-v1 keeps nothing: its envelopes were rewrapped and the JSON values it named were migrated.
+    expect(await world.status('kek-v1')).toBe('retired');
   });
 });

@@ -1,0 +1,60 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batch-executor';
+import { BatchLeaseLostError } from '../core/reencrypt/errors';
+import { claimNextBatch } from '../core/reencrypt/job-store';
+import { createEngineRuntime } from '../runtime/engine-runtime';
+
+/**
+ * A worker thread of `rekey reencrypt --concurrency N`: its own database
+ * connection, keyring and cipher (crypto is CPU-bound, so parallelism needs
+ * threads), claiming batches of the job with SKIP LOCKED exactly as a Lambda
+ * worker does, until none is left. The main thread plans, verifies and
+ * finishes the job. Only ids and counts cross the thread boundary.
+ */
+export interface BatchWorkerData {
+  readonly jobId: string;
+  readonly databaseUrl: string;
+  readonly registryJson: string;
+  readonly env: Record<string, string>;
+  readonly actor: string;
+  readonly keyringKind?: 'raw' | 'hierarchical' | 'kms';
+  readonly keysetSecretId?: string;
+}
+
+async function run(data: BatchWorkerData): Promise<void> {
+  const runtime = await createEngineRuntime({
+    env: data.env,
+    databaseUrl: data.databaseUrl,
+    registry: JSON.parse(data.registryJson) as never,
+    actor: data.actor,
+    poolSize: 2,
+    syncCatalog: false,
+    ...(data.keyringKind ? { keyringKind: data.keyringKind } : {}),
+    ...(data.keysetSecretId ? { keysetSecretId: data.keysetSecretId } : {}),
+  });
+  const worker = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const deps = { ...runtime.deps, worker };
+  try {
+    for (;;) {
+      const claimed = await claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS);
+      if (!claimed) break;
+      try {
+        const result = await executeClaimedBatch(deps, claimed);
+        parentPort?.postMessage({ type: 'batch', counts: result.counts });
+        if (result.jobStatus !== 'running') break;
+      } catch (err) {
+        if (err instanceof BatchLeaseLostError) continue;
+        // The batch is marked failed and will be claimed again while attempts remain.
+      }
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+if (parentPort && workerData) {
+  run(workerData as BatchWorkerData).then(
+    () => parentPort!.postMessage({ type: 'done' }),
+    (err: unknown) => parentPort!.postMessage({ type: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+  );
+}

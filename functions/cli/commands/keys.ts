@@ -1,0 +1,101 @@
+import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
+import { rollback } from '../../core/reencrypt/rollback';
+import { valuesUnderKey, verify } from '../../core/reencrypt/verify';
+import type { EngineRuntime } from '../../runtime/engine-runtime';
+import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
+import { progressReporter } from '../progress';
+import { actorOf, openSession, printJson } from '../session';
+
+type KeysAction = 'list' | 'add' | 'activate' | 'retire' | 'destroy' | 'rollback';
+
+export interface KeysOptions {
+  readonly keyring?: CatalogKeyringKind;
+  readonly kmsKeyArn?: string;
+  readonly tenant?: string;
+  readonly yes?: boolean;
+  readonly force?: boolean;
+  readonly to?: string;
+  readonly batchSize?: number;
+}
+
+/**
+ * `rekey keys …`: the key catalog. Retiring and destroying count the values
+ * still under the key first (a verify over every registered table) and refuse
+ * while any remain; destroy also asks for --yes, since it is the one
+ * irreversible step (crypto-shredding).
+ */
+export async function keysCommand(globals: GlobalOptions, action: KeysAction, id: string | undefined, options: KeysOptions, io: CliIo): Promise<number> {
+  const needsId = action !== 'list' && action !== 'rollback';
+  if (needsId && !id) throw new UsageError(`rekey keys ${action} needs a key id`);
+  const countsValues = action === 'retire' || action === 'destroy' || action === 'rollback';
+  const runtime = await openSession(globals, io, { needsRegistry: countsValues, syncCatalog: action === 'rollback' || action === 'list' });
+  const actor = actorOf(globals, io);
+  try {
+    switch (action) {
+      case 'list': {
+        const keys = await runtime.catalog.list(options.tenant !== undefined ? { tenant: options.tenant } : {});
+        if (globals.json) printJson(io, keys);
+        else io.stdout(keys.length ? keys.map(formatKey).join('\n') + '\n' : 'The catalog is empty.\n');
+        return EXIT.ok;
+      }
+      case 'add': {
+        const key = await runtime.catalog.add(
+          { id: id!, keyring: options.keyring ?? runtime.keyring.kind, kmsKeyArn: options.kmsKeyArn ?? null, tenant: options.tenant ?? null },
+          actor,
+        );
+        return done(io, globals, key, `Added ${key.id} (pending). Activate it with \`rekey keys activate ${key.id}\`.`);
+      }
+      case 'activate': {
+        const previous = await runtime.catalog.active((await runtime.catalog.require(id!)).tenant);
+        const key = await runtime.catalog.activate(id!, actor);
+        return done(io, globals, key, `Activated ${key.id}${previous && previous.id !== key.id ? `; ${previous.id} is now rotating — run \`rekey reencrypt\`` : ''}.`);
+      }
+      case 'retire':
+      case 'destroy': {
+        const remaining = await valuesUnder(runtime, id!);
+        if (remaining > 0 && !(action === 'destroy' && options.force)) {
+          io.stderr(`Refusing to ${action} ${id}: ${remaining} values are still under it. Run \`rekey reencrypt\` first${action === 'destroy' ? ' (or --force to crypto-shred them)' : ''}.\n`);
+          return EXIT.failure;
+        }
+        if (action === 'destroy' && !options.yes) {
+          io.stderr(`Destroying ${id} is irreversible: values under it can never be decrypted again. Repeat with --yes.\n`);
+          return EXIT.failure;
+        }
+        const key = await runtime.catalog.transition(id!, action === 'retire' ? 'retired' : 'destroyed', actor, { valuesUnderKey: remaining });
+        return done(io, globals, key, `${action === 'retire' ? 'Retired' : 'Destroyed'} ${key.id}.`);
+      }
+      case 'rollback': {
+        const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
+        const outcome = await rollback(
+          { ...runtime.deps, catalog: runtime.deps.catalog! },
+          { toKeyId: options.to, requestedBy: actor, batchSize: options.batchSize },
+          { onProgress: progress.update },
+        );
+        progress.done();
+        if (globals.json) printJson(io, { fromKeyId: outcome.fromKeyId, toKeyId: outcome.toKeyId, job: outcome.job });
+        else {
+          io.stdout(`Rolled back from ${outcome.fromKeyId} to ${outcome.toKeyId}: job ${outcome.job.id} ${outcome.job.status}, ${outcome.job.counters.rowsDone} rows rewrapped.\n`);
+          io.stdout(`Set SECRETS_ENCRYPTION_KEY to ${outcome.toKeyId} for your applications (keep ${outcome.fromKeyId} as previous).\n`);
+        }
+        return outcome.job.status === 'completed' ? EXIT.ok : EXIT.failure;
+      }
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function valuesUnder(runtime: EngineRuntime, keyId: string): Promise<number> {
+  const report = await verify(runtime.deps, { targetKeyId: runtime.primaryKeyId() });
+  return valuesUnderKey(report, keyId);
+}
+
+function done(io: CliIo, globals: GlobalOptions, key: CatalogKey, message: string): number {
+  if (globals.json) printJson(io, key);
+  else io.stdout(`${message}\n`);
+  return EXIT.ok;
+}
+
+function formatKey(k: CatalogKey): string {
+  return `${k.id.padEnd(16)} ${k.status.padEnd(10)} ${k.keyring.padEnd(13)} ${(k.tenant ?? '(global)').padEnd(12)} created ${k.createdAt.toISOString()}`;
+}

@@ -1,0 +1,155 @@
+import { getJob, type JobRecord } from '../../core/reencrypt/job-store';
+import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/job-runner';
+import { createJob } from '../../core/reencrypt/jobs';
+import type { Mode } from '../../core/reencrypt/modes';
+import { findTable } from '../../core/reencrypt/registry';
+import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
+import { progressReporter } from '../progress';
+import { actorOf, openSession, printJson } from '../session';
+import { startBatchWorkers, type WorkerPoolHandle } from '../worker-pool';
+
+export interface ReencryptOptions {
+  readonly dryRun?: boolean;
+  readonly batchSize?: number;
+  readonly table?: string[];
+  readonly mode: Mode;
+  readonly concurrency: number;
+  readonly maxErrorRate?: number;
+  readonly targetKey?: string;
+  readonly resume?: string;
+}
+
+/**
+ * `rekey reencrypt`: plan (and with --dry-run, only report), then move every
+ * value to the primary key in batches, verify, and retire the old key when
+ * nothing is left under it. --concurrency N runs N-1 worker threads beside
+ * this one, all claiming batches of the same job.
+ */
+export async function reencryptCommand(globals: GlobalOptions, options: ReencryptOptions, io: CliIo): Promise<number> {
+  const runtime = await openSession(globals, io);
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    io.stderr('\nInterrupted: finishing the batches in flight; resume with `rekey reencrypt --resume <job>`\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSigint);
+  let pool: WorkerPoolHandle | undefined;
+  try {
+    for (const name of options.table ?? []) {
+      if (!findTable(runtime.registry, name)) {
+        throw new UsageError(
+          `--table ${name}: not in the registry (known: ${runtime.registry.tables.map((t) => t.name).join(', ') || 'none'})`,
+        );
+      }
+    }
+    const target = options.targetKey ?? runtime.primaryKeyId();
+    const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
+    const started = Date.now();
+    let outcome: JobOutcome;
+    if (options.resume) {
+      const job = await getJob(runtime.sql, options.resume);
+      if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
+      pool = startThreads(options, runtime, job.id, globals, io);
+      outcome = await runJob(runtime.deps, job.id, { concurrency: 2, onProgress: progress.update, signal: abort.signal });
+    } else if (options.dryRun) {
+      outcome = await startJob(runtime.deps, request(options, target, globals, io), {});
+    } else {
+      const job = await createJob(runtime.deps, request(options, target, globals, io));
+      if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}\n`);
+      const planned = await runJobUntilRunning(runtime.deps, job.id);
+      pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
+      outcome = await runJob(runtime.deps, job.id, { concurrency: 2, onProgress: progress.update, signal: abort.signal });
+    }
+    if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
+    progress.done();
+    const seconds = (Date.now() - started) / 1000;
+    return report(io, globals, outcome, seconds);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (pool) await pool.terminate();
+    await runtime.close();
+  }
+}
+
+function request(options: ReencryptOptions, target: string, globals: GlobalOptions, io: CliIo) {
+  return {
+    mode: options.mode,
+    targetKeyId: target,
+    tables: options.table,
+    batchSize: options.batchSize,
+    dryRun: options.dryRun,
+    maxErrorRate: options.maxErrorRate,
+    requestedBy: actorOf(globals, io),
+  };
+}
+
+/** Plans the job (so worker threads have batches to claim) without running it; false for a job with nothing to do. */
+async function runJobUntilRunning(deps: Parameters<typeof runJob>[0], jobId: string): Promise<boolean> {
+  const { planJob } = await import('../../core/reencrypt/jobs');
+  const planned = await planJob(deps, jobId);
+  return planned.job.status === 'running' && planned.job.counters.batchesTotal > 0;
+}
+
+function startThreads(
+  options: ReencryptOptions,
+  runtime: Awaited<ReturnType<typeof openSession>>,
+  jobId: string,
+  globals: GlobalOptions,
+  io: CliIo,
+): WorkerPoolHandle | undefined {
+  if (options.concurrency <= 1) return undefined;
+  const url = globals.databaseUrl ?? io.env.DATABASE_URL!;
+  return startBatchWorkers(options.concurrency - 1, {
+    jobId,
+    databaseUrl: url,
+    registryJson: JSON.stringify(runtime.registry),
+    env: Object.fromEntries(Object.entries(io.env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    actor: actorOf(globals, io),
+    ...(globals.keyring ? { keyringKind: globals.keyring } : {}),
+    ...(globals.keysetSecret ? { keysetSecretId: globals.keysetSecret } : {}),
+  });
+}
+
+function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number): number {
+  const job: JobRecord = outcome.job;
+  const c = job.counters;
+  const attempted = c.rowsDone + c.rowsFailed + c.rowsConflicted;
+  const rowsPerSecond = seconds > 0 ? Math.round(c.rowsDone / seconds) : 0;
+  const code = outcome.dryRunReport || job.status === 'completed' ? EXIT.ok : EXIT.failure;
+  if (globals.json) {
+    printJson(io, {
+      jobId: job.id,
+      status: job.status,
+      mode: job.mode,
+      dryRun: job.dryRun,
+      targetKeyId: job.targetKeyId,
+      plan: outcome.plan ?? job.plan,
+      counters: c,
+      seconds,
+      rowsPerSecond,
+      retired: outcome.retire?.retired ?? job.retiredKeyIds,
+      keptKeys: outcome.retire?.kept ?? [],
+      interrupted: outcome.interrupted,
+      error: job.error,
+    });
+    return code;
+  }
+  if (outcome.dryRunReport) {
+    for (const line of outcome.dryRunReport) io.stdout(`${line}\n`);
+    return code;
+  }
+  io.stdout(
+    [
+      `Job ${job.id}: ${job.status}${outcome.interrupted ? ' (interrupted)' : ''}`,
+      `  re-encrypted ${c.rowsDone} rows (${attempted} attempted, ${c.rowsFailed} failed, ${c.rowsSkipped} already on ${job.targetKeyId}, ${c.rowsConflicted} changed concurrently)`,
+      `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s`,
+      ...(outcome.retire?.retired.length ? [`  retired: ${outcome.retire.retired.join(', ')}`] : []),
+      ...(outcome.retire?.kept.length
+        ? [`  kept (values remain): ${outcome.retire.kept.map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+        : []),
+      ...(job.error ? [`  error: ${job.error}`] : []),
+      ...(c.rowsFailed > 0 ? [`  row errors: rekey status ${job.id}`] : []),
+    ].join('\n') + '\n',
+  );
+  return code;
+}

@@ -1,0 +1,60 @@
+import { verify, type VerifyReport } from '../../core/reencrypt/verify';
+import { findTable } from '../../core/reencrypt/registry';
+import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
+import { openSession, printJson } from '../session';
+
+/**
+ * `rekey verify` (exit 0 only when every row is on the primary key and, with
+ * --decrypt, every value decrypts) and `rekey inventory` (the same counts,
+ * no verdict). Counts and row ids only: nothing decrypted is ever printed.
+ */
+export async function verifyCommand(
+  globals: GlobalOptions,
+  options: { decrypt?: boolean; table?: string[] },
+  io: CliIo,
+  mode: 'verify' | 'inventory' = 'verify',
+): Promise<number> {
+  const runtime = await openSession(globals, io);
+  try {
+    for (const name of options.table ?? []) {
+      if (!findTable(runtime.registry, name)) throw new UsageError(`--table ${name}: not in the registry`);
+    }
+    const report = await verify(runtime.deps, {
+      targetKeyId: runtime.primaryKeyId(),
+      tables: options.table,
+      decrypt: Boolean(options.decrypt),
+    });
+    if (globals.json) printJson(io, report);
+    else io.stdout(formatReport(report, mode));
+    if (mode === 'inventory') return EXIT.ok;
+    return report.ok ? EXIT.ok : EXIT.failure;
+  } finally {
+    await runtime.close();
+  }
+}
+
+export function formatReport(report: VerifyReport, mode: 'verify' | 'inventory'): string {
+  const lines: string[] = [];
+  for (const t of report.tables) {
+    lines.push(`${t.table}: ${t.rows} rows, ${t.rowsOnTarget} on ${report.targetKeyId}, ${t.rowsNotOnTarget} not`);
+    for (const [key, n] of Object.entries(t.values.envelopes).sort()) lines.push(`  ${key.padEnd(16)} ${n} values`);
+    for (const [key, n] of Object.entries(t.values.jsonKeyId).sort()) lines.push(`  json:${key.padEnd(11)} ${n} values (legacy JSON key_id)`);
+    if (t.values.fernet) lines.push(`  fernet           ${t.values.fernet} values (legacy)`);
+    if (t.values.plaintext) lines.push(`  plaintext        ${t.values.plaintext} values (NOT encrypted)`);
+    if (t.values.null) lines.push(`  null             ${t.values.null} values`);
+    if (t.decrypt) {
+      lines.push(`  decrypt check: ${t.decrypt.checked} checked, ${t.decrypt.failed} failed`);
+      for (const [code, n] of Object.entries(t.decrypt.byCode)) lines.push(`    ${code}: ${n}`);
+      if (t.decrypt.failedRowIds.length) lines.push(`    first failing row ids: ${t.decrypt.failedRowIds.join(', ')}`);
+    }
+  }
+  if (mode === 'verify') {
+    lines.push(
+      report.ok
+        ? `OK: every row is on the primary key ${report.targetKeyId}${report.tables.some((t) => t.decrypt) ? ' and decrypts' : ''}`
+        : `NOT OK: ${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} rows not on ${report.targetKeyId}` +
+            (report.decryptFailures ? `, ${report.decryptFailures} values failed to decrypt` : ''),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,144 @@
+import { Command, CommanderError, Option } from 'commander';
+import { RekeyError } from '../core/errors';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs';
+import { MODES } from '../core/reencrypt/modes';
+import { keysCommand } from './commands/keys';
+import { migrateCommand } from './commands/migrate';
+import { reencryptCommand } from './commands/reencrypt';
+import { statusCommand } from './commands/status';
+import { verifyCommand } from './commands/verify';
+import { EXIT, UsageError, type CliIo, type GlobalOptions } from './io';
+import { collect, oneOf, positiveInt, rate } from './values';
+
+/**
+ * The `rekey` command line. Returns the exit code instead of exiting, so
+ * tests run it in-process: 0 ok, 1 the operation failed or found a problem,
+ * 2 the command line is wrong (docs/cli.md).
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; every other parse problem is a usage error.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      io.stderr(`error: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr(`error: ${describeError(err)}\n`);
+    return EXIT.failure;
+  }
+}
+
+/** One line that says what is wrong and what to do; rekey's errors already do, others get their name. */
+function describeError(err: unknown): string {
+  if (err instanceof RekeyError) return err.message;
+  if (err instanceof Error) {
+    if ((err as { code?: string }).code === 'ENOENT' && /rekey\.config\.json/.test(err.message)) {
+      return 'no rekey.config.json in this directory: pass --config PATH (see docs/cli.md for the registry format)';
+    }
+    return `${err.name}: ${err.message}`;
+  }
+  return String(err);
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('rekey')
+    .description('Envelope encryption and zero-downtime key rotation for secrets stored in PostgreSQL')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(add --help for usage)')
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL); sslmode/sslrootcert honoured')
+    .option('--config <path>', 'encrypted-column registry (default: ./rekey.config.json)')
+    .option('--json', 'machine-readable output on stdout')
+    .option('-q, --quiet', 'no start-up or progress lines')
+    .addOption(new Option('--keyring <kind>', 'where the keys come from (default: raw, from SECRETS_ENCRYPTION_KEY/_PREVIOUS)').choices(['raw', 'hierarchical', 'kms']))
+    .option('--keyset-secret <arn>', 'hierarchical keyring: the keyset secret (default: $REKEY_KEYSET_SECRET_ARN)')
+    .option('--actor <name>', 'who is acting, for the audit log (default: $USER)');
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      setCode(await fn(...args));
+    };
+
+  program
+    .command('reencrypt')
+    .description('move every stored value to the primary key (dry run first: -n)')
+    .option('-n, --dry-run', 'show what would change; change nothing')
+    .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
+    .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
+    .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
+    .option('--concurrency <n>', 'worker threads (each with its own connection)', positiveInt(64), 1)
+    .option('--max-error-rate <r>', 'abort when failed rows pass this fraction (default: 0.01)', rate)
+    .option('--target-key <id>', 'key to move to (default: the primary key)')
+    .option('--resume <job>', 'pick up an interrupted job')
+    .action(wrap(async (opts: Parameters<typeof reencryptCommand>[1], cmd: Command) => reencryptCommand(globals(cmd), opts, io)));
+
+  program
+    .command('verify')
+    .description('count rows per key version; exit 0 only when every row is on the primary key')
+    .option('--decrypt', 'also decrypt every value (counts failures, prints no plaintext)')
+    .option('-t, --table <name>', 'only this table (repeatable)', collect)
+    .action(wrap(async (opts: { decrypt?: boolean; table?: string[] }, cmd: Command) => verifyCommand(globals(cmd), opts, io)));
+
+  program
+    .command('inventory')
+    .description('rows per key version and legacy/plaintext state, per table')
+    .option('-t, --table <name>', 'only this table (repeatable)', collect)
+    .action(wrap(async (opts: { table?: string[] }, cmd: Command) => verifyCommand(globals(cmd), opts, io, 'inventory')));
+
+  program
+    .command('status')
+    .description('latest jobs, or one job with its batches and row errors')
+    .argument('[job]', 'job id')
+    .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
+
+  program
+    .command('migrate')
+    .description("apply rekey's schema migrations (idempotent)")
+    .option('--status', 'only show applied and pending migrations')
+    .action(wrap(async (opts: { status?: boolean }, cmd: Command) => migrateCommand(globals(cmd), opts, io)));
+
+  const keys = program.command('keys').description('the key catalog: list, add, activate, retire, destroy, rollback');
+  const keyAction = (name: 'add' | 'activate' | 'retire' | 'destroy', description: string, build?: (c: Command) => Command) => {
+    let c = keys.command(name).description(description).argument('<id>', 'key id, e.g. kek-v3');
+    if (build) c = build(c);
+    c.action(wrap(async (id: string, opts: Record<string, unknown>, cmd: Command) => keysCommand(globals(cmd), name, id, opts, io)));
+  };
+  keys
+    .command('list')
+    .description('every key with its status')
+    .option('--tenant <tenant>', 'only this tenant scope')
+    .action(wrap(async (opts: { tenant?: string }, cmd: Command) => keysCommand(globals(cmd), 'list', undefined, opts, io)));
+  keyAction('add', 'register a new key version (pending)', (c) =>
+    c
+      .addOption(new Option('--keyring <kind>', 'raw | kms | hierarchical').choices(['raw', 'kms', 'hierarchical']))
+      .option('--kms-key-arn <arn>', 'kms keyring: the KMS key')
+      .option('--tenant <tenant>', 'tenant scope (default: global)'),
+  );
+  keyAction('activate', 'make a key primary; the current one becomes rotating');
+  keyAction('retire', 'retire a rotating key (refused while values remain under it)');
+  keyAction('destroy', 'destroy a retired key: irreversible (crypto-shredding)', (c) =>
+    c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
+  );
+  keys
+    .command('rollback')
+    .description('make the previous key primary again and rewrap everything back to it')
+    .option('--to <id>', 'the key to return to (default: the rotating key)')
+    .option('-b, --batch-size <n>', 'rows per batch', positiveInt(MAX_BATCH_SIZE))
+    .action(wrap(async (opts: { to?: string; batchSize?: number }, cmd: Command) => keysCommand(globals(cmd), 'rollback', undefined, opts, io)));
+
+  for (const c of [program, ...program.commands, ...keys.commands]) {
+    c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  }
+  return program;
+}

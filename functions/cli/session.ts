@@ -1,0 +1,48 @@
+import { createEngineRuntime, type EngineRuntime, type EngineRuntimeOptions } from '../runtime/engine-runtime';
+import { EXIT, type CliIo, type GlobalOptions } from './io';
+
+/** What every command that touches the database starts with: the runtime and the start-up lines. */
+export async function openSession(
+  globals: GlobalOptions,
+  io: CliIo,
+  extra: Partial<EngineRuntimeOptions> = {},
+): Promise<EngineRuntime> {
+  const runtime = await createEngineRuntime({
+    env: io.env,
+    ...(globals.databaseUrl ? { databaseUrl: globals.databaseUrl } : {}),
+    ...(globals.config ? { registry: globals.config } : {}),
+    ...(globals.keyring ? { keyringKind: globals.keyring } : {}),
+    ...(globals.keysetSecret ? { keysetSecretId: globals.keysetSecret } : {}),
+    actor: actorOf(globals, io),
+    ...extra,
+  });
+  if (!globals.quiet && !globals.json) {
+    // Key ids and where we are connected; never key material.
+    const ids = await runtime.keyIds();
+    io.stderr(`Encryption service initialized. Primary key: ${runtime.primaryKeyId()}\n`);
+    io.stderr(`Available keys: ${JSON.stringify(ids)}\n`);
+    for (const change of runtime.catalogChanges) io.stderr(`Key catalog: ${change}\n`);
+    const c = runtime.connection;
+    if (c) {
+      io.stderr(`Connected to database ${c.host}:${c.port}/${c.database} (${c.tls ? `TLS, sslmode=${c.sslmode}` : 'no TLS'})\n`);
+    }
+  }
+  const c = runtime.connection;
+  if (c && !c.tls && !c.loopback) {
+    io.stderr(
+      `WARNING: the connection to ${c.host} is not encrypted (sslmode=${c.sslmode}). ` +
+        'Add ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to the database URL.\n',
+    );
+  }
+  return runtime;
+}
+
+export function actorOf(globals: GlobalOptions, io: CliIo): string {
+  return globals.actor ?? io.env.REKEY_ACTOR ?? io.env.USER ?? 'rekey-cli';
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}
+
+export { EXIT };

@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from 'commander';
+
+/** commander value parsers: a bad value is a usage error (exit 2) naming the flag's expectation. */
+export function positiveInt(max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+    const n = Number(value);
+    if (n < 1 || n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got ${value}`);
+    return n;
+  };
+}
+
+export function rate(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`expected a fraction from 0 to 1 (0.01 = 1 %), got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a table name');
+  return [...previous, value];
+}
+
+export function oneOf<T extends string>(allowed: readonly T[]) {
+  return (value: string): T => {
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    return value as T;
+  };
+}

@@ -1,0 +1,157 @@
+import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg-sql';
+import { BlindIndex } from '../core/crypto/blind-index';
+import { EnvelopeCipher } from '../core/crypto/envelope-cipher';
+import type { Keyring, KeyringKind } from '../core/crypto/keyring';
+import { RawKeyring } from '../core/crypto/keyrings/raw';
+import { FernetReader } from '../core/crypto/legacy/fernet';
+import { JsonKeyIdReader } from '../core/crypto/legacy/json-key-id';
+import type { LegacyReader } from '../core/crypto/legacy/reader';
+import { AuditLog } from '../core/keys/audit';
+import { KeyCatalog } from '../core/keys/catalog';
+import type { KeyPolicy } from '../core/keys/policy';
+import type { SqlPool } from '../core/ports/sql';
+import { valueCryptoFrom } from '../core/reencrypt/crypto-bridge';
+import type { EngineDeps } from '../core/reencrypt/engine-deps';
+import type { BlindIndexer } from '../core/reencrypt/ports';
+import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/registry';
+import { assertSchemaCurrent } from '../core/schema/migrate';
+import { syncKeyringWithCatalog } from './catalog-sync';
+import { keyringFromEnv } from './keyring-from-env';
+
+export interface EngineRuntimeOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Else DATABASE_URL. Ignored when `sql` is given. */
+  readonly databaseUrl?: string;
+  /** An existing pool (Lambda: the Data API adapter). */
+  readonly sql?: SqlPool;
+  /** @default 4 */
+  readonly poolSize?: number;
+  /** Registry object, or a path; else ./rekey.config.json, else REKEY_REGISTRY_JSON. */
+  readonly registry?: Registry | string;
+  readonly keyring?: Keyring;
+  readonly keyringKind?: KeyringKind;
+  readonly keysetSecretId?: string;
+  /** Who acts, for the audit log. */
+  readonly actor: string;
+  /** Register / activate the keyring's keys in the catalog (see catalog-sync.ts). @default true */
+  readonly syncCatalog?: boolean;
+  /** Some commands (migrate, keys) work without a registry. @default true */
+  readonly needsRegistry?: boolean;
+}
+
+export interface EngineRuntime {
+  readonly sql: SqlPool;
+  readonly connection?: ConnectionDescription;
+  readonly keyring: Keyring;
+  readonly catalog: KeyCatalog;
+  readonly audit: AuditLog;
+  readonly registry: Registry;
+  readonly legacyReaders: readonly LegacyReader[];
+  /** The engine's dependencies; `deps.crypto` always checks the current catalog policy. */
+  readonly deps: EngineDeps;
+  readonly catalogChanges: readonly string[];
+  /** The key every value should end under: the catalog's active global key. */
+  primaryKeyId(): string;
+  keyIds(): Promise<readonly string[]>;
+  /** Re-reads the catalog policy (after activate/rollback). */
+  refreshPolicy(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds what the engine runs on from flags and the environment: the database
+ * pool, the keyring, the catalog synced with it, the cipher under the
+ * catalog's policy, legacy readers (Fernet when ENCRYPTION_KEY is set; JSON
+ * key_id over the raw keyring's KEKs), the blind index (BLIND_INDEX_KEY) and
+ * the registry. Shared by the CLI, the demo, the benchmarks and the local
+ * runtime, so they all run the same code.
+ */
+export async function createEngineRuntime(options: EngineRuntimeOptions): Promise<EngineRuntime> {
+  const env = options.env ?? process.env;
+  let connection: ConnectionDescription | undefined;
+  let sql = options.sql;
+  if (!sql) {
+    const url = options.databaseUrl ?? env.DATABASE_URL;
+    if (!url) throw new RuntimeConfigError('no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)');
+    connection = describeConnection(url, env);
+    sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
+  }
+  try {
+    await assertSchemaCurrent(sql);
+    const keyring = options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
+    const audit = new AuditLog(sql);
+    const catalog = new KeyCatalog(sql, { audit });
+    const catalogChanges = options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(catalog, keyring, options.actor)).changes;
+    let policy: KeyPolicy = await catalog.policy();
+    const policyProxy: KeyPolicy = {
+      assertCanEncrypt: (id) => policy.assertCanEncrypt(id),
+      assertCanDecrypt: (id) => policy.assertCanDecrypt(id),
+      encryptionKeyId: (tenant) => policy.encryptionKeyId(tenant),
+      statusOf: (id) => policy.statusOf(id),
+    };
+    const cipher = new EnvelopeCipher({ keyring, policy: policyProxy });
+    const legacyReaders: LegacyReader[] = [];
+    if (FernetReader.configured(env)) legacyReaders.push(FernetReader.fromEnv(env));
+    if (keyring instanceof RawKeyring) legacyReaders.push(new JsonKeyIdReader((id) => keyring.kekFor(id)));
+    const registry = options.needsRegistry === false ? { tables: [] } : resolveRegistry(options.registry, env);
+    const refreshPolicy = async (): Promise<void> => {
+      policy = await catalog.policy();
+    };
+    const deps: EngineDeps = {
+      sql,
+      registry,
+      crypto: valueCryptoFrom({ cipher, legacyReaders }),
+      blindIndex: BlindIndex.configured(env) ? blindIndexer(BlindIndex.fromEnv(env)) : undefined,
+      audit,
+      catalog: {
+        list: () => catalog.list(),
+        transition: async (id, to, actor) => {
+          await catalog.transition(id, to, actor);
+        },
+        activate: async (id, actor) => {
+          await catalog.activate(id, actor);
+        },
+      },
+      refreshKeys: refreshPolicy,
+    };
+    const pool = sql;
+    return {
+      sql: pool,
+      ...(connection ? { connection } : {}),
+      keyring,
+      catalog,
+      audit,
+      registry,
+      legacyReaders,
+      deps,
+      catalogChanges,
+      primaryKeyId: () => policy.encryptionKeyId(null),
+      keyIds: () => keyring.keyIds(),
+      refreshPolicy,
+      close: () => (options.sql ? Promise.resolve() : pool.close()),
+    };
+  } catch (err) {
+    if (!options.sql) await sql.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export class RuntimeConfigError extends Error {
+  readonly code = 'RUNTIME_CONFIG';
+}
+
+function resolveRegistry(registry: Registry | string | undefined, env: NodeJS.ProcessEnv): Registry {
+  if (registry && typeof registry !== 'string') return registry;
+  if (typeof registry === 'string') return loadRegistry(registry);
+  if (env.REKEY_REGISTRY_JSON) return parseRegistry(JSON.parse(env.REKEY_REGISTRY_JSON) as unknown, 'REKEY_REGISTRY_JSON');
+  return loadRegistry();
+}
+
+function blindIndexer(index: BlindIndex): BlindIndexer {
+  return {
+    index: (plaintext, where, form) => {
+      const value = index.index(plaintext, where);
+      return form === 'binary' ? Buffer.from(value, 'utf8') : value;
+    },
+  };
+}
