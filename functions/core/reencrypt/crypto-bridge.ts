@@ -34,12 +34,13 @@ export function classifyStoredValue(value: StoredValue | null, readers: readonly
 }
 
 /** The engine's BlindIndexer over rekey's BlindIndex (`<key id>:<hex>` text; bytes of that text for a bytea column). */
-export function blindIndexerFrom(index: Pick<BlindIndex, 'index'>): BlindIndexer {
+export function blindIndexerFrom(index: Pick<BlindIndex, 'index' | 'isCurrent'>): BlindIndexer {
   return {
     index: (plaintext, where, form) => {
       const text = index.index(plaintext, { table: where.table, column: where.column });
       return form === 'text' ? text : Buffer.from(text, 'utf8');
     },
+    isCurrent: (stored) => index.isCurrent(typeof stored === 'string' ? stored : stored.toString('utf8')),
   };
 }
 

@@ -17,11 +17,6 @@ export function isMode(value: unknown): value is Mode {
   return typeof value === 'string' && (MODES as readonly string[]).includes(value);
 }
 
-/** Modes that hold the plaintext in hand and therefore (re)compute blind indexes. */
-function writesBlindIndex(mode: Mode): boolean {
-  return mode === 'encrypt' || mode === 'migrate';
-}
-
 /** The columns a batch reads, writes and guards for one table in one mode. */
 export interface ColumnSets {
   /** Encrypted columns (encrypt targets included). */
@@ -32,14 +27,18 @@ export interface ColumnSets {
   readonly write: readonly string[];
   /** Columns read but never written: compared only (a changed source means the row changed). */
   readonly guard: readonly string[];
-  /** Blind index columns this mode writes, by encrypted column. */
+  /**
+   * Blind index columns, by encrypted column. encrypt and migrate write them
+   * with every value they encrypt; rewrap and reencrypt recompute one only
+   * when it is missing or made with an older blind index key.
+   */
   readonly blindIndex: Readonly<Record<string, string>>;
 }
 
 export function columnSets(table: RegistryTable, mode: Mode): ColumnSets {
   const write: string[] = [...table.columns];
   const guard: string[] = [];
-  const blindIndex: Record<string, string> = writesBlindIndex(mode) ? { ...table.blindIndex } : {};
+  const blindIndex: Record<string, string> = { ...table.blindIndex };
   if (table.keyIdColumn) write.push(table.keyIdColumn);
   write.push(...Object.values(blindIndex));
   if (mode === 'encrypt') {

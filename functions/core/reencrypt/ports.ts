@@ -43,6 +43,8 @@ export interface ValueCrypto {
 /** Blind index (HMAC) of a plaintext, for equality lookups; the same form (text/binary) as its column. */
 export interface BlindIndexer {
   index(plaintext: Buffer, where: { readonly table: string; readonly column: string }, form: 'text' | 'binary'): StoredValue | Promise<StoredValue>;
+  /** True when a stored index was made with the current blind index key (nothing to recompute). */
+  isCurrent?(stored: StoredValue): boolean;
 }
 
 /**

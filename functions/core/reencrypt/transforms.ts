@@ -151,6 +151,25 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
     }
   };
 
+  /**
+   * While a value moves to the target key, its blind index is recomputed when
+   * missing or made with an older blind index key (rotation recomputes it).
+   * Needs the plaintext: one decryption, for such rows only.
+   */
+  const refreshBlindIndex = async (column: string, value: StoredValue, context: EncryptionContext): Promise<void> => {
+    const hashColumn = ctx.sets.blindIndex[column];
+    const indexer = ctx.blindIndex;
+    if (hashColumn === undefined || !indexer?.isCurrent) return;
+    const stored = row.values[hashColumn] ?? null;
+    if (stored !== null && indexer.isCurrent(stored)) return;
+    const plaintext = await crypto.decrypt(value, context);
+    try {
+      next[hashColumn] = await indexer.index(plaintext, { table: table.name, column }, form(hashColumn));
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+
   // encrypt mode, source → target mappings: the plaintext source is authoritative while it is not NULL.
   if (mode === 'encrypt') {
     for (const m of table.encrypt) {
@@ -192,6 +211,7 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         // The hot path of every rotation: no closure, no extra allocation.
         try {
           next[column] = mode === 'reencrypt' ? await crypto.reencrypt(value, context, target) : await crypto.rewrap(value, context, target);
+          await refreshBlindIndex(column, value, context);
         } catch (err) {
           if (isRetryable(err)) throw err;
           errors.push({ column, ...describeError(err) });

@@ -73,8 +73,9 @@ describe('table statements', () => {
       'SELECT t."uid"::text AS "__rekey_id", t."email_enc", t."email_hash", t."email" FROM "users" AS t WHERE t."uid" > $2::uuid ORDER BY t."uid" LIMIT $1',
     );
     expect(s.selectByIds().text).toContain('WHERE t."uid" = ANY($1::uuid[])');
-    // rewrap mode never touches the plaintext source or the blind index
-    const r = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text' } }, 'rewrap');
-    expect(r.sets.read).toEqual(['email_enc']);
+    // rewrap mode never touches the plaintext source; the blind index it may recompute
+    const r = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary' } }, 'rewrap');
+    expect(r.sets.read).toEqual(['email_enc', 'email_hash']);
+    expect(r.sets.guard).toEqual([]);
   });
 });

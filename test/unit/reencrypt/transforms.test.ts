@@ -75,8 +75,26 @@ describe('row transforms', () => {
     expect((await cipher.decrypt(plan.next['token']!, at('token'))).toString()).toBe('tok-1');
     // rewrap keeps the ciphertext: only the key id and wrapped key change
     expect(parseEnvelope(plan.next['blob']!).sealed.equals(parseEnvelope(blob).sealed)).toBe(true);
-    // rewrap mode never writes the blind index (it has no plaintext)
-    expect(plan.next).not.toHaveProperty('token_hash');
+    // no blind indexer that can tell a stale index: the index column is carried over untouched
+    expect(plan.next['token_hash']).toBeNull();
+  });
+
+  it('recomputes a missing or stale blind index while rewrapping, and leaves a current one alone', async () => {
+    const indexer = {
+      index: (p: Buffer, where: { table: string; column: string }) => `bidx-v2:${where.column}:${p.toString()}`,
+      isCurrent: (stored: string | Buffer) => String(stored).startsWith('bidx-v2:'),
+    };
+    const ctx = { ...ctxFor(secrets, secretsShape, 'rewrap'), blindIndex: indexer };
+    const token = await v1Cipher.encrypt('tok-9', at('token', '9'), { keyId: 'kek-v1' });
+    for (const [stored, want] of [
+      [null, 'bidx-v2:token:tok-9'],
+      ['bidx-v1:old', 'bidx-v2:token:tok-9'],
+      ['bidx-v2:current', 'bidx-v2:current'],
+    ] as const) {
+      const plan = await transformRow({ id: '9', tenant: 'acme', values: { token, blob: null, key_id: null, token_hash: stored } }, ctx);
+      expect(plan.outcome).toBe('changed');
+      expect(plan.next['token_hash']).toBe(want);
+    }
   });
 
   it('reencrypt mode changes every byte after the header', async () => {

@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../functions/cli/main';
+import type { CliIo } from '../../../functions/cli/io';
+import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
+import { peekKeyId } from '../../../functions/core/crypto/envelope';
+import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
+
+/**
+ * The `rekey` CLI against a real PostgreSQL: in-process through main() for
+ * speed, and once as a child process through bin/rekey.ts. Every run checks
+ * that no key material or plaintext reaches stdout or stderr.
+ */
+const ROWS = 1200;
+const v1 = randomBytes(32);
+const v2 = randomBytes(32);
+const secrets = (i: number): string => `sk-live-${i}-${'x'.repeat(20)}`;
+
+describe('rekey CLI', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    db = await migratedDatabase();
+    await db.sql.query('CREATE TABLE llm_providers (id bigint PRIMARY KEY, api_key_encrypted text)');
+    const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: v1 }]) });
+    const ids: string[] = [];
+    const values: string[] = [];
+    for (let i = 1; i <= ROWS; i++) {
+      ids.push(String(i));
+      values.push(await cipher.encrypt(secrets(i), { table: 'llm_providers', column: 'api_key_encrypted', rowId: String(i) }));
+    }
+    await db.sql.query('INSERT INTO llm_providers SELECT * FROM unnest($1::bigint[], $2::text[])', [ids, values]);
+    dir = mkdtempSync(join(tmpdir(), 'rekey-cli-'));
+    writeFileSync(
+      join(dir, 'rekey.config.json'),
+      JSON.stringify({ tables: [{ name: 'llm_providers', idColumn: 'id', columns: ['api_key_encrypted'] }] }),
+    );
+    env = {
+      PATH: process.env.PATH,
+      DATABASE_URL: db.url,
+      SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', v2),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', v1),
+      USER: 'cli-test',
+    };
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env, cwd: dir };
+    const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
+    assertNoSecrets(out + err);
+    return { code, out, err };
+  }
+
+  function assertNoSecrets(text: string): void {
+    for (const key of [v1, v2]) {
+      expect(text).not.toContain(key.toString('base64'));
+      expect(text).not.toContain(key.toString('hex'));
+    }
+    expect(text).not.toMatch(/sk-live-\d+/);
+  }
+
+  async function tableDigest(): Promise<string> {
+    const { rows } = await db.sql.query<{ id: string; v: string }>('SELECT id::text AS id, api_key_encrypted AS v FROM llm_providers ORDER BY id');
+    return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
+  }
+
+  it('dry run prints the runbook line and leaves the table byte-identical', async () => {
+    const before = await tableDigest();
+    const { code, out, err } = await rekey('reencrypt', '--dry-run');
+    expect(code).toBe(0);
+    expect(out).toContain(`DRY RUN: Would re-encrypt ${ROWS} of ${ROWS} records`);
+    expect(err).toContain('Encryption service initialized. Primary key: kek-v2');
+    expect(err).toContain('Available keys: ["kek-v2","kek-v1"]');
+    expect(await tableDigest()).toBe(before);
+  });
+
+  it('re-encrypts everything, verifies, retires the old key; verify exits 0 only then', async () => {
+    expect((await rekey('verify')).code).toBe(1);
+    const run = await rekey('reencrypt', '-b', '250');
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/completed/);
+    expect(run.out).toMatch(/rows\/s/);
+    expect(run.out).toContain('retired: kek-v1');
+    expect(run.err).toMatch(/Progress: 1000\/1200 records processed/);
+    const { rows } = await db.sql.query<{ v: string }>('SELECT api_key_encrypted AS v FROM llm_providers');
+    expect(new Set(rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v2']));
+    const verify = await rekey('verify', '--decrypt');
+    expect(verify.code).toBe(0);
+    expect(verify.out).toContain('OK: every row is on the primary key kek-v2 and decrypts');
+    const keys = JSON.parse((await rekey('--json', 'keys', 'list')).out) as { id: string; status: string }[];
+    expect(keys.map((k) => `${k.id}:${k.status}`).sort()).toEqual(['kek-v1:retired', 'kek-v2:active']);
+  });
+
+  it('runs with worker threads and emits parseable JSON', async () => {
+    const { code, out } = await rekey('--json', 'reencrypt', '--concurrency', '2', '-b', '100');
+    expect(code).toBe(0);
+    const result = JSON.parse(out) as { status: string; counters: { rowsDone: number; batchesDone: number; batchesTotal: number } };
+    expect(result.status).toBe('completed');
+    expect(result.counters.rowsDone).toBe(ROWS);
+    expect(result.counters.batchesDone).toBe(result.counters.batchesTotal);
+    const status = JSON.parse((await rekey('--json', 'status')).out) as { status: string }[];
+    expect(status[0]!.status).toBe('completed');
+  });
+
+  it('refuses bad flags and values with exit code 2, naming them', async () => {
+    const cases: [string[], RegExp][] = [
+      [['reencrypt', '--bogus'], /unknown option '--bogus'/],
+      [['reencrypt', '-b', '0'], /batch-size.*whole number/],
+      [['reencrypt', '--max-error-rate', '1.5'], /max-error-rate.*fraction from 0 to 1/],
+      [['reencrypt', '--mode', 'shred'], /mode.*rewrap, reencrypt, encrypt, migrate/],
+      [['reencrypt', '-t', 'no_such_table'], /--table no_such_table: not in the registry/],
+      [['frobnicate'], /unknown command/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await rekey(...args);
+      expect({ args, code }).toEqual({ args, code: 2 });
+      expect(err).toMatch(message);
+    }
+  });
+
+  it('explains a missing key variable and a bad key without printing it', async () => {
+    delete env.SECRETS_ENCRYPTION_KEY;
+    delete env.SECRETS_ENCRYPTION_KEY_PREVIOUS;
+    const missing = await rekey('verify');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/SECRETS_ENCRYPTION_KEY/);
+    env.SECRETS_ENCRYPTION_KEY = 'kek-v2:bm90LTMyLWJ5dGVz';
+    const bad = await rekey('verify');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/SECRETS_ENCRYPTION_KEY.*decodes to 12 bytes.*32/);
+    expect(bad.err).not.toContain('bm90LTMyLWJ5dGVz');
+  });
+
+  it('says what to fix when the database cannot be reached', async () => {
+    env.DATABASE_URL = 'postgres://nobody@127.0.0.1:1/nothing';
+    const refused = await rekey('verify');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/cannot reach the database.*check host and port/);
+  });
+
+  it('refuses to retire or destroy a key that still has values under it', async () => {
+    await rekey('verify'); // registers the keyring in the catalog
+    const retire = await rekey('keys', 'retire', 'kek-v1');
+    expect(retire.code).toBe(1);
+    expect(retire.err).toContain(`${ROWS} values are still under it`);
+    const destroy = await rekey('keys', 'destroy', 'kek-v1', '--yes');
+    expect(destroy.code).toBe(1);
+  });
+
+  it('runs as a real process through bin/rekey.ts', () => {
+    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), 'reencrypt', '-n'], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`DRY RUN: Would re-encrypt ${ROWS} of ${ROWS} records`);
+    assertNoSecrets(run.stdout + run.stderr);
+    const usage = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), 'verify', '--nope'], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(usage.status).toBe(2);
+  });
+});
