@@ -31,7 +31,7 @@ const hmac = (plaintext: string, table: string, column: string): string => bidx.
 const indexer = blindIndexerFrom(bidx);
 
 describe('encrypt mode', () => {
-  it('moves plaintext emails into envelopes with a blind index and clears the plaintext column', async () => {
+  it('moves plaintext emails into envelopes with a blind index, clears the plaintext column; the next rotation recomputes the index', async () => {
     await db.sql.query('CREATE TABLE users (id bigint PRIMARY KEY, email text, email_encrypted text, email_hash text, note text)');
     for (let id = 1; id <= 300; id++) {
       await db.sql.query('INSERT INTO users VALUES ($1, $2, NULL, NULL, $3)', [id, id % 10 === 0 ? null : `user${id}@example.com`, id % 3 === 0 ? `note ${id}` : null]);
@@ -69,6 +69,23 @@ describe('encrypt mode', () => {
     const found = await db.sql.query<{ id: string }>('SELECT id::text AS id FROM users WHERE email_hash = $1', [hmac('user42@example.com', 'users', 'email_encrypted')]);
     expect(found.rows).toEqual([{ id: '42' }]);
     expect((await verify(deps, { targetKeyId: 'kek-v2', decrypt: true })).ok).toBe(true);
+
+    // The next key rotation also rotates the blind index key: each moved row gets its index recomputed.
+    const bidx2 = new BlindIndex([
+      { id: 'bidx-v2', key: randomBytes(32) },
+      { id: 'bidx-v1', key: Buffer.alloc(32, 1) },
+    ]);
+    await world.catalog.activate('kek-v1', 'test'); // kek-v1 (rotating) active again; kek-v2 rotating
+    await world.refreshKeys();
+    const rotated = await startJob(engine(db, world, registry, { blindIndex: blindIndexerFrom(bidx2) }), {
+      mode: 'rewrap',
+      targetKeyId: 'kek-v1',
+      requestedBy: 'test',
+    });
+    expect(rotated.job).toMatchObject({ status: 'completed', counters: { rowsDone: 280 } });
+    const after = await db.sql.query<{ id: string; email_hash: string | null }>('SELECT id::text AS id, email_hash FROM users WHERE email_hash IS NOT NULL ORDER BY id');
+    expect(after.rows).toHaveLength(270);
+    for (const r of after.rows) expect(r.email_hash).toBe(bidx2.index(`user${r.id}@example.com`, { table: 'users', column: 'email_encrypted' }));
   });
 
   it('rewrap mode refuses plaintext as an error instead of encrypting it', async () => {
