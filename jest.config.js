@@ -4,9 +4,13 @@
  * only transpiles here.
  */
 const tsJest = ['ts-jest', { diagnostics: false, tsconfig: { isolatedModules: true } }];
+// @middy/core ships ESM only (its package exports have no `require`): map it to its file and let ts-jest turn it into CommonJS.
+const esmJs = ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true, isolatedModules: true } }];
 const base = {
   testEnvironment: 'node',
-  transform: { '^.+\\.tsx?$': tsJest },
+  transform: { '^.+\\.tsx?$': tsJest, '^.+/node_modules/@middy/.+\\.js$': esmJs },
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  moduleNameMapper: { '^@middy/core$': '<rootDir>/node_modules/@middy/core/index.js' },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 

@@ -1,7 +1,21 @@
-/**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
- */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: abort');
-};
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricNames } from '../core/metrics-names';
+import { abortStep } from '../core/pipeline/steps';
+import { rekeyHandler } from './shared/handler';
+import { metrics } from './shared/powertools';
+import { containerRuntime } from './shared/runtime';
+
+export interface AbortEvent {
+  readonly executionId: string;
+  readonly jobId: string;
+  readonly errorRate: number;
+  readonly maxErrorRate: number;
+}
+
+/** Abort: the job becomes `aborted`; workers skip its remaining messages. */
+export const handler = rekeyHandler('Abort', async (event: AbortEvent) => {
+  const runtime = await containerRuntime();
+  await abortStep(runtime.deps, event.jobId, event.errorRate, event.maxErrorRate);
+  metrics.addMetric(MetricNames.JobAborted, MetricUnit.Count, 1);
+  return { aborted: true };
+});

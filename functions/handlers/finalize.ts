@@ -1,7 +1,16 @@
-/**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
- */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: finalize');
-};
+import { finalizeStep } from '../core/pipeline/steps';
+import { rekeyHandler } from './shared/handler';
+import { containerRuntime } from './shared/runtime';
+
+export interface FinalizeEvent {
+  readonly executionId: string;
+  readonly jobId: string;
+}
+
+/** Finalize: retire the old key(s) verify found empty; the job becomes completed. */
+export const handler = rekeyHandler('Finalize', async (event: FinalizeEvent) => {
+  const runtime = await containerRuntime();
+  const result = await finalizeStep(runtime.deps, event.jobId);
+  await runtime.refreshPolicy();
+  return result;
+});

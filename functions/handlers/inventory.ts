@@ -1,7 +1,34 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { INVENTORY_DIMENSIONS, MetricNames } from '../core/metrics-names';
+import { verify } from '../core/reencrypt/verify';
+import { rekeyHandler } from './shared/handler';
+import { metrics } from './shared/powertools';
+import { containerRuntime } from './shared/runtime';
+
+export interface InventoryEvent {
+  readonly source?: string;
+}
+
 /**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
+ * Daily inventory (EventBridge Scheduler): rows per key version per table as
+ * RowsOnKey, and RowsOnOverdueRetiringKeys — values still under a key that
+ * has been `rotating` longer than RETIRING_KEY_GRACE_DAYS.
  */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: inventory');
-};
+export const handler = rekeyHandler('Inventory', async (_event: InventoryEvent) => {
+  const runtime = await containerRuntime();
+  await runtime.refreshPolicy();
+  const report = await verify(runtime.deps, { targetKeyId: runtime.primaryKeyId() });
+  for (const table of report.tables) {
+    for (const [keyId, count] of Object.entries(table.values.envelopes)) {
+      const m = metrics.singleMetric();
+      m.addDimensions({ [INVENTORY_DIMENSIONS.table]: table.table, [INVENTORY_DIMENSIONS.keyId]: keyId });
+      m.addMetric(MetricNames.RowsOnKey, MetricUnit.Count, count);
+    }
+  }
+  const graceDays = Number(process.env.RETIRING_KEY_GRACE_DAYS ?? '7');
+  const cutoff = Date.now() - graceDays * 86_400_000;
+  const overdue = (await runtime.catalog.list({ status: 'rotating' })).filter((k) => (k.rotatedAt?.getTime() ?? 0) < cutoff);
+  const overdueRows = overdue.reduce((sum, k) => sum + (report.keys[k.id] ?? 0), 0);
+  metrics.addMetric(MetricNames.RowsOnOverdueRetiringKeys, MetricUnit.Count, overdueRows);
+  return { tables: report.tables.length, keys: report.keys, overdueRows };
+});

@@ -1,7 +1,15 @@
-/**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
- */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: mark-failed');
-};
+import { markFailedStep } from '../core/pipeline/steps';
+import { rekeyHandler } from './shared/handler';
+import { containerRuntime } from './shared/runtime';
+
+export interface MarkFailedEvent {
+  readonly executionId: string;
+  /** The failed task's error name only. */
+  readonly error: string;
+}
+
+/** MarkFailed: the execution's job (if it has one yet) becomes `failed`. */
+export const handler = rekeyHandler('MarkFailed', async (event: MarkFailedEvent) => {
+  const runtime = await containerRuntime();
+  return markFailedStep(runtime.deps, event.executionId, String(event.error ?? 'Error'));
+});

@@ -1,7 +1,15 @@
-/**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
- */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: plan');
-};
+import { planStep, type ExecutionRequest } from '../core/pipeline/steps';
+import { rekeyHandler } from './shared/handler';
+import { containerRuntime } from './shared/runtime';
+
+export interface PlanEvent {
+  readonly executionId: string;
+  readonly request: ExecutionRequest;
+}
+
+/** Plan: the execution's job (created once per execution id), counted and cut into keyset batches. */
+export const handler = rekeyHandler('Plan', async (event: PlanEvent) => {
+  const runtime = await containerRuntime();
+  await runtime.refreshPolicy();
+  return planStep(runtime.deps, event.executionId, event.request, () => runtime.primaryKeyId());
+});

@@ -1,7 +1,14 @@
-/**
- * Placeholder Lambda entry for the CDK stack (lib/). The real handler (middy +
- * Powertools) replaces this file; its contract is in docs/state-machine.md.
- */
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented: verify');
-};
+import { verifyStep } from '../core/pipeline/steps';
+import { rekeyHandler } from './shared/handler';
+import { containerRuntime } from './shared/runtime';
+
+export interface VerifyEvent {
+  readonly executionId: string;
+  readonly jobId: string;
+}
+
+/** Verify: values still under other keys; the job becomes completed_with_errors when any remain. */
+export const handler = rekeyHandler('Verify', async (event: VerifyEvent) => {
+  const runtime = await containerRuntime();
+  return verifyStep(runtime.deps, event.jobId);
+});

@@ -52,6 +52,8 @@ export interface EngineRuntime {
   readonly catalogChanges: readonly string[];
   /** The key every value should end under: the catalog's active global key. */
   primaryKeyId(): string;
+  /** The catalog policy in force (refreshPolicy() re-reads it). */
+  readonly policy: KeyPolicy;
   keyIds(): Promise<readonly string[]>;
   /** Re-reads the catalog policy (after activate/rollback). */
   refreshPolicy(): Promise<void>;
@@ -126,6 +128,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       deps,
       catalogChanges,
       primaryKeyId: () => policy.encryptionKeyId(null),
+      policy: policyProxy,
       keyIds: () => keyring.keyIds(),
       refreshPolicy,
       close: () => (options.sql ? Promise.resolve() : pool.close()),

@@ -1,0 +1,53 @@
+import type { SqlPool } from '../../core/ports/sql';
+import type { KeyringKind } from '../../core/crypto/keyring';
+import { parseRegistry } from '../../core/reencrypt/registry';
+import { createEngineRuntime, type EngineRuntime } from '../../runtime/engine-runtime';
+
+/**
+ * The engine runtime of a Lambda container, built on first use and reused by
+ * later invocations. The database is the Data API (DB_CLUSTER_ARN,
+ * DB_SECRET_ARN, DB_NAME) on AWS, or DATABASE_URL (the local runtime and
+ * tests); the keyring is KEYRING_KIND with KEYSET_SECRET_ARN / KMS_KEY_ARN;
+ * the registry is REKEY_REGISTRY.
+ */
+let cached: Promise<EngineRuntime> | undefined;
+
+export function containerRuntime(env: NodeJS.ProcessEnv = process.env): Promise<EngineRuntime> {
+  cached ??= build(env).catch((err: unknown) => {
+    cached = undefined; // a failed start-up (throttled KMS, say) is retried by the next invocation
+    throw err;
+  });
+  return cached;
+}
+
+/** Tests: forget the cached runtime (and close it). */
+export async function resetContainerRuntime(): Promise<void> {
+  const current = cached;
+  cached = undefined;
+  if (current) await (await current).close().catch(() => undefined);
+}
+
+async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
+  const kind = (env.KEYRING_KIND ?? 'hierarchical') as KeyringKind;
+  const keyEnv: NodeJS.ProcessEnv = { ...env };
+  if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN) keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
+  const sql = env.DATABASE_URL ? undefined : await dataApi(env);
+  return createEngineRuntime({
+    env: keyEnv,
+    ...(sql ? { sql } : { databaseUrl: env.DATABASE_URL!, poolSize: 2 }),
+    keyringKind: kind,
+    ...(env.KEYSET_SECRET_ARN ? { keysetSecretId: env.KEYSET_SECRET_ARN } : {}),
+    registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
+    actor: env.AWS_LAMBDA_FUNCTION_NAME ? `lambda:${env.AWS_LAMBDA_FUNCTION_NAME}` : 'rekey-pipeline',
+  });
+}
+
+async function dataApi(env: NodeJS.ProcessEnv): Promise<SqlPool> {
+  const missing = ['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME'].filter((k) => !env[k]);
+  if (missing.length) throw new Error(`missing environment: ${missing.join(', ')} (or DATABASE_URL)`);
+  // Loaded only on AWS: the local runtime and the tests use DATABASE_URL.
+  const { createDataApiSql } = (await import('../../core/adapters/data-api-sql')) as {
+    createDataApiSql: (o: { resourceArn: string; secretArn: string; database: string }) => SqlPool;
+  };
+  return createDataApiSql({ resourceArn: env.DB_CLUSTER_ARN!, secretArn: env.DB_SECRET_ARN!, database: env.DB_NAME! });
+}
