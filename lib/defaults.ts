@@ -39,7 +39,7 @@ export const FUNCTION_TIMEOUTS = {
 /** The re-encryption job defaults, also passed to ValidateInput so an execution input may omit them. */
 export const JOB_DEFAULTS = {
   /** Rows per batch (one SQS message = one batch). */
-  batchSize: 1000,
+  batchSize: 2000,
   /** Abort when failed rows pass this share of the rows (the runbooks' "> 1 % of records fail"). */
   maxErrorRate: 0.01,
   /** Upper bound on the tables one execution input may name (keeps the payload small). */

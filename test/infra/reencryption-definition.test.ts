@@ -149,7 +149,7 @@ describe('executions on aws-local-stepfunctions', () => {
       'Verify', 'CanRetireOldKey', 'Finalize', 'Completed',
     ]);
     expect(run.output).toEqual({
-      request: { mode: 'rewrap', tables: null, batchSize: 1000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null },
+      request: { mode: 'rewrap', tables: null, batchSize: 2000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null },
       job: { jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3 },
       enqueue: { batchesEnqueued: 1, batchesLeft: 0 },
       progress: { rowsDone: 42, rowsFailed: 0, batchesRemaining: 0, errorRate: 0, waitSeconds: 30 },
@@ -157,7 +157,7 @@ describe('executions on aws-local-stepfunctions', () => {
       finalize: { retiredKeyIds: ['kek-v1'] },
     });
     const executionId = 'arn:aws:states:eu-west-1:111122223333:execution:rekey:test-1';
-    expect(run.payloads[STATE_NAMES.validateInput]).toEqual([{ executionId, input: { mode: 'rewrap' }, defaults: { batchSize: 1000, maxErrorRate: 0.01, maxTables: 100 } }]);
+    expect(run.payloads[STATE_NAMES.validateInput]).toEqual([{ executionId, input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01, maxTables: 100 } }]);
     expect(run.payloads[STATE_NAMES.enqueue]![0]).toEqual({ executionId, jobId: 'job-1', maxBatches: 10_000 });
     expect(run.payloads[STATE_NAMES.checkProgress]![0]).toEqual({ executionId, jobId: 'job-1', minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 });
     expect(run.payloads[STATE_NAMES.finalize]).toEqual([{ executionId, jobId: 'job-1' }]);

@@ -15,7 +15,7 @@ import { describeTable } from './table-shape';
  */
 
 /** Default rows per batch; see docs/performance.md for the measurements behind it. */
-export const DEFAULT_BATCH_SIZE = 1000;
+export const DEFAULT_BATCH_SIZE = 2000;
 export const MAX_BATCH_SIZE = 100_000;
 
 export interface JobRequest {
