@@ -1,3 +1,4 @@
+import { JOB_DEFAULTS } from '../../lib/defaults';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -227,8 +228,11 @@ describe('the 25,000-event history budget', () => {
 
   test('settings whose worst case passes the budget are refused', () => {
     const { stack, key } = testStack();
+    // The pipeline judges the worst case at its default batch size (JOB_DEFAULTS.batchSize).
+    const expected = worstCaseHistoryEvents({ ...pacing, maxWaitSeconds: 300, ...job, batchSize: JOB_DEFAULTS.batchSize, timeoutSeconds: 14 * 86_400 });
+    expect(expected).toBeGreaterThan(20_000);
     expect(() => new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300 })).toThrow(
-      /progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record 36816 history events; keep it under 20000/,
+      new RegExp(`progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record ${expected} history events; keep it under 20000`),
     );
     // A shorter timeout makes the same pacing acceptable.
     expect(() => new ReencryptionPipeline(stack, 'Pipeline2', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300, executionTimeout: Duration.days(5) })).not.toThrow();
