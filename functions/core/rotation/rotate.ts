@@ -141,13 +141,14 @@ async function testSecret(deps: RotationDeps, event: RotationEvent): Promise<str
     missReloadIntervalMs: 0,
   });
   const ids = await keyring.keyIds();
-  const policy = new StaticKeyPolicy(ids.map((id) => ({ id, status: id === next.primary ? ('active' as const) : ('retired' as const) })));
+  // The self-test wraps under every key of the pending keyset, so for it each one may encrypt.
+  const policy = new StaticKeyPolicy(ids.map((id) => ({ id, status: 'active' as const })));
   const cipher = new EnvelopeCipher({ keyring, policy });
   const ctx = { table: 'rekey_rotation_self_test', column: 'probe', rowId: event.ClientRequestToken };
   for (const id of ids) {
     // Every KEK must unwrap and wrap: a value sealed under the primary is rewrapped to each key and back.
     const probe = randomBytes(32);
-    const sealed = await cipher.encrypt(probe, ctx);
+    const sealed = await cipher.encrypt(probe, ctx, { keyId: next.primary });
     const moved = id === next.primary ? sealed : await cipher.rewrap(sealed, ctx, id);
     const opened = await cipher.decrypt(moved, ctx);
     if (!timingSafeEqual(opened, probe)) throw new RotationSelfTestError(`round trip through ${id} returned different bytes`);

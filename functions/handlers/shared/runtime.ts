@@ -1,7 +1,7 @@
-import type { SqlPool } from '../../core/ports/sql';
 import type { KeyringKind } from '../../core/crypto/keyring';
 import { parseRegistry } from '../../core/reencrypt/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../runtime/engine-runtime';
+import { containerSql } from './sql';
 
 /**
  * The engine runtime of a Lambda container, built on first use and reused by
@@ -31,7 +31,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
   const kind = (env.KEYRING_KIND ?? 'hierarchical') as KeyringKind;
   const keyEnv: NodeJS.ProcessEnv = { ...env };
   if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN) keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
-  const sql = env.DATABASE_URL ? undefined : await dataApi(env);
+  const sql = env.DATABASE_URL ? undefined : containerSql(env);
   return createEngineRuntime({
     env: keyEnv,
     ...(sql ? { sql } : { databaseUrl: env.DATABASE_URL!, poolSize: 2 }),
@@ -40,14 +40,4 @@ async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
     registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
     actor: env.AWS_LAMBDA_FUNCTION_NAME ? `lambda:${env.AWS_LAMBDA_FUNCTION_NAME}` : 'rekey-pipeline',
   });
-}
-
-async function dataApi(env: NodeJS.ProcessEnv): Promise<SqlPool> {
-  const missing = ['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME'].filter((k) => !env[k]);
-  if (missing.length) throw new Error(`missing environment: ${missing.join(', ')} (or DATABASE_URL)`);
-  // Loaded only on AWS: the local runtime and the tests use DATABASE_URL.
-  const { createDataApiSql } = (await import('../../core/adapters/data-api-sql')) as {
-    createDataApiSql: (o: { resourceArn: string; secretArn: string; database: string }) => SqlPool;
-  };
-  return createDataApiSql({ resourceArn: env.DB_CLUSTER_ARN!, secretArn: env.DB_SECRET_ARN!, database: env.DB_NAME! });
 }
