@@ -41,6 +41,8 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   if (retry) throw new Error(`batch ${message.batchId} is leased by another worker: retry later`);
 }
 
+// One record at a time: a container holds two database connections, and a message redelivered
+// next to itself (at-least-once delivery) then finds its batch done instead of leased.
 export const handler = rekeyHandler('Worker', async (event: SQSEvent) =>
-  processPartialResponse(event, recordHandler, processor),
+  processPartialResponse(event, recordHandler, processor, { processInParallel: false }),
 );

@@ -21,7 +21,7 @@ export function rekeyHandler<E, R>(name: string, step: (event: E, context: Conte
         error: err instanceof Error ? err.name : 'Error',
         code: err instanceof RekeyError ? err.code : undefined,
         retryable: err instanceof RekeyError ? err.retryable : undefined,
-        message: err instanceof Error ? err.message : String(err),
+        errorMessage: err instanceof Error ? err.message : String(err),
       });
       throw err;
     }
