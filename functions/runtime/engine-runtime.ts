@@ -10,9 +10,8 @@ import { AuditLog } from '../core/keys/audit';
 import { KeyCatalog } from '../core/keys/catalog';
 import type { KeyPolicy } from '../core/keys/policy';
 import type { SqlPool } from '../core/ports/sql';
-import { valueCryptoFrom } from '../core/reencrypt/crypto-bridge';
+import { blindIndexerFrom, valueCryptoFrom } from '../core/reencrypt/crypto-bridge';
 import type { EngineDeps } from '../core/reencrypt/engine-deps';
-import type { BlindIndexer } from '../core/reencrypt/ports';
 import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/registry';
 import { assertSchemaCurrent } from '../core/schema/migrate';
 import { syncKeyringWithCatalog } from './catalog-sync';
@@ -103,7 +102,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       sql,
       registry,
       crypto: valueCryptoFrom({ cipher, legacyReaders }),
-      blindIndex: BlindIndex.configured(env) ? blindIndexer(BlindIndex.fromEnv(env)) : undefined,
+      blindIndex: BlindIndex.configured(env) ? blindIndexerFrom(BlindIndex.fromEnv(env)) : undefined,
       audit,
       catalog: {
         list: () => catalog.list(),
@@ -148,13 +147,4 @@ function resolveRegistry(registry: Registry | string | undefined, env: NodeJS.Pr
   if (typeof registry === 'string') return loadRegistry(registry);
   if (env.REKEY_REGISTRY_JSON) return parseRegistry(JSON.parse(env.REKEY_REGISTRY_JSON) as unknown, 'REKEY_REGISTRY_JSON');
   return loadRegistry();
-}
-
-function blindIndexer(index: BlindIndex): BlindIndexer {
-  return {
-    index: (plaintext, where, form) => {
-      const value = index.index(plaintext, where);
-      return form === 'binary' ? Buffer.from(value, 'utf8') : value;
-    },
-  };
 }
