@@ -95,7 +95,8 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     const broken = rows[0]!.v.slice(0, 20) + (rows[0]!.v[20] === 'A' ? 'B' : 'A') + rows[0]!.v.slice(21);
     await db.sql.query('UPDATE llm_providers SET api_key_encrypted = $1 WHERE id = 7', [broken]);
     const run = await runLocalPipeline({ mode: 'rewrap', batchSize: 500 }, options);
-    expect(run.history).toContain('CompletedWithErrors');
+    // On failure the diff shows how the execution really ended.
+    expect({ last: run.history.slice(-4), error: run.error?.message }).toEqual({ last: expect.arrayContaining(['CompletedWithErrors']), error: expect.any(String) });
     const key = await db.sql.query<{ status: string }>("SELECT status FROM rekey_keys WHERE id = 'kek-v1'");
     expect(key.rows[0]!.status).toBe('rotating');
     const errors = await db.sql.query<{ row_id: string }>('SELECT row_id FROM rekey_row_errors');
