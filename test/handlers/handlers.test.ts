@@ -3,6 +3,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { InvalidInputError } from '../../functions/core/pipeline/errors';
+import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationStateError } from '../../functions/core/rotation/errors';
 import { handler as markFailed } from '../../functions/handlers/mark-failed';
 import { handler as plan } from '../../functions/handlers/plan';
@@ -104,6 +105,18 @@ describe('Lambda handlers', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
     const { rows } = await db.sql.query<{ rows_done: string }>('SELECT rows_done FROM rekey_jobs WHERE id = $1', [planned.jobId]);
     expect(rows[0]!.rows_done).toBe('10'); // the duplicate counted once
+  });
+
+  it('functions deployed without key access plan from the catalog alone', async () => {
+    await new KeyCatalog(db.sql).add({ id: 'kek-v1', keyring: 'raw', status: 'rotating' });
+    await new KeyCatalog(db.sql).add({ id: 'kek-v2', keyring: 'raw', status: 'active' });
+    delete process.env.KEYRING_KIND;
+    delete process.env.SECRETS_ENCRYPTION_KEY;
+    delete process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS;
+    await resetContainerRuntime();
+    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as { rowsToChange: number; batchesTotal: number };
+    expect(planned).toMatchObject({ rowsToChange: 30, batchesTotal: 3 });
   });
 
   it('MarkFailed tolerates an execution that never got a job', async () => {

@@ -1,6 +1,7 @@
 import type { KeyringKind } from '../../core/crypto/keyring';
 import { parseRegistry } from '../../core/reencrypt/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../runtime/engine-runtime';
+import { KeylessKeyring } from '../../runtime/keyless-keyring';
 import { containerSql } from './sql';
 
 /**
@@ -28,6 +29,9 @@ export async function resetContainerRuntime(): Promise<void> {
 }
 
 async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
+  const name = env.AWS_LAMBDA_FUNCTION_NAME ?? 'rekey-pipeline';
+  // Functions deployed without key access (least privilege) work on ids and counts through the catalog only.
+  const keyless = !env.KEYRING_KIND;
   const kind = (env.KEYRING_KIND ?? 'hierarchical') as KeyringKind;
   const keyEnv: NodeJS.ProcessEnv = { ...env };
   if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN) keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
@@ -35,9 +39,9 @@ async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
   return createEngineRuntime({
     env: keyEnv,
     ...(sql ? { sql } : { databaseUrl: env.DATABASE_URL!, poolSize: 2 }),
-    keyringKind: kind,
+    ...(keyless ? { keyring: new KeylessKeyring(name), syncCatalog: false } : { keyringKind: kind }),
     ...(env.KEYSET_SECRET_ARN ? { keysetSecretId: env.KEYSET_SECRET_ARN } : {}),
     registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
-    actor: env.AWS_LAMBDA_FUNCTION_NAME ? `lambda:${env.AWS_LAMBDA_FUNCTION_NAME}` : 'rekey-pipeline',
+    actor: `lambda:${name}`,
   });
 }
