@@ -1,8 +1,7 @@
 import type { EnvelopeCipher } from '../crypto/envelope-cipher';
 import type { BlindIndex } from '../crypto/blind-index';
-import { isEnvelope } from '../crypto/envelope';
 import { LegacyFormatError } from '../crypto/errors';
-import { classifyValue } from '../crypto/legacy/classify';
+import { classifyValue, UNREADABLE_KEY_ID } from '../crypto/legacy/classify';
 import type { LegacyReader } from '../crypto/legacy/reader';
 import type { BlindIndexer, LegacyKind, StoredValue, ValueClass, ValueCrypto } from './ports';
 
@@ -18,19 +17,11 @@ export interface ValueCryptoOptions {
   readonly legacyReaders?: readonly LegacyReader[] | undefined;
 }
 
-/** Key id reported for a value that claims to be an envelope but whose header cannot be read. */
-export const UNREADABLE_KEY_ID = '(unreadable)';
+export { UNREADABLE_KEY_ID };
 
-/**
- * classifyValue (crypto/legacy/classify.ts), with one difference the engine
- * needs: a value shaped like an envelope whose header does not parse stays an
- * envelope (key id UNREADABLE_KEY_ID), so working on it records an envelope
- * error — it must never be taken for plaintext and encrypted a second time.
- */
+/** What a stored value is, from its shape (crypto/legacy/classify.ts): a damaged envelope stays an envelope. */
 export function classifyStoredValue(value: StoredValue | null, readers: readonly LegacyReader[] = []): ValueClass {
-  const cls = classifyValue(value, readers);
-  if (cls.kind === 'plaintext' && value !== null && isEnvelope(value)) return { kind: 'envelope', keyId: UNREADABLE_KEY_ID };
-  return cls;
+  return classifyValue(value, readers) as ValueClass;
 }
 
 /** The engine's BlindIndexer over rekey's BlindIndex (`<key id>:<hex>` text; bytes of that text for a bytea column). */

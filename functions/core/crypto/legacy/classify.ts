@@ -1,6 +1,9 @@
 import { isEnvelope, peekKeyId } from '../envelope';
 import type { LegacyReader } from './reader';
 
+/** Key id reported for a value shaped like an envelope whose header cannot be read. */
+export const UNREADABLE_KEY_ID = '(unreadable)';
+
 export type ValueClassification =
   | { readonly kind: 'null' }
   | { readonly kind: 'envelope'; readonly keyId: string }
@@ -19,7 +22,8 @@ export function classifyValue(value: Buffer | string | null | undefined, readers
     try {
       return { kind: 'envelope', keyId: peekKeyId(value) };
     } catch {
-      return { kind: 'plaintext' };
+      // A damaged envelope stays an envelope: taken for plaintext, encrypt mode would encrypt it a second time.
+      return { kind: 'envelope', keyId: UNREADABLE_KEY_ID };
     }
   }
   for (const reader of readers) {
