@@ -50,7 +50,9 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       const job = await getJob(runtime.sql, options.resume);
       if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
       pool = startThreads(options, runtime, job.id, globals, io);
-      outcome = await runJob(runtime.deps, job.id, { concurrency: 2, onProgress: progress.update, signal: abort.signal });
+      outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
+        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal }),
+      );
     } else if (options.dryRun) {
       outcome = await startJob(runtime.deps, request(options, target, globals, io), {});
     } else {
@@ -58,7 +60,9 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}\n`);
       const planned = await runJobUntilRunning(runtime.deps, job.id);
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
-      outcome = await runJob(runtime.deps, job.id, { concurrency: 2, onProgress: progress.update, signal: abort.signal });
+      outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
+        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal }),
+      );
     }
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
     progress.done();
@@ -68,6 +72,36 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     process.removeListener('SIGINT', onSigint);
     if (pool) await pool.terminate();
     await runtime.close();
+  }
+}
+
+/**
+ * With worker threads the job row is the only place that sees every thread's
+ * batches, so progress comes from its counters (twice a second) instead of
+ * this thread's own batches.
+ */
+async function withJobProgress<T>(
+  runtime: Awaited<ReturnType<typeof openSession>>,
+  jobId: string,
+  pool: WorkerPoolHandle | undefined,
+  progress: ReturnType<typeof progressReporter>,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (!pool) return run();
+  const started = Date.now();
+  const tick = async (): Promise<void> => {
+    const c = (await getJob(runtime.sql, jobId)).counters;
+    const elapsedMs = Date.now() - started;
+    const attempted = c.rowsDone + c.rowsFailed + c.rowsSkipped + c.rowsConflicted;
+    progress.update({ jobId, ...c, elapsedMs, rowsPerSecond: elapsedMs > 0 ? (attempted * 1000) / elapsedMs : 0 });
+  };
+  const timer = setInterval(() => void tick().catch(() => undefined), 500);
+  try {
+    const result = await run();
+    await tick().catch(() => undefined);
+    return result;
+  } finally {
+    clearInterval(timer);
   }
 }
 

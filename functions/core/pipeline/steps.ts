@@ -163,7 +163,8 @@ export async function progressStep(
   return {
     rowsDone: p.job.counters.rowsDone,
     rowsFailed: p.job.counters.rowsFailed,
-    batchesRemaining: phase.settled ? 0 : p.batchesRemaining,
+    // Settled or not is the batch phase's word: a batch a worker holds (running, leased) still counts as remaining.
+    batchesRemaining: phase.settled ? 0 : Math.max(1, phase.remaining.pending + phase.remaining.running + phase.remaining.retryable),
     errorRate: abort ? Math.max(p.errorRate, max + 1e-9) : Math.min(p.errorRate, max),
     waitSeconds,
     shouldAbort: abort,

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
+import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
+import { planStep, progressStep, verifyStep } from '../../../functions/core/pipeline/steps';
+import { executeClaimedBatch } from '../../../functions/core/reencrypt/batch-executor';
+import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/job-store';
+import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
+import { migratedDatabase, type TestDatabase } from '../../support/database';
+
+/**
+ * CheckProgress must never let the state machine reach Verify while a worker
+ * still holds a batch: the batch phase decides, even when the last batch
+ * finishes between the two reads.
+ */
+describe('CheckProgress step', () => {
+  let db: TestDatabase;
+  let runtime: EngineRuntime;
+  const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+
+  beforeEach(async () => {
+    db = await migratedDatabase();
+    await db.sql.query('CREATE TABLE s (id bigint PRIMARY KEY, v text)');
+    const v1 = { id: 'kek-v1', key: randomBytes(32) };
+    const v2 = { id: 'kek-v2', key: randomBytes(32) };
+    const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
+    for (let i = 1; i <= 40; i++) await db.sql.query('INSERT INTO s VALUES ($1, $2)', [i, await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) })]);
+    runtime = await createEngineRuntime({
+      sql: db.sql,
+      keyring: new RawKeyring([v2, v1]),
+      registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
+      actor: 'test',
+    });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('reports a leased batch as remaining, then settles the job for Verify once all are done', async () => {
+    const request = { mode: 'rewrap' as const, tables: null, batchSize: 20, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const { jobId } = await planStep(runtime.deps, 'arn:exec:progress', request, () => runtime.primaryKeyId());
+    const first = (await claimNextBatch(db.sql, jobId, 'w1', 60_000, 5))!;
+    await executeClaimedBatch({ ...runtime.deps, worker: 'w1' }, first);
+    const second = (await claimNextBatch(db.sql, jobId, 'w2', 60_000, 5))!; // leased by a worker, not finished
+
+    const during = await progressStep(runtime.deps, jobId, wait);
+    expect(during.batchesRemaining).toBeGreaterThanOrEqual(1);
+    expect((await getJob(db.sql, jobId)).status).toBe('running');
+
+    await executeClaimedBatch({ ...runtime.deps, worker: 'w2' }, second);
+    const after = await progressStep(runtime.deps, jobId, wait);
+    expect(after).toMatchObject({ batchesRemaining: 0, rowsDone: 40, rowsFailed: 0, errorRate: 0 });
+    expect((await getJob(db.sql, jobId)).status).toBe('verifying');
+    await expect(verifyStep(runtime.deps, jobId)).resolves.toEqual({ rowsOnOldKeys: 0, rowsFailed: 0 });
+  });
+});
