@@ -92,7 +92,7 @@ describe('rekey CLI', () => {
     expect(run.out).toMatch(/completed/);
     expect(run.out).toMatch(/rows\/s/);
     expect(run.out).toContain('retired: kek-v1');
-    expect(run.err).toMatch(/Progress: 1000\/1200 records processed/);
+    expect(run.err).toMatch(/Progress: 1200\/1200 records processed \(\d+ rows\/s, 0 failed\)/);
     const { rows } = await db.sql.query<{ v: string }>('SELECT api_key_encrypted AS v FROM llm_providers');
     expect(new Set(rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v2']));
     const verify = await rekey('verify', '--decrypt');
