@@ -17,7 +17,25 @@ export type { RawKey } from './crypto/keyrings/raw';
 export type { Keyring, KeyringKind, KeyringStats, WrapContext, GeneratedDataKey } from './crypto/keyring';
 export { StaticKeyPolicy, KEY_STATUSES } from './keys/policy';
 export type { KeyPolicy, KeyState, KeyStatus } from './keys/policy';
+export { HierarchicalKeyring } from './crypto/keyrings/hierarchical';
+export type { HierarchicalKeyringOptions } from './crypto/keyrings/hierarchical';
+export { KmsKeyring } from './crypto/keyrings/kms';
+export type { KmsKeyringOptions, KmsKeyMapping } from './crypto/keyrings/kms';
+export type { KmsPort } from './ports/kms';
+export type { SecretsPort } from './ports/secrets';
+
+// Legacy formats (read while migrating) and the blind index.
 export type { LegacyReader, LegacyFormat } from './crypto/legacy/reader';
+export { FernetReader } from './crypto/legacy/fernet';
+export { JsonKeyIdReader } from './crypto/legacy/json-key-id';
+export { PlaintextReader } from './crypto/legacy/plaintext';
+export { BlindIndex } from './crypto/blind-index';
+export type { BlindIndexColumn, BlindIndexOptions } from './crypto/blind-index';
+
+// The key catalog (PostgreSQL) through the Sql port.
+export { KeyCatalog } from './keys/catalog';
+export type { CatalogKey, NewCatalogKey } from './keys/catalog';
+export type { Sql, SqlPool } from './ports/sql';
 
 // The envelope layer.
 export { EnvelopeCipher, DEFAULT_MAX_PLAINTEXT_BYTES } from './crypto/envelope-cipher';
