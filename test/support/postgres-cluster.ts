@@ -1,8 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { onProcessExit } from './exit-hooks';
 import { freePort } from './free-port';
+
+const DIR_PREFIX = 'rekey-pg-';
+/** Written into each cluster's temp dir: the pid of the process that owns the cluster. */
+const OWNER_FILE = 'owner.pid';
 
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp dir, pg_ctl start on a
@@ -16,8 +21,14 @@ export interface ThrowawayPostgres {
   stop(): Promise<void>;
 }
 
-/** Directory holding initdb and pg_ctl: PATH first, then /usr/lib/postgresql/<newest>/bin. */
+/**
+ * Directory holding initdb and pg_ctl: REKEY_TEST_PG_BINDIR when set (only
+ * that one: the harness's own tests point it at an empty dir), else PATH,
+ * then /usr/lib/postgresql/<newest>/bin.
+ */
 export function findPostgresBinDir(): string | undefined {
+  const forced = process.env.REKEY_TEST_PG_BINDIR;
+  if (forced) return existsSync(join(forced, 'initdb')) && existsSync(join(forced, 'pg_ctl')) ? forced : undefined;
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
   }
@@ -29,11 +40,19 @@ export function findPostgresBinDir(): string | undefined {
   return versions[0] ? join(root, versions[0], 'bin') : undefined;
 }
 
-export async function startThrowawayPostgres(options: { readonly binDir?: string } = {}): Promise<ThrowawayPostgres> {
+export interface ThrowawayPostgresOptions {
+  readonly binDir?: string;
+  /** Extra `-c name=value` server settings (e.g. ssl=on with ssl_cert_file/ssl_key_file for TLS tests). */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+export async function startThrowawayPostgres(options: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
   const binDir = options.binDir ?? findPostgresBinDir();
   if (!binDir) throw new Error('no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin');
+  reapAbandonedClusters(binDir);
   const asRoot = process.getuid?.() === 0;
-  const base = mkdtempSync(join(tmpdir(), 'rekey-pg-'));
+  const base = mkdtempSync(join(tmpdir(), DIR_PREFIX));
+  writeFileSync(join(base, OWNER_FILE), String(process.pid));
   const dataDir = join(base, 'data');
   const socketDir = base;
   if (asRoot) {
@@ -73,6 +92,7 @@ export async function startThrowawayPostgres(options: { readonly binDir?: string
       '-c full_page_writes=off',
       '-c max_connections=200',
       '-c shared_buffers=256MB',
+      ...Object.entries(options.settings ?? {}).map(([name, value]) => `-c ${name}='${value.replace(/'/g, "''")}'`),
     ].join(' ');
     try {
       run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', join(base, 'server.log'), '-w', '-t', '60', 'start']);
@@ -87,14 +107,58 @@ export async function startThrowawayPostgres(options: { readonly binDir?: string
     throw lastError;
   }
   let stopped = false;
-  const stop = async (): Promise<void> => {
+  const stopSync = (): void => {
     if (stopped) return;
     stopped = true;
+    unregister();
     try {
       run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
   };
+  // If this process dies without calling stop(), stop the server on the way out.
+  const unregister = onProcessExit(stopSync);
+  const stop = async (): Promise<void> => stopSync();
   return { url: `postgres://${superuser}@127.0.0.1:${port}/postgres`, dataDir, stop };
+}
+
+/**
+ * Stops and removes clusters whose owning process is gone (it was killed
+ * before its teardown or exit hook could run). Only directories this module
+ * created (they hold owner.pid) are touched.
+ */
+export function reapAbandonedClusters(binDir: string | undefined = findPostgresBinDir()): string[] {
+  const reaped: string[] = [];
+  if (!binDir) return reaped;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const base = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(base, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not ours, or still being created
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || processAlive(owner)) continue;
+    const dataDir = join(base, 'data');
+    if (existsSync(join(dataDir, 'postmaster.pid'))) {
+      const pgCtl = join(binDir, 'pg_ctl');
+      const [cmd, argv] =
+        process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', pgCtl, '-D', dataDir, '-m', 'immediate', '-w', 'stop']] : [pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']];
+      spawnSync(cmd as string, argv as string[], { stdio: 'ignore', cwd: tmpdir() });
+    }
+    rmSync(base, { recursive: true, force: true });
+    reaped.push(base);
+  }
+  return reaped;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -1,20 +1,19 @@
 import pg from 'pg';
 import type { Sql, SqlPool, SqlResult, SqlValue } from '../ports/sql';
-import {
-  DatabaseAuthenticationError,
-  DatabaseConnectionError,
-  DatabaseError,
-  QueryError,
-  SerializationError,
-  UniqueViolationError,
-  UnknownDatabaseError,
-} from '../ports/sql-errors';
-import { ConnectionStringError, pgConnectionOptions } from './pg/connection';
+import { pgConnectionOptions } from './pg/connection';
+import { mapPgError } from './pg/errors';
 
-export { describeConnection, isLoopback, type ConnectionDescription } from './pg/connection';
+export { DatabaseUrlError, describeConnection, isLoopback, type ConnectionDescription, type SslMode } from './pg/connection';
+export { mapPgError } from './pg/errors';
 
-// int8 (counts, bigserial ids) stays a string: a JS number would silently round past 2^53.
-// bytea arrives as Buffer (pg's default); timestamptz as Date; jsonb parsed.
+/*
+ * Result types: int8 (count(*), bigserial ids, sums) stays a string — a JS
+ * number would silently round past 2^53; numeric is a string too (pg's
+ * default). bytea arrives as a Buffer, bytea[] as Buffer[], text[] as
+ * string[], timestamptz as a Date, json/jsonb parsed. Parameters: Buffer →
+ * bytea, string[] / Buffer[] → arrays (cast in SQL when the type is not
+ * inferable: `$1::bytea[]`), bigint → its decimal text, plain object → JSON.
+ */
 const types = {
   getTypeParser: (oid: number, format?: string) => {
     if (oid === 20) return (v: string) => v;
@@ -36,16 +35,14 @@ export interface PgSqlOptions {
 /**
  * The Sql port over node-postgres. `transaction` runs on one pooled client;
  * a transaction() inside a transaction becomes a SAVEPOINT, so a nested
- * failure rolls back only its own part.
+ * failure rolls back only its own part (the outer transaction may catch it
+ * and go on). Calls on one transaction handle are sequential: do not run two
+ * nested transaction() calls of the same handle concurrently. Errors are the
+ * port's DatabaseError family (functions/core/ports/sql-errors.ts); a bad URL
+ * or unreadable certificate throws DatabaseUrlError here, before connecting.
  */
 export function createPgSql(options: PgSqlOptions): SqlPool {
-  let connection: ReturnType<typeof pgConnectionOptions>;
-  try {
-    connection = pgConnectionOptions(options.connectionString, options.env);
-  } catch (err) {
-    if (err instanceof ConnectionStringError) throw new DatabaseConnectionErrorFinal(err.message, err);
-    throw err;
-  }
+  const connection = pgConnectionOptions(options.connectionString, options.env);
   const pool = new pg.Pool({
     connectionString: connection.connectionString,
     ssl: connection.ssl,
@@ -64,7 +61,7 @@ export function createPgSql(options: PgSqlOptions): SqlPool {
     transaction: async <T>(fn: (tx: Sql) => Promise<T>): Promise<T> => {
       if (depth === 0) {
         const c = await pool.connect().catch((err: unknown) => {
-          throw mapError(err);
+          throw mapPgError(err);
         });
         let broken = false;
         try {
@@ -88,14 +85,16 @@ export function createPgSql(options: PgSqlOptions): SqlPool {
         await run(client, `RELEASE SAVEPOINT ${savepoint}`);
         return result;
       } catch (err) {
-        await run(client, `ROLLBACK TO SAVEPOINT ${savepoint}`);
+        // If this fails too the outer transaction is aborted anyway: report the error that caused it.
+        await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`).catch(() => undefined);
         throw err;
       }
     },
   });
 
   const root = onClient(pool, 0);
-  return { ...root, close: () => pool.end() };
+  let closing: Promise<void> | undefined;
+  return { ...root, close: () => (closing ??= pool.end()) };
 }
 
 async function run<Row>(client: pg.PoolClient | pg.Pool, text: string, params?: readonly SqlValue[]): Promise<SqlResult<Row>> {
@@ -103,62 +102,7 @@ async function run<Row>(client: pg.PoolClient | pg.Pool, text: string, params?: 
     const result = await client.query(text, params as unknown[] | undefined);
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   } catch (err) {
-    throw mapError(err);
+    throw mapPgError(err);
   }
 }
 
-class DatabaseConnectionErrorFinal extends DatabaseError {
-  readonly code = 'DB_CONNECTION_STRING';
-  constructor(message: string, cause: unknown) {
-    super(message, undefined, { cause });
-  }
-}
-
-/** pg / network errors → the SQL port's errors. Never copies parameters into the message. */
-export function mapError(err: unknown): unknown {
-  if (err instanceof DatabaseError) return err;
-  const e = err as { code?: string; message?: string; severity?: string; detail?: string; table?: string; constraint?: string };
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (code && /^[0-9A-Z]{5}$/.test(code) && e.severity) {
-    if (code === '28P01' || code === '28000') {
-      return new DatabaseAuthenticationError(
-        `the database refused the login (${message}): check the user and password in the database URL, and whether the server requires TLS (sslmode=require)`,
-        code,
-        { cause: err },
-      );
-    }
-    if (code === '3D000') {
-      return new UnknownDatabaseError(`${message}: create it or fix the database name in the URL`, code, { cause: err });
-    }
-    if (code === '40001' || code === '40P01') {
-      return new SerializationError(`transaction conflict (${message}): safe to retry`, code, { cause: err });
-    }
-    if (code === '23505') {
-      return new UniqueViolationError(`unique constraint ${e.constraint ?? ''} refused the row`.replace('  ', ' '), code, { cause: err });
-    }
-    if (code.startsWith('08') || code === '57P01' || code === '57P03') {
-      return new DatabaseConnectionError(`lost the database connection (${message})`, code, { cause: err });
-    }
-    // Server messages name objects and constraints, not parameter values (DETAIL may; it is left out).
-    return new QueryError(message, code, { cause: err });
-  }
-  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH'].includes(code)) {
-    return new DatabaseConnectionError(
-      `cannot reach the database (${code}): check host and port in the database URL and that PostgreSQL is running and accepts TCP connections`,
-      undefined,
-      { cause: err },
-    );
-  }
-  if (/SSL|TLS|certificate/i.test(message)) {
-    return new DatabaseConnectionError(
-      `TLS problem connecting to the database (${message}): check sslmode and sslrootcert`,
-      undefined,
-      { cause: err },
-    );
-  }
-  if (/timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
-    return new DatabaseConnectionError(`cannot reach the database (${message})`, undefined, { cause: err });
-  }
-  return err;
-}

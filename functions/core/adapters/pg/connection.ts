@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { DatabaseError } from '../../ports/sql-errors';
 
 /** What a connection string points at, without its password: for start-up lines and warnings. */
 export interface ConnectionDescription {
@@ -17,7 +19,10 @@ export interface ConnectionDescription {
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
-export class ConnectionStringError extends Error {}
+/** The database URL or its TLS settings are wrong: nothing to retry until they are fixed. Never quotes the password. */
+export class DatabaseUrlError extends DatabaseError {
+  readonly code = 'DB_URL';
+}
 
 interface Parsed {
   readonly url: URL;
@@ -32,15 +37,16 @@ function parse(connectionString: string, env: NodeJS.ProcessEnv): Parsed {
   try {
     url = new URL(connectionString);
   } catch {
-    throw new ConnectionStringError('the database URL is not a valid URL: expected postgres://user:password@host:port/database');
+    // No cause: URL's TypeError carries the input, password included.
+    throw new DatabaseUrlError('the database URL is not a valid URL: expected postgres://user:password@host:port/database');
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConnectionStringError(`the database URL must start with postgres:// or postgresql://, not ${url.protocol}//`);
+    throw new DatabaseUrlError(`the database URL must start with postgres:// or postgresql://, not ${url.protocol}//`);
   }
   const q = url.searchParams;
   const mode = (q.get('sslmode') ?? env.PGSSLMODE ?? 'prefer') as SslMode;
   if (!SSL_MODES.includes(mode)) {
-    throw new ConnectionStringError(`sslmode ${JSON.stringify(mode)} is not one of ${SSL_MODES.join(', ')}`);
+    throw new DatabaseUrlError(`sslmode ${JSON.stringify(mode)} is not one of ${SSL_MODES.join(', ')}`);
   }
   return {
     url,
@@ -59,22 +65,33 @@ export function describeConnection(connectionString: string, env: NodeJS.Process
     port: Number(url.port || 5432),
     database: decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username) || 'postgres',
     user: decodeURIComponent(url.username),
-    tls: sslmode === 'require' || sslmode === 'verify-ca' || sslmode === 'verify-full',
+    tls: usesTls(sslmode),
     sslmode,
     loopback: isLoopback(host),
   };
 }
 
+/** Loopback IP (127/8, ::1), `localhost`, or a unix-socket directory. A name like 127.example.com is not. */
 export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\./.test(h) || h.startsWith('/');
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h.startsWith('/') || h === 'localhost') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (isIPv6(h)) return h === '::1' || h === '0:0:0:0:0:0:0:1' || (/^::ffff:/.test(h) && isIPv4(h.slice(7)) && h.startsWith('::ffff:127.'));
+  return false;
 }
 
 /**
  * node-postgres options for a connection string: the URL without the libpq
- * TLS parameters node-postgres would misread, plus an `ssl` object honouring
- * sslmode/sslrootcert/sslcert/sslkey from the URL or PGSSL* variables.
- * `prefer` and `allow` connect without TLS (node-postgres cannot fall back).
+ * TLS parameters node-postgres would read differently, plus an `ssl` object
+ * following libpq's sslmode semantics with sslrootcert/sslcert/sslkey from the
+ * URL or the PGSSL* variables (the URL wins):
+ * - disable, allow, prefer: no TLS (node-postgres cannot try TLS and fall back,
+ *   so `prefer`, libpq's default, connects in the clear — describeConnection
+ *   reports tls: false so callers can warn);
+ * - require: TLS without verifying the server, unless an sslrootcert is given,
+ *   in which case the chain is verified (as libpq does);
+ * - verify-ca: the chain is verified, the host name is not;
+ * - verify-full: chain and host name verified.
  */
 export function pgConnectionOptions(
   connectionString: string,
@@ -83,25 +100,32 @@ export function pgConnectionOptions(
   const parsed = parse(connectionString, env);
   const url = new URL(parsed.url.toString());
   for (const p of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) url.searchParams.delete(p);
-  const tls = describeConnection(connectionString, env).tls;
-  if (!tls) return { connectionString: url.toString(), ssl: false };
+  if (!usesTls(parsed.sslmode)) return { connectionString: url.toString(), ssl: false };
   const read = (path: string | undefined, what: string): Buffer | undefined => {
     if (!path) return undefined;
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new ConnectionStringError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+      throw new DatabaseUrlError(`cannot read ${what} ${path}: ${(err as Error).message}`, undefined, { cause: err });
     }
   };
+  if (Boolean(parsed.sslcert) !== Boolean(parsed.sslkey)) {
+    throw new DatabaseUrlError('a TLS client certificate needs both sslcert and sslkey (URL parameters or PGSSLCERT / PGSSLKEY)');
+  }
+  const ca = read(parsed.sslrootcert, 'sslrootcert');
   const ssl: ConnectionOptions = {
-    rejectUnauthorized: parsed.sslmode !== 'require',
-    ca: read(parsed.sslrootcert, 'sslrootcert'),
+    rejectUnauthorized: parsed.sslmode !== 'require' || ca !== undefined,
+    ca,
     cert: read(parsed.sslcert, 'sslcert'),
     key: read(parsed.sslkey, 'sslkey'),
   };
-  if (parsed.sslmode === 'verify-ca') {
-    // verify-ca checks the chain but not the host name.
+  if (parsed.sslmode === 'verify-ca' || parsed.sslmode === 'require') {
+    // These check the chain (when they check at all) but not the host name.
     ssl.checkServerIdentity = () => undefined;
   }
   return { connectionString: url.toString(), ssl };
+}
+
+function usesTls(mode: SslMode): boolean {
+  return mode === 'require' || mode === 'verify-ca' || mode === 'verify-full';
 }

@@ -1,0 +1,96 @@
+import {
+  DatabaseAuthenticationError,
+  DatabaseConnectionError,
+  DatabaseError,
+  QueryError,
+  SerializationError,
+  UniqueViolationError,
+  UnknownDatabaseError,
+} from '../../ports/sql-errors';
+
+/** Network-level failures node reports before PostgreSQL says anything. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+interface PgErrorFields {
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly severity?: unknown;
+  readonly table?: unknown;
+  readonly constraint?: unknown;
+}
+
+/**
+ * A node-postgres or network error → the SQL port's errors (the same classes
+ * the Data API adapter raises for the same SQLSTATE). The message is the
+ * server's own, which names objects and constraints; PostgreSQL's DETAIL
+ * (which quotes row values) is left out, and in data exceptions (SQLSTATE
+ * class 22, e.g. `invalid input syntax for type integer: "…"`) quoted input is
+ * withheld — so no statement parameter reaches a message. `cause` keeps the
+ * original for debugging.
+ */
+export function mapPgError(err: unknown): unknown {
+  if (err instanceof DatabaseError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as PgErrorFields;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const raw = typeof e.message === 'string' ? e.message : String(err);
+  const options = { cause: err };
+
+  if (code && /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string') {
+    const message = serverMessage(raw, code);
+    if (code === '28P01' || code === '28000') {
+      return new DatabaseAuthenticationError(
+        `the database refused the login (${message}): check the user and password in the database URL, that the role may log in, and whether pg_hba.conf requires TLS (sslmode=require)`,
+        code,
+        options,
+      );
+    }
+    if (code === '3D000') {
+      return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
+    }
+    if (code === '40001' || code === '40P01') {
+      return new SerializationError(`transaction conflict (${message}): safe to run the transaction again`, code, options);
+    }
+    if (code === '23505') {
+      const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
+      const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
+      return new UniqueViolationError(`unique constraint${constraint}${table} refused the row: a row with the same key exists`, code, options);
+    }
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') {
+      return new DatabaseConnectionError(`lost or refused the database connection (${message}): retry once the server is available`, code, options);
+    }
+    return new QueryError(message, code, options);
+  }
+  if (code && UNREACHABLE.has(code)) {
+    return new DatabaseConnectionError(
+      `cannot reach the database (${code}): check host and port in the database URL, and that PostgreSQL is running and accepts TCP connections from here`,
+      undefined,
+      options,
+    );
+  }
+  if (/\bSSL\b|\bTLS\b|certificate|self[- ]signed|Hostname\/IP does not match/i.test(raw)) {
+    return new DatabaseConnectionError(
+      `TLS problem connecting to the database (${raw}): check sslmode, sslrootcert (the CA that signed the server certificate) and, for verify-full, that the host name is in the certificate`,
+      undefined,
+      options,
+    );
+  }
+  if (/timeout exceeded when trying to connect|Connection terminated/i.test(raw)) {
+    return new DatabaseConnectionError(`cannot reach the database (${raw}): check that PostgreSQL is running and reachable`, undefined, options);
+  }
+  return err;
+}
+
+/** The server's message, first line only, with quoted input withheld for data exceptions. */
+function serverMessage(message: string, sqlState: string): string {
+  const line = message.split('\n', 1)[0] ?? '';
+  return sqlState.startsWith('22') ? withholdQuoted(line) : line;
+}
+
+/**
+ * `invalid input syntax for type uuid: "s3cret"` → `… uuid: (input withheld)`;
+ * `invalid byte sequence for encoding "UTF8": 0xe2 0x28` loses its bytes too.
+ * Only applied to data exceptions: elsewhere quotes hold object names.
+ */
+export function withholdQuoted(line: string): string {
+  return line.replace(/"(?:[^"]|"")*"/g, '(input withheld)').replace(/0x[0-9a-f]{2}(?:\s+0x[0-9a-f]{2})*/gi, '(input withheld)');
+}
