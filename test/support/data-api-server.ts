@@ -1,143 +1,238 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
+import { badRequest, DataApiFault, statusOf } from './data-api/faults';
+import { toPositional, type WireParameter } from './data-api/named-parameters';
+import { columnMetadata, toField, toJsonValue, type ResultSetOptions } from './data-api/results';
 
 /**
  * A Data API endpoint backed by a real PostgreSQL, faithful enough that the
  * real @aws-sdk/client-rds-data client (endpoint override, fake credentials)
- * proves the adapter: REST-JSON routes /Execute, /BeginTransaction,
- * /CommitTransaction, /RollbackTransaction; named `:param` parameters with
- * typed values (stringValue, longValue, doubleValue, booleanValue, isNull,
- * blobValue base64) and typeHints (TIMESTAMP, DATE, TIME, DECIMAL, UUID,
- * JSON); typed records + columnMetadata; one statement per call; a
- * dedicated connection per transaction id; errors as BadRequestException
- * with PostgreSQL's message and SQLState. (npm's data-api-local mishandles
- * blobs, hence this.)
+ * proves an adapter. npm's data-api-local mishandles blobs, hence this.
+ *
+ * - REST-JSON routes as the SDK calls them: POST /Execute, /BatchExecute,
+ *   /BeginTransaction, /CommitTransaction, /RollbackTransaction.
+ * - Named `:param` parameters typed as the service types them (stringValue
+ *   is varchar, longValue int8, …, typeHints TIMESTAMP/DATE/TIME/DECIMAL/
+ *   UUID/JSON with their formats checked); array parameters refused.
+ * - Typed records with columnMetadata (pgjdbc type names, java.sql.Types
+ *   codes), or formattedRecords for formatRecordsAs JSON; int8 as a JSON
+ *   number unless resultSetOptions.longReturnType is STRING, numeric as a
+ *   string unless DOUBLE_OR_LONG; timestamps in UTC without a zone; arrays of
+ *   bytea/uuid/json and multidimensional arrays refused.
+ * - The service's limits: 4 MiB request (headers included), 1 MiB response,
+ *   64 KB per row. The error types and messages for passing them are this
+ *   server's best knowledge of the service's (BadRequestException), not
+ *   copied from it.
+ * - Statements outside a transaction autocommit on a pooled connection; a
+ *   transaction id owns one connection until commit, rollback, or 3 minutes
+ *   without a call (then it is rolled back and forgotten, as the service does).
+ *   BatchExecute outside a transaction runs its parameter sets in one.
+ * - SQL errors as DatabaseErrorException (the service's current type;
+ *   `sqlErrorType: 'BadRequestException'` gives the older one) with
+ *   PostgreSQL's message, Detail line and `; SQLState: xxxxx`; other errors
+ *   with the status and x-amzn-ErrorType header the SDK maps to its classes.
+ * - `failNext` makes the next calls of a route fail with a given error type,
+ *   to drive retries through the real SDK.
+ *
+ * Not modelled: resourceArn/secretArn/database are checked for shape only
+ * (the URL's database is used), no IAM, no ExecuteSql, generatedFields empty.
  */
 export interface DataApiServer {
   readonly endpoint: string;
   /** Requests served, by route. */
   readonly calls: Record<string, number>;
+  /** Transactions open now. */
+  openTransactions(): number;
+  /** The next `times` calls of `route` fail with `type` (with the service model's status for it unless given) before touching the database. */
+  failNext(route: string, type: string, options?: { times?: number; status?: number; message?: string }): void;
   close(): Promise<void>;
 }
 
-const HINT_CAST: Record<string, string> = { TIMESTAMP: 'timestamp', DATE: 'date', TIME: 'time', DECIMAL: 'numeric', UUID: 'uuid', JSON: 'jsonb' };
-const TYPE_NAMES: Record<number, string> = {
-  16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 114: 'json', 700: 'float4', 701: 'float8',
-  1043: 'varchar', 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric', 2950: 'uuid', 3802: 'jsonb',
-  1000: '_bool', 1009: '_text', 1015: '_varchar', 1016: '_int8', 1007: '_int4', 2951: '_uuid', 19: 'name', 26: 'oid',
-};
-// Text as the Data API returns it, except the types it returns natively.
-const TEXT = (v: string): string => v;
-const types = {
-  getTypeParser: (oid: number, format?: string): unknown => {
-    if ([16, 17, 21, 23, 700, 701, 1000, 1009, 1015, 1016, 1007, 2951].includes(oid)) return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
-    return TEXT;
-  },
-} as pg.CustomTypesConfig;
-
-interface DataApiValue {
-  stringValue?: string;
-  longValue?: number;
-  doubleValue?: number;
-  booleanValue?: boolean;
-  isNull?: boolean;
-  blobValue?: string;
+export interface DataApiServerOptions {
+  /** Connections to PostgreSQL (transactions hold one each). @default 8 */
+  readonly maxConnections?: number;
+  /** @default 4 MiB */
+  readonly maxRequestBytes?: number;
+  /** @default 1 MiB */
+  readonly maxResponseBytes?: number;
+  /** @default 64 KiB */
+  readonly maxRowBytes?: number;
+  /** Idle time after which an open transaction is rolled back. @default 180000 */
+  readonly transactionIdleMs?: number;
+  /** @default 'DatabaseErrorException' */
+  readonly sqlErrorType?: 'DatabaseErrorException' | 'BadRequestException';
 }
 
-export async function startDataApiServer(databaseUrl: string): Promise<DataApiServer> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 8, types });
-  const transactions = new Map<string, { client: pg.PoolClient; timer: NodeJS.Timeout }>();
-  const calls: Record<string, number> = {};
+interface Transaction {
+  readonly client: pg.PoolClient;
+  timer: NodeJS.Timeout;
+}
 
-  const handle = async (route: string, body: Record<string, unknown>): Promise<unknown> => {
-    calls[route] = (calls[route] ?? 0) + 1;
-    for (const field of ['resourceArn', 'secretArn']) {
-      if (typeof body[field] !== 'string' || !(body[field] as string).startsWith('arn:')) throw badRequest(`${field} must be an ARN`);
-    }
-    switch (route) {
-      case '/BeginTransaction': {
-        const client = await pool.connect();
-        await client.query('BEGIN');
-        const id = randomUUID();
-        // Abandoned transactions are rolled back after 3 minutes, as the service does.
-        const timer = setTimeout(() => void finish(id, 'ROLLBACK'), 180_000);
-        timer.unref();
-        transactions.set(id, { client, timer });
-        return { transactionId: id };
-      }
-      case '/CommitTransaction':
-        return { transactionStatus: await finish(String(body.transactionId), 'COMMIT') };
-      case '/RollbackTransaction':
-        return { transactionStatus: await finish(String(body.transactionId), 'ROLLBACK') };
-      case '/Execute':
-        return execute(body);
-      default:
-        throw badRequest(`unsupported operation ${route}`);
-    }
+// Every column comes back as PostgreSQL's text output; results.ts types it as the service would.
+const RAW_TEXT = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
+
+export async function startDataApiServer(databaseUrl: string, options: DataApiServerOptions = {}): Promise<DataApiServer> {
+  const limits = {
+    request: options.maxRequestBytes ?? 4 * 1024 * 1024,
+    response: options.maxResponseBytes ?? 1024 * 1024,
+    row: options.maxRowBytes ?? 64 * 1024,
+    idle: options.transactionIdleMs ?? 180_000,
+  };
+  const sqlErrorType = options.sqlErrorType ?? 'DatabaseErrorException';
+  // Sessions in UTC, Aurora's default TimeZone: timestamptz results come back in UTC.
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC`.trim());
+  const pool = new pg.Pool({ connectionString: url.toString(), max: options.maxConnections ?? 8, types: RAW_TEXT });
+  pool.on('error', () => undefined);
+  const transactions = new Map<string, Transaction>();
+  const calls: Record<string, number> = {};
+  const faults = new Map<string, { type: string; status: number; message: string; times: number }>();
+
+  const transaction = (id: unknown): Transaction => {
+    const tx = typeof id === 'string' ? transactions.get(id) : undefined;
+    if (!tx) throw new DataApiFault('TransactionNotFoundException', `Transaction ${String(id)} is not found`);
+    tx.timer.refresh();
+    return tx;
   };
 
-  const finish = async (id: string, verb: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
-    const tx = transactions.get(id);
-    if (!tx) throw badRequest(`Transaction ${id} is not found`);
-    transactions.delete(id);
+  const finish = async (id: unknown, verb: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
+    const tx = transaction(id);
+    transactions.delete(id as string);
     clearTimeout(tx.timer);
     try {
-      await tx.client.query(verb);
+      await run(tx.client, verb, []);
     } finally {
       tx.client.release();
     }
     return verb === 'COMMIT' ? 'Transaction Committed' : 'Rollback Complete';
   };
 
-  const execute = async (body: Record<string, unknown>): Promise<unknown> => {
-    if (typeof body.sql !== 'string') throw badRequest('sql is required');
-    const params = (body.parameters as { name: string; value: DataApiValue; typeHint?: string }[] | undefined) ?? [];
-    const { text, values } = toPositional(body.sql, params);
-    const tx = body.transactionId ? transactions.get(String(body.transactionId)) : undefined;
-    if (body.transactionId && !tx) throw badRequest(`Transaction ${String(body.transactionId)} is not found`);
-    let result: pg.QueryResult;
+  const run = async (client: pg.PoolClient | pg.Pool, text: string, values: unknown[]): Promise<pg.QueryResult> => {
     try {
-      result = await (tx ? tx.client : pool).query({ text, values });
+      // Extended protocol always: one statement per call, as the service allows.
+      return await client.query({ text, values, queryMode: 'extended', rowMode: 'array' } as pg.QueryArrayConfig);
     } catch (err) {
-      const e = err as { message?: string; code?: string; detail?: string };
-      throw badRequest(`ERROR: ${e.message}${e.detail ? `\n  Detail: ${e.detail}` : ''}; SQLState: ${e.code ?? 'XX000'}`);
+      const e = err as { message?: string; code?: string; detail?: string; severity?: string };
+      if (!e.severity) throw err;
+      const detail = e.detail ? `\n  Detail: ${e.detail}` : '';
+      throw new DataApiFault(sqlErrorType, `${e.severity}: ${e.message}${detail}; SQLState: ${e.code ?? 'XX000'}`);
     }
-    if (Array.isArray(result)) throw badRequest('Multistatements aren\'t supported.');
-    const fields = result.fields ?? [];
-    const isQuery = result.command === 'SELECT' || fields.length > 0;
+  };
+
+  const execute = async (body: Record<string, unknown>): Promise<unknown> => {
+    const sql = requireString(body, 'sql');
+    const { text, values } = toPositional(sql, (body.parameters as WireParameter[] | undefined) ?? []);
+    const client = body.transactionId !== undefined ? transaction(body.transactionId).client : pool;
+    const result = await run(client, text, values);
+    if (!result.fields?.length) return { numberOfRecordsUpdated: result.rowCount ?? 0, generatedFields: [] };
+    const resultOptions = (body.resultSetOptions as ResultSetOptions | undefined) ?? {};
+    const records = (result.rows as unknown as (string | null)[][]).map((row) => {
+      const record = result.fields.map((f, i) => toField(row[i] ?? null, f.dataTypeID, resultOptions));
+      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw badRequest(`Database returned a row larger than the ${limits.row}-byte row size limit`);
+      return record;
+    });
+    if (body.formatRecordsAs === 'JSON') {
+      const objects = records.map((record) => Object.fromEntries(record.map((f, i) => [result.fields[i]!.name, toJsonValue(f)])));
+      return { numberOfRecordsUpdated: 0, formattedRecords: JSON.stringify(objects) };
+    }
     return {
-      numberOfRecordsUpdated: isQuery ? 0 : result.rowCount ?? 0,
-      generatedFields: [],
-      ...(isQuery
-        ? {
-            records: result.rows.map((row: Record<string, unknown>) => fields.map((f) => toField(row[f.name], f.dataTypeID))),
-            ...(body.includeResultMetadata
-              ? { columnMetadata: fields.map((f) => ({ name: f.name, label: f.name, typeName: TYPE_NAMES[f.dataTypeID] ?? 'text', type: f.dataTypeID })) }
-              : {}),
-          }
-        : {}),
+      numberOfRecordsUpdated: 0,
+      records,
+      ...(body.includeResultMetadata ? { columnMetadata: result.fields.map(columnMetadata) } : {}),
     };
   };
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const batchExecute = async (body: Record<string, unknown>): Promise<unknown> => {
+    const sql = requireString(body, 'sql');
+    const sets = (body.parameterSets as WireParameter[][] | undefined) ?? [[]];
+    const statements = sets.map((set) => toPositional(sql, set));
+    const runAll = async (client: pg.PoolClient): Promise<unknown> => {
+      for (const s of statements) await run(client, s.text, s.values);
+      return { updateResults: statements.map(() => ({ generatedFields: [] })) };
+    };
+    if (body.transactionId !== undefined) return runAll(transaction(body.transactionId).client);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await runAll(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  const handle = async (route: string, body: Record<string, unknown>): Promise<unknown> => {
+    calls[route] = (calls[route] ?? 0) + 1;
+    const fault = faults.get(route);
+    if (fault && fault.times > 0) {
+      fault.times -= 1;
+      throw new DataApiFault(fault.type, fault.message, fault.status);
+    }
+    for (const field of ['resourceArn', 'secretArn']) {
+      if (!requireString(body, field).startsWith('arn:')) throw badRequest(`Invalid ${field}: not an ARN`);
+    }
+    switch (route) {
+      case '/BeginTransaction': {
+        const client = await pool.connect();
+        await client.query('BEGIN');
+        const id = randomUUID();
+        const timer = setTimeout(() => void finish(id, 'ROLLBACK').catch(() => undefined), limits.idle);
+        timer.unref();
+        transactions.set(id, { client, timer });
+        return { transactionId: id };
+      }
+      case '/CommitTransaction':
+        return { transactionStatus: await finish(body.transactionId, 'COMMIT') };
+      case '/RollbackTransaction':
+        return { transactionStatus: await finish(body.transactionId, 'ROLLBACK') };
+      case '/Execute':
+        return execute(body);
+      case '/BatchExecute':
+        return batchExecute(body);
+      default:
+        throw new DataApiFault('UnknownOperationException', `Unknown operation ${route}`, 404);
+    }
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const route = (req.url ?? '').split('?')[0]!;
-      let body: Record<string, unknown>;
+      const body = Buffer.concat(chunks);
+      // Request line + headers + body, as the service counts them.
+      const headerBytes = req.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) + `POST ${req.url} HTTP/1.1\r\n\r\n`.length;
+      const respond = (status: number, out: unknown, type?: string): void => {
+        const text = JSON.stringify(out);
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          'x-amzn-requestid': randomUUID(),
+          ...(type ? { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` } : {}),
+        });
+        res.end(text);
+      };
+      const fail = (err: unknown): void => {
+        if (err instanceof DataApiFault) return respond(err.status, { message: err.message }, err.type);
+        respond(500, { message: 'Internal error' }, 'InternalServerErrorException');
+      };
+      if (headerBytes + body.length > limits.request) return fail(badRequest(`Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`));
+      let parsed: Record<string, unknown>;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+        parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
       } catch {
-        return reply(res, 400, { message: 'request body is not JSON' }, 'BadRequestException');
+        return fail(new DataApiFault('SerializationException', 'Request body is not valid JSON'));
       }
-      handle(route, body).then(
-        (out) => reply(res, 200, out),
-        (err: unknown) => {
-          const e = err as { dataApiError?: string; message?: string };
-          reply(res, 400, { message: e.message ?? String(err) }, e.dataApiError ?? 'BadRequestException');
-        },
-      );
+      handle(route, parsed).then((out) => {
+        const size = Buffer.byteLength(JSON.stringify(out));
+        if (size > limits.response) return fail(badRequest('Database returned more than the allowed response size limit'));
+        respond(200, out);
+      }, fail);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -146,79 +241,20 @@ export async function startDataApiServer(databaseUrl: string): Promise<DataApiSe
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    openTransactions: () => transactions.size,
+    failNext: (route, type, o = {}) => faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {
+      if (!server.listening) return;
       for (const id of [...transactions.keys()]) await finish(id, 'ROLLBACK').catch(() => undefined);
+      server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await pool.end();
     },
   };
 }
 
-function reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...(errorType ? { 'x-amzn-errortype': `${errorType}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` } : {}),
-  });
-  res.end(text);
-}
-
-function badRequest(message: string): Error {
-  return Object.assign(new Error(message), { dataApiError: 'BadRequestException' });
-}
-
-/** `:name` → `$k` (skipping `::casts`, quotes and comments), with the typeHint's cast and the value decoded. */
-function toPositional(sql: string, params: readonly { name: string; value: DataApiValue; typeHint?: string }[]): { text: string; values: unknown[] } {
-  const byName = new Map(params.map((p) => [p.name, p]));
-  const order: string[] = [];
-  let text = '';
-  for (let i = 0; i < sql.length; ) {
-    const c = sql[i]!;
-    if (c === "'" || c === '"') {
-      let j = i + 1;
-      while (j < sql.length && !(sql[j] === c && sql[j + 1] !== c)) j += sql[j] === c ? 2 : 1;
-      text += sql.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === ':' && sql[i + 1] === ':') {
-      text += '::';
-      i += 2;
-    } else if (c === ':' && /[A-Za-z_]/.test(sql[i + 1] ?? '')) {
-      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))![0];
-      const param = byName.get(name);
-      if (!param) throw badRequest(`No value specified for parameter: ${name}`);
-      if (!order.includes(name)) order.push(name);
-      const cast = param.typeHint ? HINT_CAST[param.typeHint] : undefined;
-      text += `$${order.indexOf(name) + 1}${cast ? `::${cast}` : ''}`;
-      i += name.length + 1;
-    } else {
-      text += c;
-      i += 1;
-    }
-  }
-  const values = order.map((name) => {
-    const v = byName.get(name)!.value;
-    if (v.isNull) return null;
-    if (v.blobValue !== undefined) return Buffer.from(v.blobValue, 'base64');
-    if (v.longValue !== undefined) return v.longValue;
-    if (v.doubleValue !== undefined) return v.doubleValue;
-    if (v.booleanValue !== undefined) return v.booleanValue;
-    if (v.stringValue !== undefined) return v.stringValue;
-    throw badRequest(`parameter ${name} has no value`);
-  });
-  return { text, values };
-}
-
-function toField(value: unknown, oid: number): Record<string, unknown> {
-  if (value === null || value === undefined) return { isNull: true };
-  if (Buffer.isBuffer(value)) return { blobValue: value.toString('base64') };
-  if (typeof value === 'boolean') return { booleanValue: value };
-  if (typeof value === 'number') return Number.isInteger(value) && oid !== 700 && oid !== 701 ? { longValue: value } : { doubleValue: value };
-  if (Array.isArray(value)) {
-    if (oid === 1016 || oid === 1007) return { arrayValue: { longValues: value.map(Number) } };
-    if (oid === 1000) return { arrayValue: { booleanValues: value } };
-    return { arrayValue: { stringValues: value.map(String) } };
-  }
-  if (oid === 20) return { longValue: Number(value) };
-  return { stringValue: String(value) };
+function requireString(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '') throw badRequest(`${field} is required`);
+  return value;
 }

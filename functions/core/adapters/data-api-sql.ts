@@ -1,156 +1,194 @@
 import {
+  BatchExecuteStatementCommand,
   BeginTransactionCommand,
   CommitTransactionCommand,
   ExecuteStatementCommand,
   RDSDataClient,
   RollbackTransactionCommand,
-  type ExecuteStatementCommandOutput,
+  type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import type { Sql, SqlPool, SqlResult, SqlValue } from '../ports/sql';
-import { DatabaseAuthenticationError, DatabaseConnectionError, QueryError, UnknownDatabaseError } from '../ports/sql-errors';
+import type { Sql, SqlResult, SqlValue } from '../ports/sql';
+import { DATA_API_MAX_REQUEST_BYTES, splitParameterSets } from './data-api/batch';
+import { DataApiParameterError, isThrottlingError, isTransientDataApiError, mapDataApiError } from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
-import { arrayExpression, fromField, toParameter } from './data-api/values';
+import { withRetry, type RetryPolicy } from './data-api/retry';
+import { decodeField, encodeParameter } from './data-api/values';
+
+export { DataApiConfigurationError, DataApiLimitError, DataApiParameterError, DataApiTransactionError } from './data-api/errors';
 
 export interface DataApiSqlOptions {
+  /** @default a new RDSDataClient with the SDK's own retries off (this adapter retries) */
   readonly client?: RDSDataClient;
-  /** Aurora cluster ARN. */
+  /** ARN of the Aurora cluster (Data API enabled). */
   readonly resourceArn: string;
-  /** Secrets Manager secret with the database credentials. */
+  /** ARN of the Secrets Manager secret holding the database credentials. */
   readonly secretArn: string;
   readonly database: string;
-  /** Attempts for transient errors (throttling, a resuming Aurora Serverless cluster). @default 6 */
+  /** Passed to the Data API as is; it documents `schema` as unsupported for PostgreSQL (use the role's search_path). */
+  readonly schema?: string;
+  /** Size limit of one BatchExecuteStatement request, headers included. @default 4 MiB (the service's limit) */
+  readonly maxBatchBytes?: number;
+  /** Attempts for transient errors (throttling, a resuming Aurora Serverless cluster, a briefly unavailable writer). @default 6 */
   readonly maxAttempts?: number;
-  /** First backoff in ms (doubles, full jitter, capped at 5 s). @default 200 */
+  /** Ceiling of the first backoff in ms; doubles per attempt, full jitter, capped at 5 s. @default 200 */
   readonly baseDelayMs?: number;
 }
 
-/** Errors a retry can cure: throttling, a 5xx, an Aurora Serverless cluster waking up. */
-const TRANSIENT = new Set([
-  'ThrottlingException',
-  'ServiceUnavailableError',
-  'InternalServerErrorException',
-  'DatabaseResumingException',
-  'DatabaseNotFoundException_Resuming',
-  'StatementTimeoutException_NotRetried',
-]);
+/** What executeBatch did. */
+export interface BatchResult {
+  readonly parameterSets: number;
+  /** BatchExecuteStatement requests it took to stay within the request size limit. */
+  readonly requests: number;
+}
+
+/** The Sql port plus the Data API's batch statement. */
+export interface DataApiSql extends Sql {
+  /**
+   * Runs one DML statement once per parameter set with BatchExecuteStatement,
+   * split into as many requests as the size limit needs. All-or-nothing: outside
+   * a transaction it opens one around the requests.
+   */
+  executeBatch(text: string, parameterSets: readonly (readonly SqlValue[])[]): Promise<BatchResult>;
+  transaction<T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T>;
+}
+
+export interface DataApiSqlPool extends DataApiSql {
+  close(): Promise<void>;
+}
 
 /**
- * The Sql port over the RDS Data API: `$n` parameters become `:pN`, values
- * become typed Data API values (arrays become a JSON parameter expanded in
- * SQL: the Data API has no array parameters), results come back shaped like
- * the pg adapter's (int8 as strings, bytea as Buffer). transaction() uses
- * Begin/Commit/RollbackTransaction; a nested one is a SAVEPOINT. Transient
- * errors are retried with backoff; others become DatabaseErrors whose message
- * is the server's first line — never parameter values.
+ * The Sql port over the RDS Data API. `$n` parameters become `:pN` (a small
+ * tokenizer leaves literals, dollar quotes and comments alone), values become
+ * typed Data API values (see data-api/values.ts; arrays travel as JSON
+ * expanded in SQL), and results come back shaped like the pg adapter's: int8
+ * and numeric as strings (the service is asked for LONG and DECIMAL as
+ * strings), bytea as Buffer, timestamps as Date, json parsed.
+ *
+ * transaction() uses Begin/Commit/RollbackTransaction and sends the
+ * transaction id with every statement; a nested transaction() is a SAVEPOINT.
+ * Transient errors (isTransientDataApiError) are retried with bounded
+ * exponential backoff; everything else becomes a DatabaseError from
+ * ports/sql-errors or data-api/errors whose message never holds a parameter
+ * value.
  */
-export function createDataApiSql(options: DataApiSqlOptions): SqlPool {
-  const client = options.client ?? new RDSDataClient({});
-  const maxAttempts = options.maxAttempts ?? 6;
-  const baseDelay = options.baseDelayMs ?? 200;
+export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
+  const ownClient = options.client === undefined;
+  // One retry policy, not the SDK's and ours multiplied: the SDK would also retry a 500, after which a statement may have run twice.
+  const client = options.client ?? new RDSDataClient({ maxAttempts: 1 });
+  const policy: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs: options.baseDelayMs ?? 200, maxDelayMs: 5_000 };
+  const maxBatchBytes = options.maxBatchBytes ?? DATA_API_MAX_REQUEST_BYTES;
+  const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
+  const database = { database: options.database, ...(options.schema ? { schema: options.schema } : {}) };
 
-  const send = async <T>(what: string, fn: () => Promise<T>, retryable: boolean): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const name = (err as { name?: string }).name ?? '';
-        if (retryable && TRANSIENT.has(name) && attempt < maxAttempts) {
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, baseDelay * 2 ** (attempt - 1))));
-          continue;
-        }
-        throw mapDataApiError(err, what);
-      }
+  const call = async <T>(operation: string, fn: () => Promise<T>, isTransient = isTransientDataApiError): Promise<T> => {
+    try {
+      return await withRetry(fn, isTransient, policy);
+    } catch (err) {
+      throw mapDataApiError(err, operation);
     }
   };
 
-  const execute = async <Row>(text: string, params: readonly SqlValue[] | undefined, transactionId: string | undefined): Promise<SqlResult<Row>> => {
-    const values = params ?? [];
-    const sql = rewritePositional(text, (index) => {
-      const value = values[index - 1];
-      if (index < 1 || index > values.length) throw new QueryError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
-      return Array.isArray(value) ? arrayExpression(`p${index}`, value) : `:p${index}`;
-    });
-    const output: ExecuteStatementCommandOutput = await send(
-      'ExecuteStatement',
-      () =>
-        client.send(
-          new ExecuteStatementCommand({
-            resourceArn: options.resourceArn,
-            secretArn: options.secretArn,
-            database: options.database,
-            sql,
-            parameters: values.map((v, i) => toParameter(`p${i + 1}`, v)),
-            includeResultMetadata: true,
-            ...(transactionId ? { transactionId } : {}),
-          }),
-        ),
-      // Outside a transaction a statement that failed transiently never ran; inside one, a resuming cluster would have lost it anyway.
-      true,
+  const query = async <Row>(text: string, params: readonly SqlValue[] | undefined, transactionId: string | undefined): Promise<SqlResult<Row>> => {
+    const { sql, parameters } = encodeStatement(text, params ?? []);
+    const output = await call('ExecuteStatement', () =>
+      client.send(
+        new ExecuteStatementCommand({
+          ...target,
+          ...database,
+          sql,
+          parameters,
+          includeResultMetadata: true,
+          resultSetOptions: { longReturnType: 'STRING', decimalReturnType: 'STRING' },
+          ...(transactionId ? { transactionId } : {}),
+        }),
+      ),
     );
     const columns = output.columnMetadata ?? [];
     const rows = (output.records ?? []).map((record) => {
       const row: Record<string, unknown> = {};
       record.forEach((field, i) => {
-        row[columns[i]?.label ?? columns[i]?.name ?? `column${i + 1}`] = fromField(field, columns[i]);
+        row[columns[i]?.label ?? columns[i]?.name ?? `?column?${i + 1}`] = decodeField(field, columns[i]);
       });
       return row as Row;
     });
     return { rows, rowCount: output.records ? rows.length : Number(output.numberOfRecordsUpdated ?? 0) };
   };
 
-  const onTransaction = (transactionId: string | undefined, depth: number): Sql => ({
-    query: <Row>(text: string, params?: readonly SqlValue[]) => execute<Row>(text, params, transactionId),
-    transaction: async <T>(fn: (tx: Sql) => Promise<T>): Promise<T> => {
-      if (!transactionId) {
-        const begun = await send(
-          'BeginTransaction',
-          () => client.send(new BeginTransactionCommand({ resourceArn: options.resourceArn, secretArn: options.secretArn, database: options.database })),
-          true,
-        );
-        const id = begun.transactionId!;
+  const batch = async (text: string, sets: readonly (readonly SqlValue[])[], transactionId: string): Promise<number> => {
+    let sql: string | undefined;
+    const encoded = sets.map((set, i) => {
+      const statement = encodeStatement(text, set);
+      // The placeholders of array parameters depend on the values (bytea or text): every set must yield the same SQL.
+      if (sql !== undefined && statement.sql !== sql) {
+        throw new DataApiParameterError(`parameter set ${i + 1} needs different SQL than the first (an array parameter is bytea in one and text in the other)`);
+      }
+      sql = statement.sql;
+      return statement.parameters;
+    });
+    const envelope = { ...target, ...database, sql, transactionId };
+    const requests = splitParameterSets(envelope, encoded, maxBatchBytes);
+    for (const parameterSets of requests) {
+      await call('BatchExecuteStatement', () => client.send(new BatchExecuteStatementCommand({ ...target, ...database, sql: sql!, parameterSets, transactionId })));
+    }
+    return requests.length;
+  };
+
+  const on = (transactionId: string | undefined, depth: number): DataApiSql => {
+    const self: DataApiSql = {
+      query: <Row>(text: string, params?: readonly SqlValue[]) => query<Row>(text, params, transactionId),
+      executeBatch: async (text, parameterSets) => {
+        if (parameterSets.length === 0) return { parameterSets: 0, requests: 0 };
+        const requests = transactionId ? await batch(text, parameterSets, transactionId) : await self.transaction((tx) => tx.executeBatch(text, parameterSets).then((r) => r.requests));
+        return { parameterSets: parameterSets.length, requests };
+      },
+      transaction: async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
+        if (!transactionId) return inTransaction(fn);
+        const savepoint = `rekey_sp_${depth}`;
+        await query(`SAVEPOINT ${savepoint}`, [], transactionId);
         try {
-          const result = await fn(onTransaction(id, 1));
-          await send('CommitTransaction', () => client.send(new CommitTransactionCommand({ resourceArn: options.resourceArn, secretArn: options.secretArn, transactionId: id })), false);
+          const result = await fn(on(transactionId, depth + 1));
+          await query(`RELEASE SAVEPOINT ${savepoint}`, [], transactionId);
           return result;
         } catch (err) {
-          await client
-            .send(new RollbackTransactionCommand({ resourceArn: options.resourceArn, secretArn: options.secretArn, transactionId: id }))
-            .catch(() => undefined);
+          await query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId);
           throw err;
         }
-      }
-      const savepoint = `rekey_sp_${depth}`;
-      await execute(`SAVEPOINT ${savepoint}`, [], transactionId);
-      try {
-        const result = await fn(onTransaction(transactionId, depth + 1));
-        await execute(`RELEASE SAVEPOINT ${savepoint}`, [], transactionId);
-        return result;
-      } catch (err) {
-        await execute(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId);
-        throw err;
-      }
-    },
-  });
+      },
+    };
+    return self;
+  };
 
-  return { ...onTransaction(undefined, 0), close: async () => undefined };
+  const inTransaction = async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
+    const begun = await call('BeginTransaction', () => client.send(new BeginTransactionCommand({ ...target, ...database })));
+    const id = begun.transactionId!;
+    let result: T;
+    try {
+      result = await fn(on(id, 1));
+    } catch (err) {
+      // The failure that matters is fn's; a rollback that fails too leaves the service to end the transaction (3 minutes idle).
+      await client.send(new RollbackTransactionCommand({ ...target, transactionId: id })).catch(() => undefined);
+      throw err;
+    }
+    // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
+    await call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: id })), isThrottlingError);
+    return result;
+  };
+
+  return {
+    ...on(undefined, 0),
+    close: async () => {
+      if (ownClient) client.destroy();
+    },
+  };
 }
 
-function mapDataApiError(err: unknown, what: string): unknown {
-  const e = err as { name?: string; message?: string };
-  const name = e.name ?? 'Error';
-  // The server's first line names the problem; later lines (DETAIL) may quote values.
-  const first = (e.message ?? '').split('\n')[0]!.replace(/;\s*SQLState:.*$/i, '').trim();
-  if (name === 'AccessDeniedException' || name === 'ForbiddenException') {
-    return new DatabaseAuthenticationError(
-      `${what} was denied (${first}): the role needs rds-data:${what} on the cluster and secretsmanager:GetSecretValue on the database secret`,
-      undefined,
-      { cause: err },
-    );
-  }
-  if (/database "[^"]*" does not exist/.test(first)) return new UnknownDatabaseError(`${first}: fix DB_NAME`, '3D000', { cause: err });
-  if (TRANSIENT.has(name)) return new DatabaseConnectionError(`${what}: the Data API is unavailable (${name}); retry later`, undefined, { cause: err });
-  if (name === 'BadRequestException' || name === 'DatabaseErrorException') {
-    return new QueryError(`${what} failed: ${first}`, /SQLState: (\w{5})/.exec(e.message ?? '')?.[1], { cause: err });
-  }
-  return err;
+/** `$n` → Data API placeholders and parameters, checking every `$n` has a value. */
+function encodeStatement(text: string, values: readonly SqlValue[]): { sql: string; parameters: SqlParameter[] } {
+  const encoded = values.map((v, i) => encodeParameter(i + 1, v));
+  const sql = rewritePositional(text, (index) => {
+    const parameter = encoded[index - 1];
+    if (!parameter) throw new DataApiParameterError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
+    return parameter.placeholder;
+  });
+  return { sql, parameters: encoded.map((e) => e.parameter) };
 }

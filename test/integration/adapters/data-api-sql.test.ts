@@ -1,137 +1,292 @@
-import { randomBytes } from 'node:crypto';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { createDataApiSql } from '../../../functions/core/adapters/data-api-sql';
+import { createHash, randomBytes } from 'node:crypto';
+import { BatchExecuteStatementCommand, ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import {
+  createDataApiSql,
+  DataApiLimitError,
+  DataApiTransactionError,
+  type DataApiSqlOptions,
+  type DataApiSqlPool,
+} from '../../../functions/core/adapters/data-api-sql';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { QueryError } from '../../../functions/core/ports/sql-errors';
-import type { SqlPool } from '../../../functions/core/ports/sql';
+import { QueryError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
-import { migrate, schemaStatus } from '../../../functions/core/schema/migrate';
+import { verify } from '../../../functions/core/reencrypt/verify';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { createEngineRuntime } from '../../../functions/runtime/engine-runtime';
-import { startDataApiServer, type DataApiServer } from '../../support/data-api-server';
-import { freshDatabase, type TestDatabase } from '../../support/database';
+import { startDataApiServer, type DataApiServer, type DataApiServerOptions } from '../../support/data-api-server';
+import { freshDatabase, testPoolSize, type TestDatabase } from '../../support/database';
 
-/** The Data API adapter through the real RDSDataClient against a Data API endpoint backed by the real PostgreSQL. */
+/**
+ * The Data API adapter through the real RDSDataClient (endpoint override,
+ * fake credentials) against test/support/data-api-server.ts, a Data API
+ * endpoint backed by the real PostgreSQL.
+ */
+const ARNS = { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db' };
+
 describe('Data API adapter', () => {
   let db: TestDatabase;
   let server: DataApiServer;
-  let sql: SqlPool;
+  let client: RDSDataClient;
+  let sql: DataApiSqlPool;
+
+  const start = async (serverOptions: DataApiServerOptions = {}, adapterOptions: Partial<DataApiSqlOptions> = {}): Promise<void> => {
+    await server?.close();
+    client?.destroy();
+    server = await startDataApiServer(db.url, { maxConnections: testPoolSize(8), ...serverOptions });
+    client = new RDSDataClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    sql = createDataApiSql({ client, ...ARNS, database: 'rekey', baseDelayMs: 1, ...adapterOptions });
+  };
 
   beforeEach(async () => {
-    db = await freshDatabase();
-    server = await startDataApiServer(db.url);
-    const client = new RDSDataClient({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
-    sql = createDataApiSql({
-      client,
-      resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey',
-      secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db',
-      database: 'postgres',
-    });
+    db = await freshDatabase({ poolSize: 1 });
+    await start();
   });
   afterEach(async () => {
     await server.close();
+    client.destroy();
     await db.drop();
   });
 
-  it('round-trips every value type, blobs included', async () => {
-    await sql.query('CREATE TABLE t (id bigint PRIMARY KEY, s text, b bytea, n int, d double precision, ok boolean, at timestamptz, j jsonb, nothing text)');
-    const blob = Buffer.concat([Buffer.alloc(3), randomBytes(1 << 20), Buffer.alloc(2)]);
+  it('round-trips every value type', async () => {
+    await sql.query(
+      'CREATE TABLE t (id bigint PRIMARY KEY, big bigint, s text, b bytea, n int, d double precision, ok boolean, at timestamptz, j jsonb, u uuid, amount numeric, nothing text)',
+    );
+    const blob = Buffer.concat([Buffer.alloc(3), randomBytes(4000), Buffer.alloc(2)]);
     const at = new Date('2026-11-22T10:11:12.345Z');
-    await sql.query('INSERT INTO t VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9)', [
+    const uuid = '6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f';
+    await sql.query('INSERT INTO t VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::uuid, $11::numeric, $12)', [
       '9007199254740993',
-      'pässwörd 🔑 $1 inside',
+      2n ** 62n + 1n,
+      'pässwörd 🔑 $1 \'quoted\' ✓',
       blob,
-      42,
+      -42,
       1.5,
       true,
       at,
-      { keyId: 'kek-v2', n: 3 },
+      { keyId: 'kek-v2', nested: { n: 3, list: [1, 'two'] } },
+      uuid,
+      '12345678901234567890.123456789',
       null,
     ]);
     const { rows } = await sql.query<Record<string, unknown>>('SELECT * FROM t');
-    expect(rows).toHaveLength(1);
-    const r = rows[0]!;
-    expect(r.id).toBe('9007199254740992'); // the Data API returns int8 as a JSON number (precision as the real service)
-    expect(r.s).toBe('pässwörd 🔑 $1 inside');
-    expect(Buffer.compare(r.b as Buffer, blob)).toBe(0);
-    expect(r.n).toBe(42);
-    expect(r.d).toBe(1.5);
-    expect(r.ok).toBe(true);
-    expect((r.at as Date).toISOString()).toBe(at.toISOString());
-    expect(r.j).toEqual({ keyId: 'kek-v2', n: 3 });
-    expect(r.nothing).toBeNull();
+    expect(rows).toEqual([
+      {
+        id: '9007199254740993', // exact: the adapter asks for LONG as strings, as the pg adapter returns int8
+        big: (2n ** 62n + 1n).toString(),
+        s: 'pässwörd 🔑 $1 \'quoted\' ✓',
+        b: blob,
+        n: -42,
+        d: 1.5,
+        ok: true,
+        at,
+        j: { keyId: 'kek-v2', nested: { n: 3, list: [1, 'two'] } },
+        u: uuid,
+        amount: '12345678901234567890.123456789',
+        nothing: null,
+      },
+    ]);
+    expect(Buffer.compare(rows[0]!.b as Buffer, blob)).toBe(0);
+  });
+
+  it('writes a 1 MiB blob in one request and reads it back in slices under the 64 KB row limit', async () => {
+    await sql.query('CREATE TABLE blobs (id int PRIMARY KEY, b bytea)');
+    const blob = Buffer.concat([Buffer.alloc(17), randomBytes(1 << 20), Buffer.alloc(5)]);
+    await sql.query('INSERT INTO blobs VALUES ($1, $2)', [1, blob]);
+    // The whole value is over what the Data API returns in one row: a typed error that says what to do.
+    const err = await sql.query('SELECT b FROM blobs').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataApiLimitError);
+    expect((err as Error).message).toMatch(/substring/);
+    const slice = 32 * 1024;
+    const parts: Buffer[] = [];
+    for (let from = 1; from <= blob.length; from += slice) {
+      // Integer parameters are int8 on the Data API: substring() wants int, hence the casts.
+      const { rows } = await sql.query<{ part: Buffer }>('SELECT substring(b FROM $1::int FOR $2::int) AS part FROM blobs WHERE id = $3', [from, slice, 1]);
+      parts.push(rows[0]!.part);
+    }
+    expect(Buffer.compare(Buffer.concat(parts), blob)).toBe(0);
+    expect((await sql.query('SELECT length(b) AS n FROM blobs')).rows).toEqual([{ n: blob.length }]);
   });
 
   it('expands text[] and bytea[] parameters in order, NULLs kept', async () => {
     await sql.query('CREATE TABLE a (id bigint PRIMARY KEY, v text, b bytea)');
-    const blobs = [randomBytes(40), Buffer.alloc(0), randomBytes(7)];
+    const blobs = [randomBytes(40), Buffer.alloc(0), Buffer.from([0, 0, 1, 0])];
     const result = await sql.query('INSERT INTO a SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])', [
       ['1', '2', '3'],
-      ['one', null, "th'ree $2"],
+      ['one', null, "th'ree $2 ü"],
       blobs,
     ]);
     expect(result.rowCount).toBe(3);
     const { rows } = await sql.query<{ id: string; v: string | null; b: Buffer }>('SELECT id, v, b FROM a ORDER BY id');
-    expect(rows.map((r) => r.v)).toEqual(['one', null, "th'ree $2"]);
+    expect(rows.map((r) => r.v)).toEqual(['one', null, "th'ree $2 ü"]);
     rows.forEach((r, i) => expect(Buffer.compare(r.b, blobs[i]!)).toBe(0));
+    const { rows: found } = await sql.query<{ id: string }>('SELECT id FROM a WHERE v = ANY($1) ORDER BY id', [['one', "th'ree $2 ü", 'absent']]);
+    expect(found.map((r) => r.id)).toEqual(['1', '3']);
+  });
+
+  it('leaves $n inside literals, quoted identifiers, dollar quotes and comments alone', async () => {
+    const { rows } = await sql.query<Record<string, string>>(
+      `SELECT '$1' AS a, $1::text AS "b$2", $$ $2 $$ AS c, $tag$ it's $1 $tag$ AS d, E'\\'$2' AS e /* $2 /* $3 */ $2 */ -- $3\n, $2::text AS f`,
+      ['one', 'two'],
+    );
+    expect(rows).toEqual([{ a: '$1', b$2: 'one', c: ' $2 ', d: " it's $1 ", e: "'$2", f: 'two' }]);
   });
 
   it('commits and rolls back transactions, nested ones as savepoints', async () => {
     await sql.query('CREATE TABLE c (n int)');
     await sql.transaction(async (tx) => {
       await tx.query('INSERT INTO c VALUES (1)');
-      await tx.transaction(async (inner) => inner.query('INSERT INTO c VALUES (2)')).catch(() => undefined);
-      await tx.transaction(async (inner) => {
-        await inner.query('INSERT INTO c VALUES (3)');
-        throw new Error('inner fails');
-      }).catch(() => undefined);
+      await tx.transaction(async (inner) => inner.query('INSERT INTO c VALUES (2)'));
+      await tx
+        .transaction(async (inner) => {
+          await inner.query('INSERT INTO c VALUES (3)');
+          throw new Error('inner fails');
+        })
+        .catch(() => undefined);
     });
-    await sql.transaction(async (tx) => {
-      await tx.query('INSERT INTO c VALUES (4)');
-      throw new Error('outer fails');
-    }).catch(() => undefined);
+    await sql
+      .transaction(async (tx) => {
+        await tx.query('INSERT INTO c VALUES (4)');
+        throw new Error('outer fails');
+      })
+      .catch(() => undefined);
     const { rows } = await sql.query<{ n: number }>('SELECT n FROM c ORDER BY n');
     expect(rows.map((r) => r.n)).toEqual([1, 2]);
     expect(server.calls['/BeginTransaction']).toBe(2);
+    expect(server.calls['/CommitTransaction']).toBe(1);
     expect(server.calls['/RollbackTransaction']).toBe(1);
+    expect(server.openTransactions()).toBe(0);
   });
 
-  it('reports SQL errors as typed errors without parameter values', async () => {
+  it('splits a batch across BatchExecuteStatement requests within the 4 MiB limit, all or nothing', async () => {
+    await sql.query('CREATE TABLE batch (id int PRIMARY KEY, b bytea)');
+    const sets = Array.from({ length: 48 }, (_, i) => [i + 1, randomBytes(256 * 1024)] as [number, Buffer]);
+    // The endpoint refuses the whole batch in one request, as the service does.
+    const whole = await client
+      .send(new BatchExecuteStatementCommand({ ...ARNS, sql: 'INSERT INTO batch VALUES (:p1, :p2)', parameterSets: sets.map(([id, b]) => [{ name: 'p1', value: { longValue: id } }, { name: 'p2', value: { blobValue: b } }]) }))
+      .then(() => new Error('accepted'), (e: unknown) => e as Error);
+    expect(whole.message).toMatch(/exceeds the 4194304-byte limit/);
+
+    const result = await sql.executeBatch('INSERT INTO batch VALUES ($1, $2)', sets);
+    expect(result.parameterSets).toBe(48);
+    expect(result.requests).toBeGreaterThanOrEqual(4); // 12 MiB of blobs are 16 MiB in base64
+    expect(server.calls['/BatchExecute']).toBe(result.requests); // the refused one never reached the operation
+    const { rows } = await sql.query<{ id: number; digest: string }>("SELECT id, encode(sha256(b), 'hex') AS digest FROM batch ORDER BY id");
+    expect(rows.map((r) => r.id)).toEqual(sets.map(([id]) => id));
+    expect(rows.map((r) => r.digest)).toEqual(sets.map(([, b]) => createHash('sha256').update(b).digest('hex')));
+
+    // A smaller configured limit takes more requests; a failure in the last one leaves nothing behind.
+    await start({}, { maxBatchBytes: 1024 * 1024 });
+    const more = sets.map(([id, b]) => [id + 100, b] as [number, Buffer]);
+    more[more.length - 1] = [1, randomBytes(16)]; // duplicate key, in the last request
+    const err = await sql.executeBatch('INSERT INTO batch VALUES ($1, $2)', more).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UniqueViolationError);
+    expect(server.calls['/BatchExecute']).toBeGreaterThanOrEqual(12);
+    expect((await sql.query('SELECT 1 FROM batch WHERE id > 100')).rowCount).toBe(0);
+    expect(server.openTransactions()).toBe(0);
+  });
+
+  it.each(['DatabaseErrorException', 'BadRequestException'] as const)('reports SQL errors (%s) as typed errors without parameter values', async (sqlErrorType) => {
+    await start({ sqlErrorType });
     await sql.query('CREATE TABLE u (id int PRIMARY KEY, secret text)');
     await sql.query('INSERT INTO u VALUES ($1, $2)', [1, 'sk-live-secret-value']);
-    const err = await sql.query('INSERT INTO u VALUES ($1, $2)', [1, 'sk-live-secret-value']).catch((e: unknown) => e as Error);
-    expect(err).toBeInstanceOf(QueryError);
-    expect((err as QueryError).sqlState).toBe('23505');
-    expect((err as Error).message).toMatch(/duplicate key value/);
-    expect((err as Error).message).not.toContain('sk-live-secret-value');
-    expect((err as Error).message).not.toMatch(/Key \(id\)=\(1\)/);
+    const duplicate = (await sql.query('INSERT INTO u VALUES ($1, $2)', [1, 'sk-live-secret-value']).catch((e: unknown) => e)) as UniqueViolationError;
+    expect(duplicate).toBeInstanceOf(UniqueViolationError);
+    expect(duplicate.sqlState).toBe('23505');
+    expect(duplicate.message).toMatch(/duplicate key value violates unique constraint "u_pkey"/);
+    expect(duplicate.message).not.toContain('sk-live-secret-value');
+    expect(duplicate.message).not.toMatch(/Key \(id\)=\(1\)/);
+    // PostgreSQL quotes the bad input in a data exception's first line: hidden too.
+    const badInput = (await sql.query('SELECT $1::int AS n', ['sk-live-secret-value']).catch((e: unknown) => e)) as QueryError;
+    expect(badInput).toBeInstanceOf(QueryError);
+    expect(badInput.sqlState).toBe('22P02');
+    expect(badInput.message).toMatch(/invalid input syntax for type integer/);
+    expect(badInput.message).not.toContain('sk-live-secret-value');
   });
 
-  it('runs the migrations and a whole rewrap job through the Data API', async () => {
+  it('types string parameters as varchar, as the service does: comparing one with a bigint needs a cast', async () => {
+    await sql.query('CREATE TABLE k (id bigint PRIMARY KEY)');
+    await sql.query('INSERT INTO k VALUES ($1)', [7]);
+    const err = (await sql.query('SELECT id FROM k WHERE id = $1', ['7']).catch((e: unknown) => e)) as QueryError;
+    expect(err).toBeInstanceOf(QueryError);
+    expect(err.message).toMatch(/operator does not exist: bigint = character varying/);
+    expect((await sql.query('SELECT id FROM k WHERE id = $1::bigint', ['7'])).rows).toEqual([{ id: '7' }]);
+  });
+
+  it('retries a resuming cluster and throttling through the real SDK, and not a statement timeout', async () => {
+    server.failNext('/Execute', 'DatabaseResumingException', { times: 2, message: 'The Aurora DB instance db-1 is resuming after being auto-paused.' });
+    server.failNext('/BeginTransaction', 'ThrottlingException', { times: 1 });
+    await expect(sql.transaction((tx) => tx.query<{ n: number }>('SELECT 1 AS n'))).resolves.toEqual({ rows: [{ n: 1 }], rowCount: 1 });
+    expect(server.calls['/BeginTransaction']).toBe(2);
+    expect(server.calls['/Execute']).toBe(3);
+
+    server.failNext('/Execute', 'StatementTimeoutException');
+    await expect(sql.query('SELECT 1')).rejects.toThrow(/timeout/);
+    expect(server.calls['/Execute']).toBe(4);
+  });
+
+  it('rolls back a transaction left idle, after which its id is refused', async () => {
+    await start({ transactionIdleMs: 50 });
+    await sql.query('CREATE TABLE idle (n int)');
+    const err = await sql
+      .transaction(async (tx) => {
+        await tx.query('INSERT INTO idle VALUES (1)');
+        while (server.openTransactions() > 0) await new Promise((r) => setTimeout(r, 20));
+        await tx.query('INSERT INTO idle VALUES (2)');
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataApiTransactionError);
+    expect((await sql.query('SELECT n FROM idle')).rowCount).toBe(0);
+  });
+
+  it('answers formatRecordsAs JSON with formattedRecords', async () => {
+    const out = await client.send(
+      new ExecuteStatementCommand({ ...ARNS, sql: "SELECT 1 AS n, 'x' AS s, NULL::text AS z, true AS ok", formatRecordsAs: 'JSON' }),
+    );
+    expect(out.records).toBeUndefined();
+    expect(JSON.parse(out.formattedRecords!)).toEqual([{ n: 1, s: 'x', z: null, ok: true }]);
+  });
+
+  it('runs the migrations and whole jobs through the Data API: bigint, uuid and text ids, text and bytea envelopes', async () => {
     await migrate(sql);
     expect((await schemaStatus(sql)).pending).toEqual([]);
     await sql.query('CREATE TABLE secrets (id bigint PRIMARY KEY, v text)');
+    await sql.query('CREATE TABLE uu (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), v text)');
+    await sql.query('CREATE TABLE tx (name text PRIMARY KEY, v bytea)');
     const v1 = { id: 'kek-v1', key: randomBytes(32) };
     const v2 = { id: 'kek-v2', key: randomBytes(32) };
     const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
     const ids = Array.from({ length: 300 }, (_, i) => String(i + 1));
     const values = await Promise.all(ids.map((id) => old.encrypt(`s-${id}`, { table: 'secrets', column: 'v', rowId: id })));
     await sql.query('INSERT INTO secrets SELECT * FROM unnest($1::bigint[], $2::text[])', [ids, values]);
-    const runtime = await createEngineRuntime({
-      sql,
-      keyring: new RawKeyring([v2, v1]),
-      registry: parseRegistry({ tables: [{ name: 'secrets', idColumn: 'id', columns: ['v'] }] }),
-      actor: 'data-api-test',
+    const uuids = (await sql.query<{ id: string }>('INSERT INTO uu (v) SELECT NULL FROM generate_series(1, 60) RETURNING id::text AS id')).rows.map((r) => r.id);
+    for (const id of uuids) await sql.query('UPDATE uu SET v = $2 WHERE id = $1::uuid', [id, await old.encrypt(`u-${id}`, { table: 'uu', column: 'v', rowId: id })]);
+    const names = Array.from({ length: 60 }, (_, i) => `name-${String.fromCharCode(65 + (i % 26))}${i}`);
+    const blobs = await Promise.all(names.map((n) => old.encrypt(Buffer.from(`t-${n}`), { table: 'tx', column: 'v', rowId: n })));
+    await sql.query('INSERT INTO tx SELECT * FROM unnest($1::text[], $2::bytea[])', [names, blobs]);
+
+    const registry = parseRegistry({
+      tables: [
+        { name: 'secrets', idColumn: 'id', columns: ['v'] },
+        { name: 'uu', idColumn: 'id', columns: ['v'] },
+        { name: 'tx', idColumn: 'name', columns: ['v'] },
+      ],
     });
-    const outcome = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'test' });
-    expect(outcome.job.status).toBe('completed');
-    const { rows } = await sql.query<{ v: string }>('SELECT v FROM secrets');
-    expect(new Set(rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v2']));
+    const runtime = await createEngineRuntime({ sql, keyring: new RawKeyring([v2, v1]), registry, actor: 'data-api-test' });
+    const rewrap = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'test' });
+    expect(rewrap.job.status).toBe('completed');
+    expect(new Set((await sql.query<{ v: string }>('SELECT v FROM secrets')).rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v2']));
+    const reencrypt = await startJob(runtime.deps, { mode: 'reencrypt', targetKeyId: 'kek-v2', batchSize: 25, requestedBy: 'test' }, { concurrency: 2 });
+    expect(reencrypt.job.status).toBe('completed');
+    const report = await verify(runtime.deps, { targetKeyId: 'kek-v2', decrypt: true });
+    expect(report.ok).toBe(true);
+    expect(report.tables.map((t) => [t.table, t.rows, t.decrypt?.checked])).toEqual([
+      ['secrets', 300, 300],
+      ['uu', 60, 60],
+      ['tx', 60, 60],
+    ]);
+    expect(server.openTransactions()).toBe(0);
   });
 });

@@ -1,8 +1,7 @@
-import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDataApiSql } from '../../../functions/core/adapters/data-api-sql';
-import { rewritePositional } from '../../../functions/core/adapters/data-api/positional';
-import { DatabaseAuthenticationError, QueryError } from '../../../functions/core/ports/sql-errors';
+import { createDataApiSql, DataApiConfigurationError, DataApiLimitError, DataApiTransactionError } from '../../../functions/core/adapters/data-api-sql';
+import { DatabaseAuthenticationError, DatabaseConnectionError, QueryError, SerializationError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 
 /** Error branches of the Data API adapter (the happy paths run against a real endpoint in test/integration/adapters). */
 const rds = mockClient(RDSDataClient);
@@ -15,6 +14,13 @@ const sql = () =>
     baseDelayMs: 1,
   });
 const error = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} });
+const caught = async (p: Promise<unknown>): Promise<Error & { sqlState?: string; retryable?: boolean }> =>
+  p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e as Error,
+  );
 
 beforeEach(() => rds.reset());
 
@@ -23,35 +29,92 @@ it('retries throttling and a resuming Aurora Serverless cluster, then succeeds',
     .on(ExecuteStatementCommand)
     .rejectsOnce(error('ThrottlingException'))
     .rejectsOnce(error('DatabaseResumingException'))
+    .rejectsOnce(error('DatabaseUnavailableException'))
     .resolves({ records: [[{ longValue: 1 }]], columnMetadata: [{ name: 'n', typeName: 'int4' }] });
   await expect(sql().query('SELECT 1 AS n')).resolves.toEqual({ rows: [{ n: 1 }], rowCount: 1 });
-  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(3);
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(4);
 });
 
-it('gives up after the bounded attempts', async () => {
-  rds.on(ExecuteStatementCommand).rejects(error('ThrottlingException'));
-  await expect(sql().query('SELECT 1')).rejects.toThrow(/Data API is unavailable/);
+it('gives up after the bounded attempts with a retryable connection error that keeps the cause', async () => {
+  const cause = error('ThrottlingException', 'Rate exceeded');
+  rds.on(ExecuteStatementCommand).rejects(cause);
+  const err = await caught(sql().query('SELECT 1'));
+  expect(err).toBeInstanceOf(DatabaseConnectionError);
+  expect(err.retryable).toBe(true);
+  expect(err.message).toMatch(/Data API is unavailable \(ThrottlingException\)/);
+  expect(err.cause).toBe(cause);
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(6);
 });
 
 it('does not retry a SQL error, keeps the cause and drops DETAIL lines that may quote values', async () => {
-  const cause = error('BadRequestException', 'ERROR: duplicate key value violates unique constraint "u_pkey"\n  Detail: Key (id)=(secret-7) already exists.; SQLState: 23505');
+  const cause = error('DatabaseErrorException', 'ERROR: duplicate key value violates unique constraint "u_pkey"\n  Detail: Key (id)=(secret-7) already exists.; SQLState: 23505');
   rds.on(ExecuteStatementCommand).rejects(cause);
-  const err = (await sql().query('INSERT INTO u VALUES ($1)', ['secret-7']).catch((e: unknown) => e)) as QueryError;
-  expect(err).toBeInstanceOf(QueryError);
+  const err = await caught(sql().query('INSERT INTO u VALUES ($1)', ['secret-7']));
+  expect(err).toBeInstanceOf(UniqueViolationError);
   expect(err.sqlState).toBe('23505');
-  expect(err.message).not.toContain('secret-7');
+  expect(err.message).toBe('ExecuteStatement failed: ERROR: duplicate key value violates unique constraint "u_pkey"');
   expect(err.cause).toBe(cause);
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
 });
 
-it('says which permissions are missing on AccessDenied', async () => {
-  rds.on(ExecuteStatementCommand).rejects(error('AccessDeniedException', 'not authorized'));
-  await expect(sql().query('SELECT 1')).rejects.toBeInstanceOf(DatabaseAuthenticationError);
-  await expect(sql().query('SELECT 1')).rejects.toThrow(/rds-data:ExecuteStatement.*secretsmanager:GetSecretValue/);
+it('hides the input PostgreSQL quotes in a data exception, in the older BadRequestException framing too', async () => {
+  rds.on(ExecuteStatementCommand).rejects(error('BadRequestException', 'Database error code: 0. Message: ERROR: invalid input syntax for type uuid: "hunter2"; SQLState: 22P02'));
+  const err = await caught(sql().query('SELECT $1::uuid', ['hunter2']));
+  expect(err).toBeInstanceOf(QueryError);
+  expect(err.sqlState).toBe('22P02');
+  expect(err.message).toBe('ExecuteStatement failed: ERROR: invalid input syntax for type uuid: (input withheld)');
 });
 
-it('rewrites $n outside literals, identifiers, dollar quotes and comments only', () => {
-  const out = rewritePositional(`SELECT $1, '$2', "$3", $tag$ $4 $tag$, $2 -- $5\n/* $6 */ FROM t WHERE x = $10`, (i) => `:p${i}`);
-  expect(out).toBe(`SELECT :p1, '$2', "$3", $tag$ $4 $tag$, :p2 -- $5\n/* $6 */ FROM t WHERE x = :p10`);
+it('maps serialization failures to the retryable SerializationError, as the pg adapter does', async () => {
+  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: could not serialize access due to concurrent update; SQLState: 40001'));
+  const err = await caught(sql().query('UPDATE t SET n = 1'));
+  expect(err).toBeInstanceOf(SerializationError);
+  expect(err.retryable).toBe(true);
+});
+
+it.each([
+  ['AccessDeniedException', DatabaseAuthenticationError, /rds-data:ExecuteStatement.*secretsmanager:GetSecretValue/],
+  ['SecretsErrorException', DatabaseAuthenticationError, /DB_SECRET_ARN/],
+  ['HttpEndpointNotEnabledException', DataApiConfigurationError, /EnableHttpEndpoint/],
+  ['DatabaseNotFoundException', DataApiConfigurationError, /DB_CLUSTER_ARN/],
+  ['TransactionNotFoundException', DataApiTransactionError, /3 minutes/],
+  ['StatementTimeoutException', QueryError, /may still complete/],
+  ['UnsupportedResultException', DataApiLimitError, /substring/],
+] as const)('says what to fix on %s, without retrying', async (name, type, message) => {
+  rds.on(ExecuteStatementCommand).rejects(error(name, 'from the service'));
+  const err = await caught(sql().query('SELECT 1'));
+  expect(err).toBeInstanceOf(type);
+  expect(err.message).toMatch(message);
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+});
+
+it('names the response size limit when the service refuses a large result', async () => {
+  rds.on(ExecuteStatementCommand).rejects(error('BadRequestException', 'Database returned more than the allowed response size limit'));
+  const err = await caught(sql().query('SELECT * FROM big'));
+  expect(err).toBeInstanceOf(DataApiLimitError);
+  expect(err.message).toMatch(/response size limit.*fewer rows/);
+});
+
+it('retries a throttled commit but not one that may have committed', async () => {
+  const tx = sql();
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 't1' });
+  rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 1 });
+  rds.on(CommitTransactionCommand).rejectsOnce(error('ThrottlingException')).resolves({ transactionStatus: 'Transaction Committed' });
+  await expect(tx.transaction((t) => t.query('UPDATE t SET n = 1'))).resolves.toEqual({ rows: [], rowCount: 1 });
+  expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(2);
+
+  rds.on(CommitTransactionCommand).rejects(error('ServiceUnavailableError'));
+  await expect(tx.transaction((t) => t.query('UPDATE t SET n = 1'))).rejects.toBeInstanceOf(DatabaseConnectionError);
+  expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(3);
+});
+
+it('rolls back when the transaction body fails and surfaces the body error', async () => {
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 't2' });
+  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
+  rds.on(RollbackTransactionCommand).rejects(error('TransactionNotFoundException'));
+  const err = await caught(sql().transaction((t) => t.query('SELECT * FROM nope')));
+  expect(err).toBeInstanceOf(QueryError);
+  expect(err.sqlState).toBe('42P01');
+  expect(rds.commandCalls(RollbackTransactionCommand)[0]!.args[0].input.transactionId).toBe('t2');
+  expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
 });

@@ -1,0 +1,147 @@
+import {
+  DatabaseAuthenticationError,
+  DatabaseConnectionError,
+  DatabaseError,
+  QueryError,
+  SerializationError,
+  UniqueViolationError,
+  UnknownDatabaseError,
+} from '../../ports/sql-errors';
+import { withholdQuoted } from '../pg/errors';
+
+/** The cluster, secret or Data API set-up is wrong: nothing to retry until someone fixes the configuration. */
+export class DataApiConfigurationError extends DatabaseError {
+  readonly code = 'DB_DATA_API_CONFIGURATION';
+}
+
+/** A request or response would pass a Data API size limit (4 MiB request, 1 MiB response, 64 KB row). */
+export class DataApiLimitError extends DatabaseError {
+  readonly code = 'DB_DATA_API_LIMIT';
+}
+
+/** A parameter value the Data API cannot carry (not a finite number, an unsupported type). Names the parameter, never its value. */
+export class DataApiParameterError extends DatabaseError {
+  readonly code = 'DB_DATA_API_PARAMETER';
+}
+
+/** The transaction id is unknown to the Data API: it ended, or sat idle past the service's 3 minutes. */
+export class DataApiTransactionError extends DatabaseError {
+  readonly code = 'DB_DATA_API_TRANSACTION';
+}
+
+/**
+ * Errors after which the same request may be sent again because the statement
+ * did not run: throttling, the service or the writer briefly unavailable, an
+ * Aurora Serverless cluster resuming from a pause. A statement timeout or an
+ * internal error is not here: the statement may have run.
+ */
+const TRANSIENT = new Set(['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailableError', 'DatabaseUnavailableException', 'DatabaseResumingException']);
+
+export function isTransientDataApiError(err: unknown): boolean {
+  return TRANSIENT.has(errorName(err));
+}
+
+/** Throttled: the request was refused before anything ran, so even a commit may be sent again. */
+export function isThrottlingError(err: unknown): boolean {
+  const name = errorName(err);
+  return name === 'ThrottlingException' || name === 'TooManyRequestsException';
+}
+
+/**
+ * A Data API error → the SQL port's errors, the same classes the pg adapter
+ * raises for the same SQLSTATE. Messages keep the server's first line only
+ * (PostgreSQL's DETAIL quotes row values) and, for data exceptions (SQLSTATE
+ * class 22, whose messages quote the offending input), with quoted text
+ * withheld — so no parameter value reaches a message.
+ */
+export function mapDataApiError(err: unknown, operation: string): unknown {
+  if (err instanceof DatabaseError) return err;
+  const name = errorName(err);
+  const raw = typeof (err as { message?: unknown })?.message === 'string' ? (err as { message: string }).message : '';
+  const sqlState = /SQLState: ([0-9A-Z]{5})/.exec(raw)?.[1];
+  const message = firstLine(raw, sqlState);
+  const options = { cause: err };
+  switch (name) {
+    case 'AccessDeniedException':
+    case 'ForbiddenException':
+      return new DatabaseAuthenticationError(
+        `${operation} was denied (${message}): the role needs rds-data:${operation} on the cluster and secretsmanager:GetSecretValue on the database secret`,
+        undefined,
+        options,
+      );
+    case 'InvalidSecretException':
+    case 'SecretsErrorException':
+      return new DatabaseAuthenticationError(
+        `the database secret could not be used (${message}): check DB_SECRET_ARN, that the secret holds username and password, and that the role may read and decrypt it`,
+        undefined,
+        options,
+      );
+    case 'HttpEndpointNotEnabledException':
+      return new DataApiConfigurationError(`the Data API is not enabled on the cluster (${message}): enable it (EnableHttpEndpoint) or check DB_CLUSTER_ARN`, undefined, options);
+    case 'DatabaseNotFoundException':
+    case 'NotFoundException':
+    case 'InvalidResourceStateException':
+      return new DataApiConfigurationError(`${operation}: the cluster or secret was not found or is not available (${message}): check DB_CLUSTER_ARN and DB_SECRET_ARN`, undefined, options);
+    case 'TransactionNotFoundException':
+      return new DataApiTransactionError(`${operation}: the transaction is gone (${message}): it ended or sat idle past the Data API's 3 minutes`, undefined, options);
+    case 'StatementTimeoutException':
+      return new QueryError(`${operation}: the statement ran past the Data API's timeout and may still complete on the server; make it cheaper (smaller batch)`, undefined, options);
+    case 'InternalServerErrorException':
+      return new DatabaseConnectionError(`${operation}: the Data API failed internally; the statement may or may not have run`, undefined, options);
+    case 'UnsupportedResultException':
+      return new DataApiLimitError(`${operation}: the Data API cannot return this result (${message}): select fewer rows or columns, slice large values with substring(), cast unsupported types to text`, undefined, options);
+    default:
+      break;
+  }
+  if (TRANSIENT.has(name)) {
+    return new DatabaseConnectionError(`${operation}: the Data API is unavailable (${name}) after retries; retry later`, undefined, options);
+  }
+  if (/size limit|Request size/i.test(message) && !sqlState) {
+    return new DataApiLimitError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
+  }
+  if (/Transaction .* is not found/i.test(message)) {
+    return new DataApiTransactionError(`${operation}: the transaction is gone (${message})`, undefined, options);
+  }
+  if (name === 'DatabaseErrorException' || name === 'BadRequestException') {
+    return forSqlState(`${operation} failed: ${message}`, sqlState, options);
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new DatabaseConnectionError(`${operation}: cannot reach the Data API endpoint (${code})`, undefined, options);
+  }
+  return err;
+}
+
+/** The same SQLSTATE → class mapping as the pg adapter, so callers see one behaviour. */
+function forSqlState(message: string, sqlState: string | undefined, options: { cause: unknown }): DatabaseError {
+  switch (true) {
+    case sqlState === '23505':
+      return new UniqueViolationError(message, sqlState, options);
+    case sqlState === '40001' || sqlState === '40P01':
+      return new SerializationError(`${message}: safe to retry`, sqlState, options);
+    case sqlState === '3D000':
+      return new UnknownDatabaseError(`${message}: fix DB_NAME`, sqlState, options);
+    case sqlState === '28P01' || sqlState === '28000':
+      return new DatabaseAuthenticationError(`${message}: check the credentials in the database secret`, sqlState, options);
+    case sqlState !== undefined && (sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P03'):
+      return new DatabaseConnectionError(message, sqlState, options);
+    default:
+      return new QueryError(message, sqlState, options);
+  }
+}
+
+function errorName(err: unknown): string {
+  const name = (err as { name?: unknown })?.name;
+  return typeof name === 'string' ? name : '';
+}
+
+/** PostgreSQL's first line without the Data API's framing, values in data exceptions hidden. */
+function firstLine(message: string, sqlState: string | undefined): string {
+  const line = message
+    .replace(/^Database error code: -?\d+\. Message: /, '')
+    .split('\n')[0]!
+    .replace(/;\s*SQLState:.*$/i, '')
+    .trim();
+  // The pg adapter's rule, so both adapters word it alike.
+  return sqlState?.startsWith('22') ? withholdQuoted(line) : line;
+}
