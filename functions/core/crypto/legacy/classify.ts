@@ -1,4 +1,6 @@
 import { isEnvelope, peekKeyId } from '../envelope';
+import { looksLikeFernet } from './fernet';
+import { jsonKeyIdOf } from './json-key-id';
 import type { LegacyReader } from './reader';
 
 /** Key id reported for a value shaped like an envelope whose header cannot be read. */
@@ -15,6 +17,12 @@ export type ValueClassification =
  * What a stored value is, from its shape alone (no decryption): an rk
  * envelope and its key id, a legacy token, or plaintext. Verify and inventory
  * count rows per class; the engine picks the transform by it.
+ *
+ * The readers given are asked first, in order (a deployment may add its own
+ * recognizer). Fernet and JSON key_id shapes are recognized even when no
+ * reader for them is configured: such a value is still a legacy ciphertext,
+ * and calling it plaintext would have `encrypt` mode wrap it as if it were
+ * the secret. Working on it then fails with an error naming the missing keys.
  */
 export function classifyValue(value: Buffer | string | null | undefined, readers: readonly LegacyReader[] = []): ValueClassification {
   if (value === null || value === undefined) return { kind: 'null' };
@@ -32,5 +40,8 @@ export function classifyValue(value: Buffer | string | null | undefined, readers
     if (reader.format === 'fernet') return { kind: 'fernet' };
     return { kind: 'json-key-id', keyId: reader.keyIdOf(value) };
   }
+  if (looksLikeFernet(value)) return { kind: 'fernet' };
+  const keyId = jsonKeyIdOf(value);
+  if (keyId !== undefined) return { kind: 'json-key-id', keyId };
   return { kind: 'plaintext' };
 }

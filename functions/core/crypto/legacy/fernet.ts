@@ -1,44 +1,68 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AuthenticationError, KeyMaterialError, LegacyFormatError } from '../errors';
+import { KeyMaterialError, LegacyFormatError } from '../errors';
+import { LegacyAuthenticationError } from './errors';
 import type { LegacyReader } from './reader';
 
 /**
  * Fernet (https://github.com/fernet/spec): version 0x80 | timestamp (8, BE) |
- * IV (16) | AES-128-CBC ciphertext | HMAC-SHA256 (32) over everything before
- * it, base64url. A key is 32 bytes: signing key (first 16) | encryption key.
+ * IV (16) | AES-128-CBC ciphertext, PKCS7 | HMAC-SHA256 (32) over everything
+ * before it; the whole base64url. A key is 32 bytes, base64url: signing key
+ * (first 16) | encryption key (last 16).
  */
 const VERSION = 0x80;
 const HEADER_BYTES = 1 + 8 + 16;
 const HMAC_BYTES = 32;
 const MIN_TOKEN_BYTES = HEADER_BYTES + 16 + HMAC_BYTES; // one CBC block at least
+/** The spec's alphabet: base64url, padding only at the end. Standard-base64 `+` `/` and trailing data are refused. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]+={0,2}$/;
+/** As Python's cryptography: with a TTL, a token stamped more than this far in the future is refused too. */
+const MAX_CLOCK_SKEW_SECONDS = 60;
+const FERNET_PREFIX = Buffer.from('gAAAAA', 'latin1');
 
 export const FERNET_ENV = { primary: 'ENCRYPTION_KEY', fallback: 'ENCRYPTION_KEY_FALLBACK' } as const;
 
 interface FernetKey {
   readonly signing: Buffer;
   readonly encryption: Buffer;
-  /** Where it came from, for messages: `ENCRYPTION_KEY`, `ENCRYPTION_KEY_FALLBACK[2]`. */
+  /** Where it came from, for messages: `ENCRYPTION_KEY`, `ENCRYPTION_KEY_FALLBACK[2]`, `key 1`. */
   readonly source: string;
 }
 
 export interface FernetReaderOptions {
-  /** Reject tokens older than this many seconds (Fernet's TTL). @default undefined — no TTL check */
+  /** Refuse tokens older than this many seconds, or stamped more than 60 s ahead (Fernet's TTL). @default undefined — no time check */
   readonly ttlSeconds?: number;
+  /** Clock for the TTL check, in milliseconds. @default Date.now */
   readonly now?: () => number;
 }
 
 /**
+ * True when the value has the shape of a Fernet token: base64url starting
+ * with `gAAAAA` (0x80 and the zero high bytes of a timestamp) and long enough
+ * for a header, one block and the HMAC. No key needed; nothing decoded.
+ */
+export function looksLikeFernet(value: Buffer | string): boolean {
+  if (typeof value !== 'string' && !value.subarray(0, 6).equals(FERNET_PREFIX)) return false; // no copy of a large bytea
+  const text = typeof value === 'string' ? value : value.toString('latin1');
+  if (!text.startsWith('gAAAAA') || !TOKEN_PATTERN.test(text)) return false;
+  return Math.floor((text.replace(/=+$/, '').length * 3) / 4) >= MIN_TOKEN_BYTES;
+}
+
+/**
  * Reads Fernet tokens with the keys applications already have, in
- * MultiFernet order: ENCRYPTION_KEY first, then ENCRYPTION_KEY_FALLBACK (either
- * may hold a comma-separated list). The first key whose HMAC verifies decrypts;
- * the HMAC is checked, in constant time, before any decryption.
+ * MultiFernet order: ENCRYPTION_KEY first, then ENCRYPTION_KEY_FALLBACK.
+ * Either variable may hold a comma-separated list (`k1,k2`), read left to
+ * right, for deployments that kept more than one previous key. The first key
+ * whose HMAC verifies decrypts; the HMAC is compared in constant time before
+ * anything is decrypted.
  */
 export class FernetReader implements LegacyReader {
   readonly format = 'fernet' as const;
 
   constructor(private readonly keys: readonly FernetKey[], private readonly options: FernetReaderOptions = {}) {
     if (keys.length === 0) throw new KeyMaterialError('a Fernet reader needs at least one key');
+    if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds > 0)) {
+      throw new KeyMaterialError(`ttlSeconds must be a positive whole number of seconds, got ${options.ttlSeconds}`);
+    }
   }
 
   /** Keys from ENCRYPTION_KEY then ENCRYPTION_KEY_FALLBACK; errors name the variable, never the key. */
@@ -55,6 +79,7 @@ export class FernetReader implements LegacyReader {
     return Boolean(env[FERNET_ENV.primary]?.trim() || env[FERNET_ENV.fallback]?.trim());
   }
 
+  /** Keys given directly (base64url text or 32 raw bytes), tried in order. */
   static fromKeys(keys: readonly (string | Buffer)[], options: FernetReaderOptions = {}): FernetReader {
     return new FernetReader(
       keys.map((k, i) => toKey(typeof k === 'string' ? decodeKey(k, `key ${i + 1}`) : k, `key ${i + 1}`)),
@@ -63,10 +88,7 @@ export class FernetReader implements LegacyReader {
   }
 
   recognizes(value: Buffer | string): boolean {
-    const text = typeof value === 'string' ? value : value.toString('latin1');
-    // 'gAAAAA' is base64url of 0x80 followed by the high bytes of a timestamp.
-    if (!text.startsWith('gAAAAA') || !TOKEN_PATTERN.test(text)) return false;
-    return Math.floor((text.replace(/=+$/, '').length * 3) / 4) >= MIN_TOKEN_BYTES;
+    return looksLikeFernet(value);
   }
 
   keyIdOf(): string | undefined {
@@ -79,36 +101,62 @@ export class FernetReader implements LegacyReader {
 
   decryptSync(value: Buffer | string): Buffer {
     const text = typeof value === 'string' ? value : value.toString('latin1');
-    if (!TOKEN_PATTERN.test(text)) throw new LegacyFormatError('the Fernet token is not base64url');
+    if (!TOKEN_PATTERN.test(text)) throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
     const token = Buffer.from(text, 'base64url');
-    if (token.length < MIN_TOKEN_BYTES || (token.length - HEADER_BYTES - HMAC_BYTES) % 16 !== 0) {
-      throw new LegacyFormatError(`the Fernet token is truncated or malformed (${token.length} bytes)`);
+    if (token.length < MIN_TOKEN_BYTES) {
+      throw new LegacyFormatError(`the Fernet token is truncated: ${token.length} bytes, at least ${MIN_TOKEN_BYTES} expected`);
     }
     if (token[0] !== VERSION) throw new LegacyFormatError(`the Fernet token has version byte 0x${token[0]!.toString(16)}, expected 0x80`);
+    if ((token.length - HEADER_BYTES - HMAC_BYTES) % 16 !== 0) {
+      throw new LegacyFormatError(`the Fernet token is malformed: its ciphertext is not a whole number of 16-byte blocks (${token.length} bytes in all)`);
+    }
     const signed = token.subarray(0, token.length - HMAC_BYTES);
     const mac = token.subarray(token.length - HMAC_BYTES);
-    const key = this.keys.find((k) => timingSafeEqual(createHmac('sha256', k.signing).update(signed).digest(), mac));
-    if (!key) throw new AuthenticationError('ciphertext');
-    if (this.options.ttlSeconds !== undefined) {
-      const issued = Number(token.readBigUInt64BE(1));
-      const now = Math.floor((this.options.now?.() ?? Date.now()) / 1000);
-      if (issued + this.options.ttlSeconds < now) throw new LegacyFormatError('the Fernet token has expired (TTL)');
+    // Every key is tried, so the time taken does not say which one matched.
+    let key: FernetKey | undefined;
+    for (const candidate of this.keys) {
+      const ok = timingSafeEqual(createHmac('sha256', candidate.signing).update(signed).digest(), mac);
+      if (ok && !key) key = candidate;
     }
+    if (!key) {
+      throw new LegacyAuthenticationError(
+        'fernet',
+        'ciphertext',
+        `the Fernet token's HMAC verifies under none of the ${this.keys.length} configured key(s) (${this.keys.map((k) => k.source).join(', ')}): ` +
+          'it was made with another key, or it was altered',
+      );
+    }
+    this.checkTime(token.readBigUInt64BE(1));
     const iv = token.subarray(9, HEADER_BYTES);
     const decipher = createDecipheriv('aes-128-cbc', key.encryption, iv);
     try {
       return Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]);
     } catch (err) {
-      // The HMAC verified, so bad padding means the token was made with a broken writer.
-      throw new LegacyFormatError('the Fernet token authenticated but its padding is invalid', { cause: err });
+      // The HMAC verified, so bad padding means the token was made by a broken writer.
+      throw new LegacyFormatError('the Fernet token authenticated but its PKCS7 padding is invalid', { cause: err });
+    }
+  }
+
+  private checkTime(issuedAt: bigint): void {
+    const ttl = this.options.ttlSeconds;
+    if (ttl === undefined) return;
+    const now = BigInt(Math.floor((this.options.now?.() ?? Date.now()) / 1000));
+    if (issuedAt + BigInt(ttl) < now) throw new LegacyFormatError(`the Fernet token has expired: issued ${now - issuedAt} s ago, TTL ${ttl} s`);
+    if (issuedAt > now + BigInt(MAX_CLOCK_SKEW_SECONDS)) {
+      throw new LegacyFormatError(`the Fernet token is stamped ${issuedAt - now} s in the future (more than the ${MAX_CLOCK_SKEW_SECONDS} s clock skew allowed)`);
     }
   }
 }
 
-/** Writes a Fernet token (for tests and benchmarks; rekey never writes Fernet in production). */
+/**
+ * Writes a Fernet token, for tests and benchmarks (rekey never writes Fernet
+ * in production). `iv` and `time` (seconds) make it deterministic. Tests of
+ * the reader use tokens from Python's cryptography, not from this.
+ */
 export function fernetEncrypt(key: string | Buffer, plaintext: Buffer | string, options: { iv?: Buffer; time?: number } = {}): string {
   const k = toKey(typeof key === 'string' ? decodeKey(key, 'key') : key, 'key');
   const iv = options.iv ?? randomBytes(16);
+  if (iv.length !== 16) throw new KeyMaterialError(`a Fernet IV is 16 bytes, got ${iv.length}`);
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = VERSION;
   header.writeBigUInt64BE(BigInt(options.time ?? Math.floor(Date.now() / 1000)), 1);
@@ -130,8 +178,9 @@ function parseKeys(env: Readonly<Record<string, string | undefined>>, variable: 
   });
 }
 
+/** base64url as Fernet.generate_key() writes it; standard-base64 `+` `/` are accepted too, as Python's urlsafe_b64decode does. */
 function decodeKey(text: string, where: string): Buffer {
-  if (!/^[A-Za-z0-9_\-+/]+={0,2}$/.test(text)) throw new KeyMaterialError(`${where} is not a base64url Fernet key`);
+  if (!/^[A-Za-z0-9_\-+/]+={0,2}$/.test(text) || text.length % 4 === 1) throw new KeyMaterialError(`${where} is not a base64url Fernet key`);
   const key = Buffer.from(text.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
   if (key.length !== 32) throw new KeyMaterialError(`${where} decodes to ${key.length} bytes; a Fernet key is 32 bytes (44 base64url characters)`);
   return key;

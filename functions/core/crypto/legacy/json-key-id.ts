@@ -1,24 +1,35 @@
-import { createDecipheriv, type KeyObject } from 'node:crypto';
-import { AuthenticationError, LegacyFormatError, UnknownKeyError } from '../errors';
+import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'node:crypto';
+import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
+import { LegacyAuthenticationError } from './errors';
 import type { LegacyReader } from './reader';
 
 /**
- * JSON envelopes that carry a `key_id`, as the runbook's `reencrypt-secrets`
- * tool writes them (kek-rotation-reencrypt-cli.md: `"key_id":"kek-v1"`):
+ * JSON envelopes carrying a `key_id`, as everruns' EncryptionService writes
+ * them (the tool behind runbooks/kek-rotation-reencrypt-cli.md; its
+ * `EncryptedPayload`, specs/encryption.md in github.com/everruns/everruns):
  *
  *   {"version":1,"alg":"AES-256-GCM","key_id":"kek-v1",
- *    "dek_wrapped":"<b64: nonce(12) | AES-256-GCM(KEK, DEK) | tag(16)>",
+ *    "dek_wrapped":"<b64: nonce(12) | AES-256-GCM(KEK, DEK(32)) | tag(16)>",
  *    "nonce":"<b64: 12 bytes>","ciphertext":"<b64: AES-256-GCM(DEK, plaintext) | tag(16)>"}
  *
- * A random data key per value, wrapped by the KEK named in key_id; no
- * additional data. The KEKs come from the same `kek-vN:<base64>` variables
- * as the raw keyring. A variant without `dek_wrapped` (the value sealed
- * directly under the KEK) is read too. Our reading of that tool's layout is
- * recorded in docs/decisions.md.
+ * Standard base64 with padding, no additional authenticated data, a fresh
+ * DEK per value; every field is required (that tool refuses a payload
+ * without one). The KEKs are the `kek-vN:<base64>` keys of
+ * SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS, so the raw
+ * keyring resolves them. Layout and sources: docs/legacy-formats.md.
  */
 export type KekResolver = (keyId: string) => KeyObject | Buffer | undefined;
 
-interface JsonEnvelope {
+const PAYLOAD_VERSION = 1;
+const ALGORITHM = 'AES-256-GCM';
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const DEK_BYTES = 32;
+const WRAPPED_DEK_BYTES = NONCE_BYTES + DEK_BYTES + TAG_BYTES;
+/** The STANDARD engine of Rust's base64 crate: `+` `/`, canonical padding. */
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+interface JsonPayload {
   readonly version?: unknown;
   readonly alg?: unknown;
   readonly key_id?: unknown;
@@ -27,7 +38,19 @@ interface JsonEnvelope {
   readonly ciphertext?: unknown;
 }
 
-const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+/** True when the value is a JSON object with a string `key_id`: cheap enough for classifying every row. */
+export function looksLikeJsonKeyId(value: Buffer | string): boolean {
+  return jsonKeyIdOf(value) !== undefined;
+}
+
+/** The `key_id` of a JSON envelope, without decrypting; undefined when the value is not one. */
+export function jsonKeyIdOf(value: Buffer | string): string | undefined {
+  const text = typeof value === 'string' ? value : value.toString('utf8');
+  // Cheap refusals first: most values scanned are envelopes or plaintext.
+  if (!text.trimStart().startsWith('{') || !text.includes('"key_id"')) return undefined;
+  const parsed = parse(text);
+  return parsed && typeof parsed.key_id === 'string' ? parsed.key_id : undefined;
+}
 
 export class JsonKeyIdReader implements LegacyReader {
   readonly format = 'json-key-id' as const;
@@ -35,73 +58,118 @@ export class JsonKeyIdReader implements LegacyReader {
   constructor(private readonly resolveKek: KekResolver) {}
 
   recognizes(value: Buffer | string): boolean {
-    const text = typeof value === 'string' ? value : value.toString('utf8');
-    if (!text.trimStart().startsWith('{') || !text.includes('"key_id"')) return false;
-    try {
-      const parsed = JSON.parse(text) as JsonEnvelope;
-      return typeof parsed === 'object' && parsed !== null && typeof parsed.key_id === 'string';
-    } catch {
-      return false;
-    }
+    return looksLikeJsonKeyId(value);
   }
 
   keyIdOf(value: Buffer | string): string | undefined {
-    try {
-      const parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8')) as JsonEnvelope;
-      return typeof parsed.key_id === 'string' ? parsed.key_id : undefined;
-    } catch {
-      return undefined;
-    }
+    return jsonKeyIdOf(value);
   }
 
   async decrypt(value: Buffer | string): Promise<Buffer> {
-    let parsed: JsonEnvelope;
-    try {
-      parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8')) as JsonEnvelope;
-    } catch {
-      throw new LegacyFormatError('the JSON envelope is not valid JSON');
-    }
+    const parsed = parse(typeof value === 'string' ? value : value.toString('utf8'));
+    if (!parsed) throw new LegacyFormatError('the JSON key_id value is not a JSON object');
     const problems: string[] = [];
-    if (typeof parsed.key_id !== 'string' || parsed.key_id.length === 0) problems.push('key_id missing');
-    if (parsed.alg !== undefined && parsed.alg !== 'AES-256-GCM') problems.push(`alg ${JSON.stringify(parsed.alg)} is not AES-256-GCM`);
-    if (parsed.version !== undefined && parsed.version !== 1) problems.push(`version ${JSON.stringify(parsed.version)} is not 1`);
-    const nonce = b64Field(parsed.nonce, 'nonce', problems);
-    const sealed = b64Field(parsed.ciphertext, 'ciphertext', problems);
-    const wrapped = parsed.dek_wrapped === undefined ? undefined : b64Field(parsed.dek_wrapped, 'dek_wrapped', problems);
-    if (nonce && nonce.length !== 12) problems.push(`nonce is ${nonce.length} bytes, expected 12`);
-    if (sealed && sealed.length < 16) problems.push('ciphertext is shorter than the 16-byte tag');
-    if (wrapped && wrapped.length !== 12 + 32 + 16) problems.push(`dek_wrapped is ${wrapped.length} bytes, expected 60`);
-    if (problems.length > 0) throw new LegacyFormatError(`the JSON envelope is malformed: ${problems.join('; ')}`);
+    if (typeof parsed.key_id !== 'string' || parsed.key_id.length === 0) problems.push('key_id is missing or not a string');
+    if (parsed.version !== PAYLOAD_VERSION) problems.push(`version is ${describe(parsed.version)}, expected ${PAYLOAD_VERSION}`);
+    if (parsed.alg !== ALGORITHM) problems.push(`alg is ${describe(parsed.alg)}, expected "${ALGORITHM}"`);
+    const wrapped = base64Field(parsed.dek_wrapped, 'dek_wrapped', problems);
+    const nonce = base64Field(parsed.nonce, 'nonce', problems);
+    const sealed = base64Field(parsed.ciphertext, 'ciphertext', problems);
+    if (wrapped && wrapped.length !== WRAPPED_DEK_BYTES) problems.push(`dek_wrapped is ${wrapped.length} bytes, expected ${WRAPPED_DEK_BYTES}`);
+    if (nonce && nonce.length !== NONCE_BYTES) problems.push(`nonce is ${nonce.length} bytes, expected ${NONCE_BYTES}`);
+    if (sealed && sealed.length < TAG_BYTES) problems.push(`ciphertext is ${sealed.length} bytes, shorter than the ${TAG_BYTES}-byte tag`);
+    if (problems.length > 0) throw new LegacyFormatError(`the JSON key_id value is malformed: ${problems.join('; ')}`);
+
     const keyId = parsed.key_id as string;
     const kek = this.resolveKek(keyId);
     if (!kek) throw new UnknownKeyError(keyId);
-    if (!wrapped) return gcmOpen(kek, nonce!, sealed!, 'ciphertext');
-    const dek = gcmOpen(kek, wrapped.subarray(0, 12), wrapped.subarray(12), 'data-key');
+    const dek = gcmOpen(kek, wrapped!.subarray(0, NONCE_BYTES), wrapped!.subarray(NONCE_BYTES), (cause) =>
+      new LegacyAuthenticationError(
+        'json-key-id',
+        'data-key',
+        `the JSON key_id value's wrapped data key does not verify under ${JSON.stringify(keyId)}: the KEK configured under that id is not the one that wrote it, or dek_wrapped was altered`,
+        { cause },
+      ),
+    );
     try {
-      return gcmOpen(dek, nonce!, sealed!, 'ciphertext');
+      return gcmOpen(dek, nonce!, sealed!, (cause) =>
+        new LegacyAuthenticationError('json-key-id', 'ciphertext', "the JSON key_id value's ciphertext does not authenticate: nonce, ciphertext or tag were altered", {
+          cause,
+        }),
+      );
     } finally {
       dek.fill(0);
     }
   }
 }
 
-function b64Field(value: unknown, name: string, problems: string[]): Buffer | undefined {
-  if (typeof value !== 'string' || !B64.test(value)) {
-    problems.push(`${name} is not a base64 string`);
-    return undefined;
+/**
+ * Writes a value in the same layout, for tests and benchmarks (rekey migrates
+ * away from this format and never writes it in production).
+ */
+export function jsonKeyIdEncrypt(kek: Buffer, keyId: string, plaintext: Buffer | string): string {
+  if (kek.length !== DEK_BYTES) throw new KeyMaterialError(`a KEK is ${DEK_BYTES} bytes, got ${kek.length}`);
+  const dek = randomBytes(DEK_BYTES);
+  try {
+    const wrapNonce = randomBytes(NONCE_BYTES);
+    const nonce = randomBytes(NONCE_BYTES);
+    const payload = {
+      version: PAYLOAD_VERSION,
+      alg: ALGORITHM,
+      key_id: keyId,
+      dek_wrapped: Buffer.concat([wrapNonce, gcmSeal(kek, wrapNonce, dek)]).toString('base64'),
+      nonce: nonce.toString('base64'),
+      ciphertext: gcmSeal(dek, nonce, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext).toString('base64'),
+    };
+    return JSON.stringify(payload);
+  } finally {
+    dek.fill(0);
   }
-  return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
 }
 
-function gcmOpen(key: KeyObject | Buffer, nonce: Buffer, sealed: Buffer, part: 'data-key' | 'ciphertext'): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
-  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-  const out = decipher.update(sealed.subarray(0, sealed.length - 16));
+function parse(text: string): JsonPayload | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as JsonPayload) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A field's type or a short, non-secret value for messages (version and alg only). */
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 32));
+  return `a ${value === null ? 'null' : typeof value}`;
+}
+
+function base64Field(value: unknown, name: string, problems: string[]): Buffer | undefined {
+  if (value === undefined) {
+    problems.push(`${name} is missing`);
+    return undefined;
+  }
+  if (typeof value !== 'string' || !STANDARD_BASE64.test(value)) {
+    problems.push(`${name} is not standard base64`);
+    return undefined;
+  }
+  return Buffer.from(value, 'base64');
+}
+
+function gcmOpen(key: KeyObject | Buffer, nonce: Buffer, sealed: Buffer, failure: (cause: unknown) => Error): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const out = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
   try {
     decipher.final();
   } catch (err) {
     out.fill(0);
-    throw new AuthenticationError(part, { cause: err });
+    throw failure(err);
   }
   return out;
+}
+
+function gcmSeal(key: Buffer, nonce: Buffer, plaintext: Buffer): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
