@@ -1,16 +1,31 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionStarter } from '../ports/executions';
+import { ExecutionStartError } from '../ports/execution-errors';
+import { isTransientAwsError } from './aws-error-mapping';
+
+/** Step Functions execution names: 1-80 of letters, digits, `-` and `_`. */
+const NAME_LIMIT = 80;
 
 /**
  * ExecutionStarter over Step Functions StartExecution. The execution name is
- * derived from the client token, so a re-run of the same rotation step finds
- * ExecutionAlreadyExists and starts nothing new.
+ * derived from the client token alone (`rewrap-<token>`), so a re-run of the
+ * same rotation step finds ExecutionAlreadyExists and starts nothing new
+ * (Standard workflows keep names unique for 90 days after an execution ends).
+ * The input carries ids only: `{mode: 'rewrap', targetKeyId}`.
  */
 export class SfnExecutionStarter implements ExecutionStarter {
-  constructor(private readonly stateMachineArn: string, private readonly client: SFNClient = new SFNClient({})) {}
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient = new SFNClient({}),
+  ) {}
+
+  /** The execution name a client token maps to. */
+  static executionName(clientToken: string): string {
+    return `rewrap-${clientToken}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, NAME_LIMIT);
+  }
 
   async startRewrap(input: { targetKeyId: string; reason: string; clientToken: string }): Promise<{ executionArn: string | null; started: boolean }> {
-    const name = `rewrap-${input.clientToken}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+    const name = SfnExecutionStarter.executionName(input.clientToken);
     try {
       const out = await this.client.send(
         new StartExecutionCommand({
@@ -22,8 +37,14 @@ export class SfnExecutionStarter implements ExecutionStarter {
       );
       return { executionArn: out.executionArn ?? null, started: true };
     } catch (err) {
-      if ((err as { name?: string }).name === 'ExecutionAlreadyExists') return { executionArn: null, started: false };
-      throw err;
+      if ((err as { name?: unknown }).name === 'ExecutionAlreadyExists') return { executionArn: null, started: false };
+      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const retryable = isTransientAwsError(err);
+      throw new ExecutionStartError(
+        `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
+          (retryable ? '; retry later' : `: check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it`),
+        { retryable, cause: err },
+      );
     }
   }
 }

@@ -5,133 +5,308 @@ import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import { parseKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset';
+import { generateWrappedKek, parseKeyset, serializeKeyset, type Keyset } from '../../../functions/core/crypto/keyrings/keyset';
+import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
+import { ExecutionStartError } from '../../../functions/core/ports/execution-errors';
 import type { ExecutionStarter } from '../../../functions/core/ports/executions';
-import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
-import { RotationSelfTestError, RotationStateError } from '../../../functions/core/rotation/errors';
-import { KEYSET_BOOTSTRAP_FORMAT, rotateKeysetSecret, type RotationDeps, type RotationStep } from '../../../functions/core/rotation/rotate';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../functions/core/ports/secrets';
+import { RotationSelfTestError, RotationStateError, RotationStepError } from '../../../functions/core/rotation/errors';
+import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS, rotateKeysetSecret, type RotationDeps, type RotationStep, type StepResult } from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
 import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
+import { motoRotationLambda, startMotoRotation } from './moto-rotation';
 
 /**
  * The keyset secret's rotation against moto (real SDK clients for KMS and
- * Secrets Manager) and a real PostgreSQL catalog: every step run twice, a
- * stale AWSPENDING left by a failed rotation, no key ever lost.
+ * Secrets Manager; moto stages each rotation as Secrets Manager does) and a
+ * real PostgreSQL catalog: every step run twice, a retried and an abandoned
+ * rotation, no key ever lost. The rewrap starter is a fake that records
+ * calls (the Step Functions adapter runs against moto in the handler tests).
  */
-const STEPS: RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
-
 describe('keyset rotation hook', () => {
-  let db: TestDatabase;
-  let deps: RotationDeps;
-  let secretId: string;
-  let started: { targetKeyId: string; clientToken: string }[];
-  const secrets = new AwsSecretsAdapter(new SecretsManagerClient(awsClientConfig()));
+  const smClient = new SecretsManagerClient(awsClientConfig());
+  const secrets = new AwsSecretsAdapter(smClient);
   const kms = new AwsKmsAdapter(new KMSClient(awsClientConfig()));
+  let lambdaArn: string;
+  let db: TestDatabase;
+  let catalog: KeyCatalog;
+  let deps: RotationDeps;
+  let secretArn: string;
+  let kmsKeyArn: string;
+  /** Every startRewrap call, and the executions that really started (one per client token). */
+  let rewrapCalls: { targetKeyId: string; clientToken: string }[];
+  let executions: { targetKeyId: string; clientToken: string }[];
+  let failNextStart: boolean;
+
+  beforeAll(async () => {
+    lambdaArn = await motoRotationLambda();
+  });
 
   beforeEach(async () => {
     db = await freshDatabase();
-    const key = await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey test root' }));
-    const secret = await new SecretsManagerClient(awsClientConfig()).send(
-      new CreateSecretCommand({
-        Name: `rekey-keyset-${randomUUID()}`,
-        SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: key.KeyMetadata!.Arn }),
-      }),
+    catalog = new KeyCatalog(db.sql);
+    kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey test root' }))).KeyMetadata!.Arn!;
+    const secret = await smClient.send(
+      new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }),
     );
-    secretId = secret.ARN!;
-    started = [];
-    const executions: ExecutionStarter = {
-      startRewrap: async (input) => {
-        const first = !started.some((s) => s.clientToken === input.clientToken);
-        if (first) started.push({ targetKeyId: input.targetKeyId, clientToken: input.clientToken });
-        return { executionArn: first ? `arn:aws:states:local:exec:${input.clientToken}` : null, started: first };
+    secretArn = secret.ARN!;
+    rewrapCalls = [];
+    executions = [];
+    failNextStart = false;
+    const starter: ExecutionStarter = {
+      startRewrap: async ({ targetKeyId, clientToken }) => {
+        rewrapCalls.push({ targetKeyId, clientToken });
+        if (failNextStart) {
+          failNextStart = false;
+          throw new ExecutionStartError('states:StartExecution failed (ThrottlingException); retry later', { retryable: true });
+        }
+        const first = !executions.some((e) => e.clientToken === clientToken);
+        if (first) executions.push({ targetKeyId, clientToken });
+        return { executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null, started: first };
       },
     };
     deps = {
       secrets,
       kms,
-      catalog: new KeyCatalog(db.sql),
-      executions,
+      catalog,
+      executions: starter,
+      sql: db.sql,
       ensureSchema: async () => void (await migrate(db.sql)),
-      // moto cannot enable rotation without a Lambda it can invoke; the check itself is unit-tested.
-      requireRotationEnabled: false,
+      expectedSecretArn: secretArn,
     };
   });
+
   afterEach(async () => {
     await db.drop();
   });
 
-  async function rotate(token = randomUUID(), steps = STEPS): Promise<string> {
-    for (const Step of steps) {
-      await rotateKeysetSecret(deps, { Step, SecretId: secretId, ClientRequestToken: token });
-      await rotateKeysetSecret(deps, { Step, SecretId: secretId, ClientRequestToken: token }); // every step is safe to re-run
+  const run = (Step: RotationStep, token: string): Promise<StepResult> => rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
+
+  /** A whole rotation as Secrets Manager drives it; with `twice`, every step is called a second time right after. */
+  async function rotate(options: { twice?: boolean; steps?: readonly RotationStep[]; token?: string } = {}): Promise<{ token: string; results: StepResult[] }> {
+    const token = options.token ?? (await startMotoRotation(secretArn, lambdaArn));
+    const results: StepResult[] = [];
+    for (const Step of options.steps ?? ROTATION_STEPS) {
+      results.push(await run(Step, token));
+      if (options.twice) results.push(await run(Step, token));
     }
-    return token;
+    return { token, results };
   }
 
-  async function current() {
-    return parseKeyset((await secrets.getSecretValue({ secretId, versionStage: AWSCURRENT })).string);
-  }
+  const stages = async () => (await secrets.describeSecret({ secretId: secretArn })).versionIdsToStages;
+  const current = async (): Promise<Keyset> => parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+  const statuses = async () => Object.fromEntries((await catalog.list()).map((k) => [k.id, k.status]));
+  const withPending = (stageMap: Record<string, readonly string[]>) => Object.keys(stageMap).filter((v) => stageMap[v]!.includes(AWSPENDING));
 
-  it('first rotation turns the bootstrap document into kek-v1 and creates the catalog', async () => {
-    await rotate();
+  it('first rotation turns the bootstrap document into kek-v1, creates the catalog and starts no rewrap', async () => {
+    const { token, results } = await rotate({ twice: true });
     const keyset = await current();
     expect(keyset.primary).toBe('kek-v1');
     expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v1']);
-    expect((await deps.catalog.require('kek-v1')).status).toBe('active');
-    expect(started).toEqual([]); // nothing to rewrap yet
+    expect(keyset.kmsKeyId).toBe(kmsKeyArn);
+    expect(await statuses()).toEqual({ 'kek-v1': 'active' });
+    expect(rewrapCalls).toEqual([]);
+    expect((await stages())[token]).toEqual([AWSCURRENT]);
+    expect(results.map((r) => r.outcome)).toEqual(['done', 'already-done', 'done', 'already-done', 'done', 'done', 'done', 'already-done']);
   });
 
-  it('rotates kek-v1 → kek-v2 keeping every key, with a stale AWSPENDING from a failed rotation', async () => {
-    await rotate();
-    const before = new HierarchicalKeyring({ kms, secrets, secretId });
-    const cipher = new EnvelopeCipher({ keyring: before, policy: await deps.catalog.policy() });
+  it('rotates kek-v1 → kek-v2 with every step run twice: no key lost, catalog moved, one rewrap', async () => {
+    const { token: first } = await rotate();
+    const before = await current();
     const ctx = { table: 'users', column: 'email', rowId: '1' };
-    const stored = await cipher.encrypt('alice@example.com', ctx);
+    const cipherBefore = new EnvelopeCipher({ keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }), policy: await catalog.policy() });
+    const stored = await cipherBefore.encrypt('alice@example.com', ctx);
 
-    // An earlier rotation died after createSecret: its AWSPENDING version is stale.
-    await rotate(randomUUID(), ['createSecret']);
-    const token = await rotate();
+    const { token, results } = await rotate({ twice: true });
 
+    expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+      'createSecret:done',
+      'createSecret:already-done',
+      'setSecret:done',
+      'setSecret:already-done',
+      'testSecret:done',
+      'testSecret:done', // a read-only self-test: it simply runs again
+      'finishSecret:done',
+      'finishSecret:already-done',
+    ]);
     const keyset = await current();
-    // The abandoned kek-v2 never became current: the new rotation builds on AWSCURRENT again.
     expect(keyset.primary).toBe('kek-v2');
     expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2']);
-    const catalog = Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
-    expect(catalog['kek-v1']).toBe('rotating');
-    expect(catalog[keyset.primary]).toBe('active');
-    expect(started).toEqual([{ targetKeyId: keyset.primary, clientToken: token }]);
+    // kek-v1 is the very same KEK, not a re-made one.
+    expect(keyset.keys[0]!.wrapped.equals(before.keys[0]!.wrapped)).toBe(true);
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
+    // Started once; the re-run found the start in the audit log and did not ask again.
+    expect(rewrapCalls).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    const audit = await new AuditLog(db.sql).list({ subject: `rotation:${token}` });
+    expect(audit.map((a) => [a.action, a.details.targetKeyId, a.details.startedByThisCall])).toEqual([['rotation.rewrap_started', 'kek-v2', true]]);
+    expect(results[6]!.executionArn).toContain(token);
+    expect(results[6]!.rotationDurationMs).toBeGreaterThanOrEqual(0);
 
-    // A worker reading AWSCURRENT now decrypts old values and encrypts under the new primary.
-    const after = new EnvelopeCipher({ keyring: new HierarchicalKeyring({ kms, secrets, secretId }), policy: await deps.catalog.policy() });
-    expect((await after.decrypt(stored, ctx)).toString()).toBe('alice@example.com');
-    const rewrapped = await after.rewrap(stored, ctx);
-    expect((await after.decrypt(rewrapped, ctx)).toString()).toBe('alice@example.com');
-    const stages = (await secrets.describeSecret({ secretId })).versionIdsToStages;
-    expect(stages[token]).toContain(AWSCURRENT);
+    const after = await stages();
+    expect(after[token]).toEqual([AWSCURRENT]);
+    expect(after[first]).toEqual([AWSPREVIOUS]);
+    expect(withPending(after)).toEqual([]);
+
+    // A worker reading AWSCURRENT decrypts the old value and moves it to the new primary.
+    const cipherAfter = new EnvelopeCipher({ keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }), policy: await catalog.policy() });
+    expect((await cipherAfter.decrypt(stored, ctx)).toString()).toBe('alice@example.com');
+    const rewrapped = await cipherAfter.rewrap(stored, ctx);
+    expect(cipherAfter.parse(rewrapped).keyId).toBe('kek-v2');
+    expect((await cipherAfter.decrypt(rewrapped, ctx)).toString()).toBe('alice@example.com');
+
+    // The secret ends in a state the next RotateSecret accepts.
+    await rotate();
+    expect((await current()).keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2', 'kek-v3']);
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'rotating', 'kek-v3': 'active' });
   });
 
-  it('testSecret refuses a pending keyset that would lose a key', async () => {
+  it('a rotation whose finishSecret failed completes when Secrets Manager retries it with the same token', async () => {
     await rotate();
+    const token = await startMotoRotation(secretArn, lambdaArn);
+    await rotate({ token, steps: ['createSecret', 'setSecret', 'testSecret'] });
+    failNextStart = true;
+    const error = (await run('finishSecret', token).catch((e: unknown) => e)) as RotationStepError;
+    expect(error).toBeInstanceOf(RotationStepError);
+    expect(error.retryable).toBe(true);
+    // Failed after the promotion: readers already have kek-v2, and the catalog made it active.
+    expect((await current()).primary).toBe('kek-v2');
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
+    expect(executions).toEqual([]);
+
+    const { results } = await rotate({ token });
+    expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual(['createSecret:already-done', 'setSecret:already-done', 'testSecret:already-done', 'finishSecret:done']);
+    expect(results[3]!.detail).toBe('rewrap to kek-v2 started');
+    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+  });
+
+  it('a stale AWSPENDING from an abandoned rotation does not break the next one', async () => {
     await rotate();
-    const token = randomUUID();
-    await rotateKeysetSecret(deps, { Step: 'createSecret', SecretId: secretId, ClientRequestToken: token });
-    await rotateKeysetSecret(deps, { Step: 'setSecret', SecretId: secretId, ClientRequestToken: token });
-    const pending = parseKeyset((await secrets.getSecretValue({ secretId, versionStage: AWSPENDING, versionId: token })).string);
-    // Someone hand-edits a pending version without kek-v1.
-    const other = randomUUID();
-    await secrets.putSecretValue({
-      secretId,
-      clientRequestToken: other,
-      string: serializeKeyset({ ...pending, keys: pending.keys.filter((k) => k.id !== 'kek-v1') }),
-      versionStages: [AWSPENDING],
+    const { token: abandoned } = await rotate({ steps: ['createSecret', 'setSecret'] });
+    const staleKeyset = parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSPENDING, versionId: abandoned })).string);
+    expect(staleKeyset.primary).toBe('kek-v2');
+    expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
+
+    // The next scheduled rotation: RotateSecret moves AWSPENDING to its own token.
+    const token = await startMotoRotation(secretArn, lambdaArn);
+    expect(withPending(await stages())).toEqual([token]);
+    await rotate({ token, twice: true });
+
+    const keyset = await current();
+    expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2']);
+    // Built from AWSCURRENT: the abandoned KEK was never used; its pending catalog row was reused, not left behind.
+    expect(keyset.keys[1]!.wrapped.equals(staleKeyset.keys[1]!.wrapped)).toBe(false);
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
+    const after = await stages();
+    expect(after[abandoned] ?? []).toEqual([]);
+    expect(after[token]).toEqual([AWSCURRENT]);
+    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    // The abandoned token can no longer drive a step.
+    await expect(run('finishSecret', abandoned)).rejects.toThrow(/is not set as AWSPENDING/);
+  });
+
+  it('PutSecretValue with VersionStages [AWSPENDING] takes the label off a stale version (what createSecret relies on)', async () => {
+    const stale = randomUUID();
+    const fresh = randomUUID();
+    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: stale, string: '{"stale":true}', versionStages: [AWSPENDING] });
+    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: fresh, string: '{"fresh":true}', versionStages: [AWSPENDING] });
+    const after = await stages();
+    expect(withPending(after)).toEqual([fresh]);
+    expect(after[stale] ?? []).toEqual([]);
+  });
+
+  describe('testSecret and finishSecret refuse a pending keyset unfit to promote', () => {
+    /** Starts a rotation and stores `make(current)` as its pending keyset instead of createSecret's. */
+    async function pendingFrom(make: (current: Keyset) => Promise<Keyset>): Promise<string> {
+      const token = await startMotoRotation(secretArn, lambdaArn);
+      const string = serializeKeyset(await make(await current()));
+      await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: token, string, versionStages: [AWSPENDING] });
+      await run('setSecret', token);
+      return token;
+    }
+    const newKek = (id: string) => generateWrappedKek(kms, kmsKeyArn, id);
+
+    it.each<[string, (current: Keyset) => Promise<Keyset>, RegExp]>([
+      ['one that drops kek-v1', async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v2')] }), /would lose kek-v1/],
+      ['one whose kek-v1 is another key', async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v1'), await newKek('kek-v2')] }), /different key material for kek-v1/],
+    ])('%s, before any KMS call, and AWSCURRENT stays', async (_what, make, message) => {
+      await rotate();
+      const before = await current();
+      const token = await pendingFrom(make);
+      const kmsCallsBefore = kms.totalCalls();
+      const error = await run('testSecret', token).catch((e: unknown) => e);
+      expect(kms.totalCalls()).toBe(kmsCallsBefore);
+      expect(error).toBeInstanceOf(RotationSelfTestError);
+      expect((error as Error).message).toMatch(message);
+      await expect(run('finishSecret', token)).rejects.toThrow(message);
+      expect(serializeKeyset(await current())).toBe(serializeKeyset(before));
+      expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
+      expect(rewrapCalls).toEqual([]);
     });
-    await expect(rotateKeysetSecret(deps, { Step: 'testSecret', SecretId: secretId, ClientRequestToken: other })).rejects.toBeInstanceOf(RotationSelfTestError);
+
+    it('one whose new KEK does not unwrap', async () => {
+      await rotate();
+      // Wrapped for another id: KMS refuses it under kek-v2's encryption context.
+      const token = await pendingFrom(async (c) => ({ ...c, primary: 'kek-v2', keys: [...c.keys, { ...(await newKek('kek-v9')), id: 'kek-v2' }] }));
+      const error = await run('testSecret', token).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RotationSelfTestError);
+      expect((error as Error).message).toMatch(/^testSecret: the pending keyset does not load \(KEY_MATERIAL: .*KEK "kek-v2" did not unwrap/);
+      expect(error).not.toHaveProperty('retryable', true);
+    });
   });
 
-  it('refuses steps for a version that is not part of a rotation', async () => {
+  it('never gives a new KEK an id the catalog used for another key', async () => {
     await rotate();
-    await expect(rotateKeysetSecret(deps, { Step: 'setSecret', SecretId: secretId, ClientRequestToken: randomUUID() })).rejects.toBeInstanceOf(RotationStateError);
+    // kek-v2 is a raw-keyring key from before the move to the hierarchical keyring.
+    await catalog.add({ id: 'kek-v2', keyring: 'raw', status: 'rotating' });
+    await rotate({ twice: true });
+    expect((await current()).keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v3']);
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'rotating', 'kek-v3': 'active' });
+  });
+
+  it('setSecret and finishSecret refuse to run before createSecret stored the keyset', async () => {
+    await rotate();
+    const token = await startMotoRotation(secretArn, lambdaArn);
+    await expect(run('setSecret', token)).rejects.toThrow(/holds no keyset yet: createSecret has not completed/);
+    await expect(run('finishSecret', token)).rejects.toBeInstanceOf(RotationStateError);
+    expect((await current()).primary).toBe('kek-v1');
+  });
+
+  it('refuses what AWS’s rotation templates refuse, changing nothing', async () => {
+    const { token: first } = await rotate();
+    await rotate();
+    const before = serializeKeyset(await current());
+    const refusals: [string, () => Promise<unknown>, RegExp][] = [
+      ['a token that is no version of the secret', () => run('createSecret', randomUUID()), /has no stage for rotation/],
+      ['a version that is only AWSPREVIOUS', () => run('setSecret', first), /not set as AWSPENDING/],
+      [
+        'a secret without rotation enabled',
+        async () => {
+          const other = await smClient.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }));
+          return rotateKeysetSecret({ ...deps, expectedSecretArn: undefined }, { Step: 'createSecret', SecretId: other.ARN!, ClientRequestToken: randomUUID() });
+        },
+        /does not have rotation enabled/,
+      ],
+      [
+        'another secret than the function’s own',
+        async () => {
+          const other = await smClient.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }));
+          const token = await startMotoRotation(other.ARN!, lambdaArn);
+          return rotateKeysetSecret(deps, { Step: 'createSecret', SecretId: other.ARN!, ClientRequestToken: token });
+        },
+        /this function rotates the keyset secret/,
+      ],
+    ];
+    for (const [what, call, message] of refusals) {
+      const error = await call().then(
+        () => new Error(`${what}: expected a refusal`),
+        (e: unknown) => e,
+      );
+      expect([what, error instanceof RotationStateError, (error as Error).message]).toEqual([what, true, expect.stringMatching(message)]);
+    }
+    expect(serializeKeyset(await current())).toBe(before);
+    expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
   });
 });

@@ -1,0 +1,106 @@
+import { AuditLog } from '../keys/audit';
+import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
+import { registerKeysetInCatalog } from './catalog-keys';
+import { DEFAULT_ROTATION_ACTOR, type RotationDeps, type StepResult } from './deps';
+import type { RotationEvent } from './event';
+import { assertKeepsEveryKey } from './keyset-checks';
+import { readCurrentKeyset, requireTokenKeyset } from './keyset-versions';
+import type { RotationState } from './secret-state';
+
+/**
+ * finishSecret, in an order where a failure at any point leaves every reader
+ * working and a re-run completes the rest:
+ * 1. check once more that the token's keyset keeps every AWSCURRENT key, and
+ *    that the catalog knows the new key (setSecret's work, idempotent);
+ * 2. move AWSCURRENT to the token's version (RemoveFromVersionId: the old
+ *    one, which Secrets Manager labels AWSPREVIOUS), then take AWSPENDING off
+ *    it — the rotation ends with no AWSPENDING anywhere, one of the two end
+ *    states Secrets Manager accepts;
+ * 3. catalog: the new key active, the previous active key rotating
+ *    (KeyCatalog.activate, one transaction). Only now does anything encrypt
+ *    under the new key, and every reader of AWSCURRENT already has it;
+ * 4. start the `rewrap` execution to the new key — not for a first keyset —
+ *    and record it in the audit log (`rotation.rewrap_started`, subject
+ *    `rotation:<token>`). The execution is named after the token, so even a
+ *    re-run that finds no record starts no second one.
+ * A re-run when the token is already AWSCURRENT skips what is done and still
+ * makes sure of 3 and 4.
+ */
+export async function finishSecret(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
+  const step = 'finishSecret' as const;
+  const keyset = await requireTokenKeyset(deps, event, state);
+  const newKeyId = keyset.primary;
+  const changes: string[] = [];
+
+  if (!state.tokenIsCurrent) {
+    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`);
+  }
+  await deps.ensureSchema?.();
+  const { added } = await registerKeysetInCatalog(deps, keyset);
+  if (added.length > 0) changes.push(`registered ${added.join(', ')}`);
+
+  if (!state.tokenIsCurrent) {
+    await deps.secrets.updateSecretVersionStage({
+      secretId: event.SecretId,
+      versionStage: AWSCURRENT,
+      moveToVersionId: event.ClientRequestToken,
+      ...(state.currentVersionId !== undefined ? { removeFromVersionId: state.currentVersionId } : {}),
+    });
+    changes.push(`AWSCURRENT moved to ${event.ClientRequestToken}`);
+  }
+  if (state.tokenStages.includes(AWSPENDING)) {
+    await deps.secrets.updateSecretVersionStage({ secretId: event.SecretId, versionStage: AWSPENDING, removeFromVersionId: event.ClientRequestToken });
+    changes.push('AWSPENDING removed');
+  }
+
+  const before = await deps.catalog.require(newKeyId);
+  if (before.status !== 'active') {
+    const previous = (await deps.catalog.active(null))?.id;
+    await deps.catalog.activate(newKeyId, deps.actor ?? DEFAULT_ROTATION_ACTOR);
+    changes.push(`${newKeyId} active${previous ? `, ${previous} rotating` : ''}`);
+  }
+
+  let executionArn: string | undefined;
+  if (keyset.keys.length > 1) {
+    const rewrap = await ensureRewrapStarted(deps, event, state, newKeyId);
+    if (rewrap.started) changes.push(`rewrap to ${newKeyId} started`);
+    executionArn = rewrap.executionArn;
+  }
+
+  const createdAt = Date.parse(keyset.keys.find((k) => k.id === newKeyId)!.createdAt);
+  const now = (deps.now?.() ?? new Date()).getTime();
+  return {
+    step,
+    outcome: changes.length > 0 ? 'done' : 'already-done',
+    newKeyId,
+    rotationDurationMs: Math.max(0, now - createdAt),
+    ...(executionArn !== undefined ? { executionArn } : {}),
+    detail:
+      changes.length > 0
+        ? changes.join('; ')
+        : `${newKeyId} is already AWSCURRENT and active${keyset.keys.length > 1 ? '; its rewrap was already started' : ''}`,
+  };
+}
+
+const REWRAP_STARTED = 'rotation.rewrap_started';
+
+/**
+ * Starts the rotation's rewrap unless the audit log says it was; `started`
+ * when this call started it. Step Functions' own answer cannot
+ * tell a repeat from a start (it accepts a repeat of a running execution),
+ * hence the record. A crash between the start and the record makes the
+ * re-run call StartExecution again, which the execution name keeps harmless.
+ */
+async function ensureRewrapStarted(deps: RotationDeps, event: RotationEvent, state: RotationState, targetKeyId: string): Promise<{ started: boolean; executionArn?: string }> {
+  const audit = new AuditLog(deps.sql);
+  const subject = `rotation:${event.ClientRequestToken}`;
+  if ((await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length > 0) return { started: false };
+  const started = await deps.executions.startRewrap({ targetKeyId, reason: `keyset rotation ${event.ClientRequestToken}`, clientToken: event.ClientRequestToken });
+  await audit.record(deps.sql, {
+    actor: deps.actor ?? DEFAULT_ROTATION_ACTOR,
+    action: REWRAP_STARTED,
+    subject,
+    details: { secret: state.secretArn, targetKeyId, executionArn: started.executionArn, startedByThisCall: started.started },
+  });
+  return { started: started.started, ...(started.started && started.executionArn ? { executionArn: started.executionArn } : {}) };
+}

@@ -1,0 +1,24 @@
+import type { Keyset } from '../crypto/keyrings/keyset';
+import { RotationSelfTestError } from './errors';
+import type { CurrentKeyset } from './keyset-versions';
+
+/**
+ * The structural half of "no key lost", without any KMS call: the pending
+ * keyset wraps under the same KMS key, holds every key of AWSCURRENT with the
+ * very same wrapped bytes (so the same KEK, not just the same name), and adds
+ * a primary AWSCURRENT does not have. testSecret runs it before its
+ * round trips and finishSecret again right before it promotes.
+ */
+export function assertKeepsEveryKey(current: CurrentKeyset, pending: Keyset, where: string): void {
+  const problems: string[] = [];
+  const currentKmsKeyId = current.kind === 'keyset' ? current.keyset.kmsKeyId : current.kmsKeyId;
+  if (pending.kmsKeyId !== currentKmsKeyId) problems.push(`it wraps its KEKs under KMS key ${pending.kmsKeyId}, AWSCURRENT under ${currentKmsKeyId}`);
+  const currentKeys = current.kind === 'keyset' ? current.keyset.keys : [];
+  const pendingById = new Map(pending.keys.map((k) => [k.id, k]));
+  const lost = currentKeys.filter((k) => !pendingById.has(k.id)).map((k) => k.id);
+  if (lost.length > 0) problems.push(`it would lose ${lost.join(', ')}`);
+  const changed = currentKeys.filter((k) => pendingById.has(k.id) && !pendingById.get(k.id)!.wrapped.equals(k.wrapped)).map((k) => k.id);
+  if (changed.length > 0) problems.push(`it holds different key material for ${changed.join(', ')}`);
+  if (currentKeys.some((k) => k.id === pending.primary)) problems.push(`its primary ${pending.primary} is not a new key`);
+  if (problems.length > 0) throw new RotationSelfTestError(`${where}: the pending keyset cannot replace AWSCURRENT: ${problems.join('; ')}`);
+}
