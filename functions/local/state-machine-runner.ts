@@ -1,5 +1,6 @@
 import './promise-polyfill';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { TaskMappingError } from './errors';
 
 /** A local stand-in for one Task state: receives the Lambda payload, returns the Lambda result. */
 export type LocalTask = (payload: unknown) => Promise<unknown>;
@@ -38,6 +39,10 @@ export interface LocalExecution {
   readonly result: Promise<unknown>;
   /** State names entered, in order (the execution history, condensed). */
   readonly history: string[];
+  /** The same states with their types (Task, Choice, Wait...), for history-size arithmetic. */
+  readonly states: { readonly name: string; readonly type: string }[];
+  /** How the execution failed, as Step Functions reports it (a Fail state's Error and Cause, or the uncaught task error); set once it has. */
+  failure(): { readonly error: string; readonly cause: string } | undefined;
   abort(): void;
 }
 
@@ -53,13 +58,8 @@ const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export function runLocalStateMachine(definition: AslDefinition, input: unknown, options: RunOptions): LocalExecution {
   const taskStates = collectStates(definition, (s) => s.Type === 'Task');
   const missing = [...taskStates.keys()].filter((name) => !(name in options.tasks));
-  if (missing.length > 0) {
-    throw new Error(`no local implementation for Task state(s): ${missing.join(', ')}`);
-  }
   const unknown = Object.keys(options.tasks).filter((name) => !taskStates.has(name));
-  if (unknown.length > 0) {
-    throw new Error(`local implementations given for states the definition does not have: ${unknown.join(', ')}`);
-  }
+  if (missing.length > 0 || unknown.length > 0) throw new TaskMappingError(missing, unknown);
 
   const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [name, state] of taskStates) {
@@ -93,14 +93,25 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
   } as never);
 
   const history: string[] = [];
+  const states: { name: string; type: string }[] = [];
+  let failure: { error: string; cause: string } | undefined;
   const drain = (async () => {
     for await (const event of execution.eventLogs as AsyncIterable<Record<string, unknown>>) {
-      if (event.type === 'StateEntered') history.push(String((event.state as { name?: string } | undefined)?.name));
+      if (event.type === 'StateEntered') {
+        const state = event.state as { name?: string; type?: string } | undefined;
+        history.push(String(state?.name));
+        states.push({ name: String(state?.name), type: String(state?.type) });
+      }
+      if (event.type === 'ExecutionFailed') failure = { error: String(event.Error), cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? '') };
       options.onEvent?.(event);
     }
   })();
-  const result = Promise.all([execution.result, drain.catch(() => undefined)]).then(([value]) => value);
-  return { result, history, abort: () => execution.abort() };
+  // Settles after the event log is drained, so history and failure() are complete when it does.
+  const result = Promise.allSettled([execution.result, drain]).then(([outcome]) => {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return outcome.value;
+  });
+  return { result, history, states, failure: () => failure, abort: () => execution.abort() };
 }
 
 function collectStates(definition: AslDefinition, match: (s: AslState) => boolean, into = new Map<string, AslState>()): Map<string, AslState> {

@@ -1,3 +1,4 @@
+import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';

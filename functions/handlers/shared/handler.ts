@@ -1,14 +1,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { RekeyError } from '../../core/errors';
+import { flushMetrics } from './metrics-flush';
 import { logger, metrics, tracer } from './powertools';
 
 /**
  * Wraps a step in middy with Powertools: Lambda context in every log line,
- * metrics flushed after each invocation, X-Ray subsegment. Errors are logged
+ * metrics flushed after each invocation that recorded any, X-Ray subsegment. Errors are logged
  * by name, code and message (rekey's messages never hold values or keys) and
  * rethrown: Step Functions' Retry/Catch and SQS redelivery decide what next.
  */
@@ -28,6 +28,6 @@ export function rekeyHandler<E, R>(name: string, step: (event: E, context: Conte
   };
   return middy(base)
     .use(injectLambdaContext(logger, { clearState: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(flushMetrics(metrics))
     .use(captureLambdaHandler(tracer));
 }

@@ -1,6 +1,7 @@
 import { createDataApiSql } from '../../core/adapters/data-api-sql';
 import { createPgSql } from '../../core/adapters/pg-sql';
 import type { SqlPool } from '../../core/ports/sql';
+import { HandlerConfigError } from './errors';
 
 /**
  * The database of a Lambda container: the RDS Data API (DB_CLUSTER_ARN,
@@ -10,6 +11,6 @@ import type { SqlPool } from '../../core/ports/sql';
 export function containerSql(env: NodeJS.ProcessEnv = process.env): SqlPool {
   if (env.DATABASE_URL) return createPgSql({ connectionString: env.DATABASE_URL, max: 2 });
   const missing = ['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME'].filter((k) => !env[k]);
-  if (missing.length) throw new Error(`missing environment: ${missing.join(', ')} (or DATABASE_URL)`);
+  if (missing.length) throw new HandlerConfigError(missing, '(or DATABASE_URL)');
   return createDataApiSql({ resourceArn: env.DB_CLUSTER_ARN!, secretArn: env.DB_SECRET_ARN!, database: env.DB_NAME! });
 }

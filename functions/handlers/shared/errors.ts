@@ -1,0 +1,49 @@
+import { RekeyError } from '../../core/errors';
+
+/** Base of the errors the Lambda entry points raise themselves (the domain's own errors pass through unchanged). */
+export abstract class HandlerError extends RekeyError {}
+
+/**
+ * The function's environment lacks what it needs (JOB_QUEUE_URL, the
+ * database variables...). Not retryable: a deployment problem, which the
+ * state machine's Catch routes to MarkFailed.
+ */
+export class HandlerConfigError extends HandlerError {
+  readonly code = 'HANDLER_CONFIG';
+  constructor(readonly missing: readonly string[], detail = '') {
+    super(`missing environment: ${missing.join(', ')}${detail ? ` ${detail}` : ''}`);
+  }
+}
+
+/**
+ * SQS refused some of a SendMessageBatch's entries. Retryable: the Enqueue
+ * task is retried as a whole and batches tolerate being sent twice.
+ */
+export class QueueSendError extends HandlerError {
+  readonly code = 'QUEUE_SEND';
+  override readonly retryable = true;
+  constructor(readonly failed: number, readonly sent: number, firstCode: string | undefined) {
+    super(`SQS refused ${failed} of ${sent} messages (${firstCode ?? 'no code'})`);
+  }
+}
+
+/**
+ * Another worker holds the batch's lease. Retryable: the record is reported
+ * as a batch item failure, and SQS redelivers it after the visibility
+ * timeout, by when the batch is done (acknowledged then) or its lease expired.
+ */
+export class BatchBusyError extends HandlerError {
+  readonly code = 'BATCH_BUSY';
+  override readonly retryable = true;
+  constructor(readonly jobId: string, readonly batchId: string) {
+    super(`job ${jobId}: batch ${batchId} is leased by another worker; retry later`);
+  }
+}
+
+/** A queue message that is not `{jobId, batchId}`. Not retryable: SQS moves it to the DLQ after maxReceiveCount, where it can be inspected. */
+export class MalformedMessageError extends HandlerError {
+  readonly code = 'MALFORMED_MESSAGE';
+  constructor(readonly messageId: string, problem: string) {
+    super(`message ${messageId}: ${problem}`);
+  }
+}
