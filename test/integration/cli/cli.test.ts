@@ -1,14 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
-import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
-import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { seedCliFixture, type CliFixture } from './fixture';
 
 /**
  * The `rekey` CLI against a real PostgreSQL: in-process through main() for
@@ -16,64 +10,25 @@ import { migratedDatabase, type TestDatabase } from '../../support/database';
  * that no key material or plaintext reaches stdout or stderr.
  */
 const ROWS = 1200;
-const v1 = randomBytes(32);
-const v2 = randomBytes(32);
-const secrets = (i: number): string => `sk-live-${i}-${'x'.repeat(20)}`;
 
 describe('rekey CLI', () => {
   let db: TestDatabase;
+  let fx: CliFixture;
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  let rekey: CliFixture['rekey'];
 
   beforeEach(async () => {
     db = await migratedDatabase();
-    await db.sql.query('CREATE TABLE llm_providers (id bigint PRIMARY KEY, api_key_encrypted text)');
-    const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: v1 }]) });
-    const ids: string[] = [];
-    const values: string[] = [];
-    for (let i = 1; i <= ROWS; i++) {
-      ids.push(String(i));
-      values.push(await cipher.encrypt(secrets(i), { table: 'llm_providers', column: 'api_key_encrypted', rowId: String(i) }));
-    }
-    await db.sql.query('INSERT INTO llm_providers SELECT * FROM unnest($1::bigint[], $2::text[])', [ids, values]);
-    dir = mkdtempSync(join(tmpdir(), 'rekey-cli-'));
-    writeFileSync(
-      join(dir, 'rekey.config.json'),
-      JSON.stringify({ tables: [{ name: 'llm_providers', idColumn: 'id', columns: ['api_key_encrypted'] }] }),
-    );
-    env = {
-      PATH: process.env.PATH,
-      DATABASE_URL: db.url,
-      SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', v2),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', v1),
-      USER: 'cli-test',
-    };
+    fx = await seedCliFixture(db.sql, db.url, ROWS);
+    ({ dir, env, rekey } = fx);
   });
   afterEach(async () => {
     await db.drop();
   });
 
-  async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env, cwd: dir };
-    const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
-    assertNoSecrets(out + err);
-    return { code, out, err };
-  }
-
-  function assertNoSecrets(text: string): void {
-    for (const key of [v1, v2]) {
-      expect(text).not.toContain(key.toString('base64'));
-      expect(text).not.toContain(key.toString('hex'));
-    }
-    expect(text).not.toMatch(/sk-live-\d+/);
-  }
-
-  async function tableDigest(): Promise<string> {
-    const { rows } = await db.sql.query<{ id: string; v: string }>('SELECT id::text AS id, api_key_encrypted AS v FROM llm_providers ORDER BY id');
-    return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
-  }
+  const tableDigest = (): Promise<string> => fx.tableDigest();
+  const assertNoSecrets = (text: string): void => fx.assertNoSecrets(text);
 
   it('dry run prints the runbook line and leaves the table byte-identical', async () => {
     const before = await tableDigest();
@@ -103,8 +58,8 @@ describe('rekey CLI', () => {
   });
 
   it('runs with worker threads and emits parseable JSON', async () => {
-    const { code, out } = await rekey('--json', 'reencrypt', '--concurrency', '2', '-b', '100');
-    expect(code).toBe(0);
+    const { code, out, err } = await rekey('--json', 'reencrypt', '--concurrency', '2', '-b', '100');
+    expect({ code, err }).toEqual({ code: 0, err: '' }); // a thread that fails to start reports on stderr
     const result = JSON.parse(out) as { status: string; counters: { rowsDone: number; batchesDone: number; batchesTotal: number } };
     expect(result.status).toBe('completed');
     expect(result.counters.rowsDone).toBe(ROWS);
@@ -158,22 +113,25 @@ describe('rekey CLI', () => {
     expect(destroy.code).toBe(1);
   });
 
-  it('runs as a real process through bin/rekey.ts', () => {
-    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), 'reencrypt', '-n'], {
-      cwd: dir,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(run.status).toBe(0);
-    expect(run.stdout).toContain(`DRY RUN: Would re-encrypt ${ROWS} of ${ROWS} records`);
-    assertNoSecrets(run.stdout + run.stderr);
-    const usage = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), 'verify', '--nope'], {
-      cwd: dir,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+  it('runs as a real process through bin/rekey.ts, worker threads included (tsx)', () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), ...args], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        timeout: 90_000,
+      });
+    const dry = cli('reencrypt', '-n');
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain(`DRY RUN: Would re-encrypt ${ROWS} of ${ROWS} records`);
+    assertNoSecrets(dry.stdout + dry.stderr);
+    const usage = cli('verify', '--nope');
     expect(usage.status).toBe(2);
+    // Two worker threads beside the main one: under tsx the threads must load TypeScript too.
+    const threaded = cli('--json', 'reencrypt', '--concurrency', '3', '-b', '100');
+    assertNoSecrets(threaded.stdout + threaded.stderr);
+    expect({ status: threaded.status, stderr: threaded.stderr }).toEqual({ status: 0, stderr: '' });
+    const result = JSON.parse(threaded.stdout) as { status: string; counters: { rowsDone: number } };
+    expect(result).toMatchObject({ status: 'completed', counters: { rowsDone: ROWS } });
   });
 });
