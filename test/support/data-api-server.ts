@@ -42,6 +42,10 @@ export interface DataApiServer {
   readonly endpoint: string;
   /** Requests served, by route. */
   readonly calls: Record<string, number>;
+  /** Requests refused for passing a size limit, by limit. */
+  readonly refusals: { request: number; response: number; row: number };
+  /** Bytes of the largest response sent. */
+  largestResponse(): number;
   /** Transactions open now. */
   openTransactions(): number;
   /** The next `times` calls of `route` fail with `type` (with the service model's status for it unless given) before touching the database. */
@@ -87,6 +91,12 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   pool.on('error', () => undefined);
   const transactions = new Map<string, Transaction>();
   const calls: Record<string, number> = {};
+  const refusals = { request: 0, response: 0, row: 0 };
+  let largestResponse = 0;
+  const refused = (limit: keyof typeof refusals, message: string): DataApiFault => {
+    refusals[limit] += 1;
+    return badRequest(message);
+  };
   const faults = new Map<string, { type: string; status: number; message: string; times: number }>();
 
   const transaction = (id: unknown): Transaction => {
@@ -129,7 +139,7 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     const resultOptions = (body.resultSetOptions as ResultSetOptions | undefined) ?? {};
     const records = (result.rows as unknown as (string | null)[][]).map((row) => {
       const record = result.fields.map((f, i) => toField(row[i] ?? null, f.dataTypeID, resultOptions));
-      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw badRequest(`Database returned a row larger than the ${limits.row}-byte row size limit`);
+      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw refused('row', `Database returned a row larger than the ${limits.row}-byte row size limit`);
       return record;
     });
     if (body.formatRecordsAs === 'JSON') {
@@ -221,7 +231,7 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
         if (err instanceof DataApiFault) return respond(err.status, { message: err.message }, err.type);
         respond(500, { message: 'Internal error' }, 'InternalServerErrorException');
       };
-      if (headerBytes + body.length > limits.request) return fail(badRequest(`Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`));
+      if (headerBytes + body.length > limits.request) return fail(refused('request', `Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`));
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -230,7 +240,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       }
       handle(route, parsed).then((out) => {
         const size = Buffer.byteLength(JSON.stringify(out));
-        if (size > limits.response) return fail(badRequest('Database returned more than the allowed response size limit'));
+        if (size > limits.response) return fail(refused('response', 'Database returned more than the allowed response size limit'));
+        largestResponse = Math.max(largestResponse, size);
         respond(200, out);
       }, fail);
     });
@@ -241,6 +252,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    refusals,
+    largestResponse: () => largestResponse,
     openTransactions: () => transactions.size,
     failNext: (route, type, o = {}) => faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {

@@ -7,8 +7,8 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import type { Sql, SqlResult, SqlValue } from '../ports/sql';
-import { DATA_API_MAX_REQUEST_BYTES, splitParameterSets } from './data-api/batch';
+import type { Sql, SqlLimits, SqlResult, SqlValue } from '../ports/sql';
+import { DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
 import { DataApiParameterError, isThrottlingError, isTransientDataApiError, mapDataApiError } from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
 import { withRetry, type RetryPolicy } from './data-api/retry';
@@ -28,6 +28,8 @@ export interface DataApiSqlOptions {
   readonly schema?: string;
   /** Size limit of one BatchExecuteStatement request, headers included. @default 4 MiB (the service's limit) */
   readonly maxBatchBytes?: number;
+  /** Size limit of one result, which the engine sizes its reads to. @default 1 MiB (the service's limit) */
+  readonly maxResponseBytes?: number;
   /** Attempts for transient errors (throttling, a resuming Aurora Serverless cluster, a briefly unavailable writer). @default 6 */
   readonly maxAttempts?: number;
   /** Ceiling of the first backoff in ms; doubles per attempt, full jitter, capped at 5 s. @default 200 */
@@ -77,6 +79,7 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   const client = options.client ?? new RDSDataClient({ maxAttempts: 1 });
   const policy: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs: options.baseDelayMs ?? 200, maxDelayMs: 5_000 };
   const maxBatchBytes = options.maxBatchBytes ?? DATA_API_MAX_REQUEST_BYTES;
+  const limits: SqlLimits = { maxRequestBytes: maxBatchBytes, maxResponseBytes: options.maxResponseBytes ?? DATA_API_MAX_RESPONSE_BYTES };
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
   const database = { database: options.database, ...(options.schema ? { schema: options.schema } : {}) };
 
@@ -135,6 +138,7 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
 
   const on = (transactionId: string | undefined, depth: number): DataApiSql => {
     const self: DataApiSql = {
+      limits,
       query: <Row>(text: string, params?: readonly SqlValue[]) => query<Row>(text, params, transactionId),
       executeBatch: async (text, parameterSets) => {
         if (parameterSets.length === 0) return { parameterSets: 0, requests: 0 };

@@ -42,3 +42,13 @@ export class UniqueViolationError extends DatabaseError {
 export class QueryError extends DatabaseError {
   readonly code = 'DB_QUERY';
 }
+
+/**
+ * The transport refused a result as too large (the Data API returns at most
+ * 1 MiB per statement). Readers that page (ports/bounded-reads.ts) answer it
+ * by asking for fewer rows; anywhere else it fails: the same statement would
+ * be refused again.
+ */
+export class ResultTooLargeError extends DatabaseError {
+  readonly code = 'DB_RESULT_TOO_LARGE';
+}

@@ -26,7 +26,22 @@ export interface SqlResult<Row> {
   readonly rowCount: number;
 }
 
+/**
+ * Size limits of a transport that has them (the RDS Data API). Domain code
+ * that reads or writes many rows at once sizes its statements to stay within
+ * them; a transport without limits (node-postgres) leaves this undefined and
+ * gets one statement per batch.
+ */
+export interface SqlLimits {
+  /** Largest request, parameters included as the transport serializes them. */
+  readonly maxRequestBytes: number;
+  /** Largest result one statement may return. */
+  readonly maxResponseBytes: number;
+}
+
 export interface Sql {
+  /** @default undefined (no limits) */
+  readonly limits?: SqlLimits | undefined;
   query<Row = Record<string, unknown>>(text: string, params?: readonly SqlValue[]): Promise<SqlResult<Row>>;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;

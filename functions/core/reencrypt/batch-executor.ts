@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Sql, SqlValue } from '../ports/sql';
+import { chunkByBytes, estimateValueBytes, PageSizer } from './bounded-reads';
 import { describeErrorRate, errorRateExceeded } from './error-rate';
 import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, RegistryError } from './errors';
 import type { JobStatus } from './job-status';
@@ -27,10 +28,12 @@ import { mapLimit, transformRow, type RowPlan, type RowValues, type TransformCon
  * job runner, the CLI's worker threads, the Lambda SQS worker).
  *
  * 1. lease the batch (conditional UPDATE; an expired lease may be taken over);
- * 2. read its rows by keyset range and transform them in memory, outside any
+ * 2. read its rows by keyset range (in pages sized to the rows when the
+ *    transport limits result size) and transform them in memory, outside any
  *    transaction;
  * 3. in ONE transaction: check the lease is still ours (fenced by worker and
- *    attempt number), write every changed row in ONE compare-and-swap UPDATE,
+ *    attempt number), write every changed row in ONE compare-and-swap UPDATE
+ *    (chunked by bytes when the transport limits request size),
  *    re-read and retry once the rows an application changed meanwhile, record
  *    row errors, and update the batch's and the job's counters and status.
  *
@@ -169,10 +172,7 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> => mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
   await fault(deps, 'batch.claimed', batch);
 
-  const select = stmts.selectRange(batch);
-  const read = (await sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId))).rows.map((r) =>
-    toRowValues(r, stmts.sets.read),
-  );
+  const read = await readBatchRows(sql, stmts, batch);
   await fault(deps, 'batch.read', batch);
   const plans = await plan(read);
   await fault(deps, 'batch.transformed', batch);
@@ -197,9 +197,7 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
     let conflicted = 0;
     if (lost.length > 0) {
       // Re-read the rows an application changed since we read them, transform them again, and retry once.
-      const reread = (await tx.query<Record<string, unknown>>(stmts.selectByIds().text, [lost])).rows.map((r) =>
-        toRowValues(r, stmts.sets.read),
-      );
+      const reread = await rereadRows(tx, stmts, lost, read.length);
       const seen = new Set(reread.map((r) => r.id));
       for (const id of lost) if (!seen.has(id)) final.delete(id); // deleted meanwhile: nothing left to do
       const replans = await plan(reread);
@@ -256,9 +254,50 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   });
 }
 
+/** Rows per page when a transport limit makes the executor page a batch's read; the sizer shrinks it to the rows' width. */
+const LIMITED_READ_PAGE_ROWS = 2000;
+
 /**
- * Writes every changed row of `plans` in one UPDATE guarded by the values read;
- * returns the ids of the rows that were NOT written (changed under us).
+ * The batch's rows in id order: one SELECT, or with a transport response
+ * limit (the Data API's 1 MiB), pages sized to the rows' width.
+ */
+async function readBatchRows(sql: Sql, stmts: TableStatements, batch: ClaimedBatch): Promise<RowValues[]> {
+  if (!sql.limits) {
+    const select = stmts.selectRange(batch);
+    return (await sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId))).rows.map((r) => toRowValues(r, stmts.sets.read));
+  }
+  const sizer = new PageSizer(sql.limits, LIMITED_READ_PAGE_ROWS);
+  const rows: RowValues[] = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const after: string | null = cursor;
+    const page = await sizer.read((limit) => {
+      const select = stmts.selectRangePage(batch, after, limit);
+      return sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId));
+    });
+    for (const r of page.rows) rows.push(toRowValues(r, stmts.sets.read));
+    if (page.rows.length < page.limit) return rows;
+    cursor = rows[rows.length - 1]!.id;
+  }
+}
+
+/** Re-reads rows by id after a lost compare-and-swap, in pages when the transport limits results. */
+async function rereadRows(tx: Sql, stmts: TableStatements, ids: readonly string[], batchRows: number): Promise<RowValues[]> {
+  const sizer = new PageSizer(tx.limits, Math.max(1, Math.min(ids.length, batchRows)));
+  const rows: RowValues[] = [];
+  for (let start = 0; start < ids.length; ) {
+    const page = await sizer.read((limit) => tx.query<Record<string, unknown>>(stmts.selectByIds().text, [ids.slice(start, start + limit)]));
+    for (const r of page.rows) rows.push(toRowValues(r, stmts.sets.read));
+    start += page.limit;
+  }
+  return rows;
+}
+
+/**
+ * Writes every changed row of `plans` guarded by the values read — one
+ * UPDATE, or with a transport request limit as many as the rows' bytes need,
+ * all in the caller's transaction; returns the ids of the rows that were NOT
+ * written (changed under us).
  */
 async function compareAndSwap(
   tx: Sql,
@@ -272,11 +311,23 @@ async function compareAndSwap(
   // Columns no row changes are only compared, not rewritten.
   const written = write.filter((c) => changed.some((p) => p.next[c] !== read.get(p.id)!.values[c]));
   const guarded = [...write.filter((c) => !written.includes(c)), ...guard];
-  const params: SqlValue[] = [changed.map((p) => p.id)];
-  const column = (pick: (p: RowPlan) => StoredValue | null): SqlValue => changed.map(pick) as SqlValue;
-  for (const c of written) params.push(column((p) => read.get(p.id)!.values[c] ?? null), column((p) => p.next[c] ?? null));
-  for (const c of guarded) params.push(column((p) => read.get(p.id)!.values[c] ?? null));
-  const { rows } = await tx.query<{ id: string }>(stmts.casUpdate(written, guarded).text, params);
-  const ok = new Set(rows.map((r) => r.id));
-  return changed.filter((p) => !ok.has(p.id)).map((p) => p.id);
+  const text = stmts.casUpdate(written, guarded).text;
+  const rowBytes = (p: RowPlan): number => {
+    const before = read.get(p.id)!.values;
+    let bytes = estimateValueBytes(p.id);
+    for (const c of written) bytes += estimateValueBytes(before[c] ?? null) + estimateValueBytes(p.next[c] ?? null);
+    for (const c of guarded) bytes += estimateValueBytes(before[c] ?? null);
+    return bytes;
+  };
+  const lost: string[] = [];
+  for (const chunk of chunkByBytes(changed, rowBytes, tx.limits)) {
+    const params: SqlValue[] = [chunk.map((p) => p.id)];
+    const column = (pick: (p: RowPlan) => StoredValue | null): SqlValue => chunk.map(pick) as SqlValue;
+    for (const c of written) params.push(column((p) => read.get(p.id)!.values[c] ?? null), column((p) => p.next[c] ?? null));
+    for (const c of guarded) params.push(column((p) => read.get(p.id)!.values[c] ?? null));
+    const { rows } = await tx.query<{ id: string }>(text, params);
+    const ok = new Set(rows.map((r) => r.id));
+    for (const p of chunk) if (!ok.has(p.id)) lost.push(p.id);
+  }
+  return lost;
 }

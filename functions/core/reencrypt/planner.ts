@@ -1,4 +1,5 @@
 import type { Sql } from '../ports/sql';
+import { PageSizer } from './bounded-reads';
 import type { Mode } from './modes';
 import type { FaultHook, ValueCrypto } from './ports';
 import { tableKey, type RegistryTable } from './registry';
@@ -117,7 +118,7 @@ export async function planTable(
   }
 
   // No key id column: walk the table in keyset pages and classify each value from its header.
-  const pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+  const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
   const cutter = new RangeCutter(batchSize);
   const sources = new Set<string>();
   const ctx = { table, mode, targetKeyId, crypto: deps.crypto };
@@ -125,10 +126,10 @@ export async function planTable(
   let rowsPending = 0;
   let last: string | null = null;
   for (;;) {
-    const page: { rows: Record<string, unknown>[] } =
-      last === null
-        ? await deps.sql.query(stmts.selectPage(false).text, [pageSize])
-        : await deps.sql.query(stmts.selectPage(true).text, [pageSize, last]);
+    const after: string | null = last;
+    const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
+      after === null ? deps.sql.query(stmts.selectPage(false).text, [limit]) : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
+    );
     for (const r of page.rows) {
       const row = toRowValues(r, stmts.sets.read);
       rowsTotal++;
@@ -142,7 +143,7 @@ export async function planTable(
       }
     }
     await deps.faults?.('plan.page');
-    if (page.rows.length < pageSize) break;
+    if (page.rows.length < page.limit) break;
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
   }
   return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: cutter.finish(), sourceKeyIds: [...sources].sort() };

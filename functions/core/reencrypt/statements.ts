@@ -78,9 +78,22 @@ export class TableStatements {
    * left out of the statement rather than tested for NULL, so the id index is
    * always usable.
    */
-  selectRange(range: KeyRange): Statement & { readonly params: (target: string) => (string | null)[] } {
+  selectRange(range: KeyRange): Statement & { readonly params: (target: string) => (string | number | null)[] } {
+    return this.rangeQuery(range, undefined);
+  }
+
+  /**
+   * One page of a batch, for transports with a response limit: the rows of
+   * `range` after the id `cursor` (none: from the range's start), at most
+   * `limit` of them, in id order.
+   */
+  selectRangePage(range: KeyRange, cursor: string | null, limit: number): Statement & { readonly params: (target: string) => (string | number | null)[] } {
+    return this.rangeQuery(range, { cursor, limit });
+  }
+
+  private rangeQuery(range: KeyRange, page: { cursor: string | null; limit: number } | undefined): Statement & { readonly params: (target: string) => (string | number | null)[] } {
     const conds: string[] = [];
-    const values: string[] = [];
+    const values: (string | number)[] = [];
     if (range.lo !== null) {
       values.push(range.lo);
       conds.push(`${this.id} > $${values.length}::${this.idType}`);
@@ -89,12 +102,22 @@ export class TableStatements {
       values.push(range.hi);
       conds.push(`${this.id} <= $${values.length}::${this.idType}`);
     }
+    if (page?.cursor != null) {
+      values.push(page.cursor);
+      conds.push(`${this.id} > $${values.length}::${this.idType}`);
+    }
+    let limit = '';
+    if (page) {
+      values.push(page.limit);
+      limit = ` LIMIT $${values.length}::int`;
+    }
     const pending = this.pendingCondition(values.length + 1);
     if (pending) conds.push(pending);
     const text =
       `SELECT ${this.selectList()} FROM ${this.t} AS t` +
       (conds.length ? ` WHERE ${conds.join(' AND ')}` : '') +
-      ` ORDER BY ${this.id}`;
+      ` ORDER BY ${this.id}` +
+      limit;
     return { text, params: (target) => (pending ? [...values, target] : values) };
   }
 

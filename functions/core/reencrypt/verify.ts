@@ -1,5 +1,6 @@
 import { RekeyError, isRetryable } from '../errors';
 import type { Sql } from '../ports/sql';
+import { PageSizer } from './bounded-reads';
 import type { FaultHook, StoredValue, ValueCrypto } from './ports';
 import { DEFAULT_PAGE_SIZE } from './planner';
 import { selectTables, tableKey, type Registry, type RegistryTable } from './registry';
@@ -100,7 +101,7 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
   // Verification reads the encrypted columns only, whatever the mode.
   const stmts = new TableStatements(table, shape, 'rewrap');
-  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const pages = new PageSizer(deps.sql.limits, options.pageSize ?? DEFAULT_PAGE_SIZE);
   const envelopes: Record<string, number> = {};
   const jsonKeyId: Record<string, number> = {};
   let fernet = 0;
@@ -111,10 +112,12 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
   const decrypt = { checked: 0, failed: 0, byCode: {} as Record<string, number>, failedRowIds: [] as string[] };
   let last: string | null = null;
   for (;;) {
-    const page: { rows: Record<string, unknown>[] } =
-      last === null
-        ? await deps.sql.query(stmts.selectPage(false, table.columns).text, [pageSize])
-        : await deps.sql.query(stmts.selectPage(true, table.columns).text, [pageSize, last]);
+    const after: string | null = last;
+    const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
+      after === null
+        ? deps.sql.query(stmts.selectPage(false, table.columns).text, [limit])
+        : deps.sql.query(stmts.selectPage(true, table.columns).text, [limit, after]),
+    );
     const toDecrypt: { row: RowValues; column: string; value: StoredValue; legacy?: 'fernet' | 'json-key-id' }[] = [];
     for (const r of page.rows) {
       const row = toRowValues(r, table.columns);
@@ -170,7 +173,7 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
       });
     }
     await deps.faults?.('verify.page');
-    if (page.rows.length < pageSize) break;
+    if (page.rows.length < page.limit) break;
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
   }
   return {

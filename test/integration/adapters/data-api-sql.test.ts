@@ -10,7 +10,7 @@ import {
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { QueryError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
+import { QueryError, ResultTooLargeError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
 import { verify } from '../../../functions/core/reencrypt/verify';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
@@ -288,5 +288,72 @@ describe('Data API adapter', () => {
       ['tx', 60, 60],
     ]);
     expect(server.openTransactions()).toBe(0);
+  });
+
+  describe('the engine within the service limits (1 MiB per result, 4 MiB per request)', () => {
+    const v1 = { id: 'kek-v1', key: randomBytes(32) };
+    const v2 = { id: 'kek-v2', key: randomBytes(32) };
+    const v3 = { id: 'kek-v3', key: randomBytes(32) };
+    const ROWS = 2500;
+
+    /** 2,500 rows of ~1 KiB envelopes: a default batch (2,000 rows) holds about 2.5 MiB of them. */
+    const seedWide = async (): Promise<void> => {
+      await migrate(sql);
+      await sql.query('CREATE TABLE wide (id bigint PRIMARY KEY, v text)');
+      const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
+      const ids = Array.from({ length: ROWS }, (_, i) => String(i + 1));
+      const values = await Promise.all(ids.map((id) => old.encrypt(`${id}:${'s'.repeat(700)}`, { table: 'wide', column: 'v', rowId: id })));
+      for (let i = 0; i < ROWS; i += 500) {
+        await sql.query('INSERT INTO wide SELECT * FROM unnest($1::bigint[], $2::text[])', [ids.slice(i, i + 500), values.slice(i, i + 500)]);
+      }
+    };
+    const runtimeFor = (primary = v2) =>
+      createEngineRuntime({ sql, keyring: new RawKeyring(primary === v3 ? [v3, v2, v1] : [v2, v1]), registry: parseRegistry({ tables: [{ name: 'wide', idColumn: 'id', columns: ['v'] }] }), actor: 'data-api-test' });
+    const keyIds = async (): Promise<Set<string>> => {
+      const keys = new Set<string>();
+      for (let lo = 0; lo < ROWS; lo += 100) {
+        for (const r of (await sql.query<{ v: string }>('SELECT v FROM wide WHERE id > $1::bigint AND id <= $2::bigint', [String(lo), String(lo + 100)])).rows) keys.add(peekKeyId(r.v));
+      }
+      return keys;
+    };
+
+    it('pages reads and chunks writes by the rows\' bytes, so a default batch of wide values completes', async () => {
+      await seedWide();
+      // The data is wide enough to matter: one batch's rows in one result pass the limit.
+      await expect(sql.query('SELECT id::text, v FROM wide WHERE id <= 2000 ORDER BY id')).rejects.toBeInstanceOf(ResultTooLargeError);
+      const refusedBefore = server.refusals.response;
+
+      const runtime = await runtimeFor();
+      const rewrap = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 'test' });
+      expect(rewrap.job.batchSize).toBe(2000);
+      expect([rewrap.job.status, rewrap.job.counters.rowsDone, rewrap.job.counters.rowsFailed]).toEqual(['completed', ROWS, 0]);
+      expect(await keyIds()).toEqual(new Set(['kek-v2']));
+      // A full re-encryption (fresh data keys) on to the next key.
+      const next = await runtimeFor(v3);
+      const reencrypt = await startJob(next.deps, { mode: 'reencrypt', targetKeyId: 'kek-v3', requestedBy: 'test' });
+      expect([reencrypt.job.status, reencrypt.job.counters.rowsDone]).toEqual(['completed', ROWS]);
+      expect(await keyIds()).toEqual(new Set(['kek-v3']));
+      const report = await verify(next.deps, { targetKeyId: 'kek-v3', decrypt: true });
+      expect([report.ok, report.tables[0]!.rows, report.tables[0]!.decrypt?.checked]).toEqual([true, ROWS, ROWS]);
+
+      // Sized in advance: nothing was refused, and no response or request came near a limit.
+      expect(server.refusals).toEqual({ request: 0, response: refusedBefore, row: 0 });
+      expect(server.largestResponse()).toBeLessThanOrEqual(1024 * 1024);
+      expect(server.openTransactions()).toBe(0);
+    });
+
+    it('reads again in smaller pages when the service refuses a result the estimate thought would fit', async () => {
+      // The adapter believes the documented 1 MiB; this endpoint allows 200 KiB.
+      await start({ maxResponseBytes: 200 * 1024 });
+      await seedWide();
+      const runtime = await runtimeFor();
+      const job = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 'test' });
+      expect([job.job.status, job.job.counters.rowsDone, job.job.counters.rowsFailed]).toEqual(['completed', ROWS, 0]);
+      expect(server.refusals.response).toBeGreaterThan(0);
+      expect(server.largestResponse()).toBeLessThanOrEqual(200 * 1024);
+      expect(await keyIds()).toEqual(new Set(['kek-v2']));
+      const report = await verify(runtime.deps, { targetKeyId: 'kek-v2', decrypt: true });
+      expect([report.ok, report.tables[0]!.decrypt?.checked]).toEqual([true, ROWS]);
+    });
   });
 });

@@ -42,6 +42,21 @@ describe('table statements', () => {
     expect(open.text).not.toMatch(/OFFSET/i);
   });
 
+  it('pages a batch range after a cursor with a LIMIT, for transports with a response limit', () => {
+    const s = new TableStatements(secrets, shape, 'rewrap');
+    const firstPage = s.selectRangePage({ lo: '10', hi: '20' }, null, 500);
+    expect(firstPage.text).toBe(
+      'SELECT t."id"::text AS "__rekey_id", t."org"::text AS "__rekey_tenant", t."token", t."blob", t."key_id" FROM "app"."Secrets" AS t' +
+        ' WHERE t."id" > $1::bigint AND t."id" <= $2::bigint AND (t."key_id" IS DISTINCT FROM $4::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))' +
+        ' ORDER BY t."id" LIMIT $3::int',
+    );
+    expect(firstPage.params('kek-v2')).toEqual(['10', '20', 500, 'kek-v2']);
+    const next = s.selectRangePage({ lo: null, hi: null }, '15', 250);
+    expect(next.text).toContain('WHERE t."id" > $1::bigint AND (t."key_id" IS DISTINCT FROM $3::text');
+    expect(next.text).toMatch(/ORDER BY t\."id" LIMIT \$2::int$/);
+    expect(next.params('k')).toEqual(['15', 250, 'k']);
+  });
+
   it('writes a batch in one compare-and-swap UPDATE over unnest, bytea columns as bytea[]', () => {
     const s = new TableStatements(secrets, shape, 'rewrap');
     expect(s.sets.write).toEqual(['token', 'blob', 'key_id']);

@@ -3,6 +3,8 @@ import { DataApiLimitError } from './errors';
 
 /** The Data API refuses an HTTP request over 4 MiB, headers and JSON notation included. */
 export const DATA_API_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/** The largest result one ExecuteStatement returns. */
+export const DATA_API_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Room left for the HTTP request line and headers (SigV4 authorization, user agent, …: about 1.5 KiB in practice). */
 const HEADER_ALLOWANCE_BYTES = 8 * 1024;

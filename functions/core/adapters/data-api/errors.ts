@@ -3,6 +3,7 @@ import {
   DatabaseConnectionError,
   DatabaseError,
   QueryError,
+  ResultTooLargeError,
   SerializationError,
   UniqueViolationError,
   UnknownDatabaseError,
@@ -14,7 +15,7 @@ export class DataApiConfigurationError extends DatabaseError {
   readonly code = 'DB_DATA_API_CONFIGURATION';
 }
 
-/** A request or response would pass a Data API size limit (4 MiB request, 1 MiB response, 64 KB row). */
+/** A request or row would pass a Data API size limit (4 MiB request, 64 KB row). A whole result over 1 MiB is the port's ResultTooLargeError. */
 export class DataApiLimitError extends DatabaseError {
   readonly code = 'DB_DATA_API_LIMIT';
 }
@@ -95,6 +96,10 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
   }
   if (TRANSIENT.has(name)) {
     return new DatabaseConnectionError(`${operation}: the Data API is unavailable (${name}) after retries; retry later`, undefined, options);
+  }
+  if (/response size limit/i.test(message) && !sqlState) {
+    // Its own class: paging readers answer it with a smaller page (reencrypt/bounded-reads.ts).
+    return new ResultTooLargeError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
   }
   if (/size limit|Request size/i.test(message) && !sqlState) {
     return new DataApiLimitError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
