@@ -178,6 +178,10 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start re-encryption executions here' });
     new CfnOutput(this, 'BatchQueueUrl', { value: this.pipeline.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueArn', {
+      value: this.pipeline.deadLetterQueue.queueArn,
+      description: 'After fixing what dead-lettered batches: aws sqs start-message-move-task --source-arn <this>',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn });
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });

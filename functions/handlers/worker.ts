@@ -48,11 +48,21 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     // Powertools only collects the failure; say why here (messages carry ids, never values).
     logger.warn('record failed; SQS will deliver it again', {
       messageId: record.messageId,
+      ...idsOf(record),
       receiveCount: record.attributes.ApproximateReceiveCount,
       error: err instanceof Error ? err.name : 'Error',
       errorMessage: err instanceof Error ? err.message : String(err),
     });
     throw err;
+  }
+}
+
+/** The record's ids for a log line, or nothing when it is malformed (its body is never logged). */
+function idsOf(record: SQSRecord): { jobId?: string; batchId?: string } {
+  try {
+    return parseBatchMessage(record);
+  } catch {
+    return {};
   }
 }
 
@@ -77,7 +87,8 @@ async function runRecord(record: SQSRecord): Promise<void> {
   metrics.addMetric(MetricNames.RowsSkipped, MetricUnit.Count, result.counts.skipped + result.counts.conflicted);
   metrics.addMetric(MetricNames.BatchDurationMs, MetricUnit.Milliseconds, Date.now() - started);
   metrics.addMetric(MetricNames.KmsCalls, MetricUnit.Count, runtime.keyring.stats().kmsCalls - kmsBefore);
-  if (result.counts.failed > 0) metrics.addMetric(MetricNames.DecryptionErrors, MetricUnit.Count, result.counts.failed);
+  if (result.valueErrors?.decryption) metrics.addMetric(MetricNames.DecryptionErrors, MetricUnit.Count, result.valueErrors.decryption);
+  if (result.valueErrors?.encryption) metrics.addMetric(MetricNames.EncryptionErrors, MetricUnit.Count, result.valueErrors.encryption);
   logger.info('batch', { jobId, batchId, outcome: result.outcome, ...result.counts });
   if (retry) throw new BatchBusyError(jobId, batchId);
 }

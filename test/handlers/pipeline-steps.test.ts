@@ -186,6 +186,19 @@ describe('pipeline step handlers', () => {
     expect(metricSum(MetricNames.RowsOnOverdueRetiringKeys)).toBe(0);
   });
 
+  it('the worker counts failed values as decryption errors, not encryption errors, per value', async () => {
+    // Rows 2 and 3 swap values: each is a valid envelope bound to the other row, so both fail to authenticate.
+    await db.sql.query('UPDATE secrets s SET v = o.v FROM secrets o WHERE (s.id, o.id) IN ((2, 3), (3, 2))');
+    const { executionId, jobId } = await planned();
+    await enqueue({ executionId, jobId, maxBatches: 10_000 }, context);
+    const response = await worker({ Records: (await receiveAll()).map(toRecord) }, context);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(metricSum(MetricNames.RowsReencrypted)).toBe(ROWS - 2);
+    expect(metricSum(MetricNames.RowsFailed)).toBe(2);
+    expect(metricSum(MetricNames.DecryptionErrors)).toBe(2);
+    expect(metricSum(MetricNames.EncryptionErrors)).toBe(0);
+  });
+
   it('Abort marks the job aborted and counts it; the worker then acknowledges its messages without running them', async () => {
     const { executionId, jobId } = await planned();
     await enqueue({ executionId, jobId, maxBatches: 10_000 }, context);
@@ -217,6 +230,10 @@ describe('pipeline step handlers', () => {
     const response = await worker({ Records: [...messages.map(toRecord), stale] }, context);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: held.MessageId }] });
     expect(logged).toContain(BatchBusyError.name);
+    // The failure's log line names the batch, so an operator can follow it to the DLQ.
+    const busy = logged.split('\n').find((line) => line.includes('record failed') && line.includes(held.MessageId!));
+    expect(busy).toContain('"batchId":"secrets#2"');
+    expect(busy).toContain(`"jobId":"${jobId}"`);
     expect(logged).toContain('stale message acknowledged');
     expect(metricSum(MetricNames.RowsReencrypted)).toBe(20);
   });

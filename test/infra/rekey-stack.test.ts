@@ -70,7 +70,7 @@ describe('RekeyStack: trial database, hierarchical keyring (the defaults)', () =
 
   test('outputs name what operators need', () => {
     const outputs = Object.keys(t.template.toJSON().Outputs as object);
-    expect(outputs).toEqual(expect.arrayContaining(['StateMachineArn', 'BatchQueueUrl', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'KmsKeyArn', 'DatabaseClusterArn', 'KeysetSecretArn']));
+    expect(outputs).toEqual(expect.arrayContaining(['StateMachineArn', 'BatchQueueUrl', 'DeadLetterQueueUrl', 'DeadLetterQueueArn', 'AlarmTopicArn', 'KmsKeyArn', 'DatabaseClusterArn', 'KeysetSecretArn']));
   });
 
   test('cdk-nag AwsSolutions: no unacknowledged finding', () => {

@@ -22,6 +22,7 @@ import { findTable, type Registry } from './registry';
 import { TableStatements, toRowValues } from './statements';
 import { TableShapeCache } from './table-shape';
 import { mapLimit, transformRow, type RowPlan, type RowValues, type TransformContext } from './transforms';
+import { countValueErrors, type ValueErrorCounts } from './value-error-kinds';
 
 /**
  * Runs one batch of a job: the unit of work every runner shares (the local
@@ -89,6 +90,8 @@ export interface BatchResult {
   readonly table: string;
   readonly seq: number;
   readonly counts: BatchCounts;
+  /** Failed values of this run by kind, for the encryption / decryption error metrics (a row may fail in several columns). */
+  readonly valueErrors?: ValueErrorCounts;
   /** The job's status after this batch (`aborted` when this batch crossed the error-rate threshold). */
   readonly jobStatus?: JobStatus;
 }
@@ -250,7 +253,8 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
       });
     }
     await fault(deps, 'batch.before-commit', batch);
-    return { outcome: 'done' as const, jobId: batch.jobId, table: batch.table, seq: batch.seq, counts, jobStatus: job.status };
+    const valueErrors = countValueErrors(errors, batch.mode);
+    return { outcome: 'done' as const, jobId: batch.jobId, table: batch.table, seq: batch.seq, counts, valueErrors, jobStatus: job.status };
   });
 }
 
