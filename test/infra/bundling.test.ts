@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { loadCdkJsonContext } from '../../lib/app';
+import { FUNCTION_DEFAULTS } from '../../lib/defaults';
 import { BUNDLING, PROJECT_ROOT, RekeyFunction } from '../../lib/rekey-function';
 import { ENV, SYNTH_TIMEOUT_MS, testOutdir } from './support';
 
@@ -23,6 +24,7 @@ describe('bundling', () => {
     const sdk = new NodejsFunction(stack, 'SdkUser', {
       entry: path.join(__dirname, 'fixtures', 'sdk-entry.ts'),
       projectRoot: PROJECT_ROOT,
+      runtime: FUNCTION_DEFAULTS.runtime,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: BUNDLING,
     });

@@ -24,6 +24,7 @@ describe('rekey CLI', () => {
     ({ dir, env, rekey } = fx);
   });
   afterEach(async () => {
+    fx.dispose();
     await db.drop();
   });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../functions/cli/main';
@@ -23,6 +23,8 @@ export interface CliFixture {
   /** Runs `rekey --config <dir>/rekey.config.json …` in-process. */
   rekey(...args: string[]): Promise<{ code: number; out: string; err: string }>;
   assertNoSecrets(text: string): void;
+  /** Removes the fixture's temp directory (config, files the CLI wrote). */
+  dispose(): void;
   tableDigest(): Promise<string>;
 }
 
@@ -60,6 +62,7 @@ export async function seedCliFixture(sql: Sql, url: string, rows: number): Promi
     env,
     keys,
     assertNoSecrets,
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
     async rekey(...args) {
       let out = '';
       let err = '';

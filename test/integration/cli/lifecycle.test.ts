@@ -25,6 +25,7 @@ describe('rekey CLI lifecycle', () => {
     fx = await seedCliFixture(db.sql, db.url, ROWS);
   });
   afterEach(async () => {
+    fx.dispose();
     await db.drop();
   });
 

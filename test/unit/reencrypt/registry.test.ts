@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
@@ -120,6 +120,7 @@ describe('registry validation', () => {
     writeFileSync(bad, '{ "tables": [ }');
     expect(() => loadRegistry(bad)).toThrow(/not valid JSON/);
     expect(() => loadRegistry(join(dir, 'missing.json'))).toThrow(/file not found/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('selects tables by name or schema.name and rejects unknown names', () => {
