@@ -148,7 +148,11 @@ async function viaStateMachine(url: string, sql: SqlPool, keyEnv: Record<string,
     );
     const job = rows[0];
     if (!job) return;
-    const line = `Progress: ${job.rows_done}/${job.rows_total} rows, ${job.rows_failed} failed (job ${job.status})`;
+    // Before planning ends the job has no row count yet: say so rather than "0/0".
+    const line =
+      job.status === 'pending' || job.status === 'planning'
+        ? `Progress: planning (job ${job.status})`
+        : `Progress: ${job.rows_done}/${job.rows_total} rows, ${job.rows_failed} failed (job ${job.status})`;
     if (line !== last) out(line);
     last = line;
   };
