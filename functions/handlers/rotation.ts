@@ -27,8 +27,9 @@ import { containerSql } from './shared/sql';
  * DATABASE_URL (local runtime, tests); KEYSET_SECRET_ARN, when set, is the
  * only secret this function rotates. The KMS key comes from the keyset.
  *
- * Metrics (namespace Rekey): RotationSucceeded and RotationDurationMs (from
- * createSecret to promotion) when a finishSecret completes a rotation;
+ * Metrics (namespace Rekey): RotationSucceeded when a finishSecret completes
+ * a rotation, RotationDurationMs (createSecret to promotion) from the call
+ * that promoted;
  * RotationFailed for every failed invocation. Logs: step, outcome, ids.
  */
 interface Container {
@@ -101,9 +102,13 @@ export const handler = rekeyHandler('Rotation', async (input: unknown): Promise<
     detail: result.detail,
     ...(result.executionArn ? { executionArn: result.executionArn } : {}),
   });
+  // `done` once per rotation: a re-run that finds everything done is `already-done`. The duration only
+  // from the call that promoted: a re-run that caught up on the rewrap later would inflate it.
   if (result.step === 'finishSecret' && result.outcome === 'done') {
     metrics.addMetric(MetricNames.RotationSucceeded, MetricUnit.Count, 1);
-    if (result.rotationDurationMs !== undefined) metrics.addMetric(MetricNames.RotationDurationMs, MetricUnit.Milliseconds, result.rotationDurationMs);
+    if (result.promoted === true && result.rotationDurationMs !== undefined) {
+      metrics.addMetric(MetricNames.RotationDurationMs, MetricUnit.Milliseconds, result.rotationDurationMs);
+    }
   }
   return result;
 });

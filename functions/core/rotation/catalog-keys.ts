@@ -21,6 +21,17 @@ export async function chooseNewKeyId(catalog: KeyCatalog, current: Keyset | unde
   return `kek-v${n}`;
 }
 
+/**
+ * The hierarchical keys the catalog holds as destroyed. The keyset keeps
+ * "every KEK not yet destroyed": createSecret leaves these out of the next
+ * keyset, so crypto-shredding reaches the secret at the next rotation (and
+ * the KEK's last copy goes when Secrets Manager drops the AWSPREVIOUS version
+ * after it). rekey refuses them meanwhile, whatever the keyset holds.
+ */
+export async function destroyedKeyIds(catalog: KeyCatalog): Promise<ReadonlySet<string>> {
+  return new Set((await catalog.list()).filter((k) => k.status === 'destroyed' && k.keyring === 'hierarchical' && k.tenant === null).map((k) => k.id));
+}
+
 function reusable(key: CatalogKey): boolean {
   return key.status === 'pending' && key.keyring === 'hierarchical' && key.tenant === null;
 }

@@ -1,6 +1,6 @@
-import { addKeyVersion, createKeyset, generateWrappedKek, serializeKeyset } from '../crypto/keyrings/keyset';
+import { addKeyVersion, createKeyset, generateWrappedKek, removeKey, serializeKeyset, type Keyset } from '../crypto/keyrings/keyset';
 import { AWSPENDING } from '../ports/secrets';
-import { chooseNewKeyId } from './catalog-keys';
+import { chooseNewKeyId, destroyedKeyIds } from './catalog-keys';
 import type { RotationDeps, StepResult } from './deps';
 import type { RotationEvent } from './event';
 import { findTokenKeyset, readCurrentKeyset } from './keyset-versions';
@@ -8,7 +8,9 @@ import type { RotationState } from './secret-state';
 
 /**
  * createSecret: AWSCURRENT's keyset plus a fresh KMS-wrapped KEK `kek-vN+1`
- * as its primary, stored as the token's version, staged AWSPENDING.
+ * as its primary, stored as the token's version, staged AWSPENDING. Keys the
+ * catalog holds as destroyed are left out: the keyset carries every KEK not
+ * yet destroyed, and this is where a destroy reaches the secret.
  *
  * Re-run: the token's version already holds a keyset → nothing (a second KEK
  * would differ, and Secrets Manager refuses to change a stored version).
@@ -35,6 +37,7 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
   let serialized: string;
   let newKeyId: string;
   let keyCount: number;
+  let shed: string[] = [];
   if (current.kind === 'bootstrap') {
     newKeyId = await chooseNewKeyId(deps.catalog, undefined);
     const first = await createKeyset(deps.kms, current.kmsKeyId, { ...options, firstId: newKeyId });
@@ -42,8 +45,10 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     keyCount = first.keys.length;
   } else {
     newKeyId = await chooseNewKeyId(deps.catalog, current.keyset);
+    const kept = withoutDestroyed(current.keyset, await destroyedKeyIds(deps.catalog));
+    shed = kept.shed;
     const kek = await generateWrappedKek(deps.kms, current.keyset.kmsKeyId, newKeyId, options);
-    const next = addKeyVersion(current.keyset, kek, { makePrimary: true });
+    const next = addKeyVersion(kept.keyset, kek, { makePrimary: true });
     serialized = serializeKeyset(next);
     keyCount = next.keys.length;
   }
@@ -57,6 +62,19 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     step,
     outcome: 'done',
     newKeyId,
-    detail: `AWSPENDING (${event.ClientRequestToken}) holds ${keyCount} key(s), new primary ${newKeyId}${current.kind === 'bootstrap' ? ' (first keyset)' : ''}`,
+    detail:
+      `AWSPENDING (${event.ClientRequestToken}) holds ${keyCount} key(s), new primary ${newKeyId}` +
+      `${current.kind === 'bootstrap' ? ' (first keyset)' : ''}${shed.length > 0 ? `; destroyed ${shed.join(', ')} left out` : ''}`,
   };
+}
+
+/**
+ * The keyset without the destroyed keys. The primary stays even if the
+ * catalog says destroyed (the catalog forbids destroying an active key, so
+ * that is a keyset adopted from elsewhere): removing it would leave the
+ * keyset without a primary, and rekey refuses the key anyway.
+ */
+function withoutDestroyed(keyset: Keyset, destroyed: ReadonlySet<string>): { keyset: Keyset; shed: string[] } {
+  const shed = keyset.keys.filter((k) => destroyed.has(k.id) && k.id !== keyset.primary).map((k) => k.id);
+  return { keyset: shed.reduce(removeKey, keyset), shed };
 }

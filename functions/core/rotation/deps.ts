@@ -30,6 +30,12 @@ export interface RotationDeps {
    * @default - any secret (the Lambda permission already limits the caller)
    */
   readonly expectedSecretArn?: string;
+  /**
+   * finishSecret: pauses before retrying a retryable failure after the
+   * promotion (activating the key, starting the rewrap) within the call.
+   * @default AFTER_PROMOTION_RETRY_DELAYS_MS (0.5, 1.5, 3 and 4 s)
+   */
+  readonly retryDelaysMs?: readonly number[];
   /** Clock for the rotation duration. @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -42,6 +48,8 @@ export interface StepResult {
   readonly detail: string;
   /** The key this rotation makes primary, once known. */
   readonly newKeyId?: string;
+  /** finishSecret: whether this call made the new key active (a re-run that only caught up on the rewrap did not). */
+  readonly promoted?: boolean;
   /** finishSecret: milliseconds from createSecret (the new key's createdAt) to promotion. */
   readonly rotationDurationMs?: number;
   /** finishSecret: the rewrap execution, when this call started it. */

@@ -1,6 +1,7 @@
+import { isRetryable } from '../errors';
 import { AuditLog } from '../keys/audit';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
-import { registerKeysetInCatalog } from './catalog-keys';
+import { destroyedKeyIds, registerKeysetInCatalog } from './catalog-keys';
 import { DEFAULT_ROTATION_ACTOR, type RotationDeps, type StepResult } from './deps';
 import type { RotationEvent } from './event';
 import { assertKeepsEveryKey } from './keyset-checks';
@@ -25,6 +26,13 @@ import type { RotationState } from './secret-state';
  *    re-run that finds no record starts no second one.
  * A re-run when the token is already AWSCURRENT skips what is done and still
  * makes sure of 3 and 4.
+ *
+ * 3 and 4 come after the point of no return: once AWSPENDING is gone, Secrets
+ * Manager considers the rotation over and may never call again with this
+ * token. So a retryable failure there (a throttled StartExecution, a database
+ * resuming) is retried within this call, with backoff, before the step gives
+ * up; if it still fails, RotationFailed fires and docs/alarms.md says how to
+ * re-run finishSecret with the same token, which completes the rest.
  */
 export async function finishSecret(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
   const step = 'finishSecret' as const;
@@ -33,7 +41,7 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
   const changes: string[] = [];
 
   if (!state.tokenIsCurrent) {
-    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`);
+    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`, await destroyedKeyIds(deps.catalog));
   }
   await deps.ensureSchema?.();
   const { added } = await registerKeysetInCatalog(deps, keyset);
@@ -53,16 +61,18 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
     changes.push('AWSPENDING removed');
   }
 
-  const before = await deps.catalog.require(newKeyId);
-  if (before.status !== 'active') {
+  const promoted = await afterPromotion(deps, async () => {
+    const before = await deps.catalog.require(newKeyId);
+    if (before.status === 'active') return false;
     const previous = (await deps.catalog.active(null))?.id;
     await deps.catalog.activate(newKeyId, deps.actor ?? DEFAULT_ROTATION_ACTOR);
     changes.push(`${newKeyId} active${previous ? `, ${previous} rotating` : ''}`);
-  }
+    return true;
+  });
 
   let executionArn: string | undefined;
   if (keyset.keys.length > 1) {
-    const rewrap = await ensureRewrapStarted(deps, event, state, newKeyId);
+    const rewrap = await afterPromotion(deps, () => ensureRewrapStarted(deps, event, state, newKeyId));
     if (rewrap.started) changes.push(`rewrap to ${newKeyId} started`);
     executionArn = rewrap.executionArn;
   }
@@ -73,6 +83,7 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
     step,
     outcome: changes.length > 0 ? 'done' : 'already-done',
     newKeyId,
+    promoted,
     rotationDurationMs: Math.max(0, now - createdAt),
     ...(executionArn !== undefined ? { executionArn } : {}),
     detail:
@@ -83,6 +94,22 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
 }
 
 const REWRAP_STARTED = 'rotation.rewrap_started';
+
+/** Pauses between attempts of the work after the promotion (about 9 s in all, well inside the function's timeout). */
+export const AFTER_PROMOTION_RETRY_DELAYS_MS: readonly number[] = [500, 1500, 3000, 4000];
+
+/** Runs `work`, again after each delay while it fails with a retryable error. */
+async function afterPromotion<T>(deps: RotationDeps, work: () => Promise<T>): Promise<T> {
+  const delays = deps.retryDelaysMs ?? AFTER_PROMOTION_RETRY_DELAYS_MS;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= delays.length || !isRetryable(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    }
+  }
+}
 
 /**
  * Starts the rotation's rewrap unless the audit log says it was; `started`

@@ -6,16 +6,18 @@ import type { CurrentKeyset } from './keyset-versions';
  * The structural half of "no key lost", without any KMS call: the pending
  * keyset wraps under the same KMS key, holds every key of AWSCURRENT with the
  * very same wrapped bytes (so the same KEK, not just the same name), and adds
- * a primary AWSCURRENT does not have. testSecret runs it before its
- * round trips and finishSecret again right before it promotes.
+ * a primary AWSCURRENT does not have. The one exception is `destroyed`: keys
+ * the catalog holds as destroyed, which createSecret leaves out on purpose.
+ * testSecret runs it before its round trips and finishSecret again right
+ * before it promotes.
  */
-export function assertKeepsEveryKey(current: CurrentKeyset, pending: Keyset, where: string): void {
+export function assertKeepsEveryKey(current: CurrentKeyset, pending: Keyset, where: string, destroyed: ReadonlySet<string> = new Set()): void {
   const problems: string[] = [];
   const currentKmsKeyId = current.kind === 'keyset' ? current.keyset.kmsKeyId : current.kmsKeyId;
   if (pending.kmsKeyId !== currentKmsKeyId) problems.push(`it wraps its KEKs under KMS key ${pending.kmsKeyId}, AWSCURRENT under ${currentKmsKeyId}`);
   const currentKeys = current.kind === 'keyset' ? current.keyset.keys : [];
   const pendingById = new Map(pending.keys.map((k) => [k.id, k]));
-  const lost = currentKeys.filter((k) => !pendingById.has(k.id)).map((k) => k.id);
+  const lost = currentKeys.filter((k) => !pendingById.has(k.id) && !destroyed.has(k.id)).map((k) => k.id);
   if (lost.length > 0) problems.push(`it would lose ${lost.join(', ')}`);
   const changed = currentKeys.filter((k) => pendingById.has(k.id) && !pendingById.get(k.id)!.wrapped.equals(k.wrapped)).map((k) => k.id);
   if (changed.length > 0) problems.push(`it holds different key material for ${changed.join(', ')}`);

@@ -38,7 +38,8 @@ describe('keyset rotation hook', () => {
   /** Every startRewrap call, and the executions that really started (one per client token). */
   let rewrapCalls: { targetKeyId: string; clientToken: string }[];
   let executions: { targetKeyId: string; clientToken: string }[];
-  let failNextStart: boolean;
+  /** How many of the next StartExecution calls fail as throttled. */
+  let failingStarts: number;
 
   beforeAll(async () => {
     lambdaArn = await motoRotationLambda();
@@ -54,12 +55,12 @@ describe('keyset rotation hook', () => {
     secretArn = secret.ARN!;
     rewrapCalls = [];
     executions = [];
-    failNextStart = false;
+    failingStarts = 0;
     const starter: ExecutionStarter = {
       startRewrap: async ({ targetKeyId, clientToken }) => {
         rewrapCalls.push({ targetKeyId, clientToken });
-        if (failNextStart) {
-          failNextStart = false;
+        if (failingStarts > 0) {
+          failingStarts -= 1;
           throw new ExecutionStartError('states:StartExecution failed (ThrottlingException); retry later', { retryable: true });
         }
         const first = !executions.some((e) => e.clientToken === clientToken);
@@ -75,6 +76,7 @@ describe('keyset rotation hook', () => {
       sql: db.sql,
       ensureSchema: async () => void (await migrate(db.sql)),
       expectedSecretArn: secretArn,
+      retryDelaysMs: [0, 0, 0],
     };
   });
 
@@ -163,14 +165,25 @@ describe('keyset rotation hook', () => {
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'rotating', 'kek-v3': 'active' });
   });
 
-  it('a rotation whose finishSecret failed completes when Secrets Manager retries it with the same token', async () => {
+  it('finishSecret rides out a throttled StartExecution after the promotion within the call', async () => {
+    await rotate();
+    failingStarts = 2;
+    const { token, results } = await rotate();
+    expect(results[3]!.detail).toContain('rewrap to kek-v2 started');
+    expect(results[3]!.promoted).toBe(true);
+    expect(rewrapCalls).toHaveLength(3);
+    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+  });
+
+  it('a rotation whose finishSecret failed after the promotion completes when finishSecret runs again with the same token', async () => {
     await rotate();
     const token = await startMotoRotation(secretArn, lambdaArn);
     await rotate({ token, steps: ['createSecret', 'setSecret', 'testSecret'] });
-    failNextStart = true;
+    failingStarts = 4; // more than the in-call retries
     const error = (await run('finishSecret', token).catch((e: unknown) => e)) as RotationStepError;
     expect(error).toBeInstanceOf(RotationStepError);
     expect(error.retryable).toBe(true);
+    expect(rewrapCalls).toHaveLength(4);
     // Failed after the promotion: readers already have kek-v2, and the catalog made it active.
     expect((await current()).primary).toBe('kek-v2');
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
@@ -179,7 +192,31 @@ describe('keyset rotation hook', () => {
     const { results } = await rotate({ token });
     expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual(['createSecret:already-done', 'setSecret:already-done', 'testSecret:already-done', 'finishSecret:done']);
     expect(results[3]!.detail).toBe('rewrap to kek-v2 started');
+    expect(results[3]!.promoted).toBe(false);
     expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+  });
+
+  it('a key destroyed in the catalog is left out of the next keyset; every other key is kept', async () => {
+    await rotate();
+    await rotate();
+    await rotate();
+    expect((await current()).keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2', 'kek-v3']);
+    const v2 = (await current()).keys[1]!;
+    await catalog.transition('kek-v1', 'retired', 'test', { valuesUnderKey: 0 });
+    await catalog.transition('kek-v1', 'destroyed', 'test', { valuesUnderKey: 0 });
+
+    const { results } = await rotate({ twice: true });
+    expect(results[0]!.detail).toMatch(/destroyed kek-v1 left out/);
+    const keyset = await current();
+    expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v2', 'kek-v3', 'kek-v4']);
+    expect(keyset.keys[0]!.wrapped.equals(v2.wrapped)).toBe(true);
+    expect(await statuses()).toEqual({ 'kek-v1': 'destroyed', 'kek-v2': 'rotating', 'kek-v3': 'rotating', 'kek-v4': 'active' });
+
+    // Leaving out a key that is not destroyed is still refused.
+    const token = await startMotoRotation(secretArn, lambdaArn);
+    const shrunk = { ...keyset, primary: 'kek-v5', keys: [keyset.keys[1]!, keyset.keys[2]!, await generateWrappedKek(kms, kmsKeyArn, 'kek-v5')] };
+    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: token, string: serializeKeyset(shrunk), versionStages: [AWSPENDING] });
+    await expect(run('testSecret', token)).rejects.toThrow(/would lose kek-v2$/);
   });
 
   it('a stale AWSPENDING from an abandoned rotation does not break the next one', async () => {

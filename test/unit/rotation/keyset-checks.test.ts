@@ -43,6 +43,12 @@ describe('assertKeepsEveryKey', () => {
     expect((error as Error).message).not.toContain(v1.wrapped.toString('base64').slice(0, 16));
   });
 
+  it('accepts leaving out a key the catalog holds as destroyed, and only that one', () => {
+    const withoutV1 = keyset('kek-v3', [v2, v3]);
+    expect(() => assertKeepsEveryKey(current, withoutV1, 'test', new Set(['kek-v1']))).not.toThrow();
+    expect(() => assertKeepsEveryKey(current, keyset('kek-v3', [v3]), 'test', new Set(['kek-v1']))).toThrow(/would lose kek-v2$/);
+  });
+
   it('lists every problem at once', () => {
     expect(() => assertKeepsEveryKey(current, keyset('kek-v2', [v2], 'alias/other'), 'x')).toThrow(/alias\/other.*; it would lose kek-v1; its primary kek-v2 is not a new key/);
   });
