@@ -24,7 +24,7 @@ import { checkRegistry, type EncryptedColumnRegistry } from './registry';
 export interface ReencryptionPipelineTuning {
   /**
    * Rows per batch when an execution input gives no batchSize.
-   * @default JOB_DEFAULTS.batchSize (1000)
+   * @default JOB_DEFAULTS.batchSize (2000)
    */
   readonly batchSize?: number;
   /**

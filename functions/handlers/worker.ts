@@ -95,6 +95,9 @@ async function runRecord(record: SQSRecord): Promise<void> {
 
 // One record at a time: a container holds two database connections, and a message redelivered
 // next to itself (at-least-once delivery) then finds its batch done instead of leased.
+// A delivery whose every record failed (often the one record of a busy batch) is answered with
+// its item failures, not thrown: the same redelivery, without counting a Lambda error or
+// making the event source mapping back off as if the function were broken.
 export const handler = rekeyHandler('Worker', async (event: SQSEvent) =>
-  processPartialResponse(event, recordHandler, processor, { processInParallel: false }),
+  processPartialResponse(event, recordHandler, processor, { processInParallel: false, throwOnFullBatchFailure: false }),
 );

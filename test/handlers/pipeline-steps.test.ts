@@ -229,6 +229,8 @@ describe('pipeline step handlers', () => {
     const stale = { ...toRecord(messages[0]!), messageId: 'stale', body: JSON.stringify({ jobId: randomUUID(), batchId: 'secrets#1' }) };
     const response = await worker({ Records: [...messages.map(toRecord), stale] }, context);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: held.MessageId }] });
+    // Alone in its delivery, the busy record is still reported, not thrown as a failed invocation.
+    await expect(worker({ Records: [toRecord(held)] }, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: held.MessageId }] });
     expect(logged).toContain(BatchBusyError.name);
     // The failure's log line names the batch, so an operator can follow it to the DLQ.
     const busy = logged.split('\n').find((line) => line.includes('record failed') && line.includes(held.MessageId!));
@@ -259,5 +261,25 @@ describe('pipeline step handlers', () => {
     // Nothing was marked enqueued: the retried task sends every batch.
     await expect(enqueue({ executionId, jobId, maxBatches: 10 }, context)).resolves.toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
     expect(logged).toContain('"error":"QueueSendError"');
+  });
+
+  it('Enqueue: a send refused midway marks the batches sent before it, so the retried task sends only the rest', async () => {
+    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const { jobId, batchesTotal } = (await plan({ executionId, request: { ...request, batchSize: 2 } }, context)) as { jobId: string; batchesTotal: number };
+    expect(batchesTotal).toBe(15);
+    const sqsMock = mockClient(SQSClient);
+    try {
+      const accepted = Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageId: `m${i}`, MD5OfMessageBody: 'x' }));
+      sqsMock
+        .on(SendMessageBatchCommand)
+        .resolvesOnce({ Successful: accepted, Failed: [] })
+        .resolves({ Successful: [], Failed: [{ Id: '0', Code: 'ThrottlingException', SenderFault: false }] });
+      await expect(enqueue({ executionId, jobId, maxBatches: 100 }, context)).rejects.toBeInstanceOf(QueueSendError);
+    } finally {
+      sqsMock.restore();
+    }
+    await expect(enqueue({ executionId, jobId, maxBatches: 100 }, context)).resolves.toEqual({ batchesEnqueued: 5, batchesLeft: 0 });
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+    expect(received.Messages).toHaveLength(5);
   });
 });

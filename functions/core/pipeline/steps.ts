@@ -128,11 +128,16 @@ export async function enqueueStep(
   while (enqueued < maxBatches) {
     const refs: BatchRef[] = await batchesToEnqueue(deps.sql, jobId, Math.min(500, maxBatches - enqueued));
     if (refs.length === 0) break;
-    for (let i = 0; i < refs.length; i += 10) {
-      await send(refs.slice(i, i + 10).map((ref) => ({ jobId, batchId: batchIdOf(ref) })));
+    // Marked after sending: a crash in between resends those messages, which batches tolerate.
+    // A refused send marks what went before it, so the retried task resends only the rest.
+    let sent = 0;
+    try {
+      for (; sent < refs.length; sent += Math.min(10, refs.length - sent)) {
+        await send(refs.slice(sent, sent + 10).map((ref) => ({ jobId, batchId: batchIdOf(ref) })));
+      }
+    } finally {
+      if (sent > 0) await markBatchesEnqueued(deps.sql, jobId, refs.slice(0, sent));
     }
-    // Marked after sending: a crash in between resends a few messages, which batches tolerate.
-    await markBatchesEnqueued(deps.sql, jobId, refs);
     enqueued += refs.length;
   }
   return { batchesEnqueued: enqueued, batchesLeft: await countBatchesToEnqueue(deps.sql, jobId) };
