@@ -38,7 +38,20 @@ interface JsonPayload {
   readonly ciphertext?: unknown;
 }
 
-/** True when the value is a JSON object with a string `key_id`: cheap enough for classifying every row. */
+/** The fields whose presence makes a JSON object an envelope (their values are checked when it is decrypted). */
+const ENVELOPE_FIELDS = ['dek_wrapped', 'nonce', 'ciphertext'] as const;
+/** Longest key id reported; a longer `key_id` is not the tool's (`kek-vN`) and is not echoed into counts or messages. */
+const MAX_KEY_ID_LENGTH = 128;
+/** What a `key_id` too long to be one is reported as. */
+export const OVERSIZED_KEY_ID = '(oversized key_id)';
+
+/**
+ * True when the value is a JSON envelope: an object with a string `key_id`
+ * and the `dek_wrapped`, `nonce` and `ciphertext` fields. Cheap enough for
+ * classifying every row. A plaintext JSON document that merely has a
+ * `key_id` (an application's own settings, say) is not one: encrypt mode
+ * must encrypt it, not leave it for migrate.
+ */
 export function looksLikeJsonKeyId(value: Buffer | string): boolean {
   return jsonKeyIdOf(value) !== undefined;
 }
@@ -49,7 +62,8 @@ export function jsonKeyIdOf(value: Buffer | string): string | undefined {
   // Cheap refusals first: most values scanned are envelopes or plaintext.
   if (!text.trimStart().startsWith('{') || !text.includes('"key_id"')) return undefined;
   const parsed = parse(text);
-  return parsed && typeof parsed.key_id === 'string' ? parsed.key_id : undefined;
+  if (!parsed || typeof parsed.key_id !== 'string' || !ENVELOPE_FIELDS.every((f) => f in parsed)) return undefined;
+  return parsed.key_id.length > MAX_KEY_ID_LENGTH ? OVERSIZED_KEY_ID : parsed.key_id;
 }
 
 export class JsonKeyIdReader implements LegacyReader {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthenticationError, KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../../../../functions/core/crypto/errors';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import { LegacyAuthenticationError } from '../../../../functions/core/crypto/legacy/errors';
-import { jsonKeyIdEncrypt, jsonKeyIdOf, JsonKeyIdReader, looksLikeJsonKeyId } from '../../../../functions/core/crypto/legacy/json-key-id';
+import { jsonKeyIdEncrypt, jsonKeyIdOf, JsonKeyIdReader, looksLikeJsonKeyId, OVERSIZED_KEY_ID } from '../../../../functions/core/crypto/legacy/json-key-id';
 import { caughtAsync, expectError, expectNoLeak } from './support';
 
 /**
@@ -50,10 +50,17 @@ describe('JsonKeyIdReader on everruns EncryptedPayload values', () => {
     expect(reader.keyIdOf(KAT)).toBe('kek-v1');
     expect(jsonKeyIdOf(Buffer.from(` \n${variant({ key_id: 'kek-v7' })}`))).toBe('kek-v7');
     expect(reader.recognizes(KAT)).toBe(true);
-    for (const other of ['{"a":1}', '{"key_id":5}', '["key_id"]', '{"key_id":', 'alice@example.com', '"key_id"', '']) {
+    const plaintextJson = JSON.stringify({ key_id: 'stripe-live', account: 'acme', note: 'an application setting, not an envelope' });
+    for (const other of ['{"a":1}', '{"key_id":5}', '["key_id"]', '{"key_id":', 'alice@example.com', '"key_id"', '', plaintextJson, variant({ key_id: 5 })]) {
       expect(looksLikeJsonKeyId(other)).toBe(false);
       expect(reader.keyIdOf(other)).toBeUndefined();
     }
+  });
+
+  it('reports an oversized key_id by a placeholder, never echoing it', () => {
+    const long = 'x'.repeat(129);
+    expect(jsonKeyIdOf(variant({ key_id: long }))).toBe(OVERSIZED_KEY_ID);
+    expect(jsonKeyIdOf(variant({ key_id: 'k'.repeat(128) }))).toBe('k'.repeat(128));
   });
 
   it('writes the same layout (field order and encodings), which the reader and the format checks accept', async () => {
