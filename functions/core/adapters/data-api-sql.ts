@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-rds-data';
 import type { Sql, SqlLimits, SqlResult, SqlValue } from '../ports/sql';
 import { DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
-import { DataApiParameterError, isThrottlingError, isTransientDataApiError, mapDataApiError } from './data-api/errors';
+import { DataApiParameterError, isResumingError, isThrottlingError, isTransientDataApiError, mapDataApiError, RESUMING_ATTEMPTS } from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
 import { withRetry, type RetryPolicy } from './data-api/retry';
 import { decodeField, encodeParameter } from './data-api/values';
@@ -30,7 +30,13 @@ export interface DataApiSqlOptions {
   readonly maxBatchBytes?: number;
   /** Size limit of one result, which the engine sizes its reads to. @default 1 MiB (the service's limit) */
   readonly maxResponseBytes?: number;
-  /** Attempts for transient errors (throttling, a resuming Aurora Serverless cluster, a briefly unavailable writer). @default 6 */
+  /**
+   * Attempts for transient errors (throttling, a briefly unavailable writer).
+   * A cluster resuming from a pause (DatabaseResumingException) gets
+   * RESUMING_ATTEMPTS with five times the backoff (about 30 s in all, what
+   * an Aurora Serverless v2 resume from 0 ACUs takes).
+   * @default 6
+   */
   readonly maxAttempts?: number;
   /** Ceiling of the first backoff in ms; doubles per attempt, full jitter, capped at 5 s. @default 200 */
   readonly baseDelayMs?: number;
@@ -77,7 +83,10 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   const ownClient = options.client === undefined;
   // One retry policy, not the SDK's and ours multiplied: the SDK would also retry a 500, after which a statement may have run twice.
   const client = options.client ?? new RDSDataClient({ maxAttempts: 1 });
-  const policy: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs: options.baseDelayMs ?? 200, maxDelayMs: 5_000 };
+  const baseDelayMs = options.baseDelayMs ?? 200;
+  const usual: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs, maxDelayMs: 5_000 };
+  const resuming: RetryPolicy = { maxAttempts: Math.max(usual.maxAttempts, RESUMING_ATTEMPTS), baseDelayMs: baseDelayMs * 5, maxDelayMs: 5_000 };
+  const policy = (err: unknown): RetryPolicy => (isResumingError(err) ? resuming : usual);
   const maxBatchBytes = options.maxBatchBytes ?? DATA_API_MAX_REQUEST_BYTES;
   const limits: SqlLimits = { maxRequestBytes: maxBatchBytes, maxResponseBytes: options.maxResponseBytes ?? DATA_API_MAX_RESPONSE_BYTES };
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
@@ -154,7 +163,8 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
           await query(`RELEASE SAVEPOINT ${savepoint}`, [], transactionId);
           return result;
         } catch (err) {
-          await query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId);
+          // If this fails too the transaction is aborted anyway: report the error that caused it.
+          await query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId).catch(() => undefined);
           throw err;
         }
       },
@@ -165,16 +175,24 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   const inTransaction = async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
     const begun = await call('BeginTransaction', () => client.send(new BeginTransactionCommand({ ...target, ...database })));
     const id = begun.transactionId!;
+    // Rolled back with the same retries as any call; the failure that matters is the one that led
+    // here, and a rollback that still fails leaves the service to end the transaction (3 minutes idle).
+    const rollback = () => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: id }))).catch(() => undefined);
     let result: T;
     try {
       result = await fn(on(id, 1));
     } catch (err) {
-      // The failure that matters is fn's; a rollback that fails too leaves the service to end the transaction (3 minutes idle).
-      await client.send(new RollbackTransactionCommand({ ...target, transactionId: id })).catch(() => undefined);
+      await rollback();
       throw err;
     }
-    // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
-    await call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: id })), isThrottlingError);
+    try {
+      // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
+      await call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: id })), isThrottlingError);
+    } catch (err) {
+      // Committed or not, a rollback is harmless (a committed transaction is simply not found) and frees the locks now.
+      await rollback();
+      throw err;
+    }
     return result;
   };
 

@@ -45,10 +45,30 @@ export class QueryError extends DatabaseError {
 
 /**
  * The transport refused a result as too large (the Data API returns at most
- * 1 MiB per statement). Readers that page (ports/bounded-reads.ts) answer it
+ * 1 MiB per statement). Readers that page (reencrypt/bounded-reads.ts) answer it
  * by asking for fewer rows; anywhere else it fails: the same statement would
  * be refused again.
  */
 export class ResultTooLargeError extends DatabaseError {
   readonly code = 'DB_RESULT_TOO_LARGE';
+}
+
+/** What a SQLSTATE means to rekey: which port error it becomes, and so whether it is retried. */
+export type SqlStateClass = 'authentication' | 'unknown-database' | 'serialization' | 'unique-violation' | 'connection' | 'query';
+
+/**
+ * One SQLSTATE → class table for both adapters, so the same server answer is
+ * the same error (and the same retry decision) over pg and the Data API.
+ * `connection` is what a retry can cure: connection exceptions (class 08),
+ * the server shutting down or restarting (57P01 admin, 57P02 crash, 57P03
+ * cannot connect now) and too many connections (53300).
+ */
+export function classifySqlState(sqlState: string | undefined): SqlStateClass {
+  if (sqlState === undefined) return 'query';
+  if (sqlState === '28P01' || sqlState === '28000') return 'authentication';
+  if (sqlState === '3D000') return 'unknown-database';
+  if (sqlState === '40001' || sqlState === '40P01') return 'serialization';
+  if (sqlState === '23505') return 'unique-violation';
+  if (sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03' || sqlState === '53300') return 'connection';
+  return 'query';
 }

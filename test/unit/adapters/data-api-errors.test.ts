@@ -1,6 +1,7 @@
 import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDataApiSql, DataApiConfigurationError, DataApiLimitError, DataApiTransactionError } from '../../../functions/core/adapters/data-api-sql';
+import { mapPgError } from '../../../functions/core/adapters/pg/errors';
 import { DatabaseAuthenticationError, DatabaseConnectionError, QueryError, ResultTooLargeError, SerializationError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 
 /** Error branches of the Data API adapter (the happy paths run against a real endpoint in test/integration/adapters). */
@@ -119,4 +120,64 @@ it('rolls back when the transaction body fails and surfaces the body error', asy
   expect(err.sqlState).toBe('42P01');
   expect(rds.commandCalls(RollbackTransactionCommand)[0]!.args[0].input.transactionId).toBe('t2');
   expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
+});
+
+it('retries a throttled rollback, and rolls back after a commit that failed unclearly', async () => {
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 't3' });
+  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
+  rds.on(RollbackTransactionCommand).rejectsOnce(error('ThrottlingException')).resolves({ transactionStatus: 'Rollback Complete' });
+  await expect(sql().transaction((t) => t.query('SELECT * FROM nope'))).rejects.toBeInstanceOf(QueryError);
+  expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(2);
+
+  rds.reset();
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 't4' });
+  rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 1 });
+  rds.on(CommitTransactionCommand).rejects(error('InternalServerErrorException'));
+  rds.on(RollbackTransactionCommand).rejects(error('TransactionNotFoundException'));
+  const err = await caught(sql().transaction((t) => t.query('UPDATE t SET n = 1')));
+  expect(err).toBeInstanceOf(DatabaseConnectionError);
+  expect(err.message).toMatch(/CommitTransaction/);
+  expect(rds.commandCalls(RollbackTransactionCommand).map((c) => c.args[0].input.transactionId)).toEqual(['t4']);
+});
+
+it('a savepoint whose rollback fails too still reports the error that caused it', async () => {
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 't5' });
+  rds.on(ExecuteStatementCommand).callsFake((input: { sql: string }) => {
+    if (input.sql.startsWith('SAVEPOINT')) return Promise.resolve({});
+    if (input.sql.startsWith('ROLLBACK TO SAVEPOINT')) return Promise.reject(error('DatabaseErrorException', 'ERROR: current transaction is aborted; SQLState: 25P02'));
+    return Promise.reject(error('DatabaseErrorException', 'ERROR: duplicate key value violates unique constraint "k"; SQLState: 23505'));
+  });
+  rds.on(RollbackTransactionCommand).resolves({});
+  const err = await caught(sql().transaction((t) => t.transaction((inner) => inner.query('INSERT INTO t VALUES (1)'))));
+  expect(err).toBeInstanceOf(UniqueViolationError);
+  expect(err.sqlState).toBe('23505');
+});
+
+it('maps SQLSTATEs as the pg adapter does: server restarts and too many connections are retryable', async () => {
+  for (const [sqlState, type] of [
+    ['57P02', DatabaseConnectionError],
+    ['53300', DatabaseConnectionError],
+    ['08006', DatabaseConnectionError],
+    ['40P01', SerializationError],
+    ['28P01', DatabaseAuthenticationError],
+    ['42601', QueryError],
+  ] as const) {
+    rds.reset();
+    rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', `ERROR: something; SQLState: ${sqlState}`));
+    const err = await caught(sql().query('SELECT 1'));
+    expect([sqlState, err instanceof type, err.sqlState]).toEqual([sqlState, true, sqlState]);
+    const pgErr = mapPgError(Object.assign(new Error('something'), { code: sqlState, severity: 'FATAL' }));
+    expect([sqlState, pgErr instanceof type, (pgErr as { retryable?: boolean }).retryable]).toEqual([sqlState, true, err.retryable]);
+  }
+});
+
+it('waits out a cluster resuming from a pause longer than a throttle', async () => {
+  rds.on(ExecuteStatementCommand).rejects(error('DatabaseResumingException'));
+  await expect(sql().query('SELECT 1')).rejects.toBeInstanceOf(DatabaseConnectionError);
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(15);
+
+  rds.reset();
+  rds.on(ExecuteStatementCommand).rejects(error('ThrottlingException'));
+  await expect(sql().query('SELECT 1')).rejects.toBeInstanceOf(DatabaseConnectionError);
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(6);
 });

@@ -1,4 +1,5 @@
 import {
+  classifySqlState,
   DatabaseAuthenticationError,
   DatabaseConnectionError,
   DatabaseError,
@@ -40,6 +41,14 @@ const TRANSIENT = new Set(['ThrottlingException', 'TooManyRequestsException', 'S
 
 export function isTransientDataApiError(err: unknown): boolean {
   return TRANSIENT.has(errorName(err));
+}
+
+/** Attempts in all while an Aurora Serverless cluster resumes from a pause (15–30 s, sometimes more). */
+export const RESUMING_ATTEMPTS = 15;
+
+/** The cluster is resuming from a pause: nothing ran, and it answers once it is up. */
+export function isResumingError(err: unknown): boolean {
+  return errorName(err) === 'DatabaseResumingException';
 }
 
 /** Throttled: the request was refused before anything ran, so even a commit may be sent again. */
@@ -117,20 +126,20 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
   return err;
 }
 
-/** The same SQLSTATE → class mapping as the pg adapter, so callers see one behaviour. */
+/** The SQLSTATE → class table the pg adapter uses too (ports/sql-errors.ts), so callers see one behaviour. */
 function forSqlState(message: string, sqlState: string | undefined, options: { cause: unknown }): DatabaseError {
-  switch (true) {
-    case sqlState === '23505':
+  switch (classifySqlState(sqlState)) {
+    case 'unique-violation':
       return new UniqueViolationError(message, sqlState, options);
-    case sqlState === '40001' || sqlState === '40P01':
+    case 'serialization':
       return new SerializationError(`${message}: safe to retry`, sqlState, options);
-    case sqlState === '3D000':
+    case 'unknown-database':
       return new UnknownDatabaseError(`${message}: fix DB_NAME`, sqlState, options);
-    case sqlState === '28P01' || sqlState === '28000':
+    case 'authentication':
       return new DatabaseAuthenticationError(`${message}: check the credentials in the database secret`, sqlState, options);
-    case sqlState !== undefined && (sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P03'):
+    case 'connection':
       return new DatabaseConnectionError(message, sqlState, options);
-    default:
+    case 'query':
       return new QueryError(message, sqlState, options);
   }
 }

@@ -13,11 +13,17 @@ export interface RetryPolicy {
  * the exponential ceiling) keeps many workers that were throttled together
  * from coming back together.
  */
-export async function withRetry<T>(fn: () => Promise<T>, isTransient: (err: unknown) => boolean, policy: RetryPolicy): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  isTransient: (err: unknown) => boolean,
+  policyOf: RetryPolicy | ((err: unknown) => RetryPolicy),
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
+      // The policy may depend on the failure: a cluster resuming from a pause needs longer than a throttle.
+      const policy = typeof policyOf === 'function' ? policyOf(err) : policyOf;
       if (attempt >= policy.maxAttempts || !isTransient(err)) throw err;
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));

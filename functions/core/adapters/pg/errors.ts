@@ -1,4 +1,5 @@
 import {
+  classifySqlState,
   DatabaseAuthenticationError,
   DatabaseConnectionError,
   DatabaseError,
@@ -37,26 +38,26 @@ export function mapPgError(err: unknown): unknown {
 
   if (code && /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string') {
     const message = serverMessage(raw, code);
-    if (code === '28P01' || code === '28000') {
-      return new DatabaseAuthenticationError(
-        `the database refused the login (${message}): check the user and password in the database URL, that the role may log in, and whether pg_hba.conf requires TLS (sslmode=require)`,
-        code,
-        options,
-      );
-    }
-    if (code === '3D000') {
-      return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
-    }
-    if (code === '40001' || code === '40P01') {
-      return new SerializationError(`transaction conflict (${message}): safe to run the transaction again`, code, options);
-    }
-    if (code === '23505') {
-      const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
-      const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
-      return new UniqueViolationError(`unique constraint${constraint}${table} refused the row: a row with the same key exists`, code, options);
-    }
-    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') {
-      return new DatabaseConnectionError(`lost or refused the database connection (${message}): retry once the server is available`, code, options);
+    switch (classifySqlState(code)) {
+      case 'authentication':
+        return new DatabaseAuthenticationError(
+          `the database refused the login (${message}): check the user and password in the database URL, that the role may log in, and whether pg_hba.conf requires TLS (sslmode=require)`,
+          code,
+          options,
+        );
+      case 'unknown-database':
+        return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
+      case 'serialization':
+        return new SerializationError(`transaction conflict (${message}): safe to run the transaction again`, code, options);
+      case 'unique-violation': {
+        const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
+        const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
+        return new UniqueViolationError(`unique constraint${constraint}${table} refused the row: a row with the same key exists`, code, options);
+      }
+      case 'connection':
+        return new DatabaseConnectionError(`lost or refused the database connection (${message}): retry once the server is available`, code, options);
+      case 'query':
+        break;
     }
     return new QueryError(message, code, options);
   }
