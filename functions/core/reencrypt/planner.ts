@@ -38,7 +38,7 @@ export interface PlannerDeps {
   readonly sql: Sql;
   readonly crypto: Pick<ValueCrypto, 'classify'>;
   readonly faults?: FaultHook | undefined;
-  /** Rows per page of the keyset walk. Default 2,000. */
+  /** Rows per page of the keyset walk, and batch boundaries per page with a key id column. Default 2,000. */
   readonly pageSize?: number | undefined;
 }
 
@@ -110,10 +110,7 @@ export async function planTable(
       .map((r) => r.key_id!)
       .sort();
     await deps.faults?.('plan.counted');
-    const boundaries =
-      rowsPending >= batchSize
-        ? (await sql.query<{ id: string }>(stmts.batchBoundaries().text, [targetKeyId, batchSize])).rows.map((r) => r.id)
-        : [];
+    const boundaries = rowsPending >= batchSize ? await batchBoundaries(deps, stmts, targetKeyId, batchSize) : [];
     return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize), sourceKeyIds };
   }
 
@@ -147,6 +144,27 @@ export async function planTable(
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
   }
   return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: cutter.finish(), sourceKeyIds: [...sources].sort() };
+}
+
+/**
+ * Every batch-size-th pending id, in pages: 100 M rows cut into 2,000-row
+ * batches is 50,000 ids, more than one Data API result may hold (1 MiB),
+ * and one window over the whole table could outlast its 45 s statement
+ * timeout. Pages are sized like the walk's (PageSizer).
+ */
+async function batchBoundaries(deps: PlannerDeps, stmts: TableStatements, targetKeyId: string, batchSize: number): Promise<string[]> {
+  const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
+  const boundaries: string[] = [];
+  for (;;) {
+    const after = boundaries.length > 0 ? boundaries[boundaries.length - 1]! : null;
+    const page = await pages.read((limit) =>
+      after === null
+        ? deps.sql.query<{ id: string }>(stmts.batchBoundaries(false).text, [targetKeyId, batchSize, limit])
+        : deps.sql.query<{ id: string }>(stmts.batchBoundaries(true).text, [targetKeyId, batchSize, limit, after]),
+    );
+    for (const r of page.rows) boundaries.push(r.id);
+    if (page.rows.length < page.limit) return boundaries;
+  }
 }
 
 function sum(xs: readonly number[]): number {

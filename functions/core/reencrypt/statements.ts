@@ -159,16 +159,20 @@ export class TableStatements {
   }
 
   /**
-   * `$1` target key, `$2` batch size: the id of every batch-size-th pending
-   * row, in id order — the upper bounds of the keyset batches, in one pass.
+   * `$1` target key, `$2` batch size, `$3` page size[, `$4` the last
+   * boundary of the previous page]: the id of every batch-size-th pending
+   * row, in id order — the upper bounds of the keyset batches — a page at a
+   * time. Counting restarts after the previous page's last boundary, which
+   * ends a batch, so the pages together give the boundaries one pass would;
+   * the window runs over the index order, so LIMIT ends each scan early.
    */
-  batchBoundaries(): Statement {
+  batchBoundaries(after: boolean): Statement {
     const pending = this.pendingCondition(1);
     if (!pending) throw new TypeError(`table ${this.table.name} has no key id column: cut batches by scanning`);
     return {
       text:
         `SELECT id FROM (SELECT ${this.id}::text AS id, row_number() OVER (ORDER BY ${this.id}) AS rn` +
-        ` FROM ${this.t} AS t WHERE ${pending}) s WHERE rn % $2 = 0 ORDER BY rn`,
+        ` FROM ${this.t} AS t WHERE ${pending}${after ? ` AND ${this.id} > $4::${this.idType}` : ''}) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3`,
     };
   }
 

@@ -4,6 +4,9 @@ import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, JobNotFoun
 import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt/job-store';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
+import { valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
+import { planTable } from '../../../functions/core/reencrypt/planner';
+import { describeTable } from '../../../functions/core/reencrypt/table-shape';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { verify } from '../../../functions/core/reencrypt/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -127,6 +130,24 @@ describe('re-encryption engine on PostgreSQL', () => {
         expect(peekKeyId(r.secret!)).toBe('kek-v2');
       }
     }
+  });
+
+  it('cuts the same batches whether the boundaries come in one page or many', async () => {
+    await db.sql.query('CREATE TABLE tagged (id integer PRIMARY KEY, secret text, key_id text)');
+    const old = oldCipher(world);
+    for (let id = 1; id <= 120; id++) {
+      const onNew = id % 4 === 0;
+      const value = await (onNew ? world.cipher : old).encrypt(`s${id}`, ctxOf('tagged', 'secret', id));
+      await db.sql.query('INSERT INTO tagged VALUES ($1, $2, $3)', [id, value, onNew ? 'kek-v2' : 'kek-v1']);
+    }
+    const table = parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['secret'], keyIdColumn: 'key_id' }] }).tables[0]!;
+    const shape = await describeTable(db.sql, table);
+    const plan = (pageSize: number) => planTable({ sql: db.sql, crypto: valueCryptoFrom({ cipher: world.cipher }), pageSize }, table, shape, 'rewrap', 'kek-v2', 7);
+    const whole = await plan(1000);
+    expect(whole.rowsPending).toBe(90);
+    expect(whole.ranges).toHaveLength(13); // 12 full batches of 7, then 6 rows
+    expect(whole.ranges.map((r) => r.rows)).toEqual([...Array<number>(12).fill(7), 6]);
+    for (const pageSize of [1, 2, 5, 12]) expect(await plan(pageSize)).toEqual(whole);
   });
 
   it('handles uuid and text ids', async () => {

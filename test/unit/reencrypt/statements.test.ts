@@ -72,10 +72,11 @@ describe('table statements', () => {
 
   it('counts and cuts batches with a window query when the table has a key id column', () => {
     const s = new TableStatements(secrets, shape, 'rewrap');
-    expect(s.batchBoundaries().text).toBe(
+    expect(s.batchBoundaries(false).text).toBe(
       'SELECT id FROM (SELECT t."id"::text AS id, row_number() OVER (ORDER BY t."id") AS rn FROM "app"."Secrets" AS t' +
-        ' WHERE (t."key_id" IS DISTINCT FROM $1::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))) s WHERE rn % $2 = 0 ORDER BY rn',
+        ' WHERE (t."key_id" IS DISTINCT FROM $1::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3',
     );
+    expect(s.batchBoundaries(true).text).toContain('(t."token" IS NOT NULL OR t."blob" IS NOT NULL)) AND t."id" > $4::bigint) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3');
     expect(s.countByKeyId().text).toContain('GROUP BY 1');
   });
 
