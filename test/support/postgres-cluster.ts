@@ -73,11 +73,16 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
     }
   };
   const superuser = asRoot ? 'postgres' : userInfo().username;
-  run('initdb', ['-D', dataDir, '-U', superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-  // Loopback only, trust only on loopback.
-  const hba = ['local all all trust', 'host all all 127.0.0.1/32 trust', 'host all all ::1/128 trust', ''].join('\n');
-  writeFileSync(join(dataDir, 'pg_hba.conf'), hba);
-  if (asRoot) spawnSync('chown', ['postgres:postgres', join(dataDir, 'pg_hba.conf')]);
+  try {
+    run('initdb', ['-D', dataDir, '-U', superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    // Loopback only, trust only on loopback.
+    const hba = ['local all all trust', 'host all all 127.0.0.1/32 trust', 'host all all ::1/128 trust', ''].join('\n');
+    writeFileSync(join(dataDir, 'pg_hba.conf'), hba);
+    if (asRoot) spawnSync('chown', ['postgres:postgres', join(dataDir, 'pg_hba.conf')]);
+  } catch (err) {
+    rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
 
   let port = 0;
   let lastError: unknown;
@@ -100,11 +105,20 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
       break;
     } catch (err) {
       lastError = err; // the port was taken in between: try another
+      // A start that timed out may still have left a server running on the data dir: stop it before anything else.
+      if (existsSync(join(dataDir, 'postmaster.pid'))) {
+        try {
+          run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        } catch {
+          // nothing was running after all
+        }
+      }
     }
   }
   if (lastError) {
+    const log = existsSync(join(base, 'server.log')) ? readFileSync(join(base, 'server.log'), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
     rmSync(base, { recursive: true, force: true });
-    throw lastError;
+    throw log ? new Error(`${(lastError as Error).message}\nlast lines of the server log:\n${log}`, { cause: lastError }) : lastError;
   }
   let stopped = false;
   const stopSync = (): void => {
