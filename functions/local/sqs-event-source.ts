@@ -18,8 +18,16 @@ export interface SqsEventSourceOptions {
   readonly maxConcurrency?: number;
   /** Messages per handler call. @default 10 */
   readonly batchSize?: number;
-  /** Seconds a failed message stays invisible before redelivery (0 = at once). @default 0 */
+  /**
+   * Seconds a failed message stays invisible before redelivery. Lambda leaves
+   * it invisible for the queue's visibility timeout; locally a short pause
+   * keeps runs quick without redelivering a busy batch in a tight loop (which
+   * would spend its receives, and reach the DLQ, while its lease holder works).
+   * @default 1
+   */
   readonly retryDelaySeconds?: number;
+  /** Called when a receive, delete or visibility change fails; polling goes on after a backoff. @default - counted in stats.pollErrors only */
+  readonly onPollError?: (err: unknown) => void;
   readonly region?: string;
 }
 
@@ -35,7 +43,7 @@ export class SqsEventSource {
   private loops: Promise<void>[] = [];
   private queueArn = '';
   /** Handler invocations and messages seen, for tests and progress output. */
-  readonly stats = { invocations: 0, messages: 0, failures: 0, handlerErrors: 0 };
+  readonly stats = { invocations: 0, messages: 0, failures: 0, handlerErrors: 0, pollErrors: 0 };
 
   constructor(private readonly options: SqsEventSourceOptions) {}
 
@@ -56,22 +64,40 @@ export class SqsEventSource {
     this.loops = [];
   }
 
+  /**
+   * One poller. An SQS call that fails (the endpoint restarting, a dropped
+   * connection) is counted and retried after a backoff of up to 5 s, as the
+   * event source mapping does: a poller never dies, and never leaves a
+   * rejected promise behind for stop() to find.
+   */
   private async poll(): Promise<void> {
-    const { client, queueUrl } = this.options;
+    let failures = 0;
     while (this.running) {
-      const received = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.min(this.options.batchSize ?? 10, 10),
-          WaitTimeSeconds: 1,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-      );
-      const messages = received.Messages ?? [];
-      if (messages.length === 0) continue;
-      await this.deliver(messages);
+      try {
+        await this.pollOnce();
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        this.stats.pollErrors += 1;
+        this.options.onPollError?.(err);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** failures)));
+      }
     }
+  }
+
+  private async pollOnce(): Promise<void> {
+    const { client, queueUrl } = this.options;
+    const received = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(this.options.batchSize ?? 10, 10),
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const messages = received.Messages ?? [];
+    if (messages.length > 0) await this.deliver(messages);
   }
 
   private async deliver(messages: Message[]): Promise<void> {
@@ -106,7 +132,7 @@ export class SqsEventSource {
           Entries: failed.map((m, i) => ({
             Id: String(i),
             ReceiptHandle: m.ReceiptHandle!,
-            VisibilityTimeout: this.options.retryDelaySeconds ?? 0,
+            VisibilityTimeout: this.options.retryDelaySeconds ?? 1,
           })),
         }),
       );

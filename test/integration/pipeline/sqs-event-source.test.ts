@@ -103,6 +103,31 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
     expect(dead.Messages?.[0]?.Body).toBe('{"jobId":"not-a-uuid","batchId":"t#1"}');
   });
 
+  it('a receive that fails is retried after a backoff: the poller survives and the message is still handled', async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: 'stale', MessageBody: JSON.stringify({ jobId: randomUUID(), batchId: 't#1' }) }] }));
+    let refusals = 2;
+    const flaky = {
+      send: (command: Parameters<SQSClient['send']>[0]) => {
+        if (command instanceof ReceiveMessageCommand && refusals > 0) {
+          refusals -= 1;
+          return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+        }
+        return sqs.send(command as never);
+      },
+    } as unknown as SQSClient;
+    const seen: unknown[] = [];
+    const source = new SqsEventSource({ client: flaky, queueUrl, maxConcurrency: 1, handler: async (event) => (await worker(event, context)) as never, onPollError: (e) => seen.push(e) });
+    await source.start();
+    try {
+      for (let i = 0; i < 200 && (await depth(queueUrl)) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await source.stop();
+    }
+    expect(await depth(queueUrl)).toBe(0);
+    expect(source.stats).toMatchObject({ pollErrors: 2, invocations: 1, failures: 0 });
+    expect(seen.map((e) => (e as Error).message)).toEqual(['socket hang up', 'socket hang up']);
+  });
+
   it('a message for a job that no longer exists is acknowledged at once, next to a malformed one that is not', async () => {
     await sqs.send(
       new SendMessageBatchCommand({
