@@ -223,9 +223,11 @@ function validateNewKey(key: NewCatalogKey): void {
 }
 
 function translateConflict(err: unknown, id: string, status: KeyStatus): unknown {
-  // 23505: the one-active-key-per-scope index refused a second active key (a concurrent activate won).
-  if (sqlStateOf(err) === '23505') return new KeyChangedConcurrentlyError(id, status);
-  return err;
+  if (sqlStateOf(err) !== '23505') return err;
+  // The primary key: a concurrent add of the same id committed between our check and our insert.
+  if (/rekey_keys_pkey/.test(err instanceof Error ? err.message : '')) return new KeyAlreadyExistsError(id);
+  // Otherwise the one-active-key-per-scope index refused a second active key (a concurrent activate won).
+  return new KeyChangedConcurrentlyError(id, status);
 }
 
 function sqlStateOf(err: unknown): string | undefined {

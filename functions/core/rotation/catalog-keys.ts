@@ -1,5 +1,6 @@
 import { nextKeyId, type Keyset } from '../crypto/keyrings/keyset';
 import type { CatalogKey, KeyCatalog } from '../keys/catalog';
+import { KeyAlreadyExistsError } from '../keys/errors';
 import { DEFAULT_ROTATION_ACTOR, type RotationDeps } from './deps';
 import { RotationStateError } from './errors';
 
@@ -53,7 +54,14 @@ export async function registerKeysetInCatalog(deps: RotationDeps, keyset: Keyset
       assertUsable(known, isPrimary);
       continue;
     }
-    await deps.catalog.add({ id: key.id, keyring: 'hierarchical', kmsKeyArn: keyset.kmsKeyId, status: isPrimary ? 'pending' : 'rotating' }, actor);
+    try {
+      await deps.catalog.add({ id: key.id, keyring: 'hierarchical', kmsKeyArn: keyset.kmsKeyId, status: isPrimary ? 'pending' : 'rotating' }, actor);
+    } catch (err) {
+      // An overlapping invocation (a retry while the first still ran) registered it first: check its row as if found above.
+      if (!(err instanceof KeyAlreadyExistsError)) throw err;
+      assertUsable(await deps.catalog.require(key.id), isPrimary);
+      continue;
+    }
     added.push(key.id);
   }
   return { added };

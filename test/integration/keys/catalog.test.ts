@@ -107,6 +107,36 @@ describe('key catalog on a real PostgreSQL', () => {
     }
   });
 
+  it('an add racing another add of the same id is refused as a duplicate, not as an activation conflict', async () => {
+    if (process.env.REKEY_TEST_PG_MAX_CONNECTIONS === '1') {
+      // One connection (PGlite fallback): the race cannot happen; the plain duplicate is checked below.
+      await catalog.add({ id: 'kek-v9', keyring: 'raw' });
+      await expect(catalog.add({ id: 'kek-v9', keyring: 'raw' })).rejects.toBeInstanceOf(KeyAlreadyExistsError);
+      return;
+    }
+    const other = createPgSql({ connectionString: db.url, max: 1 });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let inserted!: () => void;
+      const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+      // The other add inserted and has not committed: ours does not see the row, and its INSERT waits on it.
+      const first = other.transaction(async (tx) => {
+        await tx.query("INSERT INTO rekey_keys (id, keyring, status) VALUES ('kek-v9', 'raw', 'pending')");
+        inserted();
+        await held;
+      });
+      await insertedYet;
+      const second = catalog.add({ id: 'kek-v9', keyring: 'raw' }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await first;
+      expect(await second).toBeInstanceOf(KeyAlreadyExistsError);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('gives a policy: only active encrypts, retired decrypts, destroyed never does', async () => {
     await catalog.add({ id: 'kek-v1', keyring: 'raw', status: 'active' });
     await catalog.add({ id: 'kek-v2', keyring: 'raw' });

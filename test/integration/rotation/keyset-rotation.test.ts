@@ -294,6 +294,21 @@ describe('keyset rotation hook', () => {
     });
   });
 
+  it('setSecret finding its key registered by an overlapping call in between treats it as done', async () => {
+    await rotate();
+    const { token } = await rotate({ steps: ['createSecret', 'setSecret'] });
+    // The overlapping call registered kek-v2 after this call's read: its read still says "not there".
+    const get = jest.spyOn(catalog, 'get').mockResolvedValueOnce(undefined);
+    try {
+      const again = await run('setSecret', token);
+      expect(again).toMatchObject({ outcome: 'already-done', newKeyId: 'kek-v2' });
+    } finally {
+      get.mockRestore();
+    }
+    expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
+    expect(await new AuditLog(db.sql).list({ subject: 'key:kek-v2', action: 'key.added' })).toHaveLength(1);
+  });
+
   it('never gives a new KEK an id the catalog used for another key', async () => {
     await rotate();
     // kek-v2 is a raw-keyring key from before the move to the hierarchical keyring.
