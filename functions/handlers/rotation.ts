@@ -14,7 +14,7 @@ import { parseRotationEvent, rotateKeysetSecret, type RotationDeps, type StepRes
 import { migrate } from '../core/schema/migrate';
 import { rekeyHandler } from './shared/handler';
 import { logger, metrics } from './shared/powertools';
-import { containerSql } from './shared/sql';
+import { containerSql, missingDatabaseEnv } from './shared/sql';
 
 /**
  * The keyset secret's rotation function. Secrets Manager invokes it with
@@ -58,7 +58,7 @@ export async function resetRotationDeps(): Promise<void> {
 async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   const missing: string[] = [];
   if (!env.STATE_MACHINE_ARN) missing.push('STATE_MACHINE_ARN (the state machine finishSecret starts the rewrap on)');
-  const db = env.DATABASE_URL ? [] : ['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME'].filter((k) => !env[k]);
+  const db = missingDatabaseEnv(env);
   if (db.length > 0) missing.push(`${db.join(', ')} (the catalog database through the Data API; or DATABASE_URL)`);
   if (missing.length > 0) throw new RotationConfigError(`the rotation function's environment is incomplete: set ${missing.join('; ')}`);
   const sql = containerSql(env);

@@ -23,9 +23,7 @@ interface AslState {
 export interface RunOptions {
   /** Task state name → local implementation. Every Task state must have one. */
   readonly tasks: Readonly<Record<string, LocalTask>>;
-  /** Wait state name → milliseconds (default: every Wait state waits `defaultWaitMs`). */
-  readonly waitMs?: Readonly<Record<string, number>>;
-  /** @default 50 */
+  /** Milliseconds every Wait state waits instead of its seconds. @default 50 */
   readonly defaultWaitMs?: number;
   /** Retry pauses shortened to this many ms. @default 10 */
   readonly retryIntervalMs?: number;
@@ -71,11 +69,10 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
   }
   const waitTimeOverrides: Record<string, number> = {};
   for (const name of collectStates(definition, (s) => s.Type === 'Wait').keys()) {
-    waitTimeOverrides[name] = options.waitMs?.[name] ?? options.defaultWaitMs ?? 50;
+    waitTimeOverrides[name] = options.defaultWaitMs ?? 50;
   }
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of collectStates(definition, (s) => Array.isArray(s.Retry))) {
-    void state;
+  for (const name of collectStates(definition, (s) => Array.isArray(s.Retry)).keys()) {
     retryIntervalOverrides[name] = options.retryIntervalMs ?? 10;
   }
 

@@ -9,8 +9,10 @@ const NAME_LIMIT = 80;
 /**
  * ExecutionStarter over Step Functions StartExecution. The execution name is
  * derived from the client token alone (`rewrap-<token>`), so a re-run of the
- * same rotation step finds ExecutionAlreadyExists and starts nothing new
- * (Standard workflows keep names unique for 90 days after an execution ends).
+ * same rotation step starts nothing new: once the first execution has ended
+ * Step Functions answers ExecutionAlreadyExists (names stay unique for 90
+ * days), and while it still runs it answers a repeat with the same name and
+ * input with success, so `started: true` may be a repeat (ports/executions.ts).
  * The input carries ids only: `{mode: 'rewrap', targetKeyId}`.
  */
 export class SfnExecutionStarter implements ExecutionStarter {

@@ -25,7 +25,8 @@ export function containerRuntime(env: NodeJS.ProcessEnv = process.env): Promise<
 export async function resetContainerRuntime(): Promise<void> {
   const current = cached;
   cached = undefined;
-  if (current) await (await current).close().catch(() => undefined);
+  // A build that failed has nothing to close.
+  if (current) await (await current.catch(() => undefined))?.close().catch(() => undefined);
 }
 
 async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
