@@ -29,6 +29,10 @@ export function handlerEntry(name: string): string {
 export const BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
   minify: true,
+  // Error classes name themselves after their class (RekeyError: `this.name = new.target.name`), and
+  // that name is what Lambda reports as errorType, Step Functions matches in Retry/Catch and the logs
+  // show: minifying must not rename classes.
+  keepNames: true,
   sourceMap: true,
   sourcesContent: false,
   target: 'node24',

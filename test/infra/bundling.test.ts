@@ -21,6 +21,7 @@ describe('bundling', () => {
     const stack = new Stack(app, 'Bundled', { env: ENV });
     const key = new Key(stack, 'Key', { enableKeyRotation: true });
     const worker = new RekeyFunction(stack, 'Worker', { handler: 'worker', key, timeout: Duration.seconds(30) });
+    const validate = new RekeyFunction(stack, 'Validate', { handler: 'validate-input', key, timeout: Duration.seconds(30) });
     const sdk = new NodejsFunction(stack, 'SdkUser', {
       entry: path.join(__dirname, 'fixtures', 'sdk-entry.ts'),
       projectRoot: PROJECT_ROOT,
@@ -33,7 +34,7 @@ describe('bundling', () => {
       const key = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Code!.S3Key!;
       return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
     };
-    assets = { worker: assetDir(worker.function), sdk: assetDir(sdk) };
+    assets = { worker: assetDir(worker.function), validate: assetDir(validate.function), sdk: assetDir(sdk) };
   });
 
   test('a handler entry becomes a minified CommonJS index.js with a source map, exporting handler', async () => {
@@ -41,6 +42,24 @@ describe('bundling', () => {
     expect(files).toEqual(['index.js', 'index.js.map']);
     const bundle = (await import(path.join(assets.worker!, 'index.js'))) as { handler?: unknown };
     expect(typeof bundle.handler).toBe('function');
+  });
+
+  test('minified, errors keep their class names: what Lambda reports and Step Functions matches', async () => {
+    const saved = { ...process.env };
+    for (const k of ['DATABASE_URL', 'DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME', 'REKEY_REGISTRY', 'KEYRING_KIND']) delete process.env[k];
+    Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_METRICS_DISABLED: 'true' });
+    try {
+      const bundle = (await import(path.join(assets.validate!, 'index.js'))) as { handler: (e: unknown, c: unknown) => Promise<unknown> };
+      const context = { functionName: 'rekey-validate', awsRequestId: 'r', getRemainingTimeInMillis: () => 30_000 };
+      const err = (await bundle.handler({ executionId: 'arn:exec', input: {} }, context).catch((e: unknown) => e)) as Error & { code?: string };
+      expect(err).toBeInstanceOf(Error);
+      expect(err.name).toMatch(/^[A-Z][A-Za-z]+Error$/);
+      expect(err.name).toBe(err.constructor.name);
+      expect(err.code).toBeDefined();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
   });
 
   test('the AWS SDK v3 is inside the bundle, not left to the runtime', async () => {
