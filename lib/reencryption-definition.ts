@@ -1,4 +1,5 @@
 import { Choice, Condition, Errors, Fail, JitterType, JsonPath, Succeed, TaskInput, Wait, WaitTime, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
+import { NON_RETRYABLE_ERROR_NAMES } from '../functions/core/non-retryable-errors';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -267,6 +268,9 @@ function task(scope: Construct, name: string, fn: IFunction, options: TaskOption
     retryOnServiceExceptions: false,
   });
   const { serviceRetry, taskRetry } = STATE_MACHINE_DEFAULTS;
+  // First match wins: an error no retry can fix (bad input, configuration, schema, keys) goes
+  // straight to the Catch instead of being retried for a minute under States.TaskFailed.
+  t.addRetry({ errors: [...NON_RETRYABLE_ERROR_NAMES], maxAttempts: 0 });
   t.addRetry({
     errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
     ...serviceRetry,

@@ -1,4 +1,5 @@
 import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg-sql';
+import { RekeyError } from '../core/errors';
 import { BlindIndex } from '../core/crypto/blind-index';
 import { EnvelopeCipher } from '../core/crypto/envelope-cipher';
 import type { Keyring, KeyringKind } from '../core/crypto/keyring';
@@ -138,7 +139,8 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
   }
 }
 
-export class RuntimeConfigError extends Error {
+/** The runtime's configuration (registry, keyring variables) is missing or wrong. Not retryable: someone has to fix it. */
+export class RuntimeConfigError extends RekeyError {
   readonly code = 'RUNTIME_CONFIG';
 }
 

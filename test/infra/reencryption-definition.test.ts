@@ -1,4 +1,5 @@
 import { StateMachine } from 'aws-local-stepfunctions';
+import { NON_RETRYABLE_ERROR_NAMES } from '../../functions/core/non-retryable-errors';
 import { EXECUTION_ERRORS, STATE_NAMES, TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { SYNTH_TIMEOUT_MS } from './support';
@@ -119,9 +120,11 @@ describe('the synthesized definition', () => {
   test('every Task retries with exponential backoff and jitter, and every Task catches', () => {
     for (const [name, state] of Object.entries(definition.States).filter(([, s]) => s.Type === 'Task')) {
       const retry = state.Retry as { ErrorEquals: string[]; BackoffRate: number; MaxAttempts: number; JitterStrategy: string }[];
-      expect({ name, retriers: retry.length }).toEqual({ name, retriers: 2 });
-      for (const r of retry) expect(r).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
-      expect(retry.flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'States.TaskFailed']));
+      expect({ name, retriers: retry.length }).toEqual({ name, retriers: 3 });
+      // First (first match wins): the errors no retry can fix, never retried.
+      expect(retry[0]).toEqual({ ErrorEquals: [...NON_RETRYABLE_ERROR_NAMES], MaxAttempts: 0 });
+      for (const r of retry.slice(1)) expect(r).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+      expect(retry.slice(1).flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'States.TaskFailed']));
       const catchers = state.Catch as { ErrorEquals: string[]; Next: string }[];
       expect(catchers).toEqual([
         expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: name === STATE_NAMES.markFailed ? STATE_NAMES.jobFailed : STATE_NAMES.markFailed }),
@@ -200,13 +203,28 @@ describe('executions on aws-local-stepfunctions', () => {
       ...happyTasks(),
       [STATE_NAMES.plan]: () => {
         attempts += 1;
-        throw Object.assign(new Error('the registry names no table "users"'), { name: 'RegistryError' });
+        throw Object.assign(new Error('lost the database connection'), { name: 'DatabaseConnectionError' });
       },
     };
     const run = await execute(tasks, { mode: 'rewrap' });
     expect(attempts).toBe(4); // first try + 3 retries of States.TaskFailed
     expect(run.states).toEqual(['ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
-    expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.any(String), error: 'RegistryError' }]);
+    expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.any(String), error: 'DatabaseConnectionError' }]);
+    expect(run.error).toBe('DatabaseConnectionError');
+  });
+
+  test('an error no retry can fix fails the task at once, with its own name', async () => {
+    let attempts = 0;
+    const tasks = {
+      ...happyTasks(),
+      [STATE_NAMES.plan]: () => {
+        attempts += 1;
+        throw Object.assign(new Error('the registry names no table "users"'), { name: 'RegistryError' });
+      },
+    };
+    const run = await execute(tasks, { mode: 'rewrap' });
+    expect(attempts).toBe(1);
+    expect(run.states).toEqual(['ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
     expect(run.error).toBe('RegistryError');
   });
 
