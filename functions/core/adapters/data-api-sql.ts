@@ -127,16 +127,7 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   };
 
   const batch = async (text: string, sets: readonly (readonly SqlValue[])[], transactionId: string): Promise<number> => {
-    let sql: string | undefined;
-    const encoded = sets.map((set, i) => {
-      const statement = encodeStatement(text, set);
-      // The placeholders of array parameters depend on the values (bytea or text): every set must yield the same SQL.
-      if (sql !== undefined && statement.sql !== sql) {
-        throw new DataApiParameterError(`parameter set ${i + 1} needs different SQL than the first (an array parameter is bytea in one and text in the other)`);
-      }
-      sql = statement.sql;
-      return statement.parameters;
-    });
+    const { sql, parameterSets: encoded } = encodeBatch(text, sets);
     const envelope = { ...target, ...database, sql, transactionId };
     const requests = splitParameterSets(envelope, encoded, maxBatchBytes);
     for (const parameterSets of requests) {
@@ -202,6 +193,52 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
       if (ownClient) client.destroy();
     },
   };
+}
+
+/**
+ * One SQL text for every parameter set of a batch. A value's placeholder can
+ * depend on its type (a Date is `(:p AT TIME ZONE 'UTC')`, a bigint
+ * `CAST(:p AS bigint)`), so a NULL in one set takes the placeholder the
+ * column's values have in the others (NULL AT TIME ZONE is NULL, CAST(NULL)
+ * is NULL). What cannot agree — an array parameter that is bytea in one set
+ * and text in another, or two different types — is refused, naming the set
+ * and the parameter.
+ */
+function encodeBatch(text: string, sets: readonly (readonly SqlValue[])[]): { sql: string; parameterSets: SqlParameter[][] } {
+  const encoded = sets.map((set) => set.map((v, i) => encodeParameter(i + 1, v)));
+  const width = Math.max(0, ...sets.map((set) => set.length));
+  const placeholders: string[] = [];
+  for (let i = 0; i < width; i++) {
+    let chosen: { placeholder: string; set: number } | undefined;
+    encoded.forEach((set, n) => {
+      const value = sets[n]![i];
+      if (value === null || value === undefined || set[i] === undefined) return;
+      if (!chosen) chosen = { placeholder: set[i]!.placeholder, set: n };
+      else if (set[i]!.placeholder !== chosen.placeholder) {
+        throw new DataApiParameterError(
+          `parameter set ${n + 1} needs different SQL than set ${chosen.set + 1} for $${i + 1} (its values differ in type, e.g. an array that is bytea in one and text in the other)`,
+        );
+      }
+    });
+    const name = `:p${i + 1}`;
+    const someNull = sets.some((set) => set[i] === null);
+    if (chosen && someNull && chosen.placeholder.startsWith('ARRAY(')) {
+      // An array placeholder over a NULL would give an empty array: keep the NULL a NULL.
+      placeholders.push(`CASE WHEN CAST(${name} AS jsonb) IS NULL THEN NULL ELSE ${chosen.placeholder} END`);
+    } else {
+      // All NULL (or missing): the plain named placeholder; a missing one is reported by the rewrite below.
+      placeholders.push(chosen?.placeholder ?? name);
+    }
+  }
+  encoded.forEach((set, n) => {
+    if (set.length !== width) throw new DataApiParameterError(`parameter set ${n + 1} has ${set.length} value(s), the others ${width}`);
+  });
+  const sql = rewritePositional(text, (index) => {
+    const placeholder = placeholders[index - 1];
+    if (placeholder === undefined) throw new DataApiParameterError(`the statement uses $${index} but ${width} parameter(s) were given`);
+    return placeholder;
+  });
+  return { sql, parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
 }
 
 /** `$n` → Data API placeholders and parameters, checking every `$n` has a value. */

@@ -3,6 +3,7 @@ import { BatchExecuteStatementCommand, ExecuteStatementCommand, RDSDataClient } 
 import {
   createDataApiSql,
   DataApiLimitError,
+  DataApiParameterError,
   DataApiTransactionError,
   type DataApiSqlOptions,
   type DataApiSqlPool,
@@ -10,6 +11,7 @@ import {
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
+import type { SqlValue } from '../../../functions/core/ports/sql';
 import { QueryError, ResultTooLargeError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
 import { verify } from '../../../functions/core/reencrypt/verify';
@@ -186,6 +188,32 @@ describe('Data API adapter', () => {
     expect(server.calls['/BatchExecute']).toBeGreaterThanOrEqual(12);
     expect((await sql.query('SELECT 1 FROM batch WHERE id > 100')).rowCount).toBe(0);
     expect(server.openTransactions()).toBe(0);
+  });
+
+  it('a batch whose sets mix NULL with timestamps, bigints and arrays writes each as given', async () => {
+    await sql.query('CREATE TABLE mixed (id int PRIMARY KEY, at timestamptz, big bigint, tags text[], blobs bytea[])');
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    const sets: SqlValue[][] = [
+      [1, null, null, null, null],
+      [2, at, 9_007_199_254_740_993n, ['a', 'b'], [Buffer.from([1, 2])]],
+      [3, null, null, null, null],
+    ];
+    const result = await sql.executeBatch('INSERT INTO mixed VALUES ($1, $2, $3, $4, $5)', sets);
+    expect(result).toEqual({ parameterSets: 3, requests: 1 });
+    const { rows } = await sql.query<Record<string, unknown>>(
+      "SELECT id, at, big::text AS big, tags, blobs IS NULL AS blobs_null, cardinality(tags) AS n FROM mixed ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { id: 1, at: null, big: null, tags: null, blobs_null: true, n: null },
+      { id: 2, at, big: '9007199254740993', tags: ['a', 'b'], blobs_null: false, n: 2 },
+      { id: 3, at: null, big: null, tags: null, blobs_null: true, n: null },
+    ]);
+    // Sets whose values cannot share one statement are refused before anything is sent.
+    const before = server.calls['/BatchExecute'] ?? 0;
+    const err = await sql.executeBatch('INSERT INTO mixed (id, big) VALUES ($1, $2)', [[4, 5], [5, 9_007_199_254_740_993n]]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataApiParameterError);
+    expect((err as Error).message).toMatch(/parameter set 2 needs different SQL than set 1 for \$2/);
+    expect(server.calls['/BatchExecute'] ?? 0).toBe(before);
   });
 
   it.each(['DatabaseErrorException', 'BadRequestException'] as const)('reports SQL errors (%s) as typed errors without parameter values', async (sqlErrorType) => {
