@@ -85,7 +85,7 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   const client = options.client ?? new RDSDataClient({ maxAttempts: 1 });
   const baseDelayMs = options.baseDelayMs ?? 200;
   const usual: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs, maxDelayMs: 5_000 };
-  const resuming: RetryPolicy = { maxAttempts: Math.max(usual.maxAttempts, RESUMING_ATTEMPTS), baseDelayMs: baseDelayMs * 5, maxDelayMs: 5_000 };
+  const resuming: RetryPolicy = { maxAttempts: Math.max(usual.maxAttempts, RESUMING_ATTEMPTS), baseDelayMs: baseDelayMs * 5, maxDelayMs: Math.min(5_000, baseDelayMs * 25) };
   const policy = (err: unknown): RetryPolicy => (isResumingError(err) ? resuming : usual);
   const maxBatchBytes = options.maxBatchBytes ?? DATA_API_MAX_REQUEST_BYTES;
   const limits: SqlLimits = { maxRequestBytes: maxBatchBytes, maxResponseBytes: options.maxResponseBytes ?? DATA_API_MAX_RESPONSE_BYTES };

@@ -283,7 +283,18 @@ describe('errors', () => {
     const err = await rejection(db.sql.query('SELEC 1'));
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).sqlState).toBe('42601');
-    expect((err as Error).cause).toBeDefined();
+    expect((err as Error).cause).toMatchObject({ code: '42601', severity: 'ERROR' });
+  });
+
+  it('keeps no row value in the error or its cause: the server DETAIL is dropped', async () => {
+    await db.sql.query('CREATE TABLE IF NOT EXISTS detail_probe (email text PRIMARY KEY)');
+    await db.sql.query('INSERT INTO detail_probe VALUES ($1)', ['alice-secret@example.com']);
+    const err = await rejection(db.sql.query('INSERT INTO detail_probe VALUES ($1)', ['alice-secret@example.com']));
+    expect(err).toBeInstanceOf(UniqueViolationError);
+    const cause = (err as Error).cause as Record<string, unknown>;
+    expect(cause).toMatchObject({ code: '23505', constraint: 'detail_probe_pkey', table: 'detail_probe' });
+    const everything = JSON.stringify([err, cause], (_k, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v));
+    expect(everything).not.toContain('alice-secret');
   });
 });
 

@@ -70,7 +70,9 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
   const raw = typeof (err as { message?: unknown })?.message === 'string' ? (err as { message: string }).message : '';
   const sqlState = /SQLState: ([0-9A-Z]{5})/.exec(raw)?.[1];
   const message = firstLine(raw, sqlState);
-  const options = { cause: err };
+  // PostgreSQL's DETAIL (in the service's message after the first line) quotes row values: the cause
+  // keeps the error's name, first line and request metadata only, even for code that logs causes.
+  const options = { cause: redactedCause(err, name, message) };
   switch (name) {
     case 'AccessDeniedException':
     case 'ForbiddenException':
@@ -142,6 +144,17 @@ function forSqlState(message: string, sqlState: string | undefined, options: { c
     case 'query':
       return new QueryError(message, sqlState, options);
   }
+}
+
+function redactedCause(err: unknown, name: string, message: string): unknown {
+  if (!(err instanceof Error)) return err;
+  const copy = new Error(message);
+  copy.name = name || err.name;
+  for (const k of ['$metadata', '$fault', 'code'] as const) {
+    const v = (err as unknown as Record<string, unknown>)[k];
+    if (v !== undefined) Object.assign(copy, { [k]: v });
+  }
+  return copy;
 }
 
 function errorName(err: unknown): string {

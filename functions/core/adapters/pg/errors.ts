@@ -34,10 +34,13 @@ export function mapPgError(err: unknown): unknown {
   const e = (typeof err === 'object' && err !== null ? err : {}) as PgErrorFields;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const raw = typeof e.message === 'string' ? e.message : String(err);
-  const options = { cause: err };
+  let options: { cause: unknown } = { cause: err };
 
   if (code && /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string') {
     const message = serverMessage(raw, code);
+    // The server's DETAIL and WHERE quote row values (`Key (email)=(…) already exists`): the cause
+    // keeps what debugging needs and nothing that may be a secret, even for code that logs causes.
+    options = { cause: redactedServerError(err as Error, message, e) };
     switch (classifySqlState(code)) {
       case 'authentication':
         return new DatabaseAuthenticationError(
@@ -79,6 +82,18 @@ export function mapPgError(err: unknown): unknown {
     return new DatabaseConnectionError(`cannot reach the database (${raw}): check that PostgreSQL is running and reachable`, undefined, options);
   }
   return err;
+}
+
+/** A copy of a server error without DETAIL, WHERE, HINT or the query text: code, severity and object names only. */
+function redactedServerError(err: Error, message: string, fields: PgErrorFields): Error {
+  const copy = new Error(message);
+  copy.name = err.name;
+  const keep = ['code', 'severity', 'table', 'column', 'constraint', 'schema', 'dataType', 'routine'] as const;
+  for (const k of keep) {
+    const v = (fields as Record<string, unknown>)[k];
+    if (typeof v === 'string') Object.assign(copy, { [k]: v });
+  }
+  return copy;
 }
 
 /** The server's message, first line only, with quoted input withheld for data exceptions. */
