@@ -80,7 +80,7 @@ it.each([
   ['HttpEndpointNotEnabledException', DataApiConfigurationError, /EnableHttpEndpoint/],
   ['DatabaseNotFoundException', DataApiConfigurationError, /DB_CLUSTER_ARN/],
   ['TransactionNotFoundException', DataApiTransactionError, /3 minutes/],
-  ['StatementTimeoutException', QueryError, /may still complete/],
+  ['StatementTimeoutException', QueryError, /45 s timeout and was stopped; make it cheaper/],
   ['UnsupportedResultException', DataApiLimitError, /substring/],
 ] as const)('says what to fix on %s, without retrying', async (name, type, message) => {
   rds.on(ExecuteStatementCommand).rejects(error(name, 'from the service'));

@@ -97,7 +97,8 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
     case 'TransactionNotFoundException':
       return new DataApiTransactionError(`${operation}: the transaction is gone (${message}): it ended or sat idle past the Data API's 3 minutes`, undefined, options);
     case 'StatementTimeoutException':
-      return new QueryError(`${operation}: the statement ran past the Data API's timeout and may still complete on the server; make it cheaper (smaller batch)`, undefined, options);
+      // rekey never sets continueAfterTimeout, so the service stopped the statement: nothing of it stays.
+      return new QueryError(`${operation}: the statement ran past the Data API's 45 s timeout and was stopped; make it cheaper (a smaller batch size, an index on the id or key id column)`, undefined, options);
     case 'InternalServerErrorException':
       return new DatabaseConnectionError(`${operation}: the Data API failed internally; the statement may or may not have run`, undefined, options);
     case 'UnsupportedResultException':
