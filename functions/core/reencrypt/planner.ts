@@ -40,6 +40,8 @@ export interface PlannerDeps {
   readonly faults?: FaultHook | undefined;
   /** Rows per page of the keyset walk, and batch boundaries per page with a key id column. Default 2,000. */
   readonly pageSize?: number | undefined;
+  /** Rows per counting slice under transport limits (tests make it small). @default COUNT_SLICE_ROWS */
+  readonly countSliceRows?: number | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 2000;
@@ -101,11 +103,10 @@ export async function planTable(
   const stmts = new TableStatements(table, shape, mode);
   const key = tableKey(table);
   if (table.keyIdColumn) {
-    const sql = deps.sql;
-    const counts = await sql.query<{ key_id: string | null; total: string; pending: string }>(stmts.countByKeyId().text, [targetKeyId]);
-    const rowsTotal = sum(counts.rows.map((r) => Number(r.total)));
-    const rowsPending = sum(counts.rows.map((r) => Number(r.pending)));
-    const sourceKeyIds = counts.rows
+    const counts = await countByKeyId(deps, stmts, targetKeyId);
+    const rowsTotal = sum(counts.map((r) => Number(r.total)));
+    const rowsPending = sum(counts.map((r) => Number(r.pending)));
+    const sourceKeyIds = counts
       .filter((r) => Number(r.pending) > 0 && r.key_id !== null && r.key_id !== targetKeyId)
       .map((r) => r.key_id!)
       .sort();
@@ -144,6 +145,42 @@ export async function planTable(
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
   }
   return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: cutter.finish(), sourceKeyIds: [...sources].sort() };
+}
+
+/** Rows per counting slice under a transport's limits: well inside the Data API's 45 s on an indexed scan. */
+export const COUNT_SLICE_ROWS = 500_000;
+
+interface KeyIdCount {
+  readonly key_id: string | null;
+  readonly total: string;
+  readonly pending: string;
+}
+
+/**
+ * Rows and pending rows per key id. Without transport limits (node-postgres)
+ * one GROUP BY over the table; under them (the Data API, whose statements
+ * stop after 45 s) in slices of COUNT_SLICE_ROWS rows in id order, summed
+ * here, so a 100 M-row table is 200 bounded statements instead of one that
+ * times out.
+ */
+async function countByKeyId(deps: PlannerDeps, stmts: TableStatements, targetKeyId: string): Promise<KeyIdCount[]> {
+  if (!deps.sql.limits) return (await deps.sql.query<KeyIdCount>(stmts.countByKeyId().text, [targetKeyId])).rows;
+  const sliceRows = deps.countSliceRows ?? COUNT_SLICE_ROWS;
+  const byKey = new Map<string | null, { total: number; pending: number }>();
+  let after: string | null = null;
+  for (;;) {
+    type SliceRow = KeyIdCount & { slice_rows: string; last_id: string | null };
+    const params: (string | number)[] = after === null ? [targetKeyId, sliceRows] : [targetKeyId, sliceRows, after];
+    const rows: SliceRow[] = (await deps.sql.query<SliceRow>(stmts.countByKeyIdSlice(after !== null).text, params)).rows;
+    for (const r of rows) {
+      const sums = byKey.get(r.key_id) ?? { total: 0, pending: 0 };
+      byKey.set(r.key_id, { total: sums.total + Number(r.total), pending: sums.pending + Number(r.pending) });
+    }
+    const first: SliceRow | undefined = rows[0];
+    if (!first || Number(first.slice_rows) < sliceRows || first.last_id === null) break;
+    after = first.last_id;
+  }
+  return [...byKey].map(([key_id, c]) => ({ key_id, total: String(c.total), pending: String(c.pending) }));
 }
 
 /**

@@ -159,6 +159,25 @@ export class TableStatements {
   }
 
   /**
+   * countByKeyId over one slice of the table, for transports with a statement
+   * timeout (the Data API's 45 s): `$1` target key, `$2` rows in the slice
+   * [, `$3` the last id of the previous slice]. Every result row also carries
+   * the slice's size and last id, so the caller knows where to go on.
+   */
+  countByKeyIdSlice(after: boolean): Statement {
+    const pending = this.pendingCondition(1);
+    if (!pending || !this.table.keyIdColumn) throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
+    return {
+      text:
+        `WITH slice AS (SELECT ${this.id} AS id, t.${quoteIdent(this.table.keyIdColumn)} AS key_id, ${pending} AS pending FROM ${this.t} AS t` +
+        `${after ? ` WHERE ${this.id} > $3::${this.idType}` : ''} ORDER BY ${this.id} LIMIT $2)` +
+        ` SELECT key_id, count(*)::text AS total, count(*) FILTER (WHERE pending)::text AS pending,` +
+        ` (SELECT count(*) FROM slice)::text AS slice_rows, (SELECT s.id FROM slice AS s ORDER BY s.id DESC LIMIT 1)::text AS last_id` +
+        ` FROM slice GROUP BY 1`,
+    };
+  }
+
+  /**
    * `$1` target key, `$2` batch size, `$3` page size[, `$4` the last
    * boundary of the previous page]: the id of every batch-size-th pending
    * row, in id order — the upper bounds of the keyset batches — a page at a

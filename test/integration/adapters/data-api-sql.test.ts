@@ -294,18 +294,25 @@ describe('Data API adapter', () => {
     const names = Array.from({ length: 60 }, (_, i) => `name-${String.fromCharCode(65 + (i % 26))}${i}`);
     const blobs = await Promise.all(names.map((n) => old.encrypt(Buffer.from(`t-${n}`), { table: 'tx', column: 'v', rowId: n })));
     await sql.query('INSERT INTO tx SELECT * FROM unnest($1::text[], $2::bytea[])', [names, blobs]);
+    // A key id column: the planner counts and cuts batches by SQL (in slices and pages under the service's limits).
+    await sql.query('CREATE TABLE tagged (id bigint PRIMARY KEY, v text, key_id text)');
+    const tagged = await Promise.all(ids.slice(0, 150).map((id) => old.encrypt(`k-${id}`, { table: 'tagged', column: 'v', rowId: id })));
+    await sql.query("INSERT INTO tagged SELECT id, v, 'kek-v1' FROM unnest($1::bigint[], $2::text[]) AS u(id, v)", [ids.slice(0, 150), tagged]);
 
     const registry = parseRegistry({
       tables: [
         { name: 'secrets', idColumn: 'id', columns: ['v'] },
         { name: 'uu', idColumn: 'id', columns: ['v'] },
         { name: 'tx', idColumn: 'name', columns: ['v'] },
+        { name: 'tagged', idColumn: 'id', columns: ['v'], keyIdColumn: 'key_id' },
       ],
     });
     const runtime = await createEngineRuntime({ sql, keyring: new RawKeyring([v2, v1]), registry, actor: 'data-api-test' });
     const rewrap = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'test' });
     expect(rewrap.job.status).toBe('completed');
+    expect(rewrap.plan?.find((p) => p.table === 'tagged')).toEqual({ table: 'tagged', rowsTotal: 150, rowsPending: 150, batches: 2 });
     expect(new Set((await sql.query<{ v: string }>('SELECT v FROM secrets')).rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v2']));
+    expect((await sql.query<{ key_id: string; n: string }>('SELECT key_id, count(*)::text AS n FROM tagged GROUP BY 1')).rows).toEqual([{ key_id: 'kek-v2', n: '150' }]);
     const reencrypt = await startJob(runtime.deps, { mode: 'reencrypt', targetKeyId: 'kek-v2', batchSize: 25, requestedBy: 'test' }, { concurrency: 2 });
     expect(reencrypt.job.status).toBe('completed');
     const report = await verify(runtime.deps, { targetKeyId: 'kek-v2', decrypt: true });
@@ -314,6 +321,7 @@ describe('Data API adapter', () => {
       ['secrets', 300, 300],
       ['uu', 60, 60],
       ['tx', 60, 60],
+      ['tagged', 150, 150],
     ]);
     expect(server.openTransactions()).toBe(0);
   });

@@ -4,6 +4,7 @@ import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, JobNotFoun
 import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt/job-store';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
+import type { Sql } from '../../../functions/core/ports/sql';
 import { valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
 import { planTable } from '../../../functions/core/reencrypt/planner';
 import { describeTable } from '../../../functions/core/reencrypt/table-shape';
@@ -148,6 +149,24 @@ describe('re-encryption engine on PostgreSQL', () => {
     expect(whole.ranges).toHaveLength(13); // 12 full batches of 7, then 6 rows
     expect(whole.ranges.map((r) => r.rows)).toEqual([...Array<number>(12).fill(7), 6]);
     for (const pageSize of [1, 2, 5, 12]) expect(await plan(pageSize)).toEqual(whole);
+
+    // Under a transport's limits (the Data API) the counts come in slices of the table: the same plan.
+    const queries: string[] = [];
+    const limited: Sql = {
+      limits: { maxRequestBytes: 4 << 20, maxResponseBytes: 1 << 20 },
+      query: (text, params) => {
+        queries.push(text);
+        return db.sql.query(text, params);
+      },
+      transaction: (fn) => db.sql.transaction(fn),
+    };
+    for (const countSliceRows of [1, 7, 50, 119, 120, 121, 10_000]) {
+      queries.length = 0;
+      const sliced = await planTable({ sql: limited, crypto: valueCryptoFrom({ cipher: world.cipher }), pageSize: 1000, countSliceRows }, table, shape, 'rewrap', 'kek-v2', 7);
+      expect([countSliceRows, sliced]).toEqual([countSliceRows, whole]);
+      expect(queries.filter((q) => q.startsWith('WITH slice')).length).toBe(Math.floor(120 / countSliceRows) + 1);
+      expect(queries.some((q) => q.includes('GROUP BY 1') && !q.startsWith('WITH slice'))).toBe(false);
+    }
   });
 
   it('handles uuid and text ids', async () => {

@@ -78,6 +78,9 @@ describe('table statements', () => {
     );
     expect(s.batchBoundaries(true).text).toContain('(t."token" IS NOT NULL OR t."blob" IS NOT NULL)) AND t."id" > $4::bigint) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3');
     expect(s.countByKeyId().text).toContain('GROUP BY 1');
+    // The slice's last id is ordered as the id, not as its text ('99' sorts after '105').
+    expect(s.countByKeyIdSlice(true).text).toContain('WHERE t."id" > $3::bigint ORDER BY t."id" LIMIT $2)');
+    expect(s.countByKeyIdSlice(true).text).toContain('(SELECT s.id FROM slice AS s ORDER BY s.id DESC LIMIT 1)::text AS last_id');
   });
 
   it('encrypt mode reads the plaintext source and writes target, blind index and the cleared source', () => {
