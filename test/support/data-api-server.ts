@@ -66,6 +66,12 @@ export interface DataApiServerOptions {
   readonly transactionIdleMs?: number;
   /** @default 'DatabaseErrorException' */
   readonly sqlErrorType?: 'DatabaseErrorException' | 'BadRequestException';
+  /**
+   * A statement running longer is stopped and answered with
+   * StatementTimeoutException, as the service does without
+   * continueAfterTimeout. @default 45000
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 interface Transaction {
@@ -86,7 +92,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   const sqlErrorType = options.sqlErrorType ?? 'DatabaseErrorException';
   // Sessions in UTC, Aurora's default TimeZone: timestamptz results come back in UTC.
   const url = new URL(databaseUrl);
-  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC`.trim());
+  const statementTimeoutMs = options.statementTimeoutMs ?? 45_000;
+  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`.trim());
   const pool = new pg.Pool({ connectionString: url.toString(), max: options.maxConnections ?? 8, types: RAW_TEXT });
   pool.on('error', () => undefined);
   const transactions = new Map<string, Transaction>();
@@ -125,6 +132,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     } catch (err) {
       const e = err as { message?: string; code?: string; detail?: string; severity?: string };
       if (!e.severity) throw err;
+      // 57014 from statement_timeout: the service's own timeout, not a SQL error.
+      if (e.code === '57014' && /statement timeout/.test(e.message ?? '')) throw new DataApiFault('StatementTimeoutException', 'Request timed out', 400);
       const detail = e.detail ? `\n  Detail: ${e.detail}` : '';
       throw new DataApiFault(sqlErrorType, `${e.severity}: ${e.message}${detail}; SQLState: ${e.code ?? 'XX000'}`);
     }

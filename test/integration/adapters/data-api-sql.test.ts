@@ -216,6 +216,19 @@ describe('Data API adapter', () => {
     expect(server.calls['/BatchExecute'] ?? 0).toBe(before);
   });
 
+  it('a statement past the service timeout is stopped: a QueryError saying so, nothing of it kept, its transaction rolled back', async () => {
+    await start({ statementTimeoutMs: 300 });
+    await sql.query('CREATE TABLE slow (id int PRIMARY KEY)');
+    const err = await sql.query('INSERT INTO slow SELECT 1 FROM pg_sleep(2)').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueryError);
+    expect((err as Error).message).toMatch(/ExecuteStatement: the statement ran past the Data API's 45 s timeout and was stopped; make it cheaper/);
+    expect((err as QueryError).retryable).toBe(false);
+    expect((await sql.query('SELECT count(*)::int AS n FROM slow')).rows).toEqual([{ n: 0 }]);
+    const inTx = await sql.transaction((tx) => tx.query('SELECT pg_sleep(2)')).catch((e: unknown) => e);
+    expect(inTx).toBeInstanceOf(QueryError);
+    expect(server.openTransactions()).toBe(0); // rolled back
+  });
+
   it.each(['DatabaseErrorException', 'BadRequestException'] as const)('reports SQL errors (%s) as typed errors without parameter values', async (sqlErrorType) => {
     await start({ sqlErrorType });
     await sql.query('CREATE TABLE u (id int PRIMARY KEY, secret text)');
