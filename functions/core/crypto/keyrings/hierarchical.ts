@@ -41,8 +41,6 @@ interface LoadedKeyset {
   readonly ids: readonly string[];
   readonly keks: Map<string, Buffer>;
   readonly loadedAt: number;
-  /** Set when a key id was missing: the next use reloads, while in-flight uses still finish on this one. */
-  stale: boolean;
   /** Set once the KEKs are zeroed; a holder must fetch the current keyset again. */
   disposed: boolean;
 }
@@ -164,8 +162,12 @@ export class HierarchicalKeyring implements Keyring {
    */
   private async withKeyset<T>(needs: readonly string[], use: (ks: LoadedKeyset) => T): Promise<T> {
     let missReloaded = false;
+    let reloadNow = false;
     for (let round = 0; round < MAX_LOAD_ROUNDS + 1; round += 1) {
-      const ks = await this.current();
+      // A miss reloads for this caller only: if that load fails, the cached
+      // keyset (still within its TTL) keeps serving every other key.
+      const ks = reloadNow ? await this.startLoad() : await this.current();
+      reloadNow = false;
       if (ks.disposed) continue;
       const missing = needs.find((id) => !ks.keks.has(id));
       if (missing === undefined) return use(ks);
@@ -175,7 +177,7 @@ export class HierarchicalKeyring implements Keyring {
       }
       missReloaded = true;
       this.lastMissReload = now;
-      ks.stale = true;
+      reloadNow = true;
     }
     throw new KeyringUnavailableError(
       `the keyset in secret ${JSON.stringify(this.secretId)} was refreshed ${MAX_LOAD_ROUNDS} times while loading; retry`,
@@ -184,7 +186,12 @@ export class HierarchicalKeyring implements Keyring {
 
   private current(): LoadedKeyset | Promise<LoadedKeyset> {
     const ks = this.cache;
-    if (ks !== undefined && !ks.stale && !ks.disposed && this.now() - ks.loadedAt < this.ttlMs) return ks;
+    if (ks !== undefined && !ks.disposed && this.now() - ks.loadedAt < this.ttlMs) return ks;
+    return this.startLoad();
+  }
+
+  /** The load in flight, or a new one: concurrent callers share one Secrets Manager call. */
+  private startLoad(): Promise<LoadedKeyset> {
     if (this.inflight === undefined) {
       const load = this.load(this.generation);
       this.inflight = load;
@@ -233,7 +240,6 @@ export class HierarchicalKeyring implements Keyring {
       ids: [keyset.primary, ...keyset.keys.map((k) => k.id).filter((id) => id !== keyset.primary)],
       keks,
       loadedAt: this.now(),
-      stale: false,
       disposed: false,
     };
   }

@@ -206,6 +206,24 @@ describe('HierarchicalKeyring cache', () => {
     expect(secrets.gets).toBe(3);
   });
 
+  it('a miss whose reload fails leaves the cached keyset serving the keys it has', async () => {
+    let now = 0;
+    const kms = new FakeKms();
+    const secrets = new FakeSecrets(keysetOf(['kek-v1'], 'kek-v1'));
+    const keyring = new HierarchicalKeyring({ kms, secrets, secretId: 'ks', now: () => now, ttlMs: 300_000 });
+    const dk = await keyring.generateDataKey('kek-v1', wc('kek-v1'));
+    jest.spyOn(secrets, 'getSecretValue').mockRejectedValue(new KeyringUnavailableError('throttled'));
+    now += 10_000;
+    await expect(keyring.unwrapDataKey('kek-v9', dk.wrapped, wc('kek-v9'))).rejects.toBeInstanceOf(KeyringUnavailableError);
+    const getsAfterMiss = secrets.gets;
+    // Still within the TTL: kek-v1 is served from the cache, with no further Secrets Manager call.
+    for (const t of [20_000, 60_000, 120_000]) {
+      now = t;
+      expect((await keyring.unwrapDataKey('kek-v1', dk.wrapped, wc('kek-v1'))).equals(dk.plaintext)).toBe(true);
+    }
+    expect(secrets.gets).toBe(getsAfterMiss);
+  });
+
   it('a KEK that KMS refuses names the entry, and no KEK of that load is kept', async () => {
     const kms = new FakeKms();
     const ks = keysetOf(['kek-v1', 'kek-v2'], 'kek-v2');
