@@ -1,10 +1,10 @@
 import type { EncryptionContext } from './crypto/context';
 import { EnvelopeCipher } from './crypto/envelope-cipher';
 import { isEnvelope, peekKeyId } from './crypto/envelope';
-import { PlaintextEncodingError } from './crypto/errors';
+import { EnvelopeFormatError, OversizeError, PlaintextEncodingError } from './crypto/errors';
 import type { Keyring } from './crypto/keyring';
 import type { LegacyFormat, LegacyReader } from './crypto/legacy/reader';
-import type { KeyPolicy } from './keys/policy';
+import { assertLegacyKeyReadable, type KeyPolicy } from './keys/policy';
 
 export interface FieldEncryptionOptions {
   /** Where the key-encryption keys come from, e.g. `RawKeyring.fromEnv()`. */
@@ -63,7 +63,7 @@ export class FieldEncryption {
   }
 
   /** The stored value as text. Throws PlaintextEncodingError when it was stored as bytes that are not UTF-8. */
-  async decryptField(stored: Buffer | string, ctx: EncryptionContext): Promise<string> {
+  async decryptField(stored: Uint8Array | string, ctx: EncryptionContext): Promise<string> {
     const bytes = await this.decryptFieldBytes(stored, ctx);
     try {
       return FieldEncryption.utf8.decode(bytes);
@@ -79,21 +79,33 @@ export class FieldEncryption {
    * the first legacy reader that recognizes it. A value nothing recognizes
    * fails with the envelope parser's EnvelopeFormatError.
    */
-  async decryptFieldBytes(stored: Buffer | string, ctx: EncryptionContext): Promise<Buffer> {
-    if (claimsEnvelope(stored)) return this.cipher.decrypt(stored, ctx);
-    const reader = this.readerFor(stored);
-    if (reader) return reader.decrypt(stored);
-    return this.cipher.decrypt(stored, ctx); // throws the precise EnvelopeFormatError / UnsupportedVersionError
+  async decryptFieldBytes(stored: Uint8Array | string, ctx: EncryptionContext): Promise<Buffer> {
+    const value = storedValue(stored);
+    if (claimsEnvelope(value)) return this.cipher.decrypt(value, ctx);
+    const reader = this.readerFor(value);
+    if (!reader) return this.cipher.decrypt(value, ctx); // throws the precise EnvelopeFormatError / UnsupportedVersionError
+    this.cipher.assertStoredSize(value);
+    // A legacy format that names its key (JSON key_id) obeys the catalog like an envelope: a destroyed key never decrypts.
+    const keyId = reader.keyIdOf(value);
+    if (keyId !== undefined) assertLegacyKeyReadable(this.cipher.policy, keyId);
+    const plaintext = await reader.decrypt(value);
+    if (plaintext.length > this.cipher.maxPlaintextBytes) {
+      const size = plaintext.length;
+      plaintext.fill(0);
+      throw new OversizeError(size, this.cipher.maxPlaintextBytes);
+    }
+    return plaintext;
   }
 
   /** True when the value is an envelope whose key is not the one new values in `tenant` go under, or is a legacy value. */
-  needsRotation(stored: Buffer | string, tenant?: string | null): boolean {
+  needsRotation(stored: Uint8Array | string, tenant?: string | null): boolean {
     const kind = this.kindOf(stored);
     return kind.kind === 'legacy' || kind.keyId !== this.cipher.policy.encryptionKeyId(tenant);
   }
 
   /** What a stored value is and which key it names, without decrypting. */
-  kindOf(stored: Buffer | string): StoredValueKind {
+  kindOf(value: Uint8Array | string): StoredValueKind {
+    const stored = storedValue(value);
     if (claimsEnvelope(stored)) return { kind: 'envelope', keyId: peekKeyId(stored) };
     const reader = this.readerFor(stored);
     if (reader) return { kind: 'legacy', format: reader.format, keyId: reader.keyIdOf(stored) };
@@ -106,6 +118,17 @@ export class FieldEncryption {
 }
 
 const REKEY_TEXT_PREFIX = /^rk\d{1,3}:/;
+
+/**
+ * The stored value as a string or Buffer (a plain Uint8Array is viewed as a
+ * Buffer, not copied); anything else — null from a nullable column, a number —
+ * is an EnvelopeFormatError, before any reader looks at it.
+ */
+function storedValue(stored: unknown): Buffer | string {
+  if (typeof stored === 'string' || Buffer.isBuffer(stored)) return stored;
+  if (stored instanceof Uint8Array) return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+  throw new EnvelopeFormatError('bad-type', `a stored value must be a string or a Buffer, got ${stored === null ? 'null' : typeof stored}`);
+}
 
 /**
  * Whether a value is a rekey envelope (or one gone bad) rather than a legacy

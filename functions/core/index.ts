@@ -63,6 +63,7 @@ export {
   UnknownKeyError,
   KeyDestroyedError,
   KeyNotActiveError,
+  KeyScopeError,
   KeyMaterialError,
   LegacyFormatError,
   KeyringUnavailableError,

@@ -10,6 +10,7 @@
  * source and fails when this list and the code disagree.
  */
 export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = [
+  'ActiveKeyExistsError',
   'AuthenticationError',
   'BatchLeaseLostError',
   'BatchNotFoundError',
@@ -36,6 +37,7 @@ export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = [
   'KeyLifecycleError',
   'KeyMaterialError',
   'KeyNotActiveError',
+  'KeyScopeError',
   'KeyServiceAccessDeniedError',
   'KeyServiceNotFoundError',
   'KeyServiceRejectedError',

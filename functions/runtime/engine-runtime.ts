@@ -86,7 +86,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     const catalogChanges = options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(catalog, keyring, options.actor)).changes;
     let policy: KeyPolicy = await catalog.policy();
     const policyProxy: KeyPolicy = {
-      assertCanEncrypt: (id) => policy.assertCanEncrypt(id),
+      assertCanEncrypt: (id, tenant) => policy.assertCanEncrypt(id, tenant),
       assertCanDecrypt: (id) => policy.assertCanDecrypt(id),
       encryptionKeyId: (tenant) => policy.encryptionKeyId(tenant),
       statusOf: (id) => policy.statusOf(id),

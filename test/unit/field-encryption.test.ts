@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { jsonKeyIdEncrypt } from '../../functions/core/crypto/legacy/json-key-id';
 import {
   AuthenticationError,
   EnvelopeFormatError,
+  FernetReader,
+  JsonKeyIdReader,
+  KeyDestroyedError,
+  OversizeError,
+  PlaintextReader,
+  StaticKeyPolicy,
   PlaintextEncodingError,
   RawKeyring,
   UnsupportedVersionError,
@@ -66,10 +73,10 @@ describe('field encryption (the application API)', () => {
       fakeReader.calls = 0;
       expect(await rekey.decryptField(stored, where)).toBe('new');
       expect(fakeReader.calls).toBe(0);
-      expect(await rekey.decryptField('legacy:k1:old value', where)).toBe('old value');
+      expect(await rekey.decryptField('legacy:kek-v1:old value', where)).toBe('old value');
       expect(fakeReader.calls).toBe(1);
-      expect(rekey.kindOf('legacy:k1:old')).toEqual({ kind: 'legacy', format: 'json-key-id', keyId: 'k1' });
-      expect(rekey.needsRotation('legacy:k1:old')).toBe(true);
+      expect(rekey.kindOf('legacy:kek-v1:old')).toEqual({ kind: 'legacy', format: 'json-key-id', keyId: 'kek-v1' });
+      expect(rekey.needsRotation('legacy:kek-v1:old')).toBe(true);
     });
 
     it('a damaged rk1: value fails as an envelope, never falls through to a reader', async () => {
@@ -84,6 +91,64 @@ describe('field encryption (the application API)', () => {
       const rekey = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }), legacyReaders: [fakeReader] });
       await expect(rekey.decryptField('gAAAAABfernet-ish', where)).rejects.toMatchObject({ reason: 'bad-prefix' });
       expect(() => rekey.kindOf('plain text')).toThrow(EnvelopeFormatError);
+    });
+  });
+
+  describe('legacy values obey the same rules as envelopes', () => {
+    const kek1 = randomBytes(32);
+    const keyring = RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v2, SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', kek1) });
+    const readers = (): LegacyReader[] => [
+      FernetReader.fromKeys([randomBytes(32).toString('base64url')]),
+      new JsonKeyIdReader((id) => keyring.kekFor(id)),
+      new PlaintextReader(),
+    ];
+
+    it('a JSON key_id value under a key the catalog destroyed does not decrypt', async () => {
+      const policy = new StaticKeyPolicy([
+        { id: 'kek-v2', status: 'active' },
+        { id: 'kek-v1', status: 'destroyed' },
+      ]);
+      const rekey = await createFieldEncryption({ keyring, policy, legacyReaders: readers() });
+      const stored = jsonKeyIdEncrypt(kek1, 'kek-v1', 'legacy-secret');
+      const err = await rekey.decryptField(stored, where).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(KeyDestroyedError);
+      expect(String((err as Error).message)).not.toContain('legacy-secret');
+      // Retired, it still reads.
+      const retired = await createFieldEncryption({ keyring, legacyReaders: readers() });
+      expect(await retired.decryptField(stored, where)).toBe('legacy-secret');
+    });
+
+    it.each([
+      ['null', null],
+      ['a number', 123],
+      ['an object', {}],
+      ['undefined', undefined],
+    ])('%s is an EnvelopeFormatError, not a crash, with readers configured', async (_name, value) => {
+      const rekey = await createFieldEncryption({ keyring, legacyReaders: readers() });
+      await expect(rekey.decryptField(value as never, where)).rejects.toMatchObject({ name: 'EnvelopeFormatError', reason: 'bad-type' });
+      expect(() => rekey.kindOf(value as never)).toThrow(EnvelopeFormatError);
+      expect(() => rekey.needsRotation(value as never)).toThrow(EnvelopeFormatError);
+    });
+
+    it('a plain Uint8Array is read like a Buffer', async () => {
+      const rekey = await createFieldEncryption({ keyring, legacyReaders: readers() });
+      const bin = await rekey.encryptFieldBytes('bytes', where);
+      expect(await rekey.decryptField(new Uint8Array(bin), where)).toBe('bytes');
+      expect(await rekey.decryptField(new TextEncoder().encode('clear text'), where)).toBe('clear text');
+    });
+
+    it('legacy values are held to the size limit (maxPlaintextBytes)', async () => {
+      const rekey = await createFieldEncryption({ keyring, legacyReaders: readers(), maxPlaintextBytes: 1024 });
+      await expect(rekey.decryptField('x'.repeat(1025), where)).rejects.toBeInstanceOf(OversizeError);
+      await expect(rekey.decryptField('x'.repeat(100_000), where)).rejects.toBeInstanceOf(OversizeError);
+      await expect(rekey.decryptField(jsonKeyIdEncrypt(kek1, 'kek-v1', 'z'.repeat(5000)), where)).rejects.toBeInstanceOf(OversizeError);
+      expect(await rekey.decryptField('x'.repeat(1024), where)).toBe('x'.repeat(1024));
+    });
+
+    it('a JSON key_id value of several megabytes decrypts (base64 checked without a backtracking regex)', async () => {
+      const rekey = await createFieldEncryption({ keyring, legacyReaders: readers() });
+      const big = 'z'.repeat(4_000_000);
+      expect((await rekey.decryptField(jsonKeyIdEncrypt(kek1, 'kek-v1', big), where)).length).toBe(big.length);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync } from 'node:crypto';
-import { InvalidContextError, KeyMaterialError } from './errors';
+import { InvalidContextError, InvalidPlaintextError, KeyMaterialError } from './errors';
 
 /**
  * Blind index: HMAC-SHA256 of a plaintext under a key of its own (never a
@@ -95,6 +95,11 @@ export class BlindIndex {
   }
 
   private indexWith(keyId: string, value: Buffer | string, where: BlindIndexColumn): string {
+    // Checked here, not left to node:crypto, whose TypeError would quote the value (a number may be a card number).
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw new InvalidPlaintextError(`a blind index is computed over a string or a Buffer, got ${value === null ? 'null' : typeof value}`);
+    }
+    if (typeof where !== 'object' || where === null) throw new InvalidContextError('context', 'a blind index needs { table, column }');
     const key = this.columnKey(keyId, where);
     const bytes = normalize(value, where.normalize ?? this.options.normalize ?? 'none');
     return `${keyId}:${createHmac('sha256', key).update(bytes).digest('hex')}`;
@@ -117,7 +122,7 @@ export class BlindIndex {
 
 function normalize(value: Buffer | string, how: BlindIndexNormalization): Buffer | string {
   if (how === 'none') return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const text = typeof value === 'string' ? value : value.toString('utf8');
+  const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   return Buffer.from(text.trim().toLowerCase(), 'utf8');
 }
 

@@ -92,7 +92,7 @@ export class EnvelopeCipher {
   async encrypt(plaintext: Buffer | string, ctx: EncryptionContext, opts: EncryptOptions = {}): Promise<Buffer | string> {
     const bytes = this.plaintextBytes(plaintext);
     const keyId = opts.keyId ?? this.policy.encryptionKeyId(ctx?.tenant);
-    this.policy.assertCanEncrypt(keyId);
+    this.policy.assertCanEncrypt(keyId, ctx?.tenant ?? null);
     let binary: Buffer;
     try {
       binary = await this.sealNew(bytes, ctx, keyId);
@@ -130,7 +130,7 @@ export class EnvelopeCipher {
     const parsed = this.parse(envelope);
     this.policy.assertCanDecrypt(parsed.keyId);
     const target = targetKeyId ?? this.policy.encryptionKeyId(ctx?.tenant);
-    this.policy.assertCanEncrypt(target);
+    this.policy.assertCanEncrypt(target, ctx?.tenant ?? null);
     const encoded = encodeContext(ctx);
     const wrappedKey = await this.keyring.rewrapDataKey(
       parsed.keyId,
@@ -152,7 +152,7 @@ export class EnvelopeCipher {
   reencrypt(envelope: Buffer | string, ctx: EncryptionContext, targetKeyId?: string): Promise<Buffer | string>;
   async reencrypt(envelope: Buffer | string, ctx: EncryptionContext, targetKeyId?: string): Promise<Buffer | string> {
     const target = targetKeyId ?? this.policy.encryptionKeyId(ctx?.tenant);
-    this.policy.assertCanEncrypt(target);
+    this.policy.assertCanEncrypt(target, ctx?.tenant ?? null);
     const plaintext = await this.decrypt(envelope, ctx);
     try {
       const binary = await this.sealNew(plaintext, ctx, target);
@@ -164,11 +164,19 @@ export class EnvelopeCipher {
 
   /** Parses after checking the size bound, so an oversized value is refused before it is decoded. */
   parse(envelope: Buffer | string): EnvelopeV1 {
-    const size = typeof envelope === 'string' ? envelope.length : envelope?.length;
-    if (typeof envelope === 'string' ? size > this.maxTextLength : size > this.maxEnvelopeBytes) {
-      throw new OversizeError(size, typeof envelope === 'string' ? this.maxTextLength : this.maxEnvelopeBytes, 'envelope');
-    }
+    this.assertStoredSize(envelope, 'envelope');
     return parseEnvelope(envelope);
+  }
+
+  /**
+   * Refuses a stored value longer than an envelope of the largest plaintext
+   * could be, before anything decodes it. Legacy values (Fernet, JSON key_id,
+   * plaintext) are held to the same bound: their encodings are no denser.
+   */
+  assertStoredSize(stored: Buffer | string, what = 'stored value'): void {
+    const size = typeof stored === 'string' ? stored.length : stored?.length;
+    const limit = typeof stored === 'string' ? this.maxTextLength : this.maxEnvelopeBytes;
+    if (size > limit) throw new OversizeError(size, limit, what);
   }
 
   private async sealNew(plaintext: Buffer, ctx: EncryptionContext, keyId: string): Promise<Buffer> {

@@ -12,7 +12,7 @@ export abstract class CryptoError extends RekeyError {}
 export class EnvelopeFormatError extends CryptoError {
   readonly code = 'ENVELOPE_FORMAT';
   constructor(
-    /** What is wrong: 'empty' | 'truncated' | 'not-base64' | 'bad-prefix' | 'trailing-bytes' | 'bad-field' */
+    /** What is wrong: 'empty' | 'truncated' | 'not-base64' | 'bad-prefix' | 'trailing-bytes' | 'bad-field' | 'bad-type' */
     readonly reason: string,
     message: string,
   ) {
@@ -78,6 +78,17 @@ export class KeyNotActiveError extends CryptoError {
   readonly code = 'KEY_NOT_ACTIVE';
   constructor(readonly keyId: string, readonly status: string) {
     super(`key ${JSON.stringify(keyId)} is ${status}: only an active key may encrypt`);
+  }
+}
+
+/** Encryption was asked under another tenant's key: destroying that tenant's key would shred this value too. */
+export class KeyScopeError extends CryptoError {
+  readonly code = 'KEY_SCOPE';
+  constructor(readonly keyId: string, readonly keyTenant: string, readonly tenant: string | null) {
+    super(
+      `key ${JSON.stringify(keyId)} belongs to tenant ${JSON.stringify(keyTenant)}: a value of ` +
+        `${tenant === null ? 'the global scope' : `tenant ${JSON.stringify(tenant)}`} cannot be encrypted under it`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Sql } from '../ports/sql';
 import { AuditLog } from './audit';
 import {
+  ActiveKeyExistsError,
   CatalogInputError,
   CatalogKeyNotFoundError,
   InvalidKeyTransitionError,
@@ -106,6 +107,12 @@ export class KeyCatalog {
     return this.sql.transaction(async (tx) => {
       if (await getKey(tx, key.id)) throw new KeyAlreadyExistsError(key.id);
       const status = key.status ?? 'pending';
+      if (status === 'active') {
+        // Say so plainly: the one-active-key index would refuse it, and that refusal reads like a lost race.
+        const tenant = key.tenant ?? null;
+        const active = await tx.query<{ id: string }>(`SELECT id FROM rekey_keys WHERE status = 'active' AND tenant IS NOT DISTINCT FROM $1`, [tenant]);
+        if (active.rows[0]) throw new ActiveKeyExistsError(key.id, tenant, active.rows[0].id);
+      }
       const stamp = STAMP[status];
       try {
         await tx.query(

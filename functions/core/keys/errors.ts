@@ -44,3 +44,14 @@ export class KeyChangedConcurrentlyError extends CatalogError {
     super(`key ${JSON.stringify(keyId)} is no longer ${expected}: another process changed it; re-read and retry`);
   }
 }
+
+/** A key added as `active` in a scope that already has one: the database allows one active key per tenant scope. */
+export class ActiveKeyExistsError extends CatalogError {
+  readonly code = 'ACTIVE_KEY_EXISTS';
+  constructor(readonly keyId: string, readonly tenant: string | null, readonly activeKeyId: string) {
+    super(
+      `key ${JSON.stringify(keyId)} cannot be added as active: ${tenant === null ? 'the global scope' : `tenant ${JSON.stringify(tenant)}`} ` +
+        `already has active key ${JSON.stringify(activeKeyId)}; add it as pending and activate it (\`rekey keys activate\`)`,
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { KeyDestroyedError, KeyNotActiveError, UnknownKeyError } from '../crypto/errors';
+import { KeyDestroyedError, KeyNotActiveError, KeyScopeError, UnknownKeyError } from '../crypto/errors';
 
 export const KEY_STATUSES = ['pending', 'active', 'rotating', 'retired', 'destroyed'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
@@ -22,7 +22,12 @@ export interface KeyState {
  * - `destroyed`: never.
  */
 export interface KeyPolicy {
-  assertCanEncrypt(keyId: string): void;
+  /**
+   * Throws unless `keyId` may encrypt a value of `tenant` (omitted: the check
+   * of status only): the key is active, and a tenant's own key encrypts only
+   * that tenant's values (a global key may encrypt any tenant's).
+   */
+  assertCanEncrypt(keyId: string, tenant?: string | null): void;
   assertCanDecrypt(keyId: string): void;
   /** The active key new values in this tenant scope go under: the tenant's own, else the global one. */
   encryptionKeyId(tenant?: string | null): string;
@@ -54,11 +59,12 @@ export class StaticKeyPolicy implements KeyPolicy {
     return this.byId.get(keyId)?.status;
   }
 
-  assertCanEncrypt(keyId: string): void {
+  assertCanEncrypt(keyId: string, tenant?: string | null): void {
     const key = this.byId.get(keyId);
     if (!key) throw new UnknownKeyError(keyId);
     if (key.status === 'destroyed') throw new KeyDestroyedError(keyId);
     if (key.status !== 'active') throw new KeyNotActiveError(keyId, key.status);
+    if (tenant !== undefined && key.tenant != null && key.tenant !== tenant) throw new KeyScopeError(keyId, key.tenant, tenant);
   }
 
   assertCanDecrypt(keyId: string): void {
@@ -78,4 +84,14 @@ export class StaticKeyPolicy implements KeyPolicy {
 
 function scopeOf(tenant: string | null | undefined): string {
   return tenant ?? '';
+}
+
+/**
+ * The catalog's word on a key a legacy value names (a JSON envelope's
+ * `key_id`): a destroyed key never decrypts, as for an envelope. A key the
+ * catalog does not list is left to the reader, which resolves it or throws
+ * UnknownKeyError: legacy key ids predate the catalog.
+ */
+export function assertLegacyKeyReadable(policy: Pick<KeyPolicy, 'statusOf'>, keyId: string): void {
+  if (policy.statusOf(keyId) === 'destroyed') throw new KeyDestroyedError(keyId);
 }

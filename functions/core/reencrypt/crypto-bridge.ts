@@ -3,6 +3,7 @@ import type { BlindIndex } from '../crypto/blind-index';
 import { LegacyFormatError } from '../crypto/errors';
 import { classifyValue, UNREADABLE_KEY_ID } from '../crypto/legacy/classify';
 import type { LegacyReader } from '../crypto/legacy/reader';
+import { assertLegacyKeyReadable } from '../keys/policy';
 import type { BlindIndexer, LegacyKind, StoredValue, ValueClass, ValueCrypto } from './ports';
 
 /**
@@ -48,6 +49,13 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
       const reader = readers.find((r) => r.format === kind);
       if (!reader) {
         return Promise.reject(new LegacyFormatError(`no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`));
+      }
+      // A JSON key_id value names a KEK: the catalog decides, as for an envelope (a destroyed key never decrypts).
+      const keyId = reader.keyIdOf(value);
+      try {
+        if (keyId !== undefined) assertLegacyKeyReadable(cipher.policy, keyId);
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
       return reader.decrypt(value);
     },

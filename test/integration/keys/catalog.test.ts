@@ -2,6 +2,7 @@ import { createPgSql } from '../../../functions/core/adapters/pg-sql';
 import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import {
+  ActiveKeyExistsError,
   CatalogInputError,
   CatalogKeyNotFoundError,
   InvalidKeyTransitionError,
@@ -80,6 +81,12 @@ describe('key catalog on a real PostgreSQL', () => {
     ).rejects.toThrow();
     expect((await catalog.active())!.id).toBe('kek-v1');
     expect((await catalog.active('acme'))!.id).toBe('acme-v1');
+    // Through the catalog, a second active add says which key holds the scope and what to do instead; no retry fixes it.
+    const second = await catalog.add({ id: 'acme-v2', keyring: 'raw', tenant: 'acme', status: 'active' }).catch((e: Error) => e);
+    expect(second).toBeInstanceOf(ActiveKeyExistsError);
+    expect((second as ActiveKeyExistsError).retryable).toBe(false);
+    expect((second as Error).message).toMatch(/tenant "acme" already has active key "acme-v1"; add it as pending and activate it/);
+    expect(await catalog.get('acme-v2')).toBeUndefined();
   });
 
   it('activating a tenant key leaves other scopes alone', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BlindIndex } from '../../../functions/core/crypto/blind-index';
-import { InvalidContextError, KeyMaterialError } from '../../../functions/core/crypto/errors';
+import { InvalidContextError, InvalidPlaintextError, KeyMaterialError } from '../../../functions/core/crypto/errors';
 import { caught, expectNoLeak } from './legacy/support';
 
 /**
@@ -102,5 +102,16 @@ describe('BlindIndex', () => {
       expect(err).toBeInstanceOf(InvalidContextError);
       expect(err).toMatchObject({ field: where.table === '' || where.table.includes('|') ? 'table' : 'column' });
     }
+  });
+
+  it('refuses a value that is not a string or bytes with a typed error that does not quote it', () => {
+    const index = BlindIndex.fromEnv(env);
+    for (const value of [4111111111111111, null, undefined, { pan: '4111111111111111' }]) {
+      const err = caught(() => index.index(value as never, email));
+      expect(err).toBeInstanceOf(InvalidPlaintextError);
+      expectNoLeak(err, ['4111111111111111']);
+    }
+    expect(caught(() => index.index('x', null as never))).toBeInstanceOf(InvalidContextError);
+    expect(index.index(new Uint8Array(Buffer.from('alice')) as Buffer, email)).toBe(index.index('alice', email));
   });
 });

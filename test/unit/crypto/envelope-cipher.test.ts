@@ -1,6 +1,7 @@
 import { EnvelopeCipher, DEFAULT_MAX_PLAINTEXT_BYTES } from '../../../functions/core/crypto/envelope-cipher';
 import { parseEnvelope, peekKeyId } from '../../../functions/core/crypto/envelope';
 import {
+  KeyScopeError,
   AuthenticationError,
   EnvelopeFormatError,
   InvalidContextError,
@@ -63,6 +64,24 @@ describe('EnvelopeCipher', () => {
       const t = new EnvelopeCipher({ keyring: rawKeyring(), policy: tenantPolicy });
       expect(peekKeyId(await t.encrypt('x', { ...ctx, tenant: 'acme' }))).toBe('kek-v3');
       expect(peekKeyId(await t.encrypt('x', { ...ctx, tenant: 'other' }))).toBe('kek-v2');
+    });
+
+    it('a tenant\'s key encrypts only that tenant\'s values (encrypt, rewrap, reencrypt)', async () => {
+      const t = new EnvelopeCipher({
+        keyring: rawKeyring(),
+        policy: new StaticKeyPolicy([
+          { id: 'kek-v2', status: 'active' },
+          { id: 'kek-v3', status: 'active', tenant: 'acme' },
+        ]),
+      });
+      const globex = { ...ctx, tenant: 'globex' };
+      await expect(t.encrypt('x', globex, { keyId: 'kek-v3' })).rejects.toThrow(KeyScopeError);
+      await expect(t.encrypt('x', ctx, { keyId: 'kek-v3' })).rejects.toThrow(/belongs to tenant "acme": a value of the global scope/);
+      const stored = await t.encrypt('x', globex);
+      await expect(t.rewrap(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
+      await expect(t.reencrypt(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
+      // The global key may still encrypt a tenant's values (a tenant without its own key falls back to it).
+      expect(peekKeyId(await t.encrypt('x', { ...ctx, tenant: 'acme' }, { keyId: 'kek-v2' }))).toBe('kek-v2');
     });
 
     it('refuses to encrypt under a retired, pending or destroyed key, or an unknown one', async () => {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
+import { KeyDestroyedError } from '../../../functions/core/crypto/errors';
+import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
 import type { LegacyReader } from '../../../functions/core/crypto/legacy/reader';
 import { UNREADABLE_KEY_ID, classifyStoredValue, valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
 
@@ -41,4 +43,19 @@ describe('value classification from headers', () => {
     const withReader = valueCryptoFrom({ cipher: await EnvelopeCipher.create({ keyring }), legacyReaders: [reader('fernet', 'gAAAA')] });
     expect((await withReader.decryptLegacy('gAAAA', 'fernet')).toString()).toBe('legacy plaintext');
   });
+
+  it('a JSON key_id value under a key the catalog destroyed is refused before its reader runs', async () => {
+    const policy = new StaticKeyPolicy([
+      { id: 'kek-v2', status: 'active' },
+      { id: 'legacy-7', status: 'destroyed' },
+    ]);
+    const json = { ...reader('json-key-id', '{'), decrypt: jest.fn(async () => Buffer.from('legacy plaintext')) };
+    const crypto = valueCryptoFrom({ cipher: new EnvelopeCipher({ keyring, policy }), legacyReaders: [json] });
+    await expect(crypto.decryptLegacy('{"key_id":"legacy-7"}', 'json-key-id')).rejects.toBeInstanceOf(KeyDestroyedError);
+    expect(json.decrypt).not.toHaveBeenCalled();
+    // Not in the catalog at all: the reader decides (legacy ids predate the catalog).
+    const unlisted = valueCryptoFrom({ cipher: await EnvelopeCipher.create({ keyring }), legacyReaders: [json] });
+    expect((await unlisted.decryptLegacy('{"key_id":"legacy-7"}', 'json-key-id')).toString()).toBe('legacy plaintext');
+  });
 });
+

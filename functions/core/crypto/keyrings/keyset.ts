@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CryptoError } from '../errors';
 import type { KmsEncryptionContext, KmsPort } from '../../ports/kms';
+import { decodeStandardBase64 } from '../standard-base64';
 
 /**
  * The keyset: every key-encryption key (KEK) version not yet destroyed, each
@@ -26,7 +27,6 @@ export const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** KMS ciphertexts for a 32-byte plaintext are ~200 bytes; anything past this is not one. */
 const MAX_WRAPPED_BYTES = 6144;
 const KEK_ID_VERSION = /^kek-v([1-9][0-9]*)$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const TOP_LEVEL_FIELDS = new Set(['format', 'version', 'kmsKeyId', 'primary', 'keys']);
 const KEY_FIELDS = new Set(['id', 'wrapped', 'createdAt']);
 
@@ -273,10 +273,9 @@ function validateKey(entry: unknown, path: string, problems: string[]): KeysetKe
     problems.push(`${path}.wrapped: ${wrapped === undefined ? 'missing' : `expected a base64 string, got ${typeName(wrapped)}`}`);
   } else if (wrapped === '') {
     problems.push(`${path}.wrapped: empty`);
-  } else if (!BASE64.test(wrapped)) {
+  } else if ((wrappedBytes = decodeStandardBase64(wrapped)) === undefined) {
     problems.push(`${path}.wrapped: not base64`);
   } else {
-    wrappedBytes = Buffer.from(wrapped, 'base64');
     if (wrappedBytes.length > MAX_WRAPPED_BYTES) {
       problems.push(`${path}.wrapped: ${wrappedBytes.length} bytes is too long for a KMS ciphertext (limit ${MAX_WRAPPED_BYTES})`);
     }

@@ -41,7 +41,7 @@ export interface FernetReaderOptions {
  * for a header, one block and the HMAC. No key needed; nothing decoded.
  */
 export function looksLikeFernet(value: Buffer | string): boolean {
-  if (typeof value !== 'string' && !value.subarray(0, 6).equals(FERNET_PREFIX)) return false; // no copy of a large bytea
+  if (typeof value !== 'string' && !(Buffer.isBuffer(value) && value.subarray(0, 6).equals(FERNET_PREFIX))) return false; // no copy of a large bytea
   const text = typeof value === 'string' ? value : value.toString('latin1');
   if (!text.startsWith('gAAAAA') || !TOKEN_PATTERN.test(text)) return false;
   return Math.floor((text.replace(/=+$/, '').length * 3) / 4) >= MIN_TOKEN_BYTES;

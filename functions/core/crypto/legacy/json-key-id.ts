@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'n
 import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
 import { LegacyAuthenticationError } from './errors';
 import type { LegacyReader } from './reader';
+import { decodeStandardBase64 } from '../standard-base64';
 
 /**
  * JSON envelopes carrying a `key_id`, as everruns' EncryptionService writes
@@ -26,8 +27,6 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const DEK_BYTES = 32;
 const WRAPPED_DEK_BYTES = NONCE_BYTES + DEK_BYTES + TAG_BYTES;
-/** The STANDARD engine of Rust's base64 crate: `+` `/`, canonical padding. */
-const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 interface JsonPayload {
   readonly version?: unknown;
@@ -58,6 +57,7 @@ export function looksLikeJsonKeyId(value: Buffer | string): boolean {
 
 /** The `key_id` of a JSON envelope, without decrypting; undefined when the value is not one. */
 export function jsonKeyIdOf(value: Buffer | string): string | undefined {
+  if (typeof value !== 'string' && !Buffer.isBuffer(value)) return undefined;
   const text = typeof value === 'string' ? value : value.toString('utf8');
   // Cheap refusals first: most values scanned are envelopes or plaintext.
   if (!text.trimStart().startsWith('{') || !text.includes('"key_id"')) return undefined;
@@ -163,11 +163,10 @@ function base64Field(value: unknown, name: string, problems: string[]): Buffer |
     problems.push(`${name} is missing`);
     return undefined;
   }
-  if (typeof value !== 'string' || !STANDARD_BASE64.test(value)) {
-    problems.push(`${name} is not standard base64`);
-    return undefined;
-  }
-  return Buffer.from(value, 'base64');
+  // The STANDARD engine of Rust's base64 crate: `+` `/`, canonical padding.
+  const bytes = typeof value === 'string' ? decodeStandardBase64(value) : undefined;
+  if (bytes === undefined) problems.push(`${name} is not standard base64`);
+  return bytes;
 }
 
 function gcmOpen(key: KeyObject | Buffer, nonce: Buffer, sealed: Buffer, failure: (cause: unknown) => Error): Buffer {

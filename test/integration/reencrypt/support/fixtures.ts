@@ -18,8 +18,8 @@ class ReloadablePolicy implements KeyPolicy {
   async refresh(): Promise<void> {
     this.current = await this.catalog.policy();
   }
-  assertCanEncrypt(id: string): void {
-    this.current.assertCanEncrypt(id);
+  assertCanEncrypt(id: string, tenant?: string | null): void {
+    this.current.assertCanEncrypt(id, tenant);
   }
   assertCanDecrypt(id: string): void {
     this.current.assertCanDecrypt(id);

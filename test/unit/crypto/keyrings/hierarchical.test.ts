@@ -210,7 +210,7 @@ describe('HierarchicalKeyring cache', () => {
     let now = 0;
     const kms = new FakeKms();
     const secrets = new FakeSecrets(keysetOf(['kek-v1'], 'kek-v1'));
-    const keyring = new HierarchicalKeyring({ kms, secrets, secretId: 'ks', now: () => now, ttlMs: 300_000 });
+    const keyring = new HierarchicalKeyring({ kms, secrets, secretId: 'ks', now: () => now, cacheTtlMs: 300_000 });
     const dk = await keyring.generateDataKey('kek-v1', wc('kek-v1'));
     jest.spyOn(secrets, 'getSecretValue').mockRejectedValue(new KeyringUnavailableError('throttled'));
     now += 10_000;
