@@ -156,19 +156,23 @@ export class ReencryptionPipeline extends Construct {
       // SQS asks KMS for the data key that encrypts the messages on the sender's behalf.
       kmsStatement(key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }),
     ];
+    // Every handler builds the same engine runtime (database + registry); only some also hold keys.
+    const base = { ...dbEnv, ...registry };
     const tasks = {
-      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...dbEnv, ...registry }, db()),
-      plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, { ...dbEnv, ...registry }, db()),
-      enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...dbEnv, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
-      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, dbEnv, db()),
-      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...dbEnv, ...registry, ...keyringEnv }, [...db(), ...keys()]),
-      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, dbEnv, db()),
-      abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, dbEnv, db()),
-      markFailed: fn('MarkFailed', 'mark-failed', FUNCTION_TIMEOUTS.markFailed, dbEnv, db()),
+      // kms: ValidateInput registers the stack's KMS key in the catalog from its id alone (no KMS permission
+      // needed); hierarchical: the keyset rotation registers its KEKs (keyset-rotation.ts).
+      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, props.keyring.kind === 'kms' ? { ...base, ...keyringEnv } : base, db()),
+      plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, base, db()),
+      enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
+      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, base, db()),
+      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv }, [...db(), ...keys()]),
+      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, base, db()),
+      abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, base, db()),
+      markFailed: fn('MarkFailed', 'mark-failed', FUNCTION_TIMEOUTS.markFailed, base, db()),
     };
     this.tasks = tasks;
 
-    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...dbEnv, ...registry, ...keyringEnv }, [...db(), ...keys()], {
+    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv }, [...db(), ...keys()], {
       memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
       reservedConcurrentExecutions: props.workerReservedConcurrency,
     });
@@ -185,7 +189,7 @@ export class ReencryptionPipeline extends Construct {
       'Inventory',
       'inventory',
       FUNCTION_TIMEOUTS.inventory,
-      { ...dbEnv, ...registry, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
+      { ...base, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
       db(),
     );
     this.functions = [...Object.values(tasks), worker, this.inventory];

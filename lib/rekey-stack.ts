@@ -60,8 +60,11 @@ export interface RekeyStackProps extends StackProps {
    */
   readonly keyring?: KeyringKind;
   /**
-   * Automatic rotation interval, whole days (1–1000): the keyset secret's rotation schedule
-   * (hierarchical) or a scheduled `rewrap` execution (kms).
+   * Automatic rotation interval, whole days: the keyset secret's rotation schedule
+   * (hierarchical, 1–1000 days), or the KMS key's own rotation period (kms, 90–1000 days;
+   * KMS keeps every earlier key material, so no row needs rewriting — a scheduled `rewrap`
+   * to the same key would move nothing). With `kms` and an imported `kmsKeyArn`, the
+   * key's owner sets its rotation.
    * @default 90 days
    */
   readonly rotationEvery?: Duration;
@@ -113,12 +116,14 @@ export class RekeyStack extends Stack {
     super(scope, id, props);
     const keyringKind = checkStackProps(this, props);
 
+    const rotationEvery = props.rotationEvery ?? SCHEDULE_DEFAULTS.rotationEvery;
     this.key = props.kmsKeyArn
       ? Key.fromKeyArn(this, 'Key', props.kmsKeyArn)
       : new Key(this, 'Key', {
           description: `rekey ${this.stackName}: root of the key hierarchy; encrypts queues, logs, secrets, topic`,
           enableKeyRotation: true,
-          rotationPeriod: KEY_DEFAULTS.rotationPeriod,
+          // kms keyring: the key's own rotation is the automatic rotation (data keys wrapped under older material still decrypt).
+          rotationPeriod: keyringKind === 'kms' ? rotationEvery : KEY_DEFAULTS.rotationPeriod,
           pendingWindow: KEY_DEFAULTS.pendingWindow,
           // Deleting the key would make every value encrypted under it unreadable: never with the stack.
           removalPolicy: RemovalPolicy.RETAIN,
@@ -137,10 +142,12 @@ export class RekeyStack extends Stack {
       this.database = this.trialDatabase.database;
     }
 
-    const rotationEvery = props.rotationEvery ?? SCHEDULE_DEFAULTS.rotationEvery;
     let keyring: KeyringAccess;
     if (keyringKind === 'hierarchical') {
       this.keysetRotation = new KeysetRotation(this, 'KeysetRotation', { key: this.key, database: this.database, rotateEvery: rotationEvery });
+      // The first rotation runs at deployment and creates rekey's tables over the Data API: the trial
+      // cluster's writer instance (a child of the cluster construct) must be up by then, not only the cluster.
+      if (this.trialDatabase) this.keysetRotation.rotationSchedule.node.addDependency(this.trialDatabase.cluster);
       keyring = { kind: 'hierarchical', keysetSecret: this.keysetRotation.secret };
     } else {
       keyring = { kind: 'kms' };
@@ -160,7 +167,8 @@ export class RekeyStack extends Stack {
       inventoryFunction: this.pipeline.inventory.function,
       key: this.key,
       // hierarchical: the keyset secret's own rotation schedule rotates, and its finishSecret starts the rewrap.
-      automaticRotation: keyringKind === 'kms' ? { every: rotationEvery, target: { kind: 'start-rewrap' } } : false,
+      // kms: the KMS key rotates itself (rotationPeriod above); a rewrap to the same key id would move no row.
+      automaticRotation: false,
       inventory: props.inventory,
       tenants: props.tenants,
     });
@@ -219,7 +227,8 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
   checkRegistry(problems, 'registry', props.registry);
   checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
   // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
-  problems.wholeDays('rotationEvery', props.rotationEvery, 1, 1000);
+  if (keyring === 'kms' && !props.kmsKeyArn) problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's
+  else problems.wholeDays('rotationEvery', props.rotationEvery, 1, 1000);
   checkRotationSchedulesProps(problems, { automaticRotation: false, inventory: props.inventory, tenants: props.tenants });
   checkMonitoringProps(problems, stack, { notificationEmails: props.notificationEmails, certificateArns: props.certificateArns, thresholds: props.thresholds });
   problems.throwIfAny();

@@ -169,6 +169,11 @@ export function checkRotationSchedulesProps(problems: PropsProblems, props: Rota
     problems.pattern('inventory.minute', props.inventory.minute, /^([0-5]?\d)$/, 'a minute 0–59');
     problems.pattern('inventory.hour', props.inventory.hour, /^(1?\d|2[0-3])$/, 'an hour 0–23');
   }
+  // The executions a tenant schedule starts are refused by ValidateInput (functions/core/pipeline/steps.ts):
+  // jobs are not tenant-scoped yet, so a schedule that always fails is refused here, at synthesis.
+  if ((props.tenants ?? []).length > 0) {
+    problems.add('tenants', 'per-tenant schedules are not supported yet: rekey jobs are not tenant-scoped (a job covers every row of its tables); leave tenants out');
+  }
   const seen = new Set<string>();
   (props.tenants ?? []).forEach((t, i) => {
     problems.pattern(`tenants[${i}].tenant`, t.tenant, TENANT_ID, 'letters, digits, "_", "." or "-", 1 to 64 of them');

@@ -8,9 +8,15 @@ export interface ValidateInputEvent {
   readonly defaults?: { readonly batchSize?: number; readonly maxErrorRate?: number; readonly maxTables?: number };
 }
 
-/** ValidateInput: the execution input checked against the registry and the key catalog; every problem at once (InvalidInputError). */
+/**
+ * ValidateInput: the execution input checked against the registry and the key
+ * catalog; every problem at once (InvalidInputError). As the first state it
+ * also brings the database up to rekey's schema (idempotent), and with the kms
+ * keyring registers the stack's KMS key in the catalog (ids only, no KMS call),
+ * so a fresh deployment's first execution needs no manual setup.
+ */
 export const handler = rekeyHandler('ValidateInput', async (event: ValidateInputEvent): Promise<ExecutionRequest> => {
-  const runtime = await containerRuntime();
+  const runtime = await containerRuntime(process.env, { applyMigrations: true });
   await runtime.refreshPolicy();
   return validateExecutionInput(event.input, event.defaults ?? {}, runtime.deps, runtime.policy);
 });

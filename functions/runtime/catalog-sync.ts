@@ -1,4 +1,5 @@
 import type { Keyring } from '../core/crypto/keyring';
+import { KmsKeyring } from '../core/crypto/keyrings/kms';
 import { KeyCatalog } from '../core/keys/catalog';
 import { CatalogError } from '../core/keys/errors';
 
@@ -28,12 +29,12 @@ export async function syncKeyringWithCatalog(catalog: KeyCatalog, keyring: Keyri
   const changes: string[] = [];
   for (const id of ids) {
     if (id === primary || known.has(id)) continue;
-    await catalog.add({ id, keyring: keyring.kind, status: 'rotating' }, actor);
+    await catalog.add({ id, keyring: keyring.kind, kmsKeyArn: kmsKeyOf(keyring, id), status: 'rotating' }, actor);
     changes.push(`registered ${id} (rotating: decrypt only)`);
   }
   const current = known.get(primary);
   if (!current) {
-    await catalog.add({ id: primary, keyring: keyring.kind }, actor);
+    await catalog.add({ id: primary, keyring: keyring.kind, kmsKeyArn: kmsKeyOf(keyring, primary) }, actor);
     const previous = await catalog.active(null);
     await catalog.activate(primary, actor);
     changes.push(`registered ${primary} (active)${previous ? `; ${previous.id} now rotating` : ''}`);
@@ -52,4 +53,9 @@ export async function syncKeyringWithCatalog(catalog: KeyCatalog, keyring: Keyri
     );
   }
   return { changes };
+}
+
+/** The KMS key behind a kms keyring's id: the catalog records it (and refuses a kms key without it). */
+function kmsKeyOf(keyring: Keyring, id: string): string | undefined {
+  return keyring instanceof KmsKeyring ? keyring.kmsKeyIdOf(id) : undefined;
 }

@@ -14,7 +14,7 @@ import type { SqlPool } from '../core/ports/sql';
 import { blindIndexerFrom, valueCryptoFrom } from '../core/reencrypt/crypto-bridge';
 import type { EngineDeps } from '../core/reencrypt/engine-deps';
 import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/registry';
-import { assertSchemaCurrent } from '../core/schema/migrate';
+import { assertSchemaCurrent, migrate } from '../core/schema/migrate';
 import { syncKeyringWithCatalog } from './catalog-sync';
 import { keyringFromEnv } from './keyring-from-env';
 
@@ -37,6 +37,13 @@ export interface EngineRuntimeOptions {
   readonly syncCatalog?: boolean;
   /** Some commands (migrate, keys) work without a registry. @default true */
   readonly needsRegistry?: boolean;
+  /**
+   * Apply rekey's pending migrations (idempotent, under an advisory lock)
+   * instead of refusing a database whose schema is behind: the first state of
+   * an execution does, so a fresh database needs no separate setup step.
+   * @default false — a schema behind the code is a SchemaError
+   */
+  readonly applyMigrations?: boolean;
 }
 
 export interface EngineRuntime {
@@ -79,7 +86,8 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
   }
   try {
-    await assertSchemaCurrent(sql);
+    if (options.applyMigrations) await migrate(sql);
+    else await assertSchemaCurrent(sql);
     const keyring = options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
     const audit = new AuditLog(sql);
     const catalog = new KeyCatalog(sql, { audit });

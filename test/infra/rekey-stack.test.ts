@@ -59,6 +59,17 @@ describe('RekeyStack: trial database, hierarchical keyring (the defaults)', () =
     }
     const withKeyset = functions.filter((f) => 'KEYSET_SECRET_ARN' in (f.Properties.Environment as { Variables: object }).Variables);
     expect(withKeyset).toHaveLength(3); // worker, Verify, rotation
+    // Every pipeline function builds the engine runtime, which needs the registry (not only the rotation hook's).
+    const withoutRegistry = functions.filter((f) => !('REKEY_REGISTRY' in (f.Properties.Environment as { Variables: object }).Variables));
+    expect(withoutRegistry).toHaveLength(1);
+    expect(withoutRegistry.map((f) => (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables.STATE_MACHINE_ARN)).toEqual([expect.anything()]);
+  });
+
+  test('the first keyset rotation (at deployment) waits for the trial cluster\'s writer instance', () => {
+    const schedule = Object.values(resourcesOf(t.template, 'AWS::SecretsManager::RotationSchedule'))[0] as { DependsOn?: string[] };
+    const instances = Object.keys(resourcesOf(t.template, 'AWS::RDS::DBInstance'));
+    expect(instances).toHaveLength(1);
+    expect(schedule.DependsOn).toEqual(expect.arrayContaining(instances));
   });
 
   test('no identity policy grants a wildcard KMS or Secrets Manager action', () => {
@@ -82,19 +93,26 @@ describe('RekeyStack: existing database, kms keyring, imported key', () => {
   const kmsKeyArn = 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555';
   let t: ReturnType<typeof build>;
   beforeAll(() => {
-    t = build({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn, databaseName: 'app' }, keyring: 'kms', kmsKeyArn, rotationEvery: Duration.days(30), tenants: [{ tenant: 'acme' }] });
+    t = build({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn, databaseName: 'app' }, keyring: 'kms', kmsKeyArn, rotationEvery: Duration.days(30) });
   });
 
   test('no key, cluster or keyset is created', () => {
     for (const type of ['AWS::KMS::Key', 'AWS::RDS::DBCluster', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::RotationSchedule']) t.template.resourceCountIs(type, 0);
   });
 
-  test('the Scheduler starts a rewrap every 30 days, and one per tenant', () => {
+  test('no rewrap is scheduled (the KMS key rotates itself; a rewrap to the same key moves nothing): only the inventory', () => {
     const inputs = Object.values(resourcesOf(t.template, 'AWS::Scheduler::Schedule')).map((s) => [s.Properties.ScheduleExpression, (s.Properties.Target as { Input: string }).Input]);
-    expect(inputs).toEqual(expect.arrayContaining([
-      ['rate(30 days)', '{"mode":"rewrap"}'],
-      ['rate(30 days)', '{"mode":"rewrap","tenant":"acme"}'],
-    ]));
+    expect(inputs).toEqual([['cron(15 3 * * ? *)', '{"source":"schedule"}']]);
+  });
+
+  test('ValidateInput gets the keyring\'s ids (to register the KMS key in the catalog) but no KMS permission', () => {
+    const functions = resourcesOf(t.template, 'AWS::Lambda::Function');
+    const validate = Object.entries(functions).find(([id]) => id.includes('ValidateInput'))!;
+    expect((validate[1].Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ KEYRING_KIND: 'kms', KMS_KEY_ARN: kmsKeyArn });
+    const role = JSON.stringify((validate[1].Properties as { Role: unknown }).Role);
+    const policies = Object.values(resourcesOf(t.template, 'AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(JSON.parse(role)['Fn::GetAtt'][0]));
+    expect(policies.length).toBeGreaterThan(0);
+    for (const p of policies) expect(JSON.stringify(p.Properties.PolicyDocument)).not.toMatch(/"kms:(GenerateDataKey|Decrypt|ReEncrypt)/);
   });
 
   test('the Data API and KMS permissions name the given cluster and key', () => {
@@ -150,9 +168,18 @@ describe('RekeyStack props', () => {
       'pipeline.maxConcurrency',
       'rotationEvery',
       'inventory.minute',
+      'tenants',
       'tenants[0].tenant',
       'thresholds.failedRowsPercent',
       'notificationEmails[0]',
+    ]);
+  });
+
+  test('kms keyring with a created key: the key rotates itself every rotationEvery (90 days by default), within KMS\'s range', () => {
+    const kms = build({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn }, keyring: 'kms' });
+    kms.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, RotationPeriodInDays: 90 });
+    expect(problemsOf({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn }, keyring: 'kms', rotationEvery: Duration.days(30) })).toEqual([
+      expect.stringMatching(/^rotationEvery: /),
     ]);
   });
 

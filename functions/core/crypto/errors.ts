@@ -81,13 +81,15 @@ export class KeyNotActiveError extends CryptoError {
   }
 }
 
-/** Encryption was asked under another tenant's key: destroying that tenant's key would shred this value too. */
+/** Encryption was asked under a key outside the value's tenant scope: destroying a tenant's key must shred exactly that tenant's values. */
 export class KeyScopeError extends CryptoError {
   readonly code = 'KEY_SCOPE';
-  constructor(readonly keyId: string, readonly keyTenant: string, readonly tenant: string | null) {
+  constructor(readonly keyId: string, readonly keyTenant: string | null, readonly tenant: string | null, readonly tenantKeyId?: string) {
     super(
-      `key ${JSON.stringify(keyId)} belongs to tenant ${JSON.stringify(keyTenant)}: a value of ` +
-        `${tenant === null ? 'the global scope' : `tenant ${JSON.stringify(tenant)}`} cannot be encrypted under it`,
+      tenantKeyId !== undefined
+        ? `tenant ${JSON.stringify(tenant)} has its own active key ${JSON.stringify(tenantKeyId)}: its values cannot be encrypted under ${JSON.stringify(keyId)}`
+        : `key ${JSON.stringify(keyId)} belongs to tenant ${JSON.stringify(keyTenant)}: a value of ` +
+            `${tenant === null ? 'the global scope' : `tenant ${JSON.stringify(tenant)}`} cannot be encrypted under it`,
     );
   }
 }

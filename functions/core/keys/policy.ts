@@ -24,8 +24,9 @@ export interface KeyState {
 export interface KeyPolicy {
   /**
    * Throws unless `keyId` may encrypt a value of `tenant` (omitted: the check
-   * of status only): the key is active, and a tenant's own key encrypts only
-   * that tenant's values (a global key may encrypt any tenant's).
+   * of status only): the key is active; a tenant's own key encrypts only that
+   * tenant's values; a tenant with its own active key has every value under
+   * it (the global key encrypts only tenants without one).
    */
   assertCanEncrypt(keyId: string, tenant?: string | null): void;
   assertCanDecrypt(keyId: string): void;
@@ -64,7 +65,11 @@ export class StaticKeyPolicy implements KeyPolicy {
     if (!key) throw new UnknownKeyError(keyId);
     if (key.status === 'destroyed') throw new KeyDestroyedError(keyId);
     if (key.status !== 'active') throw new KeyNotActiveError(keyId, key.status);
-    if (tenant !== undefined && key.tenant != null && key.tenant !== tenant) throw new KeyScopeError(keyId, key.tenant, tenant);
+    if (tenant === undefined) return;
+    if (key.tenant != null && key.tenant !== tenant) throw new KeyScopeError(keyId, key.tenant, tenant);
+    // A tenant with its own active key: its values go under that key only, so destroying it shreds all of them.
+    const own = tenant === null ? undefined : this.activeByScope.get(scopeOf(tenant));
+    if (own !== undefined && own !== keyId) throw new KeyScopeError(keyId, key.tenant ?? null, tenant, own);
   }
 
   assertCanDecrypt(keyId: string): void {

@@ -77,6 +77,11 @@ export function validateExecutionInput(
   }
   const tenant = i.tenant ?? null;
   if (tenant !== null && (typeof tenant !== 'string' || tenant.length === 0)) problems.push('tenant: must be a non-empty string');
+  else if (tenant !== null) {
+    // Refused rather than ignored: a job moves every row of its tables to one key, and running it for
+    // one tenant would touch every tenant's rows. A tenant's own key rotates with `rekey keys`.
+    problems.push(`tenant: tenant-scoped executions are not supported yet (a job covers every row of its tables); leave tenant out`);
+  }
   if (problems.length > 0) throw new InvalidInputError(problems);
   return {
     mode: mode as Mode,

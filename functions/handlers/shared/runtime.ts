@@ -13,8 +13,8 @@ import { containerSql } from './sql';
  */
 let cached: Promise<EngineRuntime> | undefined;
 
-export function containerRuntime(env: NodeJS.ProcessEnv = process.env): Promise<EngineRuntime> {
-  cached ??= build(env).catch((err: unknown) => {
+export function containerRuntime(env: NodeJS.ProcessEnv = process.env, options: { readonly applyMigrations?: boolean } = {}): Promise<EngineRuntime> {
+  cached ??= build(env, options.applyMigrations ?? false).catch((err: unknown) => {
     cached = undefined; // a failed start-up (throttled KMS, say) is retried by the next invocation
     throw err;
   });
@@ -29,7 +29,7 @@ export async function resetContainerRuntime(): Promise<void> {
   if (current) await (await current.catch(() => undefined))?.close().catch(() => undefined);
 }
 
-async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
+async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<EngineRuntime> {
   const name = env.AWS_LAMBDA_FUNCTION_NAME ?? 'rekey-pipeline';
   // Functions deployed without key access (least privilege) work on ids and counts through the catalog only.
   const keyless = !env.KEYRING_KIND;
@@ -44,5 +44,6 @@ async function build(env: NodeJS.ProcessEnv): Promise<EngineRuntime> {
     ...(env.KEYSET_SECRET_ARN ? { keysetSecretId: env.KEYSET_SECRET_ARN } : {}),
     registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
     actor: `lambda:${name}`,
+    applyMigrations,
   });
 }

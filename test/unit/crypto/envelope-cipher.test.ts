@@ -80,8 +80,10 @@ describe('EnvelopeCipher', () => {
       const stored = await t.encrypt('x', globex);
       await expect(t.rewrap(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
       await expect(t.reencrypt(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
-      // The global key may still encrypt a tenant's values (a tenant without its own key falls back to it).
-      expect(peekKeyId(await t.encrypt('x', { ...ctx, tenant: 'acme' }, { keyId: 'kek-v2' }))).toBe('kek-v2');
+      // The global key encrypts a tenant without its own key, never one with it.
+      expect(peekKeyId(await t.encrypt('x', globex, { keyId: 'kek-v2' }))).toBe('kek-v2');
+      await expect(t.encrypt('x', { ...ctx, tenant: 'acme' }, { keyId: 'kek-v2' })).rejects.toThrow(/tenant "acme" has its own active key "kek-v3"/);
+      await expect(t.rewrap(stored, { ...ctx, tenant: 'acme' }, 'kek-v2')).rejects.toThrow(KeyScopeError);
     });
 
     it('refuses to encrypt under a retired, pending or destroyed key, or an unknown one', async () => {
