@@ -69,6 +69,8 @@ export interface RotationSchedulesProps {
   readonly inventory?: { readonly minute: string; readonly hour: string } | false;
   /**
    * Per-tenant rotation schedules, each starting an execution with `{mode, tenant}`.
+   * Refused for now: rekey jobs are not tenant-scoped yet, so ValidateInput refuses the
+   * executions these would start (docs/decisions.md, 2026-12-01).
    * @default - none
    */
   readonly tenants?: readonly TenantSchedule[];
