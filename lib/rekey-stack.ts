@@ -75,8 +75,8 @@ export interface RekeyStackProps extends StackProps {
   readonly inventory?: { readonly minute: string; readonly hour: string } | false;
   /**
    * Per-tenant rotation schedules.
-   * Refused for now: rekey jobs are not tenant-scoped yet, so ValidateInput refuses the
-   * executions these would start (docs/decisions.md, 2026-12-01).
+   * Each execution moves that tenant's rows (tables with a `tenantColumn`) to the tenant's
+   * own active key; ValidateInput refuses it while the tenant has none.
    * @default - none
    */
   readonly tenants?: readonly TenantSchedule[];

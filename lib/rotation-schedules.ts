@@ -69,8 +69,8 @@ export interface RotationSchedulesProps {
   readonly inventory?: { readonly minute: string; readonly hour: string } | false;
   /**
    * Per-tenant rotation schedules, each starting an execution with `{mode, tenant}`.
-   * Refused for now: rekey jobs are not tenant-scoped yet, so ValidateInput refuses the
-   * executions these would start (docs/decisions.md, 2026-12-01).
+   * Each execution moves that tenant's rows (tables with a `tenantColumn`) to the tenant's
+   * own active key; ValidateInput refuses it while the tenant has none.
    * @default - none
    */
   readonly tenants?: readonly TenantSchedule[];
@@ -170,11 +170,6 @@ export function checkRotationSchedulesProps(problems: PropsProblems, props: Rota
   if (props.inventory) {
     problems.pattern('inventory.minute', props.inventory.minute, /^([0-5]?\d)$/, 'a minute 0–59');
     problems.pattern('inventory.hour', props.inventory.hour, /^(1?\d|2[0-3])$/, 'an hour 0–23');
-  }
-  // The executions a tenant schedule starts are refused by ValidateInput (functions/core/pipeline/steps.ts):
-  // jobs are not tenant-scoped yet, so a schedule that always fails is refused here, at synthesis.
-  if ((props.tenants ?? []).length > 0) {
-    problems.add('tenants', 'per-tenant schedules are not supported yet: rekey jobs are not tenant-scoped (a job covers every row of its tables); leave tenants out');
   }
   const seen = new Set<string>();
   (props.tenants ?? []).forEach((t, i) => {

@@ -75,9 +75,9 @@ describe('Lambda handlers', () => {
     expect((err as InvalidInputError).problems).toHaveLength(4);
     const ok = await validateInput({ executionId: 'arn:exec:1', input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01 } }, context);
     expect(ok).toEqual({ mode: 'rewrap', tables: null, batchSize: 2000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null });
-    // A tenant is refused, not ignored: the job would otherwise work on every tenant's rows.
+    // A tenant without its own key: nothing would move to a tenant key, so the execution is refused.
     const tenant = await validateInput({ executionId: 'arn:exec:1', input: { mode: 'rewrap', tenant: 'acme' }, defaults: {} }, context).catch((e: unknown) => e);
-    expect((tenant as InvalidInputError).problems).toEqual([expect.stringMatching(/^tenant: tenant-scoped executions are not supported yet/)]);
+    expect((tenant as InvalidInputError).problems).toEqual([expect.stringMatching(/^tenant: "acme" has no active key of its own \(add one with `rekey keys add --tenant acme`/)]);
   });
 
   it('the SQS worker runs real batches and reports only the malformed record as a failure', async () => {

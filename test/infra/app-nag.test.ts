@@ -19,7 +19,7 @@ describe('the CDK app (bin/app.ts) with cdk-nag AwsSolutions registered', () => 
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
   });
 
-  test('app configured from context: existing cluster, kms keyring, e-mails, certificates: zero findings', () => {
+  test('app configured from context: existing cluster, kms keyring, e-mails, certificates, tenants: zero findings', () => {
     const { app, stack } = createRekeyApp({
       outdir: testOutdir(),
       context: {
@@ -30,6 +30,7 @@ describe('the CDK app (bin/app.ts) with cdk-nag AwsSolutions registered', () => 
         'rekey:databaseName': 'app',
         'rekey:keyring': 'kms',
         'rekey:emails': 'ops@example.com, security@example.com',
+        'rekey:tenants': 'acme,globex',
         'rekey:certificateArns': 'arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012',
       },
     });
@@ -37,7 +38,7 @@ describe('the CDK app (bin/app.ts) with cdk-nag AwsSolutions registered', () => 
     expect(stack.stackName).toBe('RekeyProd');
     expect(stack.trialDatabase).toBeUndefined();
     expect(stack.keysetRotation).toBeUndefined();
-    expect(Object.keys(stack.schedules.tenants)).toEqual([]);
+    expect(Object.keys(stack.schedules.tenants)).toEqual(['acme', 'globex']);
     expect(nagFindings(app)).toEqual([]);
   });
 

@@ -93,16 +93,19 @@ describe('RekeyStack: existing database, kms keyring, imported key', () => {
   const kmsKeyArn = 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555';
   let t: ReturnType<typeof build>;
   beforeAll(() => {
-    t = build({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn, databaseName: 'app' }, keyring: 'kms', kmsKeyArn, rotationEvery: Duration.days(30) });
+    t = build({ database: { clusterArn: DATABASE.clusterArn, secretArn: DATABASE.secretArn, databaseName: 'app' }, keyring: 'kms', kmsKeyArn, rotationEvery: Duration.days(30), tenants: [{ tenant: 'acme' }] });
   });
 
   test('no key, cluster or keyset is created', () => {
     for (const type of ['AWS::KMS::Key', 'AWS::RDS::DBCluster', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::RotationSchedule']) t.template.resourceCountIs(type, 0);
   });
 
-  test('no rewrap is scheduled (the KMS key rotates itself; a rewrap to the same key moves nothing): only the inventory', () => {
+  test('no global rewrap is scheduled (the KMS key rotates itself; a rewrap to the same key moves nothing): the inventory and the tenant\'s', () => {
     const inputs = Object.values(resourcesOf(t.template, 'AWS::Scheduler::Schedule')).map((s) => [s.Properties.ScheduleExpression, (s.Properties.Target as { Input: string }).Input]);
-    expect(inputs).toEqual([['cron(15 3 * * ? *)', '{"source":"schedule"}']]);
+    expect(inputs).toEqual([
+      ['cron(15 3 * * ? *)', '{"source":"schedule"}'],
+      ['rate(90 days)', '{"mode":"rewrap","tenant":"acme"}'],
+    ]);
   });
 
   test('ValidateInput gets the keyring\'s ids (to register the KMS key in the catalog) but no KMS permission', () => {
@@ -168,7 +171,6 @@ describe('RekeyStack props', () => {
       'pipeline.maxConcurrency',
       'rotationEvery',
       'inventory.minute',
-      'tenants',
       'tenants[0].tenant',
       'thresholds.failedRowsPercent',
       'notificationEmails[0]',

@@ -26,7 +26,7 @@ function schedulesOf(template: Template): ScheduleResource[] {
 describe('RotationSchedules with defaults', () => {
   let t: ReturnType<typeof build>;
   beforeAll(() => {
-    t = build({});
+    t = build({ tenants: [{ tenant: 'acme' }, { tenant: 'globex', every: Duration.days(30), mode: 'reencrypt' }] });
   });
 
   test('automatic rotation every 90 days starts a rewrap execution', () => {
@@ -41,22 +41,18 @@ describe('RotationSchedules with defaults', () => {
     });
   });
 
-  test('per-tenant schedules are refused until jobs are tenant-scoped (ValidateInput would refuse their executions)', () => {
-    const { stack } = testStack();
-    let error: unknown;
-    try {
-      buildWith(stack, { tenants: [{ tenant: 'acme' }] });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InvalidPropsError);
-    expect((error as InvalidPropsError).problems).toEqual([expect.stringMatching(/^tenants: per-tenant schedules are not supported yet: rekey jobs are not tenant-scoped/)]);
+  test('per-tenant schedules start executions for that tenant', () => {
+    const inputs = schedulesOf(t.template).map((s) => [s.Properties.ScheduleExpression, s.Properties.Target.Input]);
+    expect(inputs).toEqual(expect.arrayContaining([
+      ['rate(90 days)', '{"mode":"rewrap","tenant":"acme"}'],
+      ['rate(30 days)', '{"mode":"reencrypt","tenant":"globex"}'],
+    ]));
   });
 
   test('all schedules live in the construct\'s group, encrypted with the key, with bounded retries', () => {
     const groupName = t.stack.resolve(t.schedules.group.scheduleGroupName);
     const all = schedulesOf(t.template);
-    expect(all).toHaveLength(2);
+    expect(all).toHaveLength(4);
     for (const s of all) {
       expect(s.Properties.GroupName).toEqual(groupName);
       expect(s.Properties.KmsKeyArn).toBeDefined();
@@ -120,7 +116,6 @@ describe('RotationSchedules options', () => {
       'automaticRotation.every',
       'inventory.minute',
       'inventory.hour',
-      'tenants',
       'tenants[0].tenant',
       'tenants[2].tenant',
       'tenants[2].every',

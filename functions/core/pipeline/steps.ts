@@ -41,7 +41,7 @@ export function validateExecutionInput(
   input: unknown,
   defaults: { readonly batchSize?: number; readonly maxErrorRate?: number; readonly maxTables?: number },
   deps: Pick<EngineDeps, 'registry'>,
-  policy?: Pick<KeyPolicy, 'statusOf'>,
+  policy?: Pick<KeyPolicy, 'statusOf' | 'encryptionKeyId'>,
 ): ExecutionRequest {
   const problems: string[] = [];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -77,10 +77,19 @@ export function validateExecutionInput(
   }
   const tenant = i.tenant ?? null;
   if (tenant !== null && (typeof tenant !== 'string' || tenant.length === 0)) problems.push('tenant: must be a non-empty string');
-  else if (tenant !== null) {
-    // Refused rather than ignored: a job moves every row of its tables to one key, and running it for
-    // one tenant would touch every tenant's rows. A tenant's own key rotates with `rekey keys`.
-    problems.push(`tenant: tenant-scoped executions are not supported yet (a job covers every row of its tables); leave tenant out`);
+  else if (tenant !== null && policy) {
+    // A tenant execution moves the tenant's rows to the tenant's own active key: without one there is nothing to do.
+    const keyOf = (t: string | null): string | undefined => {
+      try {
+        return policy.encryptionKeyId(t);
+      } catch {
+        return undefined; // no active key in that scope
+      }
+    };
+    const own = keyOf(tenant);
+    if (own === undefined || own === keyOf(null)) {
+      problems.push(`tenant: ${JSON.stringify(tenant)} has no active key of its own (add one with \`rekey keys add --tenant ${tenant}\` and activate it)`);
+    }
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
   return {
@@ -99,10 +108,12 @@ export async function planStep(
   deps: EngineDeps,
   executionId: string,
   request: ExecutionRequest,
-  primaryKeyId: () => string,
+  primaryKeyId: (tenant: string | null) => string,
 ): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number }> {
-  const target = request.targetKeyId ?? primaryKeyId();
+  // A tenant execution goes to the tenant's active key; a global one to the global primary.
+  const target = request.targetKeyId ?? primaryKeyId(request.tenant);
   const job = await createJob(deps, {
+    tenant: request.tenant,
     mode: request.mode,
     targetKeyId: target,
     tables: request.tables ?? undefined,

@@ -1,3 +1,4 @@
+import { ALL_ROWS, inScope } from './row-scope';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Sql, SqlValue } from '../ports/sql';
@@ -169,13 +170,16 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
     targetKeyId: batch.targetKeyId,
     crypto: deps.crypto,
     blindIndex: deps.blindIndex,
+    scope: batch.scope,
   };
   const concurrency = deps.cryptoConcurrency ?? DEFAULT_CRYPTO_CONCURRENCY;
   // transformRow itself answers `skipped` for a row already in the target state.
   const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> => mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
   await fault(deps, 'batch.claimed', batch);
 
-  const read = await readBatchRows(sql, stmts, batch);
+  // Another tenant's rows in the range are not this job's: not transformed, written or counted.
+  const scope = batch.scope ?? ALL_ROWS;
+  const read = (await readBatchRows(sql, stmts, batch)).filter((r) => inScope(r.tenant, scope));
   await fault(deps, 'batch.read', batch);
   const plans = await plan(read);
   await fault(deps, 'batch.transformed', batch);

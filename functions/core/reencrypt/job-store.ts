@@ -1,3 +1,4 @@
+import { scopeFromOptions, type RowScope } from './row-scope';
 import type { Sql } from '../ports/sql';
 import { JobNotFoundError, JobStateError } from './errors';
 import type { BatchStatus, JobStatus } from './job-status';
@@ -39,6 +40,8 @@ export interface JobRecord {
   /** Table keys (`schema.name` or `name`) the job covers. */
   readonly tables: readonly string[];
   readonly targetKeyId: string;
+  /** The rows the job may touch, by tenant (row-scope.ts; kept in the job's options). */
+  readonly scope: RowScope;
   /** Keys found under the rows at planning time (besides the target). */
   readonly sourceKeyIds: readonly string[];
   /** Keys this job retired after its verify. */
@@ -121,6 +124,7 @@ export function jobFromRow(r: Row): JobRecord {
     dryRun: Boolean(r['dry_run']),
     tables: (r['tables'] as string[] | null) ?? [],
     targetKeyId: String(r['target_key_id']),
+    scope: scopeFromOptions(parseOptions(r['options'])),
     sourceKeyIds: (r['source_key_ids'] as string[] | null) ?? [],
     retiredKeyIds: (r['retired_key_ids'] as string[] | null) ?? [],
     batchSize: num(r['batch_size']),
@@ -306,14 +310,27 @@ function claimable(maxParam: number): string {
   return `(b.status = 'pending' OR (b.status = 'failed' AND b.attempts < $${maxParam}) OR (b.status = 'running' AND b.lease_until < now()))`;
 }
 
-/** A batch now leased to `worker`, with its job's mode and target. */
+/** A batch now leased to `worker`, with its job's mode, target and row scope. */
 export interface ClaimedBatch extends BatchRecord {
   readonly mode: Mode;
   readonly targetKeyId: string;
+  /** The rows of the job, by tenant (row-scope.ts). @default every row */
+  readonly scope?: RowScope;
 }
 
 function claimedFromRow(r: Row): ClaimedBatch {
-  return { ...batchFromRow(r), mode: r['mode'] as Mode, targetKeyId: String(r['target_key_id']) };
+  return {
+    ...batchFromRow(r),
+    mode: r['mode'] as Mode,
+    targetKeyId: String(r['target_key_id']),
+    scope: scopeFromOptions(parseOptions(r['job_options'])),
+  };
+}
+
+/** jsonb arrives parsed from node-postgres and as text from the Data API. */
+function parseOptions(value: unknown): Record<string, unknown> | null {
+  if (typeof value === 'string') return JSON.parse(value) as Record<string, unknown>;
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
 }
 
 /**
@@ -336,7 +353,7 @@ export async function claimBatch(
        FROM rekey_jobs j
       WHERE b.job_id = $1::uuid AND b.table_name = $2 AND b.seq = $3 AND j.id = b.job_id AND j.status = 'running'
         AND ${claimable(6)}
-      RETURNING b.*, j.mode, j.target_key_id`,
+      RETURNING b.*, j.mode, j.target_key_id, j.options AS job_options`,
     [jobId, ref.table, ref.seq, worker, leaseMs, maxAttempts],
   );
   return rows[0] ? claimedFromRow(rows[0]) : undefined;
@@ -362,7 +379,7 @@ export async function claimNextBatch(
        FROM next, rekey_jobs j
       WHERE b.job_id = next.job_id AND b.table_name = next.table_name AND b.seq = next.seq
         AND j.id = b.job_id AND j.status = 'running'
-      RETURNING b.*, j.mode, j.target_key_id`,
+      RETURNING b.*, j.mode, j.target_key_id, j.options AS job_options`,
     [jobId, worker, leaseMs, maxAttempts],
   );
   return rows[0] ? claimedFromRow(rows[0]) : undefined;

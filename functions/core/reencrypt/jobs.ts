@@ -6,6 +6,7 @@ import { isMode, MODES, type Mode } from './modes';
 import { formatDryRun, planTable, type TablePlan } from './planner';
 import { selectTables, tableKey } from './registry';
 import { describeTable } from './table-shape';
+import { describeScope, scopeFor, scopeToOptions } from './row-scope';
 
 /**
  * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
@@ -41,6 +42,12 @@ export interface JobRequest {
   readonly executionId?: string | undefined;
   /** Extra settings to keep with the job (ids and counts only). */
   readonly options?: Readonly<Record<string, string | number | boolean>> | undefined;
+  /**
+   * Only this tenant's rows (tables with a tenant column), moved to
+   * `targetKeyId` — the tenant's own key. Absent or null: a global job, which
+   * leaves the rows of tenants that have their own active key alone.
+   */
+  readonly tenant?: string | null | undefined;
 }
 
 /** Validates a request; every problem at once. */
@@ -69,8 +76,20 @@ export function validateJobRequest(request: JobRequest): string[] {
 export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'audit'>, request: JobRequest): Promise<JobRecord> {
   const problems = validateJobRequest(request);
   if (problems.length > 0) throw new JobOptionsError(`invalid job request:\n  ${problems.join('\n  ')}`);
-  const tables = selectTables(deps.registry, request.tables).map(tableKey);
+  const tenant = request.tenant ?? null;
+  const selected = selectTables(deps.registry, request.tables);
+  const tables = selected.filter((t) => tenant === null || t.tenantColumn !== undefined).map(tableKey);
+  if (tenant !== null) {
+    const untenanted = selected.filter((t) => t.tenantColumn === undefined).map(tableKey);
+    if (request.tables?.length && untenanted.length > 0) {
+      throw new JobOptionsError(`invalid job request:\n  tables: ${untenanted.join(', ')} ha${untenanted.length === 1 ? 's' : 've'} no tenantColumn, so a job for tenant ${JSON.stringify(tenant)} cannot tell its rows`);
+    }
+    if (tables.length === 0) throw new JobOptionsError(`invalid job request:\n  tenant: no registered table has a tenantColumn, so no row belongs to tenant ${JSON.stringify(tenant)}`);
+  }
   return deps.sql.transaction(async (tx) => {
+    // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
+    const owners = await tx.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`);
+    const scope = scopeFor(tenant, owners.rows.map((r) => r.tenant));
     const { job, created } = await insertJob(tx, {
       mode: request.mode,
       dryRun: request.dryRun === true,
@@ -81,14 +100,14 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
       abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
       requestedBy: request.requestedBy,
       executionId: request.executionId,
-      options: request.options ?? {},
+      options: { ...(request.options ?? {}), ...scopeToOptions(scope) },
     });
     if (created) {
       await deps.audit?.record(tx, {
         actor: request.requestedBy,
         action: 'job.created',
         subject: `job:${job.id}`,
-        details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize },
+        details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize, rows: describeScope(job.scope) },
       });
     }
     return job;
@@ -130,7 +149,7 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     const table = deps.registry.tables.find((t) => tableKey(t) === key);
     if (!table) throw new RegistryError([{ path: key, message: 'the job names a table that is not in this registry' }], 'registry vs. job');
     const shape = await describeTable(deps.sql, table);
-    plans.push(await planTable(deps, table, shape, job.mode, job.targetKeyId, job.batchSize));
+    plans.push(await planTable(deps, table, shape, job.mode, job.targetKeyId, job.batchSize, job.scope));
     await deps.faults?.('plan.table');
   }
   const summary = summarize(plans);

@@ -5,6 +5,7 @@ import type { FaultHook, ValueCrypto } from './ports';
 import { tableKey, type RegistryTable } from './registry';
 import { ID_ALIAS, TableStatements, toRowValues, type KeyRange } from './statements';
 import type { IdType, TableShape } from './table-shape';
+import { ALL_ROWS, inScope, type RowScope } from './row-scope';
 import { rowNeedsWork } from './transforms';
 
 /**
@@ -99,10 +100,12 @@ export async function planTable(
   mode: Mode,
   targetKeyId: string,
   batchSize: number,
+  scope: RowScope = ALL_ROWS,
 ): Promise<TablePlan> {
   const stmts = new TableStatements(table, shape, mode);
   const key = tableKey(table);
-  if (table.keyIdColumn) {
+  // A tenant-scoped job walks and tells rows by their tenant in memory; the SQL counts see every tenant.
+  if (table.keyIdColumn && scope.kind === 'all') {
     const counts = await countByKeyId(deps, stmts, targetKeyId);
     const rowsTotal = sum(counts.map((r) => Number(r.total)));
     const rowsPending = sum(counts.map((r) => Number(r.pending)));
@@ -119,7 +122,7 @@ export async function planTable(
   const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
   const cutter = new RangeCutter(batchSize);
   const sources = new Set<string>();
-  const ctx = { table, mode, targetKeyId, crypto: deps.crypto };
+  const ctx = { table, mode, targetKeyId, crypto: deps.crypto, scope };
   let rowsTotal = 0;
   let rowsPending = 0;
   let last: string | null = null;
@@ -130,6 +133,7 @@ export async function planTable(
     );
     for (const r of page.rows) {
       const row = toRowValues(r, stmts.sets.read);
+      if (!inScope(row.tenant, scope)) continue; // another tenant's row: not counted in this job's totals
       rowsTotal++;
       if (rowNeedsWork(row, ctx)) {
         rowsPending++;

@@ -1,3 +1,4 @@
+import { inScope, type RowScope } from './row-scope';
 import type { EncryptionContext } from '../crypto/context';
 import { RekeyError, isRetryable } from '../errors';
 import { NoBlindIndexerError } from './errors';
@@ -51,6 +52,8 @@ export interface TransformContext {
   readonly targetKeyId: string;
   readonly crypto: ValueCrypto;
   readonly blindIndex?: BlindIndexer | undefined;
+  /** The rows the job may touch, by tenant (row-scope.ts). @default every row */
+  readonly scope?: RowScope | undefined;
 }
 
 /** Error codes of per-row problems found by the engine itself (crypto errors keep their own codes). */
@@ -75,8 +78,9 @@ export function valueDone(cls: ValueClass, targetKeyId: string): boolean {
  */
 export function rowNeedsWork(
   row: RowValues,
-  ctx: Pick<TransformContext, 'table' | 'mode' | 'targetKeyId'> & { readonly crypto: Pick<ValueCrypto, 'classify'> },
+  ctx: Pick<TransformContext, 'table' | 'mode' | 'targetKeyId' | 'scope'> & { readonly crypto: Pick<ValueCrypto, 'classify'> },
 ): boolean {
+  if (ctx.scope && !inScope(row.tenant, ctx.scope)) return false; // another tenant's row: not this job's
   if (ctx.mode === 'encrypt') {
     for (const m of ctx.table.encrypt) {
       if (row.values[m.source] != null && (m.clearSource || row.values[m.target] == null)) return true;
@@ -123,6 +127,7 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
   const { table, mode, targetKeyId: target, crypto } = ctx;
   const next: Record<string, StoredValue | null> = {};
   for (const c of ctx.sets.write) next[c] = row.values[c] ?? null;
+  if (ctx.scope && !inScope(row.tenant, ctx.scope)) return { id: row.id, outcome: 'skipped', next, changed: false, errors: [] };
   const errors: ColumnError[] = [];
   const handled = new Set<string>();
   const form = (c: string): StorageForm => ctx.shape.forms[c] ?? 'text';

@@ -49,12 +49,14 @@ export interface World {
  * A fresh catalog with kek-v1 (rotating: the old key) and kek-v2 (active: the
  * new primary), raw KEKs for both, and a cipher checking the catalog's policy.
  */
-export async function rotationWorld(sql: Sql): Promise<World> {
+export async function rotationWorld(sql: Sql, options: { readonly tenantKeys?: readonly { id: string; tenant: string }[] } = {}): Promise<World> {
   await sql.query('TRUNCATE rekey_audit_log, rekey_keys');
+  const tenantKeys = options.tenantKeys ?? [];
   const keyring = new RawKeyring(
     [
       { id: 'kek-v2', key: randomBytes(32) },
       { id: 'kek-v1', key: randomBytes(32) },
+      ...tenantKeys.map((k) => ({ id: k.id, key: randomBytes(32) })),
     ],
     'kek-v2',
   );
@@ -63,6 +65,8 @@ export async function rotationWorld(sql: Sql): Promise<World> {
   await catalog.add({ id: 'kek-v1', keyring: 'raw', status: 'active' }, 'setup');
   await catalog.add({ id: 'kek-v2', keyring: 'raw' }, 'setup');
   await catalog.activate('kek-v2', 'setup');
+  // Tenants with their own key: active in their scope (rotationWorld's rows of that tenant are still under kek-v1).
+  for (const k of tenantKeys) await catalog.add({ id: k.id, keyring: 'raw', tenant: k.tenant, status: 'active' }, 'setup');
   const policy = new ReloadablePolicy(catalog);
   await policy.refresh();
   const { rows } = await sql.query<{ max: string | null }>('SELECT max(id)::text AS max FROM rekey_audit_log');
