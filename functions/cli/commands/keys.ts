@@ -1,5 +1,6 @@
 import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
 import { rollback } from '../../core/reencrypt/rollback';
+import { coverage } from '../../core/reencrypt/known-tables';
 import { valuesUnderKey, verify } from '../../core/reencrypt/verify';
 import type { EngineRuntime } from '../../runtime/engine-runtime';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
@@ -52,11 +53,16 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
       }
       case 'retire':
       case 'destroy': {
-        const remaining = await valuesUnder(runtime, id!);
+        const { remaining, where, gone } = await valuesUnder(runtime, id!);
+        for (const table of gone) io.stderr(`note: ${table} is no longer in the database; its values are not counted.\n`);
         if (remaining > 0 && !(action === 'destroy' && options.force)) {
-          io.stderr(`Refusing to ${action} ${id}: ${remaining} values are still under it. Run \`rekey reencrypt\` first${action === 'destroy' ? ' (or --force to crypto-shred them)' : ''}.\n`);
+          io.stderr(
+            `Refusing to ${action} ${id}: ${remaining} values are still under it (${where}). ` +
+              `Run \`rekey reencrypt\` on ${where.includes(';') ? 'those tables' : 'that table'} first${action === 'destroy' ? ' (or --force to crypto-shred them)' : ''}.\n`,
+          );
           return EXIT.failure;
         }
+        if (remaining > 0) io.stderr(`WARNING: --force: ${remaining} values under ${id} (${where}) will never decrypt again.\n`);
         if (action === 'destroy' && !options.yes) {
           io.stderr(`Destroying ${id} is irreversible: values under it can never be decrypted again. Repeat with --yes.\n`);
           return EXIT.failure;
@@ -85,9 +91,19 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
   }
 }
 
-async function valuesUnder(runtime: EngineRuntime, keyId: string): Promise<number> {
-  const report = await verify(runtime.deps, { targetKeyId: runtime.primaryKeyId() });
-  return valuesUnderKey(report, keyId);
+/**
+ * Values under `keyId` in every table that may hold some: the registry's and
+ * every table rekey has known (rekey_known_tables), so a narrower config file
+ * cannot hide a table that still uses the key.
+ */
+async function valuesUnder(runtime: EngineRuntime, keyId: string): Promise<{ remaining: number; where: string; gone: readonly string[] }> {
+  const tables = await coverage(runtime.sql, runtime.registry);
+  const report = await verify({ ...runtime.deps, registry: tables.registry }, { targetKeyId: runtime.primaryKeyId() });
+  const per = report.tables
+    .map((t) => ({ table: t.table, n: (t.values.envelopes[keyId] ?? 0) + (t.values.jsonKeyId[keyId] ?? 0) }))
+    .filter((t) => t.n > 0)
+    .map((t) => `${t.table}: ${t.n}${tables.remembered.includes(t.table) ? ', a table this config does not list' : ''}`);
+  return { remaining: valuesUnderKey(report, keyId), where: per.join('; '), gone: tables.gone };
 }
 
 function done(io: CliIo, globals: GlobalOptions, key: CatalogKey, message: string): number {

@@ -42,6 +42,7 @@ export function formatReport(report: VerifyReport, mode: 'verify' | 'inventory')
     if (t.values.fernet) lines.push(`  fernet           ${t.values.fernet} values (legacy)`);
     if (t.values.plaintext) lines.push(`  plaintext        ${t.values.plaintext} values (NOT encrypted)`);
     if (t.values.null) lines.push(`  null             ${t.values.null} values`);
+    if (t.rowsWithPlaintextSource) lines.push(`  plaintext source ${t.rowsWithPlaintextSource} rows still to encrypt (NOT encrypted; run reencrypt --mode encrypt)`);
     if (t.decrypt) {
       lines.push(`  decrypt check: ${t.decrypt.checked} checked, ${t.decrypt.failed} failed`);
       for (const [code, n] of Object.entries(t.decrypt.byCode)) lines.push(`    ${code}: ${n}`);
@@ -53,7 +54,8 @@ export function formatReport(report: VerifyReport, mode: 'verify' | 'inventory')
       report.ok
         ? `OK: every row is on the primary key ${report.targetKeyId}${report.tables.some((t) => t.decrypt) ? ' and decrypts' : ''}`
         : `NOT OK: ${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} rows not on ${report.targetKeyId}` +
-            (report.decryptFailures ? `, ${report.decryptFailures} values failed to decrypt` : ''),
+            (report.decryptFailures ? `, ${report.decryptFailures} values failed to decrypt` : '') +
+            (report.plaintextSources ? `, ${report.plaintextSources} rows with a plaintext source still to encrypt` : ''),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -7,6 +7,7 @@ import { batchStatusCounts, getJob, transitionJob, type JobRecord } from './job-
 import { tableKey } from './registry';
 import { retireVerifiedKeys, type RetireResult } from './retire';
 import { verify, type VerifyReport } from './verify';
+import { coverage } from './known-tables';
 
 /**
  * The steps around the batches, as functions any driver can call: the local
@@ -140,9 +141,10 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
   if (job.status !== 'verifying' && !isTerminal(job.status)) {
     throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
   }
-  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize });
+  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize, scope: job.scope });
   const rowsOnOldKeys = report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0);
-  const clean = report.ok && job.counters.rowsFailed === 0;
+  // Plaintext sources waiting are this job's business only in encrypt mode (a rewrap does not move them).
+  const clean = report.allOnTarget && report.decryptFailures === 0 && (job.mode !== 'encrypt' || report.plaintextSources === 0) && job.counters.rowsFailed === 0;
   await deps.faults?.('job.verified');
   if (clean || job.status !== 'verifying') return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean };
   const retire = await retireEmptyKeys(deps, job, report);
@@ -171,22 +173,27 @@ export async function finalizeJob(deps: EngineDeps, jobId: string, report?: Veri
     throw new JobStateError(jobId, job.status, 'completed', 'only a verified job can be finalized');
   }
   const retire = await retireEmptyKeys(deps, job, report);
-  const why = reasons(job, undefined, retire);
+  // Verify found the job's own rows clean: a key kept because other tables or tenants still use it is
+  // reported (retire.kept), not an error of this job — a `-t` or tenant job finishes `completed`.
+  const why = reasons(job, undefined, undefined);
   return { job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire), ...(retire ? { retire } : {}) };
 }
 
 async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, report?: VerifyReport): Promise<RetireResult | undefined> {
   if (!deps.catalog) return undefined;
-  const everyTable = deps.registry.tables.map(tableKey);
-  const covers = report !== undefined && everyTable.every((t) => report.tables.some((v) => v.table === t));
-  // Retiring needs counts over every registered table, not just the job's.
-  const full = covers ? report : await verify(deps, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
+  // Retiring needs counts over every table that may hold values: the registry's and every table rekey
+  // has known (a narrower config must not retire a key a table it no longer lists still uses).
+  const tables = await coverage(deps.sql, deps.registry);
+  const everyTable = tables.registry.tables.map(tableKey);
+  const covers = report !== undefined && report.scope.kind === 'all' && everyTable.every((t) => report.tables.some((v) => v.table === t));
+  const full = covers ? report : await verify({ ...deps, registry: tables.registry }, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
   return retireVerifiedKeys({ catalog: deps.catalog }, full, job.requestedBy, { job: job.id });
 }
 
 function reasons(job: JobRecord, report: VerifyReport | undefined, retire: RetireResult | undefined): string[] {
   const why: string[] = [];
   if (report && !report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
+  if (report && job.mode === 'encrypt' && report.plaintextSources > 0) why.push(`${report.plaintextSources} row(s) still hold a plaintext source`);
   if (report && report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
   if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
   for (const k of retire?.kept ?? []) {

@@ -7,6 +7,7 @@ import { formatDryRun, planTable, type TablePlan } from './planner';
 import { selectTables, tableKey } from './registry';
 import { describeTable } from './table-shape';
 import { describeScope, scopeFor, scopeToOptions } from './row-scope';
+import { rememberTables } from './known-tables';
 
 /**
  * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
@@ -90,6 +91,8 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
     const owners = await tx.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`);
     const scope = scopeFor(tenant, owners.rows.map((r) => r.tenant));
+    // Remembered for every later retire or destroy, whatever config those run with.
+    await rememberTables(tx, deps.registry.tables);
     const { job, created } = await insertJob(tx, {
       mode: request.mode,
       dryRun: request.dryRun === true,

@@ -7,6 +7,7 @@ import { selectTables, tableKey, type Registry, type RegistryTable } from './reg
 import { ID_ALIAS, TableStatements, toRowValues } from './statements';
 import { TableShapeCache } from './table-shape';
 import { mapLimit, valueDone, type RowValues } from './transforms';
+import { ALL_ROWS, inScope, type RowScope } from './row-scope';
 
 /**
  * Counts what the registered columns hold: values per key version, legacy
@@ -40,6 +41,11 @@ export interface TableVerify {
   /** Rows whose every encrypted column is NULL or an envelope under the target key. */
   readonly rowsOnTarget: number;
   readonly rowsNotOnTarget: number;
+  /**
+   * Rows whose plaintext source (an encrypt-mode mapping) still holds a value
+   * encrypt mode would move: unprotected data. Counted, never shown.
+   */
+  readonly rowsWithPlaintextSource: number;
   readonly values: ValueCounts;
   readonly decrypt?: DecryptCounts;
 }
@@ -52,7 +58,11 @@ export interface VerifyReport {
   /** Every row of every verified table is on the target key. */
   readonly allOnTarget: boolean;
   readonly decryptFailures: number;
-  /** allOnTarget, and (when decrypting) every value decrypted. */
+  /** Rows with a plaintext source still waiting for encrypt mode, over all verified tables. */
+  readonly plaintextSources: number;
+  /** The rows verified, by tenant (a tenant job verifies its tenant's rows). */
+  readonly scope: RowScope;
+  /** allOnTarget, no plaintext source waiting, and (when decrypting) every value decrypted. */
   readonly ok: boolean;
 }
 
@@ -74,6 +84,8 @@ export interface VerifyOptions {
   readonly pageSize?: number | undefined;
   /** Decryptions in flight (kms keyring). Default 16. */
   readonly concurrency?: number | undefined;
+  /** Only these rows, by tenant (a job's scope). @default every row */
+  readonly scope?: RowScope | undefined;
 }
 
 const MAX_FAILED_IDS = 20;
@@ -89,7 +101,17 @@ export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<
   }
   const allOnTarget = results.every((t) => t.rowsNotOnTarget === 0);
   const decryptFailures = results.reduce((a, t) => a + (t.decrypt?.failed ?? 0), 0);
-  return { targetKeyId: options.targetKeyId, tables: results, keys, allOnTarget, decryptFailures, ok: allOnTarget && decryptFailures === 0 };
+  const plaintextSources = results.reduce((a, t) => a + t.rowsWithPlaintextSource, 0);
+  return {
+    targetKeyId: options.targetKeyId,
+    tables: results,
+    keys,
+    allOnTarget,
+    decryptFailures,
+    plaintextSources,
+    scope: options.scope ?? ALL_ROWS,
+    ok: allOnTarget && decryptFailures === 0 && plaintextSources === 0,
+  };
 }
 
 /** Values still under `keyId` in a report (envelopes and JSON key_id values). */
@@ -99,8 +121,12 @@ export function valuesUnderKey(report: Pick<VerifyReport, 'keys'>, keyId: string
 
 async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
-  // Verification reads the encrypted columns only, whatever the mode.
+  // The encrypted columns, and the plaintext sources of encrypt-mode mappings (counted as waiting, never read out).
   const stmts = new TableStatements(table, shape, 'rewrap');
+  const sources = table.encrypt.map((m) => m.source);
+  const read = [...table.columns, ...sources.filter((c) => !table.columns.includes(c))];
+  const scope = options.scope ?? ALL_ROWS;
+  let rowsWithPlaintextSource = 0;
   const pages = new PageSizer(deps.sql.limits, options.pageSize ?? DEFAULT_PAGE_SIZE);
   const envelopes: Record<string, number> = {};
   const jsonKeyId: Record<string, number> = {};
@@ -115,13 +141,15 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
     const after: string | null = last;
     const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
       after === null
-        ? deps.sql.query(stmts.selectPage(false, table.columns).text, [limit])
-        : deps.sql.query(stmts.selectPage(true, table.columns).text, [limit, after]),
+        ? deps.sql.query(stmts.selectPage(false, read).text, [limit])
+        : deps.sql.query(stmts.selectPage(true, read).text, [limit, after]),
     );
     const toDecrypt: { row: RowValues; column: string; value: StoredValue; legacy?: 'fernet' | 'json-key-id' }[] = [];
     for (const r of page.rows) {
-      const row = toRowValues(r, table.columns);
+      const row = toRowValues(r, read);
+      if (!inScope(row.tenant, scope)) continue; // another tenant's row: not this verify's
       rows++;
+      if (table.encrypt.some((m) => row.values[m.source] != null && (m.clearSource || row.values[m.target] == null))) rowsWithPlaintextSource++;
       let onTarget = true;
       for (const column of table.columns) {
         const value = row.values[column] ?? null;
@@ -181,6 +209,7 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
     rows,
     rowsOnTarget,
     rowsNotOnTarget: rows - rowsOnTarget,
+    rowsWithPlaintextSource,
     values: { envelopes, fernet, jsonKeyId, plaintext, null: nulls },
     ...(options.decrypt ? { decrypt } : {}),
   };

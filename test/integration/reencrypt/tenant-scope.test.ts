@@ -1,6 +1,7 @@
 import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
 import { JobOptionsError } from '../../../functions/core/reencrypt/errors';
 import { batchIdOf, batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/job-store';
+import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/job-phases';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -65,6 +66,14 @@ it('a tenant job moves only that tenant\'s rows, to the tenant\'s key', async ()
   await runBatches(world, job.id);
   expect(await keysByTenant(world)).toEqual({ 'org-0': ['kek-v1'], 'org-1': ['org-1-v1'], 'org-2': ['kek-v1'] });
   // Every value still decrypts with its own context (readSecrets decrypted them all above).
+
+  // Verify judges the tenant's rows only; kek-v1 stays for the other tenants, and the job is complete.
+  expect((await settleBatchPhase(deps, job.id)).job.status).toBe('verifying');
+  expect(await verifyJob(deps, job.id)).toMatchObject({ clean: true, rowsOnOldKeys: 0 });
+  const done = await finalizeJob(deps, job.id);
+  expect(done.job.status).toBe('completed');
+  expect(done.retire?.kept).toEqual([{ keyId: 'kek-v1', values: 114 }]);
+  expect(await world.status('kek-v1')).toBe('rotating');
 });
 
 it('without a tenant key, a global job covers every row; a tenant job needs tables with a tenant column', async () => {

@@ -87,6 +87,7 @@ describe('verify report formatting', () => {
     rows: 10,
     rowsOnTarget: 7,
     rowsNotOnTarget: 3,
+    rowsWithPlaintextSource: 0,
     values: { envelopes: { 'kek-v2': 7, 'kek-v1': 1 }, fernet: 1, jsonKeyId: { 'kek-v0': 1 }, plaintext: 0, null: 0 },
   };
   const report = (over: Partial<VerifyReport>): VerifyReport => ({
@@ -95,6 +96,8 @@ describe('verify report formatting', () => {
     keys: { 'kek-v2': 7, 'kek-v1': 1 },
     allOnTarget: false,
     decryptFailures: 0,
+    plaintextSources: 0,
+    scope: { kind: 'all' },
     ok: false,
     ...over,
   });

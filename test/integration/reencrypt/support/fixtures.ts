@@ -50,7 +50,7 @@ export interface World {
  * new primary), raw KEKs for both, and a cipher checking the catalog's policy.
  */
 export async function rotationWorld(sql: Sql, options: { readonly tenantKeys?: readonly { id: string; tenant: string }[] } = {}): Promise<World> {
-  await sql.query('TRUNCATE rekey_audit_log, rekey_keys');
+  await sql.query('TRUNCATE rekey_audit_log, rekey_keys, rekey_known_tables');
   const tenantKeys = options.tenantKeys ?? [];
   const keyring = new RawKeyring(
     [
