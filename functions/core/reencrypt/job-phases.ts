@@ -3,7 +3,7 @@ import type { EngineDeps } from './engine-deps';
 import { describeErrorRate, errorRate, errorRateExceeded } from './error-rate';
 import { JobStateError } from './errors';
 import { isTerminal, type JobStatus } from './job-status';
-import { batchStatusCounts, getJob, transitionJob, type JobRecord } from './job-store';
+import { batchStatusCounts, getJob, recordVerifiedKeys, transitionJob, type JobRecord } from './job-store';
 import { tableKey } from './registry';
 import { retireVerifiedKeys, type RetireResult } from './retire';
 import { verify, type VerifyReport } from './verify';
@@ -142,12 +142,16 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
     throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
   }
   const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize, scope: job.scope });
+  // The counts retiring needs, over every known table — this report when it already covers them all —
+  // kept with the job so Finalize decides without a second pass over every table.
+  const full = job.status === 'verifying' ? await fullCounts(deps, report) : undefined;
+  if (full) await recordVerifiedKeys(deps.sql, jobId, full.keys);
   const rowsOnOldKeys = report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0);
   // Plaintext sources waiting are this job's business only in encrypt mode (a rewrap does not move them).
   const clean = report.allOnTarget && report.decryptFailures === 0 && (job.mode !== 'encrypt' || report.plaintextSources === 0) && job.counters.rowsFailed === 0;
   await deps.faults?.('job.verified');
   if (clean || job.status !== 'verifying') return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean };
-  const retire = await retireEmptyKeys(deps, job, report);
+  const retire = await retireEmptyKeys(deps, job, full!);
   const why = reasons(job, report, retire);
   job = await finish(deps, job, 'completed_with_errors', why, retire);
   return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean, retire };
@@ -172,22 +176,32 @@ export async function finalizeJob(deps: EngineDeps, jobId: string, report?: Veri
     if (isTerminal(job.status)) return { job };
     throw new JobStateError(jobId, job.status, 'completed', 'only a verified job can be finalized');
   }
-  const retire = await retireEmptyKeys(deps, job, report);
+  // The counts Verify kept with the job (a retired key still decrypts, so values written under it since
+  // then lose nothing; `rekey keys destroy` counts again), else counts made now.
+  const counts = job.verifiedKeys ? { keys: job.verifiedKeys } : await fullCounts(deps, report, job.targetKeyId);
+  const retire = await retireEmptyKeys(deps, job, counts);
   // Verify found the job's own rows clean: a key kept because other tables or tenants still use it is
   // reported (retire.kept), not an error of this job — a `-t` or tenant job finishes `completed`.
   const why = reasons(job, undefined, undefined);
   return { job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire), ...(retire ? { retire } : {}) };
 }
 
-async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, report?: VerifyReport): Promise<RetireResult | undefined> {
+async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, counts: Pick<VerifyReport, 'keys'>): Promise<RetireResult | undefined> {
   if (!deps.catalog) return undefined;
-  // Retiring needs counts over every table that may hold values: the registry's and every table rekey
-  // has known (a narrower config must not retire a key a table it no longer lists still uses).
+  return retireVerifiedKeys({ catalog: deps.catalog }, counts, job.requestedBy, { job: job.id });
+}
+
+/**
+ * Values per key over every table that may hold some: the registry's and
+ * every table rekey has known (a narrower config must not retire a key that a
+ * table it no longer lists still uses). `report` is reused when it already
+ * covers them all, unscoped.
+ */
+async function fullCounts(deps: EngineDeps, report: VerifyReport | undefined, targetKeyId = report?.targetKeyId ?? ''): Promise<Pick<VerifyReport, 'keys'>> {
   const tables = await coverage(deps.sql, deps.registry);
   const everyTable = tables.registry.tables.map(tableKey);
-  const covers = report !== undefined && report.scope.kind === 'all' && everyTable.every((t) => report.tables.some((v) => v.table === t));
-  const full = covers ? report : await verify({ ...deps, registry: tables.registry }, { targetKeyId: job.targetKeyId, pageSize: deps.pageSize });
-  return retireVerifiedKeys({ catalog: deps.catalog }, full, job.requestedBy, { job: job.id });
+  if (report !== undefined && report.scope.kind === 'all' && everyTable.every((t) => report.tables.some((v) => v.table === t))) return report;
+  return verify({ ...deps, registry: tables.registry }, { targetKeyId, pageSize: deps.pageSize });
 }
 
 function reasons(job: JobRecord, report: VerifyReport | undefined, retire: RetireResult | undefined): string[] {

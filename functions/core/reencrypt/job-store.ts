@@ -44,6 +44,8 @@ export interface JobRecord {
   readonly scope: RowScope;
   /** Keys found under the rows at planning time (besides the target). */
   readonly sourceKeyIds: readonly string[];
+  /** Values per key id over every known table, as the job's Verify counted them (Finalize retires on these). */
+  readonly verifiedKeys: Readonly<Record<string, number>> | null;
   /** Keys this job retired after its verify. */
   readonly retiredKeyIds: readonly string[];
   readonly batchSize: number;
@@ -127,6 +129,7 @@ export function jobFromRow(r: Row): JobRecord {
     scope: scopeFromOptions(parseOptions(r['options'])),
     sourceKeyIds: (r['source_key_ids'] as string[] | null) ?? [],
     retiredKeyIds: (r['retired_key_ids'] as string[] | null) ?? [],
+    verifiedKeys: parseOptions(r['verified_keys']) as Record<string, number> | null,
     batchSize: num(r['batch_size']),
     maxErrorRate: num(r['max_error_rate']),
     abortMinRows: num(r['abort_min_rows']),
@@ -504,4 +507,9 @@ export async function countBatchesToEnqueue(sql: Sql, jobId: string): Promise<nu
     [jobId],
   );
   return num(rows[0]?.['n']);
+}
+
+/** Keeps the counts a job's Verify made over every known table (ids and counts only). */
+export async function recordVerifiedKeys(sql: Sql, jobId: string, keys: Readonly<Record<string, number>>): Promise<void> {
+  await sql.query('UPDATE rekey_jobs SET verified_keys = $2::jsonb WHERE id = $1::uuid', [jobId, JSON.stringify(keys)]);
 }

@@ -178,6 +178,38 @@ export class TableStatements {
   }
 
   /**
+   * Verify's counts for a key id column table, over one slice in id order:
+   * `$1` target key, `$2` rows in the slice [, `$3` the last id of the
+   * previous slice]. Per key id column value: rows, rows off the target (the
+   * rewrap pending condition), non-NULL and NULL values of the encrypted
+   * columns, and rows whose encrypt-mode plaintext source still waits — with
+   * the slice's size and last id on every row, as countByKeyIdSlice.
+   */
+  verifyCountsSlice(after: boolean): Statement {
+    const keyId = this.table.keyIdColumn;
+    if (!keyId) throw new TypeError(`table ${this.table.name} has no key id column: verify by scanning`);
+    const anyValue = this.table.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' OR ');
+    const offTarget = `(t.${quoteIdent(keyId)} IS DISTINCT FROM $1::text AND (${anyValue}))`;
+    const values = this.table.columns.map((c) => `(t.${quoteIdent(c)} IS NOT NULL)::int`).join(' + ');
+    const nulls = this.table.columns.map((c) => `(t.${quoteIdent(c)} IS NULL)::int`).join(' + ');
+    const waiting = this.table.encrypt.length
+      ? this.table.encrypt
+          .map((m) => `(t.${quoteIdent(m.source)} IS NOT NULL${m.clearSource ? '' : ` AND t.${quoteIdent(m.target)} IS NULL`})`)
+          .join(' OR ')
+      : 'false';
+    return {
+      text:
+        `WITH slice AS (SELECT ${this.id} AS id, t.${quoteIdent(keyId)}::text AS key_id, ${offTarget} AS off_target,` +
+        ` ${values} AS vals, ${nulls} AS nulls, (${waiting}) AS waiting FROM ${this.t} AS t` +
+        `${after ? ` WHERE ${this.id} > $3::${this.idType}` : ''} ORDER BY ${this.id} LIMIT $2)` +
+        ` SELECT key_id, count(*)::text AS rows, count(*) FILTER (WHERE off_target)::text AS off_target,` +
+        ` sum(vals)::text AS vals, sum(nulls)::text AS nulls, count(*) FILTER (WHERE waiting)::text AS waiting,` +
+        ` (SELECT count(*) FROM slice)::text AS slice_rows, (SELECT s.id FROM slice AS s ORDER BY s.id DESC LIMIT 1)::text AS last_id` +
+        ` FROM slice GROUP BY 1`,
+    };
+  }
+
+  /**
    * `$1` target key, `$2` batch size, `$3` page size[, `$4` the last
    * boundary of the previous page]: the id of every batch-size-th pending
    * row, in id order — the upper bounds of the keyset batches — a page at a

@@ -2,10 +2,10 @@ import { RekeyError, isRetryable } from '../errors';
 import type { Sql } from '../ports/sql';
 import { PageSizer } from './bounded-reads';
 import type { FaultHook, StoredValue, ValueCrypto } from './ports';
-import { DEFAULT_PAGE_SIZE } from './planner';
+import { COUNT_SLICE_ROWS, DEFAULT_PAGE_SIZE } from './planner';
 import { selectTables, tableKey, type Registry, type RegistryTable } from './registry';
 import { ID_ALIAS, TableStatements, toRowValues } from './statements';
-import { TableShapeCache } from './table-shape';
+import { TableShapeCache, type TableShape } from './table-shape';
 import { mapLimit, valueDone, type RowValues } from './transforms';
 import { ALL_ROWS, inScope, type RowScope } from './row-scope';
 
@@ -86,6 +86,8 @@ export interface VerifyOptions {
   readonly concurrency?: number | undefined;
   /** Only these rows, by tenant (a job's scope). @default every row */
   readonly scope?: RowScope | undefined;
+  /** Rows per counting slice on key id column tables (tests make it small). @default COUNT_SLICE_ROWS */
+  readonly countSliceRows?: number | undefined;
 }
 
 const MAX_FAILED_IDS = 20;
@@ -121,6 +123,12 @@ export function valuesUnderKey(report: Pick<VerifyReport, 'keys'>, keyId: string
 
 async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
+  // With a key id column and nothing to decrypt, count in SQL (in bounded slices): a 100 M-row table is
+  // 200 statements instead of 50,000 pages through the Data API. A tenant scope needs the rows.
+  if (table.keyIdColumn && !options.decrypt && (options.scope ?? ALL_ROWS).kind === 'all') {
+    const counted = await countWithKeyIdColumn(deps, table, shape, options);
+    if (counted) return counted;
+  }
   // The encrypted columns, and the plaintext sources of encrypt-mode mappings (counted as waiting, never read out).
   const stmts = new TableStatements(table, shape, 'rewrap');
   const sources = table.encrypt.map((m) => m.source);
@@ -212,5 +220,50 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
     rowsWithPlaintextSource,
     values: { envelopes, fernet, jsonKeyId, plaintext, null: nulls },
     ...(options.decrypt ? { decrypt } : {}),
+  };
+}
+
+/** Rows per counting slice: the planner's, well inside the Data API's 45 s statement timeout. */
+const VERIFY_SLICE_ROWS = COUNT_SLICE_ROWS;
+
+/**
+ * Verify's counts from the key id column. Undefined when a row holds values
+ * but no key id: the column is not kept up to date there, so the caller reads
+ * the values themselves instead of trusting it (a retire depends on these counts).
+ */
+async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shape: TableShape, options: VerifyOptions): Promise<TableVerify | undefined> {
+  const stmts = new TableStatements(table, shape, 'rewrap');
+  const sliceRows = options.countSliceRows ?? VERIFY_SLICE_ROWS;
+  const envelopes: Record<string, number> = {};
+  let rows = 0;
+  let off = 0;
+  let nulls = 0;
+  let waiting = 0;
+  let after: string | null = null;
+  for (;;) {
+    type Slice = { key_id: string | null; rows: string; off_target: string; vals: string; nulls: string; waiting: string; slice_rows: string; last_id: string | null };
+    const params: (string | number)[] = after === null ? [options.targetKeyId, sliceRows] : [options.targetKeyId, sliceRows, after];
+    const result: Slice[] = (await deps.sql.query<Slice>(stmts.verifyCountsSlice(after !== null).text, params)).rows;
+    for (const r of result) {
+      const values = Number(r.vals);
+      if (r.key_id === null && values > 0) return undefined;
+      if (r.key_id !== null && values > 0) envelopes[r.key_id] = (envelopes[r.key_id] ?? 0) + values;
+      rows += Number(r.rows);
+      off += Number(r.off_target);
+      nulls += Number(r.nulls);
+      waiting += Number(r.waiting);
+    }
+    await deps.faults?.('verify.page');
+    const first: Slice | undefined = result[0];
+    if (!first || Number(first.slice_rows) < sliceRows || first.last_id === null) break;
+    after = first.last_id;
+  }
+  return {
+    table: tableKey(table),
+    rows,
+    rowsOnTarget: rows - off,
+    rowsNotOnTarget: off,
+    rowsWithPlaintextSource: waiting,
+    values: { envelopes, fernet: 0, jsonKeyId: {}, plaintext: 0, null: nulls },
   };
 }
