@@ -1,11 +1,11 @@
 import type { EngineDeps } from './engine-deps';
 import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
-import { JobOptionsError, RegistryError } from './errors';
+import { JobOptionsError, RegistryError, type RegistryProblem } from './errors';
 import { deleteBatches, getJob, insertBatches, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
 import { isMode, MODES, type Mode } from './modes';
 import { formatDryRun, planTable, type TablePlan } from './planner';
-import { selectTables, tableKey } from './registry';
-import { describeTable } from './table-shape';
+import { selectTables, tableKey, type RegistryTable } from './registry';
+import { describeTable, type TableShape } from './table-shape';
 import { describeScope, scopeFor, scopeToOptions } from './row-scope';
 import { rememberTables } from './known-tables';
 
@@ -147,11 +147,30 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     return { job, summary, planned: false, ...(job.dryRun ? { report: formatDryRun(job.mode, summary) } : {}) };
   }
 
-  const plans: TablePlan[] = [];
+  // Every table checked against the database first, so one error names every problem of every table;
+  // a job that cannot be planned is marked failed with them (never left in `planning`).
+  const problems: RegistryProblem[] = [];
+  const described: { table: RegistryTable; shape: TableShape }[] = [];
   for (const key of job.tables) {
     const table = deps.registry.tables.find((t) => tableKey(t) === key);
-    if (!table) throw new RegistryError([{ path: key, message: 'the job names a table that is not in this registry' }], 'registry vs. job');
-    const shape = await describeTable(deps.sql, table);
+    if (!table) {
+      problems.push({ path: key, message: 'the job names a table that is not in this registry' });
+      continue;
+    }
+    try {
+      described.push({ table, shape: await describeTable(deps.sql, table) });
+    } catch (err) {
+      if (!(err instanceof RegistryError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  if (problems.length > 0) {
+    const err = new RegistryError(problems, 'registry vs. database');
+    await transitionJob(deps.sql, jobId, ['planning'], 'failed', { error: err.message });
+    throw err;
+  }
+  const plans: TablePlan[] = [];
+  for (const { table, shape } of described) {
     plans.push(await planTable(deps, table, shape, job.mode, job.targetKeyId, job.batchSize, job.scope));
     await deps.faults?.('plan.table');
   }
