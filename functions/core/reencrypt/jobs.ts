@@ -2,7 +2,7 @@ import type { EngineDeps } from './engine-deps';
 import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
 import { JobOptionsError, RegistryError, type RegistryProblem } from './errors';
 import { deleteBatches, getJob, insertBatches, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
-import { isMode, MODES, type Mode } from './modes';
+import { columnSets, isMode, MODES, type Mode } from './modes';
 import { formatDryRun, planTable, type TablePlan } from './planner';
 import { selectTables, tableKey, type RegistryTable } from './registry';
 import { describeTable, type TableShape } from './table-shape';
@@ -88,6 +88,13 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
     if (tables.length === 0) throw new JobOptionsError(`invalid job request:\n  tenant: no registered table has a tenantColumn, so no row belongs to tenant ${JSON.stringify(tenant)}`);
   }
   return deps.sql.transaction(async (tx) => {
+    // A target the catalog does not hold as active would fail on every row of the real run, after a dry run said all was well.
+    const target = await tx.query<{ status: string; tenant: string | null }>('SELECT status, tenant FROM rekey_keys WHERE id = $1', [request.targetKeyId]);
+    const targetKey = target.rows[0];
+    if (!targetKey) throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`);
+    if (targetKey.status !== 'active') {
+      throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`);
+    }
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
     const owners = await tx.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`);
     const scope = scopeFor(tenant, owners.rows.map((r) => r.tenant));
@@ -156,6 +163,11 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     if (!table) {
       problems.push({ path: key, message: 'the job names a table that is not in this registry' });
       continue;
+    }
+    const indexColumns = Object.values(columnSets(table, job.mode).blindIndex);
+    if ((job.mode === 'encrypt' || job.mode === 'migrate') && indexColumns.length > 0 && !deps.blindIndex) {
+      // Found now, not as an error on every row of the real run (a dry run would have said all is well).
+      problems.push({ path: `${key}.blindIndex`, message: `${indexColumns.join(', ')} need a blind index key: set BLIND_INDEX_KEY=bidx-v1:<base64 of 32 bytes>` });
     }
     try {
       described.push({ table, shape: await describeTable(deps.sql, table) });

@@ -41,3 +41,19 @@ it('names every table\'s problems in one error, fails the job, and plans it once
   await db.sql.query('ALTER TABLE present ADD COLUMN w text');
   expect((await planJob(deps, job.id)).job.status).toBe('running');
 });
+
+it('refuses, before any row is touched, a target key the catalog does not hold as active and a blind index without its key', async () => {
+  const world = await rotationWorld(db.sql);
+  await db.sql.query('CREATE TABLE contacts (id bigint PRIMARY KEY, email text, email_encrypted text, email_hash text)');
+  const registry = parseRegistry({ tables: [{ name: 'contacts', idColumn: 'id', encrypt: { email: { target: 'email_encrypted', blindIndex: 'email_hash' } } }] });
+  const deps = engine(db, world, registry); // no blind index key
+  for (const [target, why] of [
+    ['kek-v9', /"kek-v9" is not in the key catalog/],
+    ['kek-v1', /"kek-v1" is rotating: only an active key can be a target/],
+  ] as const) {
+    await expect(createJob(deps, { mode: 'rewrap', targetKeyId: target, dryRun: true, requestedBy: 'test' })).rejects.toThrow(why);
+  }
+  const job = await createJob(deps, { mode: 'encrypt', targetKeyId: 'kek-v2', dryRun: true, requestedBy: 'test' });
+  const err = await planJob(deps, job.id).catch((e: unknown) => e);
+  expect((err as RegistryError).problems).toEqual([{ path: 'contacts.blindIndex', message: expect.stringMatching(/^email_hash need a blind index key: set BLIND_INDEX_KEY=/) }]);
+});
