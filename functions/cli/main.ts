@@ -20,21 +20,52 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const program = buildProgram(io, (c) => {
     code = c;
   });
+  // --json promises machine-readable stdout, failures included: a script
+  // piping stdout into a JSON parser must get an object, not nothing.
+  const json = (): boolean => Boolean(program.opts().json) || argv.includes('--json');
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version exit 0; every other parse problem is a usage error.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+      // --help and --version exit 0. Help printed because a command was
+      // incomplete (`rekey`, `rekey keys`) goes to stderr with exit code 1
+      // from commander: that is a usage error (2) like any other parse problem.
+      const exit = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (exit !== EXIT.ok && json()) printError(io, 'USAGE', err.message.replace(/^error: /, ''));
+      return exit;
     }
     if (err instanceof UsageError) {
       io.stderr(`error: ${err.message}\n`);
+      if (json()) printError(io, 'USAGE', err.message);
       return EXIT.usage;
     }
-    io.stderr(`error: ${describeError(err)}\n`);
+    const message = describeError(err);
+    io.stderr(`error: ${message}\n`);
+    if (json()) printError(io, err instanceof RekeyError ? err.code : 'FAILURE', message);
     return EXIT.failure;
   }
+}
+
+/** The --json form of a failure: `{"error":{"code","message"}}` on stdout (the message is the one stderr got). */
+function printError(io: CliIo, code: string, message: string): void {
+  io.stdout(`${JSON.stringify({ error: { code, message } })}\n`);
+}
+
+/** Flags that describe a new job; a resumed job keeps the ones it was created with. */
+const NEW_JOB_FLAGS = ['dryRun', 'batchSize', 'table', 'mode', 'maxErrorRate', 'targetKey'] as const;
+
+/**
+ * --resume continues a job as it was created. Combined with --dry-run it
+ * would otherwise re-encrypt for real while the operator asked for nothing to
+ * change, and the other job-shaping flags would be silently ignored.
+ */
+function refuseResumeConflicts(cmd: Command): void {
+  if (cmd.getOptionValue('resume') === undefined) return;
+  const given = NEW_JOB_FLAGS.filter((key) => cmd.getOptionValueSource(key) === 'cli');
+  if (given.length === 0) return;
+  const flags = given.map((key) => cmd.options.find((o) => o.attributeName() === key)!.long!).join(', ');
+  throw new UsageError(`--resume continues a job with the options it was created with: drop ${flags} (or start a new job without --resume)`);
 }
 
 /** One line that says what is wrong and what to do; rekey's errors already do, others get their name. */
@@ -80,8 +111,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'worker threads (each with its own connection)', positiveInt(64), 1)
     .option('--max-error-rate <r>', 'abort when failed rows pass this fraction (default: 0.01)', rate)
     .option('--target-key <id>', 'key to move to (default: the primary key)')
-    .option('--resume <job>', 'pick up an interrupted job')
-    .action(wrap(async (opts: Parameters<typeof reencryptCommand>[1], cmd: Command) => reencryptCommand(globals(cmd), opts, io)));
+    .option('--resume <job>', 'pick up an interrupted job (with the options it was created with)')
+    .action(
+      wrap(async (opts: Parameters<typeof reencryptCommand>[1], cmd: Command) => {
+        refuseResumeConflicts(cmd);
+        return reencryptCommand(globals(cmd), opts, io);
+      }),
+    );
 
   program
     .command('verify')

@@ -64,17 +64,29 @@ export function createPgSql(options: PgSqlOptions): SqlPool {
           throw mapPgError(err);
         });
         let broken = false;
+        // The pool listens for errors only on idle clients. A checked-out one
+        // whose server goes away between two statements (failover, admin
+        // kill) emits 'error' with nobody listening, which would crash the
+        // process; here it only marks the client broken, and the next
+        // statement rejects with a connection error the caller can retry.
+        const onLost = (): void => {
+          broken = true;
+        };
+        c.on('error', onLost);
         try {
           await run(c, 'BEGIN');
           const result = await fn(onClient(c, 1));
           await run(c, 'COMMIT');
           return result;
         } catch (err) {
-          await c.query('ROLLBACK').catch(() => {
-            broken = true;
-          });
+          if (!broken) {
+            await c.query('ROLLBACK').catch(() => {
+              broken = true;
+            });
+          }
           throw err;
         } finally {
+          c.removeListener('error', onLost);
           c.release(broken);
         }
       }

@@ -153,6 +153,26 @@ describe('transactions', () => {
     expect(await names()).toEqual([]);
   });
 
+  it('a connection killed in the middle of a transaction is a retryable connection error, not a crash', async () => {
+    requireRealPostgres('PGlite has no pg_terminate_backend');
+    const lost = await rejection(
+      db.sql.transaction(async (tx) => {
+        await tx.query("INSERT INTO t (id, name) VALUES (1, 'doomed')");
+        const { pid } = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!;
+        // Killed from the other pooled connection while this one sits idle in the transaction:
+        // the socket closes between statements, when nothing of ours is awaiting it.
+        await db.sql.query('SELECT pg_terminate_backend($1)', [pid]);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await tx.query('SELECT 1');
+      }),
+    );
+    if (!(lost instanceof DatabaseConnectionError)) throw lost;
+    expect((lost as DatabaseError).retryable).toBe(true);
+    expect(await names()).toEqual([]);
+    // The dead client was discarded, not returned: the pool still serves transactions.
+    await expect(db.sql.transaction((tx) => tx.query('SELECT 1 AS one'))).resolves.toMatchObject({ rows: [{ one: 1 }] });
+  });
+
   it('returns connections to the pool after failed transactions', async () => {
     for (let i = 0; i < 6; i++) {
       await rejection(db.sql.transaction((tx) => tx.query('SELECT * FROM no_such_table')));

@@ -26,6 +26,13 @@ describe('describeConnection', () => {
     expect(describeConnection('postgres://rekey@10.1.2.3', {})).toMatchObject({ port: 5432, database: 'rekey', user: 'rekey' });
   });
 
+  it('fills what the URL leaves out from PGHOST/PGPORT/PGDATABASE/PGUSER, as node-postgres connects', () => {
+    const env = { PGHOST: 'db.example.com', PGPORT: '6000', PGDATABASE: 'prod', PGUSER: 'app' };
+    expect(describeConnection('postgres:///', env)).toMatchObject({ host: 'db.example.com', port: 6000, database: 'prod', user: 'app', loopback: false, tls: false });
+    // The URL wins over the environment.
+    expect(describeConnection('postgres://me@127.0.0.1:5433/mine', env)).toMatchObject({ host: '127.0.0.1', port: 5433, database: 'mine', user: 'me', loopback: true });
+  });
+
   it.each([
     ['127.0.0.1', true],
     ['127.8.9.10', true],

@@ -79,6 +79,41 @@ describe('rekey command line', () => {
     expect(code).toBe(1);
     expect(err).toMatch(/^error: /);
   });
+
+  it.each([[[]], [['keys']]])('treats %j without a command as a usage error: help on stderr, exit 2', async (args) => {
+    const { code, out, err } = await run(...args);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toMatch(/Usage: rekey/);
+  });
+
+  it.each([
+    [['--dry-run'], /drop --dry-run/],
+    [['-n', '-b', '10'], /drop --dry-run, --batch-size/],
+    [['--mode', 'reencrypt'], /drop --mode/],
+    [['-t', 'accounts', '--target-key', 'kek-v1'], /drop --table, --target-key/],
+    [['--max-error-rate', '0.5'], /drop --max-error-rate/],
+  ])('refuses --resume with job-shaping flags %j before touching the database (exit 2)', async (extra, message) => {
+    const { code, out, err } = await run('reencrypt', '--resume', '00000000-0000-0000-0000-000000000000', ...extra);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toMatch(message);
+  });
+
+  it('with --json, a failure is still a JSON object on stdout (and the message on stderr)', async () => {
+    const failed = await run('--json', 'migrate', '--status');
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.out)).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+    expect(failed.err).toMatch(/^error: /);
+
+    const usage = await run('--json', 'reencrypt', '--bogus');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.out)).toEqual({ error: { code: 'USAGE', message: expect.stringMatching(/unknown option '--bogus'/) } });
+
+    const resume = await run('--json', 'reencrypt', '--resume', 'x', '-n');
+    expect(resume.code).toBe(2);
+    expect(JSON.parse(resume.out).error.message).toMatch(/drop --dry-run/);
+  });
 });
 
 describe('verify report formatting', () => {

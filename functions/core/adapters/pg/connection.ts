@@ -59,12 +59,16 @@ function parse(connectionString: string, env: NodeJS.ProcessEnv): Parsed {
 
 export function describeConnection(connectionString: string, env: NodeJS.ProcessEnv = process.env): ConnectionDescription {
   const { url, sslmode } = parse(connectionString, env);
-  const host = decodeURIComponent(url.hostname || url.searchParams.get('host') || 'localhost');
+  // What the URL leaves out node-postgres takes from PGHOST/PGPORT/PGDATABASE/PGUSER,
+  // as libpq does: describe the server it will really reach, so a remote PGHOST
+  // behind `postgres:///db` still gets the unencrypted-connection warning.
+  const host = decodeURIComponent(url.hostname || url.searchParams.get('host') || env.PGHOST || 'localhost');
+  const user = decodeURIComponent(url.username) || env.PGUSER || '';
   return {
     host,
-    port: Number(url.port || 5432),
-    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username) || 'postgres',
-    user: decodeURIComponent(url.username),
+    port: Number(url.port || env.PGPORT || 5432),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || env.PGDATABASE || user || 'postgres',
+    user,
     tls: usesTls(sslmode),
     sslmode,
     loopback: isLoopback(host),

@@ -78,7 +78,7 @@ export function mapPgError(err: unknown): unknown {
       options,
     );
   }
-  if (/timeout exceeded when trying to connect|Connection terminated/i.test(raw)) {
+  if (/timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable|Client was closed/i.test(raw)) {
     return new DatabaseConnectionError(`cannot reach the database (${raw}): check that PostgreSQL is running and reachable`, undefined, options);
   }
   return err;
