@@ -1,16 +1,32 @@
 import type { Keyring } from '../core/crypto/keyring';
 import { KmsKeyring } from '../core/crypto/keyrings/kms';
-import { KeyCatalog } from '../core/keys/catalog';
+import { AuditLog } from '../core/keys/audit';
+import { KeyCatalog, type CatalogKey } from '../core/keys/catalog';
 import { CatalogError } from '../core/keys/errors';
+import type { Sql } from '../core/ports/sql';
 
 export class KeyringCatalogMismatchError extends CatalogError {
   readonly code = 'KEYRING_CATALOG_MISMATCH';
 }
 
 export interface SyncResult {
-  /** What changed, for the start-up lines: `registered kek-v2 (active)`, `kek-v1 now rotating`. */
+  /** What changed (or, previewed, would change), for the start-up lines: `registered kek-v2 (active); kek-v1 now rotating`. */
   readonly changes: readonly string[];
 }
+
+export interface SyncOptions {
+  /**
+   * false: only say what would change (a dry run must leave the catalog as
+   * it found it: activating a key flips what every application encrypts with).
+   * @default true
+   */
+  readonly apply?: boolean;
+}
+
+/** Serialises catalog syncs of concurrent processes started with the same new key (migrate.ts uses another id). */
+const CATALOG_SYNC_LOCK_ID = 7_301_845_211;
+
+type Step = { readonly kind: 'register-rotating' | 'register-active' | 'activate'; readonly id: string };
 
 /**
  * Brings the catalog in line with the keyring the process was started with —
@@ -21,29 +37,47 @@ export interface SyncResult {
  * - a keyring primary the catalog holds as rotating, retired or destroyed is
  *   an error that says what to run: rekey never silently undoes a rotation.
  * Global scope only; tenant keys are managed with `rekey keys`.
+ *
+ * Changes are made in one transaction under an advisory lock, re-reading the
+ * catalog there: two processes started together with a new key both find it
+ * missing, and the second must then find it registered, not fail on a
+ * duplicate.
  */
-export async function syncKeyringWithCatalog(catalog: KeyCatalog, keyring: Keyring, actor: string): Promise<SyncResult> {
+export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: string, options: SyncOptions = {}): Promise<SyncResult> {
   const ids = await keyring.keyIds();
   const primary = await keyring.primaryKeyId();
-  const known = new Map((await catalog.list()).map((k) => [k.id, k]));
-  const changes: string[] = [];
-  for (const id of ids) {
-    if (id === primary || known.has(id)) continue;
-    await catalog.add({ id, keyring: keyring.kind, kmsKeyArn: kmsKeyOf(keyring, id), status: 'rotating' }, actor);
-    changes.push(`registered ${id} (rotating: decrypt only)`);
+  const seen = await new KeyCatalog(sql).list();
+  const planned = plan(seen, ids, primary);
+  if (planned.length === 0) return { changes: [] };
+  if (options.apply === false) {
+    const active = seen.find((k) => k.status === 'active' && k.tenant === null);
+    return { changes: planned.map((step) => describe(step, active?.id, true)) };
   }
-  const current = known.get(primary);
-  if (!current) {
-    await catalog.add({ id: primary, keyring: keyring.kind, kmsKeyArn: kmsKeyOf(keyring, primary) }, actor);
-    const previous = await catalog.active(null);
-    await catalog.activate(primary, actor);
-    changes.push(`registered ${primary} (active)${previous ? `; ${previous.id} now rotating` : ''}`);
-  } else if (current.status === 'pending') {
-    const previous = await catalog.active(current.tenant);
-    await catalog.activate(primary, actor);
-    changes.push(`activated ${primary}${previous ? `; ${previous.id} now rotating` : ''}`);
-  } else if (current.status !== 'active') {
-    const active = await catalog.active(null);
+  return sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_SYNC_LOCK_ID]);
+    const catalog = new KeyCatalog(tx, { audit: new AuditLog(tx) });
+    const changes: string[] = [];
+    for (const step of plan(await catalog.list(), ids, primary)) {
+      const previous = step.kind === 'register-rotating' ? undefined : await catalog.active(null);
+      const kmsKeyArn = kmsKeyOf(keyring, step.id);
+      if (step.kind === 'register-rotating') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn, status: 'rotating' }, actor);
+      if (step.kind === 'register-active') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn }, actor);
+      if (step.kind !== 'register-rotating') await catalog.activate(step.id, actor);
+      changes.push(describe(step, previous?.id, false));
+    }
+    return { changes };
+  });
+}
+
+/** The steps that bring `known` in line with the keyring; throws when the keyring's primary cannot become active without an operator. */
+function plan(known: readonly CatalogKey[], ids: readonly string[], primary: string): Step[] {
+  const byId = new Map(known.map((k) => [k.id, k]));
+  const steps: Step[] = ids.filter((id) => id !== primary && !byId.has(id)).map((id) => ({ kind: 'register-rotating', id }));
+  const current = byId.get(primary);
+  if (!current) return [...steps, { kind: 'register-active', id: primary }];
+  if (current.status === 'pending') return [...steps, { kind: 'activate', id: primary }];
+  if (current.status !== 'active') {
+    const active = known.find((k) => k.status === 'active' && k.tenant === null);
     throw new KeyringCatalogMismatchError(
       `the keyring's primary key ${primary} is ${current.status} in the catalog` +
         (active ? ` (the active key is ${active.id})` : '') +
@@ -52,7 +86,20 @@ export async function syncKeyringWithCatalog(catalog: KeyCatalog, keyring: Keyri
           : `: to go back to it run \`rekey keys rollback --to ${primary}\`, or set the primary key to ${active?.id ?? 'the active key'}`),
     );
   }
-  return { changes };
+  return steps;
+}
+
+function describe(step: Step, previous: string | undefined, preview: boolean): string {
+  const demoted = previous && previous !== step.id ? `; ${previous} ${preview ? 'would become' : 'now'} rotating` : '';
+  const tail = preview ? ' (not applied: dry run)' : '';
+  switch (step.kind) {
+    case 'register-rotating':
+      return `${preview ? 'would register' : 'registered'} ${step.id} (rotating: decrypt only)${tail}`;
+    case 'register-active':
+      return `${preview ? 'would register' : 'registered'} ${step.id} (active)${demoted}${tail}`;
+    case 'activate':
+      return `${preview ? 'would activate' : 'activated'} ${step.id}${demoted}${tail}`;
+  }
 }
 
 /** The KMS key behind a kms keyring's id: the catalog records it (and refuses a kms key without it). */

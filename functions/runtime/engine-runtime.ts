@@ -33,8 +33,12 @@ export interface EngineRuntimeOptions {
   readonly keysetSecretId?: string;
   /** Who acts, for the audit log. */
   readonly actor: string;
-  /** Register / activate the keyring's keys in the catalog (see catalog-sync.ts). @default true */
-  readonly syncCatalog?: boolean;
+  /**
+   * Register / activate the keyring's keys in the catalog (see catalog-sync.ts);
+   * 'preview' only reports what it would change (dry runs).
+   * @default true
+   */
+  readonly syncCatalog?: boolean | 'preview';
   /** Some commands (migrate, keys) work without a registry. @default true */
   readonly needsRegistry?: boolean;
   /**
@@ -91,7 +95,9 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     const keyring = options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
     const audit = new AuditLog(sql);
     const catalog = new KeyCatalog(sql, { audit });
-    const catalogChanges = options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(catalog, keyring, options.actor)).changes;
+    const catalogChanges =
+      options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(sql, keyring, options.actor, { apply: options.syncCatalog !== 'preview' })).changes;
+    const previewPrimary = options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
     let policy: KeyPolicy = await catalog.policy();
     const policyProxy: KeyPolicy = {
       assertCanEncrypt: (id, tenant) => policy.assertCanEncrypt(id, tenant),
@@ -135,7 +141,8 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       legacyReaders,
       deps,
       catalogChanges,
-      primaryKeyId: () => policy.encryptionKeyId(null),
+      // Previewed (dry run): the key the catalog sync would make active, which is what a real run would target.
+      primaryKeyId: () => (previewPrimary ?? policy.encryptionKeyId(null)),
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
       refreshPolicy,

@@ -29,7 +29,10 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
   const needsId = action !== 'list' && action !== 'rollback';
   if (needsId && !id) throw new UsageError(`rekey keys ${action} needs a key id`);
   const countsValues = action === 'retire' || action === 'destroy' || action === 'rollback';
-  const runtime = await openSession(globals, io, { needsRegistry: countsValues, syncCatalog: action === 'rollback' || action === 'list' });
+  // Rollback is the way out of a keyring/catalog mismatch (a key activated
+  // ahead of a deploy that did not happen), so it must not start by refusing
+  // that mismatch: it only needs both keys in the keyring.
+  const runtime = await openSession(globals, io, { needsRegistry: countsValues, syncCatalog: action === 'list' });
   const actor = actorOf(globals, io);
   try {
     switch (action) {
@@ -49,7 +52,12 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
       case 'activate': {
         const previous = await runtime.catalog.active((await runtime.catalog.require(id!)).tenant);
         const key = await runtime.catalog.activate(id!, actor);
-        return done(io, globals, key, `Activated ${key.id}${previous && previous.id !== key.id ? `; ${previous.id} is now rotating — run \`rekey reencrypt\`` : ''}.`);
+        // Activating ahead of the deploy is allowed (plan in the catalog, then ship the key), but say what it means.
+        const deployed = (await runtime.keyIds()).includes(key.id);
+        const ahead = deployed
+          ? ''
+          : `\n${key.id} is not in this keyring: deploy it as the primary key (SECRETS_ENCRYPTION_KEY=${key.id}:…) before applications and rekey can encrypt again, or undo with \`rekey keys rollback --to ${previous?.id ?? '<previous key>'}\`.`;
+        return done(io, globals, key, `Activated ${key.id}${previous && previous.id !== key.id ? `; ${previous.id} is now rotating — run \`rekey reencrypt\`` : ''}.${ahead}`);
       }
       case 'retire':
       case 'destroy': {

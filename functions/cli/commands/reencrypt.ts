@@ -26,7 +26,8 @@ export interface ReencryptOptions {
  * this one, all claiming batches of the same job.
  */
 export async function reencryptCommand(globals: GlobalOptions, options: ReencryptOptions, io: CliIo): Promise<number> {
-  const runtime = await openSession(globals, io);
+  // A dry run reports the catalog changes the real run will make instead of making them.
+  const runtime = await openSession(globals, io, options.dryRun ? { syncCatalog: 'preview' } : {});
   const abort = new AbortController();
   const onSigint = (): void => {
     io.stderr('\nInterrupted: finishing the batches in flight; resume with `rekey reencrypt --resume <job>`\n');

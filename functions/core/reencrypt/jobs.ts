@@ -91,8 +91,12 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
     // A target the catalog does not hold as active would fail on every row of the real run, after a dry run said all was well.
     const target = await tx.query<{ status: string; tenant: string | null }>('SELECT status, tenant FROM rekey_keys WHERE id = $1', [request.targetKeyId]);
     const targetKey = target.rows[0];
-    if (!targetKey) throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`);
-    if (targetKey.status !== 'active') {
+    // A dry run may preview the key about to be deployed (not yet registered,
+    // or pending): it only counts, and registering it would already change
+    // what every application encrypts with.
+    const previewable = request.dryRun === true && (!targetKey || targetKey.status === 'pending');
+    if (!targetKey && !previewable) throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`);
+    if (targetKey && targetKey.status !== 'active' && !previewable) {
       throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`);
     }
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.

@@ -31,14 +31,31 @@ describe('rekey CLI', () => {
   const tableDigest = (): Promise<string> => fx.tableDigest();
   const assertNoSecrets = (text: string): void => fx.assertNoSecrets(text);
 
-  it('dry run prints the runbook line and leaves the table byte-identical', async () => {
+  const catalog = async (): Promise<string[]> =>
+    (await db.sql.query<{ id: string; status: string }>('SELECT id, status FROM rekey_keys ORDER BY id')).rows.map((k) => `${k.id}:${k.status}`);
+
+  it('dry run prints the runbook line and leaves the table and the key catalog as they were', async () => {
     const before = await tableDigest();
+    const keysBefore = await catalog();
     const { code, out, err } = await rekey('reencrypt', '--dry-run');
     expect(code).toBe(0);
     expect(out).toContain(`DRY RUN: Would re-encrypt ${ROWS} of ${ROWS} records`);
     expect(err).toContain('Encryption service initialized. Primary key: kek-v2');
     expect(err).toContain('Available keys: ["kek-v2","kek-v1"]');
+    // Activating kek-v2 would switch every application to it: a dry run only says it would.
+    expect(err).toMatch(/Key catalog: would (register|activate) kek-v2.*\(not applied: dry run\)/);
     expect(await tableDigest()).toBe(before);
+    expect(await catalog()).toEqual(keysBefore);
+    // The real run then makes the change it announced.
+    const run = await rekey('reencrypt');
+    expect(run.err).toMatch(/Key catalog: (registered|activated) kek-v2/);
+    expect(await catalog()).toContain('kek-v2:active');
+  });
+
+  it('two processes started together with a new primary key both run: the second finds the key registered', async () => {
+    const [a, b] = await Promise.all([rekey('keys', 'list'), rekey('keys', 'list')]);
+    expect([a.code, b.code, a.err + b.err]).toEqual([0, 0, expect.not.stringContaining('already')]);
+    expect((await catalog()).filter((k) => k.startsWith('kek-v2:'))).toEqual(['kek-v2:active']);
   });
 
   it('re-encrypts everything, verifies, retires the old key; verify exits 0 only then', async () => {

@@ -71,6 +71,25 @@ describe('rekey CLI lifecycle', () => {
     expect(Number(audit.rows[0]!.n)).toBeGreaterThan(0);
   });
 
+  it('a key activated ahead of a deploy that does not happen is undone by rollback with the old keyring', async () => {
+    expect((await fx.rekey('migrate')).code).toBe(0);
+    expect((await fx.rekey('verify')).code).toBe(1); // registers kek-v2 (active) and kek-v1 (rotating)
+    expect((await fx.rekey('keys', 'add', 'kek-v3')).code).toBe(0);
+    const activated = await fx.rekey('keys', 'activate', 'kek-v3');
+    expect(activated.out).toContain('kek-v3 is not in this keyring');
+    expect(activated.out).toContain('rekey keys rollback --to kek-v2');
+    expect((await fx.rekey('reencrypt', '-n')).code).toBe(1); // the mismatch, naming rollback
+
+    const back = await fx.rekey('keys', 'rollback', '--to', 'kek-v2');
+    expect(back.err).not.toMatch(/error:/);
+    expect(back.code).toBe(0);
+    const keys = JSON.parse((await fx.rekey('--json', 'keys', 'list')).out) as { id: string; status: string }[];
+    expect(Object.fromEntries(keys.map((k) => [k.id, k.status]))).toMatchObject({ 'kek-v2': 'active' });
+    const dry = await fx.rekey('reencrypt', '-n');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain('DRY RUN');
+  });
+
   it('a tampered row is a recorded error: exit 1, the old key kept, status names the row without its value', async () => {
     expect((await fx.rekey('migrate')).code).toBe(0);
     // Flip one character of the ciphertext body of row 7.
