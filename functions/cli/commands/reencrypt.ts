@@ -55,7 +55,8 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
         runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal }),
       );
     } else if (options.dryRun) {
-      outcome = await startJob(runtime.deps, request(options, target, globals, io), {});
+      const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
+      outcome = await startJob(runtime.deps, { ...request(options, target, globals, io), previewTarget }, {});
     } else {
       const job = await createJob(runtime.deps, request(options, target, globals, io));
       if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}\n`);

@@ -67,7 +67,11 @@ export async function settleBatchPhase(deps: EngineDeps, jobId: string): Promise
   } else if (errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows, true)) {
     job = await abortJob(deps, jobId);
   } else {
-    job = await transitionJob(deps.sql, jobId, ['running'], 'verifying');
+    // Another runner of the same job (a --resume beside the first run) may have settled it first.
+    job = await transitionJob(deps.sql, jobId, ['running'], 'verifying').catch(async (err: unknown) => {
+      if (err instanceof JobStateError) return getJob(deps.sql, jobId);
+      throw err;
+    });
   }
   return { job, settled: true, remaining: none, nextLeaseExpiryMs: null };
 }
@@ -217,6 +221,18 @@ function reasons(job: JobRecord, report: VerifyReport | undefined, retire: Retir
 }
 
 async function finish(deps: EngineDeps, job: JobRecord, status: 'completed' | 'completed_with_errors', why: readonly string[], retire?: RetireResult): Promise<JobRecord> {
+  try {
+    return await finishOnce(deps, job, status, why, retire);
+  } catch (err) {
+    // Another runner of the same job finished it first: its outcome stands.
+    if (!(err instanceof JobStateError)) throw err;
+    const current = await getJob(deps.sql, job.id);
+    if (!isTerminal(current.status)) throw err;
+    return current;
+  }
+}
+
+async function finishOnce(deps: EngineDeps, job: JobRecord, status: 'completed' | 'completed_with_errors', why: readonly string[], retire?: RetireResult): Promise<JobRecord> {
   return deps.sql.transaction(async (tx) => {
     const done = await transitionJob(tx, job.id, ['verifying'], status, {
       finished: true,

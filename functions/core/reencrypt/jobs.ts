@@ -49,6 +49,13 @@ export interface JobRequest {
    * leaves the rows of tenants that have their own active key alone.
    */
   readonly tenant?: string | null | undefined;
+  /**
+   * Dry runs only: the target is the key a catalog sync would register or
+   * activate (the key about to be deployed) and may be missing or pending in
+   * the catalog. Anything else must be active, so a mistyped key id is
+   * refused rather than previewed.
+   */
+  readonly previewTarget?: boolean | undefined;
 }
 
 /** Validates a request; every problem at once. */
@@ -94,7 +101,7 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
     // A dry run may preview the key about to be deployed (not yet registered,
     // or pending): it only counts, and registering it would already change
     // what every application encrypts with.
-    const previewable = request.dryRun === true && (!targetKey || targetKey.status === 'pending');
+    const previewable = request.dryRun === true && request.previewTarget === true && (!targetKey || targetKey.status === 'pending');
     if (!targetKey && !previewable) throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`);
     if (targetKey && targetKey.status !== 'active' && !previewable) {
       throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`);

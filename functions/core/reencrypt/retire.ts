@@ -30,7 +30,13 @@ export async function retireVerifiedKeys(
       continue;
     }
     // The catalog writes the key.retired audit row, in the same transaction as the change.
-    await deps.catalog.transition(key.id, 'retired', actor, { ...context, valuesUnderKey: 0 });
+    try {
+      await deps.catalog.transition(key.id, 'retired', actor, { ...context, valuesUnderKey: 0 });
+    } catch (err) {
+      // Two runners finishing the same job both retire: the one that lost finds the key retired, which is what it wanted.
+      const now = (await deps.catalog.list()).find((k) => k.id === key.id);
+      if (now?.status !== 'retired') throw err;
+    }
     retired.push(key.id);
   }
   return { retired, kept };

@@ -1,7 +1,7 @@
 import { InjectedFaultError } from '../../../functions/core/reencrypt/errors';
 import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
-import { createJob } from '../../../functions/core/reencrypt/jobs';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
@@ -101,5 +101,27 @@ describe.each([
     expect(crashed.rowErrors).toBe(0);
     expect(crashed.rows).toEqual(clean.rows);
     expect(crashed.rows.every((r) => r.token !== null && r.tokenKey === 'kek-v2')).toBe(true);
+  });
+});
+
+describe('two runners of one job at once (a run and a --resume beside it)', () => {
+  it.each([1, 2, 3])('both end with the same finished job, the old key retired once (round %i)', async () => {
+    const world = await rotationWorld(db.sql);
+    await db.sql.query('DROP TABLE IF EXISTS secrets, twin');
+    await seedSecrets(db.sql, world, 400, 'secrets');
+    await seedSecrets(db.sql, world, 10, 'twin');
+    const deps = engine(db, world, registry);
+    const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 50, requestedBy: 'test' });
+    await planJob(deps, job.id);
+    const [a, b] = await Promise.all([
+      runJob(deps, job.id, { concurrency: 2, pollMs: 5 }),
+      runJob(deps, job.id, { concurrency: 2, pollMs: 5 }),
+    ]);
+    expect([a.job.status, b.job.status]).toEqual(['completed', 'completed']);
+    const finished = await getJob(db.sql, job.id);
+    expect(finished.counters.rowsDone).toBe(410);
+    expect(finished.retiredKeyIds).toEqual(['kek-v1']);
+    const retirements = await db.sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM rekey_audit_log WHERE action = 'key.retired' AND subject LIKE '%kek-v1%'`);
+    expect(Number(retirements.rows[0]!.n)).toBe(1);
   });
 });

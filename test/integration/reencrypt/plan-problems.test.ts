@@ -53,6 +53,10 @@ it('refuses, before any row is touched, a target key the catalog does not hold a
   ] as const) {
     await expect(createJob(deps, { mode: 'rewrap', targetKeyId: target, dryRun: true, requestedBy: 'test' })).rejects.toThrow(why);
   }
+  // The key about to be deployed may be previewed by a dry run only; a rotating key never.
+  await expect(createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v9', dryRun: true, previewTarget: true, requestedBy: 'test' })).resolves.toMatchObject({ dryRun: true });
+  await expect(createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v9', previewTarget: true, requestedBy: 'test' })).rejects.toThrow(/"kek-v9" is not in the key catalog/);
+  await expect(createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v1', dryRun: true, previewTarget: true, requestedBy: 'test' })).rejects.toThrow(/is rotating/);
   const job = await createJob(deps, { mode: 'encrypt', targetKeyId: 'kek-v2', dryRun: true, requestedBy: 'test' });
   const err = await planJob(deps, job.id).catch((e: unknown) => e);
   expect((err as RegistryError).problems).toEqual([{ path: 'contacts.blindIndex', message: expect.stringMatching(/^email_hash need a blind index key: set BLIND_INDEX_KEY=/) }]);
