@@ -1,7 +1,9 @@
 import { ALL_ROWS, inScope } from './row-scope';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { RekeyError } from '../errors';
 import type { Sql, SqlValue } from '../ports/sql';
+import { DatabaseError } from '../ports/sql-errors';
 import { chunkByBytes, estimateValueBytes, PageSizer } from './bounded-reads';
 import { describeErrorRate, errorRateExceeded } from './error-rate';
 import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, RegistryError } from './errors';
@@ -140,11 +142,30 @@ export async function executeClaimedBatch(deps: ExecutorDeps, batch: ClaimedBatc
   } catch (err) {
     // A simulated crash leaves its lease behind, exactly as a killed process would.
     if (!(err instanceof InjectedFaultError) && !(err instanceof BatchLeaseLostError)) {
-      const message = err instanceof Error ? `${err.name}: ${'code' in err ? String(err.code) : ''}`.trim() : 'error';
-      await failBatch(deps.sql, batch, worker, message).catch(() => undefined);
+      await failBatch(deps.sql, batch, worker, batchErrorText(err)).catch(() => undefined);
     }
     throw err;
   }
+}
+
+/** Longest error text kept with a failed batch (status and the state machine show it). */
+const BATCH_ERROR_CHARS = 300;
+
+/**
+ * What a failed batch records: enough to act on (`QueryError 22001: value too
+ * long for type character varying(64)`), nothing that can hold a value.
+ * rekey's own errors never carry plaintext or key material (the database
+ * adapters drop DETAIL and quoted input), so their message is kept; any
+ * other error keeps only its name.
+ */
+export function batchErrorText(err: unknown): string {
+  if (err instanceof DatabaseError) return clip(`${err.name} ${err.sqlState ?? err.code}: ${err.message}`);
+  if (err instanceof RekeyError) return clip(`${err.name} ${err.code}: ${err.message}`);
+  return err instanceof Error ? err.name : 'error';
+}
+
+function clip(text: string): string {
+  return text.length > BATCH_ERROR_CHARS ? `${text.slice(0, BATCH_ERROR_CHARS - 1)}…` : text;
 }
 
 async function fault(deps: ExecutorDeps, point: string, batch: ClaimedBatch, rowIds?: readonly string[]): Promise<void> {

@@ -1,3 +1,5 @@
+import { MIN_ENVELOPE_BYTES, TEXT_PREFIX_V1 } from '../crypto/envelope';
+import { LOCAL_WRAPPED_KEY_BYTES } from '../crypto/keyrings/local-wrap';
 import type { Sql } from '../ports/sql';
 import { RegistryError, type RegistryProblem } from './errors';
 import { qualifiedName } from './identifiers';
@@ -15,6 +17,8 @@ export interface TableShape {
   readonly idType: IdType;
   /** Storage form of every registered column (encrypted, blind index, source, key id). */
   readonly forms: Readonly<Record<string, StorageForm>>;
+  /** varchar(n) limits of registered value columns: a value longer than n is a row error, not a failed batch. */
+  readonly maxChars?: Readonly<Record<string, number>>;
 }
 
 /** PostgreSQL type name (pg_type.typname) → how the engine treats it. */
@@ -32,14 +36,25 @@ const KEY_ID_TYPES = new Set(['text', 'varchar']);
 interface ColumnRow {
   readonly column_name: string;
   readonly type_name: string;
+  /** varchar(n): n; null for an unbounded type. */
+  readonly max_chars: number | null;
   readonly unique_alone: boolean;
 }
+
+/**
+ * The shortest text envelope there is: an empty value under a one-character
+ * key id with the shortest wrapped data key (the local wrap of the raw and
+ * hierarchical keyrings; KMS blobs are longer). A varchar column shorter than
+ * this can hold no envelope at all, so every row would fail: refused up front.
+ */
+export const MIN_TEXT_ENVELOPE_CHARS = TEXT_PREFIX_V1.length + Math.ceil(((MIN_ENVELOPE_BYTES - 1 + LOCAL_WRAPPED_KEY_BYTES) * 4) / 3);
 
 /** The live columns of a table (empty when the table does not exist). */
 async function liveColumns(sql: Sql, table: RegistryTable): Promise<Map<string, ColumnRow>> {
   // to_regclass resolves the quoted name through search_path exactly as the engine's statements will.
   const { rows } = await sql.query<ColumnRow>(
     `SELECT a.attname AS column_name, t.typname AS type_name,
+            CASE WHEN t.typname = 'varchar' AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_chars,
             EXISTS (SELECT 1 FROM pg_index i
                      WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1
                        AND i.indkey[0] = a.attnum AND i.indpred IS NULL) AS unique_alone
@@ -74,14 +89,25 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
   }
 
   const forms: Record<string, StorageForm> = {};
+  const maxChars: Record<string, number> = {};
   const valueColumn = (column: string, path: string, role: string): void => {
     const live = columns.get(column);
     if (!live) return void problems.push({ path, message: `column ${where(column)} does not exist` });
     const form = VALUE_FORMS[live.type_name];
     if (!form) return void problems.push({ path, message: `${role} ${where(column)} is ${live.type_name}; it must be text, varchar or bytea` });
     forms[column] = form;
+    if (live.max_chars != null) maxChars[column] = Number(live.max_chars);
   };
   table.columns.forEach((c, j) => valueColumn(c, `${at}.columns[${j}]`, 'encrypted column'));
+  table.columns.forEach((c, j) => {
+    const max = columns.get(c)?.max_chars;
+    if (max != null && max < MIN_TEXT_ENVELOPE_CHARS) {
+      problems.push({
+        path: `${at}.columns[${j}]`,
+        message: `${where(c)} is varchar(${max}); the shortest envelope is ${MIN_TEXT_ENVELOPE_CHARS} characters (about 4/3 × the value's bytes + ${MIN_TEXT_ENVELOPE_CHARS} with a raw key, more with KMS): use text or bytea`,
+      });
+    }
+  });
   for (const [col, hash] of Object.entries(table.blindIndex)) valueColumn(hash, `${at}.blindIndex.${col}`, 'blind index column');
   for (const m of table.encrypt) valueColumn(m.source, `${at}.encrypt.${m.source}`, 'plaintext source column');
   if (table.keyIdColumn) {
@@ -94,7 +120,7 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
   if (table.tenantColumn && !columns.has(table.tenantColumn)) {
     problems.push({ path: `${at}.tenantColumn`, message: `column ${where(table.tenantColumn)} does not exist` });
   }
-  return problems.length === 0 && idType ? { problems, shape: { idType, forms } } : { problems };
+  return problems.length === 0 && idType ? { problems, shape: { idType, forms, maxChars } } : { problems };
 }
 
 /**

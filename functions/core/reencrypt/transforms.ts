@@ -64,6 +64,8 @@ export const ROW_ERROR = {
   unexpectedPlaintext: 'UNEXPECTED_PLAINTEXT',
   /** An error that is not a RekeyError (its message is not trusted to be free of data). */
   unexpected: 'UNEXPECTED_ERROR',
+  /** The new value does not fit the column's varchar(n). */
+  tooLong: 'VALUE_TOO_LONG',
 } as const;
 
 /** True when the value is NULL or an envelope under the target key. */
@@ -237,6 +239,31 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         }
         await guarded(column, async () => encryptInto(column, asBuffer(value)));
         break;
+    }
+  }
+
+  // A value that does not fit its varchar(n) would fail the whole batch's
+  // statement: the column (with its blind index, and in encrypt mode its
+  // plaintext source, which must not be cleared) keeps what it held, and the
+  // row is a recorded error saying which column to widen.
+  const maxChars = ctx.shape.maxChars;
+  if (maxChars) {
+    for (const column of table.columns) {
+      const hashColumn = ctx.sets.blindIndex[column];
+      const tooLong = [column, ...(hashColumn ? [hashColumn] : [])].find((c) => {
+        const v = next[c];
+        const max = maxChars[c];
+        return max !== undefined && typeof v === 'string' && v !== row.values[c] && v.length > max;
+      });
+      if (tooLong === undefined) continue;
+      errors.push({
+        column,
+        code: ROW_ERROR.tooLong,
+        message: `${table.name}.${tooLong} is varchar(${maxChars[tooLong]}); the new value needs ${(next[tooLong] as string).length} characters: widen the column (text or bytea)`,
+      });
+      for (const c of [column, hashColumn, ...table.encrypt.filter((m) => m.target === column).map((m) => m.source)]) {
+        if (c !== undefined && c in next) next[c] = row.values[c] ?? null;
+      }
     }
   }
 

@@ -3,7 +3,7 @@ import { RegistryError } from '../../../functions/core/reencrypt/errors';
 import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { checkAgainstDatabase } from '../../../functions/core/reencrypt/table-shape';
+import { checkAgainstDatabase, MIN_TEXT_ENVELOPE_CHARS } from '../../../functions/core/reencrypt/table-shape';
 import type { Sql } from '../../../functions/core/ports/sql';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
@@ -91,11 +91,11 @@ describe('row errors', () => {
 
 describe('registry against the database', () => {
   it('names every mismatch at once', async () => {
-    await db.sql.query('CREATE TABLE shapes (id numeric PRIMARY KEY, good text, num integer, key_id integer, h text)');
+    await db.sql.query('CREATE TABLE shapes (id numeric PRIMARY KEY, good text, num integer, key_id integer, h text, tiny varchar(64))');
     await db.sql.query('CREATE TABLE secrets (id bigint, token text)'); // no unique index on id
     const registry = parseRegistry({
       tables: [
-        { name: 'shapes', idColumn: 'id', columns: ['good', 'num', 'missing'], keyIdColumn: 'key_id', blindIndex: { good: 'nohash' } },
+        { name: 'shapes', idColumn: 'id', columns: ['good', 'num', 'missing', 'tiny'], keyIdColumn: 'key_id', blindIndex: { good: 'nohash' } },
         { name: 'secrets', idColumn: 'id', columns: ['token'] },
         { name: 'nowhere', idColumn: 'id', columns: ['x'] },
       ],
@@ -106,10 +106,36 @@ describe('registry against the database', () => {
       'tables[0].idColumn: shapes.id is numeric; the id column must be smallint, integer, bigint, uuid, text or varchar',
       'tables[0].columns[1]: encrypted column shapes.num is int4; it must be text, varchar or bytea',
       'tables[0].columns[2]: column shapes.missing does not exist',
+      `tables[0].columns[3]: shapes.tiny is varchar(64); the shortest envelope is ${MIN_TEXT_ENVELOPE_CHARS} characters (about 4/3 × the value's bytes + ${MIN_TEXT_ENVELOPE_CHARS} with a raw key, more with KMS): use text or bytea`,
       'tables[0].blindIndex.good: column shapes.nohash does not exist',
       'tables[0].keyIdColumn: shapes.key_id is int4; the key id column must be text or varchar',
       'tables[1].idColumn: secrets.id has no unique index of its own; keyset batches need a unique id',
       'tables[2].name: table "nowhere" does not exist',
     ]);
+  });
+});
+
+describe('a value that does not fit its varchar(n)', () => {
+  afterEach(async () => {
+    await db.sql.query('DROP TABLE IF EXISTS contacts');
+  });
+
+  it('is a recorded row error; the row keeps its plaintext source and the batch goes on', async () => {
+    await db.sql.query('CREATE TABLE contacts (id bigint PRIMARY KEY, email text, email_encrypted varchar(200))');
+    // An envelope is about 4/3 × the value + 128 characters: 40 bytes fit in 200, 120 do not.
+    const emails = Array.from({ length: 30 }, (_, i) => (i === 17 ? `${'x'.repeat(108)}@example.com` : `user${i}@example.com`));
+    await db.sql.query('INSERT INTO contacts (id, email) SELECT i, e FROM unnest($1::bigint[], $2::text[]) AS t(i, e)', [emails.map((_, i) => String(i + 1)), emails]);
+    const registry = parseRegistry({ tables: [{ name: 'contacts', idColumn: 'id', encrypt: { email: { target: 'email_encrypted', clearSource: true } } }] });
+    const outcome = await startJob(engine(db, world, registry), { mode: 'encrypt', targetKeyId: 'kek-v2', batchSize: 10, maxErrorRate: 0.5, requestedBy: 'test' });
+    expect(outcome.job.status).toBe('completed_with_errors');
+    expect(outcome.job.counters).toMatchObject({ rowsDone: 29, rowsFailed: 1, batchesDone: 3 });
+    const errors = await listRowErrors(db.sql, outcome.job.id);
+    expect(errors.map((e) => [e.rowId, e.column, e.code])).toEqual([['18', 'email_encrypted', 'VALUE_TOO_LONG']]);
+    expect(errors[0]!.message).toMatch(/^contacts\.email_encrypted is varchar\(200\); the new value needs \d+ characters: widen the column/);
+    expect(errors[0]!.message).not.toContain('example.com');
+    const row = await db.sql.query<{ email: string | null; email_encrypted: string | null }>('SELECT email, email_encrypted FROM contacts WHERE id = 18');
+    expect(row.rows[0]).toEqual({ email: emails[17], email_encrypted: null }); // the source was not cleared: nothing lost
+    const moved = await db.sql.query<{ n: string }>('SELECT count(*)::text AS n FROM contacts WHERE email IS NULL AND email_encrypted IS NOT NULL');
+    expect(moved.rows[0]!.n).toBe('29');
   });
 });
