@@ -34,8 +34,13 @@ async function run(data: BatchWorkerData): Promise<void> {
   });
   const worker = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const deps = { ...runtime.deps, worker };
+  // Ctrl-C in the main thread: finish the batch in flight, claim no more.
+  let stopping = false;
+  parentPort?.on('message', (m: { type?: string }) => {
+    if (m.type === 'stop') stopping = true;
+  });
   try {
-    for (;;) {
+    while (!stopping) {
       const claimed = await claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS);
       if (!claimed) break;
       try {
@@ -48,6 +53,7 @@ async function run(data: BatchWorkerData): Promise<void> {
       }
     }
   } finally {
+    parentPort?.removeAllListeners('message');
     await runtime.close();
   }
 }

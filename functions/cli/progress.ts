@@ -8,10 +8,14 @@ import type { CliIo } from './io';
 export function progressReporter(io: CliIo, quiet: boolean): { update(p: JobProgress): void; done(): void } {
   let lastLine = 0;
   let drawn = false;
+  let ended = false;
   return {
     update(p) {
       if (quiet) return;
-      const attempted = p.rowsDone + p.rowsFailed + p.rowsSkipped + p.rowsConflicted;
+      // Batches are keyset ranges, so they also pass rows that were already on
+      // the target key (skipped) beside the rows the plan counted: clamp to the
+      // plan's total rather than show 130 %.
+      const attempted = Math.min(p.rowsDone + p.rowsFailed + p.rowsSkipped + p.rowsConflicted, p.rowsTotal);
       if (io.isTTY) {
         const width = 30;
         const fraction = p.rowsTotal > 0 ? Math.min(1, attempted / p.rowsTotal) : 1;
@@ -21,7 +25,8 @@ export function progressReporter(io: CliIo, quiet: boolean): { update(p: JobProg
             `${Math.round(p.rowsPerSecond)} rows/s  failed ${p.rowsFailed}  batches ${p.batchesDone}/${p.batchesTotal}`,
         );
         drawn = true;
-      } else if (attempted - lastLine >= 1000 || attempted === p.rowsTotal) {
+      } else if (attempted - lastLine >= 1000 || (attempted === p.rowsTotal && !ended)) {
+        ended = attempted === p.rowsTotal;
         lastLine = attempted - (attempted % 1000);
         io.stderr(`Progress: ${attempted}/${p.rowsTotal} records processed (${Math.round(p.rowsPerSecond)} rows/s, ${p.rowsFailed} failed)\n`);
       }

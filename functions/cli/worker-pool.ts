@@ -6,6 +6,8 @@ import type { BatchWorkerData } from './batch-worker';
 export interface WorkerPoolHandle {
   /** Resolves when every thread has finished; rejects with the first thread error. */
   readonly finished: Promise<void>;
+  /** Asks every thread to finish its batch in flight and claim no more (Ctrl-C). */
+  stop(): void;
   terminate(): Promise<void>;
 }
 
@@ -38,5 +40,11 @@ export function startBatchWorkers(count: number, data: BatchWorkerData): WorkerP
   ).then(() => undefined);
   // Observed by the caller later; never an unhandled rejection in between.
   finished.catch(() => undefined);
-  return { finished, terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
+  return {
+    finished,
+    stop: () => {
+      for (const w of workers) w.postMessage({ type: 'stop' });
+    },
+    terminate: async () => void (await Promise.all(workers.map((w) => w.terminate()))),
+  };
 }

@@ -29,12 +29,14 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
   // A dry run reports the catalog changes the real run will make instead of making them.
   const runtime = await openSession(globals, io, options.dryRun ? { syncCatalog: 'preview' } : {});
   const abort = new AbortController();
-  const onSigint = (): void => {
-    io.stderr('\nInterrupted: finishing the batches in flight; resume with `rekey reencrypt --resume <job>`\n');
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
   let pool: WorkerPoolHandle | undefined;
+  const onSigint = (): void => {
+    io.stderr('\nInterrupted: finishing the batches in flight (Ctrl-C again to quit at once); resume with `rekey reencrypt --resume <job>`\n');
+    abort.abort();
+    pool?.stop();
+  };
+  // A dry run changes nothing: Ctrl-C keeps its default meaning there and stops it at once.
+  if (!options.dryRun) process.once('SIGINT', onSigint);
   try {
     for (const name of options.table ?? []) {
       if (!findTable(runtime.registry, name)) {
@@ -47,8 +49,11 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
     const started = Date.now();
     let outcome: JobOutcome;
+    // Rows done before this run (a resumed job's earlier runs) do not count towards this run's rows/s.
+    let rowsBefore = 0;
     if (options.resume) {
       const job = await getJob(runtime.sql, options.resume);
+      rowsBefore = job.counters.rowsDone;
       if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
       pool = startThreads(options, runtime, job.id, globals, io);
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
@@ -69,7 +74,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
     progress.done();
     const seconds = (Date.now() - started) / 1000;
-    return report(io, globals, outcome, seconds);
+    return report(io, globals, outcome, seconds, rowsBefore);
   } finally {
     process.removeListener('SIGINT', onSigint);
     if (pool) await pool.terminate();
@@ -146,11 +151,12 @@ function startThreads(
   });
 }
 
-function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number): number {
+function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number, rowsBefore: number): number {
   const job: JobRecord = outcome.job;
   const c = job.counters;
   const attempted = c.rowsDone + c.rowsFailed + c.rowsConflicted;
-  const rowsPerSecond = seconds > 0 ? Math.round(c.rowsDone / seconds) : 0;
+  const rowsThisRun = c.rowsDone - rowsBefore;
+  const rowsPerSecond = seconds > 0 ? Math.round(rowsThisRun / seconds) : 0;
   const code = outcome.dryRunReport || job.status === 'completed' ? EXIT.ok : EXIT.failure;
   if (globals.json) {
     printJson(io, {
@@ -178,7 +184,7 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
     [
       `Job ${job.id}: ${job.status}${outcome.interrupted ? ' (interrupted)' : ''}`,
       `  re-encrypted ${c.rowsDone} rows (${attempted} attempted, ${c.rowsFailed} failed, ${c.rowsSkipped} already on ${job.targetKeyId}, ${c.rowsConflicted} changed concurrently)`,
-      `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s`,
+      `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s${rowsBefore > 0 ? ` (${rowsThisRun} rows this run)` : ''}`,
       ...(outcome.retire?.retired.length ? [`  retired: ${outcome.retire.retired.join(', ')}`] : []),
       ...(outcome.retire?.kept.length
         ? [`  kept (values remain): ${outcome.retire.kept.map((k) => `${k.keyId} (${k.values})`).join(', ')}`]

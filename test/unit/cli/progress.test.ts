@@ -33,6 +33,22 @@ describe('progress reporter', () => {
     ]);
   });
 
+  it('never passes 100 %: rows already on the target key in the batch ranges are skipped on top of the plan total', () => {
+    const out = io(false);
+    const p = progressReporter(out, false);
+    for (const n of [1000, 3500]) p.update(update(n));
+    p.update({ ...update(3500), rowsSkipped: 900 });
+    p.update({ ...update(3500), rowsSkipped: 1900 });
+    p.done();
+    expect(out.text().trim().split('\n')).toEqual([
+      'Progress: 1000/3500 records processed (1000 rows/s, 0 failed)',
+      'Progress: 3500/3500 records processed (3500 rows/s, 0 failed)',
+    ]);
+    const bar = io(true);
+    progressReporter(bar, false).update({ ...update(3500), rowsSkipped: 1200 });
+    expect(bar.text()).toMatch(/100\.0%\s+3500\/3500 rows/);
+  });
+
   it('redraws one bar on a terminal and ends the line when done', () => {
     const out = io(true);
     const p = progressReporter(out, false);
