@@ -53,7 +53,7 @@ function printError(io: CliIo, code: string, message: string): void {
 }
 
 /** Flags that describe a new job; a resumed job keeps the ones it was created with. */
-const NEW_JOB_FLAGS = ['dryRun', 'batchSize', 'table', 'mode', 'maxErrorRate', 'targetKey'] as const;
+const NEW_JOB_FLAGS = ['dryRun', 'batchSize', 'table', 'mode', 'maxErrorRate', 'targetKey', 'tenant'] as const;
 
 /**
  * --resume continues a job as it was created. Combined with --dry-run it
@@ -110,7 +110,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
     .option('--concurrency <n>', 'worker threads (each with its own connection)', positiveInt(64), 1)
     .option('--max-error-rate <r>', 'abort when failed rows pass this fraction (default: 0.01)', rate)
-    .option('--target-key <id>', 'key to move to (default: the primary key)')
+    .option('--target-key <id>', 'key to move to (default: the primary key, or the tenant\'s own key with --tenant)')
+    .option('--tenant <tenant>', "only this tenant's rows (tables with a tenantColumn), moved to the tenant's own active key")
     .option('--resume <job>', 'pick up an interrupted job (with the options it was created with)')
     .action(
       wrap(async (opts: Parameters<typeof reencryptCommand>[1], cmd: Command) => {

@@ -17,6 +17,7 @@ export interface ReencryptOptions {
   readonly maxErrorRate?: number;
   readonly targetKey?: string;
   readonly resume?: string;
+  readonly tenant?: string;
 }
 
 /**
@@ -45,7 +46,8 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
         );
       }
     }
-    const target = options.targetKey ?? runtime.primaryKeyId();
+    // A tenant job moves the tenant's rows to the tenant's own active key (createJob refuses a tenant without one).
+    const target = options.targetKey ?? (options.tenant !== undefined ? tenantKey(runtime, options.tenant) : runtime.primaryKeyId());
     const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
     const started = Date.now();
     let outcome: JobOutcome;
@@ -120,8 +122,19 @@ function request(options: ReencryptOptions, target: string, globals: GlobalOptio
     batchSize: options.batchSize,
     dryRun: options.dryRun,
     maxErrorRate: options.maxErrorRate,
+    tenant: options.tenant,
     requestedBy: actorOf(globals, io),
   };
+}
+
+/** The tenant's own active key; a tenant without one is a usage error naming the command that gives it one. */
+function tenantKey(runtime: Awaited<ReturnType<typeof openSession>>, tenant: string): string {
+  const id = runtime.policy.encryptionKeyId(tenant);
+  // encryptionKeyId falls back to the global key for a tenant without its own.
+  if (id === runtime.primaryKeyId()) {
+    throw new UsageError(`--tenant ${tenant}: the tenant has no active key of its own (rekey keys add <id> --tenant ${tenant}, then rekey keys activate <id>)`);
+  }
+  return id;
 }
 
 /** Plans the job (so worker threads have batches to claim) without running it; false for a job with nothing to do. */

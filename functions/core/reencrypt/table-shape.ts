@@ -120,7 +120,7 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
   if (table.tenantColumn && !columns.has(table.tenantColumn)) {
     problems.push({ path: `${at}.tenantColumn`, message: `column ${where(table.tenantColumn)} does not exist` });
   }
-  return problems.length === 0 && idType ? { problems, shape: { idType, forms, maxChars } } : { problems };
+  return problems.length === 0 && idType ? { problems, shape: { idType, forms, ...(Object.keys(maxChars).length > 0 ? { maxChars } : {}) } } : { problems };
 }
 
 /**

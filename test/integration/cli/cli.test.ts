@@ -131,6 +131,19 @@ describe('rekey CLI', () => {
     expect(destroy.code).toBe(1);
   });
 
+  it('--tenant runs a tenant job against the tenant\'s own key, and says what is missing', async () => {
+    expect((await rekey('verify')).code).toBe(1); // registers kek-v2 (active)
+    const none = await rekey('reencrypt', '--tenant', 'acme', '-n');
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('--tenant acme: the tenant has no active key of its own (rekey keys add <id> --tenant acme');
+    expect((await rekey('keys', 'add', 'kek-acme-v1', '--tenant', 'acme')).code).toBe(0);
+    expect((await rekey('keys', 'activate', 'kek-acme-v1')).code).toBe(0);
+    // The job reaches createJob as a tenant job: this registry has no tenant column to tell acme's rows by.
+    const job = await rekey('reencrypt', '--tenant', 'acme', '-n');
+    expect(job.code).toBe(1);
+    expect(job.err).toContain('no registered table has a tenantColumn, so no row belongs to tenant "acme"');
+  });
+
   it('runs as a real process through bin/rekey.ts, worker threads included (tsx)', () => {
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), ...args], {
