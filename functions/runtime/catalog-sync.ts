@@ -51,7 +51,7 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: 
   if (planned.length === 0) return { changes: [] };
   if (options.apply === false) {
     const active = seen.find((k) => k.status === 'active' && k.tenant === null);
-    return { changes: planned.map((step) => describe(step, active?.id, true)) };
+    return { changes: planned.map((step) => describeStep(step, active?.id, true)) };
   }
   return sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_SYNC_LOCK_ID]);
@@ -63,7 +63,7 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: 
       if (step.kind === 'register-rotating') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn, status: 'rotating' }, actor);
       if (step.kind === 'register-active') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn }, actor);
       if (step.kind !== 'register-rotating') await catalog.activate(step.id, actor);
-      changes.push(describe(step, previous?.id, false));
+      changes.push(describeStep(step, previous?.id, false));
     }
     return { changes };
   });
@@ -89,7 +89,7 @@ function plan(known: readonly CatalogKey[], ids: readonly string[], primary: str
   return steps;
 }
 
-function describe(step: Step, previous: string | undefined, preview: boolean): string {
+function describeStep(step: Step, previous: string | undefined, preview: boolean): string {
   const demoted = previous && previous !== step.id ? `; ${previous} ${preview ? 'would become' : 'now'} rotating` : '';
   const tail = preview ? ' (not applied: dry run)' : '';
   switch (step.kind) {
