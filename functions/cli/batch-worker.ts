@@ -39,6 +39,8 @@ async function run(data: BatchWorkerData): Promise<void> {
   parentPort?.on('message', (m: { type?: string }) => {
     if (m.type === 'stop') stopping = true;
   });
+  // The listener must not keep the thread alive once its work is done (removing it does not unref the port).
+  parentPort?.unref();
   try {
     while (!stopping) {
       const claimed = await claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS);
@@ -53,7 +55,6 @@ async function run(data: BatchWorkerData): Promise<void> {
       }
     }
   } finally {
-    parentPort?.removeAllListeners('message');
     await runtime.close();
   }
 }

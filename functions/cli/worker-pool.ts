@@ -6,6 +6,8 @@ import type { BatchWorkerData } from './batch-worker';
 export interface WorkerPoolHandle {
   /** Resolves when every thread has finished; rejects with the first thread error. */
   readonly finished: Promise<void>;
+  /** Resolves when every thread has exited on its own (the bench and tests rely on threads not lingering). */
+  readonly exited: Promise<void>;
   /** Asks every thread to finish its batch in flight and claim no more (Ctrl-C). */
   stop(): void;
   terminate(): Promise<void>;
@@ -40,8 +42,10 @@ export function startBatchWorkers(count: number, data: BatchWorkerData): WorkerP
   ).then(() => undefined);
   // Observed by the caller later; never an unhandled rejection in between.
   finished.catch(() => undefined);
+  const exited = Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())))).then(() => undefined);
   return {
     finished,
+    exited,
     stop: () => {
       for (const w of workers) w.postMessage({ type: 'stop' });
     },
