@@ -31,7 +31,6 @@ import { AwsSecretsAdapter } from '../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchical';
 import { generateWrappedKek, KEYSET_FORMAT, KEYSET_VERSION, serializeKeyset } from '../functions/core/crypto/keyrings/keyset';
 import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
-import { startJob } from '../functions/core/reencrypt/job-runner';
 import { motoServerAvailable, startMotoServer } from '../test/support/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 
@@ -176,16 +175,28 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       actor: 'bench',
     });
     try {
+      // Measured as the engine runs above: the batch phase (plan → last batch), the whole job in the note.
       const t = process.hrtime.bigint();
-      const outcome = await startJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'hkek-2', batchSize: BATCH_DEFAULT, requestedBy: 'bench' }, { concurrency: 2 });
-      const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+      const job = await createJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'hkek-2', batchSize: BATCH_DEFAULT, requestedBy: 'bench' });
+      await planJob(runtime.deps, job.id);
+      const planned = process.hrtime.bigint();
+      let batchPhaseEnd = 0n;
+      const outcome = await runJob(runtime.deps, job.id, {
+        concurrency: 2,
+        onProgress: (p) => {
+          if (p.batchesDone === p.batchesTotal) batchPhaseEnd = process.hrtime.bigint();
+        },
+      });
+      const finished = process.hrtime.bigint();
       if (outcome.job.status !== 'completed') throw new Error(`hierarchical run ended ${outcome.job.status}`);
       const stats = keyring.stats();
       return {
         what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${BATCH_DEFAULT})`,
         rows,
-        seconds,
-        note: `whole job; KMS calls ${stats.kmsCalls}, Secrets Manager calls ${stats.secretsManagerCalls} for ${rows.toLocaleString('en-US')} rows`,
+        seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
+        note:
+          `whole job ${(Number(finished - t) / 1e9).toFixed(1)} s (its Finalize counts every table rekey knows, the ${ROWS_IN_TABLE.value.toLocaleString('en-US')}-row table too); ` +
+          `KMS calls ${stats.kmsCalls}, Secrets Manager calls ${stats.secretsManagerCalls} for ${rows.toLocaleString('en-US')} rows`,
       };
     } finally {
       await runtime.close();
