@@ -47,7 +47,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       }
     }
     // A tenant job moves the tenant's rows to the tenant's own active key (createJob refuses a tenant without one).
-    const target = options.targetKey ?? (options.tenant !== undefined ? tenantKey(runtime, options.tenant) : runtime.primaryKeyId());
+    const target = options.targetKey ?? (options.tenant !== undefined ? await tenantKey(runtime, options.tenant) : runtime.primaryKeyId());
     const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
     const started = Date.now();
     let outcome: JobOutcome;
@@ -128,13 +128,13 @@ function request(options: ReencryptOptions, target: string, globals: GlobalOptio
 }
 
 /** The tenant's own active key; a tenant without one is a usage error naming the command that gives it one. */
-function tenantKey(runtime: Awaited<ReturnType<typeof openSession>>, tenant: string): string {
-  const id = runtime.policy.encryptionKeyId(tenant);
-  // encryptionKeyId falls back to the global key for a tenant without its own.
-  if (id === runtime.primaryKeyId()) {
+async function tenantKey(runtime: Awaited<ReturnType<typeof openSession>>, tenant: string): Promise<string> {
+  // The catalog's own answer for this scope (the policy would fall back to the global key).
+  const own = await runtime.catalog.active(tenant);
+  if (!own) {
     throw new UsageError(`--tenant ${tenant}: the tenant has no active key of its own (rekey keys add <id> --tenant ${tenant}, then rekey keys activate <id>)`);
   }
-  return id;
+  return own.id;
 }
 
 /** Plans the job (so worker threads have batches to claim) without running it; false for a job with nothing to do. */
