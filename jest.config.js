@@ -17,6 +17,8 @@ const base = {
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 120_000,
+  // The reliability figures (test/reliability) are printed as one table at the end of the run.
+  reporters: ['default', '<rootDir>/test/reliability/support/figures-reporter.js'],
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'vectors', testMatch: ['<rootDir>/test/vectors/**/*.test.ts'] },
@@ -34,6 +36,14 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       // PostgreSQL (DATABASE_URL, a throwaway cluster, or embedded PGlite) and moto_server: test/support/README.md.
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+    {
+      ...base,
+      displayName: 'reliability',
+      testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
+      // Faults and hostile input against the same real PostgreSQL and moto_server (docs/reliability.md).
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
