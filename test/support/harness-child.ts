@@ -9,7 +9,7 @@ import { motoEndpoint } from './aws';
 import { freshDatabase, migratedDatabase } from './database';
 import globalSetup from './global-setup';
 import globalTeardown from './global-teardown';
-import { startThrowawayPostgres } from './postgres-cluster';
+import { startThrowawayPostgres } from '../../functions/local/services/postgres-cluster';
 
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value)}\n`);

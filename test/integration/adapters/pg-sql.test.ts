@@ -12,8 +12,8 @@ import {
   UnknownDatabaseError,
 } from '../../../functions/core/ports/sql-errors';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
-import { freePort } from '../../support/free-port';
-import { startThrowawayPostgres, type ThrowawayPostgres } from '../../support/postgres-cluster';
+import { freePort } from '../../../functions/local/services/free-port';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
 import { makeTestCertificates, type TestCertificates } from '../../support/tls-certificates';
 
 /** The pg adapter against a real PostgreSQL: what goes in comes back, transactions, and the errors callers see. */
