@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { startBatchWorkers } from '../functions/cli/worker-pool';
-import { createPgSql } from '../functions/core/adapters/pg-sql';
+import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';

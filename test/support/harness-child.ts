@@ -4,7 +4,7 @@
  * lacks, and crash clean-up can only be seen from outside a process.
  * Usage: tsx harness-child.ts <scenario>; prints one JSON line on stdout.
  */
-import { createPgSql } from '../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../functions/core/adapters/pg/sql';
 import { motoEndpoint } from './aws';
 import { freshDatabase, migratedDatabase } from './database';
 import globalSetup from './global-setup';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
-import { createPgSql, DatabaseUrlError } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql, DatabaseUrlError } from '../../../functions/core/adapters/pg/sql';
 import type { SqlPool } from '../../../functions/core/ports/sql';
 import {
   DatabaseAuthenticationError,

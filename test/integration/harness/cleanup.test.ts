@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { DatabaseConnectionError } from '../../../functions/core/ports/sql-errors';
 import { reapAbandonedClusters, startThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
 import { runHarnessChild, spawnHarnessChild } from '../../support/run-harness-child';

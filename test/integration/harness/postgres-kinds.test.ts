@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { MIGRATIONS } from '../../../functions/core/schema/migrations';
 import { freshDatabase } from '../../support/database';
 import { findPostgresBinDir, startThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
