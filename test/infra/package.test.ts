@@ -97,6 +97,22 @@ describe('the npm package', () => {
     expect(run('node', ['esm.mjs'], scratch)).toBe('alice@example.com');
   });
 
+  test('TypeScript finds the declarations of the library and of the constructs through the package exports', () => {
+    fs.writeFileSync(
+      path.join(scratch, 'consumer.ts'),
+      `import { createFieldEncryption, RawKeyring, type FieldEncryptionOptions } from 'rekey';
+import { RekeyStack, type RekeyStackProps } from 'rekey/constructs';
+const options: Partial<FieldEncryptionOptions> = {};
+const props: Partial<RekeyStackProps> = { registry: { tables: [] } };
+export const used = [createFieldEncryption, RawKeyring, RekeyStack, options, props];
+`,
+    );
+    // This repository's compiler and Node types; the package's own declarations come from the install.
+    const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const typeRoots = path.join(PROJECT_ROOT, 'node_modules', '@types');
+    run('node', [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--typeRoots', typeRoots, '--types', 'node', 'consumer.ts'], scratch);
+  });
+
   test('a CDK app synthesizes RekeyStack from the installed constructs, its functions from the pre-bundled code', () => {
     const outdir = path.join(scratch, 'cdk.out');
     fs.writeFileSync(
