@@ -136,26 +136,31 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     return requests.length;
   };
 
-  const on = (transactionId: string | undefined, depth: number): DataApiSql => {
+  const on = (tx: OpenTransaction | undefined, depth: number): DataApiSql => {
+    // In a transaction every call waits for the one before it: the service refuses a second call in flight on a transaction.
+    const inTx = <T>(fn: (id: string) => Promise<T>): Promise<T> => {
+      if (!tx) throw new TypeError('no transaction to queue the call on');
+      return tx.serial(() => fn(tx.id));
+    };
     const self: DataApiSql = {
       limits,
-      query: <Row>(text: string, params?: readonly SqlValue[]) => query<Row>(text, params, transactionId),
+      query: <Row>(text: string, params?: readonly SqlValue[]) => (tx ? inTx((id) => query<Row>(text, params, id)) : query<Row>(text, params, undefined)),
       executeBatch: async (text, parameterSets) => {
         if (parameterSets.length === 0) return { parameterSets: 0, requests: 0 };
-        const requests = transactionId ? await batch(text, parameterSets, transactionId) : await self.transaction((tx) => tx.executeBatch(text, parameterSets).then((r) => r.requests));
+        const requests = tx ? await inTx((id) => batch(text, parameterSets, id)) : await self.transaction((inner) => inner.executeBatch(text, parameterSets).then((r) => r.requests));
         return { parameterSets: parameterSets.length, requests };
       },
       transaction: async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
-        if (!transactionId) return inTransaction(fn);
+        if (!tx) return inTransaction(fn);
         const savepoint = `rekey_sp_${depth}`;
-        await query(`SAVEPOINT ${savepoint}`, [], transactionId);
+        await inTx((id) => query(`SAVEPOINT ${savepoint}`, [], id));
         try {
-          const result = await fn(on(transactionId, depth + 1));
-          await query(`RELEASE SAVEPOINT ${savepoint}`, [], transactionId);
+          const result = await fn(on(tx, depth + 1));
+          await inTx((id) => query(`RELEASE SAVEPOINT ${savepoint}`, [], id));
           return result;
         } catch (err) {
-          // If this fails too the transaction is aborted anyway: report the error that caused it.
-          await query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId).catch(() => undefined);
+          // If this fails too the transaction is aborted (or the service ended it after the failed call): report the error that caused it.
+          await inTx((id) => query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], id)).catch(() => undefined);
           throw err;
         }
       },
@@ -165,20 +170,21 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
 
   const inTransaction = async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
     const begun = await call('BeginTransaction', () => client.send(new BeginTransactionCommand({ ...target, ...database })));
-    const id = begun.transactionId!;
+    const tx: OpenTransaction = { id: begun.transactionId!, serial: serialQueue() };
     // Rolled back with the same retries as any call; the failure that matters is the one that led
     // here, and a rollback that still fails leaves the service to end the transaction (3 minutes idle).
-    const rollback = () => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: id }))).catch(() => undefined);
+    // Commit and rollback queue behind any call still running, so they never overlap one either.
+    const rollback = () => tx.serial(() => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: tx.id })))).catch(() => undefined);
     let result: T;
     try {
-      result = await fn(on(id, 1));
+      result = await fn(on(tx, 1));
     } catch (err) {
       await rollback();
       throw err;
     }
     try {
       // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
-      await call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: id })), isThrottlingError);
+      await tx.serial(() => call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: tx.id })), isThrottlingError));
     } catch (err) {
       // Committed or not, a rollback is harmless (a committed transaction is simply not found) and frees the locks now.
       await rollback();
@@ -192,6 +198,22 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     close: async () => {
       if (ownClient) client.destroy();
     },
+  };
+}
+
+/** A transaction the adapter opened: its id and the queue its calls take one at a time. */
+interface OpenTransaction {
+  readonly id: string;
+  readonly serial: <T>(task: () => Promise<T>) => Promise<T>;
+}
+
+/** Runs tasks one after another, in the order they were given, whatever each one's outcome. */
+function serialQueue(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(task: () => Promise<T>): Promise<T> => {
+    const run = tail.then(task);
+    tail = run.catch(() => undefined);
+    return run;
   };
 }
 
