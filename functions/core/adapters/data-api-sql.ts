@@ -8,10 +8,11 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import type { Sql, SqlLimits, SqlResult, SqlValue } from '../ports/sql';
-import { DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
+import { checkSqlLength, DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
 import { DataApiParameterError, isResumingError, isThrottlingError, isTransientDataApiError, mapDataApiError, RESUMING_ATTEMPTS } from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
 import { withRetry, type RetryPolicy } from './data-api/retry';
+import { serialQueue, type OpenTransaction } from './data-api/serial';
 import { decodeField, encodeParameter } from './data-api/values';
 
 export { DataApiConfigurationError, DataApiLimitError, DataApiParameterError, DataApiTransactionError } from './data-api/errors';
@@ -201,22 +202,6 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   };
 }
 
-/** A transaction the adapter opened: its id and the queue its calls take one at a time. */
-interface OpenTransaction {
-  readonly id: string;
-  readonly serial: <T>(task: () => Promise<T>) => Promise<T>;
-}
-
-/** Runs tasks one after another, in the order they were given, whatever each one's outcome. */
-function serialQueue(): <T>(task: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(task: () => Promise<T>): Promise<T> => {
-    const run = tail.then(task);
-    tail = run.catch(() => undefined);
-    return run;
-  };
-}
-
 /**
  * One SQL text for every parameter set of a batch. A value's placeholder can
  * depend on its type (a Date is `(:p AT TIME ZONE 'UTC')`, a bigint
@@ -260,7 +245,7 @@ function encodeBatch(text: string, sets: readonly (readonly SqlValue[])[]): { sq
     if (placeholder === undefined) throw new DataApiParameterError(`the statement uses $${index} but ${width} parameter(s) were given`);
     return placeholder;
   });
-  return { sql, parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
+  return { sql: checkSqlLength(sql), parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
 }
 
 /** `$n` → Data API placeholders and parameters, checking every `$n` has a value. */
@@ -271,5 +256,5 @@ function encodeStatement(text: string, values: readonly SqlValue[]): { sql: stri
     if (!parameter) throw new DataApiParameterError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
     return parameter.placeholder;
   });
-  return { sql, parameters: encoded.map((e) => e.parameter) };
+  return { sql: checkSqlLength(sql), parameters: encoded.map((e) => e.parameter) };
 }
