@@ -1,3 +1,5 @@
+import type { Sql } from '../../../functions/core/ports/sql';
+import { planTable } from '../../../functions/core/reencrypt/planner';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { TableStatements } from '../../../functions/core/reencrypt/statements';
 import { describeTable } from '../../../functions/core/reencrypt/table-shape';
@@ -123,4 +125,25 @@ describe.each([
     const paged = stmts.selectRangePage(range, null, 300);
     expectBounded(await plan(paged.text, paged.params('kek-v2')), scanBound(300), 'batch read page');
   });
+});
+
+it('under a transport with limits (the Data API), a boundary page scans at most a counting slice, and the plan is the one pg makes', async () => {
+  const entry = registry.tables.find((t) => t.name === 'scan_ints')!;
+  const shape = await describeTable(db.sql, entry);
+  const crypto = { classify: () => ({ kind: 'null' as const }) };
+  const direct = await planTable({ sql: db.sql, crypto }, entry, shape, 'rewrap', 'kek-v2', 50);
+  const pageLimits: number[] = [];
+  const limited: Sql = {
+    limits: { maxRequestBytes: 4 * 1024 * 1024, maxResponseBytes: 1024 * 1024 },
+    query: (text, params) => {
+      if (text.includes('row_number()')) pageLimits.push(Number(params![2]));
+      return db.sql.query(text, params);
+    },
+    transaction: (fn) => db.sql.transaction(fn),
+  };
+  const sliced = await planTable({ sql: limited, crypto, countSliceRows: 3_000 }, entry, shape, 'rewrap', 'kek-v2', 50);
+  expect(sliced).toEqual(direct);
+  expect(pageLimits.length).toBeGreaterThan(1);
+  // 3,000-row slices ÷ 50-row batches: no page asks for more than 60 boundaries, i.e. scans more than 3,000 pending rows.
+  expect(Math.max(...pageLimits)).toBeLessThanOrEqual(60);
 });
