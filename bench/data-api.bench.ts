@@ -13,6 +13,7 @@
  *   npm run bench:data-api                                   # plan 1M and 4M rows; engine on 200,000 rows
  *   npm run bench:data-api -- --plan-sizes 1000000,10000000  # 10M: ~1.5 GB and several minutes on 2 cores
  *   npm run bench:data-api -- --rows 50000 --no-old          # smaller; skip the old boundary query
+ *   npm run bench:data-api -- --rows 0                       # planning only
  *
  * Without DATABASE_URL it starts a throwaway cluster. Prints tables;
  * docs/performance.md records them.
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   try {
     await migrate(pg);
     for (const size of PLAN_SIZES) plans.push(await planningAt(pg, dataApi, calls, size));
-    runs.push(...(await throughput(url, pg, dataApi, calls)));
+    if (ROWS > 0) runs.push(...(await throughput(url, pg, dataApi, calls)));
   } finally {
     await dataApi.close();
     client.destroy();
@@ -219,6 +220,7 @@ function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
     const old = p.old === undefined ? '— | —' : `${p.old.toFixed(2)} | ${perM(p.old, p.rows)}`;
     console.log(`| ${fmt(p.rows)} | ${fmt(p.batches)} | ${p.pg.toFixed(2)} | ${perM(p.pg, p.rows)} | ${p.dataApi.toFixed(2)} | ${perM(p.dataApi, p.rows)} | ${fmt(p.dataApiCalls)} | ${old} |`);
   }
+  if (runs.length === 0) return;
   console.log(`\nEngine throughput on ${fmt(ROWS)} rows (~150-byte text envelopes), batch phase (plan → last batch):\n`);
   console.log('| case | rows | seconds | rows/s | note |');
   console.log('|---|---:|---:|---:|---|');

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { DATA_API_MAX_SQL_LENGTH } from '../../functions/core/adapters/data-api/batch';
 import { badRequest, DataApiFault, statusOf } from './data-api/faults';
 import { toPositional, type WireParameter } from './data-api/named-parameters';
-import { columnMetadata, supportedResultType, toField, toJsonValue, type ResultSetOptions } from './data-api/results';
+import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOptions } from './data-api/results';
 
 /**
  * A Data API endpoint backed by a real PostgreSQL, faithful enough that the
@@ -117,8 +117,7 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   /** Transactions the server ended after a failed call: their ids answer TransactionNotFoundException with the reason. */
   const aborted = new Set<string>();
   const maxSqlLength = options.maxSqlLength ?? DATA_API_MAX_SQL_LENGTH;
-  /** pg_type of OIDs outside results.ts's table (enums are supported), per OID. */
-  const userTypes = new Map<number, { typname: string; typtype: string }>();
+  const checkResultTypes = resultTypeCheck();
   const calls: Record<string, number> = {};
   const refusals = { request: 0, response: 0, row: 0 };
   let largestResponse = 0;
@@ -189,22 +188,6 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       return await fn(client);
     } finally {
       await release(client);
-    }
-  };
-
-  /** Refuses a result whose columns the service could not return (void, name, interval, …). */
-  const checkResultTypes = async (client: pg.PoolClient, fields: readonly pg.FieldDef[]): Promise<void> => {
-    for (const f of fields) {
-      if (supportedResultType(f.dataTypeID)) continue;
-      let type = userTypes.get(f.dataTypeID);
-      if (!type) {
-        const { rows } = await client.query<{ typname: string; typtype: string }>('SELECT typname::text AS typname, typtype::text AS typtype FROM pg_type WHERE oid = $1', [f.dataTypeID]);
-        type = rows[0] ?? { typname: String(f.dataTypeID), typtype: '?' };
-        userTypes.set(f.dataTypeID, type);
-      }
-      if (!supportedResultType(f.dataTypeID, type)) {
-        throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${type.typname.toUpperCase()}.`);
-      }
     }
   };
 
@@ -359,7 +342,13 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     failNext: (route, type, o = {}) => faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {
       if (!server.listening) return;
-      for (const id of [...transactions.keys()]) await finish(id, 'ROLLBACK').catch(() => undefined);
+      // Rolled back even while a call still runs on them (a busy transaction refuses finish()): the pool must get every connection back to end.
+      for (const [id, tx] of [...transactions]) {
+        transactions.delete(id);
+        clearTimeout(tx.timer);
+        await tx.client.query('ROLLBACK').catch(() => undefined);
+        tx.client.release(true);
+      }
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await pool.end();

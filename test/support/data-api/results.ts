@@ -54,8 +54,32 @@ const ARRAY_KIND: Record<number, 'boolean' | 'long' | 'double' | 'string'> = {
 const UNSUPPORTED_ARRAYS = new Set([1001, 1014, 1182, 1183, 1185, 1115, 1231, 2951, 199, 3807]);
 
 /** Whether the service can return a column of this type; `userType` describes an OID outside the built-in table (enums are supported). */
-export function supportedResultType(oid: number, userType?: { readonly typtype: string }): boolean {
+function supportedResultType(oid: number, userType?: { readonly typtype: string }): boolean {
   return oid in TYPES || oid in ARRAY_KIND || userType?.typtype === 'e';
+}
+
+/**
+ * A check that refuses a result whose columns the service could not return
+ * (void, name, interval, …) with UnsupportedResultException. OIDs outside the
+ * built-in table are looked up in pg_type on the statement's own connection
+ * (enums pass) and remembered.
+ */
+export function resultTypeCheck(): (client: pg.PoolClient, fields: readonly pg.FieldDef[]) => Promise<void> {
+  const userTypes = new Map<number, { typname: string; typtype: string }>();
+  return async (client, fields) => {
+    for (const f of fields) {
+      if (supportedResultType(f.dataTypeID)) continue;
+      let type = userTypes.get(f.dataTypeID);
+      if (!type) {
+        const { rows } = await client.query<{ typname: string; typtype: string }>('SELECT typname::text AS typname, typtype::text AS typtype FROM pg_type WHERE oid = $1', [f.dataTypeID]);
+        type = rows[0] ?? { typname: String(f.dataTypeID), typtype: '?' };
+        userTypes.set(f.dataTypeID, type);
+      }
+      if (!supportedResultType(f.dataTypeID, type)) {
+        throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${type.typname.toUpperCase()}.`);
+      }
+    }
+  };
 }
 
 export function columnMetadata(field: pg.FieldDef): Record<string, unknown> {
