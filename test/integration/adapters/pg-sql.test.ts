@@ -8,6 +8,7 @@ import {
   DatabaseError,
   QueryError,
   SerializationError,
+  StatementTimeoutError,
   UniqueViolationError,
   UnknownDatabaseError,
 } from '../../../functions/core/ports/sql-errors';
@@ -210,13 +211,15 @@ describe('errors', () => {
     expect((err as QueryError).sqlState).toBe('23514');
   });
 
-  it('a statement past statementTimeoutMs is cancelled (57014)', async () => {
+  it('a statement past statementTimeoutMs is cancelled (57014): a retryable StatementTimeoutError', async () => {
     requireRealPostgres('PGlite ignores statement_timeout');
     const slow = createPgSql({ connectionString: db.url, max: 1, statementTimeoutMs: 50 });
     try {
       const err = await rejection(slow.query('SELECT pg_sleep(30)'));
-      expect(err).toBeInstanceOf(QueryError);
-      expect((err as QueryError).sqlState).toBe('57014');
+      expect(err).toBeInstanceOf(StatementTimeoutError);
+      expect((err as StatementTimeoutError).sqlState).toBe('57014');
+      expect((err as StatementTimeoutError).retryable).toBe(true);
+      expect((err as Error).message).toMatch(/statement_timeout/);
     } finally {
       await slow.close();
     }
