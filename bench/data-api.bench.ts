@@ -21,9 +21,9 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { startThrowawayPostgres } from '../test/support/postgres-cluster';
+import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { createDataApiSql, type DataApiSqlPool } from '../functions/core/adapters/data-api-sql';
-import { createPgSql } from '../functions/core/adapters/pg-sql';
+import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { Sql, SqlPool } from '../functions/core/ports/sql';
@@ -212,7 +212,7 @@ function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const perM = (s: number, rows: number): string => (s / (rows / 1e6)).toFixed(2);
   console.log(`\nrekey Data API benchmark — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}`);
-  console.log('Data API: the project\'s PostgreSQL-backed endpoint (test/support/data-api-server.ts) in its own process, over loopback HTTP; AWS adds network and service time per call.\n');
+  console.log('Data API: the project\'s PostgreSQL-backed endpoint (functions/local/services/data-api/server.ts) in its own process, over loopback HTTP; AWS adds network and service time per call.\n');
   console.log(`Planning a rewrap, key id column, batch size ${PLAN_BATCH} (seconds; s/M = seconds per million rows, constant when linear):\n`);
   console.log('| rows | batches | pg | pg s/M | Data API | Data API s/M | Data API calls | old boundary query (ORDER BY rn), pg | old s/M |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

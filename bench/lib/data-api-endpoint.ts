@@ -1,12 +1,12 @@
 /**
- * The PostgreSQL-backed Data API endpoint (test/support/data-api-server.ts)
+ * The PostgreSQL-backed Data API endpoint (functions/local/services/data-api/server.ts)
  * in a process of its own, so the bench measures the adapter against a
  * service that does not share its event loop: in AWS the Data API runs on
  * other machines. Started by startEndpointProcess(); prints its endpoint as
  * one JSON line and serves until its parent goes away.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { startDataApiServer } from '../../test/support/data-api-server';
+import { startDataApiServer } from '../../functions/local/services/data-api/server';
 
 export interface EndpointProcess {
   readonly endpoint: string;

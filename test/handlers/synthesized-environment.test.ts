@@ -17,7 +17,7 @@ import { handler as verify } from '../../functions/handlers/verify';
 import { handler as worker } from '../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { awsClientConfig } from '../support/aws';
-import { startDataApiServer, type DataApiServer } from '../support/data-api-server';
+import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { freshDatabase, type TestDatabase } from '../support/database';
 import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';

@@ -18,12 +18,12 @@ import { verify } from '../../../functions/core/reencrypt/verify';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { createEngineRuntime } from '../../../functions/runtime/engine-runtime';
-import { startDataApiServer, type DataApiServer, type DataApiServerOptions } from '../../support/data-api-server';
+import { startDataApiServer, type DataApiServer, type DataApiServerOptions } from '../../../functions/local/services/data-api/server';
 import { freshDatabase, testPoolSize, type TestDatabase } from '../../support/database';
 
 /**
  * The Data API adapter through the real RDSDataClient (endpoint override,
- * fake credentials) against test/support/data-api-server.ts, a Data API
+ * fake credentials) against functions/local/services/data-api/server.ts, a Data API
  * endpoint backed by the real PostgreSQL.
  */
 const ARNS = { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db' };

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
-import { DATA_API_MAX_SQL_LENGTH } from '../../functions/core/adapters/data-api/batch';
-import { badRequest, DataApiFault, statusOf } from './data-api/faults';
-import { toPositional, type WireParameter } from './data-api/named-parameters';
-import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOptions } from './data-api/results';
+import { DATA_API_MAX_SQL_LENGTH } from '../../../core/adapters/data-api/batch';
+import { badRequest, DataApiFault, statusOf } from './faults';
+import { toPositional, type WireParameter } from './named-parameters';
+import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOptions } from './results';
 
 /**
  * A Data API endpoint backed by a real PostgreSQL, faithful enough that the
