@@ -116,6 +116,7 @@ export class RotationSchedules extends Construct {
       enforceSSL: true,
       retentionPeriod: QUEUE_DEFAULTS.dlqRetention,
     });
+    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the schedules\' targets (Scheduler DeadLetterConfig), which cdk-nag does not see as a DLQ.');
     const common = { scheduleGroup: this.group, key: props.key };
     const retry = { retryAttempts: SCHEDULE_DEFAULTS.retryAttempts, maxEventAge: SCHEDULE_DEFAULTS.maxEventAge, deadLetterQueue: this.deadLetterQueue };
     // One role per target, assumable only by Scheduler for this account's schedules of this group.

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createRekeyApp, loadCdkJsonContext } from './app';
+import { createRekeyApp, EXAMPLE_REGISTRY, loadCdkJsonContext } from './app';
 import { InfraError } from './errors';
 import type { RekeyStackProps } from './rekey-stack';
 
@@ -36,7 +36,7 @@ const DEFINITION_STAND_INS: Pick<RekeyStackProps, 'database' | 'registry'> = {
     secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-local-AbCdEf',
     databaseName: 'rekey',
   },
-  registry: { tables: [] },
+  registry: EXAMPLE_REGISTRY,
 };
 
 /**

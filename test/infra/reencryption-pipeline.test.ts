@@ -46,12 +46,12 @@ describe('ReencryptionPipeline with defaults', () => {
 
   test('the batch queue redrives to the DLQ after 5 receives, with visibility 6 × the worker timeout', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', {
-      VisibilityTimeout: 6 * 60,
+      VisibilityTimeout: 6 * 180,
       MessageRetentionPeriod: 14 * 24 * 3600,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
     });
     t.template.hasResourceProperties('AWS::Lambda::Function', {
-      Timeout: 60,
+      Timeout: 180,
       MemorySize: 1769,
       Environment: { Variables: Match.objectLike({ KEYRING_KIND: 'kms' }) },
     });
