@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DATA_API_STATEMENT_LIMIT_MS, DEFAULT_BATCH_BUDGET_MS } from '../functions/core/pipeline/time-budget';
 
 /**
  * Every secure default of the rekey stack, in one place. Constructs read their
@@ -46,9 +47,9 @@ export const FUNCTION_TIMEOUTS = {
  */
 export const WORKER_BUDGET = {
   /** The RDS Data API's limit on one statement (ExecuteStatement times out after 45 s). */
-  dataApiStatement: Duration.seconds(45),
-  /** One batch: a 45 s statement plus the Data API adapter's retry back-off and the remaining calls. */
-  batchBudget: Duration.seconds(75),
+  dataApiStatement: Duration.millis(DATA_API_STATEMENT_LIMIT_MS),
+  /** One batch: a 45 s statement plus the Data API adapter's retry back-off and the remaining calls (the worker's own default). */
+  batchBudget: Duration.millis(DEFAULT_BATCH_BUDGET_MS),
   /** Cold start: building the runtime (keyset fetch and unwrap, catalog). */
   startup: Duration.seconds(15),
 } as const;

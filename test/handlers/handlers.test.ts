@@ -20,7 +20,8 @@ const context = {
   awsRequestId: 'req-1',
   invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-test',
   memoryLimitInMB: '512',
-  getRemainingTimeInMillis: () => 60_000,
+  // The worker's default timeout: room for two batches of the 75 s budget.
+  getRemainingTimeInMillis: () => 180_000,
 } as unknown as Context;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
@@ -109,6 +110,47 @@ describe('Lambda handlers', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
     const { rows } = await db.sql.query<{ rows_done: string }>('SELECT rows_done FROM rekey_jobs WHERE id = $1', [planned.jobId]);
     expect(rows[0]!.rows_done).toBe('10'); // the duplicate counted once
+  });
+
+  it('the worker claims no batch it has no time left to finish: the rest of the delivery comes back as item failures', async () => {
+    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const planned = (await plan({ executionId, request }, context)) as { jobId: string; batchesTotal: number };
+    const record = (n: number) => ({
+      messageId: `m${n}`,
+      receiptHandle: `rh-${n}`,
+      body: JSON.stringify({ jobId: planned.jobId, batchId: `secrets#${n}` }),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:rekey-jobs',
+      awsRegion: 'us-east-1',
+    });
+    const event: SQSEvent = { Records: [record(0), record(1), record(2)] };
+    // Enough for one batch (75 s budget) at the start; the clock then moves past the budget.
+    let remaining = 100_000;
+    const shortContext = { ...context, getRemainingTimeInMillis: () => {
+      const now = remaining;
+      remaining -= 30_000;
+      return now;
+    } } as Context;
+    const response = (await worker(event, shortContext)) as { batchItemFailures: { itemIdentifier: string }[] };
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }]);
+    const { rows } = await db.sql.query<{ seq: number; status: string; attempts: number }>(
+      'SELECT seq, status, attempts FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq',
+      [planned.jobId],
+    );
+    // Batch 0 ran; batches 1 and 2 were never claimed (no attempt recorded).
+    expect(rows.map((r) => [r.seq, r.status, Number(r.attempts)])).toEqual([[0, 'done', 1], [1, 'pending', 0], [2, 'pending', 0]]);
+    expect(logged).toMatch(/not claimed: \d+ ms of the invocation left, a batch needs 75000 ms/);
+
+    // WORKER_BATCH_BUDGET_MS from the stack sets the budget; redelivered with time to spare, they run.
+    process.env.WORKER_BATCH_BUDGET_MS = '1000';
+    const again = (await worker({ Records: [record(1), record(2)] }, { ...context, getRemainingTimeInMillis: () => 5_000 } as Context)) as { batchItemFailures: unknown[] };
+    expect(again.batchItemFailures).toEqual([]);
+    const after = await db.sql.query<{ status: string }>('SELECT status FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq', [planned.jobId]);
+    expect(after.rows.map((r) => r.status)).toEqual(['done', 'done', 'done']);
   });
 
   it('functions deployed without key access plan from the catalog alone', async () => {

@@ -63,8 +63,8 @@ export function validateExecutionInput(
     throw new InvalidInputError([`this is the Step Functions console's sample input ({"Comment": "Insert your JSON here"}): replace it; ${EXECUTION_INPUT_HINT}`]);
   }
   const unknown = Object.keys(i).filter((key) => !EXECUTION_INPUT_FIELDS.includes(key));
-  for (const key of unknown) problems.push(`${key}: unknown field`);
-  if (unknown.length > 0) problems.push(EXECUTION_INPUT_HINT);
+  // The expected shape once, after the last unknown field.
+  unknown.forEach((key, n) => problems.push(`${key}: unknown field${n === unknown.length - 1 ? `; ${EXECUTION_INPUT_HINT}` : ''}`));
   const mode = i.mode ?? 'rewrap';
   if (!isMode(mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(i.mode)}`);
   let tables: string[] | null = null;
