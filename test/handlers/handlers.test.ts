@@ -12,6 +12,7 @@ import { handler as rotation } from '../../functions/handlers/rotation';
 import { handler as validateInput } from '../../functions/handlers/validate-input';
 import { handler as worker } from '../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { EXAMPLE_TABLE } from '../../functions/core/schema/example-table';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 
 /** Each handler called as Lambda calls it: real event shapes, real PostgreSQL, output and logs checked for secrets. */
@@ -163,6 +164,19 @@ describe('Lambda handlers', () => {
     const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
     const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as { rowsToChange: number; batchesTotal: number };
     expect(planned).toMatchObject({ rowsToChange: 30, batchesTotal: 3 });
+  });
+
+  it('on a trial stack (REKEY_TRIAL_EXAMPLE_TABLE), ValidateInput creates the example table once, with its seed rows', async () => {
+    Object.assign(process.env, { REKEY_TRIAL_EXAMPLE_TABLE: 'true', REKEY_REGISTRY: JSON.stringify({ tables: [{ name: EXAMPLE_TABLE.name, idColumn: 'id', columns: [EXAMPLE_TABLE.column], keyIdColumn: EXAMPLE_TABLE.keyIdColumn }] }) });
+    await resetContainerRuntime();
+    const ok = await validateInput({ executionId: 'arn:exec:trial', input: { mode: 'encrypt' }, defaults: {} }, context);
+    expect(ok).toMatchObject({ mode: 'encrypt' });
+    const count = async () => (await db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${EXAMPLE_TABLE.name} WHERE ${EXAMPLE_TABLE.column} LIKE '%@example.com'`)).rows[0]!.n;
+    expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
+    // Idempotent: another container (a fresh runtime) finds the table and adds nothing.
+    await resetContainerRuntime();
+    await validateInput({ executionId: 'arn:exec:trial-2', input: { mode: 'encrypt' }, defaults: {} }, context);
+    expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
   });
 
   it('MarkFailed tolerates an execution that never got a job', async () => {
