@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * The rekey CDK app (`npx cdk synth`, `npx cdk deploy`). Configure it with
- * context, e.g.
- *   npx cdk deploy -c rekey:clusterArn=arn:aws:rds:... -c rekey:secretArn=arn:aws:secretsmanager:... \
- *     -c rekey:config=rekey.config.json -c rekey:emails=ops@example.com
- * With no cluster given it builds a small trial Aurora Serverless v2 cluster;
- * with no rekey.config.json it uses a one-table example registry. The keys are
- * listed in lib/app.ts (CONTEXT_KEYS). cdk-nag AwsSolutions checks run at synthesis.
+ * context: an existing Aurora cluster and its registry,
+ *   npx cdk deploy --outputs-file cdk-outputs.json -c rekey:clusterArn=arn:aws:rds:... \
+ *     -c rekey:secretArn=arn:aws:secretsmanager:...-AbCdEf -c rekey:config=rekey.config.json
+ * or a trial cluster with an example table: -c rekey:trial=true. Without either,
+ * synthesis stops with one message listing what is missing. Every key and its
+ * default: docs/deploy.md (names in lib/app.ts CONTEXT_KEYS). cdk-nag
+ * AwsSolutions checks run at synthesis.
  */
-import { createRekeyApp } from '../lib/app';
+import { runRekeyApp } from '../lib/app';
 
-createRekeyApp();
+runRekeyApp();

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DATA_API_STATEMENT_LIMIT_MS, DEFAULT_BATCH_BUDGET_MS } from '../functions/core/pipeline/time-budget';
 
 /**
  * Every secure default of the rekey stack, in one place. Constructs read their
@@ -31,9 +32,26 @@ export const FUNCTION_TIMEOUTS = {
   finalize: Duration.minutes(2),
   abort: Duration.minutes(2),
   markFailed: Duration.minutes(1),
-  worker: Duration.minutes(1),
+  /** Room for several batches of WORKER_BUDGET each; the worker stops claiming when less than one budget is left. */
+  worker: Duration.minutes(3),
   rotation: Duration.minutes(5),
   inventory: Duration.minutes(15),
+} as const;
+
+/**
+ * The worker's time budget. A batch makes a handful of Data API calls, any of
+ * which may run up to the service's 45 s statement limit and be retried; the
+ * worker claims a batch only while the invocation has at least `batchBudget`
+ * left, and reports the rest of the delivery as batch item failures (SQS
+ * delivers them again), so the timeout never cuts a batch in the middle.
+ */
+export const WORKER_BUDGET = {
+  /** The RDS Data API's limit on one statement (ExecuteStatement times out after 45 s). */
+  dataApiStatement: Duration.millis(DATA_API_STATEMENT_LIMIT_MS),
+  /** One batch: a 45 s statement plus the Data API adapter's retry back-off and the remaining calls (the worker's own default). */
+  batchBudget: Duration.millis(DEFAULT_BATCH_BUDGET_MS),
+  /** Cold start: building the runtime (keyset fetch and unwrap, catalog). */
+  startup: Duration.seconds(15),
 } as const;
 
 /** The re-encryption job defaults, also passed to ValidateInput so an execution input may omit them. */
@@ -90,6 +108,8 @@ export const QUEUE_DEFAULTS = {
 export const SCHEDULE_DEFAULTS = {
   /** The runbooks rotate every 90 days. */
   rotationEvery: Duration.days(90),
+  /** Length of the keyset's rotation window: Secrets Manager rotates at some time inside it (a rate in days starts it at 00:00 UTC). */
+  rotationWindow: Duration.hours(4),
   /** Daily inventory, 03:15 UTC. */
   inventoryCron: { minute: '15', hour: '3' },
   /** Scheduler retries a failed target call this many times within maxEventAge. */
@@ -115,8 +135,13 @@ export const ALARM_DEFAULTS = {
   rotationSuccessPercent: 99,
   /** `Rotation duration p95 < 5 minutes`. */
   rotationDuration: Duration.minutes(5),
-  /** Age of the oldest batch message: a job enqueues all its batches at once, so this is "workers stalled", not "job slow". */
-  oldestMessageAge: Duration.hours(6),
+  /**
+   * Batches visible while none is deleted for this long = the pipeline is stalled. Not the age of the
+   * oldest message: a job enqueues all its batches at once, so a healthy large job has old messages.
+   */
+  pipelineStalledFor: Duration.minutes(30),
+  /** Period of the stalled-pipeline metric math (SQS publishes queue metrics every minute). */
+  stalledPeriod: Duration.minutes(5),
   /** ACM certificates: re-issue "at least 14 days before expiry". */
   certificateExpiryDays: 14,
   /** Evaluation window of the error alarms (the runbooks' "in 5 minutes"). */
@@ -141,7 +166,8 @@ export const TRIAL_DATABASE_DEFAULTS = {
   minCapacity: 0.5,
   maxCapacity: 2,
   backupRetention: Duration.days(7),
-  deletionProtection: true,
+  /** A trial is throwaway: `cdk destroy` must be able to delete it (a final snapshot is kept, RemovalPolicy.SNAPSHOT). */
+  deletionProtection: false,
   maxAzs: 2,
 } as const;
 

@@ -22,6 +22,10 @@ export const ENV = {
   jobQueueUrl: 'JOB_QUEUE_URL',
   /** The re-encryption state machine (rotation hook: finishSecret starts a rewrap). */
   stateMachineArn: 'STATE_MACHINE_ARN',
+  /** 'true' on a trial stack only: the functions create the example table (functions/core/schema/example-table.ts). */
+  trialExampleTable: 'REKEY_TRIAL_EXAMPLE_TABLE',
+  /** Worker: milliseconds of remaining invocation time one batch needs; below it the worker claims no more batches. */
+  workerBatchBudgetMs: 'WORKER_BATCH_BUDGET_MS',
   /** Inventory: days a key may stay `rotating` before its rows count as overdue. */
   retiringKeyGraceDays: 'RETIRING_KEY_GRACE_DAYS',
 } as const;

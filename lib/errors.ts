@@ -21,6 +21,19 @@ export class InvalidPropsError extends InfraError {
   }
 }
 
+/**
+ * The CDK context does not meet the app's deploy contract (bin/app.ts):
+ * every problem, then an example command. `cdk synth` prints the message
+ * alone and exits 1.
+ */
+export class ContextError extends InfraError {
+  readonly code = 'INVALID_CONTEXT';
+
+  constructor(readonly problems: readonly string[], readonly example: string) {
+    super(`rekey: the CDK context is incomplete or wrong (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n${example}`);
+  }
+}
+
 /** A construct's method was called in a way that cannot work (twice, too late, ...). */
 export class ConstructUsageError extends InfraError {
   readonly code = 'CONSTRUCT_USAGE';
@@ -95,7 +108,8 @@ export class PropsProblems {
 /** ARN shapes the constructs accept (a token is always accepted: it is checked by CloudFormation). */
 export const ARN_PATTERNS = {
   auroraCluster: /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$/,
-  secret: /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/,
+  /** A complete secret ARN: the name, then `-` and the six random characters Secrets Manager appends (a partial ARN matches no IAM resource). */
+  secret: /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
   kmsKey: /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
   acmCertificate: /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
 } as const;

@@ -11,8 +11,8 @@ export const HISTORY_EVENT_BUDGET = 20_000;
 /** The job size the budget is checked for. */
 export const REFERENCE_ROWS = 100_000_000;
 
-/** Events of a successful run outside the loops: execution started/succeeded, ValidateInput, Plan, IsDryRun, Verify, CanRetireOldKey, Finalize, Completed. */
-export const FIXED_EVENTS = 2 + 5 + 5 + 2 + 5 + 2 + 5 + 2;
+/** Events of a successful run outside the loops: execution started/succeeded, ReadInput (Pass), ValidateInput, Plan, IsDryRun, Verify, CanRetireOldKey, Finalize, Completed. */
+export const FIXED_EVENTS = 2 + 2 + 5 + 5 + 2 + 5 + 2 + 5 + 2;
 /** Enqueue (Task, 5) + AllBatchesEnqueued (Choice, 2). */
 export const EVENTS_PER_ENQUEUE = 7;
 /** WaitForProgress (2) + CheckProgress (5) + ProgressDecision (2); the first check has no wait (7). */

@@ -15,10 +15,15 @@ import { RekeyFunction } from './rekey-function';
  * What the keyset secret holds until its first rotation: not a keyset yet (a
  * keyset needs a KEK wrapped by KMS, which only a KMS call can make). The
  * rotation hook's createSecret, finding this document in AWSCURRENT, writes
- * the first keyset — `kek-v1`, primary — as AWSPENDING; the first rotation
- * runs at deployment (rotateImmediately).
+ * the first keyset — `kek-v1`, primary — as AWSPENDING, wrapped under the
+ * KMS key of its own environment (KMS_KEY_ARN).
+ *
+ * A constant: CloudFormation writes SecretString as a new AWSCURRENT whenever
+ * it changes, which would replace a live keyset by this document. Nothing in
+ * it may depend on props (the KMS key ARN used to be in it).
  */
 export const KEYSET_BOOTSTRAP_FORMAT = 'rekey-keyset-bootstrap';
+export const KEYSET_BOOTSTRAP_DOCUMENT = JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 2 });
 
 export interface KeysetRotationProps {
   /** The KMS key that encrypts the secret and wraps every KEK. */
@@ -26,13 +31,27 @@ export interface KeysetRotationProps {
   /** The key catalog's database (setSecret writes the pending key's catalog row). */
   readonly database: DataApiDatabase;
   /**
-   * Rotation interval of the keyset secret: whole days, 1–1000.
+   * Rotation interval of the keyset secret: whole days, 1–1000 (used when `schedule` is not given).
    * @default SCHEDULE_DEFAULTS.rotationEvery (90 days)
    */
   readonly rotateEvery?: Duration;
   /**
-   * Rotate once at deployment, which writes the first keyset (kek-v1).
-   * @default true
+   * Secrets Manager schedule expression of the rotation window's start: `rate(N days)` or a
+   * `cron(...)` expression (UTC; e.g. `cron(0 2 ? * SUN#1 *)` for the first Sunday of each month at 02:00).
+   * @default `rate(<rotateEvery> days)` (the window of a rate in days starts at 00:00 UTC)
+   */
+  readonly schedule?: string;
+  /**
+   * Length of the rotation window (whole hours, 1–24): Secrets Manager rotates at some time inside it.
+   * @default SCHEDULE_DEFAULTS.rotationWindow (4 hours)
+   */
+  readonly window?: Duration;
+  /**
+   * Rotate at once whenever the rotation schedule is created or changed. Off: a changed interval
+   * or window must not start a rotation at whatever hour the deployment runs. The first keyset is
+   * then created by the first rotation an operator starts (`aws secretsmanager rotate-secret`,
+   * docs/deploy.md) or by the first window.
+   * @default false
    */
   readonly rotateImmediately?: boolean;
   /**
@@ -65,7 +84,7 @@ export class KeysetRotation extends Construct {
   constructor(scope: Construct, id: string, props: KeysetRotationProps) {
     super(scope, id);
     const problems = PropsProblems.for(`KeysetRotation ${this.node.path}`);
-    const rotateEvery = checkKeysetRotationProps(problems, props);
+    const { scheduleExpression, window } = checkKeysetRotationProps(problems, props);
     problems.throwIfAny();
 
     // The L1 secret: the L2 adds a key-policy statement with kms:GenerateDataKey* / kms:ReEncrypt*
@@ -74,7 +93,8 @@ export class KeysetRotation extends Construct {
       description: 'rekey keyset: every KEK version not yet destroyed, each wrapped by the stack KMS key; the primary marked',
       kmsKeyId: props.key.keyArn,
       // A bootstrap marker, not key material: the first rotation replaces it with the first keyset.
-      secretString: Stack.of(this).toJsonString({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: props.key.keyArn }),
+      // Constant, so that no deployment writes it over a live keyset (KEYSET_BOOTSTRAP_DOCUMENT).
+      secretString: KEYSET_BOOTSTRAP_DOCUMENT,
     });
     // Losing the keyset loses every KEK, and with them every value: never deleted with the stack.
     secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
@@ -130,8 +150,8 @@ export class KeysetRotation extends Construct {
     this.rotationSchedule = new CfnRotationSchedule(this, 'RotationSchedule', {
       secretId: this.secret.secretArn,
       rotationLambdaArn: this.rotation.function.functionArn,
-      rotationRules: { scheduleExpression: `rate(${rotateEvery.toDays()} days)` },
-      rotateImmediatelyOnUpdate: props.rotateImmediately ?? true,
+      rotationRules: { scheduleExpression, duration: `${window.toHours()}h` },
+      rotateImmediatelyOnUpdate: props.rotateImmediately ?? false,
     });
     // Secrets Manager invokes the function as soon as the schedule exists: the function and its
     // invoke permission (a child of the function construct) must be there first.
@@ -155,10 +175,31 @@ export class KeysetRotation extends Construct {
   }
 }
 
-/** Adds a problem for every invalid prop; returns the rotation interval. */
-export function checkKeysetRotationProps(problems: PropsProblems, props: Pick<KeysetRotationProps, 'rotateEvery'>): Duration {
+/** Secrets Manager's rotation schedule expressions: `rate(N days|hours)` or a six-field `cron(...)`. */
+const ROTATION_SCHEDULE = /^(rate\((\d+) (days?|hours?)\)|cron\(\S+( \S+){5}\))$/;
+
+/** Adds a problem for every invalid prop; returns the schedule expression and window. */
+export function checkKeysetRotationProps(
+  problems: PropsProblems,
+  props: Pick<KeysetRotationProps, 'rotateEvery' | 'schedule' | 'window'>,
+  /** Prop names to report under (the stack calls them rotationEvery, rotationSchedule, rotationWindow). */
+  names = { rotateEvery: 'rotateEvery', schedule: 'schedule', window: 'window' },
+): { scheduleExpression: string; window: Duration } {
   const rotateEvery = props.rotateEvery ?? SCHEDULE_DEFAULTS.rotationEvery;
   // Secrets Manager accepts rotation rates of 1 to 1000 days.
-  problems.wholeDays('rotateEvery', rotateEvery, 1, 1000);
-  return rotateEvery;
+  problems.wholeDays(names.rotateEvery, rotateEvery, 1, 1000);
+  const window = props.window ?? SCHEDULE_DEFAULTS.rotationWindow;
+  const hours = window.toHours({ integral: false });
+  problems.check(Number.isInteger(hours) && hours >= 1 && hours <= 24, names.window, `must be whole hours from 1 to 24, got ${window.toHumanString()}`);
+  const scheduleExpression = props.schedule ?? `rate(${rotateEvery.toDays({ integral: false })} days)`;
+  if (props.schedule !== undefined) {
+    const m = ROTATION_SCHEDULE.exec(props.schedule);
+    if (!m) problems.add(names.schedule, `must be "rate(N days)", "rate(N hours)" or "cron(min hour day month weekday year)", got ${JSON.stringify(props.schedule)}`);
+    else if (m[2] !== undefined) {
+      const n = Number(m[2]);
+      const ok = m[3]!.startsWith('day') ? n >= 1 && n <= 1000 : n >= 4 && n <= 23;
+      problems.check(ok, names.schedule, `a rate must be 1–1000 days or 4–23 hours, got ${JSON.stringify(props.schedule)}`);
+    }
+  }
+  return { scheduleExpression, window };
 }

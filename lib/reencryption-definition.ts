@@ -1,4 +1,4 @@
-import { Choice, Condition, Errors, Fail, JitterType, JsonPath, Succeed, TaskInput, Wait, WaitTime, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
+import { Choice, Condition, Errors, Fail, JitterType, JsonPath, Pass, Succeed, TaskInput, Wait, WaitTime, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import { NON_RETRYABLE_ERROR_NAMES } from '../functions/core/non-retryable-errors';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -13,6 +13,7 @@ import { STATE_MACHINE_DEFAULTS } from './defaults';
  * each task (payload in, fields out) and the history/payload arithmetic.
  */
 export const STATE_NAMES = {
+  readInput: 'ReadInput',
   validateInput: 'ValidateInput',
   plan: 'Plan',
   isDryRun: 'IsDryRun',
@@ -81,7 +82,7 @@ const JOB_ID = JsonPath.stringAt('$.job.jobId');
 /**
  * Builds the definition under `scope` and returns its start state.
  *
- *   ValidateInput → Plan → IsDryRun ─yes→ DryRunReport (Succeed)
+ *   ReadInput → ValidateInput → Plan → IsDryRun ─yes→ DryRunReport (Succeed)
  *                              └no→ Enqueue ⟲ AllBatchesEnqueued → CheckProgress → ProgressDecision
  *   ProgressDecision: errorRate > maxErrorRate → Abort → JobAborted (Fail)
  *                     batchesRemaining > 0     → WaitForProgress → CheckProgress
@@ -89,6 +90,11 @@ const JOB_ID = JsonPath.stringAt('$.job.jobId');
  *   CanRetireOldKey:  rowsOnOldKeys = 0 → Finalize → Completed (Succeed)
  *                     otherwise         → CompletedWithErrors (Fail)
  *   any task, after its retries → MarkFailed → JobFailed (Fail, the task's error)
+ *
+ * ReadInput wraps the execution input, whatever JSON it is, as `{input}`: the
+ * state is then always an object, so ValidateInput's Catch can add `$.error`
+ * to it and a malformed input (a string, an array, the console's sample)
+ * ends in MarkFailed with ValidateInput's message, not in States.Runtime.
  *
  * CheckProgress runs once before the first wait, so a job with nothing to do
  * goes straight to Verify and the first wait length comes from the job itself.
@@ -112,11 +118,16 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
     return t;
   };
 
+  const readInput = new Pass(states, STATE_NAMES.readInput, {
+    comment: 'Wraps the execution input (any JSON value) as {input}, so that every later state, and the Catch of ValidateInput, works on an object.',
+    parameters: { input: JsonPath.entirePayload },
+  });
+
   const validateInput = guarded(
     task(states, STATE_NAMES.validateInput, fns.validateInput, {
       payload: {
         executionId: EXECUTION_ID,
-        input: JsonPath.objectAt('$'),
+        input: JsonPath.objectAt('$.input'),
         defaults: { batchSize: options.batchSize, maxErrorRate: options.maxErrorRate, maxTables: options.maxTables },
       },
       // No ResultPath: the result replaces the state, so the raw input is dropped and only the
@@ -248,7 +259,7 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
     .when(Condition.booleanEquals('$.request.dryRun', true), dryRunReport)
     .otherwise(enqueue.next(allBatchesEnqueued));
 
-  return validateInput.next(plan).next(isDryRun);
+  return readInput.next(validateInput).next(plan).next(isDryRun);
 }
 
 interface TaskOptions {

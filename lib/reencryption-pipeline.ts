@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -8,7 +8,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, QueryLanguage, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { databaseEnvironment, databaseStatements, type DataApiDatabase } from './database';
-import { FUNCTION_DEFAULTS, FUNCTION_TIMEOUTS, JOB_DEFAULTS, PROGRESS_DEFAULTS, QUEUE_DEFAULTS, SCHEDULE_DEFAULTS, STATE_MACHINE_DEFAULTS } from './defaults';
+import { FUNCTION_DEFAULTS, FUNCTION_TIMEOUTS, JOB_DEFAULTS, PROGRESS_DEFAULTS, QUEUE_DEFAULTS, SCHEDULE_DEFAULTS, STATE_MACHINE_DEFAULTS, WORKER_BUDGET } from './defaults';
 import { ENV } from './environment';
 import { PropsProblems } from './errors';
 import { HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, REFERENCE_ROWS, worstCaseHistoryEvents } from './history-budget';
@@ -49,8 +49,9 @@ export interface ReencryptionPipelineTuning {
    */
   readonly maxReceiveCount?: number;
   /**
-   * Worker timeout; the queue's visibility timeout is 6 × this (1 s – 15 min).
-   * @default FUNCTION_TIMEOUTS.worker (1 minute)
+   * Worker timeout; the queue's visibility timeout is 6 × this. At least one batch's budget
+   * (WORKER_BUDGET: a 45 s Data API statement plus retries) and start-up; at most 15 minutes.
+   * @default FUNCTION_TIMEOUTS.worker (3 minutes)
    */
   readonly workerTimeout?: Duration;
   /**
@@ -96,6 +97,11 @@ export interface ReencryptionPipelineProps extends ReencryptionPipelineTuning {
   readonly keyring: KeyringAccess;
   /** The encrypted-column registry (rekey.config.json's content). */
   readonly registry: EncryptedColumnRegistry;
+  /**
+   * Trial stacks: ValidateInput and Inventory create the example table (EXAMPLE_TABLE) if missing.
+   * @default false
+   */
+  readonly createExampleTable?: boolean;
 }
 
 /**
@@ -158,10 +164,12 @@ export class ReencryptionPipeline extends Construct {
     ];
     // Every handler builds the same engine runtime (database + registry); only some also hold keys.
     const base = { ...dbEnv, ...registry };
+    // The first functions to reach a trial database: the first state of every execution, and the schedule's inventory.
+    const trialEnv: Record<string, string> = props.createExampleTable ? { [ENV.trialExampleTable]: 'true' } : {};
     const tasks = {
       // kms: ValidateInput registers the stack's KMS key in the catalog from its id alone (no KMS permission
       // needed); hierarchical: the keyset rotation registers its KEKs (keyset-rotation.ts).
-      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, props.keyring.kind === 'kms' ? { ...base, ...keyringEnv } : base, db()),
+      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...base, ...trialEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) }, db()),
       plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, base, db()),
       enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
       progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, base, db()),
@@ -172,7 +180,7 @@ export class ReencryptionPipeline extends Construct {
     };
     this.tasks = tasks;
 
-    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv }, [...db(), ...keys()], {
+    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv, [ENV.workerBatchBudgetMs]: String(WORKER_BUDGET.batchBudget.toMilliseconds()) }, [...db(), ...keys()], {
       memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
       reservedConcurrentExecutions: props.workerReservedConcurrency,
     });
@@ -189,14 +197,16 @@ export class ReencryptionPipeline extends Construct {
       'Inventory',
       'inventory',
       FUNCTION_TIMEOUTS.inventory,
-      { ...base, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
+      { ...base, ...trialEnv, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
       db(),
     );
     this.functions = [...Object.values(tasks), worker, this.inventory];
 
     this.stateMachineLogGroup = new LogGroup(this, 'StateMachineLogs', {
       // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' account resource policy from growing per state machine.
-      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${this.node.addr.slice(0, 8)}`,
+      // The stack id's UUID makes the name unique per stack creation: the group is retained on delete, and a
+      // stack destroyed and deployed again under the same name gets a new group instead of colliding with it.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
       encryptionKey: key,
       retention: FUNCTION_DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -291,7 +301,12 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
   problems.integer('retiringKeyGraceDays', s.retiringKeyGraceDays, 1, 3650);
   if (!Token.isUnresolved(s.workerTimeout.toSeconds({ integral: false }))) {
     const seconds = s.workerTimeout.toSeconds({ integral: false });
-    problems.check(Number.isInteger(seconds) && seconds >= 1 && seconds <= 900, 'workerTimeout', `must be whole seconds from 1 s to 15 minutes, got ${seconds} s`);
+    const min = WORKER_BUDGET.batchBudget.toSeconds() + WORKER_BUDGET.startup.toSeconds();
+    problems.check(
+      Number.isInteger(seconds) && seconds >= min && seconds <= 900,
+      'workerTimeout',
+      `must be whole seconds from ${min} s (one batch's budget: a ${WORKER_BUDGET.dataApiStatement.toSeconds()} s Data API statement plus retries, and start-up) to 15 minutes, got ${seconds} s`,
+    );
   }
   const maxTimeout = QUEUE_DEFAULTS.retention.toDays();
   problems.check(

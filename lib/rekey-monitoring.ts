@@ -11,7 +11,9 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -50,10 +52,11 @@ export interface AlarmThresholds {
    */
   readonly rotationDuration?: Duration;
   /**
-   * Age of the oldest batch message above which to alarm (workers stalled).
-   * @default Duration.hours(6)
+   * How long batch messages may sit visible in the queue while no worker deletes any before the
+   * pipeline counts as stalled (a multiple of 5 minutes, 10 minutes to 1 day).
+   * @default Duration.minutes(30)
    */
-  readonly oldestMessageAge?: Duration;
+  readonly pipelineStalledFor?: Duration;
   /**
    * Days to expiry of a watched ACM certificate below which to alarm.
    * @default 14
@@ -65,8 +68,21 @@ export interface RekeyMonitoringProps {
   /** Encrypts the alarm topic (its key policy lets CloudWatch alarms publish). */
   readonly key: IKey;
   readonly stateMachine: IStateMachine;
+  /** The batch queue the workers consume (the stalled-pipeline alarm watches it). */
   readonly queue: IQueue;
+  /** The batch queue's dead-letter queue. */
   readonly deadLetterQueue: IQueue;
+  /**
+   * The schedules' dead-letter queue (target invocations that failed every retry).
+   * @default - none watched
+   */
+  readonly scheduleDeadLetterQueue?: IQueue;
+  /**
+   * Functions invoked asynchronously (by a schedule, by Secrets Manager), whose failures no caller
+   * sees: one alarm each on their Lambda `Errors` metric, named `<name>Errors`.
+   * @default - none
+   */
+  readonly watchedFunctions?: Readonly<Record<string, IFunction>>;
   /**
    * Addresses subscribed to the alarm topic (each must confirm by e-mail).
    * @default - none
@@ -89,7 +105,7 @@ export type RekeyAlarmName =
   | 'RotationSuccessRate'
   | 'RotationDuration'
   | 'DeadLetterQueueNotEmpty'
-  | 'OldestBatchMessageAge'
+  | 'PipelineStalled'
   | 'ExecutionsFailed'
   | 'ExecutionsTimedOut'
   | 'ExecutionsAborted'
@@ -99,10 +115,19 @@ export type RekeyAlarmName =
 /**
  * CloudWatch alarms at the runbooks' thresholds, an SNS topic encrypted with
  * the stack key (TLS only) that every alarm notifies, and a dashboard.
+ *
+ * The topic policy is the topic's whole policy (it replaces SNS's default
+ * one), so besides denying non-TLS requests it allows CloudWatch to publish
+ * for this account's alarms (aws:SourceAccount, aws:SourceArn); the key
+ * policy lets CloudWatch use the topic's KMS key.
  */
 export class RekeyMonitoring extends Construct {
   readonly topic: Topic;
   readonly alarms: Readonly<Record<RekeyAlarmName, Alarm>>;
+  /** `<name>Errors` alarms of the watched functions, by the name given in watchedFunctions. */
+  readonly functionErrorAlarms: Readonly<Record<string, Alarm>>;
+  /** Schedule target invocations in the schedules' dead-letter queue, when one was given. */
+  readonly scheduleDeadLetterAlarm?: Alarm;
   /** ACM certificate expiry alarms, in certificateArns order. */
   readonly certificateAlarms: readonly Alarm[];
   readonly dashboard: Dashboard;
@@ -115,6 +140,19 @@ export class RekeyMonitoring extends Construct {
 
     allowCloudWatchAlarmsToPublish(props.key);
     this.topic = new Topic(this, 'AlarmTopic', { displayName: 'rekey alarms', masterKey: props.key, enforceSSL: true });
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisAccountToPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
     for (const email of props.notificationEmails ?? []) this.topic.addSubscription(new EmailSubscription(email));
     const notify = new SnsAction(this.topic);
 
@@ -123,14 +161,14 @@ export class RekeyMonitoring extends Construct {
     const rekey = (name: MetricName, statistic: string, period: Duration): Metric =>
       new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME }, statistic, period });
 
-    const alarm = (name: RekeyAlarmName, metric: IMetric, threshold: number, comparisonOperator: ComparisonOperator, description: string, treatMissingData = TreatMissingData.NOT_BREACHING): Alarm => {
+    const alarm = (name: string, metric: IMetric, threshold: number, comparisonOperator: ComparisonOperator, description: string, treatMissingData = TreatMissingData.NOT_BREACHING, evaluationPeriods = 1): Alarm => {
       const a = new Alarm(this, name, {
         alarmDescription: `rekey: ${description}`,
         metric,
         threshold,
         comparisonOperator,
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
+        evaluationPeriods,
+        datapointsToAlarm: evaluationPeriods,
         treatMissingData,
       });
       a.addAlarmAction(notify);
@@ -153,6 +191,20 @@ export class RekeyMonitoring extends Construct {
       period: rotationPeriod,
     });
     const sfnPeriod = { period: errorPeriod, statistic: 'Sum' };
+    // Stalled: batches wait (visible) while no worker finishes one (deleted), for every period of the window.
+    // A healthy job deletes messages every few seconds, however many it enqueued up front; an idle
+    // queue publishes no data, which FILL turns into "not stalled".
+    const stalledPeriod = ALARM_DEFAULTS.stalledPeriod;
+    const pipelineStalled = new MathExpression({
+      label: 'Stalled (batches waiting, none finished)',
+      expression: 'IF(FILL(visible, 0) > 0 AND FILL(deleted, 0) == 0, 1, 0)',
+      usingMetrics: {
+        visible: props.queue.metricApproximateNumberOfMessagesVisible({ period: stalledPeriod, statistic: 'Minimum' }),
+        deleted: props.queue.metricNumberOfMessagesDeleted({ period: stalledPeriod, statistic: 'Sum' }),
+      },
+      period: stalledPeriod,
+    });
+    const stalledPeriods = t.pipelineStalledFor.toSeconds() / stalledPeriod.toSeconds();
 
     this.alarms = {
       EncryptionErrors: alarm('EncryptionErrors', rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod), t.encryptionErrors, GT, `more than ${t.encryptionErrors} encryption errors in 5 minutes`),
@@ -161,13 +213,30 @@ export class RekeyMonitoring extends Construct {
       RotationSuccessRate: alarm('RotationSuccessRate', rotationSuccessPercent, t.rotationSuccessPercent, LT, `keyset rotation success below ${t.rotationSuccessPercent} % in an hour`),
       RotationDuration: alarm('RotationDuration', rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod), t.rotationDuration.toMilliseconds(), GT, `keyset rotation p95 duration above ${t.rotationDuration.toHumanString()}`),
       DeadLetterQueueNotEmpty: alarm('DeadLetterQueueNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }), 1, GTE, 'batch messages in the dead-letter queue: batches failed every delivery'),
-      OldestBatchMessageAge: alarm('OldestBatchMessageAge', props.queue.metricApproximateAgeOfOldestMessage({ period: errorPeriod, statistic: 'Maximum' }), t.oldestMessageAge.toSeconds(), GT, `oldest batch message older than ${t.oldestMessageAge.toHumanString()}: workers stalled`),
+      PipelineStalled: alarm('PipelineStalled', pipelineStalled, 1, GTE, `batch messages waiting and none processed for ${t.pipelineStalledFor.toHumanString()}: workers stalled (throttled, failing, or the event source mapping disabled)`, TreatMissingData.NOT_BREACHING, stalledPeriods),
       ExecutionsFailed: alarm('ExecutionsFailed', props.stateMachine.metricFailed(sfnPeriod), 1, GTE, 're-encryption execution failed (task error, abort, or completed with errors)'),
       ExecutionsTimedOut: alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut(sfnPeriod), 1, GTE, 're-encryption execution timed out'),
       ExecutionsAborted: alarm('ExecutionsAborted', props.stateMachine.metricAborted(sfnPeriod), 1, GTE, 're-encryption execution was stopped'),
       JobAborted: alarm('JobAborted', rekey(MetricNames.JobAborted, 'Sum', errorPeriod), 1, GTE, 'a job aborted: failed rows passed maxErrorRate'),
-      RowsOnOverdueRetiringKeys: alarm('RowsOnOverdueRetiringKeys', rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1)), 0, GT, 'rows still on a rotating key past its grace period (daily inventory)'),
+      // Missing data is breaching: a day without an inventory report means the inventory failed or did not run.
+      RowsOnOverdueRetiringKeys: alarm('RowsOnOverdueRetiringKeys', rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1)), 0, GT, 'rows still on a rotating key past its grace period, or no daily inventory report for a day (the inventory failed or did not run)', TreatMissingData.BREACHING),
     };
+
+    this.functionErrorAlarms = Object.fromEntries(
+      Object.entries(props.watchedFunctions ?? {}).map(([name, fn]) => [
+        name,
+        alarm(`${name}Errors`, fn.metricErrors({ period: errorPeriod, statistic: 'Sum' }), 1, GTE, `the ${name} function failed (invoked asynchronously: no caller sees its error; see its log group)`),
+      ]),
+    );
+    if (props.scheduleDeadLetterQueue) {
+      this.scheduleDeadLetterAlarm = alarm(
+        'ScheduleDeadLetterQueueNotEmpty',
+        props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }),
+        1,
+        GTE,
+        'a scheduled rotation or inventory could not be started after every retry (see the schedules\' dead-letter queue)',
+      );
+    }
 
     this.certificateAlarms = (props.certificateArns ?? []).map((arn, i) => {
       const a = new Alarm(this, `CertificateExpiry${i}`, {
@@ -186,7 +255,7 @@ export class RekeyMonitoring extends Construct {
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(1) });
     const graph = (title: string, left: IMetric[], right: IMetric[] = []): GraphWidget => new GraphWidget({ title, left, right, width: 12 });
     this.dashboard.addWidgets(
-      new AlarmStatusWidget({ title: 'rekey alarms', alarms: [...Object.values(this.alarms), ...this.certificateAlarms], width: 24 }),
+      new AlarmStatusWidget({ title: 'rekey alarms', alarms: this.allAlarms(), width: 24 }),
     );
     this.dashboard.addWidgets(
       graph('Rows', [rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod), rekey(MetricNames.RowsFailed, 'Sum', errorPeriod), rekey(MetricNames.RowsSkipped, 'Sum', errorPeriod)], [failedRowsPercent]),
@@ -197,7 +266,7 @@ export class RekeyMonitoring extends Construct {
       graph(
         'Batch queue',
         [props.queue.metricApproximateNumberOfMessagesVisible(), props.deadLetterQueue.metricApproximateNumberOfMessagesVisible()],
-        [props.queue.metricApproximateAgeOfOldestMessage()],
+        [props.queue.metricApproximateAgeOfOldestMessage(), pipelineStalled],
       ),
     );
     this.dashboard.addWidgets(
@@ -214,6 +283,16 @@ export class RekeyMonitoring extends Construct {
       ], [rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1))]),
     );
   }
+
+  /** Every alarm of this construct: the runbook alarms, function errors, schedule DLQ, certificates. */
+  allAlarms(): Alarm[] {
+    return [
+      ...Object.values(this.alarms),
+      ...Object.values(this.functionErrorAlarms),
+      ...(this.scheduleDeadLetterAlarm ? [this.scheduleDeadLetterAlarm] : []),
+      ...this.certificateAlarms,
+    ];
+  }
 }
 
 export interface ResolvedThresholds {
@@ -222,7 +301,7 @@ export interface ResolvedThresholds {
   failedRowsPercent: number;
   rotationSuccessPercent: number;
   rotationDuration: Duration;
-  oldestMessageAge: Duration;
+  pipelineStalledFor: Duration;
   certificateExpiryDays: number;
 }
 
@@ -238,7 +317,7 @@ export function checkMonitoringProps(problems: PropsProblems, stack: Stack, prop
     failedRowsPercent: given.failedRowsPercent ?? ALARM_DEFAULTS.failedRowsPercent,
     rotationSuccessPercent: given.rotationSuccessPercent ?? ALARM_DEFAULTS.rotationSuccessPercent,
     rotationDuration: given.rotationDuration ?? ALARM_DEFAULTS.rotationDuration,
-    oldestMessageAge: given.oldestMessageAge ?? ALARM_DEFAULTS.oldestMessageAge,
+    pipelineStalledFor: given.pipelineStalledFor ?? ALARM_DEFAULTS.pipelineStalledFor,
     certificateExpiryDays: given.certificateExpiryDays ?? ALARM_DEFAULTS.certificateExpiryDays,
   };
   problems.integer('thresholds.encryptionErrors', t.encryptionErrors, 0, 1_000_000);
@@ -247,7 +326,13 @@ export function checkMonitoringProps(problems: PropsProblems, stack: Stack, prop
   problems.number('thresholds.rotationSuccessPercent', t.rotationSuccessPercent, 0, 100);
   problems.integer('thresholds.certificateExpiryDays', t.certificateExpiryDays, 1, 395);
   problems.check(t.rotationDuration.toMilliseconds() > 0, 'thresholds.rotationDuration', 'must be longer than 0');
-  problems.check(t.oldestMessageAge.toSeconds() >= 60, 'thresholds.oldestMessageAge', `must be at least 1 minute, got ${t.oldestMessageAge.toHumanString()}`);
+  const stalled = t.pipelineStalledFor.toSeconds({ integral: false });
+  const step = ALARM_DEFAULTS.stalledPeriod.toSeconds();
+  problems.check(
+    Number.isInteger(stalled / step) && stalled >= 2 * step && stalled <= 86_400,
+    'thresholds.pipelineStalledFor',
+    `must be a multiple of ${ALARM_DEFAULTS.stalledPeriod.toHumanString()} from ${2 * step / 60} minutes to 1 day, got ${t.pipelineStalledFor.toHumanString()}`,
+  );
 
   (props.notificationEmails ?? []).forEach((email, i) => problems.pattern(`notificationEmails[${i}]`, email, EMAIL_PATTERN, 'an e-mail address'));
   const seen = new Set<string>();

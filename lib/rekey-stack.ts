@@ -5,7 +5,7 @@ import type { DataApiDatabase } from './database';
 import { KEY_DEFAULTS, SCHEDULE_DEFAULTS } from './defaults';
 import type { KeyringKind } from './environment';
 import { ARN_PATTERNS, PropsProblems } from './errors';
-import { KeysetRotation } from './keyset-rotation';
+import { checkKeysetRotationProps, KeysetRotation } from './keyset-rotation';
 import type { KeyringAccess } from './keyring-access';
 import { checkPipelineProps, ReencryptionPipeline, type ReencryptionPipelineTuning } from './reencryption-pipeline';
 import { checkRegistry, type EncryptedColumnRegistry } from './registry';
@@ -29,6 +29,14 @@ export interface ExistingDatabase {
    * @default - the secret uses the AWS managed key
    */
   readonly secretKeyArn?: string;
+}
+
+/** The KMS key a deployed stack uses (its `KmsKeyArn` and `KmsKeySource` outputs). */
+export interface DeployedKmsKey {
+  /** The deployed stack's KmsKeyArn output. */
+  readonly keyArn: string;
+  /** The deployed stack created the key itself (KmsKeySource output `stack`), rather than importing `kmsKeyArn`. */
+  readonly createdByStack: boolean;
 }
 
 export interface RekeyStackProps extends StackProps {
@@ -68,6 +76,23 @@ export interface RekeyStackProps extends StackProps {
    * @default 90 days
    */
   readonly rotationEvery?: Duration;
+  /**
+   * Secrets Manager schedule expression starting the keyset's rotation window (hierarchical keyring):
+   * `rate(N days)` or `cron(min hour day month weekday year)` in UTC.
+   * @default `rate(<rotationEvery> days)`, whose window opens at 00:00 UTC
+   */
+  readonly rotationSchedule?: string;
+  /**
+   * Length of the keyset's rotation window, whole hours (1–24).
+   * @default 4 hours
+   */
+  readonly rotationWindow?: Duration;
+  /**
+   * The KMS key of the already deployed stack, if any (the app reads it from cdk-outputs.json).
+   * A different key is refused: the keyset's KEKs are wrapped under the deployed key.
+   * @default - no deployed stack known: any key
+   */
+  readonly deployedKmsKey?: DeployedKmsKey;
   /**
    * Daily inventory time (UTC), or `false` for none.
    * @default 03:15 UTC
@@ -146,9 +171,16 @@ export class RekeyStack extends Stack {
 
     let keyring: KeyringAccess;
     if (keyringKind === 'hierarchical') {
-      this.keysetRotation = new KeysetRotation(this, 'KeysetRotation', { key: this.key, database: this.database, rotateEvery: rotationEvery });
-      // The first rotation runs at deployment and creates rekey's tables over the Data API: the trial
-      // cluster's writer instance (a child of the cluster construct) must be up by then, not only the cluster.
+      this.keysetRotation = new KeysetRotation(this, 'KeysetRotation', {
+        key: this.key,
+        database: this.database,
+        rotateEvery: rotationEvery,
+        schedule: props.rotationSchedule,
+        window: props.rotationWindow,
+      });
+      // Secrets Manager test-runs the hook when the schedule is created (RotateImmediatelyOnUpdate false),
+      // over the Data API: the trial cluster's writer instance (a child of the cluster construct) must be up
+      // by then, not only the cluster.
       if (this.trialDatabase) this.keysetRotation.rotationSchedule.node.addDependency(this.trialDatabase.cluster);
       keyring = { kind: 'hierarchical', keysetSecret: this.keysetRotation.secret };
     } else {
@@ -161,6 +193,7 @@ export class RekeyStack extends Stack {
       database: this.database,
       keyring,
       registry: props.registry,
+      createExampleTable: this.trialDatabase !== undefined,
     });
     this.keysetRotation?.startsRewrapWith(this.pipeline.stateMachine);
 
@@ -180,6 +213,12 @@ export class RekeyStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       queue: this.pipeline.queue,
       deadLetterQueue: this.pipeline.deadLetterQueue,
+      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
+      // Invoked asynchronously (schedule, Secrets Manager): nobody else sees them fail.
+      watchedFunctions: {
+        Inventory: this.pipeline.inventory.function,
+        ...(this.keysetRotation ? { RotationHook: this.keysetRotation.rotation.function } : {}),
+      },
       notificationEmails: props.notificationEmails,
       certificateArns: props.certificateArns,
       thresholds: props.thresholds,
@@ -193,7 +232,10 @@ export class RekeyStack extends Stack {
       description: 'After fixing what dead-lettered batches: aws sqs start-message-move-task --source-arn <this>',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
-    new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn });
+    new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn, description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)' });
+    new CfnOutput(this, 'KmsKeySource', { value: props.kmsKeyArn ? 'imported' : 'stack', description: 'stack: created by this stack; imported: rekey:kmsKeyArn' });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.schedules.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'InventoryFunctionName', { value: this.pipeline.inventory.function.functionName });
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secretArn });
     if (this.keysetRotation) new CfnOutput(this, 'KeysetSecretArn', { value: this.keysetRotation.secret.secretArn });
@@ -225,12 +267,33 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
   }
   if (trial && typeof props.trialDatabase === 'object') checkTrialDatabaseProps(problems.scoped('trialDatabase'), props.trialDatabase);
   problems.pattern('kmsKeyArn', props.kmsKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  const deployed = props.deployedKmsKey;
+  if (deployed && keyring === 'hierarchical') {
+    const unchanged = props.kmsKeyArn ? props.kmsKeyArn === deployed.keyArn : deployed.createdByStack;
+    if (!unchanged) {
+      problems.add(
+        'kmsKeyArn',
+        `the deployed stack's keyset is wrapped under ${deployed.keyArn} (${deployed.createdByStack ? 'created by the stack' : 'imported'}); ` +
+          `${props.kmsKeyArn ? `changing it to ${props.kmsKeyArn}` : 'creating a new key'} would leave the keyset's KEKs unreadable to the rotation hook. ` +
+          `Keep ${deployed.createdByStack ? 'no rekey:kmsKeyArn' : `rekey:kmsKeyArn=${deployed.keyArn}`}, or follow "Changing the KMS key" in docs/deploy.md`,
+      );
+    }
+  }
 
   checkRegistry(problems, 'registry', props.registry);
   checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
   // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
   if (keyring === 'kms' && !props.kmsKeyArn) problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's
-  else problems.wholeDays('rotationEvery', props.rotationEvery, 1, 1000);
+  else {
+    checkKeysetRotationProps(
+      problems,
+      { rotateEvery: props.rotationEvery, schedule: props.rotationSchedule, window: props.rotationWindow },
+      { rotateEvery: 'rotationEvery', schedule: 'rotationSchedule', window: 'rotationWindow' },
+    );
+  }
+  if (keyring === 'kms' && (props.rotationSchedule !== undefined || props.rotationWindow !== undefined)) {
+    problems.add('rotationSchedule', 'applies to the hierarchical keyring only (the kms keyring rotates with the KMS key\'s rotationPeriod: use rotationEvery)');
+  }
   checkRotationSchedulesProps(problems, { automaticRotation: false, inventory: props.inventory, tenants: props.tenants });
   checkMonitoringProps(problems, stack, { notificationEmails: props.notificationEmails, certificateArns: props.certificateArns, thresholds: props.thresholds });
   problems.throwIfAny();

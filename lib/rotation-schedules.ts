@@ -2,13 +2,15 @@ import { Stack, type Duration } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Schedule, ScheduleExpression, ScheduleGroup, ScheduleTargetInput, type IScheduleTarget } from 'aws-cdk-lib/aws-scheduler';
+import { CfnScheduleGroup, Schedule, ScheduleExpression, ScheduleGroup, ScheduleTargetInput, type IScheduleGroup, type IScheduleTarget } from 'aws-cdk-lib/aws-scheduler';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaInvoke, StepFunctionsStartExecution, Universal } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { SCHEDULE_DEFAULTS } from './defaults';
+import { QUEUE_DEFAULTS, SCHEDULE_DEFAULTS } from './defaults';
 import { PropsProblems } from './errors';
+import { kmsStatement } from './iam';
 import { acknowledge, wildcardResourceFindingId } from './nag';
 
 /** What the automatic rotation schedule does. */
@@ -52,8 +54,8 @@ export interface RotationSchedulesProps {
   /** The inventory function the daily schedule invokes. */
   readonly inventoryFunction: IFunction;
   /**
-   * Encrypts the schedules' target input (only `{mode, tenant}`).
-   * @default - an AWS owned key
+   * Encrypts the schedules' target input (only `{mode, tenant}`) and the schedules' dead-letter queue.
+   * @default - an AWS owned key for the schedules, SQS-managed encryption for the dead-letter queue
    */
   readonly key?: IKey;
   /**
@@ -83,10 +85,18 @@ const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
  * rotation (every 90 days by default), the daily inventory, and optional
  * per-tenant rotations. Each target gets its own role, assumable only by
  * Scheduler for schedules of this account and group, allowed exactly one
- * action on exactly one resource.
+ * action on exactly one resource (plus sending to the dead-letter queue).
+ * A target call that still fails after the retry policy lands in the
+ * dead-letter queue (RekeyMonitoring alarms on it).
+ *
+ * The group has no fixed name: CloudFormation names it, so a stack destroyed
+ * and deployed again never collides with a group still being deleted
+ * (schedule-group deletion is asynchronous).
  */
 export class RotationSchedules extends Construct {
-  readonly group: ScheduleGroup;
+  readonly group: IScheduleGroup;
+  /** Target invocations that failed every retry (e.g. the state machine or the inventory function refused them). */
+  readonly deadLetterQueue: Queue;
   readonly rotation?: Schedule;
   readonly inventory?: Schedule;
   /** Per-tenant schedules, by tenant id. */
@@ -98,11 +108,35 @@ export class RotationSchedules extends Construct {
     const rotationEvery = checkRotationSchedulesProps(problems, props);
     problems.throwIfAny();
 
-    this.group = new ScheduleGroup(this, 'Group');
+    // The L1 without a name (the L2 always names it after the construct path), imported back by ARN.
+    const group = new CfnScheduleGroup(this, 'Group');
+    this.group = ScheduleGroup.fromScheduleGroupArn(this, 'GroupRef', group.attrArn);
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      ...(props.key ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.key } : { encryption: QueueEncryption.SQS_MANAGED }),
+      enforceSSL: true,
+      retentionPeriod: QUEUE_DEFAULTS.dlqRetention,
+    });
+    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the schedules\' targets (Scheduler DeadLetterConfig), which cdk-nag does not see as a DLQ.');
     const common = { scheduleGroup: this.group, key: props.key };
-    const retry = { retryAttempts: SCHEDULE_DEFAULTS.retryAttempts, maxEventAge: SCHEDULE_DEFAULTS.maxEventAge };
-    const startExecution = (input: Record<string, string>): IScheduleTarget =>
-      new StepFunctionsStartExecution(props.stateMachine, { input: ScheduleTargetInput.fromObject(input), ...retry });
+    const retry = { retryAttempts: SCHEDULE_DEFAULTS.retryAttempts, maxEventAge: SCHEDULE_DEFAULTS.maxEventAge, deadLetterQueue: this.deadLetterQueue };
+    // One role per target, assumable only by Scheduler for this account's schedules of this group.
+    const targetRole = (id: string, description: string): Role => {
+      const role = new Role(this, id, {
+        description,
+        assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.group.scheduleGroupArn } },
+        }),
+      });
+      // Scheduler sends failed invocations to the KMS-encrypted DLQ with this role: SQS asks KMS for the data key.
+      if (props.key) role.addToPolicy(kmsStatement(props.key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }));
+      return role;
+    };
+    const startExecution = (id: string, input: Record<string, string>): IScheduleTarget =>
+      new StepFunctionsStartExecution(props.stateMachine, {
+        role: targetRole(`${id}TargetRole`, `EventBridge Scheduler: start a rekey ${input.mode ?? ''} execution`),
+        input: ScheduleTargetInput.fromObject(input),
+        ...retry,
+      });
 
     if (props.automaticRotation !== false) {
       const target = props.automaticRotation?.target ?? { kind: 'start-rewrap' };
@@ -112,8 +146,9 @@ export class RotationSchedules extends Construct {
         schedule: ScheduleExpression.rate(rotationEvery),
         target:
           target.kind === 'start-rewrap'
-            ? startExecution({ mode: 'rewrap' })
+            ? startExecution('AutomaticRotation', { mode: 'rewrap' })
             : new Universal({
+                role: targetRole('AutomaticRotationTargetRole', 'EventBridge Scheduler: rotate the rekey keyset secret'),
                 service: 'secretsmanager',
                 action: 'rotateSecret',
                 input: ScheduleTargetInput.fromObject({ SecretId: target.secret.secretArn }),
@@ -126,12 +161,7 @@ export class RotationSchedules extends Construct {
     if (props.inventory !== false) {
       const cron = props.inventory ?? SCHEDULE_DEFAULTS.inventoryCron;
       // Our own role (the target would make one at stack level, out of reach of an acknowledgment here).
-      const role = new Role(this, 'InventoryTargetRole', {
-        description: 'EventBridge Scheduler: invoke the rekey inventory function',
-        assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.group.scheduleGroupArn } },
-        }),
-      });
+      const role = targetRole('InventoryTargetRole', 'EventBridge Scheduler: invoke the rekey inventory function');
       this.inventory = new Schedule(this, 'DailyInventory', {
         ...common,
         description: 'rekey daily inventory: rows per key version per table, as metrics',
@@ -153,7 +183,7 @@ export class RotationSchedules extends Construct {
         ...common,
         description: `rekey ${mode} for tenant ${t.tenant} every ${every.toDays()} days`,
         schedule: ScheduleExpression.rate(every),
-        target: startExecution({ mode, tenant: t.tenant }),
+        target: startExecution(`Tenant-${t.tenant}`, { mode, tenant: t.tenant }),
       });
     }
     this.tenants = tenants;

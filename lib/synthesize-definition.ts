@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createRekeyApp, loadCdkJsonContext } from './app';
+import { createRekeyApp, EXAMPLE_REGISTRY, loadCdkJsonContext } from './app';
 import { InfraError } from './errors';
 import type { RekeyStackProps } from './rekey-stack';
 
@@ -26,6 +26,20 @@ const PSEUDO: Readonly<Record<string, string>> = {
 };
 
 /**
+ * What the definition is synthesized with when the caller gives no database or
+ * registry: the definition does not depend on either (they reach the functions
+ * as environment), and the app's deploy contract requires them.
+ */
+const DEFINITION_STAND_INS: Pick<RekeyStackProps, 'database' | 'registry'> = {
+  database: {
+    clusterArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey-local',
+    secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-local-AbCdEf',
+    databaseName: 'rekey',
+  },
+  registry: EXAMPLE_REGISTRY,
+};
+
+/**
  * Synthesizes the rekey app (the same feature flags as cdk.json; no bundling,
  * no cdk-nag) and returns the re-encryption state machine's definition as it
  * is deployed, for the local runtime (aws-local-stepfunctions), which
@@ -33,7 +47,7 @@ const PSEUDO: Readonly<Record<string, string>> = {
  * deploy time become fixed stand-ins: a function ARN is
  * `arn:aws:lambda:us-east-1:123456789012:function:<logical id>`.
  *
- * @param props stack props overriding the app's defaults (trial database, example registry)
+ * @param props stack props; a database and a registry stand in when not given (the definition depends on neither)
  */
 export function synthesizeStateMachineDefinition(props: Partial<RekeyStackProps> = {}): StateMachineDefinition {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-synth-'));
@@ -42,7 +56,7 @@ export function synthesizeStateMachineDefinition(props: Partial<RekeyStackProps>
       nag: false,
       outdir,
       context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
-      stackProps: props,
+      stackProps: { ...(props.trialDatabase ? {} : { database: DEFINITION_STAND_INS.database }), registry: DEFINITION_STAND_INS.registry, ...props },
     });
     const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
     const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');

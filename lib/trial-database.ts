@@ -12,8 +12,9 @@ import { acknowledge } from './nag';
 
 export interface TrialDatabaseOptions {
   /**
-   * Deletion protection of the cluster. Turn it off only for a throwaway trial.
-   * @default true
+   * Deletion protection of the cluster. Off: a trial is meant to be destroyed with `cdk destroy`
+   * (which then keeps a final snapshot). On, `cdk destroy` fails until it is turned off.
+   * @default false
    */
   readonly deletionProtection?: boolean;
   /**
@@ -38,9 +39,10 @@ export interface TrialDatabaseProps extends TrialDatabaseOptions {
  * A small Aurora Serverless v2 PostgreSQL cluster with the RDS Data API, for
  * trying rekey without a database of one's own: isolated subnets only (the
  * Data API needs no network path from the functions), storage encrypted with
- * the stack key, IAM authentication on, a non-default port, deletion
- * protection on by default, and the master password managed and rotated by
- * RDS in Secrets Manager (encrypted with the stack key).
+ * the stack key, IAM authentication on, a non-default port, no deletion
+ * protection by default (a final snapshot on delete instead), and the master
+ * password managed and rotated by RDS in Secrets Manager (encrypted with the
+ * stack key).
  */
 export class TrialDatabase extends Construct {
   readonly vpc: Vpc;
@@ -91,7 +93,7 @@ export class TrialDatabase extends Construct {
     const cfn = this.cluster.node.defaultChild as CfnDBCluster;
     cfn.masterUserSecret = { kmsKeyId: props.key.keyArn };
     if (!settings.deletionProtection) {
-      acknowledge(this.cluster, 'AwsSolutions-RDS10', 'deletionProtection was turned off explicitly (trialDatabase.deletionProtection: false) for a throwaway trial.');
+      acknowledge(this.cluster, 'AwsSolutions-RDS10', 'A trial cluster is throwaway: cdk destroy must delete it (RemovalPolicy.SNAPSHOT keeps a final snapshot). trialDatabase.deletionProtection: true turns protection on.');
     }
 
     this.database = {

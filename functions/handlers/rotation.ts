@@ -25,7 +25,9 @@ import { containerSql, missingDatabaseEnv } from './shared/sql';
  * Environment: STATE_MACHINE_ARN (finishSecret's rewrap); the catalog's
  * database as DB_CLUSTER_ARN + DB_SECRET_ARN + DB_NAME (Data API) or
  * DATABASE_URL (local runtime, tests); KEYSET_SECRET_ARN, when set, is the
- * only secret this function rotates. The KMS key comes from the keyset.
+ * only secret this function rotates. KMS_KEY_ARN is the key the first keyset
+ * is wrapped under (the bootstrap document names none) and the only key a
+ * later keyset may be under.
  *
  * Metrics (namespace Rekey): RotationSucceeded when a finishSecret completes
  * a rotation, RotationDurationMs (createSecret to promotion) from the call
@@ -81,6 +83,7 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
       )),
     actor: `rotation-hook:${env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}`,
     ...(env.KEYSET_SECRET_ARN ? { expectedSecretArn: env.KEYSET_SECRET_ARN } : {}),
+    ...(env.KMS_KEY_ARN ? { kmsKeyId: env.KMS_KEY_ARN } : {}),
   };
   return { deps, sql };
 }

@@ -1,11 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MetricNames } from '../core/metrics-names';
 import { workerStep } from '../core/pipeline/steps';
+import { TimeBudget } from '../core/pipeline/time-budget';
 import { BatchNotFoundError, JobNotFoundError } from '../core/reencrypt/errors';
 import { isJobId, parseBatchId } from '../core/reencrypt/job-store';
-import { BatchBusyError, MalformedMessageError } from './shared/errors';
+import { BatchBusyError, MalformedMessageError, TimeBudgetError } from './shared/errors';
 import { rekeyHandler } from './shared/handler';
 import { logger, metrics } from './shared/powertools';
 import { containerRuntime } from './shared/runtime';
@@ -40,9 +41,19 @@ export function parseBatchMessage(record: SQSRecord): { jobId: string; batchId: 
  * A message for a job or batch that no longer exists (a deleted or rolled-back
  * job) is logged and acknowledged: no delivery can change that.
  * Row-level failures never fail a record: they are in rekey_row_errors.
+ *
+ * Time budget: a record is claimed only while the invocation has at least
+ * WORKER_BATCH_BUDGET_MS left (a 45 s Data API statement plus retries);
+ * otherwise it, and every record after it, is reported unclaimed
+ * (TimeBudgetError), so the Lambda timeout never cuts a batch halfway.
  */
-async function recordHandler(record: SQSRecord): Promise<void> {
+async function recordHandler(record: SQSRecord, context?: Context): Promise<void> {
   try {
+    if (context) {
+      const budget = TimeBudget.fromEnv(() => context.getRemainingTimeInMillis());
+      const { remainingMs, enough } = budget.check();
+      if (!enough) throw new TimeBudgetError(record.messageId, remainingMs, budget.perBatchMs);
+    }
     await runRecord(record);
   } catch (err) {
     // Powertools only collects the failure; say why here (messages carry ids, never values).
@@ -98,6 +109,6 @@ async function runRecord(record: SQSRecord): Promise<void> {
 // A delivery whose every record failed (often the one record of a busy batch) is answered with
 // its item failures, not thrown: the same redelivery, without counting a Lambda error or
 // making the event source mapping back off as if the function were broken.
-export const handler = rekeyHandler('Worker', async (event: SQSEvent) =>
-  processPartialResponse(event, recordHandler, processor, { processInParallel: false, throwOnFullBatchFailure: false }),
+export const handler = rekeyHandler('Worker', async (event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context, processInParallel: false, throwOnFullBatchFailure: false }),
 );

@@ -12,11 +12,13 @@ import { handler as rotation } from '../../functions/handlers/rotation';
 import { handler as validateInput } from '../../functions/handlers/validate-input';
 import { handler as worker } from '../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { EXAMPLE_TABLE } from '../../functions/core/schema/example-table';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/lambda';
 
 /** Each handler called as Lambda calls it: real event shapes, real PostgreSQL, output and logs checked for secrets. */
-const context = lambdaContext('test', { remainingMs: 60_000 });
+// The worker's default timeout: room for two batches of the 75 s budget.
+const context = lambdaContext('test', { remainingMs: 180_000 });
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
 
@@ -96,6 +98,47 @@ describe('Lambda handlers', () => {
     expect(rows[0]!.rows_done).toBe('10'); // the duplicate counted once
   });
 
+  it('the worker claims no batch it has no time left to finish: the rest of the delivery comes back as item failures', async () => {
+    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const planned = (await plan({ executionId, request }, context)) as { jobId: string; batchesTotal: number };
+    const record = (n: number) => ({
+      messageId: `m${n}`,
+      receiptHandle: `rh-${n}`,
+      body: JSON.stringify({ jobId: planned.jobId, batchId: `secrets#${n}` }),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:rekey-jobs',
+      awsRegion: 'us-east-1',
+    });
+    const event: SQSEvent = { Records: [record(0), record(1), record(2)] };
+    // Enough for one batch (75 s budget) at the start; the clock then moves past the budget.
+    let remaining = 100_000;
+    const shortContext = { ...context, getRemainingTimeInMillis: () => {
+      const now = remaining;
+      remaining -= 30_000;
+      return now;
+    } } as Context;
+    const response = (await worker(event, shortContext)) as { batchItemFailures: { itemIdentifier: string }[] };
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }]);
+    const { rows } = await db.sql.query<{ seq: number; status: string; attempts: number }>(
+      'SELECT seq, status, attempts FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq',
+      [planned.jobId],
+    );
+    // Batch 0 ran; batches 1 and 2 were never claimed (no attempt recorded).
+    expect(rows.map((r) => [r.seq, r.status, Number(r.attempts)])).toEqual([[0, 'done', 1], [1, 'pending', 0], [2, 'pending', 0]]);
+    expect(logged).toMatch(/not claimed: \d+ ms of the invocation left, a batch needs 75000 ms/);
+
+    // WORKER_BATCH_BUDGET_MS from the stack sets the budget; redelivered with time to spare, they run.
+    process.env.WORKER_BATCH_BUDGET_MS = '1000';
+    const again = (await worker({ Records: [record(1), record(2)] }, { ...context, getRemainingTimeInMillis: () => 5_000 } as Context)) as { batchItemFailures: unknown[] };
+    expect(again.batchItemFailures).toEqual([]);
+    const after = await db.sql.query<{ status: string }>('SELECT status FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq', [planned.jobId]);
+    expect(after.rows.map((r) => r.status)).toEqual(['done', 'done', 'done']);
+  });
+
   it('functions deployed without key access plan from the catalog alone', async () => {
     await new KeyCatalog(db.sql).add({ id: 'kek-v1', keyring: 'raw', status: 'rotating' });
     await new KeyCatalog(db.sql).add({ id: 'kek-v2', keyring: 'raw', status: 'active' });
@@ -106,6 +149,19 @@ describe('Lambda handlers', () => {
     const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
     const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as { rowsToChange: number; batchesTotal: number };
     expect(planned).toMatchObject({ rowsToChange: 30, batchesTotal: 3 });
+  });
+
+  it('on a trial stack (REKEY_TRIAL_EXAMPLE_TABLE), ValidateInput creates the example table once, with its seed rows', async () => {
+    Object.assign(process.env, { REKEY_TRIAL_EXAMPLE_TABLE: 'true', REKEY_REGISTRY: JSON.stringify({ tables: [{ name: EXAMPLE_TABLE.name, idColumn: 'id', columns: [EXAMPLE_TABLE.column], keyIdColumn: EXAMPLE_TABLE.keyIdColumn }] }) });
+    await resetContainerRuntime();
+    const ok = await validateInput({ executionId: 'arn:exec:trial', input: { mode: 'encrypt' }, defaults: {} }, context);
+    expect(ok).toMatchObject({ mode: 'encrypt' });
+    const count = async () => (await db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${EXAMPLE_TABLE.name} WHERE ${EXAMPLE_TABLE.column} LIKE '%@example.com'`)).rows[0]!.n;
+    expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
+    // Idempotent: another container (a fresh runtime) finds the table and adds nothing.
+    await resetContainerRuntime();
+    await validateInput({ executionId: 'arn:exec:trial-2', input: { mode: 'encrypt' }, defaults: {} }, context);
+    expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
   });
 
   it('MarkFailed tolerates an execution that never got a job', async () => {

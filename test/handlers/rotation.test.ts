@@ -7,6 +7,7 @@ import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
 import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';
 import { handler, resetRotationDeps } from '../../functions/handlers/rotation';
+import { KEYSET_BOOTSTRAP_DOCUMENT } from '../../lib/keyset-rotation';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
@@ -176,5 +177,37 @@ describe('rotation handler', () => {
     );
     Object.assign(process.env, { DATABASE_URL: url, STATE_MACHINE_ARN: stateMachineArn });
     await expect(handler(event('createSecret', token), context)).resolves.toMatchObject({ step: 'createSecret', outcome: 'done', newKeyId: 'kek-v1' });
+  });
+
+  it('the stack\'s constant bootstrap document (no key in it): the first keyset is wrapped under KMS_KEY_ARN; a keyset under another key is refused', async () => {
+    const kms = new KMSClient(awsClientConfig());
+    const stackKey = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    const seeded = (await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }))).ARN!;
+    Object.assign(process.env, { KEYSET_SECRET_ARN: seeded, KMS_KEY_ARN: stackKey });
+    await resetRotationDeps();
+    const rotate = async () => {
+      const token = await startMotoRotation(seeded, lambdaArn);
+      for (const Step of ROTATION_STEPS) await handler(event(Step, token, seeded), context);
+    };
+    await rotate();
+    const keyset = parseKeyset((await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!);
+    expect([keyset.kmsKeyId, keyset.primary]).toEqual([stackKey, 'kek-v1']);
+
+    // The stack's key changed after the first rotation (what the synth-time guard refuses): the hook refuses too.
+    process.env.KMS_KEY_ARN = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    await resetRotationDeps();
+    const token = await startMotoRotation(seeded, lambdaArn);
+    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(/wraps its KEKs under KMS key .*configured with .*Changing the KMS key/);
+    const still = parseKeyset((await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!);
+    expect(still.keys.map((k) => k.id)).toEqual(['kek-v1']);
+  });
+
+  it('a constant bootstrap document without KMS_KEY_ARN names what is missing', async () => {
+    const seeded = (await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }))).ARN!;
+    process.env.KEYSET_SECRET_ARN = seeded;
+    delete process.env.KMS_KEY_ARN;
+    await resetRotationDeps();
+    const token = await startMotoRotation(seeded, lambdaArn);
+    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(/no KMS key is configured \(KMS_KEY_ARN\)/);
   });
 });

@@ -2,12 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { StateMachine, Pass, DefinitionBody } from 'aws-cdk-lib/aws-stepfunctions';
 import { InvalidPropsError } from '../../lib/errors';
-import { KEYSET_BOOTSTRAP_FORMAT, KeysetRotation } from '../../lib/keyset-rotation';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { KEYSET_BOOTSTRAP_DOCUMENT, KEYSET_BOOTSTRAP_FORMAT, KeysetRotation } from '../../lib/keyset-rotation';
 import { actionsOf, DATABASE, identityAllowStatements, nagFindings, resourcesIn, resourcesOf, SYNTH_TIMEOUT_MS, testStack, wildcardKmsOrSecretsActions } from './support';
 
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
-function build(props: { rotateEvery?: Duration; rotateImmediately?: boolean } = {}) {
+function build(props: { rotateEvery?: Duration; rotateImmediately?: boolean; schedule?: string; window?: Duration } = {}) {
   const { stack, key } = testStack();
   const stateMachine = new StateMachine(stack, 'Machine', { definitionBody: DefinitionBody.fromChainable(new Pass(stack, 'Nothing')) });
   const rotation = new KeysetRotation(stack, 'KeysetRotation', { key, database: DATABASE, stateMachine, ...props });
@@ -27,8 +28,20 @@ describe('KeysetRotation', () => {
     expect(secret.DeletionPolicy).toBe('Retain');
     expect(secret.UpdateReplacePolicy).toBe('Retain');
     expect(secret.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [t.stack.getLogicalId(t.key.node.defaultChild as never), 'Arn'] });
-    const marker = JSON.stringify(secret.Properties.SecretString);
-    expect(marker).toContain(`\\"format\\":\\"${KEYSET_BOOTSTRAP_FORMAT}\\"`);
+    // A constant string, not a token: no deployment can write it over a live keyset.
+    expect(secret.Properties.SecretString).toBe(KEYSET_BOOTSTRAP_DOCUMENT);
+    expect(JSON.parse(secret.Properties.SecretString as string)).toEqual({ format: KEYSET_BOOTSTRAP_FORMAT, version: 2 });
+  });
+
+  test('the bootstrap document is the same whatever the KMS key: the rotation function gets the key from its environment', () => {
+    const other = testStack();
+    const imported = Key.fromKeyArn(other.stack, 'Imported', 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555');
+    const machine = new StateMachine(other.stack, 'Machine', { definitionBody: DefinitionBody.fromChainable(new Pass(other.stack, 'Nothing')) });
+    new KeysetRotation(other.stack, 'KeysetRotation', { key: imported, database: DATABASE, stateMachine: machine });
+    const template = Template.fromStack(other.stack);
+    const secret = Object.values(resourcesOf(template, 'AWS::SecretsManager::Secret'))[0]!;
+    expect(secret.Properties.SecretString).toBe(KEYSET_BOOTSTRAP_DOCUMENT);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ KMS_KEY_ARN: imported.keyArn }) } });
   });
 
   test('the secret refuses requests without TLS', () => {
@@ -39,12 +52,13 @@ describe('KeysetRotation', () => {
     });
   });
 
-  test('the rotation schedule runs the rotation function every 90 days, once at deployment, after its invoke permission exists', () => {
+  test('the rotation schedule runs the rotation function every 90 days in a 4-hour window, not at deployment, after its invoke permission exists', () => {
     const schedules = resourcesOf(t.template, 'AWS::SecretsManager::RotationSchedule');
     const [id, schedule] = Object.entries(schedules)[0]!;
     expect(schedule.Properties).toMatchObject({
-      RotationRules: { ScheduleExpression: 'rate(90 days)' },
-      RotateImmediatelyOnUpdate: true,
+      RotationRules: { ScheduleExpression: 'rate(90 days)', Duration: '4h' },
+      // A changed interval or window must not start a rotation at whatever hour the deployment runs.
+      RotateImmediatelyOnUpdate: false,
       RotationLambdaARN: { 'Fn::GetAtt': [t.stack.getLogicalId(t.rotation.rotation.function.node.defaultChild as never), 'Arn'] },
     });
     const permissions = resourcesOf(t.template, 'AWS::Lambda::Permission');
@@ -76,9 +90,23 @@ describe('KeysetRotation', () => {
     expect(nagFindings(t.rotation)).toEqual([]);
   });
 
-  test('interval and immediate rotation are props', () => {
-    const { template } = build({ rotateEvery: Duration.days(30), rotateImmediately: false });
-    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(30 days)' }, RotateImmediatelyOnUpdate: false });
+  test('interval, window and immediate rotation are props', () => {
+    const { template } = build({ rotateEvery: Duration.days(30), rotateImmediately: true });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(30 days)' }, RotateImmediatelyOnUpdate: true });
+    const cron = build({ schedule: 'cron(0 2 ? * SUN#1 *)', window: Duration.hours(3) });
+    cron.template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'cron(0 2 ? * SUN#1 *)', Duration: '3h' } });
+  });
+
+  test('a bad schedule or window is a prop error naming each', () => {
+    const { stack, key } = testStack();
+    let error: unknown;
+    try {
+      new KeysetRotation(stack, 'R', { key, database: DATABASE, schedule: 'every sunday', window: Duration.minutes(90) });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as InvalidPropsError).problems.map((p) => p.split(':')[0])).toEqual(['window', 'schedule']);
+    expect(() => new KeysetRotation(stack, 'R2', { key, database: DATABASE, schedule: 'rate(2 hours)' })).toThrow(/schedule: a rate must be 1–1000 days or 4–23 hours/);
   });
 
   test('bad rotateEvery is one prop error', () => {

@@ -1,5 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../functions/core/non-retryable-errors';
+import { validateExecutionInput } from '../../functions/core/pipeline/steps';
 import { EXECUTION_ERRORS, STATE_NAMES, TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { SYNTH_TIMEOUT_MS } from './support';
@@ -108,7 +109,7 @@ function happyTasks(): Record<string, Task> {
 describe('the synthesized definition', () => {
   test('is JSONPath only, with every state named as documented and one Task per handler', () => {
     expect(definition.QueryLanguage).toBe('JSONPath');
-    expect(definition.StartAt).toBe(STATE_NAMES.validateInput);
+    expect(definition.StartAt).toBe(STATE_NAMES.readInput);
     expect(Object.keys(definition.States).sort()).toEqual(Object.values(STATE_NAMES).sort());
     const text = JSON.stringify(definition);
     expect(text).not.toMatch(/JSONata|"Assign"|"Arguments"|"Output"/);
@@ -146,7 +147,7 @@ describe('executions on aws-local-stepfunctions', () => {
     const run = await execute(happyTasks(), { mode: 'rewrap' });
     expect(run.error).toBeUndefined();
     expect(run.states).toEqual([
-      'ValidateInput', 'Plan', 'IsDryRun',
+      'ReadInput', 'ValidateInput', 'Plan', 'IsDryRun',
       'Enqueue', 'AllBatchesEnqueued', 'Enqueue', 'AllBatchesEnqueued',
       'CheckProgress', 'ProgressDecision', 'WaitForProgress', 'CheckProgress', 'ProgressDecision',
       'Verify', 'CanRetireOldKey', 'Finalize', 'Completed',
@@ -168,7 +169,7 @@ describe('executions on aws-local-stepfunctions', () => {
 
   test('a dry run stops after Plan with the plan\'s counts', async () => {
     const run = await execute(happyTasks(), { mode: 'reencrypt', dryRun: true, tables: ['users'] });
-    expect(run.states).toEqual(['ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
+    expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
     expect(run.output).toEqual({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3 });
     expect(run.payloads[STATE_NAMES.plan]![0]).toMatchObject({ request: { mode: 'reencrypt', dryRun: true, tables: ['users'] } });
   });
@@ -208,7 +209,7 @@ describe('executions on aws-local-stepfunctions', () => {
     };
     const run = await execute(tasks, { mode: 'rewrap' });
     expect(attempts).toBe(4); // first try + 3 retries of States.TaskFailed
-    expect(run.states).toEqual(['ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
+    expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
     expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.any(String), error: 'DatabaseConnectionError' }]);
     expect(run.error).toBe('DatabaseConnectionError');
   });
@@ -224,7 +225,7 @@ describe('executions on aws-local-stepfunctions', () => {
     };
     const run = await execute(tasks, { mode: 'rewrap' });
     expect(attempts).toBe(1);
-    expect(run.states).toEqual(['ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
+    expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
     expect(run.error).toBe('RegistryError');
   });
 
@@ -234,7 +235,28 @@ describe('executions on aws-local-stepfunctions', () => {
     };
     const tasks = { ...happyTasks(), [STATE_NAMES.validateInput]: fail('InvalidJobInputError'), [STATE_NAMES.markFailed]: fail('DatabaseUnavailableError') };
     const run = await execute(tasks, { mode: 'bogus' });
-    expect(run.states).toEqual(['ValidateInput', 'MarkFailed', 'JobFailed']);
+    expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
     expect(run.error).toBe('InvalidJobInputError');
+  });
+
+  describe('malformed input: ValidateInput (the real validator) refuses it and MarkFailed records it', () => {
+    const registry = { tables: [{ name: 'users', idColumn: 'id', columns: ['email_encrypted'] }] };
+    const realValidate: Task = (p) => validateExecutionInput(p.input, p.defaults as never, { registry } as never);
+    test.each([
+      ['a string', 'rewrap'],
+      ['an array', [{ mode: 'rewrap' }]],
+      ['a number', 7],
+      // (null is left to the unit test of the validator: aws-local-stepfunctions treats `$` of a null input as a missing path.)
+      ['the console sample input', { Comment: 'Insert your JSON here' }],
+      ['an unknown mode', { mode: 'rotate' }],
+    ])('%s', async (_what, input) => {
+      const run = await execute({ ...happyTasks(), [STATE_NAMES.validateInput]: realValidate }, input);
+      expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
+      expect(run.error).toBe('InvalidInputError');
+      expect(run.cause).toMatch(/invalid execution input: .*(expected a JSON object such as \{"mode": "rewrap"\}|mode: must be one of)/);
+      expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.stringContaining(':execution:'), error: 'InvalidInputError' }]);
+      // ValidateInput saw the input exactly as given.
+      expect((run.payloads[STATE_NAMES.validateInput]![0] as { input?: unknown }).input).toEqual(input);
+    });
   });
 });

@@ -46,12 +46,12 @@ describe('ReencryptionPipeline with defaults', () => {
 
   test('the batch queue redrives to the DLQ after 5 receives, with visibility 6 × the worker timeout', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', {
-      VisibilityTimeout: 6 * 60,
+      VisibilityTimeout: 6 * 180,
       MessageRetentionPeriod: 14 * 24 * 3600,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
     });
     t.template.hasResourceProperties('AWS::Lambda::Function', {
-      Timeout: 60,
+      Timeout: 180,
       MemorySize: 1769,
       Environment: { Variables: Match.objectLike({ KEYRING_KIND: 'kms' }) },
     });
@@ -222,8 +222,14 @@ describe('the 25,000-event history budget', () => {
 
   test('the defaults match the arithmetic in docs/state-machine.md', () => {
     expect(progressPolls(5_000, pacing)).toBe(64);
-    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 5_000 })).toBe(681);
-    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 14 * 86_400 })).toBe(12_831);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 5_000 })).toBe(683);
+    // The table's rows: rewrap and re-encrypt through the Data API (measured), and with 10 ms per call on AWS.
+    expect(progressPolls(6_342, pacing)).toBe(69);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 6_342 })).toBe(728);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 7_192 })).toBe(746);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 7_754 })).toBe(764);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 598_802 })).toBe(6_722);
+    expect(worstCaseHistoryEvents({ ...pacing, ...job, timeoutSeconds: 14 * 86_400 })).toBe(12_833);
   });
 
   test('settings whose worst case passes the budget are refused', () => {

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, Pass, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { MetricNames } from '../../functions/core/metrics-names';
@@ -16,8 +17,10 @@ function build(props: Partial<RekeyMonitoringProps> = {}) {
   const stateMachine = new StateMachine(stack, 'Machine', { definitionBody: DefinitionBody.fromChainable(new Pass(stack, 'Nothing')) });
   const deadLetterQueue = new Queue(stack, 'Dlq', { encryption: QueueEncryption.KMS, encryptionMasterKey: key });
   const queue = new Queue(stack, 'Queue', { encryption: QueueEncryption.KMS, encryptionMasterKey: key, deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 } });
-  const monitoring = new RekeyMonitoring(stack, 'Monitoring', { key, stateMachine, queue, deadLetterQueue, ...props });
-  return { stack, key, monitoring, template: Template.fromStack(stack) };
+  const scheduleDeadLetterQueue = new Queue(stack, 'ScheduleDlq', { encryption: QueueEncryption.KMS, encryptionMasterKey: key });
+  const inventory = new LambdaFunction(stack, 'Inventory', { runtime: Runtime.NODEJS_24_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') });
+  const monitoring = new RekeyMonitoring(stack, 'Monitoring', { key, stateMachine, queue, deadLetterQueue, scheduleDeadLetterQueue, watchedFunctions: { Inventory: inventory }, ...props });
+  return { stack, key, monitoring, queue, deadLetterQueue, scheduleDeadLetterQueue, inventory, template: Template.fromStack(stack) };
 }
 
 type AlarmProps = {
@@ -30,7 +33,8 @@ type AlarmProps = {
   Statistic?: string;
   ExtendedStatistic?: string;
   Dimensions?: { Name: string; Value: unknown }[];
-  Metrics?: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string }; Period: number; Stat: string } }[];
+  DatapointsToAlarm?: number;
+  Metrics?: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace?: string; Dimensions?: { Name: string; Value: unknown }[] }; Period: number; Stat: string } }[];
   AlarmActions: unknown[];
   TreatMissingData: string;
 };
@@ -74,9 +78,45 @@ describe('RekeyMonitoring at the runbook thresholds', () => {
     expect(alarm(t, 'RotationDuration')).toMatchObject({ MetricName: MetricNames.RotationDurationMs, ExtendedStatistic: 'p95', Period: 3600, Threshold: 300_000, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
-  test('queues: DLQ not empty, oldest batch message older than 6 hours', () => {
-    expect(alarm(t, 'DeadLetterQueueNotEmpty')).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
-    expect(alarm(t, 'OldestBatchMessageAge')).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 6 * 3600, ComparisonOperator: 'GreaterThanThreshold' });
+  const queueName = (q: Queue) => ({ 'Fn::GetAtt': [t.stack.getLogicalId(q.node.defaultChild as never), 'QueueName'] });
+
+  test('the DLQ alarm watches the batch DLQ', () => {
+    expect(alarm(t, 'DeadLetterQueueNotEmpty')).toMatchObject({
+      Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'QueueName', Value: queueName(t.deadLetterQueue) }],
+    });
+  });
+
+  test('stalled pipeline: batches visible on the batch queue and none deleted, in every 5-minute period for 30 minutes', () => {
+    const a = alarm(t, 'PipelineStalled');
+    expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 6, DatapointsToAlarm: 6, TreatMissingData: 'notBreaching' });
+    expect(a.Metrics!.find((m) => m.Expression)!.Expression).toBe('IF(FILL(visible, 0) > 0 AND FILL(deleted, 0) == 0, 1, 0)');
+    const inputs = Object.fromEntries(a.Metrics!.filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat!]));
+    expect(inputs.visible).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: queueName(t.queue) }] }, Period: 300 });
+    expect(inputs.deleted).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'NumberOfMessagesDeleted', Dimensions: [{ Name: 'QueueName', Value: queueName(t.queue) }] }, Period: 300, Stat: 'Sum' });
+  });
+
+  test('watched functions alarm on their Lambda Errors; the schedules\' DLQ alarms when not empty', () => {
+    const errors = alarmsOf(t.template)[t.stack.getLogicalId(t.monitoring.functionErrorAlarms.Inventory!.node.defaultChild as never)]!;
+    expect(errors).toMatchObject({
+      Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: t.stack.getLogicalId(t.inventory.node.defaultChild as never) } }],
+    });
+    const dlq = alarmsOf(t.template)[t.stack.getLogicalId(t.monitoring.scheduleDeadLetterAlarm!.node.defaultChild as never)]!;
+    expect(dlq).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, Dimensions: [{ Name: 'QueueName', Value: queueName(t.scheduleDeadLetterQueue) }] });
+  });
+
+  test('missing data: breaching for the daily inventory report, keeps state for certificates, not breaching for event counts', () => {
+    const byId = alarmsOf(t.template);
+    const id = (a: { node: { defaultChild?: unknown } }) => t.stack.getLogicalId(a.node.defaultChild as never);
+    const expected: Record<string, string> = {};
+    for (const [name, a] of Object.entries(t.monitoring.alarms)) expected[id(a)] = name === 'RowsOnOverdueRetiringKeys' ? 'breaching' : 'notBreaching';
+    for (const a of Object.values(t.monitoring.functionErrorAlarms)) expected[id(a)] = 'notBreaching';
+    expected[id(t.monitoring.scheduleDeadLetterAlarm!)] = 'notBreaching';
+    for (const a of t.monitoring.certificateAlarms) expected[id(a)] = 'missing';
+    // Every alarm of the template is listed, and each has its TreatMissingData set explicitly.
+    expect(Object.keys(expected).sort()).toEqual(Object.keys(byId).sort());
+    for (const [logicalId, value] of Object.entries(expected)) expect([logicalId, byId[logicalId]!.TreatMissingData]).toEqual([logicalId, value]);
   });
 
   test('executions failed / timed out / aborted, jobs aborted, rows on overdue retiring keys', () => {
@@ -99,11 +139,23 @@ describe('RekeyMonitoring at the runbook thresholds', () => {
   test('every alarm notifies the KMS-encrypted, TLS-only topic, with e-mail subscriptions', () => {
     const topicRef = { Ref: t.stack.getLogicalId(t.monitoring.topic.node.defaultChild as never) };
     const alarms = Object.values(alarmsOf(t.template));
-    expect(alarms).toHaveLength(13);
+    expect(alarms).toHaveLength(15); // 12 runbook alarms, 1 function, the schedules' DLQ, 1 certificate
     for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef]);
     t.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [t.stack.getLogicalId(t.key.node.defaultChild as never), 'Arn'] } });
+    // The topic policy replaces SNS's default one: beside the TLS Deny, CloudWatch alarms of this account may publish.
     t.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })] },
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: topicRef,
+            Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' }, ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:111122223333:alarm:*' } },
+          }),
+        ],
+      },
     });
     const emails = Object.values(resourcesOf(t.template, 'AWS::SNS::Subscription')).map((s) => [s.Properties.Protocol, s.Properties.Endpoint]);
     expect(emails).toEqual([['email', 'ops@example.com'], ['email', 'security@example.com']]);
@@ -129,11 +181,11 @@ describe('RekeyMonitoring at the runbook thresholds', () => {
 
 describe('RekeyMonitoring options', () => {
   test('thresholds are props', () => {
-    const t = build({ thresholds: { encryptionErrors: 3, failedRowsPercent: 0.5, rotationDuration: Duration.minutes(2), oldestMessageAge: Duration.hours(1), certificateExpiryDays: 30 }, certificateArns: [CERT] });
+    const t = build({ thresholds: { encryptionErrors: 3, failedRowsPercent: 0.5, rotationDuration: Duration.minutes(2), pipelineStalledFor: Duration.hours(1), certificateExpiryDays: 30 }, certificateArns: [CERT] });
     expect(alarm(t, 'EncryptionErrors').Threshold).toBe(3);
     expect(alarm(t, 'FailedRowsRate').Threshold).toBe(0.5);
     expect(alarm(t, 'RotationDuration').Threshold).toBe(120_000);
-    expect(alarm(t, 'OldestBatchMessageAge').Threshold).toBe(3600);
+    expect(alarm(t, 'PipelineStalled')).toMatchObject({ EvaluationPeriods: 12, DatapointsToAlarm: 12 });
     expect(Object.values(alarmsOf(t.template)).filter((a) => a.MetricName === 'DaysToExpiry').map((a) => a.Threshold)).toEqual([30]);
   });
 
@@ -143,7 +195,7 @@ describe('RekeyMonitoring options', () => {
       build({
         notificationEmails: ['ops@example.com', 'not an address'],
         certificateArns: [CERT, CERT, 'arn:aws:acm:us-east-1:111122223333:certificate/abc', 'cert-1'],
-        thresholds: { decryptionErrors: -1, failedRowsPercent: 101, rotationSuccessPercent: 100.5, oldestMessageAge: Duration.seconds(10), certificateExpiryDays: 0 },
+        thresholds: { decryptionErrors: -1, failedRowsPercent: 101, rotationSuccessPercent: 100.5, pipelineStalledFor: Duration.minutes(7), certificateExpiryDays: 0 },
       });
     } catch (err) {
       error = err;
@@ -154,7 +206,7 @@ describe('RekeyMonitoring options', () => {
       'thresholds.failedRowsPercent',
       'thresholds.rotationSuccessPercent',
       'thresholds.certificateExpiryDays',
-      'thresholds.oldestMessageAge',
+      'thresholds.pipelineStalledFor',
       'notificationEmails[1]',
       'certificateArns[1]',
       'certificateArns[2]',

@@ -103,3 +103,18 @@ export function wildcardKmsOrSecretsActions(template: Template): string[] {
 export function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
   return template.findResources(type) as never;
 }
+
+/** The registry file the app-level tests deploy with (`rekey:config`). */
+export const CONFIG_FIXTURE = path.join(__dirname, 'fixtures', 'rekey.config.json');
+
+/** Context meeting the app's deploy contract: an existing cluster, its complete secret ARN, a registry. */
+export const DEPLOY_CONTEXT = {
+  'rekey:clusterArn': DATABASE.clusterArn,
+  'rekey:secretArn': DATABASE.secretArn,
+  'rekey:databaseName': DATABASE.databaseName,
+  'rekey:config': CONFIG_FIXTURE,
+  'rekey:emails': 'ops@example.com',
+} as const;
+
+/** Pseudo parameters the app-level tests resolve templates with (createRekeyApp leaves account and region to the environment). */
+export const PSEUDO = { account: '111122223333', region: 'eu-west-1' } as const;

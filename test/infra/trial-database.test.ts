@@ -17,7 +17,7 @@ describe('TrialDatabase', () => {
     t = build();
   });
 
-  test('Aurora Serverless v2 PostgreSQL with the Data API, encrypted with the stack key, IAM auth, non-default port, deletion protection', () => {
+  test('Aurora Serverless v2 PostgreSQL with the Data API, encrypted with the stack key, IAM auth, non-default port, no deletion protection (a final snapshot instead)', () => {
     const keyArn = { 'Fn::GetAtt': [t.stack.getLogicalId(t.key.node.defaultChild as never), 'Arn'] };
     t.template.hasResourceProperties('AWS::RDS::DBCluster', {
       Engine: 'aurora-postgresql',
@@ -26,7 +26,7 @@ describe('TrialDatabase', () => {
       KmsKeyId: keyArn,
       EnableIAMDatabaseAuthentication: true,
       Port: 15432,
-      DeletionProtection: true,
+      DeletionProtection: false,
       DatabaseName: 'rekey',
       ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 2 },
       ManageMasterUserPassword: true,
@@ -34,6 +34,8 @@ describe('TrialDatabase', () => {
       BackupRetentionPeriod: 7,
     });
     t.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless' });
+    // cdk destroy deletes a trial cluster, keeping a final snapshot.
+    expect(Object.values(resourcesOf(t.template, 'AWS::RDS::DBCluster'))[0]!.DeletionPolicy).toBe('Snapshot');
   });
 
   test('the functions reach it through the cluster ARN and the RDS-managed secret', () => {
@@ -57,10 +59,10 @@ describe('TrialDatabase', () => {
     expect(nagFindings(t.db)).toEqual([]);
   });
 
-  test('turning deletion protection off is acknowledged for cdk-nag, and shows in the template', () => {
-    const off = build({ deletionProtection: false, minCapacity: 0, maxCapacity: 4 });
-    off.template.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: false, ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 } });
-    expect(nagFindings(off.db)).toEqual([]);
+  test('deletion protection is an option, and needs no cdk-nag acknowledgment when on', () => {
+    const on = build({ deletionProtection: true, minCapacity: 0, maxCapacity: 4 });
+    on.template.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: true, ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 } });
+    expect(nagFindings(on.db)).toEqual([]);
   });
 
   test('bad capacities: one error listing every problem', () => {

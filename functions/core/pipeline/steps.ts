@@ -17,6 +17,7 @@ import { isMode, MODES, type Mode } from '../reencrypt/modes';
 import { findTable } from '../reencrypt/registry';
 import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
 import { InvalidInputError, JobFailedError } from './errors';
+import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -34,9 +35,19 @@ export interface ExecutionRequest {
   readonly tenant: string | null;
 }
 
-const INPUT_KEYS = ['mode', 'tables', 'batchSize', 'dryRun', 'maxErrorRate', 'targetKeyId', 'tenant'];
+/** What a value is, for a message ("a string", "an array", "null"). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value} (${JSON.stringify(value)?.slice(0, 40)})`;
+}
 
-/** ValidateInput: every problem of the execution input at once. */
+/**
+ * ValidateInput: every problem of the execution input at once, against
+ * EXECUTION_INPUT_SCHEMA (docs/execution-input.schema.json). A wrong shape —
+ * not an object, unknown fields, the console's sample input — is answered
+ * with the shape expected.
+ */
 export function validateExecutionInput(
   input: unknown,
   defaults: { readonly batchSize?: number; readonly maxErrorRate?: number; readonly maxTables?: number },
@@ -45,10 +56,15 @@ export function validateExecutionInput(
 ): ExecutionRequest {
   const problems: string[] = [];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new InvalidInputError(['the input must be a JSON object like {"mode": "rewrap"}']);
+    throw new InvalidInputError([`the input is ${describe(input)}: ${EXECUTION_INPUT_HINT}`]);
   }
   const i = input as Record<string, unknown>;
-  for (const key of Object.keys(i)) if (!INPUT_KEYS.includes(key)) problems.push(`${key}: unknown field (known: ${INPUT_KEYS.join(', ')})`);
+  if (Object.keys(i).length === 1 && i.Comment === CONSOLE_SAMPLE_INPUT.Comment) {
+    throw new InvalidInputError([`this is the Step Functions console's sample input ({"Comment": "Insert your JSON here"}): replace it; ${EXECUTION_INPUT_HINT}`]);
+  }
+  const unknown = Object.keys(i).filter((key) => !EXECUTION_INPUT_FIELDS.includes(key));
+  // The expected shape once, after the last unknown field.
+  unknown.forEach((key, n) => problems.push(`${key}: unknown field${n === unknown.length - 1 ? `; ${EXECUTION_INPUT_HINT}` : ''}`));
   const mode = i.mode ?? 'rewrap';
   if (!isMode(mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(i.mode)}`);
   let tables: string[] | null = null;

@@ -22,6 +22,12 @@ export interface RotationDeps {
    * Must be idempotent (migrate is).
    */
   readonly ensureSchema?: () => Promise<void>;
+  /**
+   * The KMS key the keyset is wrapped under (the rotation function's KMS_KEY_ARN): the first
+   * keyset is created under it, and a keyset under another key is refused.
+   * @default - the key a version-1 bootstrap document names; no check on later keysets
+   */
+  readonly kmsKeyId?: string;
   /** Audit actor of catalog changes. @default 'rotation-hook' */
   readonly actor?: string;
   /**

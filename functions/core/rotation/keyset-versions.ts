@@ -8,9 +8,12 @@ import type { RotationState } from './secret-state';
 
 /**
  * What the stack seeds the keyset secret with: a keyset needs a KEK wrapped
- * by KMS, which CloudFormation cannot make, so the first rotation (at
- * deployment) turns this document into the first keyset, kek-v1 primary.
- * lib/keyset-rotation.ts writes the same format name.
+ * by KMS, which CloudFormation cannot make, so the first rotation turns this
+ * document into the first keyset, kek-v1 primary. lib/keyset-rotation.ts
+ * writes the same format name. Version 2 (the stack's) is a constant
+ * `{format, version: 2}`: the KMS key comes from the rotation function's
+ * environment (RotationDeps.kmsKeyId), so no deployment ever changes the
+ * secret's value. Version 1 named its own `kmsKeyId` and is still read.
  */
 export const KEYSET_BOOTSTRAP_FORMAT = 'rekey-keyset-bootstrap';
 
@@ -26,9 +29,16 @@ export async function readCurrentKeyset(deps: RotationDeps, event: RotationEvent
     versionStage: AWSCURRENT,
     ...(state.currentVersionId !== undefined ? { versionId: state.currentVersionId } : {}),
   });
-  const bootstrap = readBootstrap(value.string, state.secretName);
+  const bootstrap = readBootstrap(value.string, state.secretName, deps.kmsKeyId);
   if (bootstrap) return { kind: 'bootstrap', kmsKeyId: bootstrap.kmsKeyId, versionId: value.versionId };
-  return { kind: 'keyset', keyset: parseKeyset(value.string, `${state.secretName} (AWSCURRENT)`), versionId: value.versionId };
+  const keyset = parseKeyset(value.string, `${state.secretName} (AWSCURRENT)`);
+  if (deps.kmsKeyId !== undefined && keyset.kmsKeyId !== deps.kmsKeyId) {
+    // Wrapping the next KEK under another key would leave a keyset no single key opens.
+    throw new RotationStateError(
+      `secret ${state.secretName}: its keyset wraps its KEKs under KMS key ${keyset.kmsKeyId}, but this function is configured with ${deps.kmsKeyId}: the stack's KMS key changed after the first rotation (refused; see docs/deploy.md "Changing the KMS key")`,
+    );
+  }
+  return { kind: 'keyset', keyset, versionId: value.versionId };
 }
 
 /**
@@ -60,8 +70,12 @@ export async function requireTokenKeyset(deps: RotationDeps, event: RotationEven
   return keyset;
 }
 
-/** The bootstrap document's KMS key, or undefined when `text` is not a bootstrap document. */
-function readBootstrap(text: string, secretName: string): { kmsKeyId: string } | undefined {
+/**
+ * The KMS key the first keyset is wrapped under, or undefined when `text` is
+ * not a bootstrap document: the function's configured key (version 2), or the
+ * key a version-1 document names, which must then be the configured one.
+ */
+function readBootstrap(text: string, secretName: string, configuredKmsKeyId: string | undefined): { kmsKeyId: string } | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -69,9 +83,16 @@ function readBootstrap(text: string, secretName: string): { kmsKeyId: string } |
     return undefined; // parseKeyset names the problem
   }
   if (typeof doc !== 'object' || doc === null || (doc as { format?: unknown }).format !== KEYSET_BOOTSTRAP_FORMAT) return undefined;
-  const kmsKeyId = (doc as { kmsKeyId?: unknown }).kmsKeyId;
-  if (typeof kmsKeyId !== 'string' || kmsKeyId.trim() === '') {
-    throw new RotationStateError(`secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document without a kmsKeyId: cannot create the first keyset`);
+  const named = (doc as { kmsKeyId?: unknown }).kmsKeyId;
+  if (named !== undefined && (typeof named !== 'string' || named.trim() === '')) {
+    throw new RotationStateError(`secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document whose kmsKeyId is not a key id`);
+  }
+  if (typeof named === 'string' && configuredKmsKeyId !== undefined && named !== configuredKmsKeyId) {
+    throw new RotationStateError(`secret ${secretName}: its ${KEYSET_BOOTSTRAP_FORMAT} document names KMS key ${named}, this function is configured with ${configuredKmsKeyId}`);
+  }
+  const kmsKeyId = configuredKmsKeyId ?? (named as string | undefined);
+  if (kmsKeyId === undefined) {
+    throw new RotationStateError(`secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document and no KMS key is configured (KMS_KEY_ARN): cannot create the first keyset`);
   }
   return { kmsKeyId };
 }

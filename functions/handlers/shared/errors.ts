@@ -40,6 +40,19 @@ export class BatchBusyError extends HandlerError {
   }
 }
 
+/**
+ * Too little invocation time is left for another batch: the record is not
+ * claimed, and is reported as a batch item failure so SQS delivers it again
+ * (after the visibility timeout). Retryable, and no work was started.
+ */
+export class TimeBudgetError extends HandlerError {
+  readonly code = 'TIME_BUDGET';
+  override readonly retryable = true;
+  constructor(readonly messageId: string, readonly remainingMs: number, readonly neededMs: number) {
+    super(`message ${messageId} not claimed: ${remainingMs} ms of the invocation left, a batch needs ${neededMs} ms; SQS will deliver it again`);
+  }
+}
+
 /** A queue message that is not `{jobId, batchId}`. Not retryable: SQS moves it to the DLQ after maxReceiveCount, where it can be inspected. */
 export class MalformedMessageError extends HandlerError {
   readonly code = 'MALFORMED_MESSAGE';

@@ -2,6 +2,7 @@ import type { KeyringKind } from '../../core/crypto/keyring';
 import { parseRegistry } from '../../core/reencrypt/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../runtime/engine-runtime';
 import { KeylessKeyring } from '../../runtime/keyless-keyring';
+import { ensureExampleTable } from '../../core/schema/example-table';
 import { containerSql } from './sql';
 
 /**
@@ -9,7 +10,9 @@ import { containerSql } from './sql';
  * later invocations. The database is the Data API (DB_CLUSTER_ARN,
  * DB_SECRET_ARN, DB_NAME) on AWS, or DATABASE_URL (the local runtime and
  * tests); the keyring is KEYRING_KIND with KEYSET_SECRET_ARN / KMS_KEY_ARN;
- * the registry is REKEY_REGISTRY.
+ * the registry is REKEY_REGISTRY. REKEY_TRIAL_EXAMPLE_TABLE=true (set by a
+ * trial stack only) creates the example table first, so a trial execution
+ * and the daily inventory find it.
  */
 let cached: Promise<EngineRuntime> | undefined;
 
@@ -37,7 +40,7 @@ async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<
   const keyEnv: NodeJS.ProcessEnv = { ...env };
   if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN) keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
   const sql = env.DATABASE_URL ? undefined : containerSql(env);
-  return createEngineRuntime({
+  const runtime = await createEngineRuntime({
     env: keyEnv,
     ...(sql ? { sql } : { databaseUrl: env.DATABASE_URL!, poolSize: 2 }),
     ...(keyless ? { keyring: new KeylessKeyring(name), syncCatalog: false } : { keyringKind: kind }),
@@ -46,4 +49,13 @@ async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<
     actor: `lambda:${name}`,
     applyMigrations,
   });
+  if (env.REKEY_TRIAL_EXAMPLE_TABLE === 'true') {
+    try {
+      await ensureExampleTable(runtime.sql);
+    } catch (err) {
+      await runtime.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return runtime;
 }
