@@ -5,6 +5,7 @@ import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { reencryptCommand } from './commands/reencrypt';
+import { redriveCommand, type RedriveOptions } from './commands/redrive';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from './io';
@@ -138,6 +139,18 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('latest jobs, or one job with its batches and row errors')
     .argument('[job]', 'job id')
     .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
+
+  program
+    .command('redrive')
+    .description("send a stuck job's batches from the dead-letter queue back to the batch queue and resume the job")
+    .argument('<job>', 'job id (the stuck status names it)')
+    .option('--outputs <file>', 'cdk deploy --outputs-file JSON: the queue URLs and state machine ARN')
+    .option('--stack <name>', 'the stack in --outputs (default: the only one)')
+    .option('--queue-url <url>', 'the batch queue (default: BatchQueueUrl from --outputs)')
+    .option('--dead-letter-queue-url <url>', 'the dead-letter queue (default: DeadLetterQueueUrl from --outputs)')
+    .option('--state-machine-arn <arn>', 'the re-encryption state machine (default: StateMachineArn from --outputs)')
+    .option('--no-start', 'reopen the job and move the messages, but only print the execution to start')
+    .action(wrap(async (job: string, opts: RedriveOptions, cmd: Command) => redriveCommand(globals(cmd), job, opts, io)));
 
   program
     .command('migrate')

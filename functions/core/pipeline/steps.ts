@@ -16,7 +16,9 @@ import { createJob, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, planJob } from '../reenc
 import { isMode, MODES, type Mode } from '../reencrypt/modes';
 import { findTable } from '../reencrypt/registry';
 import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
-import { InvalidInputError, JobFailedError } from './errors';
+import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
+import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
+import type { QueuePort } from '../ports/queues';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -172,9 +174,19 @@ export async function progressStep(
   jobId: string,
   wait: { readonly minWaitSeconds: number; readonly maxWaitSeconds: number; readonly waitFraction: number },
   now = Date.now(),
+  stuck?: StuckBatchOptions & { readonly queues: QueuePort },
 ): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean }> {
   const phase = await settleBatchPhase(deps, jobId);
   if (phase.job.status === 'failed') throw new JobFailedError(jobId, phase.job.error ?? 'batches failed');
+  if (stuck && !phase.settled) {
+    const found = await findStuckBatches(deps.sql, stuck.queues, jobId, stuck);
+    if (found) {
+      // The job row says why too (rekey status), before the execution fails through MarkFailed.
+      const cause = describeStuckBatches(found);
+      await markJobFailed(deps, jobId, cause);
+      throw new BatchesStuckError(jobId, found.batchIds, cause);
+    }
+  }
   const p = await jobProgress(deps, jobId);
   const max = p.job.maxErrorRate;
   const abort = p.shouldAbort || phase.job.status === 'aborted';
