@@ -13,9 +13,11 @@ import { batchIdOf, parseBatchId } from '../reencrypt/job-store';
  * 1. quiet: none of the job's batches holds a live lease and none changed
  *    (claimed, finished, failed, enqueued) for `quietSeconds` — judged by the
  *    database's clock. A busy job is never quiet;
- * 2. the DLQ holds messages at all (one cheap GetQueueAttributes);
- * 3. some of them name a batch of this job that is not done. They are read
- *    and released at once (nothing is consumed: `rekey redrive` moves them).
+ * 2. the batch queue is empty (nothing visible or in flight: no message of
+ *    this job is still on its way to a worker or to the DLQ, so the job fails
+ *    once, with every stuck batch named) and the DLQ is not;
+ * 3. some DLQ messages name a batch of this job that is not done. They are
+ *    read and released at once (nothing is consumed: `rekey redrive` moves them).
  * Condition 1 also covers a duplicate message of the same batch still on its
  * way through the batch queue: it would have been claimed within the window.
  */
@@ -29,6 +31,8 @@ export interface StuckBatches {
 
 export interface StuckBatchOptions {
   readonly deadLetterQueueUrl: string;
+  /** The batch queue: must be empty before a job is called stuck. */
+  readonly queueUrl: string;
   /** Seconds without any batch activity before a job may be called stuck. */
   readonly quietSeconds: number;
   /** DLQ messages read at most per check (in receives of 10). @default 200 */
@@ -48,6 +52,8 @@ const PEEK_HIDE_SECONDS = 30;
 export async function findStuckBatches(sql: Sql, queues: QueuePort, jobId: string, options: StuckBatchOptions): Promise<StuckBatches | null> {
   const quiet = await quietSeconds(sql, jobId);
   if (quiet === null || quiet < options.quietSeconds) return null;
+  const queued = await queues.depth(options.queueUrl);
+  if (queued.visible + queued.inFlight > 0) return null;
   const depth = await queues.depth(options.deadLetterQueueUrl);
   if (depth.visible + depth.inFlight === 0) return null;
   const named = await batchesInDeadLetters(queues, options.deadLetterQueueUrl, jobId, options.maxMessages ?? 200);
