@@ -197,6 +197,9 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secretArn });
     if (this.keysetRotation) new CfnOutput(this, 'KeysetSecretArn', { value: this.keysetRotation.secret.secretArn });
+    // rekey doctor (docs/doctor.md) reads these two as well: the Data API needs the database name, the schedule check the group.
+    new CfnOutput(this, 'DatabaseName', { value: this.database.databaseName });
+    new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
   }
 }
 

@@ -4,6 +4,7 @@ import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs';
 import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
+import { doctorCommand, type DoctorOptions } from './commands/doctor';
 import { reencryptCommand } from './commands/reencrypt';
 import { redriveCommand, type RedriveOptions } from './commands/redrive';
 import { statusCommand } from './commands/status';
@@ -139,6 +140,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('latest jobs, or one job with its batches and row errors')
     .argument('[job]', 'job id')
     .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
+
+  program
+    .command('doctor')
+    .description('check a deployment from its stack outputs: keys, Data API, schema, registry, alarms, schedules, DLQ (exit 0 only when all pass)')
+    .requiredOption('--outputs <file>', 'cdk deploy --outputs-file JSON')
+    .option('--stack <name>', 'the stack in --outputs (default: the only one)')
+    .option('--database-name <name>', 'the database the Data API opens (default: the DatabaseName output)')
+    .action(wrap(async (opts: DoctorOptions, cmd: Command) => doctorCommand(globals(cmd), opts, io)));
 
   program
     .command('redrive')

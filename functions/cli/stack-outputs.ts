@@ -43,4 +43,6 @@ export const OUTPUT = {
   databaseClusterArn: 'DatabaseClusterArn',
   databaseSecretArn: 'DatabaseSecretArn',
   keysetSecretArn: 'KeysetSecretArn',
+  databaseName: 'DatabaseName',
+  scheduleGroupName: 'ScheduleGroupName',
 } as const;

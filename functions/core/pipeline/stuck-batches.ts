@@ -56,8 +56,8 @@ export async function findStuckBatches(sql: Sql, queues: QueuePort, jobId: strin
   if (queued.visible + queued.inFlight > 0) return null;
   const depth = await queues.depth(options.deadLetterQueueUrl);
   if (depth.visible + depth.inFlight === 0) return null;
-  const named = await batchesInDeadLetters(queues, options.deadLetterQueueUrl, jobId, options.maxMessages ?? 200);
-  if (named.size === 0) return null;
+  const named = (await readDeadLetters(queues, options.deadLetterQueueUrl, options.maxMessages ?? 200)).byJob.get(jobId);
+  if (!named) return null;
   const notDone = await batchesNotDone(sql, jobId, [...named]);
   if (notDone.length === 0) return null;
   return { jobId, batchIds: notDone, quietSeconds: Math.floor(quiet) };
@@ -88,10 +88,11 @@ async function quietSeconds(sql: Sql, jobId: string): Promise<number | null> {
   return Number(r['quiet']);
 }
 
-/** Batch ids of this job among the DLQ's messages, read without consuming them. */
-async function batchesInDeadLetters(queues: QueuePort, url: string, jobId: string, maxMessages: number): Promise<Set<string>> {
+/** The DLQ's batch messages by job (batch ids per job id), and how many others it holds; read without consuming them. */
+export async function readDeadLetters(queues: QueuePort, url: string, maxMessages: number): Promise<{ byJob: Map<string, Set<string>>; other: number; read: number }> {
   const seen = new Map<string, QueueMessage>();
-  const named = new Set<string>();
+  const byJob = new Map<string, Set<string>>();
+  let other = 0;
   try {
     while (seen.size < maxMessages) {
       const got = (await queues.receive(url, 10, PEEK_HIDE_SECONDS)).filter((m) => !seen.has(m.id));
@@ -99,13 +100,17 @@ async function batchesInDeadLetters(queues: QueuePort, url: string, jobId: strin
       for (const m of got) {
         seen.set(m.id, m);
         const ids = batchMessageIds(m.body);
-        if (ids?.jobId === jobId) named.add(ids.batchId);
+        if (!ids) other += 1;
+        else {
+          const set = byJob.get(ids.jobId) ?? new Set<string>();
+          byJob.set(ids.jobId, set.add(ids.batchId));
+        }
       }
     }
   } finally {
     await queues.release(url, [...seen.values()]);
   }
-  return named;
+  return { byJob, other, read: seen.size };
 }
 
 /** `{jobId, batchId}` of a batch message, or undefined for anything else (a malformed message stays where it is). */
