@@ -46,7 +46,8 @@ export async function runChecks(checks: readonly Check[]): Promise<CheckResult[]
 export function formatReport(results: readonly CheckResult[]): string {
   const idWidth = Math.max(5, ...results.map((r) => r.id.length));
   const lines = [`${'check'.padEnd(idWidth)}  status  detail`];
-  for (const r of results) lines.push(`${r.id.padEnd(idWidth)}  ${r.status.toUpperCase().padEnd(6)}  ${r.detail}`);
+  // One line per check: a multi-line detail (a RegistryError's list) is joined with '; '.
+  for (const r of results) lines.push(`${r.id.padEnd(idWidth)}  ${r.status.toUpperCase().padEnd(6)}  ${r.detail.replace(/\n\s*/g, '; ')}`);
   const failed = results.filter((r) => r.status === 'fail').length;
   lines.push('', failed === 0 ? `All ${results.filter((r) => r.status === 'pass').length} checks passed.` : `${failed} of ${results.length} checks failed.`);
   return `${lines.join('\n')}\n`;
