@@ -78,7 +78,8 @@ export class SfnExecutions implements ExecutionControl {
       const out = await this.client.send(new DescribeExecutionCommand({ executionArn }));
       return out.status ?? null;
     } catch (err) {
-      if ((err as { name?: unknown }).name === 'ExecutionDoesNotExist') return null;
+      // A job started elsewhere (the CLI, a test) carries an id that is no execution ARN: none runs it.
+      if (['ExecutionDoesNotExist', 'InvalidArn'].includes(String((err as { name?: unknown }).name))) return null;
       const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
       throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsName})`, { retryable: isTransientAwsError(err), cause: err });
     }
