@@ -1,6 +1,6 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetTopicAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { MonitoringReadError, type AlarmSummary, type MonitoringPort, type ScheduleSummary, type SubscriptionSummary } from '../ports/monitoring';
 import { isTransientAwsError } from './aws-error-mapping';
 
@@ -43,6 +43,11 @@ export class AwsMonitoring implements MonitoringPort {
       token = page.NextToken;
     } while (token);
     return out;
+  }
+
+  async topicPolicy(topicArn: string): Promise<string | null> {
+    const out = await this.call('sns:GetTopicAttributes', topicArn, () => this.clients.sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn })));
+    return out.Attributes?.Policy ?? null;
   }
 
   async schedules(groupName: string): Promise<ScheduleSummary[]> {

@@ -12,6 +12,7 @@ import { checkAgainstDatabase } from '../reencrypt/table-shape';
 import { KEYSET_BOOTSTRAP_FORMAT } from '../rotation/keyset-versions';
 import { schemaStatus } from '../schema/migrate';
 import { CheckFailed, type Check } from './report';
+import { cloudWatchMayPublish } from './topic-policy';
 
 /**
  * The checks of `rekey doctor` (docs/doctor.md has what each means and what
@@ -62,6 +63,7 @@ export function doctorChecks(t: DoctorTargets, deps: DoctorDeps): Check[] {
     { id: 'migrations', title: "rekey's migrations are applied", run: () => migrationsCheck(sql()) },
     { id: 'registry', title: 'every registry table and column exists with a type that fits', run: () => registryCheck(sql(), need(t.registry, 'registry (--config)')) },
     { id: 'alarms', title: "the stack's alarms notify the alarm topic", run: () => alarmsCheck(deps.monitoring, need(t.alarmNamePrefix, 'stack name (--stack)'), need(t.alarmTopicArn, 'AlarmTopicArn')) },
+    { id: 'alarm-delivery', title: "the alarm topic's policy lets CloudWatch publish", run: () => deliveryCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')) },
     { id: 'alarm-subscription', title: 'the alarm topic has a confirmed subscription', run: () => subscriptionCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')) },
     {
       id: 'schedules',
@@ -147,6 +149,12 @@ async function alarmsCheck(monitoring: MonitoringPort, prefix: string, topicArn:
     throw new CheckFailed(`${silent.length} of ${alarms.length} alarm(s) would notify no one: ${names}`);
   }
   return `${alarms.length} alarm(s), each notifies ${topicArn}`;
+}
+
+async function deliveryCheck(monitoring: MonitoringPort, topicArn: string): Promise<string> {
+  const verdict = cloudWatchMayPublish(await monitoring.topicPolicy(topicArn));
+  if (!verdict.allowed) throw new CheckFailed(`${topicArn}: ${verdict.reason}. Redeploy a rekey whose topic policy allows cloudwatch.amazonaws.com (docs/alarms.md)`);
+  return `CloudWatch may publish to ${topicArn} (${verdict.reason})`;
 }
 
 async function subscriptionCheck(monitoring: MonitoringPort, topicArn: string): Promise<string> {

@@ -29,6 +29,8 @@ export interface MonitoringPort {
   /** Every metric alarm whose name starts with `namePrefix`. */
   alarms(namePrefix: string): Promise<AlarmSummary[]>;
   subscriptions(topicArn: string): Promise<SubscriptionSummary[]>;
+  /** The topic's access policy document (JSON text), or null when it has none. */
+  topicPolicy(topicArn: string): Promise<string | null>;
   /** Every schedule of the group. */
   schedules(groupName: string): Promise<ScheduleSummary[]>;
 }

@@ -6,7 +6,7 @@ import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwa
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient, CreateScheduleCommand, CreateScheduleGroupCommand } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, SetTopicAttributesCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { createKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset';
@@ -120,7 +120,7 @@ describe('rekey doctor (moto + Data API endpoint)', () => {
     const r = await doctor();
     expect(r.rows.map((x) => [x.id, x.status])).toEqual([
       ['kms-key', 'pass'], ['keyset', 'pass'], ['data-api', 'pass'], ['migrations', 'pass'], ['registry', 'pass'],
-      ['alarms', 'pass'], ['alarm-subscription', 'pass'], ['schedules', 'pass'], ['dead-letter-queue', 'pass'],
+      ['alarms', 'pass'], ['alarm-delivery', 'pass'], ['alarm-subscription', 'pass'], ['schedules', 'pass'], ['dead-letter-queue', 'pass'],
     ]);
     expect(r.code).toBe(0);
     expect(row(r.rows, 'keyset').detail).toMatch(/^primary kek-v1, 1 key\(s\) \(kek-v1\)/);
@@ -130,7 +130,7 @@ describe('rekey doctor (moto + Data API endpoint)', () => {
     const code = await main(['doctor', '--outputs', 'cdk-outputs.json'], { stdout: (t) => void out.push(t), stderr: () => undefined, isTTY: false, env: {}, cwd: dir });
     expect(code).toBe(0);
     expect(out.join('')).toMatch(/^rekey doctor: stack Rekey\w+\n\ncheck +status +detail\nkms-key +PASS /);
-    expect(out.join('')).toContain('All 9 checks passed.');
+    expect(out.join('')).toContain('All 10 checks passed.');
   });
 
   it('names each broken piece: keyset, registry column, DLQ, alarm actions, schedule', async () => {
@@ -158,15 +158,19 @@ describe('rekey doctor (moto + Data API endpoint)', () => {
     expect((await doctor()).rows.find((x) => x.id === 'dead-letter-queue')!.status).toBe('fail');
   });
 
-  it('fails the keyset check while AWSCURRENT is the bootstrap document, and the subscription check on a topic nobody follows', async () => {
+  it('fails the keyset check while AWSCURRENT is the bootstrap document, and the delivery and subscription checks on a Deny-only topic nobody follows', async () => {
     await secrets.send(new PutSecretValueCommand({ SecretId: outputs.KeysetSecretArn, SecretString: JSON.stringify({ format: 'rekey-keyset-bootstrap', version: 1 }) }));
     outputs.AlarmTopicArn = (await sns.send(new CreateTopicCommand({ Name: `${stack}-unfollowed` }))).TopicArn!;
     writeOutputs();
+    // The policy `enforceSSL: true` alone gives a topic: it replaces SNS's default, so CloudWatch may not publish.
+    const denyOnly = { Version: '2012-10-17', Statement: [{ Sid: 'TLS', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: outputs.AlarmTopicArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }] };
+    await sns.send(new SetTopicAttributesCommand({ TopicArn: outputs.AlarmTopicArn, AttributeName: 'Policy', AttributeValue: JSON.stringify(denyOnly) }));
     const r = await doctor();
     expect(r.code).toBe(1);
     expect(row(r.rows, 'keyset')).toMatchObject({ status: 'fail', detail: expect.stringContaining('still the bootstrap document') });
     expect(row(r.rows, 'alarm-subscription')).toMatchObject({ status: 'fail', detail: expect.stringContaining('has no confirmed subscription') });
     expect(row(r.rows, 'alarms').status).toBe('fail'); // the alarms notify the other topic
+    expect(row(r.rows, 'alarm-delivery')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no statement allows cloudwatch.amazonaws.com to sns:Publish') });
   });
 
   it('fails the database checks when the Data API does not answer, and pending migrations', async () => {
