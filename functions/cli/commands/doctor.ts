@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDataApiSql } from '../../core/adapters/data-api-sql';
 import { AwsKmsAdapter } from '../../core/adapters/aws-kms';
 import { AwsMonitoring } from '../../core/adapters/aws-monitoring';
@@ -49,7 +48,7 @@ export async function doctorCommand(globals: GlobalOptions, opts: DoctorOptions,
     kms: clients.kms ?? AwsKmsAdapter.fromConfig(),
     secrets: clients.secrets ?? AwsSecretsAdapter.fromConfig(),
     monitoring: clients.monitoring ?? new AwsMonitoring(),
-    queues: clients.queues ?? new SqsQueues(new SQSClient({})),
+    queues: clients.queues ?? new SqsQueues(),
     sql,
   };
   const checks = doctorChecks(

@@ -1,5 +1,3 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { SqsQueues } from '../../core/adapters/aws-sqs';
 import { SfnExecutions } from '../../core/adapters/aws-sfn';
 import { executionArnOf, moveJobMessages, redriveExecutionName, reopenJob, resumeInput } from '../../core/pipeline/redrive';
@@ -44,8 +42,8 @@ export async function redriveCommand(globals: GlobalOptions, jobId: string, opts
     ...(stateMachineArn ? [] : ['--state-machine-arn (StateMachineArn)']),
   ];
   if (missing.length > 0) throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
-  const queues = clients.queues ?? new SqsQueues(new SQSClient({}));
-  const executions = (clients.executions ?? ((arn: string) => new SfnExecutions(arn, new SFNClient({}))))(stateMachineArn!);
+  const queues = clients.queues ?? new SqsQueues();
+  const executions = (clients.executions ?? ((arn: string) => new SfnExecutions(arn)))(stateMachineArn!);
   const start = opts.start !== false;
 
   const runtime = await openSession({ ...globals, quiet: true }, io, { needsRegistry: false, syncCatalog: false, keyring: new KeylessKeyring('rekey redrive') });
