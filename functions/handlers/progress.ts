@@ -3,6 +3,7 @@ import { progressStep } from '../core/pipeline/steps';
 import { DEFAULT_STUCK_AFTER_SECONDS } from '../core/pipeline/stuck-batches';
 import { HandlerConfigError } from './shared/errors';
 import { rekeyHandler } from './shared/handler';
+import { logger } from './shared/powertools';
 import { containerRuntime } from './shared/runtime';
 
 export interface ProgressEvent {
@@ -27,5 +28,6 @@ export const handler = rekeyHandler('CheckProgress', async (event: ProgressEvent
   if (dlq && (!queues || queues.endpoint !== endpoint)) queues = { adapter: new SqsQueues(), endpoint };
   const stuck = dlq && queues ? { queues: queues.adapter, deadLetterQueueUrl: dlq, queueUrl: queueUrl!, quietSeconds } : undefined;
   const p = await progressStep(runtime.deps, event.jobId, event, Date.now(), stuck);
+  if (p.stuckCheckError) logger.warn('stuck-batch check skipped', { jobId: event.jobId, error: p.stuckCheckError });
   return { rowsDone: p.rowsDone, rowsFailed: p.rowsFailed, batchesRemaining: p.batchesRemaining, errorRate: p.errorRate, waitSeconds: p.waitSeconds };
 });

@@ -18,7 +18,7 @@ import { findTable } from '../reencrypt/registry';
 import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
 import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
-import type { QueuePort } from '../ports/queues';
+import { QueueError, type QueuePort } from '../ports/queues';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -175,11 +175,17 @@ export async function progressStep(
   wait: { readonly minWaitSeconds: number; readonly maxWaitSeconds: number; readonly waitFraction: number },
   now = Date.now(),
   stuck?: StuckBatchOptions & { readonly queues: QueuePort },
-): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean }> {
+): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean; stuckCheckError?: string }> {
   const phase = await settleBatchPhase(deps, jobId);
   if (phase.job.status === 'failed') throw new JobFailedError(jobId, phase.job.error ?? 'batches failed');
+  let stuckCheckError: string | undefined;
   if (stuck && !phase.settled) {
-    const found = await findStuckBatches(deps.sql, stuck.queues, jobId, stuck);
+    // Best effort: a queue the function may not read (a grant missing) must not fail a job that is working.
+    const found = await findStuckBatches(deps.sql, stuck.queues, jobId, stuck).catch((err: unknown) => {
+      if (!(err instanceof QueueError)) throw err;
+      stuckCheckError = err.message;
+      return null;
+    });
     if (found) {
       // The job row says why too (rekey status), before the execution fails through MarkFailed.
       const cause = describeStuckBatches(found);
@@ -201,6 +207,7 @@ export async function progressStep(
     errorRate: abort ? Math.max(p.errorRate, max + 1e-9) : Math.min(p.errorRate, max),
     waitSeconds,
     shouldAbort: abort,
+    ...(stuckCheckError ? { stuckCheckError } : {}),
   };
 }
 

@@ -88,6 +88,14 @@ describe('stuck batch detection', () => {
     expect(await dlqDepth()).toEqual({ visible: 1, inFlight: 0 });
   });
 
+  it('a queue CheckProgress cannot read (no such queue, a grant missing) skips the check instead of failing a working job', async () => {
+    const gone = urls.deadLetterQueueUrl.replace(/rekey-dlq-/, 'rekey-gone-');
+    const p = await progressStep(runtime.deps, jobId, wait, Date.now(), { queues, deadLetterQueueUrl: gone, queueUrl: gone, quietSeconds: 0 });
+    expect(p.batchesRemaining).toBe(4);
+    expect(p.stuckCheckError).toMatch(/^sqs:GetQueueAttributes on .*rekey-gone-.* failed \(/);
+    expect((await getJob(db.sql, jobId)).status).toBe('running');
+  });
+
   it('CheckProgress fails the stuck job with the cause on the job row, and keeps polling a healthy one', async () => {
     const stuck = { queues, ...options() };
     await expect(progressStep(runtime.deps, jobId, wait, Date.now(), stuck)).resolves.toMatchObject({ batchesRemaining: 4 });
