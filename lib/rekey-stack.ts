@@ -190,7 +190,7 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueArn', {
       value: this.pipeline.deadLetterQueue.queueArn,
-      description: 'After fixing what dead-lettered batches: aws sqs start-message-move-task --source-arn <this>',
+      description: 'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn });
