@@ -184,6 +184,23 @@ describe('rekey doctor (moto + Data API endpoint)', () => {
     expect(row(r.rows, 'kms-key').status).toBe('pass');
   });
 
+  it('skips what the stack does not have (kms keyring: no keyset; an older stack: no schedule group) and still exits 0; --stack picks one of several', async () => {
+    const { KeysetSecretArn: _k, ScheduleGroupName: _s, ...kmsStack } = outputs;
+    writeFileSync(join(dir, 'cdk-outputs.json'), JSON.stringify({ Other: {}, [stack]: kmsStack }));
+    const r = await doctor('--stack', stack);
+    expect(r.code).toBe(0);
+    expect(row(r.rows, 'keyset')).toMatchObject({ status: 'skip', detail: 'no KeysetSecretArn output (kms keyring: no keyset)' });
+    expect(row(r.rows, 'schedules').status).toBe('skip');
+    expect(r.rows.filter((x) => x.status === 'pass')).toHaveLength(8);
+    // Without the database name (a stack from before the DatabaseName output), the Data API checks say what to pass.
+    const { DatabaseName: _d, ...noName } = kmsStack;
+    writeFileSync(join(dir, 'cdk-outputs.json'), JSON.stringify({ [stack]: noName }));
+    const n = await doctor();
+    expect(n.code).toBe(1);
+    expect(row(n.rows, 'data-api').detail).toBe('the Data API cannot be reached without --database-name (or a DatabaseName output)');
+    expect((await doctor('--database-name', 'app')).code).toBe(0);
+  });
+
   it('a bad --outputs is a command-line error (exit 2) naming the file', async () => {
     const out: string[] = [];
     const err: string[] = [];
