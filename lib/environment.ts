@@ -20,6 +20,10 @@ export const ENV = {
   registry: 'REKEY_REGISTRY',
   /** URL of the batch queue (Enqueue and Progress). */
   jobQueueUrl: 'JOB_QUEUE_URL',
+  /** URL of the batch queue's DLQ (Progress: a job whose batches sit there fails as stuck). */
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** Progress: seconds without batch activity before a job with batches in the DLQ is stuck. */
+  stuckAfterSeconds: 'STUCK_AFTER_SECONDS',
   /** The re-encryption state machine (rotation hook: finishSecret starts a rewrap). */
   stateMachineArn: 'STATE_MACHINE_ARN',
   /** 'true' on a trial stack only: the functions create the example table (functions/core/schema/example-table.ts). */

@@ -162,6 +162,17 @@ export class ReencryptionPipeline extends Construct {
       // SQS asks KMS for the data key that encrypts the messages on the sender's behalf.
       kmsStatement(key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }),
     ];
+    const stuckEnv = {
+      [ENV.jobQueueUrl]: this.queue.queueUrl,
+      [ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
+      // Longer than a message's invisibility after a receive, so a batch a worker just took is never called stuck.
+      [ENV.stuckAfterSeconds]: String(Math.max(900, settings.workerTimeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutFactor * 2)),
+    };
+    const readDeadLetters = [
+      new PolicyStatement({ actions: ['sqs:GetQueueAttributes'], resources: [this.queue.queueArn, this.deadLetterQueue.queueArn] }),
+      new PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'], resources: [this.deadLetterQueue.queueArn] }),
+      kmsStatement(key, ['kms:Decrypt'], { viaService: 'sqs' }),
+    ];
     // Every handler builds the same engine runtime (database + registry); only some also hold keys.
     const base = { ...dbEnv, ...registry };
     // The first functions to reach a trial database: the first state of every execution, and the schedule's inventory.
@@ -172,7 +183,8 @@ export class ReencryptionPipeline extends Construct {
       validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...base, ...trialEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) }, db()),
       plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, base, db()),
       enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
-      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, base, db()),
+      // Stuck batches (functions/core/pipeline/stuck-batches.ts): reads both queues' depth and the DLQ's messages, consuming nothing.
+      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, { ...base, ...stuckEnv }, [...db(), ...readDeadLetters]),
       verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv }, [...db(), ...keys()]),
       finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, base, db()),
       abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, base, db()),

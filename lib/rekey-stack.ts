@@ -229,7 +229,7 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueArn', {
       value: this.pipeline.deadLetterQueue.queueArn,
-      description: 'After fixing what dead-lettered batches: aws sqs start-message-move-task --source-arn <this>',
+      description: 'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn, description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)' });
@@ -239,6 +239,9 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secretArn });
     if (this.keysetRotation) new CfnOutput(this, 'KeysetSecretArn', { value: this.keysetRotation.secret.secretArn });
+    // rekey doctor (docs/doctor.md) reads these two as well: the Data API needs the database name, the schedule check the group.
+    new CfnOutput(this, 'DatabaseName', { value: this.database.databaseName });
+    new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
   }
 }
 

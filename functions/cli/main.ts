@@ -4,7 +4,9 @@ import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs';
 import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
+import { doctorCommand, type DoctorOptions } from './commands/doctor';
 import { reencryptCommand } from './commands/reencrypt';
+import { redriveCommand, type RedriveOptions } from './commands/redrive';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from './io';
@@ -138,6 +140,26 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('latest jobs, or one job with its batches and row errors')
     .argument('[job]', 'job id')
     .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
+
+  program
+    .command('doctor')
+    .description('check a deployment from its stack outputs: keys, Data API, schema, registry, alarms, schedules, DLQ (exit 0 only when all pass)')
+    .requiredOption('--outputs <file>', 'cdk deploy --outputs-file JSON')
+    .option('--stack <name>', 'the stack in --outputs (default: the only one)')
+    .option('--database-name <name>', 'the database the Data API opens (default: the DatabaseName output)')
+    .action(wrap(async (opts: DoctorOptions, cmd: Command) => doctorCommand(globals(cmd), opts, io)));
+
+  program
+    .command('redrive')
+    .description("send a stuck job's batches from the dead-letter queue back to the batch queue and resume the job")
+    .argument('<job>', 'job id (the stuck status names it)')
+    .option('--outputs <file>', 'cdk deploy --outputs-file JSON: the queue URLs and state machine ARN')
+    .option('--stack <name>', 'the stack in --outputs (default: the only one)')
+    .option('--queue-url <url>', 'the batch queue (default: BatchQueueUrl from --outputs)')
+    .option('--dead-letter-queue-url <url>', 'the dead-letter queue (default: DeadLetterQueueUrl from --outputs)')
+    .option('--state-machine-arn <arn>', 'the re-encryption state machine (default: StateMachineArn from --outputs)')
+    .option('--no-start', 'reopen the job and move the messages, but only print the execution to start')
+    .action(wrap(async (job: string, opts: RedriveOptions, cmd: Command) => redriveCommand(globals(cmd), job, opts, io)));
 
   program
     .command('migrate')

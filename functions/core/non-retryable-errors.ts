@@ -13,6 +13,7 @@ export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = [
   'ActiveKeyExistsError',
   'AuthenticationError',
   'BatchLeaseLostError',
+  'BatchesStuckError',
   'BatchNotFoundError',
   'CatalogInputError',
   'CatalogKeyNotFoundError',

@@ -34,6 +34,42 @@ export interface LocalPipelineOptions {
   readonly wrap?: (name: string, handler: LocalHandler) => LocalHandler;
   /** Every aws-local-stepfunctions event (state entered / exited with its input and output, retries...). */
   readonly onEvent?: (event: Record<string, unknown>) => void;
+  /**
+   * Queues that outlive the run (createPipelineQueues), so a later run or
+   * `rekey redrive` finds what this one left in the DLQ. @default - created for the run and deleted after it
+   */
+  readonly queues?: PipelineQueues;
+  /** The execution's name (its id is `arn:aws:states:local:000000000000:execution:rekey:<name>`). @default local-<random> */
+  readonly executionName?: string;
+  /** CheckProgress's quiet window before a job with batches in the DLQ fails as stuck (STUCK_AFTER_SECONDS). @default 900 */
+  readonly stuckAfterSeconds?: number;
+}
+
+/** The batch queue and its DLQ (maxReceiveCount as the stack sets it). */
+export interface PipelineQueues {
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+}
+
+/** The state machine ARN the local runner plays (execution ids derive from it). */
+export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:rekey';
+
+/** Creates a batch queue with a DLQ after maxReceiveCount receives, as the stack does. */
+export async function createPipelineQueues(sqs: SQSClient, suffix = Math.random().toString(36).slice(2, 10)): Promise<PipelineQueues> {
+  const deadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `rekey-dlq-${suffix}` }))).QueueUrl!;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const queueUrl = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `rekey-jobs-${suffix}`,
+        Attributes: {
+          VisibilityTimeout: '30',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount }),
+        },
+      }),
+    )
+  ).QueueUrl!;
+  return { queueUrl, deadLetterQueueUrl };
 }
 
 export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -87,27 +123,17 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   const queues: string[] = [];
   const source: { events?: SqsEventSource } = {};
   try {
-    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `rekey-dlq-${suffix}` }))).QueueUrl!;
-    queues.push(dlqUrl);
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const queueUrl = (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: `rekey-jobs-${suffix}`,
-          Attributes: {
-            VisibilityTimeout: '30',
-            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount }),
-          },
-        }),
-      )
-    ).QueueUrl!;
-    queues.push(queueUrl);
+    const owned = options.queues === undefined;
+    const { queueUrl, deadLetterQueueUrl: dlqUrl } = options.queues ?? (await createPipelineQueues(sqs, suffix));
+    if (owned) queues.push(dlqUrl, queueUrl);
 
     Object.assign(process.env, options.keyEnv ?? {}, {
       DATABASE_URL: options.databaseUrl,
       KEYRING_KIND: 'raw',
       REKEY_REGISTRY: JSON.stringify(registry),
       JOB_QUEUE_URL: queueUrl,
+      DEAD_LETTER_QUEUE_URL: dlqUrl,
+      ...(options.stuckAfterSeconds !== undefined ? { STUCK_AFTER_SECONDS: String(options.stuckAfterSeconds) } : {}),
       AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
@@ -145,7 +171,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       tasks,
       defaultWaitMs: 100,
       retryIntervalMs: 10,
-      executionName: `local-${suffix}`,
+      executionName: options.executionName ?? `local-${suffix}`,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     let output: unknown;

@@ -1,6 +1,6 @@
 import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { InvalidInputError } from '../../functions/core/pipeline/errors';

@@ -45,6 +45,7 @@ describe('handlers with the environment the template gives their functions', () 
   let dataApi: DataApiServer;
   let sqs: SQSClient;
   let queueUrl: string;
+  let deadLetterQueueUrl: string;
   const saved = { ...process.env };
   let plumbing: ReturnType<typeof awsClientConfig>;
 
@@ -56,12 +57,14 @@ describe('handlers with the environment the template gives their functions', () 
     dataApi = await startDataApiServer(db.url);
     sqs = new SQSClient(awsClientConfig());
     queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
+    deadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-dlq-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
   });
 
   afterAll(async () => {
     await resetContainerRuntime();
     process.env = { ...saved };
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
     sqs.destroy();
     await dataApi.close();
     await db.drop();
@@ -80,6 +83,7 @@ describe('handlers with the environment the template gives their functions', () 
       for (const [key, value] of Object.entries(variables)) {
         if (typeof value === 'string') concrete[key] = value;
         else if (key === 'JOB_QUEUE_URL') concrete[key] = queueUrl; // the stack's queue (a Ref), here moto's
+        else if (key === 'DEAD_LETTER_QUEUE_URL') concrete[key] = deadLetterQueueUrl; // CheckProgress looks for stuck batches there
         else throw new Error(`${name}: ${key} is a deploy-time reference this test does not map (${JSON.stringify(value)})`);
       }
       return concrete;

@@ -1,5 +1,5 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { ExecutionStarter } from '../ports/executions';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ExecutionControl, ExecutionStarter } from '../ports/executions';
 import { ExecutionStartError } from '../ports/execution-errors';
 import { isTransientAwsError } from './aws-error-mapping';
 
@@ -47,6 +47,41 @@ export class SfnExecutionStarter implements ExecutionStarter {
           (retryable ? '; retry later' : `: check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it`),
         { retryable, cause: err },
       );
+    }
+  }
+}
+
+/** ExecutionControl over Step Functions StartExecution / DescribeExecution (rekey redrive). */
+export class SfnExecutions implements ExecutionControl {
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient = new SFNClient({}),
+  ) {}
+
+  async start(name: string, input: Readonly<Record<string, unknown>>): Promise<{ executionArn: string }> {
+    try {
+      const out = await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
+      return { executionArn: out.executionArn ?? '' };
+    } catch (err) {
+      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const retryable = isTransientAwsError(err);
+      throw new ExecutionStartError(
+        `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
+          (retryable ? '; retry later' : ': check the state machine ARN and that you may call states:StartExecution on it'),
+        { retryable, cause: err },
+      );
+    }
+  }
+
+  async status(executionArn: string): Promise<string | null> {
+    try {
+      const out = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      return out.status ?? null;
+    } catch (err) {
+      // A job started elsewhere (the CLI, a test) carries an id that is no execution ARN: none runs it.
+      if (['ExecutionDoesNotExist', 'InvalidArn'].includes(String((err as { name?: unknown }).name))) return null;
+      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsName})`, { retryable: isTransientAwsError(err), cause: err });
     }
   }
 }

@@ -21,3 +21,16 @@ export class JobFailedError extends PipelineError {
     super(`job ${jobId} failed: ${reason}`);
   }
 }
+
+/**
+ * Batches of the job sit in the dead-letter queue with no worker on the job
+ * (pipeline/stuck-batches.ts): no wait can finish it. Not retryable: the
+ * execution fails through MarkFailed → JobFailed with this message, which
+ * names the job, the batches and `rekey redrive JOB`.
+ */
+export class BatchesStuckError extends PipelineError {
+  readonly code = 'BATCHES_STUCK';
+  constructor(readonly jobId: string, readonly batchIds: readonly string[], message: string) {
+    super(message);
+  }
+}

@@ -16,8 +16,10 @@ import { createJob, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, planJob } from '../reenc
 import { isMode, MODES, type Mode } from '../reencrypt/modes';
 import { findTable } from '../reencrypt/registry';
 import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
-import { InvalidInputError, JobFailedError } from './errors';
+import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
+import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
+import { QueueError, type QueuePort } from '../ports/queues';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -188,9 +190,25 @@ export async function progressStep(
   jobId: string,
   wait: { readonly minWaitSeconds: number; readonly maxWaitSeconds: number; readonly waitFraction: number },
   now = Date.now(),
-): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean }> {
+  stuck?: StuckBatchOptions & { readonly queues: QueuePort },
+): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean; stuckCheckError?: string }> {
   const phase = await settleBatchPhase(deps, jobId);
   if (phase.job.status === 'failed') throw new JobFailedError(jobId, phase.job.error ?? 'batches failed');
+  let stuckCheckError: string | undefined;
+  if (stuck && !phase.settled) {
+    // Best effort: a queue the function may not read (a grant missing) must not fail a job that is working.
+    const found = await findStuckBatches(deps.sql, stuck.queues, jobId, stuck).catch((err: unknown) => {
+      if (!(err instanceof QueueError)) throw err;
+      stuckCheckError = err.message;
+      return null;
+    });
+    if (found) {
+      // The job row says why too (rekey status), before the execution fails through MarkFailed.
+      const cause = describeStuckBatches(found);
+      await markJobFailed(deps, jobId, cause);
+      throw new BatchesStuckError(jobId, found.batchIds, cause);
+    }
+  }
   const p = await jobProgress(deps, jobId);
   const max = p.job.maxErrorRate;
   const abort = p.shouldAbort || phase.job.status === 'aborted';
@@ -205,6 +223,7 @@ export async function progressStep(
     errorRate: abort ? Math.max(p.errorRate, max + 1e-9) : Math.min(p.errorRate, max),
     waitSeconds,
     shouldAbort: abort,
+    ...(stuckCheckError ? { stuckCheckError } : {}),
   };
 }
 

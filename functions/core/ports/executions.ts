@@ -15,3 +15,18 @@ export interface ExecutionStarter {
    */
   startRewrap(input: { readonly targetKeyId: string; readonly reason: string; readonly clientToken: string }): Promise<{ readonly executionArn: string | null; readonly started: boolean }>;
 }
+
+/** What an execution is doing, as the provider reports it (Step Functions: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED...). */
+export type ExecutionStatus = string;
+
+/**
+ * Starts and looks up executions by name (`rekey redrive`, which resumes a
+ * job with a new execution). Adapter: adapters/aws-sfn.ts. Failures are
+ * ExecutionStartError naming the state machine and what to fix.
+ */
+export interface ExecutionControl {
+  /** Starts execution `name` with `input` (ids and options only); returns its ARN. */
+  start(name: string, input: Readonly<Record<string, unknown>>): Promise<{ readonly executionArn: string }>;
+  /** The status of an execution, or null when the provider has none by that ARN. */
+  status(executionArn: string): Promise<ExecutionStatus | null>;
+}
