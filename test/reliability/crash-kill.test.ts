@@ -56,7 +56,7 @@ it(`survives ${TRIALS} SIGKILLs of the runner at random points; --resume takes a
   const random = seeded(SEED);
   const expected = new Map(Array.from({ length: ROWS }, (_, i) => [i + 1, valueOf(i + 1)] as const));
   const trials: Trial[] = [];
-  const totals = { checks: 0, lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0, batches: 0, doubleCounted: 0 };
+  const totals = { inOpenTransaction: 0, checks: 0, lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0, batches: 0, doubleCounted: 0 };
 
   for (let t = 1; t <= TRIALS; t++) {
     const point = KILL_POINTS[Math.floor(random() * KILL_POINTS.length)]!;
@@ -64,8 +64,17 @@ it(`survives ${TRIALS} SIGKILLs of the runner at random points; --resume takes a
     const extra = point === 'random-moment' ? {} : { REKEY_TEST_PAUSE_AT: `${PAUSE_POINTS[point]}:${nth}` };
     const run = vault.spawnRekey(t, ['reencrypt', '--concurrency', '2', '-b', String(BATCH)], extra);
     if (process.env.REKEY_RELIABILITY_TRACE) process.stderr.write(`trial ${t} start ${point}:${nth} ${new Date().toISOString()}\n`);
-    const moment = point === 'random-moment' ? sleep(300 + random() * 2500) : run.waitFor(/rekey-test: paused at/).then(() => sleep(random() * 100));
+    // A random moment counts from the job's creation: planning, batches, verify, retire, or after the end.
+    const moment =
+      point === 'random-moment'
+        ? run.waitFor(/Job [0-9a-f-]+: rewrap/).then(() => sleep(random() * 1500))
+        : run.waitFor(/rekey-test: paused at/).then(() => sleep(random() * 100));
     await Promise.race([moment, run.exited]);
+    // Evidence of where it died: a session of the runner idle inside its open write transaction.
+    const open = await db.sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rekey' AND state = 'idle in transaction'`,
+    );
+    if (Number(open.rows[0]!.n) > 0) totals.inOpenTransaction++;
     run.child.kill('SIGKILL');
     const exit = await run.exited;
     const killed = exit.signal === 'SIGKILL';
@@ -136,6 +145,7 @@ it(`survives ${TRIALS} SIGKILLs of the runner at random points; --resume takes a
   const met = trials.filter((t) => t.deadLeases > 0);
   const byPoint = KILL_POINTS.map((p) => `${trials.filter((t) => t.point === p).length} ${p}`).join(', ');
   recordFigure({ area: 'Crashes', figure: 'SIGKILL trials of `rekey reencrypt --concurrency 2`, then --resume', value: `${trials.length} (${byPoint})`, goal: `≥ 20` });
+  recordFigure({ area: 'Crashes', figure: 'kills while a runner session was idle inside its open write transaction', value: `${totals.inOpenTransaction}`, goal: '≥ 1' });
   recordFigure({
     area: 'Crashes',
     figure: 'rows lost / changed / undecryptable / not under the new key',
@@ -155,5 +165,6 @@ it(`survives ${TRIALS} SIGKILLs of the runner at random points; --resume takes a
   expect(totals).toMatchObject({ lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0, doubleCounted: 0 });
   // The seed makes several trials die inside a batch: the takeover path was exercised, not skipped.
   expect(met.length).toBeGreaterThan(0);
+  expect(totals.inOpenTransaction).toBeGreaterThan(0);
   expect(outlived).toBe(0);
 }, sized(300_000, 1_500_000));
