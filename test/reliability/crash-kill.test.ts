@@ -18,7 +18,7 @@ import { checkVault, seeded, seedVault, valueOf, type Vault } from './support/va
  * resume runs in this process (the CLI's main(), one thread).
  */
 const TRIALS = sized(20, 50);
-const ROWS = sized(1200, 10_000);
+const ROWS = sized(1000, 10_000);
 const BATCH = sized(100, 250);
 const SEED = 20261204;
 

@@ -50,7 +50,8 @@ async function main(): Promise<void> {
       await pool.query(`UPDATE ${VAULT} SET ${COLUMN} = $2 WHERE id = $1`, [id, stored]);
       latest.set(id, value);
       stamps.push(Date.now());
-      done++;
+      // Progress for the test, which keeps rotating until enough updates ran during rotations.
+      if (++done % 250 === 0) process.stderr.write(`app-writer: ${done}\n`);
     }
   };
   process.stderr.write('app-writer: writing\n');
