@@ -33,8 +33,9 @@ async function run(data: BatchWorkerData): Promise<void> {
     ...(data.keysetSecretId ? { keysetSecretId: data.keysetSecretId } : {}),
   });
   // Leased under a name whose liveness lock proves this thread alive (and gone once the process is killed).
-  const hold = await runtime.deps.liveness?.hold(`cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  const worker = hold?.worker ?? `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const base = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const hold = await runtime.deps.liveness?.hold(base);
+  const worker = hold?.worker ?? base;
   const deps = { ...runtime.deps, worker };
   // Ctrl-C in the main thread: finish the batch in flight, claim no more.
   let stopping = false;
