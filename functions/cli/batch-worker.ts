@@ -32,7 +32,10 @@ async function run(data: BatchWorkerData): Promise<void> {
     ...(data.keyringKind ? { keyringKind: data.keyringKind } : {}),
     ...(data.keysetSecretId ? { keysetSecretId: data.keysetSecretId } : {}),
   });
-  const worker = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  // Leased under a name whose liveness lock proves this thread alive (and gone once the process is killed).
+  const base = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const hold = await runtime.deps.liveness?.hold(base);
+  const worker = hold?.worker ?? base;
   const deps = { ...runtime.deps, worker };
   // Ctrl-C in the main thread: finish the batch in flight, claim no more.
   let stopping = false;
@@ -55,6 +58,7 @@ async function run(data: BatchWorkerData): Promise<void> {
       }
     }
   } finally {
+    await hold?.release();
     await runtime.close();
   }
 }

@@ -1,4 +1,5 @@
 import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg/sql';
+import { createPgLiveness } from '../core/adapters/pg/liveness';
 import { RekeyError } from '../core/errors';
 import { BlindIndex } from '../core/crypto/blind-index';
 import { EnvelopeCipher } from '../core/crypto/envelope-cipher';
@@ -17,6 +18,7 @@ import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/re
 import { assertSchemaCurrent, migrate } from '../core/schema/migrate';
 import { syncKeyringWithCatalog } from './catalog-sync';
 import { keyringFromEnv } from './keyring-from-env';
+import { testPauseHook } from './test-pause-hook';
 
 export interface EngineRuntimeOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -83,11 +85,14 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
   const env = options.env ?? process.env;
   let connection: ConnectionDescription | undefined;
   let sql = options.sql;
+  let liveness: ReturnType<typeof createPgLiveness> | undefined;
   if (!sql) {
     const url = options.databaseUrl ?? env.DATABASE_URL;
     if (!url) throw new RuntimeConfigError('no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)');
     connection = describeConnection(url, env);
     sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
+    // Runners on their own sessions can prove they are alive (and, killed, gone): reencrypt/lease-takeover.ts.
+    liveness = createPgLiveness({ connectionString: url, env });
   }
   try {
     if (options.applyMigrations) await migrate(sql);
@@ -129,6 +134,8 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
         },
       },
       refreshKeys: refreshPolicy,
+      liveness,
+      faults: testPauseHook(env),
     };
     const pool = sql;
     return {
@@ -146,7 +153,10 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
       refreshPolicy,
-      close: () => (options.sql ? Promise.resolve() : pool.close()),
+      close: async () => {
+        await liveness?.close();
+        if (!options.sql) await pool.close();
+      },
     };
   } catch (err) {
     if (!options.sql) await sql.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 import { getJob, type JobRecord } from '../../core/reencrypt/job-store';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/job-runner';
-import { createJob } from '../../core/reencrypt/jobs';
+import { createJob, planJob } from '../../core/reencrypt/jobs';
+import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/lease-takeover';
 import type { Mode } from '../../core/reencrypt/modes';
 import { findTable } from '../../core/reencrypt/registry';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
@@ -50,6 +51,12 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     const target = options.targetKey ?? (options.tenant !== undefined ? await tenantKey(runtime, options.tenant) : runtime.primaryKeyId());
     const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
     const started = Date.now();
+    // Leases of other holders met once nothing else is left: a dead runner's are taken over at once, the others waited for.
+    const tellLeases = (leases: readonly ForeignLease[]): void => {
+      if (globals.json) return;
+      // This run's own worker threads are alive and finishing their batches: nothing to say about them.
+      for (const l of leases) if (l.state !== 'alive' || options.resume) io.stderr(`Leases: ${describeForeignLease(l)}\n`);
+    };
     let outcome: JobOutcome;
     // Rows done before this run (a resumed job's earlier runs) do not count towards this run's rows/s.
     let rowsBefore = 0;
@@ -59,7 +66,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
       pool = startThreads(options, runtime, job.id, globals, io);
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal }),
+        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal, onForeignLeases: tellLeases }),
       );
     } else if (options.dryRun) {
       const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
@@ -70,7 +77,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       const planned = await runJobUntilRunning(runtime.deps, job.id);
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal }),
+        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal, onForeignLeases: tellLeases }),
       );
     }
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
@@ -139,7 +146,6 @@ async function tenantKey(runtime: Awaited<ReturnType<typeof openSession>>, tenan
 
 /** Plans the job (so worker threads have batches to claim) without running it; false for a job with nothing to do. */
 async function runJobUntilRunning(deps: Parameters<typeof runJob>[0], jobId: string): Promise<boolean> {
-  const { planJob } = await import('../../core/reencrypt/jobs');
   const planned = await planJob(deps, jobId);
   return planned.job.status === 'running' && planned.job.counters.batchesTotal > 0;
 }

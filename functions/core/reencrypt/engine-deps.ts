@@ -1,4 +1,5 @@
 import type { ExecutorDeps } from './batch-executor';
+import type { RunnerLiveness } from './lease-takeover';
 import type { KeyLifecycle } from './ports';
 
 /**
@@ -19,4 +20,10 @@ export interface EngineDeps extends ExecutorDeps {
    * newly active key.
    */
   readonly refreshKeys?: (() => Promise<void>) | undefined;
+  /**
+   * Liveness locks (lease-takeover.ts): a runner holding one can be proven
+   * gone after a crash, so a resumed run takes its leases over at once.
+   * Without it, other holders' leases are waited for until they expire.
+   */
+  readonly liveness?: RunnerLiveness | undefined;
 }

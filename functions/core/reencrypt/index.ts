@@ -31,6 +31,8 @@ export type { TablePlan, PlannedRange } from './planner';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batch-executor';
 export type { ExecutorDeps, BatchResult, BatchCounts } from './batch-executor';
 export { startJob, runJob, resumeJob } from './job-runner';
+export { takeOverDeadLeases, describeForeignLease, LIVE_WORKER_PREFIX, LIVENESS_LOCK_NAMESPACE } from './lease-takeover';
+export type { RunnerLiveness, LivenessHold, ForeignLease } from './lease-takeover';
 export type { RunOptions, JobOutcome, JobProgress } from './job-runner';
 export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './job-phases';
 export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './job-phases';

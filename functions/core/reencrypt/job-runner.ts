@@ -5,6 +5,7 @@ import { isTerminal } from './job-status';
 import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
 import { claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
 import { createJob, planJob, type JobRequest } from './jobs';
+import { takeOverDeadLeases, type ForeignLease } from './lease-takeover';
 import type { RetireResult } from './retire';
 import { TableShapeCache } from './table-shape';
 import type { VerifyReport } from './verify';
@@ -48,6 +49,13 @@ export interface RunOptions {
   readonly retire?: boolean | undefined;
   /** Verify decrypts every value (slow; default false: headers only). */
   readonly verifyDecrypt?: boolean | undefined;
+  /**
+   * Called when this run meets live leases of other holders with nothing
+   * else left to claim (lease-takeover.ts): the leases of holders proven
+   * gone have just been taken over; the others are waited for. Once per
+   * holder and state.
+   */
+  readonly onForeignLeases?: ((leases: readonly ForeignLease[]) => void) | undefined;
 }
 
 export interface JobOutcome {
@@ -77,6 +85,16 @@ export function resumeJob(deps: EngineDeps, jobId: string, options: RunOptions =
 export async function runJob(deps: EngineDeps, jobId: string, options: RunOptions = {}): Promise<JobOutcome> {
   // One table-shape cache for the whole run; the runner's workers share it.
   deps = { ...deps, shapes: deps.shapes ?? new TableShapeCache() };
+  // Lease batches under a name whose liveness lock proves this runner alive (and, after a crash, gone).
+  const hold = await deps.liveness?.hold(workerName(deps));
+  try {
+    return await runJobAs(hold ? { ...deps, worker: hold.worker } : deps, jobId, options);
+  } finally {
+    await hold?.release();
+  }
+}
+
+async function runJobAs(deps: EngineDeps, jobId: string, options: RunOptions): Promise<JobOutcome> {
   let job = await getJob(deps.sql, jobId);
   let plan: readonly TablePlanSummary[] | undefined;
 
@@ -118,6 +136,7 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
   let attemptedHere = 0;
   let crash: unknown;
   let stop = false;
+  const told = new Set<string>();
 
   const report = (r: BatchResult): void => {
     totals.rowsDone += r.counts.done;
@@ -163,7 +182,13 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
     const phase = await settleBatchPhase(deps, job.id);
     if (phase.settled) return { job: phase.job, interrupted: false };
     if (phase.remaining.pending + phase.remaining.retryable === 0) {
-      // Only batches leased by other processes are left: wait for them to finish or their leases to expire.
+      // Only batches leased by other holders are left: take over those of runners proven gone at once.
+      const leases = await takeOverDeadLeases(deps.sql, job.id, worker);
+      const news = leases.filter((l) => !told.has(`${l.worker} ${l.state}`));
+      for (const l of news) told.add(`${l.worker} ${l.state}`);
+      if (news.length > 0) options.onForeignLeases?.(news);
+      if (leases.some((l) => l.state === 'gone')) continue;
+      // The others: wait for them to finish or their leases to expire.
       await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, phase.nextLeaseExpiryMs ?? 0) + 5), options.signal);
     }
   }

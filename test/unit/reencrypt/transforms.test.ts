@@ -203,4 +203,18 @@ describe('row transforms', () => {
     expect(out).toEqual([10, 20, 30, 40, 50, 60, 70]);
     expect(peak).toBe(3);
   });
+
+  it('mapLimit starts no item after one failed (a throttled key service gets no more calls from a failed batch)', async () => {
+    const started: number[] = [];
+    const failing = mapLimit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 2, async (n) => {
+      started.push(n);
+      await new Promise((r) => setImmediate(r));
+      if (n === 3) throw new Error('throttled');
+      return n;
+    });
+    await expect(failing).rejects.toThrow('throttled');
+    await new Promise((r) => setTimeout(r, 20));
+    // 3 failed while 4 was in flight; nothing after that was started.
+    expect(started).toEqual([1, 2, 3, 4]);
+  });
 });
