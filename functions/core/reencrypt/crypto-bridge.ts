@@ -1,6 +1,8 @@
 import type { EnvelopeCipher } from '../crypto/envelope-cipher';
 import type { BlindIndex } from '../crypto/blind-index';
 import { LegacyFormatError } from '../crypto/errors';
+import { FernetReader } from '../crypto/legacy/fernet';
+import { JsonKeyIdReader } from '../crypto/legacy/json-key-id';
 import { classifyValue, UNREADABLE_KEY_ID } from '../crypto/legacy/classify';
 import type { LegacyReader } from '../crypto/legacy/reader';
 import { assertLegacyKeyReadable } from '../keys/policy';
@@ -58,6 +60,24 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
         return Promise.reject(err as Error);
       }
       return reader.decrypt(value);
+    },
+    encryptLegacy: (plaintext, kind, target, opts) => {
+      try {
+        // The catalog decides who may encrypt, in every format: only the active key of its family.
+        cipher.policy.assertCanEncrypt(target);
+        if (kind === 'fernet') {
+          const fernet = readers.find((r): r is FernetReader => r instanceof FernetReader);
+          if (!fernet) throw new LegacyFormatError('no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens');
+          return Promise.resolve(fernet.encrypt(target, plaintext, opts?.timestamp));
+        }
+        const json = readers.find((r): r is JsonKeyIdReader => r instanceof JsonKeyIdReader);
+        if (!json) {
+          throw new LegacyFormatError('no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them');
+        }
+        return Promise.resolve(json.encrypt(target, plaintext));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     },
   };
 }
