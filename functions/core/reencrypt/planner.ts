@@ -140,7 +140,8 @@ export async function planTable(
         cutter.add(row.id);
         for (const c of table.columns) {
           const cls = deps.crypto.classify(row.values[c] ?? null);
-          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
+          // Envelope and JSON key ids, Fernet tokens by their key's id: the keys this job moves values off.
+          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
         }
       }
     }
