@@ -1,4 +1,6 @@
 import type { KeyLifecycle } from './ports';
+import { UNKNOWN_FERNET_KEY } from '../crypto/legacy/fernet';
+import { isFernetKeyId } from '../keys/policy';
 import { valuesUnderKey, type VerifyReport } from './verify';
 
 /**
@@ -24,7 +26,9 @@ export async function retireVerifiedKeys(
   const kept: { keyId: string; values: number }[] = [];
   for (const key of keys) {
     if (key.status !== 'rotating') continue;
-    const values = valuesUnderKey(fullReport, key.id);
+    // A Fernet token no configured key verifies (tampered, or under a key not configured) cannot be
+    // attributed: while one exists no Fernet key is retired, as a damaged envelope's header still holds its key.
+    const values = valuesUnderKey(fullReport, key.id) + (isFernetKeyId(key.id) ? valuesUnderKey(fullReport, UNKNOWN_FERNET_KEY) : 0);
     if (values > 0) {
       kept.push({ keyId: key.id, values });
       continue;
