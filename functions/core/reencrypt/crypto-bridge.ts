@@ -52,6 +52,21 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
       if (!reader) {
         return Promise.reject(new LegacyFormatError(`no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`));
       }
+      if (reader instanceof FernetReader) {
+        // One pass: the key whose HMAC verified is known only after decrypting; the catalog decides before the plaintext is returned.
+        try {
+          const { plaintext, keyId } = reader.decryptWithKeyId(value);
+          try {
+            assertLegacyKeyReadable(cipher.policy, keyId);
+          } catch (err) {
+            plaintext.fill(0);
+            throw err;
+          }
+          return Promise.resolve(plaintext);
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+      }
       // A JSON key_id value names a KEK: the catalog decides, as for an envelope (a destroyed key never decrypts).
       const keyId = reader.keyIdOf(value);
       try {

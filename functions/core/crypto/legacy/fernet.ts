@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomPool } from '../random-pool';
 import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
 import { LegacyAuthenticationError } from './errors';
 import type { LegacyReader } from './reader';
@@ -22,8 +23,9 @@ const FERNET_PREFIX = Buffer.from('gAAAAA', 'latin1');
 export const FERNET_ENV = { primary: 'ENCRYPTION_KEY', fallback: 'ENCRYPTION_KEY_FALLBACK' } as const;
 
 interface FernetKey {
-  readonly signing: Buffer;
-  readonly encryption: Buffer;
+  /** KeyObjects: imported once, not on every HMAC and cipher of a rotation. */
+  readonly signing: KeyObject;
+  readonly encryption: KeyObject;
   /** Where it came from, for messages: `ENCRYPTION_KEY`, `ENCRYPTION_KEY_FALLBACK[2]`, `key 1`. */
   readonly source: string;
   /** Its catalog id, `fernet:<16 hex>` (fernetKeyId): names the key in counts and the catalog, never reveals it. */
@@ -167,6 +169,11 @@ export class FernetReader implements LegacyReader {
   }
 
   decryptSync(value: Buffer | string): Buffer {
+    return this.decryptWithKeyId(value).plaintext;
+  }
+
+  /** The plaintext and the id of the key whose HMAC verified it: one pass for a rotation, which needs both. */
+  decryptWithKeyId(value: Buffer | string): { readonly plaintext: Buffer; readonly keyId: string } {
     const text = typeof value === 'string' ? value : value.toString('latin1');
     if (!TOKEN_PATTERN.test(text)) throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
     const token = Buffer.from(text, 'base64url');
@@ -197,7 +204,7 @@ export class FernetReader implements LegacyReader {
     const iv = token.subarray(9, HEADER_BYTES);
     const decipher = createDecipheriv('aes-128-cbc', key.encryption, iv);
     try {
-      return Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]);
+      return { plaintext: Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]), keyId: key.id };
     } catch (err) {
       // The HMAC verified, so bad padding means the token was made by a broken writer.
       throw new LegacyFormatError('the Fernet token authenticated but its PKCS7 padding is invalid', { cause: err });
@@ -226,7 +233,7 @@ export function fernetEncrypt(key: string | Buffer, plaintext: Buffer | string, 
 }
 
 function writeToken(k: FernetKey, plaintext: Buffer | string, options: { iv?: Buffer | undefined; time?: number | undefined }): string {
-  const iv = options.iv ?? randomBytes(16);
+  const iv = options.iv ?? randomPool.bytes(16);
   if (iv.length !== 16) throw new KeyMaterialError(`a Fernet IV is 16 bytes, got ${iv.length}`);
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = VERSION;
@@ -259,5 +266,5 @@ function decodeKey(text: string, where: string): Buffer {
 
 function toKey(key: Buffer, source: string): FernetKey {
   if (key.length !== 32) throw new KeyMaterialError(`${source}: a Fernet key is 32 bytes, got ${key.length}`);
-  return { signing: Buffer.from(key.subarray(0, 16)), encryption: Buffer.from(key.subarray(16)), source, id: fernetKeyId(key) };
+  return { signing: createSecretKey(key.subarray(0, 16)), encryption: createSecretKey(key.subarray(16)), source, id: fernetKeyId(key) };
 }
