@@ -1,7 +1,5 @@
 import type { KeyLifecycle } from './ports';
-import { UNKNOWN_FERNET_KEY } from '../crypto/legacy/fernet';
-import { isFernetKeyId } from '../keys/policy';
-import { valuesUnderKey, type VerifyReport } from './verify';
+import { valuesNeedingKey, type VerifyReport } from './verify';
 
 /**
  * Safe retirement: a `rotating` key becomes `retired` only when a verify over
@@ -26,9 +24,8 @@ export async function retireVerifiedKeys(
   const kept: { keyId: string; values: number }[] = [];
   for (const key of keys) {
     if (key.status !== 'rotating') continue;
-    // A Fernet token no configured key verifies (tampered, or under a key not configured) cannot be
-    // attributed: while one exists no Fernet key is retired, as a damaged envelope's header still holds its key.
-    const values = valuesUnderKey(fullReport, key.id) + (isFernetKeyId(key.id) ? valuesUnderKey(fullReport, UNKNOWN_FERNET_KEY) : 0);
+    // Fernet keys also count tokens no configured key verifies (they cannot be attributed).
+    const values = valuesNeedingKey(fullReport, key.id);
     if (values > 0) {
       kept.push({ keyId: key.id, values });
       continue;
