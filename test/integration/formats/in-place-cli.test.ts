@@ -119,4 +119,20 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
     expect(await keyStatus(db.sql, 'kek-v1')).toBe('rotating');
     expect(await keyStatus(db.sql, fx.ids.fernetOld)).toBe('rotating');
   });
+
+  it('--mode migrate stays the explicit change to rk1: every value becomes an envelope, the job verifies against rk1', async () => {
+    const run = await rekey('reencrypt', '--mode', 'migrate');
+    expect(run.out).toContain('completed');
+    expect(run.code).toBe(0);
+    for (const [table, column] of [[FERNET_TABLE, 'email'], [JSON_TABLE, 'api_key_encrypted']] as const) {
+      const { rows } = await db.sql.query<{ v: string }>(`SELECT ${column} AS v FROM ${table}`);
+      expect(rows.every((r) => r.v.startsWith('rk1:AQZrZWstdjI'))).toBe(true); // rk1, kek-v2
+    }
+    expect(await keyStatus(db.sql, fx.ids.fernetOld)).toBe('retired');
+    expect(await keyStatus(db.sql, 'kek-v1')).toBe('retired');
+    // The registry still says fernet / json-key-id: verify says so until the config is changed to rk1.
+    const verified = await rekey('verify');
+    expect(verified.code).toBe(1);
+    expect(verified.out).toMatch(/rk1: not the table's format/);
+  });
 });
