@@ -121,6 +121,18 @@ describe('in-place rotation in the table format', () => {
     expect(gone.errors[0]!.code).toBe('KEY_DESTROYED');
   });
 
+  it('recomputes a stale blind index while rotating in place, leaves a current one alone', async () => {
+    const [indexed] = parseRegistry({ tables: [{ name: 'users', idColumn: 'id', columns: ['email'], format: 'fernet', blindIndex: { email: 'email_hash' } }] }).tables as [RegistryTable];
+    const hasher = { index: (p: Buffer) => `bidx-v2:${p.length}`, isCurrent: (v: string | Buffer) => String(v).startsWith('bidx-v2:') };
+    const token = fernetEncrypt(F_OLD, 'frank@example.com');
+    const c = { ...ctx(indexed), blindIndex: hasher };
+    const stale = await transformRow({ id: '7', tenant: null, values: { email: token, email_hash: 'bidx-v1:old' } }, c);
+    expect(stale.next.email_hash).toBe('bidx-v2:17');
+    const current = await transformRow({ id: '7', tenant: null, values: { email: token, email_hash: 'bidx-v2:99' } }, c);
+    expect(current.next.email_hash).toBe('bidx-v2:99');
+    expect(fernet.keyIdOf(current.next.email as string)).toBe(ids.current);
+  });
+
   it('done means: in the table format and under its target key', () => {
     expect(valueDoneIn({ kind: 'fernet', keyId: ids.current }, ids.current, 'fernet')).toBe(true);
     expect(valueDoneIn({ kind: 'fernet', keyId: ids.current }, ids.current, 'rk1')).toBe(false);
