@@ -1,6 +1,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Product code, benches, scripts and examples never reach into test/: what they share with the tests
+// (the PostgreSQL and moto launchers, say) lives in functions/local/services.
+const noTestImports = { group: ['**/test', '**/test/**'], message: 'only test/ imports from test/; shared code belongs in functions/ (e.g. functions/local/services)' };
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -10,6 +14,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
     },
+  },
+  {
+    files: ['bin/**/*.ts', 'lib/**/*.ts', 'functions/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'examples/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noTestImports] }] },
   },
   {
     // The domain never reaches for Lambda, middy, CDK, the AWS SDK or pg directly: only adapters do.
@@ -22,6 +30,8 @@ export default tseslint.config(
           patterns: [
             { group: ['aws-lambda', '@middy/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'], message: 'functions/core stays free of Lambda/CDK imports' },
             { group: ['@aws-sdk/*', 'pg', '@aws-lambda-powertools/*'], message: 'only functions/core/adapters import AWS SDK clients or pg' },
+            // This block replaces the one above for functions/core (flat config does not merge a rule's options).
+            noTestImports,
           ],
         },
       ],

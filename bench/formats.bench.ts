@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { createPgSql } from '../functions/core/adapters/pg-sql';
+import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import { fernetEncrypt, FernetReader, fernetTimestamp } from '../functions/core/crypto/legacy/fernet';
@@ -26,7 +26,7 @@ import type { Mode } from '../functions/core/reencrypt/modes';
 import { parseRegistry } from '../functions/core/reencrypt/registry';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
-import { startThrowawayPostgres } from '../test/support/postgres-cluster';
+import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--rows');

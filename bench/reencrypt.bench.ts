@@ -12,9 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { startThrowawayPostgres } from '../test/support/postgres-cluster';
+import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { startBatchWorkers } from '../functions/cli/worker-pool';
-import { createPgSql } from '../functions/core/adapters/pg-sql';
+import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';
@@ -31,7 +31,7 @@ import { AwsSecretsAdapter } from '../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchical';
 import { generateWrappedKek, KEYSET_FORMAT, KEYSET_VERSION, serializeKeyset } from '../functions/core/crypto/keyrings/keyset';
 import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
-import { motoServerAvailable, startMotoServer } from '../test/support/moto-server';
+import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 
 const args = process.argv.slice(2);

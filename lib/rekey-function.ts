@@ -1,22 +1,36 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Code, Function as LambdaFunction, Tracing, type FunctionProps } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/metrics-names';
 import { FUNCTION_DEFAULTS } from './defaults';
 import { allowCloudWatchLogs } from './key-policies';
+import { ConstructUsageError } from './errors';
 import { acknowledge, acknowledgeWildcards } from './nag';
 
-/** The repository root: entries, package-lock.json and tsconfig.json live there. */
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+/**
+ * The package root: in this repository, where the entries, package-lock.json
+ * and tsconfig.json live; in an installed package (this file compiled to
+ * dist/lib/), the directory holding its package.json and dist/.
+ */
+export const PROJECT_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : path.join('..', '..'));
 
 /** Path of a Lambda entry under functions/handlers. */
 export function handlerEntry(name: string): string {
   return path.join(PROJECT_ROOT, 'functions', 'handlers', `${name}.ts`);
+}
+
+/** Where `npm pack` puts the handlers bundled with {@link BUNDLING} (scripts/bundle-handlers.ts), relative to {@link PROJECT_ROOT}. */
+export const PREBUNDLED_HANDLERS_DIR = path.join('dist', 'handlers');
+
+/** Directory of one pre-bundled handler (its index.js and index.js.map), as the installed package ships it. */
+export function prebundledHandler(name: string): string {
+  return path.join(PROJECT_ROOT, PREBUNDLED_HANDLERS_DIR, name);
 }
 
 /**
@@ -60,12 +74,15 @@ export interface RekeyFunctionProps {
 
 /**
  * One rekey Lambda function with the project's settings: Node.js (newest
- * runtime), arm64, bundled locally by esbuild ({@link BUNDLING}); Powertools
+ * runtime), arm64, bundled locally by esbuild ({@link BUNDLING}) from the
+ * entry's source in this repository, or taken as bundled by `npm pack` from an
+ * installed package, which ships no TypeScript sources; Powertools
  * environment; X-Ray active; its own KMS-encrypted log group with retention;
  * its own role with no managed policy.
  */
 export class RekeyFunction extends Construct {
-  readonly function: NodejsFunction;
+  /** A NodejsFunction when bundled from source (this repository), a Function of the pre-bundled code in an installed package. */
+  readonly function: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
 
@@ -96,11 +113,7 @@ export class RekeyFunction extends Construct {
     );
     for (const statement of props.statements ?? []) this.role.addToPolicy(statement);
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: handlerEntry(props.handler),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    const settings = {
       runtime: FUNCTION_DEFAULTS.runtime,
       architecture: FUNCTION_DEFAULTS.architecture,
       memorySize: props.memorySize ?? FUNCTION_DEFAULTS.taskMemoryMiB,
@@ -116,8 +129,8 @@ export class RekeyFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: BUNDLING,
-    });
+    } satisfies Omit<FunctionProps, 'code' | 'handler'>;
+    this.function = functionOfHandler(this, props.handler, settings);
     // Tracing.ACTIVE adds xray:PutTraceSegments / PutTelemetryRecords on "*" to the role's default policy.
     acknowledge(
       this.role,
@@ -125,4 +138,28 @@ export class RekeyFunction extends Construct {
       'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions (added by Tracing.ACTIVE).',
     );
   }
+}
+
+/** The function of one handler: bundled from its source when present, else the package's pre-bundled code. */
+function functionOfHandler(scope: Construct, handler: string, settings: Omit<FunctionProps, 'code' | 'handler'>): LambdaFunction {
+  const entry = handlerEntry(handler);
+  if (fs.existsSync(entry)) {
+    return new NodejsFunction(scope, 'Function', {
+      ...settings,
+      entry,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: BUNDLING,
+    });
+  }
+  const bundled = prebundledHandler(handler);
+  if (!fs.existsSync(path.join(bundled, 'index.js'))) {
+    throw new ConstructUsageError(
+      `rekey function "${handler}": neither its source (${entry}) nor its pre-bundled code (${path.join(bundled, 'index.js')}) exists; ` +
+        'in a checkout, run `npm run build` to bundle the handlers',
+    );
+  }
+  // The same handler name NodejsFunction gives its bundle (index.js exporting `handler`).
+  return new LambdaFunction(scope, 'Function', { ...settings, code: Code.fromAsset(bundled), handler: 'index.handler' });
 }

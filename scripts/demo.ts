@@ -20,14 +20,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../functions/cli/main';
-import { createPgSql } from '../functions/core/adapters/pg-sql';
+import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';
 import { migrate } from '../functions/core/schema/migrate';
-import { motoServerAvailable, startMotoServer } from '../test/support/moto-server';
-import { findPostgresBinDir, startThrowawayPostgres } from '../test/support/postgres-cluster';
-import { startPgliteServer } from '../test/support/pglite-server';
+import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
+import { findPostgresBinDir, startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
+import { startPgliteServer } from '../functions/local/services/pglite-server';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);

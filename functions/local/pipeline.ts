@@ -8,6 +8,7 @@ import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '.
 import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/registry';
 import { resetContainerRuntime } from '../handlers/shared/runtime';
 import { LocalPipelineOptionsError } from './errors';
+import { lambdaContext } from './lambda-events';
 import { SqsEventSource } from './sqs-event-source';
 import { runLocalStateMachine, type AslDefinition } from './state-machine-runner';
 
@@ -196,21 +197,4 @@ function resolveRegistry(given: unknown): unknown {
   }
   parseRegistry(given, 'registry option');
   return given;
-}
-
-function lambdaContext(name: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `rekey-${name}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:rekey-${name}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
-    logGroupName: `/aws/lambda/rekey-${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 300_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }

@@ -7,6 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sqsRecordOfMessage } from './lambda-events';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
@@ -140,22 +141,8 @@ export class SqsEventSource {
   }
 
   private toRecord(m: Message): SQSRecord {
-    const a = m.Attributes ?? {};
-    return {
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
-        SentTimestamp: a.SentTimestamp ?? String(Date.now()),
-        SenderId: a.SenderId ?? 'local',
-        ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: this.queueArn,
-      awsRegion: this.options.region ?? 'us-east-1',
-    };
+    // Receive attributes not returned count as a first receive now.
+    const now = String(Date.now());
+    return sqsRecordOfMessage({ ...m, Attributes: { SentTimestamp: now, ApproximateFirstReceiveTimestamp: now, ...m.Attributes } }, this.queueArn, this.options.region);
   }
 }

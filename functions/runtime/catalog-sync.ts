@@ -58,7 +58,7 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: KeySource, actor
     return { changes: planned.map((step) => describeStep(step, active?.id, true)) };
   }
   return sql.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_SYNC_LOCK_ID]);
+    await tx.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1)', [CATALOG_SYNC_LOCK_ID]);
     const catalog = new KeyCatalog(tx, { audit: new AuditLog(tx) });
     const changes: string[] = [];
     for (const step of plan(ofFamily(await catalog.list()), ids, primary, family)) {

@@ -1,4 +1,4 @@
-import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg-sql';
+import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg/sql';
 import { RekeyError } from '../core/errors';
 import { BlindIndex } from '../core/crypto/blind-index';
 import { EnvelopeCipher } from '../core/crypto/envelope-cipher';

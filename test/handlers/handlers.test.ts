@@ -1,6 +1,6 @@
 import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { InvalidInputError } from '../../functions/core/pipeline/errors';
@@ -13,15 +13,10 @@ import { handler as validateInput } from '../../functions/handlers/validate-inpu
 import { handler as worker } from '../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { migratedDatabase, type TestDatabase } from '../support/database';
+import { lambdaContext, sqsRecord } from '../support/lambda';
 
 /** Each handler called as Lambda calls it: real event shapes, real PostgreSQL, output and logs checked for secrets. */
-const context = {
-  functionName: 'rekey-test',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-test',
-  memoryLimitInMB: '512',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = lambdaContext('test', { remainingMs: 60_000 });
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
 
@@ -87,17 +82,7 @@ describe('Lambda handlers', () => {
       batchesTotal: number;
     };
     expect(planned.batchesTotal).toBe(3);
-    const record = (body: string, id: string) => ({
-      messageId: id,
-      receiptHandle: `rh-${id}`,
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:rekey-jobs',
-      awsRegion: 'us-east-1',
-    });
+    const record = (body: string, messageId: string) => sqsRecord(body, { messageId });
     const event: SQSEvent = {
       Records: [
         record(JSON.stringify({ jobId: planned.jobId, batchId: 'secrets#1' }), 'm1'),

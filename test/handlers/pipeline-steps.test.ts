@@ -1,7 +1,7 @@
 import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
@@ -21,6 +21,7 @@ import { BatchBusyError, HandlerConfigError, QueueSendError } from '../../functi
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { awsClientConfig } from '../support/aws';
 import { migratedDatabase, type TestDatabase } from '../support/database';
+import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
 
 /**
  * The state machine's task handlers and the worker called one after the other
@@ -30,13 +31,7 @@ import { migratedDatabase, type TestDatabase } from '../support/database';
  * checked field for field against the documented contract; logs and EMF
  * metrics are read from stdout and scanned for the test's plaintexts and keys.
  */
-const context = {
-  functionName: 'rekey-step',
-  awsRequestId: 'req-step',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-step',
-  memoryLimitInMB: '512',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = lambdaContext('step', { remainingMs: 60_000 });
 const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
@@ -120,22 +115,7 @@ describe('pipeline step handlers', () => {
       all.push(...r.Messages);
     }
   }
-  const toRecord = (m: Message): SQSRecord => ({
-    messageId: m.MessageId!,
-    receiptHandle: m.ReceiptHandle!,
-    body: m.Body!,
-    attributes: {
-      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-      SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
-      SenderId: m.Attributes?.SenderId ?? 'local',
-      ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-    },
-    messageAttributes: {},
-    md5OfBody: m.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:steps',
-    awsRegion: 'us-east-1',
-  });
+  const toRecord = (m: Message): SQSRecord => sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:steps');
 
   async function planned(): Promise<{ executionId: string; jobId: string; batchesTotal: number }> {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;

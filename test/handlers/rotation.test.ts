@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { Context } from 'aws-lambda';
 import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
@@ -11,6 +10,7 @@ import { handler, resetRotationDeps } from '../../functions/handlers/rotation';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
+import { lambdaContext } from '../support/lambda';
 
 /**
  * The rotation Lambda as Secrets Manager calls it: real rotation events,
@@ -18,13 +18,7 @@ import { motoRotationLambda, startMotoRotation } from '../integration/rotation/m
  * catalog on a real PostgreSQL (DATABASE_URL), the rewrap started on a moto
  * Step Functions state machine. Logs and EMF metrics are read from stdout.
  */
-const context = {
-  functionName: 'rekey-rotation',
-  awsRequestId: 'req-rotation',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-rotation',
-  memoryLimitInMB: '512',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = lambdaContext('rotation', { remainingMs: 60_000 });
 
 describe('rotation handler', () => {
   const saved = { ...process.env };

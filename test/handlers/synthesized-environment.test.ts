@@ -17,9 +17,10 @@ import { handler as verify } from '../../functions/handlers/verify';
 import { handler as worker } from '../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { awsClientConfig } from '../support/aws';
-import { startDataApiServer, type DataApiServer } from '../support/data-api-server';
+import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { freshDatabase, type TestDatabase } from '../support/database';
 import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
+import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
 
 /**
  * Every handler run with exactly the environment the synthesized template
@@ -114,7 +115,7 @@ describe('handlers with the environment the template gives their functions', () 
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
-    const context = { functionName: `rekey-${name}`, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+    const context = lambdaContext(name, { remainingMs: 60_000 });
     return call(context);
   }
 
@@ -126,18 +127,7 @@ describe('handlers with the environment the template gives their functions', () 
       all.push(...r.Messages);
     }
   }
-  const toRecord = (m: Message): SQSRecord =>
-    ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'local', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:batches',
-      awsRegion: 'us-east-1',
-    }) as SQSRecord;
+  const toRecord = (m: Message): SQSRecord => sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:batches');
 
   it('a first execution on a fresh database runs from ValidateInput to Finalize and the inventory', async () => {
     const env = await synthesizedEnvironments();

@@ -3,11 +3,13 @@ import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { loadCdkJsonContext } from '../../lib/app';
 import { FUNCTION_DEFAULTS } from '../../lib/defaults';
 import { BUNDLING, PROJECT_ROOT, RekeyFunction } from '../../lib/rekey-function';
 import { ENV, SYNTH_TIMEOUT_MS, testOutdir } from './support';
+import { lambdaContext } from '../support/lambda';
 
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
@@ -30,7 +32,7 @@ describe('bundling', () => {
       bundling: BUNDLING,
     });
     const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }> };
-    const assetDir = (fn: NodejsFunction): string => {
+    const assetDir = (fn: LambdaFunction): string => {
       const key = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Code!.S3Key!;
       return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
     };
@@ -50,7 +52,7 @@ describe('bundling', () => {
     Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_METRICS_DISABLED: 'true' });
     try {
       const bundle = (await import(path.join(assets.validate!, 'index.js'))) as { handler: (e: unknown, c: unknown) => Promise<unknown> };
-      const context = { functionName: 'rekey-validate', awsRequestId: 'r', getRemainingTimeInMillis: () => 30_000 };
+      const context = lambdaContext('validate', { remainingMs: 30_000 });
       const err = (await bundle.handler({ executionId: 'arn:exec', input: {} }, context).catch((e: unknown) => e)) as Error & { code?: string };
       expect(err).toBeInstanceOf(Error);
       expect(err.name).toMatch(/^[A-Z][A-Za-z]+Error$/);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createPgSql } from '../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../functions/core/adapters/pg/sql';
 import type { SqlPool } from '../../functions/core/ports/sql';
 import { migrate } from '../../functions/core/schema/migrate';
 import { requestPgliteDatabase } from './pglite-factory';

@@ -1,7 +1,7 @@
-import { motoServerAvailable, startMotoServer } from './moto-server';
+import { motoServerAvailable, startMotoServer } from '../../functions/local/services/moto-server';
 import { startPgliteFactory } from './pglite-factory';
-import { startPgliteServer } from './pglite-server';
-import { findPostgresBinDir, startThrowawayPostgres } from './postgres-cluster';
+import { startPgliteServer } from '../../functions/local/services/pglite-server';
+import { findPostgresBinDir, startThrowawayPostgres } from '../../functions/local/services/postgres-cluster';
 
 /**
  * jest globalSetup of the integration and handlers projects: provides a

@@ -4,12 +4,12 @@
  * lacks, and crash clean-up can only be seen from outside a process.
  * Usage: tsx harness-child.ts <scenario>; prints one JSON line on stdout.
  */
-import { createPgSql } from '../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../functions/core/adapters/pg/sql';
 import { motoEndpoint } from './aws';
 import { freshDatabase, migratedDatabase } from './database';
 import globalSetup from './global-setup';
 import globalTeardown from './global-teardown';
-import { startThrowawayPostgres } from './postgres-cluster';
+import { startThrowawayPostgres } from '../../functions/local/services/postgres-cluster';
 
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startPgliteServer, type PgliteServer } from './pglite-server';
+import { startPgliteServer, type PgliteServer } from '../../functions/local/services/pglite-server';
 
 /**
  * On the PGlite fallback every test file needs a database of its own, but

@@ -1,4 +1,4 @@
-import { createPgSql } from '../../core/adapters/pg-sql';
+import { createPgSql } from '../../core/adapters/pg/sql';
 import { migrate, schemaStatus } from '../../core/schema/migrate';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';

@@ -8,10 +8,11 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import type { Sql, SqlLimits, SqlResult, SqlValue } from '../ports/sql';
-import { DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
+import { checkSqlLength, DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
 import { DataApiParameterError, isResumingError, isThrottlingError, isTransientDataApiError, mapDataApiError, RESUMING_ATTEMPTS } from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
 import { withRetry, type RetryPolicy } from './data-api/retry';
+import { serialQueue, type OpenTransaction } from './data-api/serial';
 import { decodeField, encodeParameter } from './data-api/values';
 
 export { DataApiConfigurationError, DataApiLimitError, DataApiParameterError, DataApiTransactionError } from './data-api/errors';
@@ -136,26 +137,31 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     return requests.length;
   };
 
-  const on = (transactionId: string | undefined, depth: number): DataApiSql => {
+  const on = (tx: OpenTransaction | undefined, depth: number): DataApiSql => {
+    // In a transaction every call waits for the one before it: the service refuses a second call in flight on a transaction.
+    const inTx = <T>(fn: (id: string) => Promise<T>): Promise<T> => {
+      if (!tx) throw new TypeError('no transaction to queue the call on');
+      return tx.serial(() => fn(tx.id));
+    };
     const self: DataApiSql = {
       limits,
-      query: <Row>(text: string, params?: readonly SqlValue[]) => query<Row>(text, params, transactionId),
+      query: <Row>(text: string, params?: readonly SqlValue[]) => (tx ? inTx((id) => query<Row>(text, params, id)) : query<Row>(text, params, undefined)),
       executeBatch: async (text, parameterSets) => {
         if (parameterSets.length === 0) return { parameterSets: 0, requests: 0 };
-        const requests = transactionId ? await batch(text, parameterSets, transactionId) : await self.transaction((tx) => tx.executeBatch(text, parameterSets).then((r) => r.requests));
+        const requests = tx ? await inTx((id) => batch(text, parameterSets, id)) : await self.transaction((inner) => inner.executeBatch(text, parameterSets).then((r) => r.requests));
         return { parameterSets: parameterSets.length, requests };
       },
       transaction: async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
-        if (!transactionId) return inTransaction(fn);
+        if (!tx) return inTransaction(fn);
         const savepoint = `rekey_sp_${depth}`;
-        await query(`SAVEPOINT ${savepoint}`, [], transactionId);
+        await inTx((id) => query(`SAVEPOINT ${savepoint}`, [], id));
         try {
-          const result = await fn(on(transactionId, depth + 1));
-          await query(`RELEASE SAVEPOINT ${savepoint}`, [], transactionId);
+          const result = await fn(on(tx, depth + 1));
+          await inTx((id) => query(`RELEASE SAVEPOINT ${savepoint}`, [], id));
           return result;
         } catch (err) {
-          // If this fails too the transaction is aborted anyway: report the error that caused it.
-          await query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], transactionId).catch(() => undefined);
+          // If this fails too the transaction is aborted (or the service ended it after the failed call): report the error that caused it.
+          await inTx((id) => query(`ROLLBACK TO SAVEPOINT ${savepoint}`, [], id)).catch(() => undefined);
           throw err;
         }
       },
@@ -165,20 +171,21 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
 
   const inTransaction = async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
     const begun = await call('BeginTransaction', () => client.send(new BeginTransactionCommand({ ...target, ...database })));
-    const id = begun.transactionId!;
+    const tx: OpenTransaction = { id: begun.transactionId!, serial: serialQueue() };
     // Rolled back with the same retries as any call; the failure that matters is the one that led
     // here, and a rollback that still fails leaves the service to end the transaction (3 minutes idle).
-    const rollback = () => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: id }))).catch(() => undefined);
+    // Commit and rollback queue behind any call still running, so they never overlap one either.
+    const rollback = () => tx.serial(() => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: tx.id })))).catch(() => undefined);
     let result: T;
     try {
-      result = await fn(on(id, 1));
+      result = await fn(on(tx, 1));
     } catch (err) {
       await rollback();
       throw err;
     }
     try {
       // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
-      await call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: id })), isThrottlingError);
+      await tx.serial(() => call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: tx.id })), isThrottlingError));
     } catch (err) {
       // Committed or not, a rollback is harmless (a committed transaction is simply not found) and frees the locks now.
       await rollback();
@@ -238,7 +245,7 @@ function encodeBatch(text: string, sets: readonly (readonly SqlValue[])[]): { sq
     if (placeholder === undefined) throw new DataApiParameterError(`the statement uses $${index} but ${width} parameter(s) were given`);
     return placeholder;
   });
-  return { sql, parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
+  return { sql: checkSqlLength(sql), parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
 }
 
 /** `$n` → Data API placeholders and parameters, checking every `$n` has a value. */
@@ -249,5 +256,5 @@ function encodeStatement(text: string, values: readonly SqlValue[]): { sql: stri
     if (!parameter) throw new DataApiParameterError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
     return parameter.placeholder;
   });
-  return { sql, parameters: encoded.map((e) => e.parameter) };
+  return { sql: checkSqlLength(sql), parameters: encoded.map((e) => e.parameter) };
 }

@@ -201,10 +201,16 @@ async function countByKeyId(deps: PlannerDeps, stmts: TableStatements, targetKey
  * Every batch-size-th pending id, in pages: 100 M rows cut into 2,000-row
  * batches is 50,000 ids, more than one Data API result may hold (1 MiB),
  * and one window over the whole table could outlast its 45 s statement
- * timeout. Pages are sized like the walk's (PageSizer).
+ * timeout. Each page's scan stops after page × batch size pending rows
+ * (statements.ts), so planning reads the table once in all. Pages are sized
+ * like the walk's (PageSizer); under a transport's limits a page also scans
+ * at most the counting slice's rows, so no statement nears the timeout
+ * whatever the batch size.
  */
 async function batchBoundaries(deps: PlannerDeps, stmts: TableStatements, targetKeyId: string, batchSize: number): Promise<string[]> {
-  const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
+  const requested = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+  const scanBound = Math.max(1, Math.floor((deps.countSliceRows ?? COUNT_SLICE_ROWS) / batchSize));
+  const pages = new PageSizer(deps.sql.limits, deps.sql.limits ? Math.min(requested, scanBound) : requested);
   const boundaries: string[] = [];
   for (;;) {
     const after = boundaries.length > 0 ? boundaries[boundaries.length - 1]! : null;

@@ -214,16 +214,24 @@ export class TableStatements {
    * boundary of the previous page]: the id of every batch-size-th pending
    * row, in id order — the upper bounds of the keyset batches — a page at a
    * time. Counting restarts after the previous page's last boundary, which
-   * ends a batch, so the pages together give the boundaries one pass would;
-   * the window runs over the index order, so LIMIT ends each scan early.
+   * ends a batch, so the pages together give the boundaries one pass would.
+   *
+   * The outer query orders by the raw id column, the order the window
+   * already produces from the index scan, so PostgreSQL needs no Sort and
+   * LIMIT stops the scan after `$2 × $3` pending rows. (Ordering by the
+   * window's row number instead, or by the id cast to text, makes it sort
+   * the whole window output: every page would read every remaining row and
+   * planning would be quadratic. test/integration/reencrypt/planning-scans
+   * checks the plan with EXPLAIN ANALYZE.)
    */
   batchBoundaries(after: boolean): Statement {
     const pending = this.pendingCondition(1);
     if (!pending) throw new TypeError(`table ${this.table.name} has no key id column: cut batches by scanning`);
     return {
       text:
-        `SELECT id FROM (SELECT ${this.id}::text AS id, row_number() OVER (ORDER BY ${this.id}) AS rn` +
-        ` FROM ${this.t} AS t WHERE ${pending}${after ? ` AND ${this.id} > $4::${this.idType}` : ''}) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3`,
+        `SELECT s.id::text AS id FROM (SELECT ${this.id} AS id, row_number() OVER (ORDER BY ${this.id}) AS rn` +
+        ` FROM ${this.t} AS t WHERE ${pending}${after ? ` AND ${this.id} > $4::${this.idType}` : ''}) AS s` +
+        ` WHERE s.rn % $2 = 0 ORDER BY s.id LIMIT $3`,
     };
   }
 

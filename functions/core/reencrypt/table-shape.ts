@@ -52,8 +52,9 @@ export const MIN_TEXT_ENVELOPE_CHARS = TEXT_PREFIX_V1.length + Math.ceil(((MIN_E
 /** The live columns of a table (empty when the table does not exist). */
 async function liveColumns(sql: Sql, table: RegistryTable): Promise<Map<string, ColumnRow>> {
   // to_regclass resolves the quoted name through search_path exactly as the engine's statements will.
+  // Catalog names are cast to text: the Data API cannot return PostgreSQL's `name` type.
   const { rows } = await sql.query<ColumnRow>(
-    `SELECT a.attname AS column_name, t.typname AS type_name,
+    `SELECT a.attname::text AS column_name, t.typname::text AS type_name,
             CASE WHEN t.typname = 'varchar' AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_chars,
             EXISTS (SELECT 1 FROM pg_index i
                      WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1

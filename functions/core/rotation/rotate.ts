@@ -1,11 +1,11 @@
-import { createSecret } from './createSecret';
+import { createSecret } from './create-secret';
 import type { RotationDeps, StepResult } from './deps';
 import { RotationError, RotationStepError } from './errors';
 import { parseRotationEvent, type RotationEvent, type RotationStep } from './event';
-import { finishSecret } from './finishSecret';
+import { finishSecret } from './finish-secret';
 import { readRotationState, type RotationState } from './secret-state';
-import { setSecret } from './setSecret';
-import { testSecret } from './testSecret';
+import { setSecret } from './set-secret';
+import { testSecret } from './test-secret';
 
 export type { RotationDeps, StepResult } from './deps';
 export { ROTATION_STEPS, parseRotationEvent, type RotationEvent, type RotationStep } from './event';

@@ -64,7 +64,7 @@ export async function migrate(
   for (const migration of migrations) {
     if (migration.version > target) break;
     const didApply = await sql.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+      await tx.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
       const done = await readApplied(tx);
       verifyApplied(done, migrations);
       if (done.some((m) => m.version === migration.version)) return false;

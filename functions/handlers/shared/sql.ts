@@ -1,5 +1,5 @@
 import { createDataApiSql } from '../../core/adapters/data-api-sql';
-import { createPgSql } from '../../core/adapters/pg-sql';
+import { createPgSql } from '../../core/adapters/pg/sql';
 import type { SqlPool } from '../../core/ports/sql';
 import { HandlerConfigError } from './errors';
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BatchExecuteStatementCommand, ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import { BatchExecuteStatementCommand, BeginTransactionCommand, ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
 import {
   createDataApiSql,
   DataApiLimitError,
@@ -12,18 +12,18 @@ import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import type { SqlValue } from '../../../functions/core/ports/sql';
-import { QueryError, ResultTooLargeError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
+import { QueryError, ResultTooLargeError, StatementTimeoutError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
 import { startJob } from '../../../functions/core/reencrypt/job-runner';
 import { verify } from '../../../functions/core/reencrypt/verify';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { createEngineRuntime } from '../../../functions/runtime/engine-runtime';
-import { startDataApiServer, type DataApiServer, type DataApiServerOptions } from '../../support/data-api-server';
+import { startDataApiServer, type DataApiServer, type DataApiServerOptions } from '../../../functions/local/services/data-api/server';
 import { freshDatabase, testPoolSize, type TestDatabase } from '../../support/database';
 
 /**
  * The Data API adapter through the real RDSDataClient (endpoint override,
- * fake credentials) against test/support/data-api-server.ts, a Data API
+ * fake credentials) against functions/local/services/data-api/server.ts, a Data API
  * endpoint backed by the real PostgreSQL.
  */
 const ARNS = { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db' };
@@ -216,17 +216,71 @@ describe('Data API adapter', () => {
     expect(server.calls['/BatchExecute'] ?? 0).toBe(before);
   });
 
-  it('a statement past the service timeout is stopped: a QueryError saying so, nothing of it kept, its transaction rolled back', async () => {
+  it('a statement past the service timeout is stopped: a retryable StatementTimeoutError saying so, nothing of it kept, its transaction rolled back', async () => {
     await start({ statementTimeoutMs: 300 });
     await sql.query('CREATE TABLE slow (id int PRIMARY KEY)');
     const err = await sql.query('INSERT INTO slow SELECT 1 FROM pg_sleep(2)').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(QueryError);
-    expect((err as Error).message).toMatch(/ExecuteStatement: the statement ran past the Data API's 45 s timeout and was stopped; make it cheaper/);
-    expect((err as QueryError).retryable).toBe(false);
+    expect(err).toBeInstanceOf(StatementTimeoutError);
+    expect((err as Error).message).toMatch(/ExecuteStatement: the statement ran past the Data API's 45 s timeout and was stopped; retry, or make it cheaper/);
+    expect((err as StatementTimeoutError).retryable).toBe(true);
     expect((await sql.query('SELECT count(*)::int AS n FROM slow')).rows).toEqual([{ n: 0 }]);
-    const inTx = await sql.transaction((tx) => tx.query('SELECT pg_sleep(2)')).catch((e: unknown) => e);
-    expect(inTx).toBeInstanceOf(QueryError);
+    const inTx = await sql.transaction((tx) => tx.query('SELECT 1 FROM pg_sleep(2)')).catch((e: unknown) => e);
+    expect(inTx).toBeInstanceOf(StatementTimeoutError);
     expect(server.openTransactions()).toBe(0); // rolled back
+  });
+
+  it('refuses result columns of types the service cannot return, as it does: void, name, interval, "char"', async () => {
+    for (const [statement, type] of [
+      ['SELECT pg_advisory_xact_lock(42)', 'VOID'],
+      ['SELECT current_user AS who', 'NAME'],
+      ["SELECT interval '1 day' AS i", 'INTERVAL'],
+      [`SELECT 'r'::"char" AS kind`, 'CHAR'],
+    ] as const) {
+      const err = await sql.query(statement).catch((e: unknown) => e);
+      expect([statement, err instanceof DataApiLimitError]).toEqual([statement, true]);
+      expect((err as Error).message).toContain(`unsupported data type ${type}`);
+    }
+    // What the product selects instead, and the documented types, pass.
+    await expect(sql.query('SELECT 1 AS locked FROM pg_advisory_xact_lock(42)')).resolves.toEqual({ rows: [{ locked: 1 }], rowCount: 1 });
+    await sql.query("CREATE TYPE mood AS ENUM ('ok', 'sad')");
+    await expect(sql.query("SELECT 'ok'::mood AS m, current_user::text AS who, '10.0.0.1'::inet AS ip")).resolves.toMatchObject({ rows: [{ m: 'ok', ip: '10.0.0.1' }] });
+    // The adapter's own SQL (migrations, advisory locks, catalog reads) runs under these rules.
+    await migrate(sql);
+    expect((await schemaStatus(sql)).pending).toEqual([]);
+  });
+
+  it('keeps no session state between calls outside a transaction; set_config(…, true) holds inside the transaction that set it', async () => {
+    await sql.query("SELECT set_config('rekey.tenant', 'acme', false)");
+    await sql.query("SET application_name = 'leaky'");
+    expect((await sql.query("SELECT coalesce(current_setting('rekey.tenant', true), '') AS t, current_setting('application_name') AS app")).rows).toEqual([{ t: '', app: '' }]);
+    const seen = await sql.transaction(async (tx) => {
+      await tx.query("SELECT set_config('rekey.tenant', $1, true)", ['acme']);
+      return (await tx.query<{ t: string }>("SELECT current_setting('rekey.tenant', true) AS t")).rows[0]!.t;
+    });
+    expect(seen).toBe('acme');
+    expect((await sql.query("SELECT coalesce(current_setting('rekey.tenant', true), '') AS t")).rows).toEqual([{ t: '' }]);
+  });
+
+  it('refuses a second call in flight on one transaction, ends a transaction whose call failed, and caps sql length — the adapter stays within all three', async () => {
+    const raw = (input: Record<string, unknown>) => client.send(new ExecuteStatementCommand({ ...ARNS, sql: 'SELECT 1', ...input }));
+    const { transactionId } = await client.send(new BeginTransactionCommand({ ...ARNS }));
+    const [slow, second] = await Promise.allSettled([raw({ sql: 'SELECT 1 FROM pg_sleep(0.3)', transactionId }), raw({ transactionId })]);
+    expect(slow.status).toBe('fulfilled');
+    expect(second).toMatchObject({ status: 'rejected', reason: { name: 'DatabaseErrorException', message: 'Transaction is still running a query' } });
+    await expect(raw({ sql: 'SELECT * FROM no_such_table', transactionId })).rejects.toMatchObject({ name: 'DatabaseErrorException' });
+    await expect(raw({ transactionId })).rejects.toMatchObject({ name: 'TransactionNotFoundException', message: expect.stringMatching(/aborted due to an error from a previous call/) as string });
+    expect(server.openTransactions()).toBe(0);
+    await expect(raw({ sql: `SELECT 1 ${' '.repeat(70_000)}` })).rejects.toMatchObject({ name: 'BadRequestException' });
+
+    // The adapter: calls it is given together go one at a time; a failed call rolls back cleanly; a long statement is refused before sending.
+    await sql.query('CREATE TABLE par (n int)');
+    await sql.transaction((tx) => Promise.all([1, 2, 3, 4].map((n) => tx.query('INSERT INTO par SELECT $1::int FROM pg_sleep(0.05)', [n]))));
+    expect((await sql.query('SELECT count(*)::int AS n FROM par')).rows).toEqual([{ n: 4 }]);
+    await expect(sql.transaction((tx) => tx.query('INSERT INTO par VALUES ($1::int)', ['x']))).rejects.toBeInstanceOf(QueryError);
+    expect(server.openTransactions()).toBe(0);
+    const calls = server.calls['/Execute'] ?? 0;
+    await expect(sql.query(`SELECT 1 ${' '.repeat(70_000)}`)).rejects.toThrow(DataApiLimitError);
+    expect(server.calls['/Execute'] ?? 0).toBe(calls);
   });
 
   it.each(['DatabaseErrorException', 'BadRequestException'] as const)('reports SQL errors (%s) as typed errors without parameter values', async (sqlErrorType) => {

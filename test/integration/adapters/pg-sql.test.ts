@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
-import { createPgSql, DatabaseUrlError } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql, DatabaseUrlError } from '../../../functions/core/adapters/pg/sql';
 import type { SqlPool } from '../../../functions/core/ports/sql';
 import {
   DatabaseAuthenticationError,
@@ -8,12 +8,13 @@ import {
   DatabaseError,
   QueryError,
   SerializationError,
+  StatementTimeoutError,
   UniqueViolationError,
   UnknownDatabaseError,
 } from '../../../functions/core/ports/sql-errors';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
-import { freePort } from '../../support/free-port';
-import { startThrowawayPostgres, type ThrowawayPostgres } from '../../support/postgres-cluster';
+import { freePort } from '../../../functions/local/services/free-port';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
 import { makeTestCertificates, type TestCertificates } from '../../support/tls-certificates';
 
 /** The pg adapter against a real PostgreSQL: what goes in comes back, transactions, and the errors callers see. */
@@ -210,13 +211,15 @@ describe('errors', () => {
     expect((err as QueryError).sqlState).toBe('23514');
   });
 
-  it('a statement past statementTimeoutMs is cancelled (57014)', async () => {
+  it('a statement past statementTimeoutMs is cancelled (57014): a retryable StatementTimeoutError', async () => {
     requireRealPostgres('PGlite ignores statement_timeout');
     const slow = createPgSql({ connectionString: db.url, max: 1, statementTimeoutMs: 50 });
     try {
       const err = await rejection(slow.query('SELECT pg_sleep(30)'));
-      expect(err).toBeInstanceOf(QueryError);
-      expect((err as QueryError).sqlState).toBe('57014');
+      expect(err).toBeInstanceOf(StatementTimeoutError);
+      expect((err as StatementTimeoutError).sqlState).toBe('57014');
+      expect((err as StatementTimeoutError).retryable).toBe(true);
+      expect((err as Error).message).toMatch(/statement_timeout/);
     } finally {
       await slow.close();
     }

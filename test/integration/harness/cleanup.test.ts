@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { DatabaseConnectionError } from '../../../functions/core/ports/sql-errors';
-import { reapAbandonedClusters, startThrowawayPostgres } from '../../support/postgres-cluster';
+import { reapAbandonedClusters, startThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
 import { runHarnessChild, spawnHarnessChild } from '../../support/run-harness-child';
 
 /** Throwaway clusters do not outlive the process that started them. */

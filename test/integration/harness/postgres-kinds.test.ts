@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { MIGRATIONS } from '../../../functions/core/schema/migrations';
 import { freshDatabase } from '../../support/database';
-import { findPostgresBinDir, startThrowawayPostgres } from '../../support/postgres-cluster';
+import { findPostgresBinDir, startThrowawayPostgres } from '../../../functions/local/services/postgres-cluster';
 import { runHarnessChild } from '../../support/run-harness-child';
 
 /** Each PostgreSQL the harness can provide runs rekey's schema: the fallback is tested, not just hoped for. */

@@ -21,7 +21,7 @@ import {
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
 import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
-import { awsConfig, countCommands, startMoto, type Moto } from './moto';
+import { awsClientConfig, countCommands } from '../../support/aws';
 
 /** The error a promise rejects with (fails the test when it resolves). */
 async function rejection<E = Error>(promise: Promise<unknown>): Promise<E> {
@@ -38,27 +38,21 @@ async function rejection<E = Error>(promise: Promise<unknown>): Promise<E> {
 // its own clients, so every call it makes is counted twice — by the keyring
 // (stats) and by a middleware on the SDK client.
 
-let moto: Moto;
 let admin: { kms: AwsKmsAdapter; secrets: AwsSecretsAdapter };
 let kmsKeyArn: string;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  const config = awsConfig(moto.endpoint);
+  const config = awsClientConfig();
   admin = { kms: AwsKmsAdapter.fromConfig(config), secrets: AwsSecretsAdapter.fromConfig(config) };
   const created = await new KMSClient(config).send(new CreateKeyCommand({ Description: 'rekey hierarchical keyring test' }));
   kmsKeyArn = created.KeyMetadata?.Arn as string;
 }, 60_000);
 
-afterAll(async () => {
-  await moto?.stop();
-});
-
 /** A fresh keyset secret holding kek-v1 (primary). */
 async function newKeysetSecret(): Promise<{ secretId: string; keyset: Keyset }> {
   const keyset = await createKeyset(admin.kms, kmsKeyArn);
   const name = `rekey/test/keyset-${randomUUID()}`;
-  const client = new SecretsManagerClient(awsConfig(moto.endpoint));
+  const client = new SecretsManagerClient(awsClientConfig());
   const out = await client.send(new CreateSecretCommand({ Name: name, SecretString: serializeKeyset(keyset) }));
   return { secretId: out.ARN as string, keyset };
 }
@@ -74,7 +68,7 @@ async function rotate(secretId: string, stage: string = AWSCURRENT): Promise<{ k
 
 /** A keyring with its own SDK clients and command counters, as one Lambda worker would have. */
 function worker(secretId: string, options: { versionStage?: string; cacheTtlMs?: number; now?: () => number } = {}) {
-  const config = awsConfig(moto.endpoint);
+  const config = awsClientConfig();
   const kmsClient = new KMSClient(config);
   const secretsClient = new SecretsManagerClient(config);
   const kmsCalls = countCommands(kmsClient);

@@ -7,32 +7,26 @@ import { AuthenticationError } from '../../../functions/core/crypto/errors';
 import { KeyServiceNotFoundError } from '../../../functions/core/crypto/keyrings/key-service-errors';
 import { KmsKeyring } from '../../../functions/core/crypto/keyrings/kms';
 import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
-import { awsConfig, countCommands, startMoto, type Moto } from './moto';
+import { awsClientConfig, countCommands } from '../../support/aws';
 
 // The kms keyring against moto_server through the real @aws-sdk/client-kms:
 // one data key per value from GenerateDataKey, Decrypt with the key pinned,
 // rewrap by ReEncrypt. moto enforces the encryption context and the key id
 // (not key state: disabled/destroyed keys are the KeyPolicy's job).
 
-let moto: Moto;
 let keyV1Arn: string;
 let keyV2Alias: string;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  const client = new KMSClient(awsConfig(moto.endpoint));
+  const client = new KMSClient(awsClientConfig());
   keyV1Arn = (await client.send(new CreateKeyCommand({ Description: 'rekey kms-v1' }))).KeyMetadata?.Arn as string;
   const v2 = await client.send(new CreateKeyCommand({ Description: 'rekey kms-v2' }));
   keyV2Alias = `alias/rekey-test-${randomUUID()}`;
   await client.send(new CreateAliasCommand({ AliasName: keyV2Alias, TargetKeyId: v2.KeyMetadata?.KeyId }));
 }, 60_000);
 
-afterAll(async () => {
-  await moto?.stop();
-});
-
 function worker(primary: 'kms-v1' | 'kms-v2', extraKeys: { id: string; kmsKeyId: string }[] = []) {
-  const client = new KMSClient(awsConfig(moto.endpoint));
+  const client = new KMSClient(awsClientConfig());
   const calls = countCommands(client);
   const keyring = new KmsKeyring({
     kms: new AwsKmsAdapter(client),
@@ -104,7 +98,7 @@ describe('kms keyring on moto (real SDK client)', () => {
   });
 
   it('a KMS key that does not exist is named', async () => {
-    const client = new KMSClient(awsConfig(moto.endpoint));
+    const client = new KMSClient(awsClientConfig());
     const keyring = new KmsKeyring({ kms: new AwsKmsAdapter(client), keys: [{ id: 'kms-v9', kmsKeyId: 'alias/rekey-missing' }], primary: 'kms-v9' });
     const cipher = await EnvelopeCipher.create({ keyring });
     const err = await cipher.encrypt('v', row(1)).then(

@@ -1,4 +1,4 @@
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import {

@@ -7,12 +7,13 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { handler as worker } from '../../../functions/handlers/worker';
 import { resetContainerRuntime } from '../../../functions/handlers/shared/runtime';
 import { SqsEventSource } from '../../../functions/local/sqs-event-source';
 import { awsClientConfig } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { lambdaContext } from '../../support/lambda';
 
 /**
  * The local event source mapping with the real worker handler on a real SQS
@@ -20,7 +21,7 @@ import { migratedDatabase, type TestDatabase } from '../../support/database';
  * in the DLQ after maxReceiveCount; what no delivery can fix is acknowledged.
  */
 const MAX_RECEIVES = 3;
-const context = { functionName: 'rekey-worker', awsRequestId: 'r', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+const context = lambdaContext('worker', { remainingMs: 60_000 });
 
 describe('SqsEventSource + worker handler on moto SQS', () => {
   let db: TestDatabase;

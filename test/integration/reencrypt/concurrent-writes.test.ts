@@ -4,6 +4,7 @@ import { createJob } from '../../../functions/core/reencrypt/jobs';
 import type { FaultSite } from '../../../functions/core/reencrypt/ports';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
+import { seededRandom } from '../../support/random';
 
 /**
  * An application keeps writing while the rotation runs: random rows get fresh
@@ -26,19 +27,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 it('loses no concurrent write: every row ends with the application\'s last value', async () => {
-  const random = rng(20240611);
+  const random = seededRandom(20240611);
   const old: EnvelopeCipher = oldCipher(world);
   /** id → the token plaintext the application last wrote (null: it set NULL). */
   const expected = new Map<number, string | null>();

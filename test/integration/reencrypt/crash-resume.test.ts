@@ -5,6 +5,7 @@ import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
+import { seededRandom } from '../../support/random';
 
 /**
  * Kill the job at random points — while planning, inside batches before and
@@ -28,16 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.drop();
 });
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Plaintext and key of every value, and the job's counters: what must not depend on crashes. */
 async function endState(world: World, table: string, jobId: string) {
@@ -68,7 +59,7 @@ describe.each([
     const reference = await startJob(engine(db, world, registry), { mode, targetKeyId: 'kek-v2', tables: ['twin'], batchSize: 100, requestedBy: 'test' }, { concurrency: 2, retire: false });
     expect(reference.job.status).toBe('completed');
 
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const points = new Map<string, number>();
     const faults = (point: string): void => {
       if (random() < 0.08) {

@@ -1,5 +1,5 @@
 import { freshDatabase } from '../../support/database';
-import { createPgSql } from '../../../functions/core/adapters/pg-sql';
+import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { MigrationChecksumError, SchemaNotMigratedError, SchemaTooNewError } from '../../../functions/core/schema/errors';
 import { assertSchemaCurrent, migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { MIGRATIONS } from '../../../functions/core/schema/migrations';

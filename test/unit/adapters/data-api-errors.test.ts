@@ -2,7 +2,15 @@ import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementComm
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDataApiSql, DataApiConfigurationError, DataApiLimitError, DataApiTransactionError } from '../../../functions/core/adapters/data-api-sql';
 import { mapPgError } from '../../../functions/core/adapters/pg/errors';
-import { DatabaseAuthenticationError, DatabaseConnectionError, QueryError, ResultTooLargeError, SerializationError, UniqueViolationError } from '../../../functions/core/ports/sql-errors';
+import {
+  DatabaseAuthenticationError,
+  DatabaseConnectionError,
+  QueryError,
+  ResultTooLargeError,
+  SerializationError,
+  StatementTimeoutError,
+  UniqueViolationError,
+} from '../../../functions/core/ports/sql-errors';
 
 /** Error branches of the Data API adapter (the happy paths run against a real endpoint in test/integration/adapters). */
 const rds = mockClient(RDSDataClient);
@@ -80,8 +88,7 @@ it.each([
   ['HttpEndpointNotEnabledException', DataApiConfigurationError, /EnableHttpEndpoint/],
   ['DatabaseNotFoundException', DataApiConfigurationError, /DB_CLUSTER_ARN/],
   ['TransactionNotFoundException', DataApiTransactionError, /3 minutes/],
-  ['StatementTimeoutException', QueryError, /45 s timeout and was stopped; make it cheaper/],
-  ['UnsupportedResultException', DataApiLimitError, /substring/],
+  ['UnsupportedResultException', DataApiLimitError, /cast unsupported types to text/],
 ] as const)('says what to fix on %s, without retrying', async (name, type, message) => {
   rds.on(ExecuteStatementCommand).rejects(error(name, 'from the service'));
   const err = await caught(sql().query('SELECT 1'));
@@ -90,13 +97,85 @@ it.each([
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
 });
 
-it('names the response size limit when the service refuses a large result', async () => {
-  rds.on(ExecuteStatementCommand).rejects(error('BadRequestException', 'Database returned more than the allowed response size limit'));
+it('a statement stopped at the 45 s timeout is a retryable StatementTimeoutError that says what to make cheaper, not retried in place', async () => {
+  rds.on(ExecuteStatementCommand).rejects(error('StatementTimeoutException', 'Request timed out'));
+  const err = await caught(sql().query('SELECT 1'));
+  expect(err).toBeInstanceOf(StatementTimeoutError);
+  expect(err.retryable).toBe(true);
+  expect(err.message).toMatch(/45 s timeout and was stopped; retry, or make it cheaper/);
+  // Not retried by the adapter: another 45 s would pass the worker's own deadline; the caller's retry decides.
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+
+  rds.reset();
+  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: canceling statement due to statement timeout; SQLState: 57014'));
+  const sqlTimeout = await caught(sql().query('SELECT 1'));
+  expect(sqlTimeout).toBeInstanceOf(StatementTimeoutError);
+  expect(sqlTimeout.sqlState).toBe('57014');
+  const pgErr = mapPgError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014', severity: 'ERROR' }));
+  expect(pgErr).toBeInstanceOf(StatementTimeoutError);
+});
+
+// The engine's paging readers answer ResultTooLargeError (the port's class) with a smaller page, so every
+// wording the service uses for a result over 1 MiB must become it; a single row over 64 KB must not.
+it.each([
+  ['BadRequestException', 'Database returned more than the allowed response size limit'],
+  ['BadRequestException', 'Database response exceeded size limit'],
+  ['DatabaseErrorException', 'Database response exceeded size limit'],
+  ['UnsupportedResultException', 'The result size was too large.'],
+  ['UnsupportedResultException', 'Database response exceeded size limit'],
+  ['BadRequestException', 'The response exceeded size limit of 1 MiB'],
+] as const)('a result over the response limit (%s: %s) is a ResultTooLargeError', async (name, message) => {
+  rds.on(ExecuteStatementCommand).rejects(error(name, message));
   const err = await caught(sql().query('SELECT * FROM big'));
-  // The port's class, not the adapter's: the engine's paging readers ask for fewer rows when they see it.
   expect(err).toBeInstanceOf(ResultTooLargeError);
   expect(err).not.toBeInstanceOf(DataApiLimitError);
-  expect(err.message).toMatch(/response size limit.*fewer rows/);
+  expect(err.message).toMatch(/fewer rows/);
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+});
+
+it.each([
+  ['UnsupportedResultException', 'The result contains the unsupported data type void.', /cast unsupported types to text/],
+  ['UnsupportedResultException', 'The result contains the unsupported data type "CHAR".', /cast unsupported types to text/],
+  ['UnsupportedResultException', 'The result contains a multidimensional array, which is not supported.', /multidimensional/],
+  ['BadRequestException', 'Packet for query is too large', /64 KB row limit/],
+  ['BadRequestException', 'Database returned a row larger than the 65536-byte row size limit', /64 KB row limit/],
+] as const)('%s "%s" is a DataApiLimitError no smaller page can cure', async (name, message, says) => {
+  rds.on(ExecuteStatementCommand).rejects(error(name, message));
+  const err = await caught(sql().query('SELECT * FROM big'));
+  expect(err).toBeInstanceOf(DataApiLimitError);
+  expect(err).not.toBeInstanceOf(ResultTooLargeError);
+  expect(err.message).toMatch(says);
+});
+
+it('a transaction still running a query is waited out and sent again (the documented remedy)', async () => {
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 'busy' });
+  rds
+    .on(ExecuteStatementCommand)
+    .rejectsOnce(error('DatabaseErrorException', 'Transaction is still running a query'))
+    .resolves({ numberOfRecordsUpdated: 1 });
+  rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
+  await expect(sql().transaction((t) => t.query('UPDATE t SET n = 1'))).resolves.toEqual({ rows: [], rowCount: 1 });
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(2);
+});
+
+it('sends one call at a time on a transaction, even when the caller does not wait', async () => {
+  rds.on(BeginTransactionCommand).resolves({ transactionId: 'serial' });
+  let inFlight = 0;
+  let most = 0;
+  rds.on(ExecuteStatementCommand).callsFake(async () => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return { numberOfRecordsUpdated: 1 };
+  });
+  rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
+  await sql().transaction((t) => Promise.all([t.query('UPDATE a SET n = 1'), t.query('UPDATE b SET n = 1'), t.query('UPDATE c SET n = 1')]));
+  expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(3);
+  expect(most).toBe(1);
+  // Outside a transaction calls are independent: they may overlap.
+  await Promise.all([sql().query('SELECT 1'), sql().query('SELECT 2')]);
+  expect(most).toBe(2);
 });
 
 it('retries a throttled commit but not one that may have committed', async () => {

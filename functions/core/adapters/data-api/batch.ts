@@ -6,6 +6,15 @@ export const DATA_API_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** The largest result one ExecuteStatement returns. */
 export const DATA_API_MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** The longest `sql` ExecuteStatement and BatchExecuteStatement accept (the API's length constraint), in characters. */
+export const DATA_API_MAX_SQL_LENGTH = 65_536;
+
+/** `sql` as is, or a DataApiLimitError before sending a statement the service would refuse for its length. */
+export function checkSqlLength(sql: string, max = DATA_API_MAX_SQL_LENGTH): string {
+  if (sql.length > max) throw new DataApiLimitError(`the statement is ${sql.length} characters long, more than the ${max} the Data API accepts: split it, or pass long values as parameters`);
+  return sql;
+}
+
 /** Room left for the HTTP request line and headers (SigV4 authorization, user agent, …: about 1.5 KiB in practice). */
 const HEADER_ALLOWANCE_BYTES = 8 * 1024;
 

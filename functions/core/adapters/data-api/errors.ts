@@ -6,6 +6,7 @@ import {
   QueryError,
   ResultTooLargeError,
   SerializationError,
+  StatementTimeoutError,
   UniqueViolationError,
   UnknownDatabaseError,
 } from '../../ports/sql-errors';
@@ -40,8 +41,28 @@ export class DataApiTransactionError extends DatabaseError {
 const TRANSIENT = new Set(['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailableError', 'DatabaseUnavailableException', 'DatabaseResumingException']);
 
 export function isTransientDataApiError(err: unknown): boolean {
-  return TRANSIENT.has(errorName(err));
+  return TRANSIENT.has(errorName(err)) || isTransactionBusy(err);
 }
+
+/**
+ * The service refuses a call on a transaction that is still running another
+ * (DatabaseErrorException "Transaction is still running a query") before
+ * running it; its documented remedy is to wait and send it again. The
+ * adapter sends one call at a time per transaction, so this is a safety net.
+ */
+function isTransactionBusy(err: unknown): boolean {
+  return errorName(err) === 'DatabaseErrorException' && /transaction is still running a query/i.test(messageOf(err));
+}
+
+/**
+ * The service's wordings for a result over its 1 MiB response limit: the
+ * troubleshooting guide's "Database response exceeded size limit", the
+ * message "Database returned more than the allowed response size limit",
+ * and UnsupportedResultException's "the size was too large" case.
+ */
+const RESULT_TOO_LARGE = /\b(response|result)\b[^.;]*?(size limit|too large|exceed)|\bsize (was |is )?too large\b/i;
+/** A single row over the 64 KB row limit ("Packet for query is too large"): no smaller page helps. */
+const ROW_TOO_LARGE = /packet for query is too large|row size limit|row larger than/i;
 
 /** Attempts in all while an Aurora Serverless cluster resumes from a pause (15–30 s, sometimes more). */
 export const RESUMING_ATTEMPTS = 15;
@@ -67,7 +88,7 @@ export function isThrottlingError(err: unknown): boolean {
 export function mapDataApiError(err: unknown, operation: string): unknown {
   if (err instanceof DatabaseError) return err;
   const name = errorName(err);
-  const raw = typeof (err as { message?: unknown })?.message === 'string' ? (err as { message: string }).message : '';
+  const raw = messageOf(err);
   const sqlState = /SQLState: ([0-9A-Z]{5})/.exec(raw)?.[1];
   const message = firstLine(raw, sqlState);
   // PostgreSQL's DETAIL (in the service's message after the first line) quotes row values: the cause
@@ -98,22 +119,34 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
       return new DataApiTransactionError(`${operation}: the transaction is gone (${message}): it ended or sat idle past the Data API's 3 minutes`, undefined, options);
     case 'StatementTimeoutException':
       // rekey never sets continueAfterTimeout, so the service stopped the statement: nothing of it stays.
-      return new QueryError(`${operation}: the statement ran past the Data API's 45 s timeout and was stopped; make it cheaper (a smaller batch size, an index on the id or key id column)`, undefined, options);
+      // Retryable (a lock or a scaling cluster may have held it up); when it keeps timing out the retries run out with this message.
+      return new StatementTimeoutError(
+        `${operation}: the statement ran past the Data API's 45 s timeout and was stopped; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`,
+        undefined,
+        options,
+      );
     case 'InternalServerErrorException':
       return new DatabaseConnectionError(`${operation}: the Data API failed internally; the statement may or may not have run`, undefined, options);
     case 'UnsupportedResultException':
-      return new DataApiLimitError(`${operation}: the Data API cannot return this result (${message}): select fewer rows or columns, slice large values with substring(), cast unsupported types to text`, undefined, options);
+      // Documented causes: an unsupported data type, a multidimensional array, or a result too large. Only the last is cured by a smaller page.
+      if (RESULT_TOO_LARGE.test(message) && !ROW_TOO_LARGE.test(message)) {
+        return new ResultTooLargeError(`${operation}: the Data API refused the result as too large (${message}): select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
+      }
+      return new DataApiLimitError(`${operation}: the Data API cannot return this result (${message}): cast unsupported types to text (or select 1 for a function returning void), avoid multidimensional arrays, select fewer or smaller values`, undefined, options);
     default:
       break;
   }
   if (TRANSIENT.has(name)) {
     return new DatabaseConnectionError(`${operation}: the Data API is unavailable (${name}) after retries; retry later`, undefined, options);
   }
-  if (/response size limit/i.test(message) && !sqlState) {
+  if (ROW_TOO_LARGE.test(message) && !sqlState) {
+    return new DataApiLimitError(`${operation}: ${message}: a single row is over the Data API's 64 KB row limit; slice large values with substring()`, undefined, options);
+  }
+  if (RESULT_TOO_LARGE.test(message) && !sqlState) {
     // Its own class: paging readers answer it with a smaller page (reencrypt/bounded-reads.ts).
     return new ResultTooLargeError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
   }
-  if (/size limit|Request size/i.test(message) && !sqlState) {
+  if (/size limit|Request size|request (is )?too large/i.test(message) && !sqlState) {
     return new DataApiLimitError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
   }
   if (/Transaction .* is not found/i.test(message)) {
@@ -142,6 +175,8 @@ function forSqlState(message: string, sqlState: string | undefined, options: { c
       return new DatabaseAuthenticationError(`${message}: check the credentials in the database secret`, sqlState, options);
     case 'connection':
       return new DatabaseConnectionError(message, sqlState, options);
+    case 'timeout':
+      return new StatementTimeoutError(`${message}: the statement was cancelled by a statement timeout; retry, or make it cheaper`, sqlState, options);
     case 'query':
       return new QueryError(message, sqlState, options);
   }
@@ -156,6 +191,11 @@ function redactedCause(err: unknown, name: string, message: string): unknown {
     if (v !== undefined) Object.assign(copy, { [k]: v });
   }
   return copy;
+}
+
+function messageOf(err: unknown): string {
+  const message = (err as { message?: unknown })?.message;
+  return typeof message === 'string' ? message : '';
 }
 
 function errorName(err: unknown): string {

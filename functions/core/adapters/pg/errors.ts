@@ -1,12 +1,13 @@
 import {
-  classifySqlState,
   DatabaseAuthenticationError,
   DatabaseConnectionError,
   DatabaseError,
   QueryError,
   SerializationError,
+  StatementTimeoutError,
   UniqueViolationError,
   UnknownDatabaseError,
+  classifySqlState,
 } from '../../ports/sql-errors';
 
 /** Network-level failures node reports before PostgreSQL says anything. */
@@ -59,6 +60,8 @@ export function mapPgError(err: unknown): unknown {
       }
       case 'connection':
         return new DatabaseConnectionError(`lost or refused the database connection (${message}): retry once the server is available`, code, options);
+      case 'timeout':
+        return new StatementTimeoutError(`${message}: the statement ran past statement_timeout and was cancelled; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`, code, options);
       case 'query':
         break;
     }

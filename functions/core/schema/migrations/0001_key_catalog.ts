@@ -8,9 +8,11 @@
  *   in depth beside the checks in keys/catalog.ts.
  * - `rekey_audit_log`: who did what, when, to which key or job; ids and counts
  *   only. Row-level security scopes rows by tenant for non-owner roles: a
- *   session sees the rows of the tenant in `rekey.tenant` (set with
- *   `SET rekey.tenant = '…'`), or only global rows when it is unset. The table
- *   owner (the role rekey migrates and runs as) is not subject to it.
+ *   session sees the rows of the tenant in `rekey.tenant`, or only global
+ *   rows when it is unset. Set it inside the transaction that reads, with
+ *   `SELECT set_config('rekey.tenant', '…', true)`: over the Data API a
+ *   session-level `SET` does not reach the next call (docs/data-api.md). The
+ *   table owner (the role rekey migrates and runs as) is not subject to it.
  *
  * The literal below must never change once released: the runner checks it.
  */

@@ -1,10 +1,10 @@
 import pg from 'pg';
-import type { Sql, SqlPool, SqlResult, SqlValue } from '../ports/sql';
-import { pgConnectionOptions } from './pg/connection';
-import { mapPgError } from './pg/errors';
+import type { Sql, SqlPool, SqlResult, SqlValue } from '../../ports/sql';
+import { pgConnectionOptions } from './connection';
+import { mapPgError } from './errors';
 
-export { DatabaseUrlError, describeConnection, isLoopback, type ConnectionDescription, type SslMode } from './pg/connection';
-export { mapPgError } from './pg/errors';
+export { DatabaseUrlError, describeConnection, isLoopback, type ConnectionDescription, type SslMode } from './connection';
+export { mapPgError } from './errors';
 
 /*
  * Result types: int8 (count(*), bigserial ids, sums) stays a string — a JS

@@ -8,20 +8,28 @@ export interface ResultSetOptions {
 }
 
 /** typeName and java.sql.Types code the service reports per PostgreSQL type (pgjdbc's names). */
+/**
+ * Only the types the service documents for Aurora PostgreSQL (BOOL, BYTEA,
+ * DATE, CIDR, DECIMAL/NUMERIC, ENUM, FLOAT8, REAL, INET, INT, INT8, JSON(B),
+ * SMALLINT, TEXT, TIME, TIMESTAMP, UUID and arrays of the scalar ones) and
+ * the spellings its driver reports for the same (varchar, timestamptz);
+ * any other result column (void, name, oid, "char", bpchar, interval, reg*,
+ * …) is refused with UnsupportedResultException as the service does, so code
+ * that passes here casts what it selects (`attname::text`,
+ * `SELECT 1 FROM pg_advisory_xact_lock(…)`).
+ */
 const TYPES: Record<number, { name: string; jdbc: number }> = {
   16: { name: 'bool', jdbc: -7 },
   17: { name: 'bytea', jdbc: -2 },
-  18: { name: 'char', jdbc: 1 },
-  19: { name: 'name', jdbc: 12 },
   20: { name: 'int8', jdbc: -5 },
   21: { name: 'int2', jdbc: 5 },
   23: { name: 'int4', jdbc: 4 },
   25: { name: 'text', jdbc: 12 },
-  26: { name: 'oid', jdbc: -5 },
   114: { name: 'json', jdbc: 1111 },
+  650: { name: 'cidr', jdbc: 1111 },
+  869: { name: 'inet', jdbc: 1111 },
   700: { name: 'float4', jdbc: 7 },
   701: { name: 'float8', jdbc: 8 },
-  1042: { name: 'bpchar', jdbc: 1 },
   1043: { name: 'varchar', jdbc: 12 },
   1082: { name: 'date', jdbc: 91 },
   1083: { name: 'time', jdbc: 92 },
@@ -45,8 +53,37 @@ const ARRAY_KIND: Record<number, 'boolean' | 'long' | 'double' | 'string'> = {
 /** Array types PostgreSQL has that the Data API cannot return (bytea[], uuid[], json[], …). */
 const UNSUPPORTED_ARRAYS = new Set([1001, 1014, 1182, 1183, 1185, 1115, 1231, 2951, 199, 3807]);
 
+/** Whether the service can return a column of this type; `userType` describes an OID outside the built-in table (enums are supported). */
+function supportedResultType(oid: number, userType?: { readonly typtype: string }): boolean {
+  return oid in TYPES || oid in ARRAY_KIND || userType?.typtype === 'e';
+}
+
+/**
+ * A check that refuses a result whose columns the service could not return
+ * (void, name, interval, …) with UnsupportedResultException. OIDs outside the
+ * built-in table are looked up in pg_type on the statement's own connection
+ * (enums pass) and remembered.
+ */
+export function resultTypeCheck(): (client: pg.PoolClient, fields: readonly pg.FieldDef[]) => Promise<void> {
+  const userTypes = new Map<number, { typname: string; typtype: string }>();
+  return async (client, fields) => {
+    for (const f of fields) {
+      if (supportedResultType(f.dataTypeID)) continue;
+      let type = userTypes.get(f.dataTypeID);
+      if (!type) {
+        const { rows } = await client.query<{ typname: string; typtype: string }>('SELECT typname::text AS typname, typtype::text AS typtype FROM pg_type WHERE oid = $1', [f.dataTypeID]);
+        type = rows[0] ?? { typname: String(f.dataTypeID), typtype: '?' };
+        userTypes.set(f.dataTypeID, type);
+      }
+      if (!supportedResultType(f.dataTypeID, type)) {
+        throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${type.typname.toUpperCase()}.`);
+      }
+    }
+  };
+}
+
 export function columnMetadata(field: pg.FieldDef): Record<string, unknown> {
-  const type = TYPES[field.dataTypeID] ?? { name: 'unknown', jdbc: 1111 };
+  const type = TYPES[field.dataTypeID] ?? { name: 'varchar', jdbc: 12 }; // an enum: a string
   return {
     name: field.name,
     label: field.name,
@@ -57,7 +94,7 @@ export function columnMetadata(field: pg.FieldDef): Record<string, unknown> {
     isAutoIncrement: false,
     isSigned: [20, 21, 23, 700, 701, 1700].includes(field.dataTypeID),
     isCurrency: false,
-    isCaseSensitive: [25, 1042, 1043, 19].includes(field.dataTypeID),
+    isCaseSensitive: [25, 1043].includes(field.dataTypeID),
     nullable: 2,
     precision: 0,
     scale: 0,
@@ -75,7 +112,6 @@ export function toField(text: string | null, oid: number, options: ResultSetOpti
       return { blobValue: Buffer.from(text.slice(2), 'hex').toString('base64') };
     case 21:
     case 23:
-    case 26:
       return { longValue: Number(text) };
     case 20:
       // As the real service: a JSON number, which a JavaScript client rounds past 2^53, unless asked for strings.

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
-import { badRequest, DataApiFault, statusOf } from './data-api/faults';
-import { toPositional, type WireParameter } from './data-api/named-parameters';
-import { columnMetadata, toField, toJsonValue, type ResultSetOptions } from './data-api/results';
+import { DATA_API_MAX_SQL_LENGTH } from '../../../core/adapters/data-api/batch';
+import { badRequest, DataApiFault, statusOf } from './faults';
+import { toPositional, type WireParameter } from './named-parameters';
+import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOptions } from './results';
 
 /**
  * A Data API endpoint backed by a real PostgreSQL, faithful enough that the
@@ -20,13 +21,22 @@ import { columnMetadata, toField, toJsonValue, type ResultSetOptions } from './d
  *   number unless resultSetOptions.longReturnType is STRING, numeric as a
  *   string unless DOUBLE_OR_LONG; timestamps in UTC without a zone; arrays of
  *   bytea/uuid/json and multidimensional arrays refused.
- * - The service's limits: 4 MiB request (headers included), 1 MiB response,
- *   64 KB per row. The error types and messages for passing them are this
- *   server's best knowledge of the service's (BadRequestException), not
- *   copied from it.
- * - Statements outside a transaction autocommit on a pooled connection; a
- *   transaction id owns one connection until commit, rollback, or 3 minutes
- *   without a call (then it is rolled back and forgotten, as the service does).
+ * - The service's limits: 4 MiB request (headers included), `sql` at most
+ *   65,536 characters, 1 MiB response ("Database response exceeded size
+ *   limit"), 64 KB per row ("Packet for query is too large"), all as
+ *   BadRequestException — the wordings of the service's troubleshooting
+ *   guide; the adapter also knows the other documented shapes.
+ * - Result columns only of the documented types (results.ts): anything else
+ *   (void, name, "char", interval, …) is UnsupportedResultException.
+ * - Statements outside a transaction autocommit on a pooled connection that
+ *   is reset (DISCARD ALL) after every call, so no session state (SET,
+ *   set_config(…, false), temp tables, prepared statements) survives into the
+ *   next call, as on the service, whose calls may land on any connection of
+ *   its pool. A transaction id owns one connection until commit, rollback,
+ *   3 minutes without a call, or a call that fails (the service then ends
+ *   the transaction: "Transaction has been aborted due to an error from a
+ *   previous call"); a second call while one runs on the same transaction is
+ *   refused ("Transaction is still running a query").
  *   BatchExecute outside a transaction runs its parameter sets in one.
  * - SQL errors as DatabaseErrorException (the service's current type;
  *   `sqlErrorType: 'BadRequestException'` gives the older one) with
@@ -66,6 +76,8 @@ export interface DataApiServerOptions {
   readonly transactionIdleMs?: number;
   /** @default 'DatabaseErrorException' */
   readonly sqlErrorType?: 'DatabaseErrorException' | 'BadRequestException';
+  /** Length limit of `sql`, in characters. @default 65536 (the API's constraint) */
+  readonly maxSqlLength?: number;
   /**
    * A statement running longer is stopped and answered with
    * StatementTimeoutException, as the service does without
@@ -77,7 +89,12 @@ export interface DataApiServerOptions {
 interface Transaction {
   readonly client: pg.PoolClient;
   timer: NodeJS.Timeout;
+  /** A call is running on it: the service refuses another until it ends. */
+  busy: boolean;
 }
+
+/** The service's answer to a call on a transaction whose earlier call failed. */
+const ABORTED = 'Transaction has been aborted due to an error from a previous call';
 
 // Every column comes back as PostgreSQL's text output; results.ts types it as the service would.
 const RAW_TEXT = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
@@ -97,6 +114,10 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   const pool = new pg.Pool({ connectionString: url.toString(), max: options.maxConnections ?? 8, types: RAW_TEXT });
   pool.on('error', () => undefined);
   const transactions = new Map<string, Transaction>();
+  /** Transactions the server ended after a failed call: their ids answer TransactionNotFoundException with the reason. */
+  const aborted = new Set<string>();
+  const maxSqlLength = options.maxSqlLength ?? DATA_API_MAX_SQL_LENGTH;
+  const checkResultTypes = resultTypeCheck();
   const calls: Record<string, number> = {};
   const refusals = { request: 0, response: 0, row: 0 };
   let largestResponse = 0;
@@ -108,11 +129,16 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
 
   const transaction = (id: unknown): Transaction => {
     const tx = typeof id === 'string' ? transactions.get(id) : undefined;
-    if (!tx) throw new DataApiFault('TransactionNotFoundException', `Transaction ${String(id)} is not found`);
+    if (!tx) {
+      const why = typeof id === 'string' && aborted.has(id) ? `: ${ABORTED}` : '';
+      throw new DataApiFault('TransactionNotFoundException', `Transaction ${String(id)} is not found${why}`);
+    }
+    if (tx.busy) throw new DataApiFault(sqlErrorType, 'Transaction is still running a query');
     tx.timer.refresh();
     return tx;
   };
 
+  /** Ends a transaction: COMMIT or ROLLBACK, then its connection is reset and returned to the pool. */
   const finish = async (id: unknown, verb: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
     const tx = transaction(id);
     transactions.delete(id as string);
@@ -120,12 +146,52 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     try {
       await run(tx.client, verb, []);
     } finally {
-      tx.client.release();
+      await release(tx.client);
     }
     return verb === 'COMMIT' ? 'Transaction Committed' : 'Rollback Complete';
   };
 
-  const run = async (client: pg.PoolClient | pg.Pool, text: string, values: unknown[]): Promise<pg.QueryResult> => {
+  /** Resets a connection's session (SET, temp tables, prepared statements) before the next call may use it; a connection that cannot be reset is dropped. */
+  const release = async (client: pg.PoolClient): Promise<void> => {
+    try {
+      await client.query('DISCARD ALL');
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+    }
+  };
+
+  /** Runs a call in a transaction, one at a time; a failed call ends the transaction, as the service does. */
+  const inTransaction = async <T>(id: unknown, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const tx = transaction(id);
+    tx.busy = true;
+    try {
+      return await fn(tx.client);
+    } catch (err) {
+      if (err instanceof DataApiFault && transactions.get(id as string) === tx) {
+        transactions.delete(id as string);
+        aborted.add(id as string);
+        clearTimeout(tx.timer);
+        await tx.client.query('ROLLBACK').catch(() => undefined);
+        await release(tx.client);
+      }
+      throw err;
+    } finally {
+      tx.busy = false;
+    }
+  };
+
+  /** Runs an autocommit call on a pooled connection that is reset afterwards: no session state reaches the next call. */
+  const autocommit = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await release(client);
+    }
+  };
+
+  const run = async (client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> => {
     try {
       // Extended protocol always: one statement per call, as the service allows.
       return await client.query({ text, values, queryMode: 'extended', rowMode: 'array' } as pg.QueryArrayConfig);
@@ -140,15 +206,19 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   };
 
   const execute = async (body: Record<string, unknown>): Promise<unknown> => {
-    const sql = requireString(body, 'sql');
+    const sql = requireSql(body);
     const { text, values } = toPositional(sql, (body.parameters as WireParameter[] | undefined) ?? []);
-    const client = body.transactionId !== undefined ? transaction(body.transactionId).client : pool;
-    const result = await run(client, text, values);
+    const statement = async (client: pg.PoolClient): Promise<pg.QueryResult> => {
+      const result = await run(client, text, values);
+      if (result.fields?.length) await checkResultTypes(client, result.fields);
+      return result;
+    };
+    const result = body.transactionId !== undefined ? await inTransaction(body.transactionId, statement) : await autocommit(statement);
     if (!result.fields?.length) return { numberOfRecordsUpdated: result.rowCount ?? 0, generatedFields: [] };
     const resultOptions = (body.resultSetOptions as ResultSetOptions | undefined) ?? {};
     const records = (result.rows as unknown as (string | null)[][]).map((row) => {
       const record = result.fields.map((f, i) => toField(row[i] ?? null, f.dataTypeID, resultOptions));
-      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw refused('row', `Database returned a row larger than the ${limits.row}-byte row size limit`);
+      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw refused('row', 'Packet for query is too large');
       return record;
     });
     if (body.formatRecordsAs === 'JSON') {
@@ -163,26 +233,31 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   };
 
   const batchExecute = async (body: Record<string, unknown>): Promise<unknown> => {
-    const sql = requireString(body, 'sql');
+    const sql = requireSql(body);
     const sets = (body.parameterSets as WireParameter[][] | undefined) ?? [[]];
     const statements = sets.map((set) => toPositional(sql, set));
     const runAll = async (client: pg.PoolClient): Promise<unknown> => {
       for (const s of statements) await run(client, s.text, s.values);
       return { updateResults: statements.map(() => ({ generatedFields: [] })) };
     };
-    if (body.transactionId !== undefined) return runAll(transaction(body.transactionId).client);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const out = await runAll(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    if (body.transactionId !== undefined) return inTransaction(body.transactionId, runAll);
+    return autocommit(async (client) => {
+      try {
+        await client.query('BEGIN');
+        const out = await runAll(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  };
+
+  const requireSql = (body: Record<string, unknown>): string => {
+    const sql = requireString(body, 'sql');
+    if (sql.length > maxSqlLength) throw badRequest(`sql is ${sql.length} characters long, more than the ${maxSqlLength} allowed`);
+    return sql;
   };
 
   const handle = async (route: string, body: Record<string, unknown>): Promise<unknown> => {
@@ -202,7 +277,7 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
         const id = randomUUID();
         const timer = setTimeout(() => void finish(id, 'ROLLBACK').catch(() => undefined), limits.idle);
         timer.unref();
-        transactions.set(id, { client, timer });
+        transactions.set(id, { client, timer, busy: false });
         return { transactionId: id };
       }
       case '/CommitTransaction':
@@ -249,7 +324,7 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       }
       handle(route, parsed).then((out) => {
         const size = Buffer.byteLength(JSON.stringify(out));
-        if (size > limits.response) return fail(refused('response', 'Database returned more than the allowed response size limit'));
+        if (size > limits.response) return fail(refused('response', 'Database response exceeded size limit'));
         largestResponse = Math.max(largestResponse, size);
         respond(200, out);
       }, fail);
@@ -267,7 +342,13 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     failNext: (route, type, o = {}) => faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {
       if (!server.listening) return;
-      for (const id of [...transactions.keys()]) await finish(id, 'ROLLBACK').catch(() => undefined);
+      // Rolled back even while a call still runs on them (a busy transaction refuses finish()): the pool must get every connection back to end.
+      for (const [id, tx] of [...transactions]) {
+        transactions.delete(id);
+        clearTimeout(tx.timer);
+        await tx.client.query('ROLLBACK').catch(() => undefined);
+        tx.client.release(true);
+      }
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await pool.end();
