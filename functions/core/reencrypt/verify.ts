@@ -10,8 +10,6 @@ import { mapLimit, valueDone, type RowValues } from './transforms';
 import { ALL_ROWS, inScope, type RowScope } from './row-scope';
 import { countedKeyId, targetFormat, targetKeyFor, type ValueFormat } from './formats';
 import type { Mode } from './modes';
-import { UNKNOWN_FERNET_KEY } from '../crypto/legacy/fernet';
-import { isFernetKeyId } from '../keys/policy';
 
 /**
  * Counts what the registered columns hold: values per key version, legacy
@@ -138,20 +136,7 @@ export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<
   };
 }
 
-/** Values still under `keyId` in a report (envelopes, JSON key_id values, Fernet tokens by key). */
-export function valuesUnderKey(report: Pick<VerifyReport, 'keys'>, keyId: string): number {
-  return report.keys[keyId] ?? 0;
-}
-
-/**
- * Values that may still need `keyId` — what the retire and destroy gates
- * count. For a Fernet key that includes every token no configured key
- * verifies: such a token cannot be attributed, so no Fernet key is retired
- * or destroyed while one exists (docs/decisions.md).
- */
-export function valuesNeedingKey(report: Pick<VerifyReport, 'keys'>, keyId: string): number {
-  return valuesUnderKey(report, keyId) + (isFernetKeyId(keyId) ? valuesUnderKey(report, UNKNOWN_FERNET_KEY) : 0);
-}
+export { valuesUnderKey, valuesNeedingKey } from './key-counts';
 
 async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
