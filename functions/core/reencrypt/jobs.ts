@@ -10,6 +10,7 @@ import { describeScope, scopeFor, scopeToOptions } from './row-scope';
 import { rememberTables } from './known-tables';
 import { resolveFernetTarget } from './fernet-target';
 import { targetKeyFor } from './formats';
+import { isFernetKeyId } from '../keys/policy';
 import { OPTION_FERNET_TARGET } from './job-store';
 
 /**
@@ -72,6 +73,10 @@ export function validateJobRequest(request: JobRequest): string[] {
   const problems: string[] = [];
   if (!isMode(request.mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
   if (typeof request.targetKeyId !== 'string' || request.targetKeyId.length === 0) problems.push('targetKeyId: required');
+  else if (isFernetKeyId(request.targetKeyId)) {
+    // A Fernet key never encrypts an envelope; the Fernet tables' target is the active Fernet key (fernetTargetKeyId).
+    problems.push(`targetKeyId: ${request.targetKeyId} is a Fernet key; name a KEK (Fernet tables go to ENCRYPTION_KEY's key, the catalog's active Fernet key)`);
+  }
   const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
     problems.push(`batchSize: must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(request.batchSize)}`);

@@ -11,6 +11,7 @@ import { columnSets, type Mode } from '../../../functions/core/reencrypt/modes';
 import { parseRegistry, type RegistryTable } from '../../../functions/core/reencrypt/registry';
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
 import { retireVerifiedKeys } from '../../../functions/core/reencrypt/retire';
+import { validateJobRequest } from '../../../functions/core/reencrypt/jobs';
 import type { StorageForm, TableShape } from '../../../functions/core/reencrypt/table-shape';
 import { rowNeedsWork, transformRow, type RowValues } from '../../../functions/core/reencrypt/transforms';
 
@@ -143,6 +144,11 @@ describe('in-place rotation in the table format', () => {
 });
 
 describe('registry "format" and the retire gate', () => {
+  it('refuses a Fernet key as a job\'s target key (a Fernet key never encrypts an envelope)', () => {
+    expect(validateJobRequest({ mode: 'rewrap', targetKeyId: ids.current, requestedBy: 't' }).join('\n')).toMatch(/targetKeyId: fernet:[0-9a-f]{16} is a Fernet key/);
+    expect(validateJobRequest({ mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 't' })).toEqual([]);
+  });
+
   it('validates the format and refuses a key id column on a Fernet table, listing both problems', () => {
     const err = (() => {
       try {
