@@ -1,5 +1,6 @@
 import { REGISTRY_MAX_BYTES } from './defaults';
 import type { PropsProblems } from './errors';
+import { VALUE_FORMATS, type ValueFormat } from '../functions/core/reencrypt/formats';
 
 /**
  * The encrypted-column registry as the stack carries it: the content of
@@ -16,6 +17,15 @@ export interface RegistryTable {
   readonly schema?: string;
   readonly idColumn: string;
   readonly columns: readonly string[];
+  /**
+   * The format the table's application reads; rotation keeps it (a Fernet
+   * table is rotated to the primary ENCRYPTION_KEY, a JSON key_id table to
+   * the primary kek-vN) and `migrate` changes it to rk1. The workers of a
+   * Fernet table need ENCRYPTION_KEY / ENCRYPTION_KEY_FALLBACK, those of a
+   * JSON key_id table the raw keyring's SECRETS_ENCRYPTION_KEY(_PREVIOUS).
+   * @default 'rk1'
+   */
+  readonly format?: ValueFormat;
   readonly [option: string]: unknown;
 }
 
@@ -41,6 +51,9 @@ export function checkRegistry(problems: PropsProblems, prop: string, registry: u
     }
     if (t.schema !== undefined && (typeof t.schema !== 'string' || !IDENTIFIER.test(t.schema))) {
       problems.add(`${at}.schema`, 'must be a SQL identifier');
+    }
+    if (t.format !== undefined && !(VALUE_FORMATS as readonly unknown[]).includes(t.format)) {
+      problems.add(`${at}.format`, `must be one of ${VALUE_FORMATS.join(', ')}`);
     }
     if (!Array.isArray(t.columns) || t.columns.length === 0) {
       problems.add(`${at}.columns`, 'must list at least one column');

@@ -17,9 +17,11 @@ export interface InventoryEvent {
 export const handler = rekeyHandler('Inventory', async (_event: InventoryEvent) => {
   const runtime = await containerRuntime();
   await runtime.refreshPolicy();
-  const report = await verify(runtime.deps, { targetKeyId: runtime.primaryKeyId() });
+  const report = await verify(runtime.deps, { targetKeyId: runtime.primaryKeyId(), fernetTargetKeyId: runtime.fernetPrimaryKeyId() });
   for (const table of report.tables) {
-    for (const [keyId, count] of Object.entries(table.values.envelopes)) {
+    // Every format: envelopes, JSON key_id values and Fernet tokens (by key fingerprint) per key.
+    const perKey = [table.values.envelopes, table.values.jsonKeyId, table.values.fernetByKey ?? {}].flatMap((counts) => Object.entries(counts));
+    for (const [keyId, count] of perKey) {
       const m = metrics.singleMetric();
       m.addDimensions({ [INVENTORY_DIMENSIONS.table]: table.table, [INVENTORY_DIMENSIONS.keyId]: keyId });
       m.addMetric(MetricNames.RowsOnKey, MetricUnit.Count, count);

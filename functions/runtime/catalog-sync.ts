@@ -1,7 +1,9 @@
 import type { Keyring } from '../core/crypto/keyring';
 import { KmsKeyring } from '../core/crypto/keyrings/kms';
 import { AuditLog } from '../core/keys/audit';
-import { KeyCatalog, type CatalogKey } from '../core/keys/catalog';
+import { KeyCatalog, type CatalogKey, type CatalogKeyringKind } from '../core/keys/catalog';
+import type { FernetReader } from '../core/crypto/legacy/fernet';
+import { isFernetKeyId } from '../core/keys/policy';
 import { CatalogError } from '../core/keys/errors';
 import type { Sql } from '../core/ports/sql';
 
@@ -43,11 +45,13 @@ type Step = { readonly kind: 'register-rotating' | 'register-active' | 'activate
  * missing, and the second must then find it registered, not fail on a
  * duplicate.
  */
-export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: string, options: SyncOptions = {}): Promise<SyncResult> {
+export async function syncKeyringWithCatalog(sql: Sql, keyring: KeySource, actor: string, options: SyncOptions = {}): Promise<SyncResult> {
   const ids = await keyring.keyIds();
   const primary = await keyring.primaryKeyId();
-  const seen = await new KeyCatalog(sql).list();
-  const planned = plan(seen, ids, primary);
+  const family = keyring.kind === 'fernet' ? 'fernet' : 'kek';
+  const ofFamily = (keys: readonly CatalogKey[]): CatalogKey[] => keys.filter((k) => isFernetKeyId(k.id) === (family === 'fernet'));
+  const seen = ofFamily(await new KeyCatalog(sql).list());
+  const planned = plan(seen, ids, primary, family);
   if (planned.length === 0) return { changes: [] };
   if (options.apply === false) {
     const active = seen.find((k) => k.status === 'active' && k.tenant === null);
@@ -57,8 +61,8 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: 
     await tx.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1)', [CATALOG_SYNC_LOCK_ID]);
     const catalog = new KeyCatalog(tx, { audit: new AuditLog(tx) });
     const changes: string[] = [];
-    for (const step of plan(await catalog.list(), ids, primary)) {
-      const previous = step.kind === 'register-rotating' ? undefined : await catalog.active(null);
+    for (const step of plan(ofFamily(await catalog.list()), ids, primary, family)) {
+      const previous = step.kind === 'register-rotating' ? undefined : await catalog.active(null, family);
       const kmsKeyArn = kmsKeyOf(keyring, step.id);
       if (step.kind === 'register-rotating') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn, status: 'rotating' }, actor);
       if (step.kind === 'register-active') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn }, actor);
@@ -69,8 +73,20 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: Keyring, actor: 
   });
 }
 
+/** What a catalog sync needs of a key source: a Keyring, or the Fernet keys of ENCRYPTION_KEY / _FALLBACK (fernetKeySource). */
+export interface KeySource {
+  readonly kind: CatalogKeyringKind;
+  keyIds(): Promise<readonly string[]>;
+  primaryKeyId(): Promise<string>;
+}
+
+/** The Fernet keys as a key source: registered as keyring `fernet`, primary (ENCRYPTION_KEY) active, fallbacks rotating. */
+export function fernetKeySource(reader: FernetReader): KeySource {
+  return { kind: 'fernet', keyIds: () => Promise.resolve(reader.keyIds()), primaryKeyId: () => Promise.resolve(reader.primaryKeyId()) };
+}
+
 /** The steps that bring `known` in line with the keyring; throws when the keyring's primary cannot become active without an operator. */
-function plan(known: readonly CatalogKey[], ids: readonly string[], primary: string): Step[] {
+function plan(known: readonly CatalogKey[], ids: readonly string[], primary: string, family: 'kek' | 'fernet'): Step[] {
   const byId = new Map(known.map((k) => [k.id, k]));
   const steps: Step[] = ids.filter((id) => id !== primary && !byId.has(id)).map((id) => ({ kind: 'register-rotating', id }));
   const current = byId.get(primary);
@@ -82,8 +98,10 @@ function plan(known: readonly CatalogKey[], ids: readonly string[], primary: str
       `the keyring's primary key ${primary} is ${current.status} in the catalog` +
         (active ? ` (the active key is ${active.id})` : '') +
         (current.status === 'destroyed'
-          ? ': it can never encrypt again — set SECRETS_ENCRYPTION_KEY to a new key'
-          : `: to go back to it run \`rekey keys rollback --to ${primary}\`, or set the primary key to ${active?.id ?? 'the active key'}`),
+          ? `: it can never encrypt again — set ${family === 'fernet' ? 'ENCRYPTION_KEY' : 'SECRETS_ENCRYPTION_KEY'} to a new key`
+          : family === 'fernet'
+            ? `: set ENCRYPTION_KEY to the active Fernet key ${active?.id ?? ''} (keys are named by fingerprint), or reactivate it with \`rekey keys activate ${primary}\``
+            : `: to go back to it run \`rekey keys rollback --to ${primary}\`, or set the primary key to ${active?.id ?? 'the active key'}`),
     );
   }
   return steps;
@@ -103,6 +121,6 @@ function describeStep(step: Step, previous: string | undefined, preview: boolean
 }
 
 /** The KMS key behind a kms keyring's id: the catalog records it (and refuses a kms key without it). */
-function kmsKeyOf(keyring: Keyring, id: string): string | undefined {
+function kmsKeyOf(keyring: KeySource | Keyring, id: string): string | undefined {
   return keyring instanceof KmsKeyring ? keyring.kmsKeyIdOf(id) : undefined;
 }

@@ -16,7 +16,7 @@ import { blindIndexerFrom, valueCryptoFrom } from '../core/reencrypt/crypto-brid
 import type { EngineDeps } from '../core/reencrypt/engine-deps';
 import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/registry';
 import { assertSchemaCurrent, migrate } from '../core/schema/migrate';
-import { syncKeyringWithCatalog } from './catalog-sync';
+import { fernetKeySource, syncKeyringWithCatalog } from './catalog-sync';
 import { keyringFromEnv } from './keyring-from-env';
 import { testPauseHook } from './test-pause-hook';
 
@@ -65,6 +65,8 @@ export interface EngineRuntime {
   readonly catalogChanges: readonly string[];
   /** The key every value should end under: the catalog's active global key. */
   primaryKeyId(): string;
+  /** The primary Fernet key's catalog id (ENCRYPTION_KEY), the target of Fernet tables; undefined when no Fernet key is set. */
+  fernetPrimaryKeyId(): string | undefined;
   /** The catalog policy in force (refreshPolicy() re-reads it). */
   readonly policy: KeyPolicy;
   keyIds(): Promise<readonly string[]>;
@@ -100,8 +102,16 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     const keyring = options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
     const audit = new AuditLog(sql);
     const catalog = new KeyCatalog(sql, { audit });
+    const fernet = FernetReader.configured(env) ? FernetReader.fromEnv(env) : undefined;
+    const apply = { apply: options.syncCatalog !== 'preview' };
     const catalogChanges =
-      options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(sql, keyring, options.actor, { apply: options.syncCatalog !== 'preview' })).changes;
+      options.syncCatalog === false
+        ? []
+        : [
+            ...(await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes,
+            // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
+            ...(fernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
+          ];
     const previewPrimary = options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
     let policy: KeyPolicy = await catalog.policy();
     const policyProxy: KeyPolicy = {
@@ -112,7 +122,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     };
     const cipher = new EnvelopeCipher({ keyring, policy: policyProxy });
     const legacyReaders: LegacyReader[] = [];
-    if (FernetReader.configured(env)) legacyReaders.push(FernetReader.fromEnv(env));
+    if (fernet) legacyReaders.push(fernet);
     if (keyring instanceof RawKeyring) legacyReaders.push(new JsonKeyIdReader((id) => keyring.kekFor(id)));
     const registry = options.needsRegistry === false ? { tables: [] } : resolveRegistry(options.registry, env);
     const refreshPolicy = async (): Promise<void> => {
@@ -150,6 +160,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       catalogChanges,
       // Previewed (dry run): the key the catalog sync would make active, which is what a real run would target.
       primaryKeyId: () => (previewPrimary ?? policy.encryptionKeyId(null)),
+      fernetPrimaryKeyId: () => fernet?.primaryKeyId(),
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
       refreshPolicy,

@@ -145,6 +145,11 @@ describe('RekeyStack props', () => {
     ]);
   });
 
+  test('a registry table\'s format is checked at synth (rk1, fernet, json-key-id)', () => {
+    const registry = { tables: [{ name: 't', idColumn: 'id', columns: ['c'], format: 'fernet2' as never }, { name: 'u', idColumn: 'id', columns: ['c'], format: 'fernet' as const }] };
+    expect(problemsOf({ registry }).filter((p) => p.startsWith('registry'))).toEqual(['registry.tables[0].format: must be one of rk1, fernet, json-key-id']);
+  });
+
   test('one error lists every problem of the stack and of its parts', () => {
     const problems = problemsOf({
       database: { clusterArn: 'arn:aws:rds:eu-west-1:111122223333:db:not-a-cluster', secretArn: 'my-secret' },

@@ -1,7 +1,7 @@
 import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
 import { rollback } from '../../core/reencrypt/rollback';
 import { coverage } from '../../core/reencrypt/known-tables';
-import { valuesUnderKey, verify } from '../../core/reencrypt/verify';
+import { valuesNeedingKey, verify } from '../../core/reencrypt/verify';
 import type { EngineRuntime } from '../../runtime/engine-runtime';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { progressReporter } from '../progress';
@@ -106,12 +106,12 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
  */
 async function valuesUnder(runtime: EngineRuntime, keyId: string): Promise<{ remaining: number; where: string; gone: readonly string[] }> {
   const tables = await coverage(runtime.sql, runtime.registry);
-  const report = await verify({ ...runtime.deps, registry: tables.registry }, { targetKeyId: runtime.primaryKeyId() });
+  const report = await verify({ ...runtime.deps, registry: tables.registry }, { targetKeyId: runtime.primaryKeyId(), fernetTargetKeyId: runtime.fernetPrimaryKeyId() });
   const per = report.tables
-    .map((t) => ({ table: t.table, n: (t.values.envelopes[keyId] ?? 0) + (t.values.jsonKeyId[keyId] ?? 0) }))
+    .map((t) => ({ table: t.table, n: (t.values.envelopes[keyId] ?? 0) + (t.values.jsonKeyId[keyId] ?? 0) + (t.values.fernetByKey?.[keyId] ?? 0) }))
     .filter((t) => t.n > 0)
     .map((t) => `${t.table}: ${t.n}${tables.remembered.includes(t.table) ? ', a table this config does not list' : ''}`);
-  return { remaining: valuesUnderKey(report, keyId), where: per.join('; '), gone: tables.gone };
+  return { remaining: valuesNeedingKey(report, keyId), where: per.join('; '), gone: tables.gone };
 }
 
 function done(io: CliIo, globals: GlobalOptions, key: CatalogKey, message: string): number {

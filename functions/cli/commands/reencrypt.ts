@@ -70,10 +70,10 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       );
     } else if (options.dryRun) {
       const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
-      outcome = await startJob(runtime.deps, { ...request(options, target, globals, io), previewTarget }, {});
+      outcome = await startJob(runtime.deps, { ...request(options, target, globals, io, runtime.fernetPrimaryKeyId()), previewTarget }, {});
     } else {
-      const job = await createJob(runtime.deps, request(options, target, globals, io));
-      if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}\n`);
+      const job = await createJob(runtime.deps, request(options, target, globals, io, runtime.fernetPrimaryKeyId()));
+      if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}${job.fernetTargetKeyId ? ` (Fernet tables: ${job.fernetTargetKeyId})` : ''}\n`);
       const planned = await runJobUntilRunning(runtime.deps, job.id);
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
@@ -121,10 +121,12 @@ async function withJobProgress<T>(
   }
 }
 
-function request(options: ReencryptOptions, target: string, globals: GlobalOptions, io: CliIo) {
+function request(options: ReencryptOptions, target: string, globals: GlobalOptions, io: CliIo, fernetTarget: string | undefined) {
   return {
     mode: options.mode,
     targetKeyId: target,
+    // ENCRYPTION_KEY's id: a Fernet table goes to the key this process was started with (createJob checks it is the active one).
+    fernetTargetKeyId: fernetTarget,
     tables: options.table,
     batchSize: options.batchSize,
     dryRun: options.dryRun,
@@ -184,6 +186,7 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
       mode: job.mode,
       dryRun: job.dryRun,
       targetKeyId: job.targetKeyId,
+      ...(job.fernetTargetKeyId ? { fernetTargetKeyId: job.fernetTargetKeyId } : {}),
       plan: outcome.plan ?? job.plan,
       counters: c,
       seconds,

@@ -8,10 +8,11 @@ import {
   KeyAlreadyExistsError,
   KeyChangedConcurrentlyError,
 } from './errors';
-import { KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
+import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
 
-export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical'] as const;
+/** `fernet`: a Fernet key of a table whose application reads Fernet tokens (migration 0005; id `fernet:<fingerprint>`). */
+export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical', 'fernet'] as const;
 export type CatalogKeyringKind = (typeof KEYRING_KINDS)[number];
 
 const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -97,9 +98,9 @@ export class KeyCatalog {
     return key;
   }
 
-  /** The active key of a tenant scope (null: the global scope). */
-  async active(tenant: string | null = null): Promise<CatalogKey | undefined> {
-    return (await this.list({ tenant, status: 'active' }))[0];
+  /** The active KEK of a tenant scope (null: the global scope); `fernet`: the active Fernet key instead. */
+  async active(tenant: string | null = null, family: 'kek' | 'fernet' = 'kek'): Promise<CatalogKey | undefined> {
+    return (await this.list({ tenant, status: 'active' })).find((k) => isFernetKeyId(k.id) === (family === 'fernet'));
   }
 
   async add(key: NewCatalogKey, actor = 'rekey'): Promise<CatalogKey> {
@@ -110,7 +111,10 @@ export class KeyCatalog {
       if (status === 'active') {
         // Say so plainly: the one-active-key index would refuse it, and that refusal reads like a lost race.
         const tenant = key.tenant ?? null;
-        const active = await tx.query<{ id: string }>(`SELECT id FROM rekey_keys WHERE status = 'active' AND tenant IS NOT DISTINCT FROM $1`, [tenant]);
+        const active = await tx.query<{ id: string }>(
+          `SELECT id FROM rekey_keys WHERE status = 'active' AND tenant IS NOT DISTINCT FROM $1 AND (keyring = 'fernet') = $2`,
+          [tenant, key.keyring === 'fernet'],
+        );
         if (active.rows[0]) throw new ActiveKeyExistsError(key.id, tenant, active.rows[0].id);
       }
       const stamp = STAMP[status];
@@ -147,8 +151,8 @@ export class KeyCatalog {
       if (target.status === 'active') return target;
       assertTransition(target, 'active');
       const { rows } = await tx.query<KeyRow>(
-        `${SELECT_KEYS} WHERE coalesce(tenant, '') = coalesce($1, '') AND status = 'active' FOR UPDATE`,
-        [target.tenant],
+        `${SELECT_KEYS} WHERE coalesce(tenant, '') = coalesce($1, '') AND status = 'active' AND (keyring = 'fernet') = $2 FOR UPDATE`,
+        [target.tenant, target.keyring === 'fernet'],
       );
       for (const previous of rows.map(keyFromRow)) {
         await this.move(tx, previous, 'rotating', actor, { replacedBy: id });
@@ -220,6 +224,10 @@ function validateNewKey(key: NewCatalogKey): void {
     problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${KEYRING_KINDS.join(', ')}`);
   }
   if (key.keyring === 'kms' && !key.kmsKeyArn) problems.push('a kms key needs kmsKeyArn');
+  if (typeof key.id === 'string' && (key.keyring === 'fernet') !== isFernetKeyId(key.id)) {
+    problems.push(`a Fernet key's id starts with "fernet:" and only a Fernet key's does (id ${JSON.stringify(key.id)}, keyring ${key.keyring})`);
+  }
+  if (key.keyring === 'fernet' && key.tenant != null) problems.push('Fernet keys are global: no tenant');
   if (key.tenant !== undefined && key.tenant !== null && (key.tenant.length < 1 || key.tenant.length > 128)) {
     problems.push('tenant must be 1-128 characters (or null for the global scope)');
   }

@@ -3,6 +3,18 @@ import { KeyDestroyedError, KeyNotActiveError, KeyScopeError, UnknownKeyError } 
 export const KEY_STATUSES = ['pending', 'active', 'rotating', 'retired', 'destroyed'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
 
+/** Prefix of a Fernet key's catalog id (migration 0005): such keys form a family of their own. */
+export const FERNET_KEY_PREFIX = 'fernet:';
+
+/**
+ * True for a Fernet key's catalog id. Fernet keys are active beside the
+ * active KEK (one active key per scope AND family), never encrypt rk1
+ * envelopes and are never the key a tenant's values go under.
+ */
+export function isFernetKeyId(id: string): boolean {
+  return id.startsWith(FERNET_KEY_PREFIX);
+}
+
 /** A key as the policy sees it: id, status and optional tenant scope. */
 export interface KeyState {
   readonly id: string;
@@ -44,7 +56,8 @@ export class StaticKeyPolicy implements KeyPolicy {
   constructor(keys: readonly KeyState[]) {
     for (const key of keys) {
       this.byId.set(key.id, key);
-      if (key.status === 'active') this.activeByScope.set(scopeOf(key.tenant), key.id);
+      // The active Fernet key is not a scope's KEK: encryptionKeyId never answers with it.
+      if (key.status === 'active' && !isFernetKeyId(key.id)) this.activeByScope.set(scopeOf(key.tenant), key.id);
     }
   }
 

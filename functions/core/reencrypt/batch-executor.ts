@@ -22,6 +22,7 @@ import {
 } from './job-store';
 import type { AuditSink, BlindIndexer, FaultHook, StoredValue, ValueCrypto } from './ports';
 import { findTable, type Registry } from './registry';
+import { targetKeyFor } from './formats';
 import { TableStatements, toRowValues } from './statements';
 import { TableShapeCache } from './table-shape';
 import { mapLimit, transformRow, type RowPlan, type RowValues, type TransformContext } from './transforms';
@@ -188,7 +189,7 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
     shape,
     sets: stmts.sets,
     mode: batch.mode,
-    targetKeyId: batch.targetKeyId,
+    targetKeyId: targetKeyFor(table, batch.mode, { keyId: batch.targetKeyId, fernetKeyId: batch.fernetTargetKeyId }),
     crypto: deps.crypto,
     blindIndex: deps.blindIndex,
     scope: batch.scope,

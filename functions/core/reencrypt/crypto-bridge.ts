@@ -1,6 +1,8 @@
 import type { EnvelopeCipher } from '../crypto/envelope-cipher';
 import type { BlindIndex } from '../crypto/blind-index';
 import { LegacyFormatError } from '../crypto/errors';
+import { FernetReader } from '../crypto/legacy/fernet';
+import { JsonKeyIdReader } from '../crypto/legacy/json-key-id';
 import { classifyValue, UNREADABLE_KEY_ID } from '../crypto/legacy/classify';
 import type { LegacyReader } from '../crypto/legacy/reader';
 import { assertLegacyKeyReadable } from '../keys/policy';
@@ -50,6 +52,21 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
       if (!reader) {
         return Promise.reject(new LegacyFormatError(`no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`));
       }
+      if (reader instanceof FernetReader) {
+        // One pass: the key whose HMAC verified is known only after decrypting; the catalog decides before the plaintext is returned.
+        try {
+          const { plaintext, keyId } = reader.decryptWithKeyId(value);
+          try {
+            assertLegacyKeyReadable(cipher.policy, keyId);
+          } catch (err) {
+            plaintext.fill(0);
+            throw err;
+          }
+          return Promise.resolve(plaintext);
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+      }
       // A JSON key_id value names a KEK: the catalog decides, as for an envelope (a destroyed key never decrypts).
       const keyId = reader.keyIdOf(value);
       try {
@@ -58,6 +75,24 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
         return Promise.reject(err as Error);
       }
       return reader.decrypt(value);
+    },
+    encryptLegacy: (plaintext, kind, target, opts) => {
+      try {
+        // The catalog decides who may encrypt, in every format: only the active key of its family.
+        cipher.policy.assertCanEncrypt(target);
+        if (kind === 'fernet') {
+          const fernet = readers.find((r): r is FernetReader => r instanceof FernetReader);
+          if (!fernet) throw new LegacyFormatError('no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens');
+          return Promise.resolve(fernet.encrypt(target, plaintext, opts?.timestamp));
+        }
+        const json = readers.find((r): r is JsonKeyIdReader => r instanceof JsonKeyIdReader);
+        if (!json) {
+          throw new LegacyFormatError('no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them');
+        }
+        return Promise.resolve(json.encrypt(target, plaintext));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     },
   };
 }

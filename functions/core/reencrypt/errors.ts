@@ -84,6 +84,11 @@ export class NoBlindIndexerError extends ReencryptError {
   readonly code = 'NO_BLIND_INDEXER';
 }
 
+/** A table's format needs a Fernet / JSON key_id writer the engine was not given (recorded per row). */
+export class NoLegacyWriterError extends ReencryptError {
+  readonly code = 'NO_LEGACY_WRITER';
+}
+
 /** A fault injected by a test hook (`deps.faults`), standing for a crash at that point. */
 export class InjectedFaultError extends ReencryptError {
   readonly code = 'INJECTED_FAULT';

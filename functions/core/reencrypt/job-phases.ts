@@ -145,7 +145,15 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
   if (job.status !== 'verifying' && !isTerminal(job.status)) {
     throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
   }
-  const report = await verify(deps, { targetKeyId: job.targetKeyId, tables: job.tables, decrypt: options.decrypt, pageSize: deps.pageSize, scope: job.scope });
+  const report = await verify(deps, {
+    targetKeyId: job.targetKeyId,
+    fernetTargetKeyId: job.fernetTargetKeyId,
+    mode: job.mode,
+    tables: job.tables,
+    decrypt: options.decrypt,
+    pageSize: deps.pageSize,
+    scope: job.scope,
+  });
   // The counts retiring needs, over every known table — this report when it already covers them all —
   // kept with the job so Finalize decides without a second pass over every table.
   const full = job.status === 'verifying' ? await fullCounts(deps, report) : undefined;
@@ -210,7 +218,9 @@ async function fullCounts(deps: EngineDeps, report: VerifyReport | undefined, ta
 
 function reasons(job: JobRecord, report: VerifyReport | undefined, retire: RetireResult | undefined): string[] {
   const why: string[] = [];
-  if (report && !report.allOnTarget) why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}`);
+  if (report && !report.allOnTarget) {
+    why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}${job.fernetTargetKeyId ? ` / ${job.fernetTargetKeyId}` : ''}`);
+  }
   if (report && job.mode === 'encrypt' && report.plaintextSources > 0) why.push(`${report.plaintextSources} row(s) still hold a plaintext source`);
   if (report && report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
   if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);

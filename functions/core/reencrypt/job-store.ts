@@ -40,6 +40,8 @@ export interface JobRecord {
   /** Table keys (`schema.name` or `name`) the job covers. */
   readonly tables: readonly string[];
   readonly targetKeyId: string;
+  /** The primary Fernet key the job's Fernet tables end under (formats.ts; kept in the job's options), when it has one. */
+  readonly fernetTargetKeyId?: string;
   /** The rows the job may touch, by tenant (row-scope.ts; kept in the job's options). */
   readonly scope: RowScope;
   /** Keys found under the rows at planning time (besides the target). */
@@ -126,6 +128,7 @@ export function jobFromRow(r: Row): JobRecord {
     dryRun: Boolean(r['dry_run']),
     tables: (r['tables'] as string[] | null) ?? [],
     targetKeyId: String(r['target_key_id']),
+    ...fernetTargetFromOptions(parseOptions(r['options'])),
     scope: scopeFromOptions(parseOptions(r['options'])),
     sourceKeyIds: (r['source_key_ids'] as string[] | null) ?? [],
     retiredKeyIds: (r['retired_key_ids'] as string[] | null) ?? [],
@@ -317,6 +320,8 @@ function claimable(maxParam: number): string {
 export interface ClaimedBatch extends BatchRecord {
   readonly mode: Mode;
   readonly targetKeyId: string;
+  /** The job's Fernet target (formats.ts), when it has Fernet tables. */
+  readonly fernetTargetKeyId?: string;
   /** The rows of the job, by tenant (row-scope.ts). @default every row */
   readonly scope?: RowScope;
 }
@@ -326,8 +331,17 @@ function claimedFromRow(r: Row): ClaimedBatch {
     ...batchFromRow(r),
     mode: r['mode'] as Mode,
     targetKeyId: String(r['target_key_id']),
+    ...fernetTargetFromOptions(parseOptions(r['job_options'])),
     scope: scopeFromOptions(parseOptions(r['job_options'])),
   };
+}
+
+/** Job option holding the primary Fernet key id of a job with Fernet tables. */
+export const OPTION_FERNET_TARGET = 'fernetTargetKeyId';
+
+function fernetTargetFromOptions(options: Record<string, unknown> | null): { fernetTargetKeyId?: string } {
+  const id = options?.[OPTION_FERNET_TARGET];
+  return typeof id === 'string' ? { fernetTargetKeyId: id } : {};
 }
 
 /** jsonb arrives parsed from node-postgres and as text from the Data API. */

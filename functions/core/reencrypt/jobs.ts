@@ -8,6 +8,10 @@ import { selectTables, tableKey, type RegistryTable } from './registry';
 import { describeTable, type TableShape } from './table-shape';
 import { describeScope, scopeFor, scopeToOptions } from './row-scope';
 import { rememberTables } from './known-tables';
+import { resolveFernetTarget } from './fernet-target';
+import { targetKeyFor } from './formats';
+import { isFernetKeyId } from '../keys/policy';
+import { OPTION_FERNET_TARGET } from './job-store';
 
 /**
  * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
@@ -56,6 +60,12 @@ export interface JobRequest {
    * refused rather than previewed.
    */
   readonly previewTarget?: boolean | undefined;
+  /**
+   * The primary Fernet key (`fernet:<fingerprint>` of ENCRYPTION_KEY) the
+   * job's Fernet tables end under; must be the catalog's active Fernet key.
+   * @default the catalog's active Fernet key, when a table has format fernet
+   */
+  readonly fernetTargetKeyId?: string | undefined;
 }
 
 /** Validates a request; every problem at once. */
@@ -63,6 +73,10 @@ export function validateJobRequest(request: JobRequest): string[] {
   const problems: string[] = [];
   if (!isMode(request.mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
   if (typeof request.targetKeyId !== 'string' || request.targetKeyId.length === 0) problems.push('targetKeyId: required');
+  else if (isFernetKeyId(request.targetKeyId)) {
+    // A Fernet key never encrypts an envelope; the Fernet tables' target is the active Fernet key (fernetTargetKeyId).
+    problems.push(`targetKeyId: ${request.targetKeyId} is a Fernet key; name a KEK (Fernet tables go to ENCRYPTION_KEY's key, the catalog's active Fernet key)`);
+  }
   const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
     problems.push(`batchSize: must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(request.batchSize)}`);
@@ -109,6 +123,7 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
     const owners = await tx.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`);
     const scope = scopeFor(tenant, owners.rows.map((r) => r.tenant));
+    const fernetTarget = await resolveFernetTarget(tx, selected.filter((t) => tables.includes(tableKey(t))), request.mode, request);
     // Remembered for every later retire or destroy, whatever config those run with.
     await rememberTables(tx, deps.registry.tables);
     const { job, created } = await insertJob(tx, {
@@ -121,14 +136,14 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
       abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
       requestedBy: request.requestedBy,
       executionId: request.executionId,
-      options: { ...(request.options ?? {}), ...scopeToOptions(scope) },
+      options: { ...(request.options ?? {}), ...scopeToOptions(scope), ...(fernetTarget ? { [OPTION_FERNET_TARGET]: fernetTarget } : {}) },
     });
     if (created) {
       await deps.audit?.record(tx, {
         actor: request.requestedBy,
         action: 'job.created',
         subject: `job:${job.id}`,
-        details: { mode: job.mode, targetKeyId: job.targetKeyId, tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize, rows: describeScope(job.scope) },
+        details: { mode: job.mode, targetKeyId: job.targetKeyId, ...(fernetTarget ? { fernetTargetKeyId: fernetTarget } : {}), tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize, rows: describeScope(job.scope) },
       });
     }
     return job;
@@ -194,7 +209,7 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
   }
   const plans: TablePlan[] = [];
   for (const { table, shape } of described) {
-    plans.push(await planTable(deps, table, shape, job.mode, job.targetKeyId, job.batchSize, job.scope));
+    plans.push(await planTable(deps, table, shape, job.mode, targetKeyFor(table, job.mode, { keyId: job.targetKeyId, fernetKeyId: job.fernetTargetKeyId }), job.batchSize, job.scope));
     await deps.faults?.('plan.table');
   }
   const summary = summarize(plans);

@@ -1,7 +1,7 @@
 import type { Sql } from '../ports/sql';
 import { PageSizer } from './bounded-reads';
 import type { Mode } from './modes';
-import type { FaultHook, ValueCrypto } from './ports';
+import type { FaultHook, StoredValue, ValueClass, ValueCrypto } from './ports';
 import { tableKey, type RegistryTable } from './registry';
 import { ID_ALIAS, TableStatements, toRowValues, type KeyRange } from './statements';
 import type { IdType, TableShape } from './table-shape';
@@ -122,7 +122,15 @@ export async function planTable(
   const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
   const cutter = new RangeCutter(batchSize);
   const sources = new Set<string>();
-  const ctx = { table, mode, targetKeyId, crypto: deps.crypto, scope };
+  // Each value classified once per page: a Fernet token's class costs an HMAC per configured key.
+  const seen = new Map<StoredValue, ValueClass>();
+  const classify = (value: StoredValue | null): ValueClass => {
+    if (value === null) return deps.crypto.classify(null);
+    let cls = seen.get(value);
+    if (cls === undefined) seen.set(value, (cls = deps.crypto.classify(value)));
+    return cls;
+  };
+  const ctx = { table, mode, targetKeyId, crypto: { classify }, scope };
   let rowsTotal = 0;
   let rowsPending = 0;
   let last: string | null = null;
@@ -131,6 +139,7 @@ export async function planTable(
     const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
       after === null ? deps.sql.query(stmts.selectPage(false).text, [limit]) : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
     );
+    seen.clear();
     for (const r of page.rows) {
       const row = toRowValues(r, stmts.sets.read);
       if (!inScope(row.tenant, scope)) continue; // another tenant's row: not counted in this job's totals
@@ -139,8 +148,9 @@ export async function planTable(
         rowsPending++;
         cutter.add(row.id);
         for (const c of table.columns) {
-          const cls = deps.crypto.classify(row.values[c] ?? null);
-          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
+          const cls = classify(row.values[c] ?? null);
+          // Envelope and JSON key ids, Fernet tokens by their key's id: the keys this job moves values off.
+          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
         }
       }
     }

@@ -15,7 +15,8 @@ export type StoredValue = string | Buffer;
 /** What a stored value is, from its shape alone (no decryption). */
 export type ValueClass =
   | { readonly kind: 'envelope'; readonly keyId: string }
-  | { readonly kind: 'fernet' }
+  /** keyId: which configured Fernet key's HMAC verifies it (`fernet:<fingerprint>`), when a Fernet reader is configured. */
+  | { readonly kind: 'fernet'; readonly keyId?: string }
   | { readonly kind: 'json-key-id'; readonly keyId?: string }
   | { readonly kind: 'plaintext' }
   | { readonly kind: 'null' };
@@ -38,6 +39,15 @@ export interface ValueCrypto {
   encrypt(plaintext: Buffer, context: EncryptionContext, targetKeyId: string, form: 'text' | 'binary'): Promise<StoredValue>;
   /** The plaintext of a legacy value (Fernet token, JSON key_id envelope). */
   decryptLegacy(value: StoredValue, kind: LegacyKind): Promise<Buffer>;
+  /**
+   * A new value of `plaintext` in a legacy format under `targetKeyId` (a
+   * Fernet key id `fernet:<fingerprint>`, or a `kek-vN`): in-place rotation
+   * and encrypt mode of tables whose application reads that format. For
+   * Fernet, `timestamp` (seconds) keeps the original token's time, as
+   * MultiFernet.rotate does. Text; the caller stores its UTF-8 bytes in a
+   * bytea column. Optional so test fakes without legacy formats stay small.
+   */
+  encryptLegacy?(plaintext: Buffer, kind: LegacyKind, targetKeyId: string, options?: { readonly timestamp?: number | undefined }): Promise<string>;
 }
 
 /** Blind index (HMAC) of a plaintext, for equality lookups; the same form (text/binary) as its column. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RegistryError, type RegistryProblem } from './errors';
 import { describeType, identifierProblem } from './identifiers';
+import { isValueFormat, VALUE_FORMATS, type ValueFormat } from './formats';
 
 /**
  * The registry of encrypted columns: which tables hold ciphertexts, how their
@@ -11,7 +12,7 @@ import { describeType, identifierProblem } from './identifiers';
  * ```json
  * { "tables": [
  *   { "name": "users", "idColumn": "id", "columns": ["ssn"],
- *     "tenantColumn": "org_id", "blindIndex": { "ssn": "ssn_hash" },
+ *     "tenantColumn": "org_id", "blindIndex": { "ssn": "ssn_hash" }, "format": "rk1",
  *     "encrypt": { "email": { "target": "email_encrypted", "blindIndex": "email_hash", "clearSource": true } } }
  * ] }
  * ```
@@ -42,6 +43,11 @@ export interface RegistryTable {
   readonly blindIndex: Readonly<Record<string, string>>;
   /** encrypt mode: plaintext source → target mappings. */
   readonly encrypt: readonly EncryptMapping[];
+  /**
+   * The format the table's application reads (formats.ts): rotation keeps it,
+   * `migrate` changes it to rk1. @default 'rk1'
+   */
+  readonly format?: ValueFormat;
 }
 
 export interface Registry {
@@ -126,6 +132,7 @@ const TABLE_KEYS = new Set([
   'tenantColumn',
   'blindIndex',
   'encrypt',
+  'format',
 ]);
 const MAPPING_KEYS = new Set(['target', 'blindIndex', 'clearSource']);
 
@@ -257,6 +264,18 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
     }
   }
 
+  const formatValue = value['format'];
+  let format: ValueFormat | undefined;
+  if (formatValue !== undefined) {
+    if (!isValueFormat(formatValue)) {
+      problems.push({ path: `${at}.format`, message: `must be one of ${VALUE_FORMATS.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(formatValue)}` });
+    } else format = formatValue;
+  }
+  if (format === 'fernet' && keyIdColumn) {
+    // A Fernet token names no key; a key id column could only hold what rekey guessed, and the planner would trust it.
+    problems.push({ path: `${at}.keyIdColumn`, message: 'a "fernet" table cannot have a key id column: Fernet tokens name no key (rekey tells them by HMAC)' });
+  }
+
   crossCheck({ idColumn, keyIdColumn, tenantColumn, columns, blindIndex, encrypt }, at, problems);
   if (problems.length > before || !name || !idColumn) return undefined;
   // One place for every blind index: the executor looks them up by encrypted column.
@@ -270,6 +289,7 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
     ...(tenantColumn ? { tenantColumn } : {}),
     blindIndex,
     encrypt,
+    ...(format && format !== 'rk1' ? { format } : {}),
   };
 }
 

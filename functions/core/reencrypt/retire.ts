@@ -1,5 +1,5 @@
 import type { KeyLifecycle } from './ports';
-import { valuesUnderKey, type VerifyReport } from './verify';
+import { valuesNeedingKey, type VerifyReport } from './verify';
 
 /**
  * Safe retirement: a `rotating` key becomes `retired` only when a verify over
@@ -24,7 +24,8 @@ export async function retireVerifiedKeys(
   const kept: { keyId: string; values: number }[] = [];
   for (const key of keys) {
     if (key.status !== 'rotating') continue;
-    const values = valuesUnderKey(fullReport, key.id);
+    // Fernet keys also count tokens no configured key verifies (they cannot be attributed).
+    const values = valuesNeedingKey(fullReport, key.id);
     if (values > 0) {
       kept.push({ keyId: key.id, values });
       continue;

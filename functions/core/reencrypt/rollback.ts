@@ -2,6 +2,7 @@ import type { EngineDeps } from './engine-deps';
 import { KeyLifecycleError } from './errors';
 import { startJob, type JobOutcome, type RunOptions } from './job-runner';
 import type { KeyLifecycle } from './ports';
+import { isFernetKeyId } from '../keys/policy';
 
 /**
  * Rollback: make the previous key primary again in the catalog, then rewrap
@@ -26,7 +27,8 @@ export interface RollbackOutcome extends JobOutcome {
 
 /** The active key of the global scope and the key a rollback returns to. */
 export async function rollbackTarget(catalog: KeyLifecycle, toKeyId?: string): Promise<{ fromKeyId: string; toKeyId: string }> {
-  const keys = (await catalog.list()).filter((k) => (k.tenant ?? null) === null);
+  // KEKs only: a Fernet table's key is rotated by a plain reencrypt with a new ENCRYPTION_KEY.
+  const keys = (await catalog.list()).filter((k) => (k.tenant ?? null) === null && !isFernetKeyId(k.id));
   const active = keys.find((k) => k.status === 'active');
   if (!active) throw new KeyLifecycleError('rollback: the catalog has no active key in the global scope');
   if (toKeyId !== undefined) {

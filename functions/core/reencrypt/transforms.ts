@@ -2,10 +2,14 @@ import { inScope, type RowScope } from './row-scope';
 import type { EncryptionContext } from '../crypto/context';
 import { RekeyError, isRetryable } from '../errors';
 import { NoBlindIndexerError } from './errors';
+import { fernetTimestamp } from '../crypto/legacy/fernet';
 import type { ColumnSets, Mode } from './modes';
 import type { BlindIndexer, StoredValue, ValueClass, ValueCrypto } from './ports';
 import type { RegistryTable } from './registry';
 import type { StorageForm, TableShape } from './table-shape';
+import { FOREIGN_FORMAT, targetFormat, valueDoneIn, type ValueFormat } from './formats';
+import { encryptAs, foreignFormat, inForm, legacyWriter } from './format-writers';
+import { keepValuesTooLong } from './column-limits';
 
 /**
  * The in-memory part of a batch: what each row should become. Pure apart from
@@ -49,6 +53,7 @@ export interface TransformContext {
   readonly shape: TableShape;
   readonly sets: ColumnSets;
   readonly mode: Mode;
+  /** The key this table's values end under (formats.ts targetKeyFor: a KEK, or a Fernet key id for a Fernet table). */
   readonly targetKeyId: string;
   readonly crypto: ValueCrypto;
   readonly blindIndex?: BlindIndexer | undefined;
@@ -62,15 +67,17 @@ export const ROW_ERROR = {
   legacyValue: 'LEGACY_VALUE',
   /** A plaintext value where an envelope was expected (outside encrypt mode). */
   unexpectedPlaintext: 'UNEXPECTED_PLAINTEXT',
+  /** A value in another format than the table's (an rk1 envelope in a Fernet table, ...), outside migrate mode. */
+  foreignFormat: FOREIGN_FORMAT,
   /** An error that is not a RekeyError (its message is not trusted to be free of data). */
   unexpected: 'UNEXPECTED_ERROR',
   /** The new value does not fit the column's varchar(n). */
   tooLong: 'VALUE_TOO_LONG',
 } as const;
 
-/** True when the value is NULL or an envelope under the target key. */
-export function valueDone(cls: ValueClass, targetKeyId: string): boolean {
-  return cls.kind === 'null' || (cls.kind === 'envelope' && cls.keyId === targetKeyId);
+/** True when the value is NULL or, in the table's format (rk1 by default), under the target key. */
+export function valueDone(cls: ValueClass, targetKeyId: string, format: ValueFormat = 'rk1'): boolean {
+  return valueDoneIn(cls, targetKeyId, format);
 }
 
 /**
@@ -88,7 +95,8 @@ export function rowNeedsWork(
       if (row.values[m.source] != null && (m.clearSource || row.values[m.target] == null)) return true;
     }
   }
-  return ctx.table.columns.some((c) => !valueDone(ctx.crypto.classify(row.values[c] ?? null), ctx.targetKeyId));
+  const format = targetFormat(ctx.table, ctx.mode);
+  return ctx.table.columns.some((c) => !valueDone(ctx.crypto.classify(row.values[c] ?? null), ctx.targetKeyId, format));
 }
 
 function contextOf(table: RegistryTable, column: string, row: RowValues): EncryptionContext {
@@ -106,26 +114,7 @@ function describeError(err: unknown): { code: string; message: string } {
   return { code: ROW_ERROR.unexpected, message: `unexpected ${name} (message withheld: it may quote data)` };
 }
 
-/** Bounded-parallel map that keeps order: crypto calls of a batch overlap (KMS keyring) without flooding. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  // After the first failure no item is started: the call has failed (a throttled KMS gets no more requests from a doomed batch).
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
+export { mapLimit } from './map-limit';
 
 /**
  * What one row should become. Retryable errors (keyring throttling, outage)
@@ -140,6 +129,7 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
   const errors: ColumnError[] = [];
   const handled = new Set<string>();
   const form = (c: string): StorageForm => ctx.shape.forms[c] ?? 'text';
+  const format = targetFormat(table, mode);
 
   const guarded = async (column: string, work: () => Promise<void>): Promise<void> => {
     try {
@@ -159,7 +149,27 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         if (!ctx.blindIndex) throw new NoBlindIndexerError(`${table.name}.${hashColumn} is a blind index column but no blind index key was given`);
         next[hashColumn] = await ctx.blindIndex.index(plaintext, { table: table.name, column }, form(hashColumn));
       }
-      next[column] = await crypto.encrypt(plaintext, contextOf(table, column, row), target, form(column));
+      next[column] = await encryptAs(crypto, format, plaintext, contextOf(table, column, row), target, form(column));
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+
+  /**
+   * In-place rotation of a Fernet / JSON key_id value to the target key in the
+   * same format (MultiFernet.rotate: the token's timestamp kept), its blind
+   * index recomputed on the way when stale. Zeroes the plaintext.
+   */
+  const rotateLegacy = async (column: string, value: StoredValue, kind: 'fernet' | 'json-key-id'): Promise<void> => {
+    const plaintext = await crypto.decryptLegacy(value, kind);
+    try {
+      const hashColumn = ctx.sets.blindIndex[column];
+      const stored = hashColumn === undefined ? null : (row.values[hashColumn] ?? null);
+      if (hashColumn !== undefined && ctx.blindIndex && (stored === null || !ctx.blindIndex.isCurrent?.(stored))) {
+        next[hashColumn] = await ctx.blindIndex.index(plaintext, { table: table.name, column }, form(hashColumn));
+      }
+      const timestamp = kind === 'fernet' ? fernetTimestamp(value) : undefined;
+      next[column] = inForm(await legacyWriter(crypto)(plaintext, kind, target, { timestamp }), form(column));
     } finally {
       plaintext.fill(0);
     }
@@ -221,6 +231,10 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
       case 'null':
         break;
       case 'envelope':
+        if (format !== 'rk1') {
+          errors.push(foreignFormat(table, column, 'an rk1 envelope', format));
+          break;
+        }
         if (cls.keyId === target) break;
         // The hot path of every rotation: no closure, no extra allocation.
         try {
@@ -233,6 +247,16 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         break;
       case 'fernet':
       case 'json-key-id':
+        if (format === cls.kind) {
+          // The table's own format: rotated in place to the target key, in that format.
+          if (cls.keyId === target) break;
+          await guarded(column, async () => rotateLegacy(column, value, cls.kind));
+          break;
+        }
+        if (format !== 'rk1') {
+          errors.push(foreignFormat(table, column, `a ${cls.kind} value`, format));
+          break;
+        }
         if (mode !== 'migrate') {
           errors.push({ column, code: ROW_ERROR.legacyValue, message: `${table.name}.${column} holds a legacy ${cls.kind} value; run the migrate mode` });
           break;
@@ -249,30 +273,7 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
     }
   }
 
-  // A value that does not fit its varchar(n) would fail the whole batch's
-  // statement: the column (with its blind index, and in encrypt mode its
-  // plaintext source, which must not be cleared) keeps what it held, and the
-  // row is a recorded error saying which column to widen.
-  const maxChars = ctx.shape.maxChars;
-  if (maxChars) {
-    for (const column of table.columns) {
-      const hashColumn = ctx.sets.blindIndex[column];
-      const tooLong = [column, ...(hashColumn ? [hashColumn] : [])].find((c) => {
-        const v = next[c];
-        const max = maxChars[c];
-        return max !== undefined && typeof v === 'string' && v !== row.values[c] && v.length > max;
-      });
-      if (tooLong === undefined) continue;
-      errors.push({
-        column,
-        code: ROW_ERROR.tooLong,
-        message: `${table.name}.${tooLong} is varchar(${maxChars[tooLong]}); the new value needs ${(next[tooLong] as string).length} characters: widen the column (text or bytea)`,
-      });
-      for (const c of [column, hashColumn, ...table.encrypt.filter((m) => m.target === column).map((m) => m.source)]) {
-        if (c !== undefined && c in next) next[c] = row.values[c] ?? null;
-      }
-    }
-  }
+  keepValuesTooLong(ctx, row, next, errors);
 
   // The key id column follows the row: the target once every column is on it.
   if (table.keyIdColumn && errors.length === 0) {

@@ -8,6 +8,8 @@ import { ID_ALIAS, TableStatements, toRowValues } from './statements';
 import { TableShapeCache, type TableShape } from './table-shape';
 import { mapLimit, valueDone, type RowValues } from './transforms';
 import { ALL_ROWS, inScope, type RowScope } from './row-scope';
+import { countedKeyId, targetFormat, targetKeyFor, type ValueFormat } from './formats';
+import type { Mode } from './modes';
 
 /**
  * Counts what the registered columns hold: values per key version, legacy
@@ -21,6 +23,12 @@ export interface ValueCounts {
   /** Envelope values per key id. */
   readonly envelopes: Record<string, number>;
   readonly fernet: number;
+  /**
+   * Fernet tokens per key: the catalog id (`fernet:<fingerprint>`) of the
+   * configured key whose HMAC verifies each, `(unknown fernet key)` when none
+   * does. Never the key itself.
+   */
+  readonly fernetByKey?: Record<string, number>;
   /** JSON key_id values per legacy key id (`(none)` when the value names none). */
   readonly jsonKeyId: Record<string, number>;
   readonly plaintext: number;
@@ -37,6 +45,10 @@ export interface DecryptCounts {
 
 export interface TableVerify {
   readonly table: string;
+  /** The format its values are checked against (the table's, rk1 in migrate mode). @default 'rk1' */
+  readonly format?: ValueFormat;
+  /** The key its values should be under, when it is not the report's targetKeyId (a Fernet table). */
+  readonly targetKeyId?: string;
   readonly rows: number;
   /** Rows whose every encrypted column is NULL or an envelope under the target key. */
   readonly rowsOnTarget: number;
@@ -52,8 +64,10 @@ export interface TableVerify {
 
 export interface VerifyReport {
   readonly targetKeyId: string;
+  /** The primary Fernet key Fernet tables were checked against, when given. */
+  readonly fernetTargetKeyId?: string;
   readonly tables: readonly TableVerify[];
-  /** Values under each key id, envelopes and JSON key_id values, over all verified tables. */
+  /** Values under each key id — envelopes, JSON key_id values, Fernet tokens by key — over all verified tables. */
   readonly keys: Readonly<Record<string, number>>;
   /** Every row of every verified table is on the target key. */
   readonly allOnTarget: boolean;
@@ -77,6 +91,10 @@ export interface VerifyDeps {
 export interface VerifyOptions {
   /** The key every row should be under (the primary key). */
   readonly targetKeyId: string;
+  /** The key a Fernet table's tokens should be under (the primary Fernet key). @default none: Fernet rows count as off target */
+  readonly fernetTargetKeyId?: string | undefined;
+  /** The job's mode: `migrate` verifies every table against rk1, others against the table's format. @default 'rewrap' */
+  readonly mode?: Mode | undefined;
   /** Table names; all registered tables when absent. */
   readonly tables?: readonly string[] | undefined;
   /** Decrypt every value and count failures. */
@@ -100,12 +118,14 @@ export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<
   for (const t of results) {
     for (const [k, n] of Object.entries(t.values.envelopes)) keys[k] = (keys[k] ?? 0) + n;
     for (const [k, n] of Object.entries(t.values.jsonKeyId)) keys[k] = (keys[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(t.values.fernetByKey ?? {})) keys[k] = (keys[k] ?? 0) + n;
   }
   const allOnTarget = results.every((t) => t.rowsNotOnTarget === 0);
   const decryptFailures = results.reduce((a, t) => a + (t.decrypt?.failed ?? 0), 0);
   const plaintextSources = results.reduce((a, t) => a + t.rowsWithPlaintextSource, 0);
   return {
     targetKeyId: options.targetKeyId,
+    ...(options.fernetTargetKeyId ? { fernetTargetKeyId: options.fernetTargetKeyId } : {}),
     tables: results,
     keys,
     allOnTarget,
@@ -116,10 +136,7 @@ export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<
   };
 }
 
-/** Values still under `keyId` in a report (envelopes and JSON key_id values). */
-export function valuesUnderKey(report: Pick<VerifyReport, 'keys'>, keyId: string): number {
-  return report.keys[keyId] ?? 0;
-}
+export { valuesUnderKey, valuesNeedingKey } from './key-counts';
 
 async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
@@ -139,6 +156,10 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
   const envelopes: Record<string, number> = {};
   const jsonKeyId: Record<string, number> = {};
   let fernet = 0;
+  const fernetByKey: Record<string, number> = {};
+  const mode = options.mode ?? 'rewrap';
+  const format = targetFormat(table, mode);
+  const target = targetKeyFor(table, mode, { keyId: options.targetKeyId, fernetKeyId: options.fernetTargetKeyId });
   let plaintext = 0;
   let nulls = 0;
   let rows = 0;
@@ -162,7 +183,7 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
       for (const column of table.columns) {
         const value = row.values[column] ?? null;
         const cls = deps.crypto.classify(value);
-        if (!valueDone(cls, options.targetKeyId)) onTarget = false;
+        if (!valueDone(cls, target, format)) onTarget = false;
         switch (cls.kind) {
           case 'null':
             nulls++;
@@ -171,10 +192,13 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
             envelopes[cls.keyId] = (envelopes[cls.keyId] ?? 0) + 1;
             if (options.decrypt) toDecrypt.push({ row, column, value: value! });
             break;
-          case 'fernet':
+          case 'fernet': {
             fernet++;
+            const k = countedKeyId(cls)!;
+            fernetByKey[k] = (fernetByKey[k] ?? 0) + 1;
             if (options.decrypt) toDecrypt.push({ row, column, value: value!, legacy: 'fernet' });
             break;
+          }
           case 'json-key-id': {
             const k = cls.keyId ?? '(none)';
             jsonKeyId[k] = (jsonKeyId[k] ?? 0) + 1;
@@ -214,11 +238,13 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
   }
   return {
     table: tableKey(table),
+    ...(format === 'rk1' ? {} : { format }),
+    ...(target === options.targetKeyId ? {} : { targetKeyId: target }),
     rows,
     rowsOnTarget,
     rowsNotOnTarget: rows - rowsOnTarget,
     rowsWithPlaintextSource,
-    values: { envelopes, fernet, jsonKeyId, plaintext, null: nulls },
+    values: { envelopes, fernet, fernetByKey, jsonKeyId, plaintext, null: nulls },
     ...(options.decrypt ? { decrypt } : {}),
   };
 }
@@ -233,6 +259,7 @@ const VERIFY_SLICE_ROWS = COUNT_SLICE_ROWS;
  */
 async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shape: TableShape, options: VerifyOptions): Promise<TableVerify | undefined> {
   const stmts = new TableStatements(table, shape, 'rewrap');
+  const format = targetFormat(table, options.mode ?? 'rewrap');
   const sliceRows = options.countSliceRows ?? VERIFY_SLICE_ROWS;
   const envelopes: Record<string, number> = {};
   let rows = 0;
@@ -264,6 +291,6 @@ async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shap
     rowsOnTarget: rows - off,
     rowsNotOnTarget: off,
     rowsWithPlaintextSource: waiting,
-    values: { envelopes, fernet: 0, jsonKeyId: {}, plaintext: 0, null: nulls },
+    values: format === 'json-key-id' ? { envelopes: {}, fernet: 0, fernetByKey: {}, jsonKeyId: envelopes, plaintext: 0, null: nulls } : { envelopes, fernet: 0, fernetByKey: {}, jsonKeyId: {}, plaintext: 0, null: nulls },
   };
 }

@@ -141,8 +141,8 @@ describe('verify report formatting', () => {
     const text = formatReport(report({}), 'verify');
     expect(text).toContain('llm_providers: 10 rows, 7 on kek-v2, 3 not');
     expect(text).toMatch(/kek-v1\s+1 values/);
-    expect(text).toMatch(/json:kek-v0\s+1 values \(legacy JSON key_id\)/);
-    expect(text).toMatch(/fernet\s+1 values \(legacy\)/);
+    expect(text).toMatch(/json:kek-v0\s+1 values \(legacy JSON key_id: --mode migrate/);
+    expect(text).toMatch(/fernet\s+1 values \(legacy Fernet: --mode migrate/);
     expect(text.trimEnd().split('\n').at(-1)).toBe('NOT OK: 3 rows not on kek-v2');
   });
 

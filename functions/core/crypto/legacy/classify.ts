@@ -9,7 +9,8 @@ export const UNREADABLE_KEY_ID = '(unreadable)';
 export type ValueClassification =
   | { readonly kind: 'null' }
   | { readonly kind: 'envelope'; readonly keyId: string }
-  | { readonly kind: 'fernet' }
+  /** keyId: the catalog id of the configured key whose HMAC verifies it (FernetReader.keyIdOf); absent without a Fernet reader. */
+  | { readonly kind: 'fernet'; readonly keyId?: string }
   | { readonly kind: 'json-key-id'; readonly keyId: string | undefined }
   | { readonly kind: 'plaintext' };
 
@@ -37,7 +38,10 @@ export function classifyValue(value: Buffer | string | null | undefined, readers
   for (const reader of readers) {
     if (reader.format === 'plaintext') continue;
     if (!reader.recognizes(value)) continue;
-    if (reader.format === 'fernet') return { kind: 'fernet' };
+    if (reader.format === 'fernet') {
+      const keyId = reader.keyIdOf(value);
+      return keyId === undefined ? { kind: 'fernet' } : { kind: 'fernet', keyId };
+    }
     return { kind: 'json-key-id', keyId: reader.keyIdOf(value) };
   }
   if (looksLikeFernet(value)) return { kind: 'fernet' };

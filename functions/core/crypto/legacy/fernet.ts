@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { KeyMaterialError, LegacyFormatError } from '../errors';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomPool } from '../random-pool';
+import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
 import { LegacyAuthenticationError } from './errors';
 import type { LegacyReader } from './reader';
 
@@ -22,10 +23,41 @@ const FERNET_PREFIX = Buffer.from('gAAAAA', 'latin1');
 export const FERNET_ENV = { primary: 'ENCRYPTION_KEY', fallback: 'ENCRYPTION_KEY_FALLBACK' } as const;
 
 interface FernetKey {
-  readonly signing: Buffer;
-  readonly encryption: Buffer;
+  /** KeyObjects: imported once, not on every HMAC and cipher of a rotation. */
+  readonly signing: KeyObject;
+  readonly encryption: KeyObject;
   /** Where it came from, for messages: `ENCRYPTION_KEY`, `ENCRYPTION_KEY_FALLBACK[2]`, `key 1`. */
   readonly source: string;
+  /** Its catalog id, `fernet:<16 hex>` (fernetKeyId): names the key in counts and the catalog, never reveals it. */
+  readonly id: string;
+}
+
+/** Prefix of every Fernet key's catalog id. */
+export const FERNET_KEY_ID_PREFIX = 'fernet:';
+/** Key id counted for a token whose HMAC verifies under none of the configured keys. */
+export const UNKNOWN_FERNET_KEY = '(unknown fernet key)';
+const FINGERPRINT_LABEL = Buffer.from('rekey fernet key id v1\0', 'latin1');
+
+/**
+ * The catalog id of a Fernet key: `fernet:` and the first 8 bytes (16 hex) of
+ * SHA-256("rekey fernet key id v1\0" ‖ key). A one-way fingerprint — it names
+ * the key in counts, the catalog and the audit log without revealing it; the
+ * label keeps it from matching any other hash of the key. 64 bits tell a
+ * deployment's handful of keys apart with no realistic collision.
+ */
+export function fernetKeyId(key: string | Buffer): string {
+  const raw = typeof key === 'string' ? decodeKey(key, 'key') : key;
+  if (raw.length !== 32) throw new KeyMaterialError(`a Fernet key is 32 bytes, got ${raw.length}`);
+  return FERNET_KEY_ID_PREFIX + createHash('sha256').update(FINGERPRINT_LABEL).update(raw).digest('hex').slice(0, 16);
+}
+
+/** The timestamp (seconds) a token carries, read without a key; undefined when the value is not a decodable token. */
+export function fernetTimestamp(value: Buffer | string): number | undefined {
+  const text = typeof value === 'string' ? value : value.toString('latin1');
+  if (!TOKEN_PATTERN.test(text)) return undefined;
+  const token = Buffer.from(text, 'base64url');
+  if (token.length < MIN_TOKEN_BYTES || token[0] !== VERSION) return undefined;
+  return Number(token.readBigUInt64BE(1));
 }
 
 export interface FernetReaderOptions {
@@ -91,8 +123,45 @@ export class FernetReader implements LegacyReader {
     return looksLikeFernet(value);
   }
 
-  keyIdOf(): string | undefined {
-    return undefined;
+  /**
+   * The catalog id of the key whose HMAC verifies the token (which key a
+   * value needs: what inventory, verify and the retire gate count), or
+   * UNKNOWN_FERNET_KEY when none of the configured keys does. One HMAC per
+   * key tried; nothing is decrypted.
+   */
+  keyIdOf(value: Buffer | string): string | undefined {
+    const text = typeof value === 'string' ? value : value.toString('latin1');
+    if (!TOKEN_PATTERN.test(text)) return UNKNOWN_FERNET_KEY;
+    const token = Buffer.from(text, 'base64url');
+    if (token.length < MIN_TOKEN_BYTES) return UNKNOWN_FERNET_KEY;
+    const signed = token.subarray(0, token.length - HMAC_BYTES);
+    const mac = token.subarray(token.length - HMAC_BYTES);
+    for (const key of this.keys) {
+      if (timingSafeEqual(createHmac('sha256', key.signing).update(signed).digest(), mac)) return key.id;
+    }
+    return UNKNOWN_FERNET_KEY;
+  }
+
+  /** The primary key's id: ENCRYPTION_KEY (the first key), which MultiFernet encrypts with. */
+  primaryKeyId(): string {
+    return this.keys[0]!.id;
+  }
+
+  /** Every configured key's id, primary first (catalog sync). */
+  keyIds(): readonly string[] {
+    return [...new Set(this.keys.map((k) => k.id))];
+  }
+
+  /**
+   * A new token of `plaintext` under the configured key `keyId` — new IV, as
+   * Fernet.encrypt — stamped `time` (seconds; default now). MultiFernet.rotate
+   * is decrypt + this with the original token's timestamp (fernetTimestamp).
+   * UnknownKeyError when no configured key has that id.
+   */
+  encrypt(keyId: string, plaintext: Buffer, time?: number): string {
+    const key = this.keys.find((k) => k.id === keyId);
+    if (!key) throw new UnknownKeyError(keyId);
+    return writeToken(key, plaintext, { time });
   }
 
   async decrypt(value: Buffer | string): Promise<Buffer> {
@@ -100,6 +169,11 @@ export class FernetReader implements LegacyReader {
   }
 
   decryptSync(value: Buffer | string): Buffer {
+    return this.decryptWithKeyId(value).plaintext;
+  }
+
+  /** The plaintext and the id of the key whose HMAC verified it: one pass for a rotation, which needs both. */
+  decryptWithKeyId(value: Buffer | string): { readonly plaintext: Buffer; readonly keyId: string } {
     const text = typeof value === 'string' ? value : value.toString('latin1');
     if (!TOKEN_PATTERN.test(text)) throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
     const token = Buffer.from(text, 'base64url');
@@ -130,7 +204,7 @@ export class FernetReader implements LegacyReader {
     const iv = token.subarray(9, HEADER_BYTES);
     const decipher = createDecipheriv('aes-128-cbc', key.encryption, iv);
     try {
-      return Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]);
+      return { plaintext: Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]), keyId: key.id };
     } catch (err) {
       // The HMAC verified, so bad padding means the token was made by a broken writer.
       throw new LegacyFormatError('the Fernet token authenticated but its PKCS7 padding is invalid', { cause: err });
@@ -149,13 +223,17 @@ export class FernetReader implements LegacyReader {
 }
 
 /**
- * Writes a Fernet token, for tests and benchmarks (rekey never writes Fernet
- * in production). `iv` and `time` (seconds) make it deterministic. Tests of
- * the reader use tokens from Python's cryptography, not from this.
+ * Writes a Fernet token with a raw key, for tests and benchmarks (the engine
+ * writes through FernetReader.encrypt, under a configured key by id). `iv`
+ * and `time` (seconds) make it deterministic. Tests of the reader use tokens
+ * from Python's cryptography, not from this.
  */
 export function fernetEncrypt(key: string | Buffer, plaintext: Buffer | string, options: { iv?: Buffer; time?: number } = {}): string {
-  const k = toKey(typeof key === 'string' ? decodeKey(key, 'key') : key, 'key');
-  const iv = options.iv ?? randomBytes(16);
+  return writeToken(toKey(typeof key === 'string' ? decodeKey(key, 'key') : key, 'key'), plaintext, options);
+}
+
+function writeToken(k: FernetKey, plaintext: Buffer | string, options: { iv?: Buffer | undefined; time?: number | undefined }): string {
+  const iv = options.iv ?? randomPool.bytes(16);
   if (iv.length !== 16) throw new KeyMaterialError(`a Fernet IV is 16 bytes, got ${iv.length}`);
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = VERSION;
@@ -188,5 +266,5 @@ function decodeKey(text: string, where: string): Buffer {
 
 function toKey(key: Buffer, source: string): FernetKey {
   if (key.length !== 32) throw new KeyMaterialError(`${source}: a Fernet key is 32 bytes, got ${key.length}`);
-  return { signing: Buffer.from(key.subarray(0, 16)), encryption: Buffer.from(key.subarray(16)), source };
+  return { signing: createSecretKey(key.subarray(0, 16)), encryption: createSecretKey(key.subarray(16)), source, id: fernetKeyId(key) };
 }

@@ -79,6 +79,13 @@ export class JsonKeyIdReader implements LegacyReader {
     return jsonKeyIdOf(value);
   }
 
+  /** A new value of `plaintext` under the KEK named `keyId` (in-place rotation, encrypt mode); UnknownKeyError when none resolves. */
+  encrypt(keyId: string, plaintext: Buffer): string {
+    const kek = this.resolveKek(keyId);
+    if (!kek) throw new UnknownKeyError(keyId);
+    return jsonKeyIdEncrypt(kek, keyId, plaintext);
+  }
+
   async decrypt(value: Buffer | string): Promise<Buffer> {
     const parsed = parse(typeof value === 'string' ? value : value.toString('utf8'));
     if (!parsed) throw new LegacyFormatError('the JSON key_id value is not a JSON object');
@@ -118,11 +125,15 @@ export class JsonKeyIdReader implements LegacyReader {
 }
 
 /**
- * Writes a value in the same layout, for tests and benchmarks (rekey migrates
- * away from this format and never writes it in production).
+ * Writes a value in the service's layout under `kek`, named `keyId`: a fresh
+ * DEK and fresh nonces every time, compact JSON in the service's field order,
+ * standard base64 with padding. The engine's in-place rotation writes through
+ * JsonKeyIdReader.encrypt (the KEK resolved by id); tests and the bench call
+ * this with a raw key.
  */
-export function jsonKeyIdEncrypt(kek: Buffer, keyId: string, plaintext: Buffer | string): string {
-  if (kek.length !== DEK_BYTES) throw new KeyMaterialError(`a KEK is ${DEK_BYTES} bytes, got ${kek.length}`);
+export function jsonKeyIdEncrypt(kek: KeyObject | Buffer, keyId: string, plaintext: Buffer | string): string {
+  const kekBytes = Buffer.isBuffer(kek) ? kek.length : (kek.symmetricKeySize ?? 0);
+  if (kekBytes !== DEK_BYTES) throw new KeyMaterialError(`a KEK is ${DEK_BYTES} bytes, got ${kekBytes}`);
   const dek = randomBytes(DEK_BYTES);
   try {
     const wrapNonce = randomBytes(NONCE_BYTES);
@@ -182,7 +193,7 @@ function gcmOpen(key: KeyObject | Buffer, nonce: Buffer, sealed: Buffer, failure
   return out;
 }
 
-function gcmSeal(key: Buffer, nonce: Buffer, plaintext: Buffer): Buffer {
+function gcmSeal(key: KeyObject | Buffer, nonce: Buffer, plaintext: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { AuthenticationError, KeyMaterialError, LegacyFormatError } from '../../../../functions/core/crypto/errors';
 import { LegacyAuthenticationError } from '../../../../functions/core/crypto/legacy/errors';
-import { fernetEncrypt, FernetReader, looksLikeFernet } from '../../../../functions/core/crypto/legacy/fernet';
+import { UnknownKeyError } from '../../../../functions/core/crypto/errors';
+import { fernetEncrypt, fernetKeyId, FernetReader, fernetTimestamp, looksLikeFernet, UNKNOWN_FERNET_KEY } from '../../../../functions/core/crypto/legacy/fernet';
 import { caught, expectError, expectNoLeak } from './support';
 
 /**
@@ -154,6 +155,41 @@ describe('FernetReader bad input', () => {
     expect(reader.recognizes(`${SPEC.token.slice(0, 10)}+${SPEC.token.slice(11)}`)).toBe(false);
     expect(reader.recognizes('alice@example.com')).toBe(false);
     expect(reader.recognizes(Buffer.from([0x80, 0, 0, 0]))).toBe(false);
-    expect(reader.keyIdOf()).toBeUndefined();
+    expect(reader.keyIdOf(fernetEncrypt(randomBytes(32), 'x'))).toBe(UNKNOWN_FERNET_KEY); // shape says Fernet, no configured HMAC verifies
+  });
+});
+
+describe('Fernet key ids, rotation writes', () => {
+  const oldKey = randomBytes(32).toString('base64url');
+  const newKey = randomBytes(32).toString('base64url');
+
+  it('names a key by a one-way fingerprint, never by the key', () => {
+    const id = fernetKeyId(SPEC.secret);
+    expect(id).toMatch(/^fernet:[0-9a-f]{16}$/);
+    expect(fernetKeyId(Buffer.from(SPEC.secret, 'base64url'))).toBe(id);
+    expect(fernetKeyId(newKey)).not.toBe(id);
+    expect(id).not.toContain(Buffer.from(SPEC.secret, 'base64url').toString('hex').slice(0, 16));
+  });
+
+  it('tells which configured key a token is under by its HMAC (primary first, fallback next, unknown otherwise)', () => {
+    const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: newKey, ENCRYPTION_KEY_FALLBACK: oldKey });
+    expect(reader.primaryKeyId()).toBe(fernetKeyId(newKey));
+    expect(reader.keyIds()).toEqual([fernetKeyId(newKey), fernetKeyId(oldKey)]);
+    expect(reader.keyIdOf(fernetEncrypt(oldKey, 'a'))).toBe(fernetKeyId(oldKey));
+    expect(reader.keyIdOf(fernetEncrypt(newKey, 'a'))).toBe(fernetKeyId(newKey));
+    expect(reader.keyIdOf(flipped(fernetEncrypt(newKey, 'a'), -1))).toBe(UNKNOWN_FERNET_KEY);
+    expect(reader.keyIdOf('gAAAAA!!')).toBe(UNKNOWN_FERNET_KEY);
+  });
+
+  it('writes under a configured key by id, keeping a given timestamp (MultiFernet.rotate), and refuses an unknown id', () => {
+    const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: newKey, ENCRYPTION_KEY_FALLBACK: oldKey });
+    const old = fernetEncrypt(oldKey, SECRET_TEXT, { time: 1_000_000 });
+    expect(fernetTimestamp(old)).toBe(1_000_000);
+    const rotated = reader.encrypt(reader.primaryKeyId(), reader.decryptSync(old), fernetTimestamp(old));
+    expect(fernetTimestamp(rotated)).toBe(1_000_000);
+    expect(reader.keyIdOf(rotated)).toBe(fernetKeyId(newKey));
+    expect(FernetReader.fromKeys([newKey]).decryptSync(rotated).toString()).toBe(SECRET_TEXT);
+    expect(() => reader.encrypt('fernet:0000000000000000', Buffer.from('x'))).toThrow(UnknownKeyError);
+    expect(fernetTimestamp('not a token')).toBeUndefined();
   });
 });
