@@ -33,6 +33,8 @@ export interface LocalPipelineOptions {
   readonly wrap?: (name: string, handler: LocalHandler) => LocalHandler;
   /** Every aws-local-stepfunctions event (state entered / exited with its input and output, retries...). */
   readonly onEvent?: (event: Record<string, unknown>) => void;
+  /** Let the handlers publish their CloudWatch metrics (EMF lines on stdout), as on AWS. @default false (quiet local runs) */
+  readonly metrics?: boolean;
 }
 
 export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -110,7 +112,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
       POWERTOOLS_LOG_LEVEL: saved.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     await resetContainerRuntime();
