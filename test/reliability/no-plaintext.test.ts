@@ -217,6 +217,7 @@ describe('no plaintext anywhere', () => {
       if (hit) found.push(`${place}: …${text.slice(Math.max(0, hit.index - 300), hit.index + 60)}…`);
       for (const s of secrets) if (text.includes(s)) found.push(`${place}: a key or canary (${s.slice(0, 6)}…)`);
     }
+    expect(planted.every((c) => CANARY.test(c))).toBe(true); // the scan's pattern matches every canary planted
     const scanned = Object.keys(places).sort();
     recordFigure({ area: 'No plaintext', figure: 'canaries planted (rows, keys, KEKs)', value: `${planted.length} + ${Object.keys(keys).length} keys + ${kekCanaries.length / 3} KEKs`, goal: '—' });
     recordFigure({ area: 'No plaintext', figure: 'places scanned (items)', value: `${scanned.length} (${Object.values(places).reduce((a, v) => a + v.length, 0)})`, goal: '8' });
