@@ -13,7 +13,7 @@ import { migrate } from '../../functions/core/schema/migrate';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
-import { recordFigure } from './support/figures';
+import { recordFigure, sized } from './support/figures';
 
 /**
  * The same rotation step called twice at once (Secrets Manager retrying a
@@ -61,10 +61,13 @@ describe('the same rotation step twice at once', () => {
   const current = async (): Promise<Keyset> => parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
   const versions = async (): Promise<number> => (await smClient.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true }))).Versions!.length;
 
-  it('each of the four steps, raced against itself, in a first rotation and a kek-v1 → kek-v2 rotation', async () => {
+  const ROTATIONS = sized(4, 12);
+
+  it(`each of the four steps, raced against itself, in ${ROTATIONS} rotations (the first makes the keyset)`, async () => {
     const races: { step: RotationStep; outcomes: string[] }[] = [];
     const problems: string[] = [];
-    for (const rotation of ['first', 'second'] as const) {
+    for (let n = 1; n <= ROTATIONS; n++) {
+      const rotation = `rotation ${n}`;
       const token = await startMotoRotation(secretArn, lambdaArn);
       const versionsBefore = await versions();
       for (const step of ROTATION_STEPS) {
@@ -76,20 +79,20 @@ describe('the same rotation step twice at once', () => {
         if (ids.size > 1) problems.push(`${rotation} ${step}: two new keys ${[...ids].join(', ')}`);
       }
       const keyset = await current();
-      const expected = rotation === 'first' ? ['kek-v1'] : ['kek-v1', 'kek-v2'];
+      const expected = Array.from({ length: n }, (_, i) => `kek-v${i + 1}`);
       if (JSON.stringify(keyset.keys.map((k) => k.id)) !== JSON.stringify(expected)) problems.push(`${rotation}: keyset holds ${keyset.keys.map((k) => k.id).join(', ')}`);
       // RotateSecret made the token's version; the steps add no other.
       if ((await versions()) !== versionsBefore) problems.push(`${rotation}: ${(await versions()) - versionsBefore} extra secret version(s)`);
     }
     const statuses = Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
-    expect(statuses).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
-    expect(executions).toHaveLength(1);
-    const started = await new AuditLog(db.sql).list({ action: 'rotation.rewrap_started' });
-    expect(started).toHaveLength(1);
+    expect(statuses).toEqual(Object.fromEntries(Array.from({ length: ROTATIONS }, (_, i) => [`kek-v${i + 1}`, i + 1 === ROTATIONS ? 'active' : 'rotating'])));
+    expect(executions).toHaveLength(ROTATIONS - 1); // one rewrap per rotation after the first
+    const started = await new AuditLog(db.sql).list({ action: 'rotation.rewrap_started', limit: 100 });
+    expect(started).toHaveLength(ROTATIONS - 1);
 
     const single = races.filter((r) => r.outcomes.every((o) => !o.startsWith('rejected'))).length;
     recordFigure({ area: 'Rotation step twice at once', figure: 'raced steps with one result (both calls agree) / raced', value: `${single} / ${races.length}`, goal: 'all' });
-    recordFigure({ area: 'Rotation step twice at once', figure: 'extra keyset versions / extra keys / extra rewraps', value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - 2} / ${executions.length - 1}`, goal: '0 / 0 / 0' });
+    recordFigure({ area: 'Rotation step twice at once', figure: 'extra keyset versions / extra keys / extra rewraps', value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - ROTATIONS} / ${executions.length - (ROTATIONS - 1)}`, goal: '0 / 0 / 0' });
     expect(problems).toEqual([]);
   });
 });

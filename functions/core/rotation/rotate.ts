@@ -33,12 +33,30 @@ export async function rotateKeysetSecret(deps: RotationDeps, input: unknown): Pr
   const event = parseRotationEvent(input);
   try {
     const state = await readRotationState(deps.secrets, event, deps.expectedSecretArn);
-    if (state.tokenIsCurrent && event.Step !== 'finishSecret') {
-      return { step: event.Step, outcome: 'already-done', detail: `version ${event.ClientRequestToken} is already AWSCURRENT: nothing to do` };
+    try {
+      return await runStep(deps, event, state);
+    } catch (err) {
+      // Another invocation of the same step (Secrets Manager retrying a call that is still running) may have
+      // moved the secret under this one. Steps are idempotent: run once more against the state now, which
+      // completes or reports already-done. If nothing moved, the failure is this call's own.
+      const now = await readRotationState(deps.secrets, event, deps.expectedSecretArn);
+      if (stagesOf(now) === stagesOf(state)) throw err;
+      return await runStep(deps, event, now);
     }
-    return await STEPS[event.Step](deps, event, state);
   } catch (err) {
     if (err instanceof RotationError) throw err;
     throw new RotationStepError(event.Step, event.SecretId, err);
   }
+}
+
+function runStep(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
+  if (state.tokenIsCurrent && event.Step !== 'finishSecret') {
+    return Promise.resolve({ step: event.Step, outcome: 'already-done', detail: `version ${event.ClientRequestToken} is already AWSCURRENT: nothing to do` });
+  }
+  return STEPS[event.Step](deps, event, state);
+}
+
+/** The staging the steps decide by: the token's stages and which version is AWSCURRENT. */
+function stagesOf(state: RotationState): string {
+  return JSON.stringify([[...state.tokenStages].sort(), state.currentVersionId ?? null]);
 }
