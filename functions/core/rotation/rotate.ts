@@ -1,3 +1,4 @@
+import { isRetryable } from '../errors';
 import { createSecret } from './createSecret';
 import type { RotationDeps, StepResult } from './deps';
 import { RotationError, RotationStepError } from './errors';
@@ -37,8 +38,11 @@ export async function rotateKeysetSecret(deps: RotationDeps, input: unknown): Pr
       return await runStep(deps, event, state);
     } catch (err) {
       // Another invocation of the same step (Secrets Manager retrying a call that is still running) may have
-      // moved the secret under this one. Steps are idempotent: run once more against the state now, which
-      // completes or reports already-done. If nothing moved, the failure is this call's own.
+      // moved the secret under this one: Secrets Manager then refuses a stage this call expected (a rejection,
+      // not retryable). Steps are idempotent: run once more against the state now, which completes or reports
+      // already-done. A retryable failure is left to Secrets Manager's retry (and RotationFailed), and with
+      // the staging unchanged the failure is this call's own.
+      if (isRetryable(err)) throw err;
       const now = await readRotationState(deps.secrets, event, deps.expectedSecretArn);
       if (stagesOf(now) === stagesOf(state)) throw err;
       return await runStep(deps, event, now);
