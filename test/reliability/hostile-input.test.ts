@@ -241,6 +241,26 @@ describe('hostile input', () => {
   });
 });
 
+describe('encrypt mode (it encrypts plaintext in place)', () => {
+  it('never wraps a damaged envelope as if it were plaintext: the row is recorded and kept', async () => {
+    world = await rotationWorld(db.sql);
+    await db.sql.query('DROP TABLE IF EXISTS hostile_plain');
+    await db.sql.query('CREATE TABLE hostile_plain (id bigint PRIMARY KEY, token text)');
+    const good = await oldCipher(world).encrypt('an envelope', ctxOf('hostile_plain', 'token', 1));
+    const damaged = [`${good.slice(0, 40)}`, `rk2:${good.slice(4)}`, `rk1:${'!*'.repeat(30)}`];
+    const values = ['plain secret one', ...damaged, 'plain secret two'];
+    for (const [i, v] of values.entries()) await db.sql.query('INSERT INTO hostile_plain VALUES ($1, $2)', [i + 1, v]);
+    const registry = parseRegistry({ tables: [{ name: 'hostile_plain', idColumn: 'id', columns: ['token'] }] });
+    const outcome = await startJob(engine(db, world, registry), { mode: 'encrypt', targetKeyId: 'kek-v2', batchSize: 10, maxErrorRate: 1, requestedBy: 'hostile-input test' });
+    expect(outcome.job.counters).toMatchObject({ rowsDone: 2, rowsFailed: 3 });
+    const errors = await listRowErrors(db.sql, outcome.job.id);
+    expect(errors.map((e) => [e.rowId, e.code])).toEqual([['2', 'ENVELOPE_FORMAT'], ['3', 'ENVELOPE_VERSION'], ['4', 'ENVELOPE_FORMAT']]);
+    const { rows } = await db.sql.query<{ id: string; token: string }>('SELECT id::text AS id, token FROM hostile_plain ORDER BY id');
+    expect(rows.slice(1, 4).map((r) => r.token)).toEqual(damaged);
+    for (const r of [rows[0]!, rows[4]!]) expect((await world.cipher.decrypt(r.token, ctxOf('hostile_plain', 'token', r.id))).toString()).toMatch(/^plain secret/);
+  });
+});
+
 function parseEnvelopeBytes(value: StoredValue): Buffer {
   return serializeEnvelope(parseEnvelope(value));
 }
