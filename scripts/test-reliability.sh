@@ -7,4 +7,5 @@ args=()
 for a in "$@"; do
   if [ "$a" = "--large" ]; then export REKEY_RELIABILITY_SIZE=large; else args+=("$a"); fi
 done
-exec npx jest --ci --selectProjects reliability "${args[@]}"
+# Paths first: --selectProjects takes every value after it as a project name.
+exec npx jest --ci "${args[@]}" --selectProjects reliability

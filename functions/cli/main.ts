@@ -186,7 +186,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   );
   keyAction('activate', 'make a key primary; the current one becomes rotating');
   keyAction('retire', 'retire a rotating key (refused while values remain under it)');
-  keyAction('destroy', 'destroy a retired key: irreversible (crypto-shredding)', (c) =>
+  keyAction('destroy', 'destroy a retired key (with --force, a tenant key still in use too): irreversible (crypto-shredding)', (c) =>
     c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
   );
   keys

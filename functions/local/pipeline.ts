@@ -43,6 +43,8 @@ export interface LocalPipelineOptions {
   readonly executionName?: string;
   /** CheckProgress's quiet window before a job with batches in the DLQ fails as stuck (STUCK_AFTER_SECONDS). @default 900 */
   readonly stuckAfterSeconds?: number;
+  /** Let the handlers publish their CloudWatch metrics (EMF lines on stdout), as on AWS. @default false (quiet local runs) */
+  readonly metrics?: boolean;
 }
 
 /** The batch queue and its DLQ (maxReceiveCount as the stack sets it). */
@@ -137,7 +139,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
       POWERTOOLS_LOG_LEVEL: saved.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     await resetContainerRuntime();

@@ -6,6 +6,9 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RekeyStack } from '../../lib/rekey-stack';
+import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
+import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
+import { KmsKeyring } from '../../functions/core/crypto/keyrings/kms';
 import type { EncryptedColumnRegistry } from '../../lib/registry';
 import { handler as enqueue } from '../../functions/handlers/enqueue';
 import { handler as finalize } from '../../functions/handlers/finalize';
@@ -163,8 +166,15 @@ describe('handlers with the environment the template gives their functions', () 
     expect(await asFunction('Finalize', env.Finalize!, (c) => finalize({ executionId, jobId: job.jobId }, c))).toEqual({ retiredKeyIds: [] });
     expect(await asFunction('Inventory', env.Inventory!, (c) => inventory({ source: 'schedule' }, c))).toMatchObject({ tables: 1, overdueRows: 0 });
 
-    const rows = await db.sql.query<{ email: string | null; email_encrypted: string }>('SELECT email, email_encrypted FROM users ORDER BY id');
+    const rows = await db.sql.query<{ id: string; email: string | null; email_encrypted: string }>('SELECT id::text AS id, email, email_encrypted FROM users ORDER BY id');
     expect(rows.rows.every((r) => r.email === null && r.email_encrypted.startsWith('rk1:'))).toBe(true);
+    // What encrypt mode wrote decrypts, through KMS, to the plaintext each row held, and only in its own row.
+    const kmsClient = new KMSClient(plumbing); // process.env is the last function's: the harness's variables are in `plumbing`
+    const reader = await EnvelopeCipher.create({ keyring: new KmsKeyring({ kms: new AwsKmsAdapter(kmsClient), keys: [{ id: 'kms-v1', kmsKeyId: env.Worker!.KMS_KEY_ARN! }], primary: 'kms-v1' }) });
+    const where = (id: string) => ({ table: 'users', column: 'email_encrypted', rowId: id, tenant: null });
+    for (const r of rows.rows) expect((await reader.decrypt(r.email_encrypted, where(r.id))).toString()).toBe(`plain-secret-${r.id}@example.com`);
+    await expect(reader.decrypt(rows.rows[0]!.email_encrypted, where(rows.rows[1]!.id))).rejects.toThrow();
+    kmsClient.destroy();
     const status = await db.sql.query<{ status: string }>('SELECT status FROM rekey_jobs WHERE id = $1', [job.jobId]);
     expect(status.rows[0]!.status).toBe('completed');
     expect(dataApi.calls['/Execute'] ?? 0).toBeGreaterThan(0); // the handlers really went through the Data API

@@ -1,4 +1,5 @@
 import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
+import { shredKey } from '../../core/keys/shred';
 import { rollback } from '../../core/reencrypt/rollback';
 import { coverage } from '../../core/reencrypt/known-tables';
 import { valuesNeedingKey, verify } from '../../core/reencrypt/verify';
@@ -75,7 +76,11 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
           io.stderr(`Destroying ${id} is irreversible: values under it can never be decrypted again. Repeat with --yes.\n`);
           return EXIT.failure;
         }
-        const key = await runtime.catalog.transition(id!, action === 'retire' ? 'retired' : 'destroyed', actor, { valuesUnderKey: remaining });
+        // --force crypto-shreds: a tenant's active or rotating key is walked to destroyed in one audited transaction.
+        const key =
+          action === 'destroy' && options.force
+            ? await shredKey(runtime.sql, id!, actor, { valuesUnderKey: remaining })
+            : await runtime.catalog.transition(id!, action === 'retire' ? 'retired' : 'destroyed', actor, { valuesUnderKey: remaining });
         return done(io, globals, key, `${action === 'retire' ? 'Retired' : 'Destroyed'} ${key.id}.`);
       }
       case 'rollback': {

@@ -180,6 +180,29 @@ export function isEnvelope(value: Buffer | string): boolean {
   }
 }
 
+/** Version bytes a damaged binary envelope is recognized by: 0x01–0x07 never start text, and no protobuf message (field 0 is invalid). */
+const MAX_RECOGNIZED_VERSION = 0x07;
+/** Key id characters a damaged binary header must still show (fewer if the key id is shorter): random bytes rarely pass. */
+const HEADER_KEY_ID_CHARS = 4;
+
+/**
+ * True when a value that isEnvelope refuses still starts like one: text with
+ * an `rk<N>:` prefix, or bytes with a small version byte, a key id length and
+ * key id characters. Such a value is a damaged (truncated, tampered) or newer
+ * envelope, never plaintext: classifying it as plaintext would have encrypt
+ * mode wrap the damaged envelope as if it were the secret, and other modes
+ * tell the operator to run encrypt mode on it.
+ */
+export function looksLikeDamagedEnvelope(value: Buffer | string): boolean {
+  if (typeof value === 'string') return OTHER_TEXT_VERSION.test(value);
+  if (!((value as unknown) instanceof Uint8Array) || value.length < 3) return false;
+  const version = value[0]!;
+  const keyIdLength = value[1]!;
+  if (version < 1 || version > MAX_RECOGNIZED_VERSION || keyIdLength === 0) return false;
+  const shown = Math.min(keyIdLength, HEADER_KEY_ID_CHARS, value.length - 2);
+  return KEY_ID_PATTERN.test(Buffer.from(value.subarray(2, 2 + shown)).toString('latin1'));
+}
+
 /** The key id of an envelope, read from the header without decrypting. Throws as parseEnvelope does. */
 export function peekKeyId(value: Buffer | string): string {
   return parseEnvelope(value).keyId;

@@ -8,6 +8,7 @@ import { tableKey } from './registry';
 import { retireVerifiedKeys, type RetireResult } from './retire';
 import { verify, type VerifyReport } from './verify';
 import { coverage } from './known-tables';
+import { currentSinceXid, valuesWrittenSince } from './late-writes';
 
 /**
  * The steps around the batches, as functions any driver can call: the local
@@ -145,6 +146,7 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
   if (job.status !== 'verifying' && !isTerminal(job.status)) {
     throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
   }
+  const sinceXid = job.status === 'verifying' ? await currentSinceXid(deps.sql) : undefined; // before counting: late writes are newer
   const report = await verify(deps, {
     targetKeyId: job.targetKeyId,
     fernetTargetKeyId: job.fernetTargetKeyId,
@@ -157,7 +159,7 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
   // The counts retiring needs, over every known table — this report when it already covers them all —
   // kept with the job so Finalize decides without a second pass over every table.
   const full = job.status === 'verifying' ? await fullCounts(deps, report) : undefined;
-  if (full) await recordVerifiedKeys(deps.sql, jobId, full.keys);
+  if (full) await recordVerifiedKeys(deps.sql, jobId, full.keys, sinceXid);
   const rowsOnOldKeys = report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0);
   // Plaintext sources waiting are this job's business only in encrypt mode (a rewrap does not move them).
   const clean = report.allOnTarget && report.decryptFailures === 0 && (job.mode !== 'encrypt' || report.plaintextSources === 0) && job.counters.rowsFailed === 0;
@@ -190,12 +192,22 @@ export async function finalizeJob(deps: EngineDeps, jobId: string, report?: Veri
   }
   // The counts Verify kept with the job (a retired key still decrypts, so values written under it since
   // then lose nothing; `rekey keys destroy` counts again), else counts made now.
-  const counts = job.verifiedKeys ? { keys: job.verifiedKeys } : await fullCounts(deps, report, job.targetKeyId);
+  const counts = (job.verifiedKeys && (await withLateWrites(deps, job, job.verifiedKeys))) ?? (await fullCounts(deps, report, job.targetKeyId));
   const retire = await retireEmptyKeys(deps, job, counts);
   // Verify found the job's own rows clean: a key kept because other tables or tenants still use it is
   // reported (retire.kept), not an error of this job — a `-t` or tenant job finishes `completed`.
   const why = reasons(job, undefined, undefined);
   return { job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire), ...(retire ? { retire } : {}) };
+}
+
+/** Verify's counts plus the values of rows written since Verify began (late-writes.ts); undefined: count everything again. */
+async function withLateWrites(deps: EngineDeps, job: JobRecord, verified: Readonly<Record<string, number>>): Promise<Pick<VerifyReport, 'keys'> | undefined> {
+  if (job.verifiedSinceXid === null) return { keys: verified };
+  const late = await valuesWrittenSince(deps, (await coverage(deps.sql, deps.registry)).registry, job.verifiedSinceXid);
+  if (!late) return undefined;
+  const keys: Record<string, number> = { ...verified };
+  for (const [k, n] of Object.entries(late)) keys[k] = (keys[k] ?? 0) + n;
+  return { keys };
 }
 
 async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, counts: Pick<VerifyReport, 'keys'>): Promise<RetireResult | undefined> {

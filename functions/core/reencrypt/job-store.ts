@@ -48,6 +48,8 @@ export interface JobRecord {
   readonly sourceKeyIds: readonly string[];
   /** Values per key id over every known table, as the job's Verify counted them (Finalize retires on these). */
   readonly verifiedKeys: Readonly<Record<string, number>> | null;
+  /** The oldest transaction still running when Verify began (32-bit xid, as text): rows with a newer xmin were written since (late-writes.ts). */
+  readonly verifiedSinceXid: string | null;
   /** Keys this job retired after its verify. */
   readonly retiredKeyIds: readonly string[];
   readonly batchSize: number;
@@ -132,7 +134,7 @@ export function jobFromRow(r: Row): JobRecord {
     scope: scopeFromOptions(parseOptions(r['options'])),
     sourceKeyIds: (r['source_key_ids'] as string[] | null) ?? [],
     retiredKeyIds: (r['retired_key_ids'] as string[] | null) ?? [],
-    verifiedKeys: parseOptions(r['verified_keys']) as Record<string, number> | null,
+    ...verifiedFromColumn(parseOptions(r['verified_keys']) as Record<string, number | string> | null),
     batchSize: num(r['batch_size']),
     maxErrorRate: num(r['max_error_rate']),
     abortMinRows: num(r['abort_min_rows']),
@@ -523,7 +525,17 @@ export async function countBatchesToEnqueue(sql: Sql, jobId: string): Promise<nu
   return num(rows[0]?.['n']);
 }
 
-/** Keeps the counts a job's Verify made over every known table (ids and counts only). */
-export async function recordVerifiedKeys(sql: Sql, jobId: string, keys: Readonly<Record<string, number>>): Promise<void> {
-  await sql.query('UPDATE rekey_jobs SET verified_keys = $2::jsonb WHERE id = $1::uuid', [jobId, JSON.stringify(keys)]);
+/** Where verified_keys keeps the since-xid: never a key id (key ids have no underscore). */
+const SINCE_XID_FIELD = '__rekey_since_xid';
+
+function verifiedFromColumn(stored: Record<string, number | string> | null): Pick<JobRecord, 'verifiedKeys' | 'verifiedSinceXid'> {
+  if (!stored) return { verifiedKeys: null, verifiedSinceXid: null };
+  const { [SINCE_XID_FIELD]: since, ...keys } = stored;
+  return { verifiedKeys: keys as Record<string, number>, verifiedSinceXid: since === undefined ? null : String(since) };
+}
+
+/** Keeps the counts a job's Verify made over every known table (ids and counts only), and when it began (late-writes.ts). */
+export async function recordVerifiedKeys(sql: Sql, jobId: string, keys: Readonly<Record<string, number>>, sinceXid?: string): Promise<void> {
+  const stored = sinceXid === undefined ? keys : { ...keys, [SINCE_XID_FIELD]: sinceXid };
+  await sql.query('UPDATE rekey_jobs SET verified_keys = $2::jsonb WHERE id = $1::uuid', [jobId, JSON.stringify(stored)]);
 }

@@ -48,17 +48,21 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
   if (added.length > 0) changes.push(`registered ${added.join(', ')}`);
 
   if (!state.tokenIsCurrent) {
-    await deps.secrets.updateSecretVersionStage({
-      secretId: event.SecretId,
-      versionStage: AWSCURRENT,
-      moveToVersionId: event.ClientRequestToken,
-      ...(state.currentVersionId !== undefined ? { removeFromVersionId: state.currentVersionId } : {}),
-    });
-    changes.push(`AWSCURRENT moved to ${event.ClientRequestToken}`);
+    const moved = await unlessDoneMeanwhile(deps, event, (stages) => stages.includes(AWSCURRENT), () =>
+      deps.secrets.updateSecretVersionStage({
+        secretId: event.SecretId,
+        versionStage: AWSCURRENT,
+        moveToVersionId: event.ClientRequestToken,
+        ...(state.currentVersionId !== undefined ? { removeFromVersionId: state.currentVersionId } : {}),
+      }),
+    );
+    if (moved) changes.push(`AWSCURRENT moved to ${event.ClientRequestToken}`);
   }
   if (state.tokenStages.includes(AWSPENDING)) {
-    await deps.secrets.updateSecretVersionStage({ secretId: event.SecretId, versionStage: AWSPENDING, removeFromVersionId: event.ClientRequestToken });
-    changes.push('AWSPENDING removed');
+    const removed = await unlessDoneMeanwhile(deps, event, (stages) => !stages.includes(AWSPENDING), () =>
+      deps.secrets.updateSecretVersionStage({ secretId: event.SecretId, versionStage: AWSPENDING, removeFromVersionId: event.ClientRequestToken }),
+    );
+    if (removed) changes.push('AWSPENDING removed');
   }
 
   const promoted = await afterPromotion(deps, async () => {
@@ -93,6 +97,23 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
   };
 }
 
+/**
+ * Runs a stage move; when it is refused, reads the token version's stages
+ * again: if they already are what the move was for, an invocation running at
+ * the same time (Secrets Manager retrying a slow call) made it, and this one
+ * goes on without it (false). Otherwise the refusal stands.
+ */
+async function unlessDoneMeanwhile(deps: RotationDeps, event: RotationEvent, done: (stages: readonly string[]) => boolean, move: () => Promise<void>): Promise<boolean> {
+  try {
+    await move();
+    return true;
+  } catch (err) {
+    const stages = (await deps.secrets.describeSecret({ secretId: event.SecretId })).versionIdsToStages[event.ClientRequestToken] ?? [];
+    if (done(stages)) return false;
+    throw err;
+  }
+}
+
 const REWRAP_STARTED = 'rotation.rewrap_started';
 
 /** Pauses between attempts of the work after the promotion (about 9 s in all, well inside the function's timeout). */
@@ -119,15 +140,20 @@ async function afterPromotion<T>(deps: RotationDeps, work: () => Promise<T>): Pr
  * re-run call StartExecution again, which the execution name keeps harmless.
  */
 async function ensureRewrapStarted(deps: RotationDeps, event: RotationEvent, state: RotationState, targetKeyId: string): Promise<{ started: boolean; executionArn?: string }> {
-  const audit = new AuditLog(deps.sql);
   const subject = `rotation:${event.ClientRequestToken}`;
-  if ((await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length > 0) return { started: false };
-  const started = await deps.executions.startRewrap({ targetKeyId, reason: `keyset rotation ${event.ClientRequestToken}`, clientToken: event.ClientRequestToken });
-  await audit.record(deps.sql, {
-    actor: deps.actor ?? DEFAULT_ROTATION_ACTOR,
-    action: REWRAP_STARTED,
-    subject,
-    details: { secret: state.secretArn, targetKeyId, executionArn: started.executionArn, startedByThisCall: started.started },
+  // One transaction under a lock on the rotation: two finishSecret calls at once (a retry while the first
+  // still runs) would both find no record and both record a start; the second now waits and finds it.
+  return deps.sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [subject]);
+    const audit = new AuditLog(tx);
+    if ((await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length > 0) return { started: false };
+    const started = await deps.executions.startRewrap({ targetKeyId, reason: `keyset rotation ${event.ClientRequestToken}`, clientToken: event.ClientRequestToken });
+    await audit.record(tx, {
+      actor: deps.actor ?? DEFAULT_ROTATION_ACTOR,
+      action: REWRAP_STARTED,
+      subject,
+      details: { secret: state.secretArn, targetKeyId, executionArn: started.executionArn, startedByThisCall: started.started },
+    });
+    return { started: started.started, ...(started.started && started.executionArn ? { executionArn: started.executionArn } : {}) };
   });
-  return { started: started.started, ...(started.started && started.executionArn ? { executionArn: started.executionArn } : {}) };
 }

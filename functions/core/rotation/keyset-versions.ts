@@ -1,4 +1,4 @@
-import { KeyServiceNotFoundError } from '../crypto/keyrings/key-service-errors';
+import { KeyServiceNotFoundError, KeyServiceRejectedError } from '../crypto/keyrings/key-service-errors';
 import { parseKeyset, type Keyset } from '../crypto/keyrings/keyset';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
 import type { RotationDeps } from './deps';
@@ -48,13 +48,16 @@ export async function readCurrentKeyset(deps: RotationDeps, event: RotationEvent
  * Any other failure (throttling, access) is thrown as it is.
  */
 export async function findTokenKeyset(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<Keyset | undefined> {
-  const stage = state.tokenIsCurrent ? AWSCURRENT : AWSPENDING;
+  let stage = state.tokenIsCurrent ? AWSCURRENT : AWSPENDING;
   let text: string;
   try {
     text = (await deps.secrets.getSecretValue({ secretId: event.SecretId, versionStage: stage, versionId: event.ClientRequestToken })).string;
   } catch (err) {
     if (err instanceof KeyServiceNotFoundError) return undefined;
-    throw err;
+    // A finishSecret running at the same time promoted the version since the state was read: read it as AWSCURRENT.
+    if (!(err instanceof KeyServiceRejectedError) || stage !== AWSPENDING) throw err;
+    stage = AWSCURRENT;
+    text = (await deps.secrets.getSecretValue({ secretId: event.SecretId, versionStage: stage, versionId: event.ClientRequestToken }).catch(() => Promise.reject(err as Error))).string;
   }
   return parseKeyset(text, `${state.secretName} (${stage} ${event.ClientRequestToken})`);
 }

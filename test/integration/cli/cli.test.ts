@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
-import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { seedCliFixture, type CliFixture } from './fixture';
 
 /**
@@ -53,6 +53,7 @@ describe('rekey CLI', () => {
   });
 
   it('two processes started together with a new primary key both run: the second finds the key registered', async () => {
+    requireRealPostgres('two CLI sessions at once on their own connections');
     const [a, b] = await Promise.all([rekey('keys', 'list'), rekey('keys', 'list')]);
     expect([a.code, b.code, a.err + b.err]).toEqual([0, 0, expect.not.stringContaining('already')]);
     expect((await catalog()).filter((k) => k.startsWith('kek-v2:'))).toEqual(['kek-v2:active']);

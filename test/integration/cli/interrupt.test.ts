@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { seedCliFixture, type CliFixture } from './fixture';
 
 /**
@@ -15,6 +15,7 @@ describe('rekey reencrypt interrupted with Ctrl-C', () => {
   let fx: CliFixture;
 
   beforeAll(async () => {
+    requireRealPostgres('--concurrency 3 runs threads on their own connections at once');
     db = await migratedDatabase();
     fx = await seedCliFixture(db.sql, db.url, ROWS);
   });

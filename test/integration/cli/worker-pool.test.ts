@@ -1,6 +1,6 @@
 import { startBatchWorkers } from '../../../functions/cli/worker-pool';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { seedCliFixture, TABLE, type CliFixture } from './fixture';
 
 /**
@@ -13,6 +13,7 @@ describe('batch worker threads', () => {
   let fx: CliFixture;
 
   beforeAll(async () => {
+    requireRealPostgres('worker threads claim batches on their own connections at once');
     db = await migratedDatabase();
     fx = await seedCliFixture(db.sql, db.url, 300);
   });

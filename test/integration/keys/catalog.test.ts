@@ -9,7 +9,7 @@ import {
   KeyAlreadyExistsError,
 } from '../../../functions/core/keys/errors';
 import { KeyDestroyedError, KeyNotActiveError } from '../../../functions/core/crypto/errors';
-import { migratedDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres } from '../../support/database';
 
 type Db = Awaited<ReturnType<typeof migratedDatabase>>;
 
@@ -99,8 +99,8 @@ describe('key catalog on a real PostgreSQL', () => {
   });
 
   it('serializes concurrent activations: one active key remains', async () => {
-    const single = process.env.REKEY_TEST_PG_MAX_CONNECTIONS === '1';
-    const other = single ? db.sql : createPgSql({ connectionString: db.url, max: 2 });
+    requireRealPostgres('two activations at once need two connections');
+    const other = createPgSql({ connectionString: db.url, max: 2 });
     try {
       await catalog.add({ id: 'kek-v1', keyring: 'raw', status: 'active' });
       await catalog.add({ id: 'kek-v2', keyring: 'raw' });
@@ -110,17 +110,12 @@ describe('key catalog on a real PostgreSQL', () => {
       const active = await catalog.list({ status: 'active' });
       expect(active).toHaveLength(1);
     } finally {
-      if (other !== db.sql) await other.close();
+      await other.close();
     }
   });
 
   it('an add racing another add of the same id is refused as a duplicate, not as an activation conflict', async () => {
-    if (process.env.REKEY_TEST_PG_MAX_CONNECTIONS === '1') {
-      // One connection (PGlite fallback): the race cannot happen; the plain duplicate is checked below.
-      await catalog.add({ id: 'kek-v9', keyring: 'raw' });
-      await expect(catalog.add({ id: 'kek-v9', keyring: 'raw' })).rejects.toBeInstanceOf(KeyAlreadyExistsError);
-      return;
-    }
+    requireRealPostgres('two adds racing need two connections');
     const other = createPgSql({ connectionString: db.url, max: 1 });
     try {
       let release!: () => void;

@@ -2,7 +2,7 @@ import type { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cip
 import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { createJob } from '../../../functions/core/reencrypt/jobs';
 import type { FaultSite } from '../../../functions/core/reencrypt/ports';
-import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 import { seededRandom } from '../../support/random';
 
@@ -19,6 +19,7 @@ let world: World;
 const N = 3000;
 
 beforeAll(async () => {
+  requireRealPostgres('an application writing on its own connections while the rotation runs');
   db = await migratedDatabase({ poolSize: 8 });
   world = await rotationWorld(db.sql);
   await seedSecrets(db.sql, world, N);

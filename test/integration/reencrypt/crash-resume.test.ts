@@ -3,7 +3,7 @@ import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 import { seededRandom } from '../../support/random';
 
@@ -97,6 +97,7 @@ describe.each([
 
 describe('two runners of one job at once (a run and a --resume beside it)', () => {
   it.each([1, 2, 3])('both end with the same finished job, the old key retired once (round %i)', async () => {
+    requireRealPostgres('two runners of one job at once on their own connections');
     const world = await rotationWorld(db.sql);
     await db.sql.query('DROP TABLE IF EXISTS secrets, twin');
     await seedSecrets(db.sql, world, 400, 'secrets');

@@ -1,4 +1,4 @@
-import { freshDatabase } from '../../support/database';
+import { freshDatabase, requireRealPostgres } from '../../support/database';
 import { createPgSql } from '../../../functions/core/adapters/pg/sql';
 import { MigrationChecksumError, SchemaNotMigratedError, SchemaTooNewError } from '../../../functions/core/schema/errors';
 import { assertSchemaCurrent, migrate, schemaStatus } from '../../../functions/core/schema/migrate';
@@ -70,15 +70,14 @@ describe('schema migrations on a real PostgreSQL', () => {
   });
 
   it('lets two processes migrate at once without applying anything twice', async () => {
-    // The embedded PGlite fallback serves one connection: there both calls share the pool.
-    const single = process.env.REKEY_TEST_PG_MAX_CONNECTIONS === '1';
-    const other = single ? db.sql : createPgSql({ connectionString: db.url, max: 2 });
+    requireRealPostgres('two migrations at once need two connections');
+    const other = createPgSql({ connectionString: db.url, max: 2 });
     try {
       const [a, b] = await Promise.all([migrate(db.sql), migrate(other)]);
       const applied = [...a.applied, ...b.applied].map((x) => x.version).sort((x, y) => x - y);
       expect(applied).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
-      if (other !== db.sql) await other.close();
+      await other.close();
     }
   });
 });

@@ -1,6 +1,6 @@
-import { isEnvelope, peekKeyId } from '../envelope';
+import { isEnvelope, looksLikeDamagedEnvelope, peekKeyId } from '../envelope';
 import { looksLikeFernet } from './fernet';
-import { jsonKeyIdOf } from './json-key-id';
+import { jsonKeyIdOf, looksLikeDamagedJsonKeyId } from './json-key-id';
 import type { LegacyReader } from './reader';
 
 /** Key id reported for a value shaped like an envelope whose header cannot be read. */
@@ -47,5 +47,8 @@ export function classifyValue(value: Buffer | string | null | undefined, readers
   if (looksLikeFernet(value)) return { kind: 'fernet' };
   const keyId = jsonKeyIdOf(value);
   if (keyId !== undefined) return { kind: 'json-key-id', keyId };
+  // Damaged ciphertexts stay ciphertexts (their row fails with the parse error), never plaintext to encrypt.
+  if (looksLikeDamagedEnvelope(value)) return { kind: 'envelope', keyId: UNREADABLE_KEY_ID };
+  if (looksLikeDamagedJsonKeyId(value)) return { kind: 'json-key-id', keyId: undefined };
   return { kind: 'plaintext' };
 }

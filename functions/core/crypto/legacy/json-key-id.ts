@@ -66,6 +66,18 @@ export function jsonKeyIdOf(value: Buffer | string): string | undefined {
   return parsed.key_id.length > MAX_KEY_ID_LENGTH ? OVERSIZED_KEY_ID : parsed.key_id;
 }
 
+/**
+ * True for text that names the JSON envelope's fields but is not a valid
+ * JSON object (cut short, say): a damaged legacy ciphertext, which migrate
+ * mode reports as malformed, and encrypt mode must not wrap as plaintext.
+ */
+export function looksLikeDamagedJsonKeyId(value: Buffer | string): boolean {
+  if (typeof value !== 'string' && !Buffer.isBuffer(value)) return false;
+  const text = typeof value === 'string' ? value : value.toString('utf8');
+  if (!text.trimStart().startsWith('{') || !text.includes('"key_id"') || !text.includes('"dek_wrapped"')) return false;
+  return parse(text) === undefined;
+}
+
 export class JsonKeyIdReader implements LegacyReader {
   readonly format = 'json-key-id' as const;
 

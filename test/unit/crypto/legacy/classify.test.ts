@@ -41,6 +41,26 @@ describe('classifyValue', () => {
     expect(classifyValue(damaged, readers)).toEqual({ kind: 'envelope', keyId: UNREADABLE_KEY_ID });
   });
 
+  it('keeps truncated, re-versioned and non-base64 envelopes and cut JSON envelopes ciphertexts, never plaintext', async () => {
+    const { text, binary } = await envelopes();
+    const damagedEnvelopes = [
+      text.slice(0, 40), // too short for isEnvelope
+      `rk2:${text.slice(4)}`, // another version's prefix
+      `rk1:${'!*'.repeat(30)}`, // not base64url
+      `rk1:${binary.toString('base64')}==`, // padded standard base64
+      'rk1:',
+      binary.subarray(0, 20), // cut in the header
+      binary.subarray(0, binary.length - 20),
+      Buffer.concat([Buffer.from([2]), binary.subarray(1)]), // version byte 2
+    ];
+    for (const v of damagedEnvelopes) expect(classifyValue(v, readers)).toEqual({ kind: 'envelope', keyId: UNREADABLE_KEY_ID });
+    expect(classifyValue(jsonValue.slice(0, 90), readers)).toEqual({ kind: 'json-key-id', keyId: undefined });
+    // Plaintext that merely resembles them stays plaintext.
+    for (const plain of ['rk1 notes', 'rk:1', '{"key_id":"mine","name":"x"}', '{"key_id": "x", "dek_wrapped"', Buffer.from([0x08, 0x96, 0x01]), Buffer.from([1, 5, 0, 1, 2, 3, 4])]) {
+      expect(classifyValue(plain, readers).kind).toBe(typeof plain === 'string' && plain.startsWith('{"key_id": "x", "dek') ? 'json-key-id' : 'plaintext');
+    }
+  });
+
   it('recognizes legacy ciphertexts without their readers, so encrypt mode never wraps one as plaintext', () => {
     expect(classifyValue(fernetToken)).toEqual({ kind: 'fernet' });
     expect(classifyValue(jsonValue)).toEqual({ kind: 'json-key-id', keyId: 'kek-v0' });
