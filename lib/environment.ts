@@ -10,6 +10,12 @@ export const ENV = {
   kmsKeyArn: 'KMS_KEY_ARN',
   /** Secrets Manager keyset secret ARN (hierarchical keyring only). */
   keysetSecretArn: 'KEYSET_SECRET_ARN',
+  /**
+   * The legacy keys secret ARN (functions/runtime/legacy-keys.ts): the applications' own Fernet /
+   * raw KEK variables as one JSON SecretString, read once per container. Only functions that
+   * classify, rotate or count Fernet / JSON key_id values get it.
+   */
+  legacyKeysSecretArn: 'LEGACY_KEYS_SECRET_ARN',
   /** Aurora cluster ARN for the Data API. */
   dbClusterArn: 'DB_CLUSTER_ARN',
   /** Data API credentials secret ARN. */

@@ -15,6 +15,7 @@ import { HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, REFERENCE_ROWS, worstCaseHis
 import { kmsStatement } from './iam';
 import { allowCloudWatchLogs } from './key-policies';
 import { keyringEnvironment, keyringStatements, type KeyringAccess } from './keyring-access';
+import { checkLegacyKeysProps, legacyKeysEnvironment, legacyKeysStatements, type LegacyKeysSecret } from './legacy-keys-access';
 import { acknowledge, wildcardResourceFindingId } from './nag';
 import { buildReencryptionDefinition, type ReencryptionTaskFunctions } from './reencryption-definition';
 import { RekeyFunction } from './rekey-function';
@@ -98,6 +99,12 @@ export interface ReencryptionPipelineProps extends ReencryptionPipelineTuning {
   /** The encrypted-column registry (rekey.config.json's content). */
   readonly registry: EncryptedColumnRegistry;
   /**
+   * The secret holding the keys of the registry's Fernet tables (the application's ENCRYPTION_KEY /
+   * ENCRYPTION_KEY_FALLBACK as JSON). Required when a table has format "fernet".
+   * @default none
+   */
+  readonly legacyKeysSecret?: LegacyKeysSecret;
+  /**
    * Trial stacks: ValidateInput and Inventory create the example table (EXAMPLE_TABLE) if missing.
    * @default false
    */
@@ -130,6 +137,7 @@ export class ReencryptionPipeline extends Construct {
     const problems = PropsProblems.for(`ReencryptionPipeline ${this.node.path}`);
     const settings = checkPipelineProps(problems, props);
     checkRegistry(problems, 'registry', props.registry);
+    checkLegacyKeysProps(problems, props.registry, props.legacyKeysSecret);
     problems.throwIfAny();
     const { key } = props;
     allowCloudWatchLogs(key);
@@ -154,6 +162,10 @@ export class ReencryptionPipeline extends Construct {
     const keyringEnv = keyringEnvironment(key, props.keyring);
     const db = (): PolicyStatement[] => databaseStatements(props.database);
     const keys = (): PolicyStatement[] => keyringStatements(key, props.keyring);
+    // Functions that classify, rotate or count Fernet values: ValidateInput registers the Fernet keys in the catalog
+    // (Plan's job targets the active one), Plan/Verify/Finalize/Inventory tell which key a token is under, the worker rotates.
+    const legacyEnv = legacyKeysEnvironment(props.legacyKeysSecret);
+    const legacyKeys = (): PolicyStatement[] => legacyKeysStatements(this, props.legacyKeysSecret);
     const fn = (id: string, handler: string, timeout: Duration, environment: Record<string, string>, statements: PolicyStatement[], extra: { memorySize?: number; reservedConcurrentExecutions?: number } = {}): RekeyFunction =>
       new RekeyFunction(this, id, { handler, key, timeout, environment, statements, ...extra });
 
@@ -180,19 +192,19 @@ export class ReencryptionPipeline extends Construct {
     const tasks = {
       // kms: ValidateInput registers the stack's KMS key in the catalog from its id alone (no KMS permission
       // needed); hierarchical: the keyset rotation registers its KEKs (keyset-rotation.ts).
-      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...base, ...trialEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) }, db()),
-      plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, base, db()),
+      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...base, ...trialEnv, ...legacyEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) }, [...db(), ...legacyKeys()]),
+      plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, { ...base, ...legacyEnv }, [...db(), ...legacyKeys()]),
       enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
       // Stuck batches (functions/core/pipeline/stuck-batches.ts): reads both queues' depth and the DLQ's messages, consuming nothing.
       progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, { ...base, ...stuckEnv }, [...db(), ...readDeadLetters]),
-      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv }, [...db(), ...keys()]),
-      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, base, db()),
+      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv, ...legacyEnv }, [...db(), ...keys(), ...legacyKeys()]),
+      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, { ...base, ...legacyEnv }, [...db(), ...legacyKeys()]),
       abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, base, db()),
       markFailed: fn('MarkFailed', 'mark-failed', FUNCTION_TIMEOUTS.markFailed, base, db()),
     };
     this.tasks = tasks;
 
-    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv, [ENV.workerBatchBudgetMs]: String(WORKER_BUDGET.batchBudget.toMilliseconds()) }, [...db(), ...keys()], {
+    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv, ...legacyEnv, [ENV.workerBatchBudgetMs]: String(WORKER_BUDGET.batchBudget.toMilliseconds()) }, [...db(), ...keys(), ...legacyKeys()], {
       memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
       reservedConcurrentExecutions: props.workerReservedConcurrency,
     });
@@ -209,8 +221,8 @@ export class ReencryptionPipeline extends Construct {
       'Inventory',
       'inventory',
       FUNCTION_TIMEOUTS.inventory,
-      { ...base, ...trialEnv, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
-      db(),
+      { ...base, ...trialEnv, ...legacyEnv, [ENV.retiringKeyGraceDays]: String(settings.retiringKeyGraceDays) },
+      [...db(), ...legacyKeys()],
     );
     this.functions = [...Object.values(tasks), worker, this.inventory];
 

@@ -7,6 +7,7 @@ import type { KeyringKind } from './environment';
 import { ARN_PATTERNS, PropsProblems } from './errors';
 import { checkKeysetRotationProps, KeysetRotation } from './keyset-rotation';
 import type { KeyringAccess } from './keyring-access';
+import { checkLegacyKeysProps, type LegacyKeysSecret } from './legacy-keys-access';
 import { checkPipelineProps, ReencryptionPipeline, type ReencryptionPipelineTuning } from './reencryption-pipeline';
 import { checkRegistry, type EncryptedColumnRegistry } from './registry';
 import { checkMonitoringProps, RekeyMonitoring, type AlarmThresholds } from './rekey-monitoring';
@@ -59,6 +60,19 @@ export interface RekeyStackProps extends StackProps {
   readonly kmsKeyArn?: string;
   /** The encrypted-column registry: the content of rekey.config.json. */
   readonly registry: EncryptedColumnRegistry;
+  /**
+   * Complete ARN of a Secrets Manager secret holding the keys of the registry's Fernet tables: its
+   * SecretString is JSON with the application's own variables, `{"ENCRYPTION_KEY": "...",
+   * "ENCRYPTION_KEY_FALLBACK": "..."}` (docs/deploy.md). The functions that work on Fernet values
+   * read it once per container. Required when a table has format "fernet".
+   * @default none
+   */
+  readonly legacyKeysSecretArn?: string;
+  /**
+   * ARN of the customer managed KMS key encrypting the legacy keys secret, if any.
+   * @default - the secret uses the AWS managed key
+   */
+  readonly legacyKeysSecretKeyArn?: string;
   /**
    * Keyring: 'hierarchical' (KEKs in a Secrets Manager keyset wrapped by the KMS key; no KMS call
    * per row) or 'kms' (a data key per value from KMS; a CloudTrail record per decrypt).
@@ -193,6 +207,7 @@ export class RekeyStack extends Stack {
       database: this.database,
       keyring,
       registry: props.registry,
+      legacyKeysSecret: legacyKeysSecret(props),
       createExampleTable: this.trialDatabase !== undefined,
     });
     this.keysetRotation?.startsRewrapWith(this.pipeline.stateMachine);
@@ -245,6 +260,11 @@ export class RekeyStack extends Stack {
   }
 }
 
+function legacyKeysSecret(props: RekeyStackProps): LegacyKeysSecret | undefined {
+  if (props.legacyKeysSecretArn === undefined) return undefined;
+  return { secretArn: props.legacyKeysSecretArn, ...(props.legacyKeysSecretKeyArn ? { secretKeyArn: props.legacyKeysSecretKeyArn } : {}) };
+}
+
 /** Checks the stack's own props and every part's, and throws one error listing all problems. */
 function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' | 'kms' {
   const problems = PropsProblems.for(`RekeyStack ${stack.node.path}`);
@@ -284,6 +304,10 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
   }
 
   checkRegistry(problems, 'registry', props.registry);
+  if (props.legacyKeysSecretKeyArn !== undefined && props.legacyKeysSecretArn === undefined) {
+    problems.add('legacyKeysSecretKeyArn', 'applies only with legacyKeysSecretArn');
+  }
+  checkLegacyKeysProps(problems, props.registry, legacyKeysSecret(props), { secretArn: 'legacyKeysSecretArn', secretKeyArn: 'legacyKeysSecretKeyArn' });
   checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
   // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
   if (keyring === 'kms' && !props.kmsKeyArn) problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's

@@ -41,6 +41,12 @@ export interface EngineRuntimeOptions {
    * @default true
    */
   readonly syncCatalog?: boolean | 'preview';
+  /**
+   * Register the Fernet keys (ENCRYPTION_KEY / _FALLBACK) in the catalog even when `syncCatalog`
+   * is false: a keyless Lambda function given the legacy keys.
+   * @default syncCatalog !== false
+   */
+  readonly syncFernetKeys?: boolean;
   /** Some commands (migrate, keys) work without a registry. @default true */
   readonly needsRegistry?: boolean;
   /**
@@ -104,14 +110,12 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     const catalog = new KeyCatalog(sql, { audit });
     const fernet = FernetReader.configured(env) ? FernetReader.fromEnv(env) : undefined;
     const apply = { apply: options.syncCatalog !== 'preview' };
-    const catalogChanges =
-      options.syncCatalog === false
-        ? []
-        : [
-            ...(await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes,
-            // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
-            ...(fernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
-          ];
+    const syncFernet = fernet !== undefined && (options.syncFernetKeys ?? options.syncCatalog !== false);
+    const catalogChanges = [
+      ...(options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes),
+      // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
+      ...(syncFernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
+    ];
     const previewPrimary = options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
     let policy: KeyPolicy = await catalog.policy();
     const policyProxy: KeyPolicy = {
