@@ -52,6 +52,7 @@ export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = [
   'NoBlindIndexerError',
   'OversizeError',
   'PlaintextEncodingError',
+  'PlanInputError',
   'QueryError',
   'RegistryError',
   'ResultTooLargeError',
