@@ -4,11 +4,12 @@ import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs';
 import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
+import { planCommand } from './commands/plan';
 import { reencryptCommand } from './commands/reencrypt';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from './io';
-import { collect, oneOf, positiveInt, rate } from './values';
+import { collect, oneOf, positiveInt, positiveNumber, rate } from './values';
 
 /**
  * The `rekey` command line. Returns the exit code instead of exiting, so
@@ -119,6 +120,21 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         return reencryptCommand(globals(cmd), opts, io);
       }),
     );
+
+  program
+    .command('plan')
+    .description('what a re-encryption job would change, call, take and cost (changes nothing)')
+    .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
+    .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
+    .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
+    .option('--concurrency <n>', 'workers (default: 1 for the CLI, the pipeline\'s Lambda concurrency for the state machine)', positiveInt(1000))
+    .option('--target-key <id>', 'key to move to (default: the primary key, or the tenant\'s own key with --tenant)')
+    .option('--tenant <tenant>', "only this tenant's rows")
+    .option('--runner <runner>', 'where the job would run: cli | state-machine', oneOf(['cli', 'state-machine'] as const), 'cli')
+    .option('--region <region>', 'AWS region for the KMS quota default (default: $AWS_REGION, else us-east-1)')
+    .option('--kms-quota <n>', "the account's KMS symmetric request quota per second (default: the region's)", positiveNumber)
+    .option('--prices <file.json>', 'prices replacing the built-in table (docs/plan.md)')
+    .action(wrap(async (opts: Parameters<typeof planCommand>[1], cmd: Command) => planCommand(globals(cmd), opts, io)));
 
   program
     .command('verify')
