@@ -5,6 +5,7 @@ import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { planCommand } from './commands/plan';
+import { readersCommand } from './commands/readers';
 import { reencryptCommand } from './commands/reencrypt';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
@@ -156,6 +157,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
 
   program
+    .command('readers')
+    .description('processes registered with the rollout gate: live and stale, what each can decrypt and encrypts with')
+    .option('--key <id>', 'say whether every live reader can decrypt this key (exit 1 when one cannot)')
+    .action(wrap(async (opts: { key?: string }, cmd: Command) => readersCommand(globals(cmd), opts, io)));
+
+  program
     .command('migrate')
     .description("apply rekey's schema migrations (idempotent)")
     .option('--status', 'only show applied and pending migrations')
@@ -178,7 +185,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       .option('--kms-key-arn <arn>', 'kms keyring: the KMS key')
       .option('--tenant <tenant>', 'tenant scope (default: global)'),
   );
-  keyAction('activate', 'make a key primary; the current one becomes rotating');
+  keyAction('activate', 'make a key primary once every live reader can decrypt it; the current one becomes rotating', (c) =>
+    c
+      .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
+      .option('--force', 'activate although live readers cannot decrypt the key (written to the audit log)'),
+  );
   keyAction('retire', 'retire a rotating key (refused while values remain under it)');
   keyAction('destroy', 'destroy a retired key: irreversible (crypto-shredding)', (c) =>
     c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),

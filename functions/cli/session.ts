@@ -14,6 +14,8 @@ export async function openSession(
     ...(globals.keyring ? { keyringKind: globals.keyring } : {}),
     ...(globals.keysetSecret ? { keysetSecretId: globals.keysetSecret } : {}),
     actor: actorOf(globals, io),
+    // The CLI decrypts too: it is a reader of the rollout gate while it runs (removed when it exits).
+    reader: 'cli',
     ...extra,
   });
   if (!globals.quiet && !globals.json) {

@@ -192,8 +192,11 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
       `  re-encrypted ${c.rowsDone} rows (${attempted} attempted, ${c.rowsFailed} failed, ${c.rowsSkipped} already on ${job.targetKeyId}, ${c.rowsConflicted} changed concurrently)`,
       `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s${rowsBefore > 0 ? ` (${rowsThisRun} rows this run)` : ''}`,
       ...(outcome.retire?.retired.length ? [`  retired: ${outcome.retire.retired.join(', ')}`] : []),
-      ...(outcome.retire?.kept.length
-        ? [`  kept (values remain): ${outcome.retire.kept.map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+      ...(outcome.retire?.kept.some((k) => !k.lateWriters)
+        ? [`  kept (values remain): ${outcome.retire.kept.filter((k) => !k.lateWriters).map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+        : []),
+      ...(outcome.retire?.kept.some((k) => k.lateWriters)
+        ? [`  kept (live readers still encrypt with it — \`rekey readers\`): ${outcome.retire.kept.filter((k) => k.lateWriters).map((k) => `${k.keyId} (${k.lateWriters!.join(', ')})`).join('; ')}`]
         : []),
       ...(job.error ? [`  error: ${job.error}`] : []),
       ...(c.rowsFailed > 0 ? [`  row errors: rekey status ${job.id}`] : []),

@@ -10,6 +10,7 @@ import {
 } from './errors';
 import { KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
+import { assertNoLateWriters } from '../readers/gate';
 
 export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical'] as const;
 export type CatalogKeyringKind = (typeof KEYRING_KINDS)[number];
@@ -166,6 +167,8 @@ export class KeyCatalog {
       if (!key) throw new CatalogKeyNotFoundError(id);
       if (key.status === to) return key;
       assertTransition(key, to);
+      // A live reader that still encrypts with the key would go on writing values under a retired key.
+      if (to === 'retired') await assertNoLateWriters(tx, id);
       return this.move(tx, key, to, actor, details);
     });
   }
