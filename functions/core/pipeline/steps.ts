@@ -17,6 +17,8 @@ import { isMode, MODES, type Mode } from '../reencrypt/modes';
 import { findTable } from '../reencrypt/registry';
 import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
 import { InvalidInputError, JobFailedError } from './errors';
+import { planFromJob } from '../plan/plan-job';
+import type { RotationPlan } from '../plan/estimate';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -103,13 +105,19 @@ export function validateExecutionInput(
   };
 }
 
-/** Plan: one job per execution (idempotent on executionId), planned once. */
+/**
+ * Plan: one job per execution (idempotent on executionId), planned once. A
+ * dry run also returns the rotation plan (`rekey plan`'s object, for the
+ * state-machine runner: calls, transitions, duration, cost); a real run
+ * returns `plan: null`.
+ */
 export async function planStep(
   deps: EngineDeps,
   executionId: string,
   request: ExecutionRequest,
   primaryKeyId: (tenant: string | null) => string,
-): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number }> {
+  planOptions: { readonly region?: string | undefined } = {},
+): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number; plan: RotationPlan | null }> {
   // A tenant execution goes to the tenant's active key; a global one to the global primary.
   const target = request.targetKeyId ?? primaryKeyId(request.tenant);
   const job = await createJob(deps, {
@@ -130,6 +138,7 @@ export async function planStep(
     rowsTotal: summary.reduce((a, t) => a + t.rowsTotal, 0),
     rowsToChange: summary.reduce((a, t) => a + t.rowsPending, 0),
     batchesTotal: planned.job.counters.batchesTotal,
+    plan: planned.job.dryRun ? await planFromJob(deps, planned.job, { runner: 'state-machine', region: planOptions.region }) : null,
   };
 }
 
