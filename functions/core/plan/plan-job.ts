@@ -11,7 +11,8 @@ import { kmsQuota } from './kms-quotas';
 import { operationsFor, operationsOfPendingRows } from './operations';
 import { PIPELINE_SHAPE } from './pipeline-shape';
 import { DEFAULT_PRICES, type PriceTable } from './prices';
-import { chooseThroughput, type Runner } from './throughput';
+import { probeSpeed, REFERENCE_REWRAPS_PER_SECOND, type SpeedProbe } from './speed-probe';
+import { chooseThroughput, type Runner, type Throughput } from './throughput';
 
 export interface PlanOptions {
   /** Where the job would run. @default 'cli' */
@@ -30,6 +31,12 @@ export interface PlanOptions {
    * operation and find values the mode cannot move. @default true
    */
   readonly inventory?: boolean | undefined;
+  /**
+   * With no job history on the CLI runner, measure this machine's speed and
+   * scale the documented defaults by it (speed-probe.ts). Tests pass a fixed
+   * probe. @default probeSpeed
+   */
+  readonly speedProbe?: (() => Promise<SpeedProbe>) | false | undefined;
 }
 
 /** A dry-run job planned now, and the plan of the real job it stands for. */
@@ -83,12 +90,24 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
     concurrency,
     kmsQuota: kmsQuota(region, options.kmsQuotaPerSecond),
     prices: options.prices ?? DEFAULT_PRICES,
-    throughput: chooseThroughput(request, history),
+    throughput: await scaledToThisMachine(chooseThroughput(request, history), runner, options.speedProbe),
     keysetKeys,
     keysetTtlSeconds: DEFAULT_KEYSET_TTL_MS / 1000,
     counted: options.inventory === false ? 'pending rows' : 'inventory',
     alternatives: job.mode === 'reencrypt' ? { rewrap: chooseThroughput({ ...request, mode: 'rewrap' }, rewrapHistory) } : undefined,
   });
+}
+
+/** A default (no history) for the CLI runner is scaled by how fast this machine is now; history already is. */
+async function scaledToThisMachine(t: Throughput, runner: Runner, probe: PlanOptions['speedProbe']): Promise<Throughput> {
+  if (t.source !== 'default' || runner !== 'cli' || probe === false) return t;
+  const speed = await (probe ?? probeSpeed)();
+  return {
+    ...t,
+    rowsPerSecond: t.rowsPerSecond * speed.factor,
+    scanRowsPerSecond: t.scanRowsPerSecond * speed.factor,
+    basis: `${t.basis}, scaled by this machine's speed now (×${speed.factor.toFixed(2)}: ${Math.round(speed.rewrapsPerSecond).toLocaleString('en-US')} rewraps/s against the reference's ${REFERENCE_REWRAPS_PER_SECOND.toLocaleString('en-US')})`,
+  };
 }
 
 function defaultConcurrency(runner: Runner | undefined): number {
