@@ -88,3 +88,12 @@ describe('chooseThroughput', () => {
     expect(t.basis).toContain('scaled');
   });
 });
+
+describe('speed probe', () => {
+  it('measures rewraps per second here and compares them with the reference machine', async () => {
+    const { probeSpeed, REFERENCE_REWRAPS_PER_SECOND } = await import('../../../functions/core/plan/speed-probe');
+    const speed = await probeSpeed(50);
+    expect(speed.rewrapsPerSecond).toBeGreaterThan(0);
+    expect(speed.factor).toBeCloseTo(Math.min(2, Math.max(0.02, speed.rewrapsPerSecond / REFERENCE_REWRAPS_PER_SECOND)));
+  });
+});
