@@ -86,8 +86,13 @@ export interface RotationPlan {
   readonly recommendations: readonly Recommendation[];
 }
 
-/** Data API statements per batch on the Lambda path: claim (begin, claim, commit), read, write (begin, CAS, counters, row errors, commit). */
-export const DATA_API_CALLS_PER_BATCH = 9;
+/**
+ * Data API requests per batch on the Lambda path (claim, paged reads, the
+ * compare-and-swap write and the counters, with their Begin/CommitTransaction):
+ * measured by test/integration/plan/data-api-calls.test.ts — 12 for a default
+ * batch of 2,000 ~150-byte envelopes through the RDSDataClient.
+ */
+export const DATA_API_CALLS_PER_BATCH = 12;
 /** Data API statements per CheckProgress (settle + counters) and per other task, roughly. */
 export const DATA_API_CALLS_PER_TASK = 4;
 /** Rows per counting slice of the Plan / Verify scans on the Data API (planner.ts COUNT_SLICE_ROWS). */
