@@ -5,6 +5,7 @@ import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { planCommand } from './commands/plan';
+import { promoteCommand } from './commands/promote';
 import { readersCommand } from './commands/readers';
 import { reencryptCommand } from './commands/reencrypt';
 import { statusCommand } from './commands/status';
@@ -194,6 +195,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   keyAction('destroy', 'destroy a retired key: irreversible (crypto-shredding)', (c) =>
     c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
   );
+  keys
+    .command('promote')
+    .description('two-phase keyset rotation: make the KEK the rotation published decrypt-only the primary, once every live reader has it')
+    .argument('<id>', 'key id, e.g. kek-v3')
+    .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
+    .option('--force', 'promote although live readers cannot decrypt the key (written to the audit log)')
+    .action(wrap(async (id: string, opts: { wait?: number; force?: boolean }, cmd: Command) => promoteCommand(globals(cmd), id, opts, io)));
   keys
     .command('rollback')
     .description('make the previous key primary again and rewrap everything back to it')

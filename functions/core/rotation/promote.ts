@@ -34,7 +34,10 @@ export async function promoteKeysetKey(
   deps: RotationDeps,
   secretId: string,
   keyId: string,
-  gate: Omit<ActivationGateOptions, 'actor' | 'audit'> = {},
+  gate: Omit<ActivationGateOptions, 'actor' | 'audit'> & {
+    /** false: leave the rewrap to the caller (the CLI without a state machine runs `rekey reencrypt`). @default true */
+    readonly startRewrap?: boolean;
+  } = {},
 ): Promise<PromoteResult> {
   const actor = deps.actor ?? DEFAULT_ROTATION_ACTOR;
   const audit = new AuditLog(deps.sql);
@@ -61,7 +64,7 @@ export async function promoteKeysetKey(
   }
   const subject = `promote:${keyId}`;
   let executionArn: string | undefined;
-  if ((await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length === 0) {
+  if (gate.startRewrap !== false && (await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length === 0) {
     const started = await deps.executions.startRewrap({ targetKeyId: keyId, reason: `keyset promotion of ${keyId}`, clientToken: tokenFor(`promote:${keyId}`) });
     await audit.record(deps.sql, { actor, action: REWRAP_STARTED, subject, details: { secret: secretId, targetKeyId: keyId, executionArn: started.executionArn, startedByThisCall: started.started } });
     if (started.started) changes.push(`rewrap to ${keyId} started`);
