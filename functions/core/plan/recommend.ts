@@ -21,13 +21,14 @@ const CLI_USEFUL_WORKERS = 2;
 export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSettings): Recommendation[] {
   const out: Recommendation[] = [];
   const t = plan.total;
-  const secs = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)} s`;
+  const secs = (x: number): string => (x < 0.1 ? 'under 0.1 s' : `${x < 10 ? x.toFixed(1) : Math.round(x)} s`);
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
   if (plan.mode === 'reencrypt' && t.operations.reencrypt > 0) {
-    const kms = plan.keyring === 'kms' ? ` and ${t.operations.reencrypt} KMS calls instead of ${2 * t.operations.reencrypt}` : '';
+    const kms = plan.keyring === 'kms' ? ` and ${n(t.operations.reencrypt)} KMS calls instead of ${n(2 * t.operations.reencrypt)}` : '';
     const faster = s.alternatives?.rewrap ? ` (about ${secs(t.rowsToChange / s.alternatives.rewrap.rowsPerSecond)} instead of ${secs(plan.duration.batchPhaseSeconds)})` : '';
     out.push({
       code: 'use-rewrap',
-      message: `--mode rewrap moves the same ${t.operations.reencrypt} values by re-wrapping their data keys only${faster}${kms}; re-encrypt only when data keys or the old key may be compromised.`,
+      message: `--mode rewrap moves the same ${n(t.operations.reencrypt)} values by re-wrapping their data keys only${faster}${kms}; re-encrypt only when data keys or the old key may be compromised.`,
     });
   }
   const perValueKms = plan.tables.reduce((a, x) => a + x.kmsCalls, 0);
@@ -35,7 +36,7 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
     const saved = perValueKms * s.prices.kmsRequest;
     out.push({
       code: 'use-hierarchical',
-      message: `the kms keyring makes ${perValueKms} KMS calls (one or two per value, $${saved.toFixed(2)}, and bounded by the KMS quota); the hierarchical keyring makes a handful per worker per cache TTL — use it unless every decrypt must be its own CloudTrail record.`,
+      message: `the kms keyring makes ${n(perValueKms)} KMS calls (one or two per value, $${saved.toFixed(2)}, and bounded by the KMS quota); the hierarchical keyring makes a handful per worker per cache TTL — use it unless every decrypt must be its own CloudTrail record.`,
     });
   }
   if (s.batchSize < SMALL_BATCH && t.rowsToChange > s.batchSize) {
@@ -48,7 +49,7 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
     out.push({
       code: 'lower-concurrency-kms',
       message:
-        `${Math.round(plan.throughput.kmsRequestsPerSecond)} KMS requests/s would use ${Math.round((100 * plan.throughput.kmsRequestsPerSecond) / plan.throughput.kmsQuotaPerSecond)} % of the account's ${plan.throughput.kmsQuotaPerSecond}/s quota, which applications share (throttled decrypts fail their requests)` +
+        `${n(plan.throughput.kmsRequestsPerSecond)} KMS requests/s would use ${Math.round((100 * plan.throughput.kmsRequestsPerSecond) / plan.throughput.kmsQuotaPerSecond)} % of the account's ${n(plan.throughput.kmsQuotaPerSecond)}/s quota, which applications share (throttled decrypts fail their requests)` +
         (lower < s.concurrency ? `: --concurrency ${lower} keeps the job under ${Math.round(KMS_QUOTA_SHARE * 100)} %.` : ': raise the quota or run off-peak.'),
     });
   }
@@ -61,7 +62,7 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
   if (t.operations.failing > 0) {
     out.push({
       code: 'values-will-fail',
-      message: `${t.operations.failing} values cannot be moved in ${plan.mode} mode and would end as row errors: legacy values (Fernet, JSON key_id) need --mode migrate, plaintext needs --mode encrypt.`,
+      message: `${n(t.operations.failing)} values cannot be moved in ${plan.mode} mode and would end as row errors: legacy values (Fernet, JSON key_id) need --mode migrate, plaintext needs --mode encrypt.`,
     });
   }
   return out;
