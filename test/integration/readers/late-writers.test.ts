@@ -42,3 +42,26 @@ describe('late writers and automatic retirement', () => {
     expect(await status('kek-v1')).toBe('retired');
   });
 });
+
+describe('a deploy that makes a new key primary while readers lag', () => {
+  let db: TestDatabase;
+  let fx: CliFixture;
+  beforeEach(async () => {
+    db = await migratedDatabase();
+    fx = await seedCliFixture(db.sql, db.url, 10);
+  });
+  afterEach(async () => {
+    fx.dispose();
+    await db.drop();
+  });
+
+  it('warns, naming the readers that cannot decrypt the new primary (dry run and real run)', async () => {
+    await writeHeartbeat(db.sql, { readerId: 'library:old-1:7:ffff', kind: 'library', host: 'old-1', pid: 7, keyIds: ['kek-v1'], keysetVersion: null, primaryKeyId: 'kek-v1', intervalSeconds: 60 });
+    const dry = await fx.rekey('reencrypt', '-n');
+    expect(dry.err).toContain('WARNING: 1 live reader(s) cannot decrypt kek-v2, which would become the primary key: library:old-1:7:ffff (old-1)');
+    const run = await fx.rekey('reencrypt');
+    expect(run.err).toContain('WARNING: 1 live reader(s) cannot decrypt kek-v2, which is now the primary key');
+    const again = await fx.rekey('verify'); // nothing changes in the catalog any more: no warning
+    expect(again.err).not.toContain('WARNING: 1 live reader');
+  });
+});
