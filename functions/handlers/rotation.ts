@@ -84,6 +84,8 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     actor: `rotation-hook:${env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}`,
     ...(env.KEYSET_SECRET_ARN ? { expectedSecretArn: env.KEYSET_SECRET_ARN } : {}),
     ...(env.KMS_KEY_ARN ? { kmsKeyId: env.KMS_KEY_ARN } : {}),
+    // Two-phase rotation (docs/readers.md): the next KEK is published decrypt-only; `rekey keys promote` makes it primary.
+    ...(env.REKEY_ROTATION_TWO_PHASE === 'true' ? { twoPhase: true } : {}),
   };
   return { deps, sql };
 }

@@ -126,8 +126,8 @@ describe('pipeline step handlers', () => {
   it('Plan → Enqueue (SQS) → worker → CheckProgress → Verify → Finalize → inventory, each returning exactly its contract', async () => {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
     const job = (await plan({ executionId, request }, context)) as Record<string, unknown>;
-    expect(Object.keys(job).sort()).toEqual(['batchesTotal', 'jobId', 'rowsToChange', 'rowsTotal']);
-    expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3 });
+    expect(Object.keys(job).sort()).toEqual(['batchesTotal', 'jobId', 'plan', 'rowsToChange', 'rowsTotal']);
+    expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3, plan: null }); // the rotation plan is a dry run's
     const jobId = String(job.jobId);
     // Plan again for the same execution (a Step Functions retry): the same job.
     expect(await plan({ executionId, request }, context)).toEqual(job);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
+import type { RotationPlan } from '../../../functions/core/plan/estimate';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
@@ -200,6 +201,12 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     expect(result.error).toBeUndefined();
     expect(result.history).toEqual(['ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
     expect(result.output).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 0 }); // the plan's counts
+    // The same rotation plan `rekey plan --runner state-machine` prints: counts, calls, transitions, duration, cost.
+    const plan = (result.output as { plan: RotationPlan }).plan;
+    expect(plan).toMatchObject({ planVersion: 1, mode: 'rewrap', runner: 'state-machine', targetKeyId: 'kek-v2', counted: 'inventory' });
+    expect(plan.total).toMatchObject({ rowsToChange: ROWS, operations: { rewrap: ROWS, failing: 0 } });
+    expect(plan.total.aws!.stepFunctionsTransitions).toBeGreaterThanOrEqual(9);
+    expect(plan.duration.seconds).toBeGreaterThan(0);
     expect(result.worker.messages).toBe(0);
     expect(await keysInTable()).toEqual(before);
     expect(await keyStatus('kek-v1')).toBe('rotating');
