@@ -35,7 +35,7 @@ const context = {
   awsRequestId: 'req-step',
   invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-step',
   memoryLimitInMB: '512',
-  getRemainingTimeInMillis: () => 60_000,
+  getRemainingTimeInMillis: () => 180_000,
 } as unknown as Context;
 const ROWS = 30;
 const v1 = randomBytes(32);

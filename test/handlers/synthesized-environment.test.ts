@@ -114,7 +114,7 @@ describe('handlers with the environment the template gives their functions', () 
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
-    const context = { functionName: `rekey-${name}`, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+    const context = { functionName: `rekey-${name}`, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 180_000 } as unknown as Context;
     return call(context);
   }
 

@@ -20,7 +20,7 @@ import { migratedDatabase, type TestDatabase } from '../../support/database';
  * in the DLQ after maxReceiveCount; what no delivery can fix is acknowledged.
  */
 const MAX_RECEIVES = 3;
-const context = { functionName: 'rekey-worker', awsRequestId: 'r', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+const context = { functionName: 'rekey-worker', awsRequestId: 'r', getRemainingTimeInMillis: () => 180_000 } as unknown as Context;
 
 describe('SqsEventSource + worker handler on moto SQS', () => {
   let db: TestDatabase;
