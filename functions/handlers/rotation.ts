@@ -72,7 +72,7 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     catalog: new KeyCatalog(sql, { audit: new AuditLog(sql) }),
     executions: new SfnExecutionStarter(env.STATE_MACHINE_ARN!, new SFNClient({})),
     sql,
-    // Once per container: the first rotation (at deployment) creates rekey's tables.
+    // Once per container: the first rotation (docs/deploy.md step 2) creates rekey's tables.
     ensureSchema: () =>
       (schema ??= migrate(sql).then(
         () => undefined,

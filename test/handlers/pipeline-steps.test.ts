@@ -31,7 +31,7 @@ import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
  * checked field for field against the documented contract; logs and EMF
  * metrics are read from stdout and scanned for the test's plaintexts and keys.
  */
-const context = lambdaContext('step', { remainingMs: 60_000 });
+const context = lambdaContext('step', { remainingMs: 180_000 });
 const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);

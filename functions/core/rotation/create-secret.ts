@@ -31,7 +31,7 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     return { step, outcome: 'already-done', newKeyId: existing.primary, detail: `version ${event.ClientRequestToken} already holds the pending keyset (primary ${existing.primary})` };
   }
   const current = await readCurrentKeyset(deps, event, state);
-  // The first rotation runs at deployment: the catalog's tables may not exist yet.
+  // The first rotation may come before anything else reached the database: the catalog's tables may not exist yet.
   await deps.ensureSchema?.();
   const options = deps.now ? { now: deps.now } : {};
   let serialized: string;

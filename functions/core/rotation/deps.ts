@@ -18,7 +18,7 @@ export interface RotationDeps {
   readonly sql: Sql;
   /**
    * Creates or upgrades rekey's tables before a step first touches the
-   * catalog: the first rotation runs at deployment, before anything else did.
+   * catalog: the first rotation may run before anything else reached the database.
    * Must be idempotent (migrate is).
    */
   readonly ensureSchema?: () => Promise<void>;
