@@ -168,9 +168,11 @@ it('Secrets Manager unavailable (503) while the hierarchical keyring reloads its
       keyring,
       target: 'kek-v2',
       // Every Secrets Manager request fails with 503 until six have (two keyset loads of three SDK attempts each).
-      arm: () => {
+      // The cached keyset is dropped at that moment, so the batch in hand must load it during the outage.
+      arm: async () => {
         armedAt = Date.now();
         proxy.arm({ service: 'secretsmanager', fault: 'unavailable', attempts: 'all', limit: 6 });
+        await keyring.refresh();
       },
     });
     proxy.disarm('secretsmanager');
