@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DATA_API_STATEMENT_LIMIT_MS, DEFAULT_BATCH_BUDGET_MS } from '../functions/core/pipeline/time-budget';
+import { PIPELINE_SHAPE } from '../functions/core/plan/pipeline-shape';
 
 /**
  * Every secure default of the rekey stack, in one place. Constructs read their
@@ -15,9 +16,9 @@ export const FUNCTION_DEFAULTS = {
   runtime: Runtime.NODEJS_24_X,
   architecture: Architecture.ARM_64,
   /** Task functions: enough CPU for the Data API client and JSON, no crypto. */
-  taskMemoryMiB: 512,
+  taskMemoryMiB: PIPELINE_SHAPE.taskMemoryMiB,
   /** The worker does the crypto: Lambda gives CPU in proportion to memory (1,769 MB = one vCPU). */
-  workerMemoryMiB: 1769,
+  workerMemoryMiB: PIPELINE_SHAPE.workerMemoryMiB,
   logRetention: RetentionDays.ONE_YEAR,
   logLevel: 'INFO',
 } as const;
@@ -63,15 +64,15 @@ export const JOB_DEFAULTS = {
   /** Upper bound on the tables one execution input may name (keeps the payload small). */
   maxTablesPerExecution: 100,
   /** Batches one Enqueue invocation sends (SendMessageBatch of 10 → 1,000 calls, well inside its timeout). */
-  enqueueBatchesPerInvocation: 10_000,
+  enqueueBatchesPerInvocation: PIPELINE_SHAPE.enqueueBatchesPerInvocation,
 } as const;
 
 /** The progress loop: wait = clamp(ceil(elapsed × waitFraction), min, max). See docs/state-machine.md. */
 export const PROGRESS_DEFAULTS = {
-  minWaitSeconds: 30,
-  maxWaitSeconds: 900,
+  minWaitSeconds: PIPELINE_SHAPE.progress.minWaitSeconds,
+  maxWaitSeconds: PIPELINE_SHAPE.progress.maxWaitSeconds,
   /** Each wait is this fraction of the time the job has run: polls grow logarithmically, then linearly at max. */
-  waitFraction: 0.05,
+  waitFraction: PIPELINE_SHAPE.progress.waitFraction,
 } as const;
 
 /** The state machine. */
@@ -87,13 +88,13 @@ export const STATE_MACHINE_DEFAULTS = {
 /** SQS + the worker's event source mapping. */
 export const QUEUE_DEFAULTS = {
   /** Messages (batches) per worker invocation. */
-  workerBatchSize: 5,
+  workerBatchSize: PIPELINE_SHAPE.workerBatchSize,
   /**
    * Concurrent worker invocations the event source mapping may run: sized to
    * the database (each worker holds Data API calls open) and the KMS request
    * quota (kms keyring: one ReEncrypt per row). 2 is the ESM minimum.
    */
-  maxConcurrency: 4,
+  maxConcurrency: PIPELINE_SHAPE.maxConcurrency,
   /** Deliveries before a batch message moves to the DLQ. */
   maxReceiveCount: 5,
   /** Lambda's guidance for SQS event sources: visibility ≥ 6 × function timeout. */

@@ -5,6 +5,8 @@
  * pipeline refuses settings whose worst case leaves too little for retries.
  */
 
+import { progressPolls } from '../functions/core/plan/pipeline-shape';
+
 export const HISTORY_EVENT_LIMIT = 25_000;
 /** Worst case without retries may use at most this much, leaving ≥ 5,000 events for retries. */
 export const HISTORY_EVENT_BUDGET = 20_000;
@@ -24,16 +26,8 @@ export interface ProgressPacing {
   readonly waitFraction: number;
 }
 
-/** Progress polls (waits) an execution makes if it runs for `seconds`: each wait is clamp(ceil(elapsed × fraction), min, max). */
-export function progressPolls(seconds: number, pacing: ProgressPacing): number {
-  let elapsed = 0;
-  let polls = 0;
-  while (elapsed < seconds) {
-    elapsed += Math.min(pacing.maxWaitSeconds, Math.max(pacing.minWaitSeconds, Math.ceil(elapsed * pacing.waitFraction)));
-    polls += 1;
-  }
-  return polls;
-}
+/** Progress polls (waits) an execution makes if it runs for `seconds` (one definition, shared with the planner). */
+export { progressPolls };
 
 /** Worst-case events, without retries, of an execution over `rows` rows that runs until its timeout. */
 export function worstCaseHistoryEvents(options: ProgressPacing & { timeoutSeconds: number; rows: number; batchSize: number; batchesPerEnqueue: number }): number {

@@ -155,6 +155,8 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
         rowsTotal: JsonPath.numberAt('$.Payload.rowsTotal'),
         rowsToChange: JsonPath.numberAt('$.Payload.rowsToChange'),
         batchesTotal: JsonPath.numberAt('$.Payload.batchesTotal'),
+        // The rotation plan of a dry run (counts, calls, duration, cost — no values); null for a real run.
+        plan: JsonPath.objectAt('$.Payload.plan'),
       },
       resultPath: '$.job',
     }),

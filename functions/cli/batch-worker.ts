@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batch-executor';
 import { BatchLeaseLostError } from '../core/reencrypt/errors';
 import { claimNextBatch } from '../core/reencrypt/job-store';
+import { claimWithRetry } from '../core/reencrypt/job-runner';
 import { createEngineRuntime } from '../runtime/engine-runtime';
 
 /**
@@ -46,7 +47,7 @@ async function run(data: BatchWorkerData): Promise<void> {
   parentPort?.unref();
   try {
     while (!stopping) {
-      const claimed = await claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS);
+      const claimed = await claimWithRetry(() => claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS));
       if (!claimed) break;
       try {
         const result = await executeClaimedBatch(deps, claimed);

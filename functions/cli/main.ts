@@ -5,12 +5,15 @@ import { MODES } from '../core/reencrypt/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { doctorCommand, type DoctorOptions } from './commands/doctor';
+import { planCommand } from './commands/plan';
+import { promoteCommand } from './commands/promote';
+import { readersCommand } from './commands/readers';
 import { reencryptCommand } from './commands/reencrypt';
 import { redriveCommand, type RedriveOptions } from './commands/redrive';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from './io';
-import { collect, oneOf, positiveInt, rate } from './values';
+import { collect, oneOf, positiveInt, positiveNumber, rate } from './values';
 
 /**
  * The `rekey` command line. Returns the exit code instead of exiting, so
@@ -123,6 +126,21 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     );
 
   program
+    .command('plan')
+    .description('what a re-encryption job would change, call, take and cost (changes nothing)')
+    .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
+    .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
+    .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
+    .option('--concurrency <n>', 'workers (default: 1 for the CLI, the pipeline\'s Lambda concurrency for the state machine)', positiveInt(1000))
+    .option('--target-key <id>', 'key to move to (default: the primary key, or the tenant\'s own key with --tenant)')
+    .option('--tenant <tenant>', "only this tenant's rows")
+    .option('--runner <runner>', 'where the job would run: cli | state-machine', oneOf(['cli', 'state-machine'] as const), 'cli')
+    .option('--region <region>', 'AWS region for the KMS quota default (default: $AWS_REGION, else us-east-1)')
+    .option('--kms-quota <n>', "the account's KMS symmetric request quota per second (default: the region's)", positiveNumber)
+    .option('--prices <file.json>', 'prices replacing the built-in table (docs/plan.md)')
+    .action(wrap(async (opts: Parameters<typeof planCommand>[1], cmd: Command) => planCommand(globals(cmd), opts, io)));
+
+  program
     .command('verify')
     .description('count rows per key version; exit 0 only when every row is on the primary key')
     .option('--decrypt', 'also decrypt every value (counts failures, prints no plaintext)')
@@ -162,6 +180,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(wrap(async (job: string, opts: RedriveOptions, cmd: Command) => redriveCommand(globals(cmd), job, opts, io)));
 
   program
+    .command('readers')
+    .description('processes registered with the rollout gate: live and stale, what each can decrypt and encrypts with')
+    .option('--key <id>', 'say whether every live reader can decrypt this key (exit 1 when one cannot)')
+    .action(wrap(async (opts: { key?: string }, cmd: Command) => readersCommand(globals(cmd), opts, io)));
+
+  program
     .command('migrate')
     .description("apply rekey's schema migrations (idempotent)")
     .option('--status', 'only show applied and pending migrations')
@@ -184,11 +208,22 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       .option('--kms-key-arn <arn>', 'kms keyring: the KMS key')
       .option('--tenant <tenant>', 'tenant scope (default: global)'),
   );
-  keyAction('activate', 'make a key primary; the current one becomes rotating');
+  keyAction('activate', 'make a key primary once every live reader can decrypt it; the current one becomes rotating', (c) =>
+    c
+      .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
+      .option('--force', 'activate although live readers cannot decrypt the key (written to the audit log)'),
+  );
   keyAction('retire', 'retire a rotating key (refused while values remain under it)');
   keyAction('destroy', 'destroy a retired key (with --force, a tenant key still in use too): irreversible (crypto-shredding)', (c) =>
     c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
   );
+  keys
+    .command('promote')
+    .description('two-phase keyset rotation: make the KEK the rotation published decrypt-only the primary, once every live reader has it')
+    .argument('<id>', 'key id, e.g. kek-v3')
+    .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
+    .option('--force', 'promote although live readers cannot decrypt the key (written to the audit log)')
+    .action(wrap(async (id: string, opts: { wait?: number; force?: boolean }, cmd: Command) => promoteCommand(globals(cmd), id, opts, io)));
   keys
     .command('rollback')
     .description('make the previous key primary again and rewrap everything back to it')

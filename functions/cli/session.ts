@@ -1,4 +1,5 @@
 import { createEngineRuntime, type EngineRuntime, type EngineRuntimeOptions } from '../runtime/engine-runtime';
+import { rolloutStatus } from '../core/readers/gate';
 import { EXIT, type CliIo, type GlobalOptions } from './io';
 
 /** What every command that touches the database starts with: the runtime and the start-up lines. */
@@ -14,6 +15,8 @@ export async function openSession(
     ...(globals.keyring ? { keyringKind: globals.keyring } : {}),
     ...(globals.keysetSecret ? { keysetSecretId: globals.keysetSecret } : {}),
     actor: actorOf(globals, io),
+    // The CLI decrypts too: it is a reader of the rollout gate while it runs (removed when it exits).
+    reader: 'cli',
     ...extra,
   });
   if (!globals.quiet && !globals.json) {
@@ -27,6 +30,7 @@ export async function openSession(
       io.stderr(`Connected to database ${c.host}:${c.port}/${c.database} (${c.tls ? `TLS, sslmode=${c.sslmode}` : 'no TLS'})\n`);
     }
   }
+  await warnLaggingReaders(runtime, io);
   const c = runtime.connection;
   if (c && !c.tls && !c.loopback) {
     io.stderr(
@@ -46,3 +50,21 @@ export function printJson(io: CliIo, value: unknown): void {
 }
 
 export { EXIT };
+
+/**
+ * A process started with a new primary key registers it (catalog sync) —
+ * the one-phase deploy. The gate does not stop that process (it *is* the
+ * deploy), but the operator hears at once which live readers cannot read the
+ * key it now encrypts with (docs/readers.md has the safe order).
+ */
+async function warnLaggingReaders(runtime: EngineRuntime, io: CliIo): Promise<void> {
+  const change = runtime.catalogChanges.find((x) => /^(would )?(register(ed)? \S+ \(active\)|activate(d)? )/.test(x));
+  if (!change) return;
+  const key = runtime.primaryKeyId();
+  const { lagging } = await rolloutStatus(runtime.sql, key, runtime.reader ? [runtime.reader.readerId] : []).catch(() => ({ lagging: [] }));
+  if (lagging.length === 0) return;
+  io.stderr(
+    `WARNING: ${lagging.length} live reader(s) cannot decrypt ${key}, which ${change.startsWith('would') ? 'would become' : 'is now'} the primary key: ` +
+      `${lagging.map((r) => `${r.readerId} (${r.host})`).join(', ')}. Deploy ${key} to them as a decrypt-only key first (docs/readers.md).\n`,
+  );
+}

@@ -5,6 +5,8 @@ import { EnvelopeFormatError, OversizeError, PlaintextEncodingError } from './cr
 import type { Keyring } from './crypto/keyring';
 import type { LegacyFormat, LegacyReader } from './crypto/legacy/reader';
 import { assertLegacyKeyReadable, type KeyPolicy } from './keys/policy';
+import type { Sql } from './ports/sql';
+import { startReaderHeartbeat, type ReaderHeartbeat } from './readers/heartbeat';
 
 export interface FieldEncryptionOptions {
   /** Where the key-encryption keys come from, e.g. `RawKeyring.fromEnv()`. */
@@ -19,6 +21,23 @@ export interface FieldEncryptionOptions {
   readonly legacyReaders?: readonly LegacyReader[];
   /** Largest plaintext accepted, in bytes (default 4 MiB). */
   readonly maxPlaintextBytes?: number;
+  /**
+   * Register as a reader of the rollout gate (docs/readers.md): a heartbeat
+   * row in `rekey_readers` (key ids this process can decrypt, the key it
+   * encrypts with) written now and every `intervalSeconds` (default 60;
+   * REKEY_READER_HEARTBEAT_SECONDS), so `rekey keys activate` waits for this
+   * process to have a new key before it becomes primary. Off when absent or
+   * when REKEY_READER_HEARTBEAT=off. `close()` removes the row.
+   */
+  readonly readers?: {
+    readonly sql: Sql;
+    readonly intervalSeconds?: number;
+    /** @default the host name */
+    readonly host?: string;
+    readonly env?: NodeJS.ProcessEnv;
+    /** A failed heartbeat never throws into the application; it is reported here. */
+    readonly onError?: (err: unknown) => void;
+  };
 }
 
 /** Where a stored value stands: a rekey envelope under a key, or a legacy format. */
@@ -40,7 +59,10 @@ export type StoredValueKind =
  */
 export async function createFieldEncryption(options: FieldEncryptionOptions): Promise<FieldEncryption> {
   const cipher = await EnvelopeCipher.create(options);
-  return new FieldEncryption(cipher, options.legacyReaders ?? []);
+  const reader = options.readers
+    ? await startReaderHeartbeat({ ...options.readers, kind: 'library', keyring: options.keyring, policy: cipher.policy })
+    : undefined;
+  return new FieldEncryption(cipher, options.legacyReaders ?? [], reader);
 }
 
 export class FieldEncryption {
@@ -50,7 +72,14 @@ export class FieldEncryption {
   constructor(
     readonly cipher: EnvelopeCipher,
     private readonly legacyReaders: readonly LegacyReader[] = [],
+    /** The rollout gate's heartbeat, when `readers` was given. */
+    readonly reader?: ReaderHeartbeat,
   ) {}
+
+  /** Stops the reader heartbeat and removes this process from the readers (nothing else to release). */
+  async close(): Promise<void> {
+    await this.reader?.stop();
+  }
 
   /** A text envelope (`rk1:…`) for a text/varchar column. */
   encryptField(value: string, ctx: EncryptionContext, opts?: { keyId?: string }): Promise<string> {

@@ -72,7 +72,7 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     catalog: new KeyCatalog(sql, { audit: new AuditLog(sql) }),
     executions: new SfnExecutionStarter(env.STATE_MACHINE_ARN!, new SFNClient({})),
     sql,
-    // Once per container: the first rotation (at deployment) creates rekey's tables.
+    // Once per container: the first rotation (docs/deploy.md step 2) creates rekey's tables.
     ensureSchema: () =>
       (schema ??= migrate(sql).then(
         () => undefined,
@@ -84,6 +84,8 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     actor: `rotation-hook:${env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}`,
     ...(env.KEYSET_SECRET_ARN ? { expectedSecretArn: env.KEYSET_SECRET_ARN } : {}),
     ...(env.KMS_KEY_ARN ? { kmsKeyId: env.KMS_KEY_ARN } : {}),
+    // Two-phase rotation (docs/readers.md): the next KEK is published decrypt-only; `rekey keys promote` makes it primary.
+    ...(env.REKEY_ROTATION_TWO_PHASE === 'true' ? { twoPhase: true } : {}),
   };
   return { deps, sql };
 }

@@ -16,6 +16,8 @@ import { blindIndexerFrom, valueCryptoFrom } from '../core/reencrypt/crypto-brid
 import type { EngineDeps } from '../core/reencrypt/engine-deps';
 import { loadRegistry, parseRegistry, type Registry } from '../core/reencrypt/registry';
 import { assertSchemaCurrent, migrate } from '../core/schema/migrate';
+import { startReaderHeartbeat, type ReaderHeartbeat } from '../core/readers/heartbeat';
+import type { ReaderReport } from '../core/readers/store';
 import { fernetKeySource, syncKeyringWithCatalog } from './catalog-sync';
 import { keyringFromEnv } from './keyring-from-env';
 import { testPauseHook } from './test-pause-hook';
@@ -56,6 +58,13 @@ export interface EngineRuntimeOptions {
    * @default false — a schema behind the code is a SchemaError
    */
   readonly applyMigrations?: boolean;
+  /**
+   * Register this process as a reader of the rollout gate (rekey_readers):
+   * a heartbeat at start and every REKEY_READER_HEARTBEAT_SECONDS (default
+   * 60), removed by close(). REKEY_READER_HEARTBEAT=off switches it off.
+   * @default false (the CLI passes 'cli', the Lambda handlers 'lambda')
+   */
+  readonly reader?: ReaderReport['kind'] | false;
 }
 
 export interface EngineRuntime {
@@ -78,6 +87,8 @@ export interface EngineRuntime {
   keyIds(): Promise<readonly string[]>;
   /** Re-reads the catalog policy (after activate/rollback). */
   refreshPolicy(): Promise<void>;
+  /** This process's reader heartbeat, when it registers as one. */
+  readonly reader?: ReaderHeartbeat;
   close(): Promise<void>;
 }
 
@@ -152,6 +163,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       faults: testPauseHook(env),
     };
     const pool = sql;
+    const reader = options.reader ? await startReaderHeartbeat({ sql, kind: options.reader, keyring, policy: policyProxy, env }) : undefined;
     return {
       sql: pool,
       ...(connection ? { connection } : {}),
@@ -168,7 +180,9 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
       refreshPolicy,
+      ...(reader ? { reader } : {}),
       close: async () => {
+        await reader?.stop();
         await liveness?.close();
         if (!options.sql) await pool.close();
       },

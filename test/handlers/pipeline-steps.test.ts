@@ -31,7 +31,7 @@ import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
  * checked field for field against the documented contract; logs and EMF
  * metrics are read from stdout and scanned for the test's plaintexts and keys.
  */
-const context = lambdaContext('step', { remainingMs: 60_000 });
+const context = lambdaContext('step', { remainingMs: 180_000 });
 const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
@@ -126,8 +126,8 @@ describe('pipeline step handlers', () => {
   it('Plan → Enqueue (SQS) → worker → CheckProgress → Verify → Finalize → inventory, each returning exactly its contract', async () => {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
     const job = (await plan({ executionId, request }, context)) as Record<string, unknown>;
-    expect(Object.keys(job).sort()).toEqual(['batchesTotal', 'jobId', 'rowsToChange', 'rowsTotal']);
-    expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3 });
+    expect(Object.keys(job).sort()).toEqual(['batchesTotal', 'jobId', 'plan', 'rowsToChange', 'rowsTotal']);
+    expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3, plan: null }); // the rotation plan is a dry run's
     const jobId = String(job.jobId);
     // Plan again for the same execution (a Step Functions retry): the same job.
     expect(await plan({ executionId, request }, context)).toEqual(job);

@@ -122,7 +122,7 @@ describe('handlers with the environment the template gives their functions', () 
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
-    const context = lambdaContext(name, { remainingMs: 60_000 });
+    const context = lambdaContext(name, { remainingMs: 180_000 });
     return call(context);
   }
 

@@ -90,7 +90,7 @@ function happyTasks(): Record<string, Task> {
   let polls = 0;
   return {
     [STATE_NAMES.validateInput]: validated,
-    [STATE_NAMES.plan]: () => ({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3 }),
+    [STATE_NAMES.plan]: () => ({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null }),
     [STATE_NAMES.enqueue]: () => {
       enqueued += enqueued === 0 ? 2 : 1;
       return { batchesEnqueued: enqueued === 2 ? 2 : 1, batchesLeft: 3 - enqueued };
@@ -154,7 +154,7 @@ describe('executions on aws-local-stepfunctions', () => {
     ]);
     expect(run.output).toEqual({
       request: { mode: 'rewrap', tables: null, batchSize: 2000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null },
-      job: { jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3 },
+      job: { jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null },
       enqueue: { batchesEnqueued: 1, batchesLeft: 0 },
       progress: { rowsDone: 42, rowsFailed: 0, batchesRemaining: 0, errorRate: 0, waitSeconds: 30 },
       verify: { rowsOnOldKeys: 0, rowsFailed: 0 },
@@ -170,7 +170,7 @@ describe('executions on aws-local-stepfunctions', () => {
   test('a dry run stops after Plan with the plan\'s counts', async () => {
     const run = await execute(happyTasks(), { mode: 'reencrypt', dryRun: true, tables: ['users'] });
     expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
-    expect(run.output).toEqual({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3 });
+    expect(run.output).toEqual({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null });
     expect(run.payloads[STATE_NAMES.plan]![0]).toMatchObject({ request: { mode: 'reencrypt', dryRun: true, tables: ['users'] } });
   });
 

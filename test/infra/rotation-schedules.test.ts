@@ -49,15 +49,27 @@ describe('RotationSchedules with defaults', () => {
     ]));
   });
 
-  test('all schedules live in the construct\'s group, encrypted with the key, with bounded retries', () => {
+  test('all schedules live in the construct\'s group, encrypted with the key, with bounded retries and the DLQ', () => {
     const groupName = t.stack.resolve(t.schedules.group.scheduleGroupName);
+    const dlqArn = { 'Fn::GetAtt': [t.stack.getLogicalId(t.schedules.deadLetterQueue.node.defaultChild as never), 'Arn'] };
     const all = schedulesOf(t.template);
     expect(all).toHaveLength(4);
     for (const s of all) {
       expect(s.Properties.GroupName).toEqual(groupName);
       expect(s.Properties.KmsKeyArn).toBeDefined();
-      expect(s.Properties.Target).toMatchObject({ RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 21600 } });
+      expect(s.Properties.Target).toMatchObject({ RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 21600 }, DeadLetterConfig: { Arn: dlqArn } });
     }
+    // The DLQ is encrypted with the key, and each target role may send to it (through SQS's use of the key).
+    t.template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: { 'Fn::GetAtt': [t.stack.getLogicalId(t.key.node.defaultChild as never), 'Arn'] } });
+    const send = identityAllowStatements(t.template).filter((s) => actionsOf(s).includes('sqs:SendMessage'));
+    expect(send.length).toBeGreaterThanOrEqual(4);
+    for (const s of send) expect(resourcesIn(s)).toEqual([dlqArn]);
+  });
+
+  test('the schedule group has no fixed name: CloudFormation names it, so a redeploy never collides with a group being deleted', () => {
+    const groups = Object.values(resourcesOf(t.template, 'AWS::Scheduler::ScheduleGroup'));
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.Properties?.Name).toBeUndefined();
   });
 
   test('Scheduler roles: assumable by Scheduler for this account and group only; one action on one resource', () => {

@@ -145,7 +145,7 @@ it('KMS throttling and a PostgreSQL session killed mid-batch are retried; the jo
   } finally {
     await db.drop();
   }
-});
+}, sized(180_000, 1_200_000));
 
 it('Secrets Manager unavailable (503) while the hierarchical keyring reloads its keyset: batches retried, the job completes', async () => {
   const db = await migratedDatabase({ poolSize: 2 });
@@ -168,9 +168,11 @@ it('Secrets Manager unavailable (503) while the hierarchical keyring reloads its
       keyring,
       target: 'kek-v2',
       // Every Secrets Manager request fails with 503 until six have (two keyset loads of three SDK attempts each).
-      arm: () => {
+      // The cached keyset is dropped at that moment, so the batch in hand must load it during the outage.
+      arm: async () => {
         armedAt = Date.now();
         proxy.arm({ service: 'secretsmanager', fault: 'unavailable', attempts: 'all', limit: 6 });
+        await keyring.refresh();
       },
     });
     proxy.disarm('secretsmanager');
@@ -202,7 +204,7 @@ it('Secrets Manager unavailable (503) while the hierarchical keyring reloads its
   } finally {
     await db.drop();
   }
-});
+}, sized(180_000, 1_200_000));
 
 it('Data API transient errors are retried by the adapter; the job completes with no row error', async () => {
   const db = await migratedDatabase({ poolSize: 2 });
@@ -228,14 +230,15 @@ it('Data API transient errors are retried by the adapter; the job completes with
       { id: 'kek-1', key: Buffer.alloc(32, 1) },
     ];
     await seed(db.sql, await createFieldEncryption({ keyring: new RawKeyring([keys[1]!]) }));
-    const injected = sized(6, 30);
+    // More ExecuteStatement failures in a row than the adapter's six attempts: the engine retries past them (a batch, or a claim, again).
+    const injected = sized(12, 30);
     const { outcome, batchRetries } = await rotate(db, {
       sql,
       keyring: new RawKeyring(keys),
       target: 'kek-2',
       arm: () => {
-        server.failNext('/Execute', 'ServiceUnavailableError', { times: injected / 2 });
-        server.failNext('/BeginTransaction', 'ThrottlingException', { times: injected / 3 });
+        server.failNext('/Execute', 'ServiceUnavailableError', { times: (injected * 2) / 3 });
+        server.failNext('/BeginTransaction', 'ThrottlingException', { times: injected / 6 });
         server.failNext('/CommitTransaction', 'ServiceUnavailableError', { times: injected / 6 });
       },
     });
@@ -263,7 +266,7 @@ it('Data API transient errors are retried by the adapter; the job completes with
     await server.close();
     await db.drop();
   }
-});
+}, sized(180_000, 1_200_000));
 
 it('a permanent fault (KMS throttling that never ends) fails the job with a clear status, no partial rows, nothing retired', async () => {
   const db = await migratedDatabase({ poolSize: 2 });
@@ -312,4 +315,4 @@ it('a permanent fault (KMS throttling that never ends) fails the job with a clea
   } finally {
     await db.drop();
   }
-});
+}, sized(180_000, 1_200_000));

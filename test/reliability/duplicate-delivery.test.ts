@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { formatRawKey } from '../../functions/core/crypto/keyrings/raw';
 import { handler as plan } from '../../functions/handlers/plan';
 import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { handler as worker } from '../../functions/handlers/worker';
 import { SqsEventSource } from '../../functions/local/sqs-event-source';
 import { awsClientConfig } from '../support/aws';
+import { lambdaContext } from '../support/lambda';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { recordFigure, sized } from './support/figures';
 import { checkVault, COLUMN, seeded, seedVault, VAULT, valueOf, type Vault } from './support/vault';
@@ -31,7 +32,8 @@ import { checkVault, COLUMN, seeded, seedVault, VAULT, valueOf, type Vault } fro
 const ROWS = sized(3000, 20_000);
 const BATCH = sized(100, 250);
 const VISIBILITY_SECONDS = 2;
-const context = { functionName: 'rekey-worker', awsRequestId: 'r', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+// Time for every batch the test delivers (the worker claims a batch only with WORKER_BATCH_BUDGET_MS left).
+const context = lambdaContext('worker', { remainingMs: 900_000 });
 
 let db: TestDatabase;
 let vault: Vault;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
 import { main } from '../../functions/cli/main';
@@ -24,6 +24,7 @@ import { handler as rotation, resetRotationDeps } from '../../functions/handlers
 import { runLocalPipeline, type LocalHandler } from '../../functions/local/pipeline';
 import { synthesizeStateMachineDefinition } from '../../lib/synthesize-definition';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
+import { lambdaContext } from '../support/lambda';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
 import { recordFigure } from './support/figures';
@@ -294,7 +295,7 @@ async function rotateKeysetThroughHook(
       POWERTOOLS_METRICS_DISABLED: 'false',
     });
     await resetRotationDeps();
-    const context = { functionName: 'rekey-rotation', awsRequestId: 'req-canary', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+    const context = lambdaContext('rotation', { remainingMs: 60_000 });
     capture();
     try {
       for (let n = 0; n < 2; n++) {

@@ -1,5 +1,6 @@
 import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
 import { shredKey } from '../../core/keys/shred';
+import { gateActivation } from '../../core/readers/gate';
 import { rollback } from '../../core/reencrypt/rollback';
 import { coverage } from '../../core/reencrypt/known-tables';
 import { valuesNeedingKey, verify } from '../../core/reencrypt/verify';
@@ -18,6 +19,8 @@ export interface KeysOptions {
   readonly force?: boolean;
   readonly to?: string;
   readonly batchSize?: number;
+  /** activate: wait up to this many seconds for every live reader to report the key. */
+  readonly wait?: number;
 }
 
 /**
@@ -52,6 +55,18 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
       }
       case 'activate': {
         const previous = await runtime.catalog.active((await runtime.catalog.require(id!)).tenant);
+        // The rollout gate: every live reader must be able to decrypt the key before anything encrypts under it.
+        const overridden = await gateActivation(runtime.sql, id!, {
+          actor,
+          audit: runtime.audit,
+          force: options.force,
+          waitSeconds: options.wait,
+          exceptReaderIds: runtime.reader ? [runtime.reader.readerId] : [],
+          onWait: (lagging) => {
+            if (!globals.quiet && !globals.json) io.stderr(`Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`);
+          },
+        });
+        if (overridden.length > 0) io.stderr(`WARNING: --force: ${overridden.length} live reader(s) cannot decrypt ${id}: ${overridden.map((r) => r.readerId).join(', ')} (recorded in the audit log)\n`);
         const key = await runtime.catalog.activate(id!, actor);
         // Activating ahead of the deploy is allowed (plan in the catalog, then ship the key), but say what it means.
         const deployed = (await runtime.keyIds()).includes(key.id);

@@ -3,11 +3,13 @@ import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/job-runn
 import { createJob, planJob } from '../../core/reencrypt/jobs';
 import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/lease-takeover';
 import type { Mode } from '../../core/reencrypt/modes';
-import { findTable } from '../../core/reencrypt/registry';
-import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
+import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { progressReporter } from '../progress';
 import { actorOf, openSession, printJson } from '../session';
 import { startBatchWorkers, type WorkerPoolHandle } from '../worker-pool';
+import { planOfDryRun, printPlan } from './plan';
+import { checkTables, requestedTarget } from './targets';
+import type { RotationPlan } from '../../core/plan/estimate';
 
 export interface ReencryptOptions {
   readonly dryRun?: boolean;
@@ -40,15 +42,9 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
   // A dry run changes nothing: Ctrl-C keeps its default meaning there and stops it at once.
   if (!options.dryRun) process.once('SIGINT', onSigint);
   try {
-    for (const name of options.table ?? []) {
-      if (!findTable(runtime.registry, name)) {
-        throw new UsageError(
-          `--table ${name}: not in the registry (known: ${runtime.registry.tables.map((t) => t.name).join(', ') || 'none'})`,
-        );
-      }
-    }
+    checkTables(runtime, options.table);
     // A tenant job moves the tenant's rows to the tenant's own active key (createJob refuses a tenant without one).
-    const target = options.targetKey ?? (options.tenant !== undefined ? await tenantKey(runtime, options.tenant) : runtime.primaryKeyId());
+    const target = await requestedTarget(runtime, options);
     const progress = progressReporter(io, Boolean(globals.quiet || globals.json));
     const started = Date.now();
     // Leases of other holders met once nothing else is left: a dead runner's are taken over at once, the others waited for.
@@ -60,6 +56,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     let outcome: JobOutcome;
     // Rows done before this run (a resumed job's earlier runs) do not count towards this run's rows/s.
     let rowsBefore = 0;
+    let dryRunPlan: RotationPlan | undefined;
     if (options.resume) {
       const job = await getJob(runtime.sql, options.resume);
       rowsBefore = job.counters.rowsDone;
@@ -71,6 +68,8 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     } else if (options.dryRun) {
       const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
       outcome = await startJob(runtime.deps, { ...request(options, target, globals, io, runtime.fernetPrimaryKeyId()), previewTarget }, {});
+      // The same plan `rekey plan` prints: what the real run would change, call, take and cost.
+      dryRunPlan = await planOfDryRun(runtime, outcome.job, { concurrency: options.concurrency }, io);
     } else {
       const job = await createJob(runtime.deps, request(options, target, globals, io, runtime.fernetPrimaryKeyId()));
       if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}${job.fernetTargetKeyId ? ` (Fernet tables: ${job.fernetTargetKeyId})` : ''}\n`);
@@ -83,7 +82,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
     progress.done();
     const seconds = (Date.now() - started) / 1000;
-    return report(io, globals, outcome, seconds, rowsBefore);
+    return report(io, globals, outcome, seconds, rowsBefore, dryRunPlan);
   } finally {
     process.removeListener('SIGINT', onSigint);
     if (pool) await pool.terminate();
@@ -133,17 +132,9 @@ function request(options: ReencryptOptions, target: string, globals: GlobalOptio
     maxErrorRate: options.maxErrorRate,
     tenant: options.tenant,
     requestedBy: actorOf(globals, io),
+    // Kept with the job: the planner's calibration reads rows/s per concurrency from finished jobs.
+    options: { concurrency: options.concurrency },
   };
-}
-
-/** The tenant's own active key; a tenant without one is a usage error naming the command that gives it one. */
-async function tenantKey(runtime: Awaited<ReturnType<typeof openSession>>, tenant: string): Promise<string> {
-  // The catalog's own answer for this scope (the policy would fall back to the global key).
-  const own = await runtime.catalog.active(tenant);
-  if (!own) {
-    throw new UsageError(`--tenant ${tenant}: the tenant has no active key of its own (rekey keys add <id> --tenant ${tenant}, then rekey keys activate <id>)`);
-  }
-  return own.id;
 }
 
 /** Plans the job (so worker threads have batches to claim) without running it; false for a job with nothing to do. */
@@ -172,7 +163,7 @@ function startThreads(
   });
 }
 
-function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number, rowsBefore: number): number {
+function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number, rowsBefore: number, dryRunPlan?: RotationPlan): number {
   const job: JobRecord = outcome.job;
   const c = job.counters;
   const attempted = c.rowsDone + c.rowsFailed + c.rowsConflicted;
@@ -195,11 +186,13 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
       keptKeys: outcome.retire?.kept ?? [],
       interrupted: outcome.interrupted,
       error: job.error,
+      ...(dryRunPlan ? { rotationPlan: dryRunPlan } : {}),
     });
     return code;
   }
   if (outcome.dryRunReport) {
     for (const line of outcome.dryRunReport) io.stdout(`${line}\n`);
+    if (dryRunPlan) printPlan(io, globals, dryRunPlan);
     return code;
   }
   io.stdout(
@@ -208,8 +201,11 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
       `  re-encrypted ${c.rowsDone} rows (${attempted} attempted, ${c.rowsFailed} failed, ${c.rowsSkipped} already on ${job.targetKeyId}, ${c.rowsConflicted} changed concurrently)`,
       `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s${rowsBefore > 0 ? ` (${rowsThisRun} rows this run)` : ''}`,
       ...(outcome.retire?.retired.length ? [`  retired: ${outcome.retire.retired.join(', ')}`] : []),
-      ...(outcome.retire?.kept.length
-        ? [`  kept (values remain): ${outcome.retire.kept.map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+      ...(outcome.retire?.kept.some((k) => !k.lateWriters)
+        ? [`  kept (values remain): ${outcome.retire.kept.filter((k) => !k.lateWriters).map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+        : []),
+      ...(outcome.retire?.kept.some((k) => k.lateWriters)
+        ? [`  kept (live readers still encrypt with it — \`rekey readers\`): ${outcome.retire.kept.filter((k) => k.lateWriters).map((k) => `${k.keyId} (${k.lateWriters!.join(', ')})`).join('; ')}`]
         : []),
       ...(job.error ? [`  error: ${job.error}`] : []),
       ...(c.rowsFailed > 0 ? [`  row errors: rekey status ${job.id}`] : []),

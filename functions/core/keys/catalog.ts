@@ -10,6 +10,7 @@ import {
 } from './errors';
 import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
+import { assertNoLateWriters } from '../readers/gate';
 
 /** `fernet`: a Fernet key of a table whose application reads Fernet tokens (migration 0005; id `fernet:<fingerprint>`). */
 export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical', 'fernet'] as const;
@@ -170,6 +171,8 @@ export class KeyCatalog {
       if (!key) throw new CatalogKeyNotFoundError(id);
       if (key.status === to) return key;
       assertTransition(key, to);
+      // A live reader that still encrypts with the key would go on writing values under a retired key.
+      if (to === 'retired') await assertNoLateWriters(tx, id);
       return this.move(tx, key, to, actor, details);
     });
   }

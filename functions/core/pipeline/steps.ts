@@ -20,6 +20,8 @@ import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
 import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
 import { QueueError, type QueuePort } from '../ports/queues';
+import { planFromJob } from '../plan/plan-job';
+import type { RotationPlan } from '../plan/estimate';
 
 /**
  * The re-encryption state machine's steps as plain functions: the Lambda
@@ -121,13 +123,19 @@ export function validateExecutionInput(
   };
 }
 
-/** Plan: one job per execution (idempotent on executionId), planned once. */
+/**
+ * Plan: one job per execution (idempotent on executionId), planned once. A
+ * dry run also returns the rotation plan (`rekey plan`'s object, for the
+ * state-machine runner: calls, transitions, duration, cost); a real run
+ * returns `plan: null`.
+ */
 export async function planStep(
   deps: EngineDeps,
   executionId: string,
   request: ExecutionRequest,
   primaryKeyId: (tenant: string | null) => string,
-): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number }> {
+  planOptions: { readonly region?: string | undefined } = {},
+): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number; plan: RotationPlan | null }> {
   // A tenant execution goes to the tenant's active key; a global one to the global primary.
   const target = request.targetKeyId ?? primaryKeyId(request.tenant);
   const job = await createJob(deps, {
@@ -148,6 +156,7 @@ export async function planStep(
     rowsTotal: summary.reduce((a, t) => a + t.rowsTotal, 0),
     rowsToChange: summary.reduce((a, t) => a + t.rowsPending, 0),
     batchesTotal: planned.job.counters.batchesTotal,
+    plan: planned.job.dryRun ? await planFromJob(deps, planned.job, { runner: 'state-machine', region: planOptions.region }) : null,
   };
 }
 

@@ -237,7 +237,8 @@ function reasons(job: JobRecord, report: VerifyReport | undefined, retire: Retir
   if (report && report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
   if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
   for (const k of retire?.kept ?? []) {
-    if (job.sourceKeyIds.includes(k.keyId)) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
+    // A key kept only because live readers still encrypt with it is not this job's failure: it is retired later.
+    if (k.values > 0 && job.sourceKeyIds.includes(k.keyId)) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
   }
   return why;
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch, workerName, type BatchResult } from './batch-executor';
 import type { EngineDeps } from './engine-deps';
+import { isRetryable } from '../errors';
 import { BatchLeaseLostError, InjectedFaultError } from './errors';
 import { isTerminal } from './job-status';
 import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
@@ -156,7 +157,7 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
 
   const loop = async (): Promise<void> => {
     while (!stop && !options.signal?.aborted) {
-      const claimed = await claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts);
+      const claimed = await claimWithRetry(() => claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts), options.signal);
       if (!claimed) return;
       try {
         const result = await executeClaimedBatch(deps, claimed);
@@ -202,4 +203,25 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     }, { once: true });
   });
+}
+
+/** Attempts of one claim through transient database errors, and the longest pause between two. */
+const CLAIM_ATTEMPTS = 8;
+const CLAIM_MAX_BACKOFF_MS = 5000;
+
+/**
+ * Claims the next batch, again after a backoff when the database fails
+ * transiently (a dropped connection, the Data API unavailable or throttling
+ * past its own retries): a claim has changed nothing when it fails, so one
+ * outage must not end the run while a batch would fail and be claimed again.
+ */
+export async function claimWithRetry<T>(claim: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await claim();
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= CLAIM_ATTEMPTS || signal?.aborted) throw err;
+      await sleep(Math.random() * Math.min(CLAIM_MAX_BACKOFF_MS, 100 * 2 ** attempt), signal);
+    }
+  }
 }

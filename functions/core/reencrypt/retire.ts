@@ -1,3 +1,4 @@
+import { LateWritersError } from '../readers/errors';
 import type { KeyLifecycle } from './ports';
 import { valuesNeedingKey, type VerifyReport } from './verify';
 
@@ -9,8 +10,8 @@ import { valuesNeedingKey, type VerifyReport } from './verify';
 
 export interface RetireResult {
   readonly retired: readonly string[];
-  /** Rotating keys left as they are, with the values still under them. */
-  readonly kept: readonly { readonly keyId: string; readonly values: number }[];
+  /** Rotating keys left as they are, with the values still under them (or the live readers that still encrypt with them). */
+  readonly kept: readonly { readonly keyId: string; readonly values: number; readonly lateWriters?: readonly string[] }[];
 }
 
 export async function retireVerifiedKeys(
@@ -21,7 +22,7 @@ export async function retireVerifiedKeys(
 ): Promise<RetireResult> {
   const keys = await deps.catalog.list();
   const retired: string[] = [];
-  const kept: { keyId: string; values: number }[] = [];
+  const kept: { keyId: string; values: number; lateWriters?: readonly string[] }[] = [];
   for (const key of keys) {
     if (key.status !== 'rotating') continue;
     // Fernet keys also count tokens no configured key verifies (they cannot be attributed).
@@ -34,6 +35,11 @@ export async function retireVerifiedKeys(
     try {
       await deps.catalog.transition(key.id, 'retired', actor, { ...context, valuesUnderKey: 0 });
     } catch (err) {
+      // A live reader still encrypts with it: retired later, once that reader has moved to the new key.
+      if (err instanceof LateWritersError) {
+        kept.push({ keyId: key.id, values, lateWriters: err.writers.map((w) => w.readerId) });
+        continue;
+      }
       // Two runners finishing the same job both retire: the one that lost finds the key retired, which is what it wanted.
       const now = (await deps.catalog.list()).find((k) => k.id === key.id);
       if (now?.status !== 'retired') throw err;

@@ -47,8 +47,10 @@ function reusable(key: CatalogKey): boolean {
 export async function registerKeysetInCatalog(deps: RotationDeps, keyset: Keyset): Promise<{ readonly added: readonly string[] }> {
   const actor = deps.actor ?? DEFAULT_ROTATION_ACTOR;
   const added: string[] = [];
+  // Two-phase: the new key is the newest, not (yet) the primary; it waits `pending` for its promotion.
+  const incoming = deps.twoPhase === true ? newestKeyId(keyset) : keyset.primary;
   for (const key of keyset.keys) {
-    const isPrimary = key.id === keyset.primary;
+    const isPrimary = key.id === incoming;
     const known = await deps.catalog.get(key.id);
     if (known) {
       assertUsable(known, isPrimary);
@@ -76,4 +78,9 @@ function assertUsable(known: CatalogKey, isPrimary: boolean): void {
   if (isPrimary && known.status !== 'pending' && known.status !== 'active') {
     throw new RotationStateError(`the new key ${known.id} is ${known.status} in the catalog: a rotation cannot make it primary again`);
   }
+}
+
+/** The keyset's most recently created key (the one a two-phase rotation added). */
+export function newestKeyId(keyset: Keyset): string {
+  return [...keyset.keys].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id, 'en', { numeric: true }))[0]!.id;
 }

@@ -31,7 +31,7 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     return { step, outcome: 'already-done', newKeyId: existing.primary, detail: `version ${event.ClientRequestToken} already holds the pending keyset (primary ${existing.primary})` };
   }
   const current = await readCurrentKeyset(deps, event, state);
-  // The first rotation runs at deployment: the catalog's tables may not exist yet.
+  // The first rotation may come before anything else reached the database: the catalog's tables may not exist yet.
   await deps.ensureSchema?.();
   const options = deps.now ? { now: deps.now } : {};
   let serialized: string;
@@ -48,7 +48,8 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     const kept = withoutDestroyed(current.keyset, await destroyedKeyIds(deps.catalog));
     shed = kept.shed;
     const kek = await generateWrappedKek(deps.kms, current.keyset.kmsKeyId, newKeyId, options);
-    const next = addKeyVersion(kept.keyset, kek, { makePrimary: true });
+    // Two-phase: readers get the KEK now and may decrypt with it; it becomes primary only when promoted.
+    const next = addKeyVersion(kept.keyset, kek, { makePrimary: deps.twoPhase !== true });
     serialized = serializeKeyset(next);
     keyCount = next.keys.length;
   }
@@ -63,7 +64,7 @@ export async function createSecret(deps: RotationDeps, event: RotationEvent, sta
     outcome: 'done',
     newKeyId,
     detail:
-      `AWSPENDING (${event.ClientRequestToken}) holds ${keyCount} key(s), new primary ${newKeyId}` +
+      `AWSPENDING (${event.ClientRequestToken}) holds ${keyCount} key(s), ${deps.twoPhase === true && current.kind !== 'bootstrap' ? `new decrypt-only key ${newKeyId}` : `new primary ${newKeyId}`}` +
       `${current.kind === 'bootstrap' ? ' (first keyset)' : ''}${shed.length > 0 ? `; destroyed ${shed.join(', ')} left out` : ''}`,
   };
 }

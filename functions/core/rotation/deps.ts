@@ -18,7 +18,7 @@ export interface RotationDeps {
   readonly sql: Sql;
   /**
    * Creates or upgrades rekey's tables before a step first touches the
-   * catalog: the first rotation runs at deployment, before anything else did.
+   * catalog: the first rotation may run before anything else reached the database.
    * Must be idempotent (migrate is).
    */
   readonly ensureSchema?: () => Promise<void>;
@@ -44,6 +44,13 @@ export interface RotationDeps {
   readonly retryDelaysMs?: readonly number[];
   /** Clock for the rotation duration. @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * Two-phase rotation (docs/readers.md): createSecret adds the new KEK
+   * decrypt-only (the keyset's primary unchanged) and finishSecret only
+   * publishes it; `promoteKeysetKey` makes it primary once every live reader
+   * reports it. @default false (the new KEK is primary at once)
+   */
+  readonly twoPhase?: boolean;
 }
 
 /** What a step did, in ids and counts (it is logged). */

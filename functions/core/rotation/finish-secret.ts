@@ -1,7 +1,7 @@
 import { isRetryable } from '../errors';
 import { AuditLog } from '../keys/audit';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
-import { destroyedKeyIds, registerKeysetInCatalog } from './catalog-keys';
+import { destroyedKeyIds, newestKeyId, registerKeysetInCatalog } from './catalog-keys';
 import { DEFAULT_ROTATION_ACTOR, type RotationDeps, type StepResult } from './deps';
 import type { RotationEvent } from './event';
 import { assertKeepsEveryKey } from './keyset-checks';
@@ -41,7 +41,7 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
   const changes: string[] = [];
 
   if (!state.tokenIsCurrent) {
-    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`, await destroyedKeyIds(deps.catalog));
+    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`, await destroyedKeyIds(deps.catalog), deps.twoPhase === true);
   }
   await deps.ensureSchema?.();
   const { added } = await registerKeysetInCatalog(deps, keyset);
@@ -63,6 +63,18 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
       deps.secrets.updateSecretVersionStage({ secretId: event.SecretId, versionStage: AWSPENDING, removeFromVersionId: event.ClientRequestToken }),
     );
     if (removed) changes.push('AWSPENDING removed');
+  }
+
+  if (deps.twoPhase === true && keyset.keys.length > 1) {
+    // Phase one ends here: every reader of AWSCURRENT gets the new KEK within one cache TTL; nothing encrypts under it yet.
+    const added = newestKeyId(keyset);
+    return {
+      step,
+      outcome: changes.length > 0 ? 'done' : 'already-done',
+      newKeyId: added,
+      promoted: false,
+      detail: `${changes.length > 0 ? `${changes.join('; ')}; ` : ''}${added} published decrypt-only (primary still ${keyset.primary}); promote it once every reader reports it (rekey readers --key ${added})`,
+    };
   }
 
   const promoted = await afterPromotion(deps, async () => {
@@ -139,7 +151,7 @@ async function afterPromotion<T>(deps: RotationDeps, work: () => Promise<T>): Pr
  * hence the record. A crash between the start and the record makes the
  * re-run call StartExecution again, which the execution name keeps harmless.
  */
-async function ensureRewrapStarted(deps: RotationDeps, event: RotationEvent, state: RotationState, targetKeyId: string): Promise<{ started: boolean; executionArn?: string }> {
+export async function ensureRewrapStarted(deps: RotationDeps, event: RotationEvent, state: RotationState, targetKeyId: string): Promise<{ started: boolean; executionArn?: string }> {
   const subject = `rotation:${event.ClientRequestToken}`;
   // One transaction under a lock on the rotation: two finishSecret calls at once (a retry while the first
   // still runs) would both find no record and both record a start; the second now waits and finds it.

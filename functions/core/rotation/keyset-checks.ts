@@ -11,7 +11,14 @@ import type { CurrentKeyset } from './keyset-versions';
  * testSecret runs it before its round trips and finishSecret again right
  * before it promotes.
  */
-export function assertKeepsEveryKey(current: CurrentKeyset, pending: Keyset, where: string, destroyed: ReadonlySet<string> = new Set()): void {
+export function assertKeepsEveryKey(
+  current: CurrentKeyset,
+  pending: Keyset,
+  where: string,
+  destroyed: ReadonlySet<string> = new Set(),
+  /** Two-phase rotation: the primary stays AWSCURRENT's and exactly one new, decrypt-only key is added. */
+  twoPhase = false,
+): void {
   const problems: string[] = [];
   const currentKmsKeyId = current.kind === 'keyset' ? current.keyset.kmsKeyId : current.kmsKeyId;
   if (pending.kmsKeyId !== currentKmsKeyId) problems.push(`it wraps its KEKs under KMS key ${pending.kmsKeyId}, AWSCURRENT under ${currentKmsKeyId}`);
@@ -21,6 +28,10 @@ export function assertKeepsEveryKey(current: CurrentKeyset, pending: Keyset, whe
   if (lost.length > 0) problems.push(`it would lose ${lost.join(', ')}`);
   const changed = currentKeys.filter((k) => pendingById.has(k.id) && !pendingById.get(k.id)!.wrapped.equals(k.wrapped)).map((k) => k.id);
   if (changed.length > 0) problems.push(`it holds different key material for ${changed.join(', ')}`);
-  if (currentKeys.some((k) => k.id === pending.primary)) problems.push(`its primary ${pending.primary} is not a new key`);
+  const added = pending.keys.filter((k) => !currentKeys.some((c) => c.id === k.id)).map((k) => k.id);
+  if (twoPhase && current.kind === 'keyset') {
+    if (current.keyset.primary !== pending.primary) problems.push(`its primary ${pending.primary} is not AWSCURRENT's ${current.keyset.primary} (a two-phase rotation promotes later)`);
+    if (added.length !== 1) problems.push(`it adds ${added.length} keys (${added.join(', ') || 'none'}); a two-phase rotation adds exactly one`);
+  } else if (currentKeys.some((k) => k.id === pending.primary)) problems.push(`its primary ${pending.primary} is not a new key`);
   if (problems.length > 0) throw new RotationSelfTestError(`${where}: the pending keyset cannot replace AWSCURRENT: ${problems.join('; ')}`);
 }

@@ -57,6 +57,8 @@ async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<
     ...(env.KEYSET_SECRET_ARN ? { keysetSecretId: env.KEYSET_SECRET_ARN } : {}),
     registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
     actor: `lambda:${name}`,
+    // Functions with key access decrypt: they report what they can read (keyless ones read nothing).
+    reader: keyless ? false : 'lambda',
     applyMigrations,
   });
   if (env.REKEY_TRIAL_EXAMPLE_TABLE === 'true') {

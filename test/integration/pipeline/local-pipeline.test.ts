@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
+import type { RotationPlan } from '../../../functions/core/plan/estimate';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
@@ -169,7 +170,7 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     const polls = h.filter((s) => s === 'WaitForProgress').length;
     expect(polls).toBeGreaterThanOrEqual(1);
     expect(h).toEqual([
-      'ValidateInput', 'Plan', 'IsDryRun', 'Enqueue', 'AllBatchesEnqueued', 'CheckProgress', 'ProgressDecision',
+      'ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'Enqueue', 'AllBatchesEnqueued', 'CheckProgress', 'ProgressDecision',
       ...Array.from({ length: polls }, () => ['WaitForProgress', 'CheckProgress', 'ProgressDecision']).flat(),
       'Verify', 'CanRetireOldKey', 'Finalize', 'Completed',
     ]);
@@ -198,8 +199,14 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     const before = await keysInTable();
     const result = await run({ mode: 'rewrap', dryRun: true });
     expect(result.error).toBeUndefined();
-    expect(result.history).toEqual(['ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
+    expect(result.history).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
     expect(result.output).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 0 }); // the plan's counts
+    // The same rotation plan `rekey plan --runner state-machine` prints: counts, calls, transitions, duration, cost.
+    const plan = (result.output as { plan: RotationPlan }).plan;
+    expect(plan).toMatchObject({ planVersion: 1, mode: 'rewrap', runner: 'state-machine', targetKeyId: 'kek-v2', counted: 'inventory' });
+    expect(plan.total).toMatchObject({ rowsToChange: ROWS, operations: { rewrap: ROWS, failing: 0 } });
+    expect(plan.total.aws!.stepFunctionsTransitions).toBeGreaterThanOrEqual(9);
+    expect(plan.duration.seconds).toBeGreaterThan(0);
     expect(result.worker.messages).toBe(0);
     expect(await keysInTable()).toEqual(before);
     expect(await keyStatus('kek-v1')).toBe('rotating');
@@ -208,7 +215,18 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
   it('bad input fails at ValidateInput with InvalidInputError and plans nothing', async () => {
     const result = await run({ mode: 'shred', batchSize: -1, tables: ['nope'] });
     expect(result.error?.name).toBe('InvalidInputError');
-    expect(result.history).toEqual(['ValidateInput', 'MarkFailed', 'JobFailed']);
+    expect(result.history).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
+    const { rows } = await db.sql.query('SELECT id FROM rekey_jobs');
+    expect(rows).toEqual([]);
+  });
+
+  it('a non-object input and the console\'s sample input end in MarkFailed with the expected shape, not States.Runtime', async () => {
+    for (const input of ['rewrap', { Comment: 'Insert your JSON here' }]) {
+      const result = await run(input);
+      expect(result.error?.name).toBe('InvalidInputError');
+      expect(result.error?.message).toMatch(/expected a JSON object such as \{"mode": "rewrap"\}/);
+      expect(result.history).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
+    }
     const { rows } = await db.sql.query('SELECT id FROM rekey_jobs');
     expect(rows).toEqual([]);
   });

@@ -21,7 +21,7 @@ import { lambdaContext } from '../../support/lambda';
  * in the DLQ after maxReceiveCount; what no delivery can fix is acknowledged.
  */
 const MAX_RECEIVES = 3;
-const context = lambdaContext('worker', { remainingMs: 60_000 });
+const context = lambdaContext('worker', { remainingMs: 180_000 });
 
 describe('SqsEventSource + worker handler on moto SQS', () => {
   let db: TestDatabase;

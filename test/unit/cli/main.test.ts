@@ -36,6 +36,9 @@ describe('rekey command line', () => {
     ['keys', 'retire'],
     ['keys', 'destroy'],
     ['keys', 'rollback'],
+    ['keys', 'promote'],
+    ['plan'],
+    ['readers'],
   ];
 
   it.each(commands.map((c) => c.join(' ')))('prints help for `rekey %s --help` and exits 0', async (command) => {
@@ -151,5 +154,13 @@ describe('verify report formatting', () => {
     const done = { ...table, rowsOnTarget: 10, rowsNotOnTarget: 0, values: { ...table.values, envelopes: { 'kek-v2': 10 }, fernet: 0, jsonKeyId: {} } };
     const ok = formatReport(report({ tables: [done], allOnTarget: true, ok: true }), 'verify');
     expect(ok).toContain('OK: every row is on the primary key kek-v2');
+  });
+
+  it('plan, readers and the rollout gate flags are usage-checked before any connection', async () => {
+    expect((await run('plan', '--kms-quota', '-5')).code).toBe(2);
+    expect((await run('plan', '--runner', 'mainframe')).code).toBe(2);
+    expect((await run('keys', 'activate', 'kek-v2', '--wait', 'soon')).code).toBe(2);
+    const promote = await run('keys', 'promote', 'kek-v2');
+    expect([promote.code, promote.err]).toEqual([2, expect.stringContaining('needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN')]);
   });
 });

@@ -1,0 +1,53 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { AwsKmsAdapter } from '../../core/adapters/aws-kms';
+import { AwsSecretsAdapter } from '../../core/adapters/aws-secrets';
+import { SfnExecutionStarter } from '../../core/adapters/aws-sfn';
+import { promoteKeysetKey } from '../../core/rotation/promote';
+import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
+import { actorOf, openSession, printJson } from '../session';
+
+/**
+ * `rekey keys promote ID`: phase two of a two-phase keyset rotation
+ * (docs/readers.md) — the KEK the rotation published decrypt-only becomes the
+ * keyset's primary once every live reader reports it (--wait, --force), is
+ * activated, and its rewrap starts on the state machine (STATE_MACHINE_ARN),
+ * or is left to `rekey reencrypt`.
+ */
+export async function promoteCommand(globals: GlobalOptions, id: string, options: { readonly wait?: number; readonly force?: boolean }, io: CliIo): Promise<number> {
+  const secretId = globals.keysetSecret ?? io.env.REKEY_KEYSET_SECRET_ARN;
+  if (!secretId) throw new UsageError('rekey keys promote needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN');
+  const runtime = await openSession(globals, io, { needsRegistry: false, syncCatalog: false });
+  try {
+    const stateMachineArn = io.env.STATE_MACHINE_ARN;
+    const result = await promoteKeysetKey(
+      {
+        secrets: new AwsSecretsAdapter(new SecretsManagerClient({})),
+        kms: new AwsKmsAdapter(new KMSClient({})),
+        catalog: runtime.catalog,
+        executions: new SfnExecutionStarter(stateMachineArn ?? 'arn:unset', new SFNClient({})),
+        sql: runtime.sql,
+        actor: actorOf(globals, io),
+      },
+      secretId,
+      id,
+      {
+        waitSeconds: options.wait,
+        force: options.force,
+        startRewrap: stateMachineArn !== undefined,
+        exceptReaderIds: runtime.reader ? [runtime.reader.readerId] : [],
+        onWait: (lagging) => io.stderr(`Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`),
+      },
+    );
+    if (globals.json) printJson(io, result);
+    else {
+      io.stdout(`${result.changes.length ? result.changes.join('; ') : `${id} was already primary and active`}.\n`);
+      if (result.forcedPast.length) io.stderr(`WARNING: --force: ${result.forcedPast.join(', ')} cannot decrypt ${id} (recorded in the audit log)\n`);
+      if (!stateMachineArn) io.stdout(`No STATE_MACHINE_ARN: move the values with \`rekey reencrypt --keyring hierarchical\`.\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await runtime.close();
+  }
+}
