@@ -199,7 +199,7 @@ function awsFigures(rowsTotal: number, batches: number, batchSeconds: number, sc
   };
 }
 
-/** A dry run through the state machine: ValidateInput, Plan, IsDryRun, DryRunReport. */
+/** A dry run through the state machine: ReadInput, ValidateInput, Plan, IsDryRun, DryRunReport. */
 export const DRY_RUN_TRANSITIONS = STATE_TRANSITIONS.dryRun;
 
 function sum(xs: readonly number[]): number {

@@ -22,14 +22,14 @@ export const PIPELINE_SHAPE = {
 
 /**
  * State transitions of the re-encryption state machine (lib/reencryption-definition.ts),
- * one per state entered; test/infra/plan-transitions.test.ts walks the
+ * one per state entered; test/infra/diagrams.test.ts walks the
  * synthesized definition and checks each figure.
  */
 export const STATE_TRANSITIONS = {
-  /** ValidateInput, Plan, IsDryRun, DryRunReport. */
-  dryRun: 4,
-  /** ValidateInput, Plan, IsDryRun; CheckProgress + ProgressDecision (first check); Verify, CanRetireOldKey, Finalize, Completed. */
-  fixed: 9,
+  /** ReadInput, ValidateInput, Plan, IsDryRun, DryRunReport. */
+  dryRun: 5,
+  /** ReadInput, ValidateInput, Plan, IsDryRun; CheckProgress + ProgressDecision (first check); Verify, CanRetireOldKey, Finalize, Completed. */
+  fixed: 10,
   /** Enqueue, AllBatchesEnqueued. */
   perEnqueue: 2,
   /** WaitForProgress, CheckProgress, ProgressDecision. */
