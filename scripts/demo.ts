@@ -193,9 +193,10 @@ async function startPipeline(url: string, sql: SqlPool, keyEnv: Record<string, s
   // Loaded only on this path: the CDK synthesis behind it is the heaviest import of the project.
   const { runLocalPipeline } = await import('../functions/local/pipeline');
   const { synthesizeStateMachineDefinition } = await import('../lib/synthesize-definition');
-  const moto = await startMotoServer();
   out('synthesizing the CDK app for the state machine definition...');
   const definition: StateMachineDefinition = synthesizeStateMachineDefinition();
+  // Started after the synthesis, so a synthesis error leaves no server behind.
+  const moto = await startMotoServer();
   const run = async (job: DemoJob): Promise<number> => {
     let last = '';
     const report = async (): Promise<void> => {
