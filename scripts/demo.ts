@@ -1,41 +1,47 @@
 /**
- * `npm run demo` — rekey's main job on an embedded default, with nothing to
+ * `npm run demo` — rekey on the situations an operator meets, with nothing to
  * set up: a throwaway PostgreSQL (DATABASE_URL if you give one — a scratch
- * database, the demo creates and drops its own table; else an initdb/pg_ctl
- * cluster; else embedded PGlite), 50,000 secrets of ~150 bytes encrypted
- * under kek-v1, then a dry run, the rotation to kek-v2, verify, and the key
- * catalog. The rotation runs as on AWS — the synthesized state machine with
- * the real Lambda handlers, batches through SQS — when moto_server is
+ * database, the demo creates and drops its own tables; else an initdb/pg_ctl
+ * cluster; else embedded PGlite) seeded with three tables (scripts/demo/seed.ts):
+ * rk1 secrets under kek-v1, a plaintext column to encrypt, and Fernet tokens
+ * of an older system under its old key. It prints `rekey plan` for each job,
+ * runs them — encrypt, rotate kek-v1 → kek-v2, rotate the Fernet tokens in
+ * place to the new key — then verify, the key catalog, and one table of plan
+ * against outcome. The jobs run as on AWS — the synthesized state machine
+ * with the real Lambda handlers, batches through SQS — when moto_server is
  * installed (it stands in for SQS) and the database is a real server;
  * otherwise through the engine's job runner (`rekey reencrypt`). The demo
  * says which. Keys are generated in memory for the run and never printed.
  *
- *   npm run demo                      # 50,000 rows
- *   npm run demo -- --rows 200000
+ *   npm run demo                      # 50,000 rk1 rows, 10,000 plaintext and 10,000 Fernet rows
+ *   npm run demo -- --rows 200000     # rk1 rows (the other two tables get a fifth each)
  *   npm run demo -- --job-runner      # skip the state machine
  *   npm run demo -- --pglite          # embedded PGlite even when PostgreSQL is installed
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { printPlan } from '../functions/cli/commands/plan';
 import { main } from '../functions/cli/main';
 import { createPgSql } from '../functions/core/adapters/pg/sql';
-import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
-import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
+import { formatRawKey } from '../functions/core/crypto/keyrings/raw';
+import { PIPELINE_SHAPE, type RotationPlan } from '../functions/core/plan';
 import type { SqlPool } from '../functions/core/ports/sql';
 import { migrate } from '../functions/core/schema/migrate';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { findPostgresBinDir, startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { startPgliteServer } from '../functions/local/services/pglite-server';
+import type { StateMachineDefinition } from '../lib/synthesize-definition';
+import { countKmsCalls, formatOutcomes, lastJob, type JobOutcome } from './demo/outcome';
+import { DEMO_TABLES, demoJobs, makeKeys, REGISTRY, seedTables, type DemoJob } from './demo/seed';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const ROWS = Number(arg('--rows') ?? 50_000);
-const TABLE = 'demo_llm_providers';
-const REGISTRY = { tables: [{ name: TABLE, idColumn: 'id', columns: ['api_key_encrypted'] }] };
+/** Workers: the local pipeline's SQS pollers, the CLI's threads; the plans are made for the same number. */
+const CONCURRENCY = 2;
 
 // This machine's Node 20 is what the project supports; the SDK's notice about Node 22 is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -58,30 +64,36 @@ async function startDatabase(): Promise<DemoDatabase> {
 const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (t: string) => `\x1b[1m${t}\x1b[0m` : (t: string) => t;
 const say = (text: string): void => void process.stdout.write(`\n${bold(text)}\n`);
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
+const count = (n: number): string => n.toLocaleString('en-US');
 
 async function run(): Promise<number> {
   if (!Number.isInteger(ROWS) || ROWS < 1) throw new Error(`--rows must be a whole number ≥ 1, got ${arg('--rows')}`);
+  const kmsCalls = countKmsCalls();
   const db = await startDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'rekey-demo-'));
   const sql = createPgSql({ connectionString: db.url, max: 1 });
+  const jobs = demoJobs(ROWS);
   try {
-    say(`1. Database: ${db.kind}; seeding ${ROWS.toLocaleString('en-US')} secrets (~150 bytes each) encrypted under kek-v1`);
-    const kekV1 = randomBytes(32);
-    const kekV2 = randomBytes(32);
-    await seed(sql, kekV1);
+    say(`1. Database: ${db.kind}; seeding the situations an operator meets`);
+    for (const job of jobs) out(`  ${job.table}: ${count(job.rows)} rows — ${describe(job)}`);
+    const keys = makeKeys();
+    await migrate(sql);
+    await seedTables(sql, keys, jobs);
     writeFileSync(join(dir, 'rekey.config.json'), JSON.stringify(REGISTRY, null, 2));
 
-    // Phase 2 of the runbook: the new key is primary, the old one kept as previous.
-    const keyEnv = { SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', kekV2), SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', kekV1) };
+    // Phase 2 of the runbooks: the new keys are primary, the old ones kept as previous / fallback.
+    const keyEnv = {
+      SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', keys.kekV2),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', keys.kekV1),
+      ENCRYPTION_KEY: keys.fernetNew,
+      ENCRYPTION_KEY_FALLBACK: keys.fernetOld,
+    };
     const env = { ...process.env, ...keyEnv, DATABASE_URL: db.url, REKEY_ACTOR: 'demo' };
     const io = { stdout: (t: string) => void process.stdout.write(t), stderr: (t: string) => void process.stderr.write(t), isTTY: false, env, cwd: dir };
     const rekey = async (...args: string[]): Promise<number> => {
       out(`\n$ rekey ${args.join(' ')}`);
       return main(['--config', join(dir, 'rekey.config.json'), ...args], io);
     };
-
-    say('2. Dry run (changes nothing)');
-    const dry = await rekey('reencrypt', '--dry-run');
 
     const why = process.argv.includes('--job-runner')
       ? '--job-runner was given'
@@ -90,22 +102,65 @@ async function run(): Promise<number> {
         : !db.concurrent
           ? 'PGlite is one shared session, and the pipeline runs its handlers and workers side by side on separate connections'
           : undefined;
-    let rotated: number;
-    if (why === undefined) {
-      say('3. Rotate kek-v1 → kek-v2 through the synthesized state machine (local runtime: real handlers, SQS in moto_server)');
-      rotated = await viaStateMachine(db.url, sql, keyEnv);
-    } else {
-      say(`3. Rotate kek-v1 → kek-v2 through the engine's job runner (rekey reencrypt), because ${why}`);
-      rotated = await rekey('reencrypt', '--concurrency', db.concurrent ? '2' : '1');
+    const runner = why === undefined ? 'state-machine' : 'cli';
+    const concurrency = db.concurrent ? CONCURRENCY : 1;
+
+    // `rekey plan` only previews the catalog, and a Fernet table needs its Fernet keys registered: the catalog is synced first, as any real command does.
+    say('2. The key catalog, registered from the environment (new keys primary, old ones rotating)');
+    await rekey('keys', 'list');
+
+    say(`3. The plan of each job (rekey plan: a dry run, changes nothing), for the ${runner === 'cli' ? 'CLI job runner' : 'state machine'}`);
+    const plans: RotationPlan[] = [];
+    for (const job of jobs) {
+      const args = ['plan', '--mode', job.mode, '-t', job.table, '--runner', runner, '--concurrency', String(concurrency)];
+      out(`\n$ rekey ${args.join(' ')}`);
+      const plan = await planOf(['--config', join(dir, 'rekey.config.json'), '--json', '--quiet', ...args], io);
+      printPlan(io, { json: false }, plan);
+      plans.push(plan);
     }
 
-    say('4. Verify, decrypting every value (prints counts, never plaintext)');
+    say(
+      why === undefined
+        ? '4. Run the jobs through the synthesized state machine (local runtime: real handlers, SQS in moto_server)'
+        : `4. Run the jobs through the engine's job runner (rekey reencrypt), because ${why}`,
+    );
+    const pipeline = why === undefined ? await startPipeline(db.url, sql, keyEnv) : undefined;
+    const outcomes: JobOutcome[] = [];
+    let failed = 0;
+    try {
+      for (const [i, job] of jobs.entries()) {
+        out(`\n${job.label}: --mode ${job.mode} on ${job.table}`);
+        const calls = kmsCalls();
+        const started = Date.now();
+        const code = pipeline ? await pipeline.run(job) : await rekey('reencrypt', '--mode', job.mode, '-t', job.table, '--concurrency', String(concurrency));
+        const wallSeconds = (Date.now() - started) / 1000;
+        const done = await lastJob(sql);
+        failed ||= code;
+        outcomes.push({ job, plan: plans[i]!, jobId: done.id, status: done.status, rowsDone: done.rowsDone, rowsFailed: done.rowsFailed, batchSeconds: done.batchSeconds, wallSeconds, kmsCalls: kmsCalls() - calls, retired: done.retired });
+      }
+    } finally {
+      await pipeline?.stop();
+    }
+
+    say('5. Verify, decrypting every value (prints counts, never plaintext)');
     const verified = await rekey('verify', '--decrypt');
-    say('5. Key catalog and jobs');
+    say('6. Key catalog and jobs');
     await rekey('keys', 'list');
     await rekey('status');
-    await sql.query(`DROP TABLE ${TABLE}`);
-    return dry || rotated || verified;
+
+    say('7. Plan against outcome');
+    for (const line of formatOutcomes(outcomes)) out(line);
+    out(
+      [
+        'rows/s: rows ÷ the job row\'s started → finished. KMS calls: the plan\'s count / the requests this process sent (counted at KMSClient.send; the raw keyring makes none).',
+        "job s: the plan's batches + planning/verify scans / the job row's started → finished.",
+        `total s: the plan's whole duration / the wall clock of the ${runner === 'cli' ? '`rekey reencrypt`' : 'execution'}${
+          runner === 'cli' ? '' : ` (the plan counts AWS's Wait states between progress polls, ≥ ${PIPELINE_SHAPE.progress.minWaitSeconds} s; the local runtime waits 100 ms in each)`
+        }.`,
+      ].join('\n'),
+    );
+    for (const table of DEMO_TABLES) await sql.query(`DROP TABLE ${table}`);
+    return failed || verified;
   } finally {
     await sql.close();
     await db.stop();
@@ -113,72 +168,66 @@ async function run(): Promise<number> {
   }
 }
 
-async function seed(sql: SqlPool, kekV1: Buffer): Promise<void> {
-  await migrate(sql);
-  await sql.query(`DROP TABLE IF EXISTS ${TABLE}`);
-  await sql.query(`CREATE TABLE ${TABLE} (id bigint PRIMARY KEY, name text, api_key_encrypted text)`);
-  const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: kekV1 }]) });
-  for (let from = 1; from <= ROWS; from += 10_000) {
-    const ids: string[] = [];
-    const values: string[] = [];
-    for (let id = from; id < Math.min(from + 10_000, ROWS + 1); id++) {
-      ids.push(String(id));
-      // ~150 bytes, like the provider API keys and tokens the runbooks rotate.
-      values.push(await cipher.encrypt(`sk-${randomBytes(110).toString('base64url')}`, { table: TABLE, column: 'api_key_encrypted', rowId: String(id) }));
-    }
-    await sql.query(`INSERT INTO ${TABLE} SELECT id, 'provider-' || id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`, [ids, values]);
-  }
+function describe(job: DemoJob): string {
+  if (job.mode === 'encrypt') return 'a plaintext column (email) to encrypt into email_encrypted, clearing the source';
+  return job.table === REGISTRY.tables[2]!.name
+    ? 'Fernet tokens from an older system under its old key (ENCRYPTION_KEY_FALLBACK), to rotate in place to ENCRYPTION_KEY'
+    : 'rk1 secrets (~150 bytes) under kek-v1, to rotate to kek-v2';
+}
+
+/** `rekey plan --json`, parsed: the CLI's own planning, printed by the demo with the CLI's printPlan. */
+async function planOf(argv: string[], io: { env: NodeJS.ProcessEnv; cwd: string; stderr: (t: string) => void }): Promise<RotationPlan> {
+  let json = '';
+  const code = await main(argv, { ...io, isTTY: false, stdout: (t: string) => void (json += t) });
+  if (code !== 0) throw new Error(`rekey ${argv.join(' ')} exited ${code}`);
+  return JSON.parse(json) as RotationPlan;
 }
 
 /**
- * The rotation as it runs on AWS: the state machine definition from
- * `cdk synth`, executed locally with the real Lambda handlers, batches through
- * SQS (moto_server) into the real worker handler. Progress is read from the
- * job row, as the state machine's CheckProgress does.
+ * The jobs as they run on AWS: the state machine definition from `cdk synth`
+ * (synthesized once), executed locally with the real Lambda handlers, batches
+ * through SQS (moto_server) into the real worker handler. Progress is read
+ * from the job row, as the state machine's CheckProgress does.
  */
-async function viaStateMachine(url: string, sql: SqlPool, keyEnv: Record<string, string>): Promise<number> {
+async function startPipeline(url: string, sql: SqlPool, keyEnv: Record<string, string>): Promise<{ run(job: DemoJob): Promise<number>; stop(): Promise<void> }> {
   // Loaded only on this path: the CDK synthesis behind it is the heaviest import of the project.
   const { runLocalPipeline } = await import('../functions/local/pipeline');
+  const { synthesizeStateMachineDefinition } = await import('../lib/synthesize-definition');
+  out('synthesizing the CDK app for the state machine definition...');
+  const definition: StateMachineDefinition = synthesizeStateMachineDefinition();
+  // Started after the synthesis, so a synthesis error leaves no server behind.
   const moto = await startMotoServer();
-  const started = Date.now();
-  let last = '';
-  const report = async (): Promise<void> => {
-    const { rows } = await sql.query<{ id: string; status: string; rows_total: string; rows_done: string; rows_failed: string }>(
-      'SELECT id, status, rows_total, rows_done, rows_failed FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1',
-    );
-    const job = rows[0];
-    if (!job) return;
-    // Before planning ends the job has no row count yet: say so rather than "0/0".
-    const line =
-      job.status === 'pending' || job.status === 'planning'
-        ? `Progress: planning (job ${job.status})`
-        : `Progress: ${job.rows_done}/${job.rows_total} rows, ${job.rows_failed} failed (job ${job.status})`;
-    if (line !== last) out(line);
-    last = line;
+  const run = async (job: DemoJob): Promise<number> => {
+    let last = '';
+    const report = async (): Promise<void> => {
+      const { rows } = await sql.query<{ status: string; rows_total: string; rows_done: string; rows_failed: string }>(
+        'SELECT status, rows_total, rows_done, rows_failed FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1',
+      );
+      const row = rows[0];
+      if (!row) return;
+      // Before planning ends the job has no row count yet: say so rather than "0/0".
+      const line =
+        row.status === 'pending' || row.status === 'planning'
+          ? `Progress: planning (job ${row.status})`
+          : `Progress: ${row.rows_done}/${row.rows_total} rows, ${row.rows_failed} failed (job ${row.status})`;
+      if (line !== last) out(line);
+      last = line;
+    };
+    const ticker = setInterval(() => void report().catch(() => undefined), 500);
+    try {
+      const result = await runLocalPipeline({ input: { mode: job.mode, tables: [job.table] }, databaseUrl: url, sqsEndpoint: moto.endpoint, registry: REGISTRY, keyEnv, definition, workers: CONCURRENCY });
+      clearInterval(ticker);
+      await report();
+      const states = result.history.filter((s, i, all) => all.indexOf(s) === i);
+      out(`states: ${states.join(' → ')}`);
+      out(`SQS: ${result.worker.messages} batch messages in ${result.worker.invocations} worker invocations, ${result.deadLetters} in the DLQ`);
+      if (result.error) out(`  ended ${result.error.name}: ${result.error.message}`);
+      return result.error ? 1 : 0;
+    } finally {
+      clearInterval(ticker);
+    }
   };
-  const ticker = setInterval(() => void report().catch(() => undefined), 500);
-  try {
-    out('synthesizing the CDK app for the state machine definition...');
-    const run = await runLocalPipeline({ input: { mode: 'rewrap' }, databaseUrl: url, sqsEndpoint: moto.endpoint, registry: REGISTRY, keyEnv });
-    clearInterval(ticker);
-    await report();
-    const { rows } = await sql.query<{ id: string; status: string; rows_done: string; started_at: Date; finished_at: Date | null }>(
-      'SELECT id, status, rows_done, started_at, finished_at FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1',
-    );
-    const job = rows[0]!;
-    const seconds = ((job.finished_at?.getTime() ?? Date.now()) - job.started_at.getTime()) / 1000;
-    const states = run.history.filter((s, i, all) => all.indexOf(s) === i);
-    out(`states: ${states.join(' → ')}`);
-    out(`SQS: ${run.worker.messages} batch messages in ${run.worker.invocations} worker invocations, ${run.deadLetters} in the DLQ`);
-    out(`Job ${job.id}: ${job.status}`);
-    out(`  re-encrypted ${job.rows_done} rows in ${seconds.toFixed(1)} s — ${Math.round(Number(job.rows_done) / Math.max(seconds, 0.001))} rows/s (whole execution ${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    const retired = (run.output as { finalize?: { retiredKeyIds?: string[] } } | undefined)?.finalize?.retiredKeyIds ?? [];
-    out(run.error ? `  ended ${run.error.name}: ${run.error.message}` : `  retired: ${retired.join(', ') || 'none'}`);
-    return run.error ? 1 : 0;
-  } finally {
-    clearInterval(ticker);
-    await moto.stop();
-  }
+  return { run, stop: () => moto.stop() };
 }
 
 run().then(

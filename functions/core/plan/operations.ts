@@ -1,5 +1,6 @@
 import type { Mode } from '../reencrypt/modes';
 import type { KeyringKind } from '../crypto/keyring';
+import { UNKNOWN_FERNET_KEY } from '../crypto/legacy/fernet';
 
 /**
  * What happens to each value a job touches, and what each costs in key
@@ -29,6 +30,19 @@ export interface InventoryCounts {
   readonly plaintextSources: number;
 }
 
+/**
+ * A table rotated in its own format (`"format": "fernet"` / `"json-key-id"`,
+ * docs/legacy-formats.md): the verify report's format and, for Fernet, the
+ * Fernet key its tokens should be under.
+ */
+export interface InPlaceTable {
+  readonly format: 'fernet' | 'json-key-id';
+  /** The key done values are under: the primary Fernet key's catalog id, or the primary KEK. */
+  readonly targetKeyId: string;
+  /** Fernet tokens per key catalog id (verify's fernetByKey). */
+  readonly fernetByKey?: Readonly<Record<string, number>> | undefined;
+}
+
 export function noOperations(): OperationCounts {
   return { rewrap: 0, reencrypt: 0, encrypt: 0, migrate: 0, failing: 0 };
 }
@@ -40,7 +54,8 @@ export function noOperations(): OperationCounts {
  * legacy values migrated only in `migrate` mode — elsewhere they fail
  * (UNEXPECTED_PLAINTEXT, LEGACY_VALUE).
  */
-export function operationsFor(mode: Mode, counts: InventoryCounts, targetKeyId: string): OperationCounts {
+export function operationsFor(mode: Mode, counts: InventoryCounts, targetKeyId: string, inPlace?: InPlaceTable): OperationCounts {
+  if (inPlace && mode !== 'migrate') return inPlaceOperations(mode, counts, inPlace);
   const moving = Object.entries(counts.envelopes).reduce((a, [k, n]) => a + (k === targetKeyId ? 0 : n), 0);
   const legacy = counts.fernet + Object.values(counts.jsonKeyId).reduce((a, n) => a + n, 0);
   const plaintext = counts.plaintext + (mode === 'encrypt' ? counts.plaintextSources : 0);
@@ -50,6 +65,35 @@ export function operationsFor(mode: Mode, counts: InventoryCounts, targetKeyId: 
     encrypt: mode === 'encrypt' ? plaintext : 0,
     migrate: mode === 'migrate' ? legacy : 0,
     failing: (mode === 'migrate' ? 0 : legacy) + (mode === 'encrypt' ? 0 : counts.plaintext),
+  };
+}
+
+/**
+ * In-place rotation, as the batch transform does it: a value of the table's
+ * format not under the target key is decrypted and re-encrypted in that
+ * format (no rewrap shortcut exists there), counted as `reencrypt`; one under
+ * no configured key (`(unknown fernet key)`, a JSON value naming no key)
+ * fails, as do values of another format (FOREIGN_FORMAT) and plaintext
+ * outside encrypt mode. The keys are local (Fernet keys, the raw KEKs): with
+ * the kms keyring the KMS count of these values is an over-estimate.
+ */
+function inPlaceOperations(mode: Mode, counts: InventoryCounts, table: InPlaceTable): OperationCounts {
+  const own = table.format === 'fernet' ? (table.fernetByKey ?? {}) : counts.jsonKeyId;
+  // verify's labels for values no configured key can be named for.
+  const unattributed = table.format === 'fernet' ? UNKNOWN_FERNET_KEY : '(none)';
+  let moving = 0;
+  let failing = 0;
+  for (const [k, n] of Object.entries(own)) {
+    if (k === unattributed) failing += n;
+    else if (k !== table.targetKeyId) moving += n;
+  }
+  const envelopes = Object.values(counts.envelopes).reduce((a, n) => a + n, 0);
+  const foreign = envelopes + (table.format === 'fernet' ? Object.values(counts.jsonKeyId).reduce((a, n) => a + n, 0) : counts.fernet);
+  return {
+    ...noOperations(),
+    reencrypt: moving,
+    encrypt: mode === 'encrypt' ? counts.plaintext + counts.plaintextSources : 0,
+    failing: failing + foreign + (mode === 'encrypt' ? 0 : counts.plaintext),
   };
 }
 

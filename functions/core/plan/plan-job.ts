@@ -66,7 +66,12 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
     counts = summary.map((t) => {
       const v = report.tables.find((x) => x.table === t.table);
       const operations = v
-        ? operationsFor(job.mode, { ...v.values, plaintextSources: v.rowsWithPlaintextSource }, job.targetKeyId)
+        ? operationsFor(
+            job.mode,
+            { ...v.values, plaintextSources: v.rowsWithPlaintextSource },
+            job.targetKeyId,
+            v.format === 'fernet' || v.format === 'json-key-id' ? { format: v.format, targetKeyId: v.targetKeyId ?? job.targetKeyId, fernetByKey: v.values.fernetByKey } : undefined,
+          )
         : operationsOfPendingRows(job.mode, t.rowsPending);
       return { ...t, operations };
     });

@@ -116,4 +116,23 @@ describe('operationsFor', () => {
   ] as const)('%s mode', (mode, expected) => {
     expect(operationsFor(mode, counts, 'kek-v2')).toEqual(expected);
   });
+
+  // A table rotated in its own format: values of that format off the target are re-encrypted in place, not failing.
+  const fernetCounts = { envelopes: { 'kek-v1': 1 }, fernet: 13, fernetByKey: { 'fernet:old': 8, 'fernet:new': 3, '(unknown fernet key)': 2 }, jsonKeyId: { 'kek-v1': 2 }, plaintext: 4, plaintextSources: 0 };
+  const fernetTable = { format: 'fernet', targetKeyId: 'fernet:new', fernetByKey: fernetCounts.fernetByKey } as const;
+  it.each([
+    ['rewrap', { rewrap: 0, reencrypt: 8, encrypt: 0, migrate: 0, failing: 2 + 1 + 2 + 4 }],
+    ['encrypt', { rewrap: 0, reencrypt: 8, encrypt: 4, migrate: 0, failing: 2 + 1 + 2 }],
+  ] as const)('a Fernet table rotated in place, %s mode', (mode, expected) => {
+    expect(operationsFor(mode, fernetCounts, 'kek-v2', fernetTable)).toEqual(expected);
+  });
+
+  it('a JSON key_id table rotated in place: values off the primary KEK re-encrypted, others of another format failing', () => {
+    const json = { envelopes: { 'kek-v1': 1 }, fernet: 2, jsonKeyId: { 'kek-v1': 7, 'kek-v2': 3, '(none)': 1 }, plaintext: 0, plaintextSources: 0 };
+    expect(operationsFor('rewrap', json, 'kek-v2', { format: 'json-key-id', targetKeyId: 'kek-v2' })).toEqual({ rewrap: 0, reencrypt: 7, encrypt: 0, migrate: 0, failing: 1 + 1 + 2 });
+  });
+
+  it('migrate mode ignores the in-place format: every legacy value migrates', () => {
+    expect(operationsFor('migrate', fernetCounts, 'kek-v2', fernetTable)).toEqual({ rewrap: 1, reencrypt: 0, encrypt: 0, migrate: 15, failing: 4 });
+  });
 });
