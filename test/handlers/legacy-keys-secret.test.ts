@@ -4,8 +4,6 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { Template } from 'aws-cdk-lib/assertions';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { ENV as FUNCTION_ENV } from '../../lib/environment';
 import { RekeyStack } from '../../lib/rekey-stack';
 import type { EncryptedColumnRegistry } from '../../lib/registry';
@@ -22,6 +20,7 @@ import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
+import { functionEnvironments } from './support/function-environments';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
 import { runPythonJson } from '../support/python';
 import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
@@ -105,29 +104,7 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
     const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey legacy keys secret test' }))).KeyMetadata!.Arn!;
     kms.destroy();
     const stack = new RekeyStack(testApp(), 'Rekey', { env: ENV, registry: REGISTRY, database: DATABASE, keyring: 'kms', kmsKeyArn, legacyKeysSecretArn });
-    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, unknown> } } }> };
-    const envOf = (fn: LambdaFunction, name: string): Env => {
-      const variables = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Environment!.Variables;
-      const concrete: Env = {};
-      for (const [key, value] of Object.entries(variables)) {
-        if (typeof value === 'string') concrete[key] = value;
-        else if (key === 'JOB_QUEUE_URL') concrete[key] = queueUrl;
-        else if (key === 'DEAD_LETTER_QUEUE_URL') concrete[key] = deadLetterQueueUrl;
-        else throw new Error(`${name}: ${key} is a deploy-time reference this test does not map (${JSON.stringify(value)})`);
-      }
-      return concrete;
-    };
-    const { tasks } = stack.pipeline;
-    return {
-      ValidateInput: envOf(tasks.validateInput.function, 'ValidateInput'),
-      Plan: envOf(tasks.plan.function, 'Plan'),
-      Enqueue: envOf(tasks.enqueue.function, 'Enqueue'),
-      CheckProgress: envOf(tasks.progress.function, 'CheckProgress'),
-      Verify: envOf(tasks.verify.function, 'Verify'),
-      Finalize: envOf(tasks.finalize.function, 'Finalize'),
-      Worker: envOf(stack.pipeline.worker, 'Worker'),
-      Inventory: envOf(stack.pipeline.inventory.function, 'Inventory'),
-    };
+    return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
   }
 
   async function asFunction<T>(name: string, env: Env, call: (context: Context) => Promise<T>): Promise<T> {

@@ -3,8 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { Template } from 'aws-cdk-lib/assertions';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RekeyStack } from '../../lib/rekey-stack';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
@@ -23,6 +21,7 @@ import { awsClientConfig } from '../support/aws';
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { freshDatabase, type TestDatabase } from '../support/database';
 import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
+import { functionEnvironments } from './support/function-environments';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
 
 /**
@@ -79,29 +78,7 @@ describe('handlers with the environment the template gives their functions', () 
     const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey synthesized-environment test' }))).KeyMetadata!.Arn!;
     kms.destroy();
     const stack = new RekeyStack(testApp(), 'Rekey', { env: ENV, registry: REGISTRY, database: DATABASE, keyring: 'kms', kmsKeyArn });
-    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, unknown> } } }> };
-    const envOf = (fn: LambdaFunction, name: string): Env => {
-      const variables = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Environment!.Variables;
-      const concrete: Env = {};
-      for (const [key, value] of Object.entries(variables)) {
-        if (typeof value === 'string') concrete[key] = value;
-        else if (key === 'JOB_QUEUE_URL') concrete[key] = queueUrl; // the stack's queue (a Ref), here moto's
-        else if (key === 'DEAD_LETTER_QUEUE_URL') concrete[key] = deadLetterQueueUrl; // CheckProgress looks for stuck batches there
-        else throw new Error(`${name}: ${key} is a deploy-time reference this test does not map (${JSON.stringify(value)})`);
-      }
-      return concrete;
-    };
-    const { tasks } = stack.pipeline;
-    return {
-      ValidateInput: envOf(tasks.validateInput.function, 'ValidateInput'),
-      Plan: envOf(tasks.plan.function, 'Plan'),
-      Enqueue: envOf(tasks.enqueue.function, 'Enqueue'),
-      CheckProgress: envOf(tasks.progress.function, 'CheckProgress'),
-      Verify: envOf(tasks.verify.function, 'Verify'),
-      Finalize: envOf(tasks.finalize.function, 'Finalize'),
-      Worker: envOf(stack.pipeline.worker, 'Worker'),
-      Inventory: envOf(stack.pipeline.inventory.function, 'Inventory'),
-    };
+    return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
   }
 
   /** As Lambda runs it: a new container (runtime) whose process environment is the function's own plus AWS plumbing. */
