@@ -3,7 +3,10 @@ import tseslint from 'typescript-eslint';
 
 // Product code, benches, scripts and examples never reach into test/: what they share with the tests
 // (the PostgreSQL and moto launchers, say) lives in functions/local/services.
-const noTestImports = { group: ['**/test', '**/test/**'], message: 'only test/ imports from test/; shared code belongs in functions/ (e.g. functions/local/services)' };
+const noTestImports = {
+  group: ['**/test', '**/test/**'],
+  message: 'only test/ imports from test/; shared code belongs in functions/ (e.g. functions/local/services)',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '**/*.js', '**/*.mjs'] },
@@ -28,8 +31,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['aws-lambda', '@middy/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'], message: 'functions/core stays free of Lambda/CDK imports' },
-            { group: ['@aws-sdk/*', 'pg', '@aws-lambda-powertools/*'], message: 'only functions/core/adapters import AWS SDK clients or pg' },
+            {
+              group: ['aws-lambda', '@middy/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'],
+              message: 'functions/core stays free of Lambda/CDK imports',
+            },
+            {
+              group: ['@aws-sdk/*', 'pg', '@aws-lambda-powertools/*'],
+              message: 'only functions/core/adapters import AWS SDK clients or pg',
+            },
             // This block replaces the one above for functions/core (flat config does not merge a rule's options).
             noTestImports,
           ],

@@ -79,7 +79,8 @@ async function main(): Promise<void> {
   const oldEnvelope = await before.encrypt(value150, ctx);
 
   const naive = new NaiveEnvelope(new Map([['kek-v2', kek2]]), 'kek-v2');
-  if ((await cipher.decrypt(naive.encrypt(text64, ctx), ctx)).toString() !== text64) throw new Error('naive envelope is not format-compatible');
+  if ((await cipher.decrypt(naive.encrypt(text64, ctx), ctx)).toString() !== text64)
+    throw new Error('naive envelope is not format-compatible');
 
   // AWS Encryption SDK for JavaScript, raw AES keyring.
   const sdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
@@ -158,27 +159,47 @@ async function main(): Promise<void> {
       op: sdkRoundTrip(bytes64, signed),
       yardstick: YARDSTICKS.sdkDefault,
     },
-    { group: 'comparison', name: 'AWS Encryption SDK default suite (signed) 1 KiB', op: sdkRoundTrip(Buffer.from(text1k), signed) },
+    {
+      group: 'comparison',
+      name: 'AWS Encryption SDK default suite (signed) 1 KiB',
+      op: sdkRoundTrip(Buffer.from(text1k), signed),
+    },
     {
       group: 'comparison',
       name: 'AWS Encryption SDK unsigned committing suite 64 B',
       op: sdkRoundTrip(bytes64, unsigned),
       yardstick: YARDSTICKS.sdkUnsigned,
     },
-    { group: 'comparison', name: 'AWS Encryption SDK unsigned committing suite 1 KiB', op: sdkRoundTrip(Buffer.from(text1k), unsigned) },
+    {
+      group: 'comparison',
+      name: 'AWS Encryption SDK unsigned committing suite 1 KiB',
+      op: sdkRoundTrip(Buffer.from(text1k), unsigned),
+    },
     {
       group: 'comparison',
       name: 'Fernet (node:crypto) encrypt+decrypt 64 B',
       op: () => fernet.decrypt(fernet.encrypt(bytes64)),
       yardstick: YARDSTICKS.pythonFernet,
     },
-    { group: 'comparison', name: 'Fernet (node:crypto) encrypt+decrypt 1 KiB', op: () => fernet.decrypt(fernet.encrypt(Buffer.from(text1k))) },
+    {
+      group: 'comparison',
+      name: 'Fernet (node:crypto) encrypt+decrypt 1 KiB',
+      op: () => fernet.decrypt(fernet.encrypt(Buffer.from(text1k))),
+    },
     { group: 'primitive', name: 'crypto.randomBytes(12)', op: () => randomBytes(12) },
     { group: 'primitive', name: 'RandomPool 12 bytes (4 KiB pool)', op: () => pool.fill(out, 0, 12) },
     { group: 'primitive', name: 'GCM seal 64 B, key Buffer', op: rawGcm(kek2) },
     { group: 'primitive', name: 'GCM seal 64 B, key Buffer, authTagLength', op: rawGcm(kek2, { authTagLength: 16 }) },
-    { group: 'primitive', name: 'GCM seal 64 B, KeyObject, authTagLength', op: rawGcm(kekObject, { authTagLength: 16 }) },
-    { group: 'primitive', name: 'GCM cipher set-up only (createCipheriv)', op: () => createCipheriv('aes-256-gcm', kek2, nonce) },
+    {
+      group: 'primitive',
+      name: 'GCM seal 64 B, KeyObject, authTagLength',
+      op: rawGcm(kekObject, { authTagLength: 16 }),
+    },
+    {
+      group: 'primitive',
+      name: 'GCM cipher set-up only (createCipheriv)',
+      op: () => createCipheriv('aes-256-gcm', kek2, nonce),
+    },
     {
       group: 'primitive',
       name: 'GCM open 64 B (aead.open)',
@@ -197,12 +218,20 @@ async function main(): Promise<void> {
         return [wrapAadFromEncoded(1, 'kek-v2', e), dataAadFromEncoded(1, e)];
       },
     },
-    { group: 'primitive', name: 'text envelope decode+encode (rk1: base64url, 150 B)', op: () => toText(fromText(sampleText)) },
+    {
+      group: 'primitive',
+      name: 'text envelope decode+encode (rk1: base64url, 150 B)',
+      op: () => toText(fromText(sampleText)),
+    },
   ];
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`rekey crypto benchmark — ${new Date().toISOString()}`);
-  console.log(`node ${process.version}, ${cpu}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${cpu}, ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(
     `${seconds} s per case after ${warmupSeconds} s warm-up, one operation at a time (one core)` +
       (rounds > 1 ? `; ${rounds} interleaved rounds, median shown with the range` : '') +
@@ -244,8 +273,10 @@ function table(rows: Row[], withRange: boolean): string {
       .join('; '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const fmt = (cells: string[]) => '| ' + cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ') + ' |';
-  const rule = '|' + widths.map((w, i) => (numeric.has(i) ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
+  const fmt = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ') + ' |';
+  const rule =
+    '|' + widths.map((w, i) => (numeric.has(i) ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
   const groups = ['rekey', 'comparison', 'primitive'];
   const body = groups.flatMap((g) => rows.flatMap((r, i) => (r.group === g ? [fmt(lines[i] as string[])] : [])));
   return [fmt(header), rule, ...body].join('\n');

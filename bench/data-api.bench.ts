@@ -47,7 +47,10 @@ const PLAN_BATCH = Number(arg('plan-batch-size', '100'));
 const ROWS = Number(arg('rows', '200000'));
 const BATCH = Number(arg('batch-size', String(DEFAULT_BATCH_SIZE)));
 const OLD = !args.includes('--no-old');
-const ARNS = { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:bench', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench' };
+const ARNS = {
+  resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:bench',
+  secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench',
+};
 const KEYS = Array.from({ length: 8 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
 const TABLE = 'bench_dapi';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
@@ -75,7 +78,12 @@ async function main(): Promise<void> {
   // 8 connections, as the test harness gives the endpoint; the service's pool is larger, and 2 workers use at most 4.
   const endpoint = await startEndpointProcess(url, 8);
   const calls = { n: 0 };
-  const client = new RDSDataClient({ endpoint: endpoint.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const client = new RDSDataClient({
+    endpoint: endpoint.endpoint,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
   client.middlewareStack.add((next) => (a) => ((calls.n += 1), next(a)), { step: 'initialize', name: 'countCalls' });
   const dataApi = createDataApiSql({ client, ...ARNS, database: 'bench' });
   const plans: PlanRow[] = [];
@@ -102,17 +110,30 @@ async function planningAt(pg: SqlPool, dataApi: DataApiSqlPool, calls: { n: numb
   await pg.query(`CREATE TABLE ${name} (id bigint PRIMARY KEY, key_id text NOT NULL, secret text NOT NULL)`);
   // Planning reads ids and key ids only: short placeholder values keep the seeding fast.
   for (let from = 1; from <= size; from += 1_000_000) {
-    await pg.query(`INSERT INTO ${name} SELECT g, 'kek-v1', 'v' || g FROM generate_series($1::bigint, $2::bigint) g`, [from, Math.min(size, from + 999_999)]);
+    await pg.query(`INSERT INTO ${name} SELECT g, 'kek-v1', 'v' || g FROM generate_series($1::bigint, $2::bigint) g`, [
+      from,
+      Math.min(size, from + 999_999),
+    ]);
   }
   await pg.query(`VACUUM ANALYZE ${name}`);
   console.error(`seeded ${size.toLocaleString('en-US')} planning rows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const table = parseRegistry({ tables: [{ name, idColumn: 'id', columns: ['secret'], keyIdColumn: 'key_id' }] }, 'bench').tables[0]!;
+  const table = parseRegistry(
+    { tables: [{ name, idColumn: 'id', columns: ['secret'], keyIdColumn: 'key_id' }] },
+    'bench',
+  ).tables[0]!;
 
   const viaPg = await timePlan(pg, table, size);
   const before = calls.n;
   const viaDataApi = await timePlan(dataApi, table, size);
-  const row: PlanRow = { rows: size, batches: viaPg.batches, pg: viaPg.seconds, dataApi: viaDataApi.seconds, dataApiCalls: calls.n - before };
-  if (viaDataApi.batches !== viaPg.batches) throw new Error(`the Data API planned ${viaDataApi.batches} batches, pg ${viaPg.batches}`);
+  const row: PlanRow = {
+    rows: size,
+    batches: viaPg.batches,
+    pg: viaPg.seconds,
+    dataApi: viaDataApi.seconds,
+    dataApiCalls: calls.n - before,
+  };
+  if (viaDataApi.batches !== viaPg.batches)
+    throw new Error(`the Data API planned ${viaDataApi.batches} batches, pg ${viaPg.batches}`);
   const old = OLD ? await oldBoundaries(pg, name, size) : undefined;
   await pg.query(`DROP TABLE ${name}`);
   return old === undefined ? row : { ...row, old };
@@ -121,7 +142,14 @@ async function planningAt(pg: SqlPool, dataApi: DataApiSqlPool, calls: { n: numb
 async function timePlan(sql: Sql, table: RegistryTable, size: number): Promise<{ seconds: number; batches: number }> {
   const shape = await describeTable(sql, table);
   const t = process.hrtime.bigint();
-  const plan = await planTable({ sql, crypto: { classify: () => ({ kind: 'null' }) as never } }, table, shape, 'rewrap', 'kek-v2', PLAN_BATCH);
+  const plan = await planTable(
+    { sql, crypto: { classify: () => ({ kind: 'null' }) as never } },
+    table,
+    shape,
+    'rewrap',
+    'kek-v2',
+    PLAN_BATCH,
+  );
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (plan.rowsPending !== size) throw new Error(`planned ${plan.rowsPending} pending rows of ${size}`);
   return { seconds, batches: plan.ranges.length };
@@ -136,7 +164,8 @@ async function oldBoundaries(pg: SqlPool, name: string, size: number): Promise<n
   for (;;) {
     const where: string = `key_id IS DISTINCT FROM $1::text AND secret IS NOT NULL${after === null ? '' : ' AND id > $4::bigint'}`;
     const text: string = `SELECT id FROM (SELECT id::text AS id, row_number() OVER (ORDER BY id) AS rn FROM ${name} WHERE ${where}) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3`;
-    const params: (string | number)[] = after === null ? ['kek-v2', PLAN_BATCH, page] : ['kek-v2', PLAN_BATCH, page, after];
+    const params: (string | number)[] =
+      after === null ? ['kek-v2', PLAN_BATCH, page] : ['kek-v2', PLAN_BATCH, page, after];
     const { rows }: { rows: { id: string }[] } = await pg.query<{ id: string }>(text, params);
     found += rows.length;
     if (rows.length < page) break;
@@ -156,7 +185,13 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
     const values: string[] = [];
     for (let id = from; id < Math.min(from + 10_000, ROWS + 1); id++) {
       ids.push(String(id));
-      values.push(await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, { table: TABLE, column: 'secret', rowId: String(id) }));
+      values.push(
+        await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
+          table: TABLE,
+          column: 'secret',
+          rowId: String(id),
+        }),
+      );
     }
     await pg.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
   }
@@ -167,13 +202,25 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
     const env = {
       ...process.env,
       SECRETS_ENCRYPTION_KEY: formatRawKey(KEYS[target]!.id, KEYS[target]!.key),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target).map((k) => formatRawKey(k.id, k.key)).join(','),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target)
+        .map((k) => formatRawKey(k.id, k.key))
+        .join(','),
     };
-    const runtime = await createEngineRuntime({ env, registry: REGISTRY, actor: 'bench', ...(transport === 'pg' ? { databaseUrl: url, poolSize: 4 } : { sql: dataApi }) });
+    const runtime = await createEngineRuntime({
+      env,
+      registry: REGISTRY,
+      actor: 'bench',
+      ...(transport === 'pg' ? { databaseUrl: url, poolSize: 4 } : { sql: dataApi }),
+    });
     try {
       const callsBefore = calls.n;
       const started = process.hrtime.bigint();
-      const job = await createJob(runtime.deps, { mode, targetKeyId: KEYS[target]!.id, batchSize: BATCH, requestedBy: 'bench' });
+      const job = await createJob(runtime.deps, {
+        mode,
+        targetKeyId: KEYS[target]!.id,
+        batchSize: BATCH,
+        requestedBy: 'bench',
+      });
       await planJob(runtime.deps, job.id);
       const planned = process.hrtime.bigint();
       let batchPhaseEnd = 0n;
@@ -184,7 +231,10 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
         },
       });
       const finished = process.hrtime.bigint();
-      if (outcome.job.status !== 'completed' || outcome.job.counters.rowsDone !== ROWS) throw new Error(`${transport} ${mode} ended ${outcome.job.status} with ${outcome.job.counters.rowsDone} rows done`);
+      if (outcome.job.status !== 'completed' || outcome.job.counters.rowsDone !== ROWS)
+        throw new Error(
+          `${transport} ${mode} ended ${outcome.job.status} with ${outcome.job.counters.rowsDone} rows done`,
+        );
       keyIndex = target;
       const batches = Math.ceil(ROWS / BATCH);
       const dataApiCalls = calls.n - callsBefore;
@@ -194,7 +244,9 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
         seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
         note:
           `whole job incl. plan + verify ${(Number(finished - started) / 1e9).toFixed(1)} s` +
-          (transport === 'Data API' ? `; ${dataApiCalls} Data API calls, ≈ ${(dataApiCalls / batches).toFixed(1)} per batch` : ''),
+          (transport === 'Data API'
+            ? `; ${dataApiCalls} Data API calls, ≈ ${(dataApiCalls / batches).toFixed(1)} per batch`
+            : ''),
       };
     } finally {
       await runtime.close();
@@ -211,20 +263,33 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
 function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const perM = (s: number, rows: number): string => (s / (rows / 1e6)).toFixed(2);
-  console.log(`\nrekey Data API benchmark — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}`);
-  console.log('Data API: the project\'s PostgreSQL-backed endpoint (functions/local/services/data-api/server.ts) in its own process, over loopback HTTP; AWS adds network and service time per call.\n');
-  console.log(`Planning a rewrap, key id column, batch size ${PLAN_BATCH} (seconds; s/M = seconds per million rows, constant when linear):\n`);
-  console.log('| rows | batches | pg | pg s/M | Data API | Data API s/M | Data API calls | old boundary query (ORDER BY rn), pg | old s/M |');
+  console.log(
+    `\nrekey Data API benchmark — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}`,
+  );
+  console.log(
+    "Data API: the project's PostgreSQL-backed endpoint (functions/local/services/data-api/server.ts) in its own process, over loopback HTTP; AWS adds network and service time per call.\n",
+  );
+  console.log(
+    `Planning a rewrap, key id column, batch size ${PLAN_BATCH} (seconds; s/M = seconds per million rows, constant when linear):\n`,
+  );
+  console.log(
+    '| rows | batches | pg | pg s/M | Data API | Data API s/M | Data API calls | old boundary query (ORDER BY rn), pg | old s/M |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of plans) {
     const old = p.old === undefined ? '— | —' : `${p.old.toFixed(2)} | ${perM(p.old, p.rows)}`;
-    console.log(`| ${fmt(p.rows)} | ${fmt(p.batches)} | ${p.pg.toFixed(2)} | ${perM(p.pg, p.rows)} | ${p.dataApi.toFixed(2)} | ${perM(p.dataApi, p.rows)} | ${fmt(p.dataApiCalls)} | ${old} |`);
+    console.log(
+      `| ${fmt(p.rows)} | ${fmt(p.batches)} | ${p.pg.toFixed(2)} | ${perM(p.pg, p.rows)} | ${p.dataApi.toFixed(2)} | ${perM(p.dataApi, p.rows)} | ${fmt(p.dataApiCalls)} | ${old} |`,
+    );
   }
   if (runs.length === 0) return;
-  console.log(`\nEngine throughput on ${fmt(ROWS)} rows (~150-byte text envelopes), batch phase (plan → last batch):\n`);
+  console.log(
+    `\nEngine throughput on ${fmt(ROWS)} rows (~150-byte text envelopes), batch phase (plan → last batch):\n`,
+  );
   console.log('| case | rows | seconds | rows/s | note |');
   console.log('|---|---:|---:|---:|---|');
-  for (const r of runs) console.log(`| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note} |`);
+  for (const r of runs)
+    console.log(`| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note} |`);
   console.log('\nBaselines from DESIGN.md (same machine class, measured outside the project):');
   console.log('| baseline | rows/s |\n|---|---:|');
   for (const [what, n] of [
@@ -232,7 +297,8 @@ function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
     ['prototype rewrap worker', '≈ 30,000'],
     ['prototype full re-encrypt', '≈ 20,000'],
     ["runbooks' migration scripts", '33 – 167'],
-  ]) console.log(`| ${what} | ${n} |`);
+  ])
+    console.log(`| ${what} | ${n} |`);
 }
 
 main().catch((err: unknown) => {

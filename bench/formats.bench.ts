@@ -65,14 +65,49 @@ async function main(): Promise<void> {
     const env = (primary: Buffer, primaryId: string): NodeJS.ProcessEnv => ({
       ...process.env,
       SECRETS_ENCRYPTION_KEY: formatRawKey(primaryId, primary),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: [formatRawKey('kek-v1', K.v1), ...(primaryId === 'kek-v3' ? [formatRawKey('kek-v2', K.v2)] : [])].join(','),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: [
+        formatRawKey('kek-v1', K.v1),
+        ...(primaryId === 'kek-v3' ? [formatRawKey('kek-v2', K.v2)] : []),
+      ].join(','),
       ENCRYPTION_KEY: F.current,
       ENCRYPTION_KEY_FALLBACK: F.old,
     });
-    results.push(await engineRun(url, env(K.v2, 'kek-v2'), 'rewrap', ['bench_fernet'], 'Fernet in place (MultiFernet.rotate semantics)'));
-    results.push(await engineRun(url, env(K.v2, 'kek-v2'), 'rewrap', ['bench_json'], 'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)'));
-    results.push(await engineRun(url, env(K.v2, 'kek-v2'), 'rewrap', ['bench_rk1'], 'rk1 rewrap (kek-v1 → kek-v2), for comparison'));
-    results.push(await engineRun(url, env(K.v3, 'kek-v3'), 'reencrypt', ['bench_rk1'], 'rk1 re-encrypt (kek-v2 → kek-v3), for comparison'));
+    results.push(
+      await engineRun(
+        url,
+        env(K.v2, 'kek-v2'),
+        'rewrap',
+        ['bench_fernet'],
+        'Fernet in place (MultiFernet.rotate semantics)',
+      ),
+    );
+    results.push(
+      await engineRun(
+        url,
+        env(K.v2, 'kek-v2'),
+        'rewrap',
+        ['bench_json'],
+        'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)',
+      ),
+    );
+    results.push(
+      await engineRun(
+        url,
+        env(K.v2, 'kek-v2'),
+        'rewrap',
+        ['bench_rk1'],
+        'rk1 rewrap (kek-v1 → kek-v2), for comparison',
+      ),
+    );
+    results.push(
+      await engineRun(
+        url,
+        env(K.v3, 'kek-v3'),
+        'reencrypt',
+        ['bench_rk1'],
+        'rk1 re-encrypt (kek-v2 → kek-v3), for comparison',
+      ),
+    );
   } finally {
     await sql.close();
     await pg?.stop();
@@ -90,9 +125,20 @@ async function seed(sql: SqlPool): Promise<void> {
     const ids = Array.from({ length: Math.min(10_000, ROWS - lo + 1) }, (_, i) => lo + i);
     const insert = (table: string, values: string[]): Promise<unknown> =>
       sql.query(`INSERT INTO ${table} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids.map(String), values]);
-    await insert('bench_fernet', ids.map((i) => fernetEncrypt(F.old, secretOf(i))));
-    await insert('bench_json', ids.map((i) => jsonKeyIdEncrypt(K.v1, 'kek-v1', secretOf(i))));
-    await insert('bench_rk1', await Promise.all(ids.map((i) => cipher.encrypt(secretOf(i), { table: 'bench_rk1', column: 'secret', rowId: String(i) }))));
+    await insert(
+      'bench_fernet',
+      ids.map((i) => fernetEncrypt(F.old, secretOf(i))),
+    );
+    await insert(
+      'bench_json',
+      ids.map((i) => jsonKeyIdEncrypt(K.v1, 'kek-v1', secretOf(i))),
+    );
+    await insert(
+      'bench_rk1',
+      await Promise.all(
+        ids.map((i) => cipher.encrypt(secretOf(i), { table: 'bench_rk1', column: 'secret', rowId: String(i) })),
+      ),
+    );
   }
 }
 
@@ -111,22 +157,43 @@ async function perRowLoop(sql: SqlPool): Promise<Result> {
     await sql.query('UPDATE bench_fernet SET secret = $2 WHERE id = $1', [id, rotated]);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { what: `runbook-style per-row loop, Fernet rotate (${SAMPLE.toLocaleString('en-US')}-row sample)`, rows: SAMPLE, seconds, note: 'SELECT + rotate + UPDATE per row, as reencrypt_with_new_key.py / reencrypt-secrets do' };
+  return {
+    what: `runbook-style per-row loop, Fernet rotate (${SAMPLE.toLocaleString('en-US')}-row sample)`,
+    rows: SAMPLE,
+    seconds,
+    note: 'SELECT + rotate + UPDATE per row, as reencrypt_with_new_key.py / reencrypt-secrets do',
+  };
 }
 
-async function engineRun(url: string, env: NodeJS.ProcessEnv, mode: Mode, tables: string[], what: string): Promise<Result> {
+async function engineRun(
+  url: string,
+  env: NodeJS.ProcessEnv,
+  mode: Mode,
+  tables: string[],
+  what: string,
+): Promise<Result> {
   const runtime = await createEngineRuntime({ env, databaseUrl: url, registry: REGISTRY, actor: 'bench', poolSize: 4 });
   try {
-    const job = await createJob(runtime.deps, { mode, targetKeyId: runtime.primaryKeyId(), fernetTargetKeyId: runtime.fernetPrimaryKeyId(), tables, requestedBy: 'bench' });
+    const job = await createJob(runtime.deps, {
+      mode,
+      targetKeyId: runtime.primaryKeyId(),
+      fernetTargetKeyId: runtime.fernetPrimaryKeyId(),
+      tables,
+      requestedBy: 'bench',
+    });
     const started = process.hrtime.bigint();
     const planned = await planJob(runtime.deps, job.id);
     const afterPlan = process.hrtime.bigint();
     let batchEnd = 0n;
-    const outcome = await runJob(runtime.deps, job.id, { concurrency: 2, onProgress: (p) => void (p.batchesDone === p.batchesTotal && (batchEnd = process.hrtime.bigint())) });
+    const outcome = await runJob(runtime.deps, job.id, {
+      concurrency: 2,
+      onProgress: (p) => void (p.batchesDone === p.batchesTotal && (batchEnd = process.hrtime.bigint())),
+    });
     const finished = process.hrtime.bigint();
     const rowsDone = outcome.job.counters.rowsDone;
     // The per-row sample of the Fernet table is on the new key already: those rows are skipped, not counted.
-    if (outcome.job.status !== 'completed') throw new Error(`${what}: job ended ${outcome.job.status} (${outcome.job.error ?? ''})`);
+    if (outcome.job.status !== 'completed')
+      throw new Error(`${what}: job ended ${outcome.job.status} (${outcome.job.error ?? ''})`);
     const seconds = Number((batchEnd || finished) - afterPlan) / 1e9;
     return {
       what: `rekey ${what}, 1 worker`,
@@ -141,11 +208,18 @@ async function engineRun(url: string, env: NodeJS.ProcessEnv, mode: Mode, tables
 
 function print(): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-  console.log(`\nrekey in-place rotation benchmark — ${ROWS.toLocaleString('en-US')} rows per table, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`);
+  console.log(
+    `\nrekey in-place rotation benchmark — ${ROWS.toLocaleString('en-US')} rows per table, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`,
+  );
   console.log('| case | rows | seconds | rows/s | note |');
   console.log('|---|---:|---:|---:|---|');
-  for (const r of results) console.log(`| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note ?? ''} |`);
-  console.log('\nBaselines from DESIGN.md: the runbooks quote 33 – 167 rows/s for their migrations; Python Fernet ≈ 31,000 encrypt+decrypt/s; prototype full re-encrypt ≈ 20,000 rows/s.');
+  for (const r of results)
+    console.log(
+      `| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note ?? ''} |`,
+    );
+  console.log(
+    '\nBaselines from DESIGN.md: the runbooks quote 33 – 167 rows/s for their migrations; Python Fernet ≈ 31,000 encrypt+decrypt/s; prototype full re-encrypt ≈ 20,000 rows/s.',
+  );
 }
 
 main().catch((err: unknown) => {

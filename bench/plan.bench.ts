@@ -54,7 +54,10 @@ async function main(): Promise<void> {
     await sql.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await sql.query(`CREATE TABLE ${TABLE} (id bigint PRIMARY KEY, secret text NOT NULL)`);
     await seed(sql);
-    writeFileSync(join(dir, 'rekey.config.json'), JSON.stringify({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }));
+    writeFileSync(
+      join(dir, 'rekey.config.json'),
+      JSON.stringify({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }),
+    );
     for (const [i, c] of CASES.entries()) {
       const target = i + 1; // every run moves all rows to a fresh key
       const env: NodeJS.ProcessEnv = {
@@ -62,7 +65,10 @@ async function main(): Promise<void> {
         DATABASE_URL: url,
         USER: 'plan-bench',
         SECRETS_ENCRYPTION_KEY: formatRawKey(KEYS[target]!.id, KEYS[target]!.key),
-        SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target).reverse().map((k) => formatRawKey(k.id, k.key)).join(','),
+        SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target)
+          .reverse()
+          .map((k) => formatRawKey(k.id, k.key))
+          .join(','),
       };
       const cli = async (...argv: string[]): Promise<string> => {
         let out = '';
@@ -71,11 +77,17 @@ async function main(): Promise<void> {
         if (code !== 0) throw new Error(`rekey ${argv.join(' ')} exited ${code}: ${out}`);
         return out;
       };
-      const plan = JSON.parse(await cli('plan', '--mode', c.mode, '--concurrency', String(c.concurrency))) as RotationPlan;
+      const plan = JSON.parse(
+        await cli('plan', '--mode', c.mode, '--concurrency', String(c.concurrency)),
+      ) as RotationPlan;
       const started = process.hrtime.bigint();
-      const run = JSON.parse(await cli('reencrypt', '--mode', c.mode, '--concurrency', String(c.concurrency))) as { status: string; counters: { rowsDone: number } };
+      const run = JSON.parse(await cli('reencrypt', '--mode', c.mode, '--concurrency', String(c.concurrency))) as {
+        status: string;
+        counters: { rowsDone: number };
+      };
       const actual = Number(process.hrtime.bigint() - started) / 1e9;
-      if (run.status !== 'completed' || run.counters.rowsDone !== ROWS) throw new Error(`run ${i + 1}: ${run.status}, ${run.counters.rowsDone} rows`);
+      if (run.status !== 'completed' || run.counters.rowsDone !== ROWS)
+        throw new Error(`run ${i + 1}: ${run.status}, ${run.counters.rowsDone} rows`);
       const predicted = plan.duration.seconds;
       const ratio = Math.max(predicted, actual) / Math.min(predicted, actual);
       table.push(
@@ -88,7 +100,9 @@ async function main(): Promise<void> {
     await sql.close();
     await pg?.stop();
   }
-  console.log(`\nplan vs actual, ${ROWS.toLocaleString('en-US')} rows, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`);
+  console.log(
+    `\nplan vs actual, ${ROWS.toLocaleString('en-US')} rows, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`,
+  );
   console.log('| run | rows | throughput from | planned rows/s | predicted s | measured s | predicted vs measured |');
   console.log('|---|---:|---|---:|---:|---:|---|');
   for (const line of table) console.log(line);
@@ -102,7 +116,9 @@ async function seed(sql: ReturnType<typeof createPgSql>): Promise<void> {
     const values: string[] = [];
     for (let id = start; id < Math.min(start + 5000, ROWS + 1); id++) {
       ids.push(String(id));
-      values.push(await cipher.encrypt(`sk-live-${id}-${'x'.repeat(120)}`, { table: TABLE, column: 'secret', rowId: String(id) }));
+      values.push(
+        await cipher.encrypt(`sk-live-${id}-${'x'.repeat(120)}`, { table: TABLE, column: 'secret', rowId: String(id) }),
+      );
     }
     await sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
   }

@@ -29,7 +29,12 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { AwsKmsAdapter } from '../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchical';
-import { generateWrappedKek, KEYSET_FORMAT, KEYSET_VERSION, serializeKeyset } from '../functions/core/crypto/keyrings/keyset';
+import {
+  generateWrappedKek,
+  KEYSET_FORMAT,
+  KEYSET_VERSION,
+  serializeKeyset,
+} from '../functions/core/crypto/keyrings/keyset';
 import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
@@ -67,22 +72,39 @@ async function main(): Promise<void> {
     const seeded = await seed(sql, ROWS);
     console.error(`seeded ${ROWS} rows in ${seeded.toFixed(1)} s`);
 
-    results.push(await timed('PostgreSQL ceiling: one UPDATE of all rows (no crypto)', ROWS, () => sql.query(`UPDATE ${TABLE} SET secret = secret || ''`)));
+    results.push(
+      await timed('PostgreSQL ceiling: one UPDATE of all rows (no crypto)', ROWS, () =>
+        sql.query(`UPDATE ${TABLE} SET secret = secret || ''`),
+      ),
+    );
     results.push(await casPass(sql, ROWS));
     results.push(await naiveLoop(sql));
 
     const env = (target: number): NodeJS.ProcessEnv => ({
       ...process.env,
       SECRETS_ENCRYPTION_KEY: formatRawKey(KEYS[target]!.id, KEYS[target]!.key),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target).map((k) => formatRawKey(k.id, k.key)).join(','),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target)
+        .map((k) => formatRawKey(k.id, k.key))
+        .join(','),
     });
 
     const engineRun = async (mode: Mode, workers: number, batchSize = BATCH, label?: string): Promise<Row> => {
       const target = keyIndex + 1;
-      const runtime = await createEngineRuntime({ env: env(target), databaseUrl: url, registry: REGISTRY, actor: 'bench', poolSize: 4 });
+      const runtime = await createEngineRuntime({
+        env: env(target),
+        databaseUrl: url,
+        registry: REGISTRY,
+        actor: 'bench',
+        poolSize: 4,
+      });
       try {
         const started = process.hrtime.bigint();
-        const job = await createJob(runtime.deps, { mode, targetKeyId: KEYS[target]!.id, batchSize, requestedBy: 'bench' });
+        const job = await createJob(runtime.deps, {
+          mode,
+          targetKeyId: KEYS[target]!.id,
+          batchSize,
+          requestedBy: 'bench',
+        });
         await planJob(runtime.deps, job.id);
         const planned = process.hrtime.bigint();
         const pool = workers > 1 ? startBatchWorkers(workers - 1, workerData(url, env(target), job.id)) : undefined;
@@ -116,7 +138,8 @@ async function main(): Promise<void> {
     results.push(await engineRun('rewrap', 2));
     results.push(await engineRun('reencrypt', 1));
     results.push(await engineRun('reencrypt', 2));
-    for (const size of [250, 1000, 5000]) results.push(await engineRun('rewrap', 1, size, `rekey rewrap, 1 worker, batch ${size}`));
+    for (const size of [250, 1000, 5000])
+      results.push(await engineRun('rewrap', 1, size, `rekey rewrap, 1 worker, batch ${size}`));
     const hierarchical = await hierarchicalRun(url);
     if (hierarchical) results.push(hierarchical);
   } finally {
@@ -139,7 +162,11 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
     return undefined;
   }
   const moto = await startMotoServer();
-  const aws = { endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
+  const aws = {
+    endpoint: moto.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  };
   const sql = createPgSql({ connectionString: url, max: 2 });
   try {
     const kmsClient = new KMSClient(aws);
@@ -148,8 +175,18 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
     const rootKey = (await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }))).KeyMetadata!.Arn!;
     const first = await generateWrappedKek(kms, rootKey, 'hkek-1');
     const second = await generateWrappedKek(kms, rootKey, 'hkek-2');
-    const keyset = { format: KEYSET_FORMAT, version: KEYSET_VERSION, kmsKeyId: rootKey, primary: 'hkek-1', keys: [first] } as const;
-    const secretId = (await new SecretsManagerClient(aws).send(new CreateSecretCommand({ Name: 'bench-keyset', SecretString: serializeKeyset(keyset) }))).ARN!;
+    const keyset = {
+      format: KEYSET_FORMAT,
+      version: KEYSET_VERSION,
+      kmsKeyId: rootKey,
+      primary: 'hkek-1',
+      keys: [first],
+    } as const;
+    const secretId = (
+      await new SecretsManagerClient(aws).send(
+        new CreateSecretCommand({ Name: 'bench-keyset', SecretString: serializeKeyset(keyset) }),
+      )
+    ).ARN!;
     const rows = Math.min(ROWS, 200_000);
     const seedKeyring = new HierarchicalKeyring({ kms, secrets, secretId });
     const seedCipher = await EnvelopeCipher.create({ keyring: seedKeyring });
@@ -160,12 +197,23 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       const values: string[] = [];
       for (let id = from; id < Math.min(from + 10_000, rows + 1); id++) {
         ids.push(String(id));
-        values.push(await seedCipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, { table: 'bench_hier', column: 'secret', rowId: String(id) }));
+        values.push(
+          await seedCipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
+            table: 'bench_hier',
+            column: 'secret',
+            rowId: String(id),
+          }),
+        );
       }
       await sql.query('INSERT INTO bench_hier SELECT * FROM unnest($1::bigint[], $2::text[])', [ids, values]);
     }
     // Rotation: hkek-2 becomes primary in AWSCURRENT (what the rotation hook's finishSecret leaves behind).
-    await secrets.putSecretValue({ secretId, clientRequestToken: randomUUID(), string: serializeKeyset({ ...keyset, primary: 'hkek-2', keys: [first, second] }), versionStages: ['AWSCURRENT'] });
+    await secrets.putSecretValue({
+      secretId,
+      clientRequestToken: randomUUID(),
+      string: serializeKeyset({ ...keyset, primary: 'hkek-2', keys: [first, second] }),
+      versionStages: ['AWSCURRENT'],
+    });
     await sql.query("UPDATE rekey_keys SET status = 'rotating' WHERE status = 'active'");
     const keyring = new HierarchicalKeyring({ kms, secrets, secretId });
     const runtime = await createEngineRuntime({
@@ -177,7 +225,12 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
     try {
       // Measured as the engine runs above: the batch phase (plan → last batch), the whole job in the note.
       const t = process.hrtime.bigint();
-      const job = await createJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'hkek-2', batchSize: BATCH_DEFAULT, requestedBy: 'bench' });
+      const job = await createJob(runtime.deps, {
+        mode: 'rewrap',
+        targetKeyId: 'hkek-2',
+        batchSize: BATCH_DEFAULT,
+        requestedBy: 'bench',
+      });
       await planJob(runtime.deps, job.id);
       const planned = process.hrtime.bigint();
       let batchPhaseEnd = 0n;
@@ -217,7 +270,13 @@ async function seed(sql: SqlPool, rows: number): Promise<number> {
     for (let id = from; id < Math.min(from + chunk, rows + 1); id++) {
       ids.push(String(id));
       // ~40-byte secret → ~150-byte text envelope
-      values.push(await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, { table: TABLE, column: 'secret', rowId: String(id) }));
+      values.push(
+        await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
+          table: TABLE,
+          column: 'secret',
+          rowId: String(id),
+        }),
+      );
     }
     await sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
   }
@@ -237,7 +296,10 @@ function casPass(sql: SqlPool, rows: number): Promise<Row> {
   return timed(`batched keyset + CAS UPDATE via pg (batch ${BATCH}, no crypto)`, rows, async () => {
     let last = '0';
     for (;;) {
-      const page = await sql.query<{ id: string; secret: string }>(`SELECT id, secret FROM ${TABLE} WHERE id > $1 ORDER BY id LIMIT $2`, [last, BATCH]);
+      const page = await sql.query<{ id: string; secret: string }>(
+        `SELECT id, secret FROM ${TABLE} WHERE id > $1 ORDER BY id LIMIT $2`,
+        [last, BATCH],
+      );
       if (page.rows.length === 0) break;
       await sql.query(
         `UPDATE ${TABLE} t SET secret = v.n FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, o, n)
@@ -252,7 +314,10 @@ function casPass(sql: SqlPool, rows: number): Promise<Row> {
 /** The runbook scripts' shape: one UPDATE per row, on a 5,000-row sample. */
 async function naiveLoop(sql: SqlPool): Promise<Row> {
   const sample = Math.min(5000, ROWS);
-  const { rows } = await sql.query<{ id: string; secret: string }>(`SELECT id, secret FROM ${TABLE} ORDER BY id LIMIT $1`, [sample]);
+  const { rows } = await sql.query<{ id: string; secret: string }>(
+    `SELECT id, secret FROM ${TABLE} ORDER BY id LIMIT $1`,
+    [sample],
+  );
   const row = await timed('naive loop: one UPDATE per row (5,000-row sample)', sample, async () => {
     for (const r of rows) await sql.query(`UPDATE ${TABLE} SET secret = $2 WHERE id = $1`, [r.id, r.secret]);
   });
@@ -271,10 +336,15 @@ function workerData(url: string, env: NodeJS.ProcessEnv, jobId: string) {
 
 function print(): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-  console.log(`\nrekey re-encryption benchmark — ${ROWS.toLocaleString('en-US')} rows, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`);
+  console.log(
+    `\nrekey re-encryption benchmark — ${ROWS.toLocaleString('en-US')} rows, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`,
+  );
   console.log('| case | rows | seconds | rows/s | note |');
   console.log('|---|---:|---:|---:|---|');
-  for (const r of results) console.log(`| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note ?? ''} |`);
+  for (const r of results)
+    console.log(
+      `| ${r.what} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rows / r.seconds)} | ${r.note ?? ''} |`,
+    );
   console.log('\nBaselines from DESIGN.md (same machine class, measured outside the project):');
   console.log('| baseline | rows/s |\n|---|---:|');
   for (const [what, n] of [
@@ -282,18 +352,19 @@ function print(): void {
     ['batched keyset + CAS via pg, 1 client', '≈ 68,000'],
     ['prototype rewrap worker', '≈ 30,000'],
     ['prototype full re-encrypt', '≈ 20,000'],
-    ['runbooks\' migration scripts', '33 – 167'],
-  ]) console.log(`| ${what} | ${n} |`);
+    ["runbooks' migration scripts", '33 – 167'],
+  ])
+    console.log(`| ${what} | ${n} |`);
   console.log('\nTargets: rewrap ≥ 25,000 rows/s and re-encrypt ≥ 18,000 rows/s with one worker.');
-  console.log(`Peak RSS of the bench process after each engine run (MB): ${rss.map((r) => `${r.label} ${r.mb.toFixed(0)}`).join(', ')}`);
-  console.log('KMS / Secrets Manager calls: raw keyring 0; hierarchical keyring in its row above (one GetSecretValue + one Decrypt per KEK per cache TTL, whatever the row count).');
+  console.log(
+    `Peak RSS of the bench process after each engine run (MB): ${rss.map((r) => `${r.label} ${r.mb.toFixed(0)}`).join(', ')}`,
+  );
+  console.log(
+    'KMS / Secrets Manager calls: raw keyring 0; hierarchical keyring in its row above (one GetSecretValue + one Decrypt per KEK per cache TTL, whatever the row count).',
+  );
 }
 
 main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
-
-
-
-

@@ -44,7 +44,11 @@ async function main(): Promise<void> {
   console.log('after rewrap:', rotated.kindOf(rewrapped), 'needs rotation:', rotated.needsRotation(rewrapped));
 
   // bytea columns take the binary form.
-  const bytes = await rotated.encryptFieldBytes(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { table: 'users', column: 'avatar_key', rowId: '42' });
+  const bytes = await rotated.encryptFieldBytes(Buffer.from([0xde, 0xad, 0xbe, 0xef]), {
+    table: 'users',
+    column: 'avatar_key',
+    rowId: '42',
+  });
   console.log('binary envelope:', bytes.length, 'bytes');
 }
 

@@ -17,7 +17,14 @@ import { EXAMPLE_TABLE } from '../functions/core/schema/example-table';
  * Never used outside a trial.
  */
 export const EXAMPLE_REGISTRY: EncryptedColumnRegistry = {
-  tables: [{ name: EXAMPLE_TABLE.name, idColumn: EXAMPLE_TABLE.idColumn, columns: [EXAMPLE_TABLE.column], keyIdColumn: EXAMPLE_TABLE.keyIdColumn }],
+  tables: [
+    {
+      name: EXAMPLE_TABLE.name,
+      idColumn: EXAMPLE_TABLE.idColumn,
+      columns: [EXAMPLE_TABLE.column],
+      keyIdColumn: EXAMPLE_TABLE.keyIdColumn,
+    },
+  ],
 };
 
 /**
@@ -69,12 +76,20 @@ const EXAMPLE_COMMAND =
  * ContextError listing every problem and an example command. Props in
  * `given` (a test, synthesizeStateMachineDefinition) stand in for context.
  */
-export function stackPropsFromContext(node: Node, cwd = process.cwd(), given: Partial<RekeyStackProps> = {}): RekeyStackProps {
+export function stackPropsFromContext(
+  node: Node,
+  cwd = process.cwd(),
+  given: Partial<RekeyStackProps> = {},
+): RekeyStackProps {
   const get = (key: string): string | undefined => {
     const v: unknown = node.tryGetContext(key);
     return v === undefined || v === null || v === '' ? undefined : String(v);
   };
-  const list = (key: string): string[] | undefined => get(key)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (key: string): string[] | undefined =>
+    get(key)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const problems: string[] = [];
   const flag = (key: string): boolean | undefined => {
     const v = get(key);
@@ -95,23 +110,38 @@ export function stackPropsFromContext(node: Node, cwd = process.cwd(), given: Pa
   const secretArn = get(CONTEXT_KEYS.secretArn);
   const trial = flag(CONTEXT_KEYS.trial) === true;
   const trialDeletionProtection = flag(CONTEXT_KEYS.trialDeletionProtection);
-  const databaseGiven = given.database !== undefined || (given.trialDatabase !== undefined && given.trialDatabase !== false);
+  const databaseGiven =
+    given.database !== undefined || (given.trialDatabase !== undefined && given.trialDatabase !== false);
   let database: RekeyStackProps['database'];
   let trialDatabase: RekeyStackProps['trialDatabase'];
   if (!databaseGiven) {
     if (trial && (clusterArn || secretArn)) {
-      problems.push(`${CONTEXT_KEYS.trial}: a trial creates its own cluster; remove ${CONTEXT_KEYS.clusterArn} / ${CONTEXT_KEYS.secretArn}, or ${CONTEXT_KEYS.trial}`);
+      problems.push(
+        `${CONTEXT_KEYS.trial}: a trial creates its own cluster; remove ${CONTEXT_KEYS.clusterArn} / ${CONTEXT_KEYS.secretArn}, or ${CONTEXT_KEYS.trial}`,
+      );
     } else if (trial) {
       trialDatabase = trialDeletionProtection === undefined ? true : { deletionProtection: trialDeletionProtection };
     } else {
-      if (!clusterArn) problems.push(`${CONTEXT_KEYS.clusterArn}: required: the Aurora PostgreSQL cluster (Data API enabled) holding the encrypted columns`);
-      if (!secretArn) problems.push(`${CONTEXT_KEYS.secretArn}: required: the complete ARN (with its 6-character suffix) of the secret the Data API signs in with`);
+      if (!clusterArn)
+        problems.push(
+          `${CONTEXT_KEYS.clusterArn}: required: the Aurora PostgreSQL cluster (Data API enabled) holding the encrypted columns`,
+        );
+      if (!secretArn)
+        problems.push(
+          `${CONTEXT_KEYS.secretArn}: required: the complete ARN (with its 6-character suffix) of the secret the Data API signs in with`,
+        );
       if (clusterArn && secretArn) {
-        database = { clusterArn, secretArn, databaseName: get(CONTEXT_KEYS.databaseName), secretKeyArn: get(CONTEXT_KEYS.secretKeyArn) };
+        database = {
+          clusterArn,
+          secretArn,
+          databaseName: get(CONTEXT_KEYS.databaseName),
+          secretKeyArn: get(CONTEXT_KEYS.secretKeyArn),
+        };
       }
     }
   }
-  if (trialDeletionProtection !== undefined && !trial) problems.push(`${CONTEXT_KEYS.trialDeletionProtection}: applies only with ${CONTEXT_KEYS.trial}=true`);
+  if (trialDeletionProtection !== undefined && !trial)
+    problems.push(`${CONTEXT_KEYS.trialDeletionProtection}: applies only with ${CONTEXT_KEYS.trial}=true`);
 
   let registry = given.registry;
   if (!registry) {
@@ -130,7 +160,10 @@ export function stackPropsFromContext(node: Node, cwd = process.cwd(), given: Pa
   const deployedKmsKey = readDeployedKmsKey(get(CONTEXT_KEYS.outputsFile), cwd, stackName, problems);
 
   if (problems.length > 0) {
-    throw new ContextError(problems, `Example:\n  ${EXAMPLE_COMMAND}\nEvery context key and its default: docs/deploy.md`);
+    throw new ContextError(
+      problems,
+      `Example:\n  ${EXAMPLE_COMMAND}\nEvery context key and its default: docs/deploy.md`,
+    );
   }
   return {
     database,
@@ -173,7 +206,12 @@ export function loadRegistry(configPath: string | undefined, cwd: string): Encry
  * (`rekey:outputsFile`, default ./cdk-outputs.json): undefined when there is no such file or it
  * holds no output of this stack (nothing deployed from here yet).
  */
-export function readDeployedKmsKey(outputsFile: string | undefined, cwd: string, stackName: string, problems: string[]): DeployedKmsKey | undefined {
+export function readDeployedKmsKey(
+  outputsFile: string | undefined,
+  cwd: string,
+  stackName: string,
+  problems: string[],
+): DeployedKmsKey | undefined {
   const file = path.resolve(cwd, outputsFile ?? DEFAULT_OUTPUTS_FILE);
   if (!fs.existsSync(file)) {
     if (outputsFile) problems.push(`${CONTEXT_KEYS.outputsFile}: ${file} does not exist`);
@@ -197,7 +235,9 @@ export function readDeployedKmsKey(outputsFile: string | undefined, cwd: string,
  * what `cdk synth` does.
  */
 export function loadCdkJsonContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
   return cdkJson.context ?? {};
 }
 
@@ -222,7 +262,8 @@ export function createRekeyApp(options: RekeyAppOptions = {}): { app: App; stack
   const stackName = (app.node.tryGetContext(CONTEXT_KEYS.stackName) as string | undefined) ?? DEFAULT_STACK_NAME;
   const fromContext = stackPropsFromContext(app.node, process.cwd(), stackProps);
   const stack = new RekeyStack(app, stackName, {
-    description: 'rekey: envelope encryption and zero-downtime key rotation (re-encryption pipeline, keyset rotation, schedules, alarms)',
+    description:
+      'rekey: envelope encryption and zero-downtime key rotation (re-encryption pipeline, keyset rotation, schedules, alarms)',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
     ...fromContext,
     // A database given here replaces the context's choice, trial included.

@@ -26,7 +26,10 @@ export function databaseEnvironment(db: DataApiDatabase): Record<string, string>
 
 /** Data API calls on the cluster, and reading its credentials secret. */
 export function databaseStatements(db: DataApiDatabase): PolicyStatement[] {
-  const statements = [dataApiStatement(db.clusterArn), secretStatement(db.secretArn, ['secretsmanager:GetSecretValue'])];
+  const statements = [
+    dataApiStatement(db.clusterArn),
+    secretStatement(db.secretArn, ['secretsmanager:GetSecretValue']),
+  ];
   if (db.secretKey) statements.push(kmsStatement(db.secretKey, ['kms:Decrypt'], { viaService: 'secretsmanager' }));
   return statements;
 }

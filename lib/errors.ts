@@ -17,7 +17,9 @@ export class InvalidPropsError extends InfraError {
     readonly construct: string,
     readonly problems: readonly string[],
   ) {
-    super(`${construct}: ${problems.length} invalid prop${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `${construct}: ${problems.length} invalid prop${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
 }
 
@@ -29,8 +31,13 @@ export class InvalidPropsError extends InfraError {
 export class ContextError extends InfraError {
   readonly code = 'INVALID_CONTEXT';
 
-  constructor(readonly problems: readonly string[], readonly example: string) {
-    super(`rekey: the CDK context is incomplete or wrong (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n${example}`);
+  constructor(
+    readonly problems: readonly string[],
+    readonly example: string,
+  ) {
+    super(
+      `rekey: the CDK context is incomplete or wrong (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n${example}`,
+    );
   }
 }
 

@@ -30,7 +30,11 @@ export interface ProgressPacing {
 export { progressPolls };
 
 /** Worst-case events, without retries, of an execution over `rows` rows that runs until its timeout. */
-export function worstCaseHistoryEvents(options: ProgressPacing & { timeoutSeconds: number; rows: number; batchSize: number; batchesPerEnqueue: number }): number {
+export function worstCaseHistoryEvents(
+  options: ProgressPacing & { timeoutSeconds: number; rows: number; batchSize: number; batchesPerEnqueue: number },
+): number {
   const enqueues = Math.max(1, Math.ceil(Math.ceil(options.rows / options.batchSize) / options.batchesPerEnqueue));
-  return FIXED_EVENTS + enqueues * EVENTS_PER_ENQUEUE + 7 + progressPolls(options.timeoutSeconds, options) * EVENTS_PER_POLL;
+  return (
+    FIXED_EVENTS + enqueues * EVENTS_PER_ENQUEUE + 7 + progressPolls(options.timeoutSeconds, options) * EVENTS_PER_POLL
+  );
 }

@@ -10,12 +10,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
  */
 
 export type KmsAction =
-  | 'kms:Decrypt'
-  | 'kms:Encrypt'
-  | 'kms:GenerateDataKey'
-  | 'kms:ReEncryptFrom'
-  | 'kms:ReEncryptTo'
-  | 'kms:DescribeKey';
+  'kms:Decrypt' | 'kms:Encrypt' | 'kms:GenerateDataKey' | 'kms:ReEncryptFrom' | 'kms:ReEncryptTo' | 'kms:DescribeKey';
 
 export type SecretsManagerAction =
   | 'secretsmanager:GetSecretValue'
@@ -25,7 +20,11 @@ export type SecretsManagerAction =
   | 'secretsmanager:RotateSecret';
 
 /** Use of one KMS key. `viaService` limits it to calls Secrets Manager / SQS make on the caller's behalf. */
-export function kmsStatement(key: IKey, actions: readonly KmsAction[], options: { viaService?: 'secretsmanager' | 'sqs' } = {}): PolicyStatement {
+export function kmsStatement(
+  key: IKey,
+  actions: readonly KmsAction[],
+  options: { viaService?: 'secretsmanager' | 'sqs' } = {},
+): PolicyStatement {
   return new PolicyStatement({
     actions: [...actions],
     resources: [key.keyArn],

@@ -33,5 +33,13 @@ export function keyringStatements(key: IKey, keyring: KeyringAccess): PolicyStat
       kmsStatement(key, ['kms:Decrypt']),
     ];
   }
-  return [kmsStatement(key, ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:DescribeKey'])];
+  return [
+    kmsStatement(key, [
+      'kms:GenerateDataKey',
+      'kms:Decrypt',
+      'kms:ReEncryptFrom',
+      'kms:ReEncryptTo',
+      'kms:DescribeKey',
+    ]),
+  ];
 }

@@ -1,7 +1,13 @@
 import { RemovalPolicy, Stack, type Duration } from 'aws-cdk-lib';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { CfnResourcePolicy, CfnRotationSchedule, CfnSecret, Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  CfnResourcePolicy,
+  CfnRotationSchedule,
+  CfnSecret,
+  Secret,
+  type ISecret,
+} from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { databaseEnvironment, databaseStatements, type DataApiDatabase } from './database';
@@ -90,7 +96,8 @@ export class KeysetRotation extends Construct {
     // The L1 secret: the L2 adds a key-policy statement with kms:GenerateDataKey* / kms:ReEncrypt*
     // for Secrets Manager, which the key policy's account statement already covers.
     const secret = new CfnSecret(this, 'KeysetSecret', {
-      description: 'rekey keyset: every KEK version not yet destroyed, each wrapped by the stack KMS key; the primary marked',
+      description:
+        'rekey keyset: every KEK version not yet destroyed, each wrapped by the stack KMS key; the primary marked',
       kmsKeyId: props.key.keyArn,
       // A bootstrap marker, not key material: the first rotation replaces it with the first keyset.
       // Constant, so that no deployment writes it over a live keyset (KEYSET_BOOTSTRAP_DOCUMENT).
@@ -162,16 +169,21 @@ export class KeysetRotation extends Construct {
       validate: () =>
         this.stateMachine
           ? []
-          : [`KeysetRotation ${this.node.path}: no state machine for finishSecret's rewrap: pass stateMachine or call startsRewrapWith()`],
+          : [
+              `KeysetRotation ${this.node.path}: no state machine for finishSecret's rewrap: pass stateMachine or call startsRewrapWith()`,
+            ],
     });
   }
 
   /** finishSecret starts a `rewrap` execution on `stateMachine` (STATE_MACHINE_ARN + states:StartExecution on it). */
   startsRewrapWith(stateMachine: IStateMachine): void {
-    if (this.stateMachine) throw new ConstructUsageError(`KeysetRotation ${this.node.path}: startsRewrapWith() was already called`);
+    if (this.stateMachine)
+      throw new ConstructUsageError(`KeysetRotation ${this.node.path}: startsRewrapWith() was already called`);
     this.stateMachine = stateMachine;
     this.rotation.function.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
-    this.rotation.role.addToPolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
+    this.rotation.role.addToPolicy(
+      new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }),
+    );
   }
 }
 
@@ -190,15 +202,27 @@ export function checkKeysetRotationProps(
   problems.wholeDays(names.rotateEvery, rotateEvery, 1, 1000);
   const window = props.window ?? SCHEDULE_DEFAULTS.rotationWindow;
   const hours = window.toHours({ integral: false });
-  problems.check(Number.isInteger(hours) && hours >= 1 && hours <= 24, names.window, `must be whole hours from 1 to 24, got ${window.toHumanString()}`);
+  problems.check(
+    Number.isInteger(hours) && hours >= 1 && hours <= 24,
+    names.window,
+    `must be whole hours from 1 to 24, got ${window.toHumanString()}`,
+  );
   const scheduleExpression = props.schedule ?? `rate(${rotateEvery.toDays({ integral: false })} days)`;
   if (props.schedule !== undefined) {
     const m = ROTATION_SCHEDULE.exec(props.schedule);
-    if (!m) problems.add(names.schedule, `must be "rate(N days)", "rate(N hours)" or "cron(min hour day month weekday year)", got ${JSON.stringify(props.schedule)}`);
+    if (!m)
+      problems.add(
+        names.schedule,
+        `must be "rate(N days)", "rate(N hours)" or "cron(min hour day month weekday year)", got ${JSON.stringify(props.schedule)}`,
+      );
     else if (m[2] !== undefined) {
       const n = Number(m[2]);
       const ok = m[3]!.startsWith('day') ? n >= 1 && n <= 1000 : n >= 4 && n <= 23;
-      problems.check(ok, names.schedule, `a rate must be 1–1000 days or 4–23 hours, got ${JSON.stringify(props.schedule)}`);
+      problems.check(
+        ok,
+        names.schedule,
+        `a rate must be 1–1000 days or 4–23 hours, got ${JSON.stringify(props.schedule)}`,
+      );
     }
   }
   return { scheduleExpression, window };

@@ -31,12 +31,25 @@ export function checkLegacyKeysProps(
   problems: PropsProblems,
   registry: EncryptedColumnRegistry | undefined,
   secret: LegacyKeysSecret | undefined,
-  names: { readonly secretArn: string; readonly secretKeyArn: string } = { secretArn: 'legacyKeysSecret.secretArn', secretKeyArn: 'legacyKeysSecret.secretKeyArn' },
+  names: { readonly secretArn: string; readonly secretKeyArn: string } = {
+    secretArn: 'legacyKeysSecret.secretArn',
+    secretKeyArn: 'legacyKeysSecret.secretKeyArn',
+  },
 ): void {
   const prop = names.secretArn;
   if (secret) {
-    problems.pattern(names.secretArn, secret.secretArn, ARN_PATTERNS.secret, 'a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)');
-    problems.pattern(names.secretKeyArn, secret.secretKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+    problems.pattern(
+      names.secretArn,
+      secret.secretArn,
+      ARN_PATTERNS.secret,
+      'a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)',
+    );
+    problems.pattern(
+      names.secretKeyArn,
+      secret.secretKeyArn,
+      ARN_PATTERNS.kmsKey,
+      'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+    );
   }
   const tables = Array.isArray(registry?.tables) ? registry.tables : [];
   const fernet = tables.filter((t) => typeof t === 'object' && t !== null && t.format === 'fernet');
@@ -68,7 +81,9 @@ export function legacyKeysStatements(scope: Construct, secret: LegacyKeysSecret 
   const statements = [secretStatement(secret.secretArn, ['secretsmanager:GetSecretValue'])];
   if (secret.secretKeyArn) {
     const id = 'LegacyKeysSecretKey';
-    const key = (scope.node.tryFindChild(id) as ReturnType<typeof Key.fromKeyArn> | undefined) ?? Key.fromKeyArn(scope, id, secret.secretKeyArn);
+    const key =
+      (scope.node.tryFindChild(id) as ReturnType<typeof Key.fromKeyArn> | undefined) ??
+      Key.fromKeyArn(scope, id, secret.secretKeyArn);
     statements.push(kmsStatement(key, ['kms:Decrypt'], { viaService: 'secretsmanager' }));
   }
   return statements;

@@ -1,4 +1,17 @@
-import { Choice, Condition, Errors, Fail, JitterType, JsonPath, Pass, Succeed, TaskInput, Wait, WaitTime, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  Choice,
+  Condition,
+  Errors,
+  Fail,
+  JitterType,
+  JsonPath,
+  Pass,
+  Succeed,
+  TaskInput,
+  Wait,
+  WaitTime,
+  type IChainable,
+} from 'aws-cdk-lib/aws-stepfunctions';
 import { NON_RETRYABLE_ERROR_NAMES } from '../functions/core/non-retryable-errors';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -99,7 +112,11 @@ const JOB_ID = JsonPath.stringAt('$.job.jobId');
  * CheckProgress runs once before the first wait, so a job with nothing to do
  * goes straight to Verify and the first wait length comes from the job itself.
  */
-export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionTaskFunctions, options: ReencryptionDefinitionOptions): IChainable {
+export function buildReencryptionDefinition(
+  scope: Construct,
+  fns: ReencryptionTaskFunctions,
+  options: ReencryptionDefinitionOptions,
+): IChainable {
   const states = new Construct(scope, 'States');
 
   const jobFailed = new Fail(states, STATE_NAMES.jobFailed, {
@@ -119,7 +136,8 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
   };
 
   const readInput = new Pass(states, STATE_NAMES.readInput, {
-    comment: 'Wraps the execution input (any JSON value) as {input}, so that every later state, and the Catch of ValidateInput, works on an object.',
+    comment:
+      'Wraps the execution input (any JSON value) as {input}, so that every later state, and the Catch of ValidateInput, works on an object.',
     parameters: { input: JsonPath.entirePayload },
   });
 
@@ -163,7 +181,7 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
   );
 
   const dryRunReport = new Succeed(states, STATE_NAMES.dryRunReport, {
-    comment: 'Dry run: the plan\'s counts, nothing changed.',
+    comment: "Dry run: the plan's counts, nothing changed.",
     outputPath: '$.job',
   });
 
@@ -236,12 +254,15 @@ export function buildReencryptionDefinition(scope: Construct, fns: ReencryptionT
       resultPath: '$.finalize',
     }),
   );
-  const completed = new Succeed(states, STATE_NAMES.completed, { comment: 'Every row on the target key; the old key is retired.' });
+  const completed = new Succeed(states, STATE_NAMES.completed, {
+    comment: 'Every row on the target key; the old key is retired.',
+  });
   // A Fail, not a Succeed: the job did its work but rows remain on the old key, which stays usable.
   // Failing the execution surfaces it in the console, to the caller and in the ExecutionsFailed alarm.
   const completedWithErrors = new Fail(states, STATE_NAMES.completedWithErrors, {
     error: EXECUTION_ERRORS.completedWithErrors,
-    cause: 'Rows remain on the old key (failed or changed meanwhile): it was not retired and still decrypts. See rekey_row_errors, fix, and rerun.',
+    cause:
+      'Rows remain on the old key (failed or changed meanwhile): it was not retired and still decrypts. See rekey_row_errors, fix, and rerun.',
   });
 
   const canRetireOldKey = new Choice(states, STATE_NAMES.canRetireOldKey)
@@ -285,7 +306,12 @@ function task(scope: Construct, name: string, fn: IFunction, options: TaskOption
   // straight to the Catch instead of being retried for a minute under States.TaskFailed.
   t.addRetry({ errors: [...NON_RETRYABLE_ERROR_NAMES], maxAttempts: 0 });
   t.addRetry({
-    errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+    errors: [
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ],
     ...serviceRetry,
     jitterStrategy: JitterType.FULL,
   });

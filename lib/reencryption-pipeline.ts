@@ -8,14 +8,28 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, QueryLanguage, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { databaseEnvironment, databaseStatements, type DataApiDatabase } from './database';
-import { FUNCTION_DEFAULTS, FUNCTION_TIMEOUTS, JOB_DEFAULTS, PROGRESS_DEFAULTS, QUEUE_DEFAULTS, SCHEDULE_DEFAULTS, STATE_MACHINE_DEFAULTS, WORKER_BUDGET } from './defaults';
+import {
+  FUNCTION_DEFAULTS,
+  FUNCTION_TIMEOUTS,
+  JOB_DEFAULTS,
+  PROGRESS_DEFAULTS,
+  QUEUE_DEFAULTS,
+  SCHEDULE_DEFAULTS,
+  STATE_MACHINE_DEFAULTS,
+  WORKER_BUDGET,
+} from './defaults';
 import { ENV } from './environment';
 import { PropsProblems } from './errors';
 import { HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, REFERENCE_ROWS, worstCaseHistoryEvents } from './history-budget';
 import { kmsStatement } from './iam';
 import { allowCloudWatchLogs } from './key-policies';
 import { keyringEnvironment, keyringStatements, type KeyringAccess } from './keyring-access';
-import { checkLegacyKeysProps, legacyKeysEnvironment, legacyKeysStatements, type LegacyKeysSecret } from './legacy-keys-access';
+import {
+  checkLegacyKeysProps,
+  legacyKeysEnvironment,
+  legacyKeysStatements,
+  type LegacyKeysSecret,
+} from './legacy-keys-access';
 import { acknowledge, wildcardResourceFindingId } from './nag';
 import { buildReencryptionDefinition, type ReencryptionTaskFunctions } from './reencryption-definition';
 import { RekeyFunction } from './rekey-function';
@@ -166,8 +180,14 @@ export class ReencryptionPipeline extends Construct {
     // (Plan's job targets the active one), Plan/Verify/Finalize/Inventory tell which key a token is under, the worker rotates.
     const legacyEnv = legacyKeysEnvironment(props.legacyKeysSecret);
     const legacyKeys = (): PolicyStatement[] => legacyKeysStatements(this, props.legacyKeysSecret);
-    const fn = (id: string, handler: string, timeout: Duration, environment: Record<string, string>, statements: PolicyStatement[], extra: { memorySize?: number; reservedConcurrentExecutions?: number } = {}): RekeyFunction =>
-      new RekeyFunction(this, id, { handler, key, timeout, environment, statements, ...extra });
+    const fn = (
+      id: string,
+      handler: string,
+      timeout: Duration,
+      environment: Record<string, string>,
+      statements: PolicyStatement[],
+      extra: { memorySize?: number; reservedConcurrentExecutions?: number } = {},
+    ): RekeyFunction => new RekeyFunction(this, id, { handler, key, timeout, environment, statements, ...extra });
 
     const sendBatches = [
       new PolicyStatement({ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], resources: [this.queue.queueArn] }),
@@ -178,11 +198,19 @@ export class ReencryptionPipeline extends Construct {
       [ENV.jobQueueUrl]: this.queue.queueUrl,
       [ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
       // Longer than a message's invisibility after a receive, so a batch a worker just took is never called stuck.
-      [ENV.stuckAfterSeconds]: String(Math.max(900, settings.workerTimeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutFactor * 2)),
+      [ENV.stuckAfterSeconds]: String(
+        Math.max(900, settings.workerTimeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutFactor * 2),
+      ),
     };
     const readDeadLetters = [
-      new PolicyStatement({ actions: ['sqs:GetQueueAttributes'], resources: [this.queue.queueArn, this.deadLetterQueue.queueArn] }),
-      new PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'], resources: [this.deadLetterQueue.queueArn] }),
+      new PolicyStatement({
+        actions: ['sqs:GetQueueAttributes'],
+        resources: [this.queue.queueArn, this.deadLetterQueue.queueArn],
+      }),
+      new PolicyStatement({
+        actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'],
+        resources: [this.deadLetterQueue.queueArn],
+      }),
       kmsStatement(key, ['kms:Decrypt'], { viaService: 'sqs' }),
     ];
     // Every handler builds the same engine runtime (database + registry); only some also hold keys.
@@ -192,22 +220,56 @@ export class ReencryptionPipeline extends Construct {
     const tasks = {
       // kms: ValidateInput registers the stack's KMS key in the catalog from its id alone (no KMS permission
       // needed); hierarchical: the keyset rotation registers its KEKs (keyset-rotation.ts).
-      validateInput: fn('ValidateInput', 'validate-input', FUNCTION_TIMEOUTS.validateInput, { ...base, ...trialEnv, ...legacyEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) }, [...db(), ...legacyKeys()]),
+      validateInput: fn(
+        'ValidateInput',
+        'validate-input',
+        FUNCTION_TIMEOUTS.validateInput,
+        { ...base, ...trialEnv, ...legacyEnv, ...(props.keyring.kind === 'kms' ? keyringEnv : {}) },
+        [...db(), ...legacyKeys()],
+      ),
       plan: fn('Plan', 'plan', FUNCTION_TIMEOUTS.plan, { ...base, ...legacyEnv }, [...db(), ...legacyKeys()]),
-      enqueue: fn('Enqueue', 'enqueue', FUNCTION_TIMEOUTS.enqueue, { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl }, [...db(), ...sendBatches]),
+      enqueue: fn(
+        'Enqueue',
+        'enqueue',
+        FUNCTION_TIMEOUTS.enqueue,
+        { ...base, [ENV.jobQueueUrl]: this.queue.queueUrl },
+        [...db(), ...sendBatches],
+      ),
       // Stuck batches (functions/core/pipeline/stuck-batches.ts): reads both queues' depth and the DLQ's messages, consuming nothing.
-      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, { ...base, ...stuckEnv }, [...db(), ...readDeadLetters]),
-      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv, ...legacyEnv }, [...db(), ...keys(), ...legacyKeys()]),
-      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, { ...base, ...legacyEnv }, [...db(), ...legacyKeys()]),
+      progress: fn('Progress', 'progress', FUNCTION_TIMEOUTS.progress, { ...base, ...stuckEnv }, [
+        ...db(),
+        ...readDeadLetters,
+      ]),
+      verify: fn('Verify', 'verify', FUNCTION_TIMEOUTS.verify, { ...base, ...keyringEnv, ...legacyEnv }, [
+        ...db(),
+        ...keys(),
+        ...legacyKeys(),
+      ]),
+      finalize: fn('Finalize', 'finalize', FUNCTION_TIMEOUTS.finalize, { ...base, ...legacyEnv }, [
+        ...db(),
+        ...legacyKeys(),
+      ]),
       abort: fn('Abort', 'abort', FUNCTION_TIMEOUTS.abort, base, db()),
       markFailed: fn('MarkFailed', 'mark-failed', FUNCTION_TIMEOUTS.markFailed, base, db()),
     };
     this.tasks = tasks;
 
-    const worker = fn('Worker', 'worker', settings.workerTimeout, { ...base, ...keyringEnv, ...legacyEnv, [ENV.workerBatchBudgetMs]: String(WORKER_BUDGET.batchBudget.toMilliseconds()) }, [...db(), ...keys(), ...legacyKeys()], {
-      memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
-      reservedConcurrentExecutions: props.workerReservedConcurrency,
-    });
+    const worker = fn(
+      'Worker',
+      'worker',
+      settings.workerTimeout,
+      {
+        ...base,
+        ...keyringEnv,
+        ...legacyEnv,
+        [ENV.workerBatchBudgetMs]: String(WORKER_BUDGET.batchBudget.toMilliseconds()),
+      },
+      [...db(), ...keys(), ...legacyKeys()],
+      {
+        memorySize: FUNCTION_DEFAULTS.workerMemoryMiB,
+        reservedConcurrentExecutions: props.workerReservedConcurrency,
+      },
+    );
     this.worker = worker.function;
     this.workerEventSource = new SqsEventSource(this.queue, {
       batchSize: settings.workerBatchSize,
@@ -321,7 +383,11 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
   problems.integer('enqueueBatchesPerInvocation', s.enqueueBatchesPerInvocation, 1, 100_000);
   problems.integer('progressMinWaitSeconds', s.minWaitSeconds, 1, 3600);
   problems.integer('progressMaxWaitSeconds', s.maxWaitSeconds, 1, 86_400);
-  problems.check(s.minWaitSeconds <= s.maxWaitSeconds, 'progressMaxWaitSeconds', `must be ≥ progressMinWaitSeconds (${s.minWaitSeconds}), got ${s.maxWaitSeconds}`);
+  problems.check(
+    s.minWaitSeconds <= s.maxWaitSeconds,
+    'progressMaxWaitSeconds',
+    `must be ≥ progressMinWaitSeconds (${s.minWaitSeconds}), got ${s.maxWaitSeconds}`,
+  );
   problems.integer('retiringKeyGraceDays', s.retiringKeyGraceDays, 1, 3650);
   if (!Token.isUnresolved(s.workerTimeout.toSeconds({ integral: false }))) {
     const seconds = s.workerTimeout.toSeconds({ integral: false });
@@ -338,7 +404,11 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
     'executionTimeout',
     `must be from 1 minute to ${maxTimeout} days (the SQS retention of batch messages), got ${s.executionTimeout.toHumanString()}`,
   );
-  const pacingValid = s.minWaitSeconds >= 1 && s.maxWaitSeconds >= s.minWaitSeconds && s.batchSize >= 1 && s.enqueueBatchesPerInvocation >= 1;
+  const pacingValid =
+    s.minWaitSeconds >= 1 &&
+    s.maxWaitSeconds >= s.minWaitSeconds &&
+    s.batchSize >= 1 &&
+    s.enqueueBatchesPerInvocation >= 1;
   if (pacingValid && !Token.isUnresolved(s.executionTimeout.toSeconds())) {
     const events = worstCaseHistoryEvents({
       minWaitSeconds: s.minWaitSeconds,

@@ -47,7 +47,8 @@ export function checkRegistry(problems: PropsProblems, prop: string, registry: u
     }
     const t = table as Record<string, unknown>;
     for (const key of ['name', 'idColumn'] as const) {
-      if (typeof t[key] !== 'string' || !IDENTIFIER.test(t[key] as string)) problems.add(`${at}.${key}`, 'must be a SQL identifier');
+      if (typeof t[key] !== 'string' || !IDENTIFIER.test(t[key] as string))
+        problems.add(`${at}.${key}`, 'must be a SQL identifier');
     }
     if (t.schema !== undefined && (typeof t.schema !== 'string' || !IDENTIFIER.test(t.schema))) {
       problems.add(`${at}.schema`, 'must be a SQL identifier');
@@ -59,12 +60,16 @@ export function checkRegistry(problems: PropsProblems, prop: string, registry: u
       problems.add(`${at}.columns`, 'must list at least one column');
     } else {
       t.columns.forEach((c, j) => {
-        if (typeof c !== 'string' || !IDENTIFIER.test(c)) problems.add(`${at}.columns[${j}]`, 'must be a SQL identifier');
+        if (typeof c !== 'string' || !IDENTIFIER.test(c))
+          problems.add(`${at}.columns[${j}]`, 'must be a SQL identifier');
       });
     }
   });
   const bytes = Buffer.byteLength(JSON.stringify(registry));
   if (bytes > REGISTRY_MAX_BYTES) {
-    problems.add(prop, `is ${bytes} bytes as JSON; it travels in the Lambda environment (4 KB in all), so at most ${REGISTRY_MAX_BYTES} bytes`);
+    problems.add(
+      prop,
+      `is ${bytes} bytes as JSON; it travels in the Lambda environment (4 KB in all), so at most ${REGISTRY_MAX_BYTES} bytes`,
+    );
   }
 }

@@ -109,7 +109,7 @@ export class RekeyFunction extends Construct {
     acknowledgeWildcards(
       this.role,
       logging,
-      'Lambda names its log streams at run time; the wildcard is the stream part of this function\'s own log group ARN.',
+      "Lambda names its log streams at run time; the wildcard is the stream part of this function's own log group ARN.",
     );
     for (const statement of props.statements ?? []) this.role.addToPolicy(statement);
 
@@ -141,7 +141,11 @@ export class RekeyFunction extends Construct {
 }
 
 /** The function of one handler: bundled from its source when present, else the package's pre-bundled code. */
-function functionOfHandler(scope: Construct, handler: string, settings: Omit<FunctionProps, 'code' | 'handler'>): LambdaFunction {
+function functionOfHandler(
+  scope: Construct,
+  handler: string,
+  settings: Omit<FunctionProps, 'code' | 'handler'>,
+): LambdaFunction {
   const entry = handlerEntry(handler);
   if (fs.existsSync(entry)) {
     return new NodejsFunction(scope, 'Function', {
@@ -161,5 +165,9 @@ function functionOfHandler(scope: Construct, handler: string, settings: Omit<Fun
     );
   }
   // The same handler name NodejsFunction gives its bundle (index.js exporting `handler`).
-  return new LambdaFunction(scope, 'Function', { ...settings, code: Code.fromAsset(bundled), handler: 'index.handler' });
+  return new LambdaFunction(scope, 'Function', {
+    ...settings,
+    code: Code.fromAsset(bundled),
+    handler: 'index.handler',
+  });
 }

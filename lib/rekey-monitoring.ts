@@ -19,7 +19,14 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { INVENTORY_DIMENSIONS, METRICS_NAMESPACE, MetricNames, SERVICE_DIMENSION, SERVICE_NAME, type MetricName } from '../functions/core/metrics-names';
+import {
+  INVENTORY_DIMENSIONS,
+  METRICS_NAMESPACE,
+  MetricNames,
+  SERVICE_DIMENSION,
+  SERVICE_NAME,
+  type MetricName,
+} from '../functions/core/metrics-names';
 import { ALARM_DEFAULTS } from './defaults';
 import { ARN_PATTERNS, EMAIL_PATTERN, PropsProblems } from './errors';
 import { allowCloudWatchAlarmsToPublish } from './key-policies';
@@ -149,7 +156,14 @@ export class RekeyMonitoring extends Construct {
         resources: [this.topic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
         },
       }),
     );
@@ -159,9 +173,23 @@ export class RekeyMonitoring extends Construct {
     const errorPeriod = ALARM_DEFAULTS.errorPeriod;
     const rotationPeriod = ALARM_DEFAULTS.rotationPeriod;
     const rekey = (name: MetricName, statistic: string, period: Duration): Metric =>
-      new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME }, statistic, period });
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { [SERVICE_DIMENSION]: SERVICE_NAME },
+        statistic,
+        period,
+      });
 
-    const alarm = (name: string, metric: IMetric, threshold: number, comparisonOperator: ComparisonOperator, description: string, treatMissingData = TreatMissingData.NOT_BREACHING, evaluationPeriods = 1): Alarm => {
+    const alarm = (
+      name: string,
+      metric: IMetric,
+      threshold: number,
+      comparisonOperator: ComparisonOperator,
+      description: string,
+      treatMissingData = TreatMissingData.NOT_BREACHING,
+      evaluationPeriods = 1,
+    ): Alarm => {
       const a = new Alarm(this, name, {
         alarmDescription: `rekey: ${description}`,
         metric,
@@ -181,13 +209,19 @@ export class RekeyMonitoring extends Construct {
     const failedRowsPercent = new MathExpression({
       label: 'Failed rows (%)',
       expression: 'IF((done + failed) > 0, 100 * failed / (done + failed), 0)',
-      usingMetrics: { done: rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod), failed: rekey(MetricNames.RowsFailed, 'Sum', errorPeriod) },
+      usingMetrics: {
+        done: rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod),
+        failed: rekey(MetricNames.RowsFailed, 'Sum', errorPeriod),
+      },
       period: errorPeriod,
     });
     const rotationSuccessPercent = new MathExpression({
       label: 'Rotation success (%)',
       expression: 'IF((ok + failed) > 0, 100 * ok / (ok + failed), 100)',
-      usingMetrics: { ok: rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod), failed: rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod) },
+      usingMetrics: {
+        ok: rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod),
+        failed: rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod),
+      },
       period: rotationPeriod,
     });
     const sfnPeriod = { period: errorPeriod, statistic: 'Sum' };
@@ -207,41 +241,131 @@ export class RekeyMonitoring extends Construct {
     const stalledPeriods = t.pipelineStalledFor.toSeconds() / stalledPeriod.toSeconds();
 
     this.alarms = {
-      EncryptionErrors: alarm('EncryptionErrors', rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod), t.encryptionErrors, GT, `more than ${t.encryptionErrors} encryption errors in 5 minutes`),
-      DecryptionErrors: alarm('DecryptionErrors', rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod), t.decryptionErrors, GT, `more than ${t.decryptionErrors} decryption errors in 5 minutes`),
-      FailedRowsRate: alarm('FailedRowsRate', failedRowsPercent, t.failedRowsPercent, GT, `more than ${t.failedRowsPercent} % of rows failed to re-encrypt in 5 minutes`),
-      RotationSuccessRate: alarm('RotationSuccessRate', rotationSuccessPercent, t.rotationSuccessPercent, LT, `keyset rotation success below ${t.rotationSuccessPercent} % in an hour`),
-      RotationDuration: alarm('RotationDuration', rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod), t.rotationDuration.toMilliseconds(), GT, `keyset rotation p95 duration above ${t.rotationDuration.toHumanString()}`),
-      DeadLetterQueueNotEmpty: alarm('DeadLetterQueueNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }), 1, GTE, 'batch messages in the dead-letter queue: batches failed every delivery'),
-      PipelineStalled: alarm('PipelineStalled', pipelineStalled, 1, GTE, `batch messages waiting and none processed for ${t.pipelineStalledFor.toHumanString()}: workers stalled (throttled, failing, or the event source mapping disabled)`, TreatMissingData.NOT_BREACHING, stalledPeriods),
-      ExecutionsFailed: alarm('ExecutionsFailed', props.stateMachine.metricFailed(sfnPeriod), 1, GTE, 're-encryption execution failed (task error, abort, or completed with errors)'),
-      ExecutionsTimedOut: alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut(sfnPeriod), 1, GTE, 're-encryption execution timed out'),
-      ExecutionsAborted: alarm('ExecutionsAborted', props.stateMachine.metricAborted(sfnPeriod), 1, GTE, 're-encryption execution was stopped'),
-      JobAborted: alarm('JobAborted', rekey(MetricNames.JobAborted, 'Sum', errorPeriod), 1, GTE, 'a job aborted: failed rows passed maxErrorRate'),
+      EncryptionErrors: alarm(
+        'EncryptionErrors',
+        rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod),
+        t.encryptionErrors,
+        GT,
+        `more than ${t.encryptionErrors} encryption errors in 5 minutes`,
+      ),
+      DecryptionErrors: alarm(
+        'DecryptionErrors',
+        rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod),
+        t.decryptionErrors,
+        GT,
+        `more than ${t.decryptionErrors} decryption errors in 5 minutes`,
+      ),
+      FailedRowsRate: alarm(
+        'FailedRowsRate',
+        failedRowsPercent,
+        t.failedRowsPercent,
+        GT,
+        `more than ${t.failedRowsPercent} % of rows failed to re-encrypt in 5 minutes`,
+      ),
+      RotationSuccessRate: alarm(
+        'RotationSuccessRate',
+        rotationSuccessPercent,
+        t.rotationSuccessPercent,
+        LT,
+        `keyset rotation success below ${t.rotationSuccessPercent} % in an hour`,
+      ),
+      RotationDuration: alarm(
+        'RotationDuration',
+        rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod),
+        t.rotationDuration.toMilliseconds(),
+        GT,
+        `keyset rotation p95 duration above ${t.rotationDuration.toHumanString()}`,
+      ),
+      DeadLetterQueueNotEmpty: alarm(
+        'DeadLetterQueueNotEmpty',
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }),
+        1,
+        GTE,
+        'batch messages in the dead-letter queue: batches failed every delivery',
+      ),
+      PipelineStalled: alarm(
+        'PipelineStalled',
+        pipelineStalled,
+        1,
+        GTE,
+        `batch messages waiting and none processed for ${t.pipelineStalledFor.toHumanString()}: workers stalled (throttled, failing, or the event source mapping disabled)`,
+        TreatMissingData.NOT_BREACHING,
+        stalledPeriods,
+      ),
+      ExecutionsFailed: alarm(
+        'ExecutionsFailed',
+        props.stateMachine.metricFailed(sfnPeriod),
+        1,
+        GTE,
+        're-encryption execution failed (task error, abort, or completed with errors)',
+      ),
+      ExecutionsTimedOut: alarm(
+        'ExecutionsTimedOut',
+        props.stateMachine.metricTimedOut(sfnPeriod),
+        1,
+        GTE,
+        're-encryption execution timed out',
+      ),
+      ExecutionsAborted: alarm(
+        'ExecutionsAborted',
+        props.stateMachine.metricAborted(sfnPeriod),
+        1,
+        GTE,
+        're-encryption execution was stopped',
+      ),
+      JobAborted: alarm(
+        'JobAborted',
+        rekey(MetricNames.JobAborted, 'Sum', errorPeriod),
+        1,
+        GTE,
+        'a job aborted: failed rows passed maxErrorRate',
+      ),
       // Missing data is breaching: a day without an inventory report means the inventory failed or did not run.
-      RowsOnOverdueRetiringKeys: alarm('RowsOnOverdueRetiringKeys', rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1)), 0, GT, 'rows still on a rotating key past its grace period, or no daily inventory report for a day (the inventory failed or did not run)', TreatMissingData.BREACHING),
+      RowsOnOverdueRetiringKeys: alarm(
+        'RowsOnOverdueRetiringKeys',
+        rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1)),
+        0,
+        GT,
+        'rows still on a rotating key past its grace period, or no daily inventory report for a day (the inventory failed or did not run)',
+        TreatMissingData.BREACHING,
+      ),
     };
 
     this.functionErrorAlarms = Object.fromEntries(
       Object.entries(props.watchedFunctions ?? {}).map(([name, fn]) => [
         name,
-        alarm(`${name}Errors`, fn.metricErrors({ period: errorPeriod, statistic: 'Sum' }), 1, GTE, `the ${name} function failed (invoked asynchronously: no caller sees its error; see its log group)`),
+        alarm(
+          `${name}Errors`,
+          fn.metricErrors({ period: errorPeriod, statistic: 'Sum' }),
+          1,
+          GTE,
+          `the ${name} function failed (invoked asynchronously: no caller sees its error; see its log group)`,
+        ),
       ]),
     );
     if (props.scheduleDeadLetterQueue) {
       this.scheduleDeadLetterAlarm = alarm(
         'ScheduleDeadLetterQueueNotEmpty',
-        props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: errorPeriod, statistic: 'Maximum' }),
+        props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: errorPeriod,
+          statistic: 'Maximum',
+        }),
         1,
         GTE,
-        'a scheduled rotation or inventory could not be started after every retry (see the schedules\' dead-letter queue)',
+        "a scheduled rotation or inventory could not be started after every retry (see the schedules' dead-letter queue)",
       );
     }
 
     this.certificateAlarms = (props.certificateArns ?? []).map((arn, i) => {
       const a = new Alarm(this, `CertificateExpiry${i}`, {
         alarmDescription: `rekey: ACM certificate ${arn} expires in fewer than ${t.certificateExpiryDays} days`,
-        metric: new Metric({ namespace: 'AWS/CertificateManager', metricName: 'DaysToExpiry', dimensionsMap: { CertificateArn: arn }, statistic: 'Minimum', period: Duration.days(1) }),
+        metric: new Metric({
+          namespace: 'AWS/CertificateManager',
+          metricName: 'DaysToExpiry',
+          dimensionsMap: { CertificateArn: arn },
+          statistic: 'Minimum',
+          period: Duration.days(1),
+        }),
         threshold: t.certificateExpiryDays,
         comparisonOperator: LT,
         evaluationPeriods: 1,
@@ -253,34 +377,71 @@ export class RekeyMonitoring extends Construct {
     });
 
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(1) });
-    const graph = (title: string, left: IMetric[], right: IMetric[] = []): GraphWidget => new GraphWidget({ title, left, right, width: 12 });
+    const graph = (title: string, left: IMetric[], right: IMetric[] = []): GraphWidget =>
+      new GraphWidget({ title, left, right, width: 12 });
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'rekey alarms', alarms: this.allAlarms(), width: 24 }));
     this.dashboard.addWidgets(
-      new AlarmStatusWidget({ title: 'rekey alarms', alarms: this.allAlarms(), width: 24 }),
+      graph(
+        'Rows',
+        [
+          rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod),
+          rekey(MetricNames.RowsFailed, 'Sum', errorPeriod),
+          rekey(MetricNames.RowsSkipped, 'Sum', errorPeriod),
+        ],
+        [failedRowsPercent],
+      ),
+      graph(
+        'Batches',
+        [
+          rekey(MetricNames.BatchDurationMs, 'p50', errorPeriod),
+          rekey(MetricNames.BatchDurationMs, 'p95', errorPeriod),
+        ],
+        [rekey(MetricNames.KmsCalls, 'Sum', errorPeriod)],
+      ),
     );
     this.dashboard.addWidgets(
-      graph('Rows', [rekey(MetricNames.RowsReencrypted, 'Sum', errorPeriod), rekey(MetricNames.RowsFailed, 'Sum', errorPeriod), rekey(MetricNames.RowsSkipped, 'Sum', errorPeriod)], [failedRowsPercent]),
-      graph('Batches', [rekey(MetricNames.BatchDurationMs, 'p50', errorPeriod), rekey(MetricNames.BatchDurationMs, 'p95', errorPeriod)], [rekey(MetricNames.KmsCalls, 'Sum', errorPeriod)]),
-    );
-    this.dashboard.addWidgets(
-      graph('Encryption / decryption errors', [rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod), rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod)]),
+      graph('Encryption / decryption errors', [
+        rekey(MetricNames.EncryptionErrors, 'Sum', errorPeriod),
+        rekey(MetricNames.DecryptionErrors, 'Sum', errorPeriod),
+      ]),
       graph(
         'Batch queue',
-        [props.queue.metricApproximateNumberOfMessagesVisible(), props.deadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+        [
+          props.queue.metricApproximateNumberOfMessagesVisible(),
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+        ],
         [props.queue.metricApproximateAgeOfOldestMessage(), pipelineStalled],
       ),
     );
     this.dashboard.addWidgets(
-      graph('Executions', [props.stateMachine.metricStarted(sfnPeriod), props.stateMachine.metricSucceeded(sfnPeriod), props.stateMachine.metricFailed(sfnPeriod), props.stateMachine.metricTimedOut(sfnPeriod), props.stateMachine.metricAborted(sfnPeriod)]),
-      graph('Keyset rotation', [rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod), rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod)], [rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod)]),
+      graph('Executions', [
+        props.stateMachine.metricStarted(sfnPeriod),
+        props.stateMachine.metricSucceeded(sfnPeriod),
+        props.stateMachine.metricFailed(sfnPeriod),
+        props.stateMachine.metricTimedOut(sfnPeriod),
+        props.stateMachine.metricAborted(sfnPeriod),
+      ]),
+      graph(
+        'Keyset rotation',
+        [
+          rekey(MetricNames.RotationSucceeded, 'Sum', rotationPeriod),
+          rekey(MetricNames.RotationFailed, 'Sum', rotationPeriod),
+        ],
+        [rekey(MetricNames.RotationDurationMs, 'p95', rotationPeriod)],
+      ),
     );
     this.dashboard.addWidgets(
-      graph('Rows per key version (daily inventory)', [
-        new MathExpression({
-          label: '',
-          expression: `SEARCH('{${METRICS_NAMESPACE},${SERVICE_DIMENSION},${INVENTORY_DIMENSIONS.table},${INVENTORY_DIMENSIONS.keyId}} MetricName="${MetricNames.RowsOnKey}"', 'Maximum', 86400)`,
-          period: Duration.days(1),
-        }),
-      ], [rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1))]),
+      graph(
+        'Rows per key version (daily inventory)',
+        [
+          new MathExpression({
+            label: '',
+            expression: `SEARCH('{${METRICS_NAMESPACE},${SERVICE_DIMENSION},${INVENTORY_DIMENSIONS.table},${INVENTORY_DIMENSIONS.keyId}} MetricName="${MetricNames.RowsOnKey}"', 'Maximum', 86400)`,
+            period: Duration.days(1),
+          }),
+        ],
+        [rekey(MetricNames.RowsOnOverdueRetiringKeys, 'Maximum', Duration.days(1))],
+      ),
     );
   }
 
@@ -306,10 +467,17 @@ export interface ResolvedThresholds {
 }
 
 /** The props RekeyMonitoring can check before anything exists. */
-export type RekeyMonitoringOptions = Pick<RekeyMonitoringProps, 'notificationEmails' | 'certificateArns' | 'thresholds'>;
+export type RekeyMonitoringOptions = Pick<
+  RekeyMonitoringProps,
+  'notificationEmails' | 'certificateArns' | 'thresholds'
+>;
 
 /** Adds a problem for every invalid prop; returns the thresholds with defaults applied. */
-export function checkMonitoringProps(problems: PropsProblems, stack: Stack, props: RekeyMonitoringOptions): ResolvedThresholds {
+export function checkMonitoringProps(
+  problems: PropsProblems,
+  stack: Stack,
+  props: RekeyMonitoringOptions,
+): ResolvedThresholds {
   const given = props.thresholds ?? {};
   const t: ResolvedThresholds = {
     encryptionErrors: given.encryptionErrors ?? ALARM_DEFAULTS.encryptionErrors,
@@ -331,10 +499,12 @@ export function checkMonitoringProps(problems: PropsProblems, stack: Stack, prop
   problems.check(
     Number.isInteger(stalled / step) && stalled >= 2 * step && stalled <= 86_400,
     'thresholds.pipelineStalledFor',
-    `must be a multiple of ${ALARM_DEFAULTS.stalledPeriod.toHumanString()} from ${2 * step / 60} minutes to 1 day, got ${t.pipelineStalledFor.toHumanString()}`,
+    `must be a multiple of ${ALARM_DEFAULTS.stalledPeriod.toHumanString()} from ${(2 * step) / 60} minutes to 1 day, got ${t.pipelineStalledFor.toHumanString()}`,
   );
 
-  (props.notificationEmails ?? []).forEach((email, i) => problems.pattern(`notificationEmails[${i}]`, email, EMAIL_PATTERN, 'an e-mail address'));
+  (props.notificationEmails ?? []).forEach((email, i) =>
+    problems.pattern(`notificationEmails[${i}]`, email, EMAIL_PATTERN, 'an e-mail address'),
+  );
   const seen = new Set<string>();
   (props.certificateArns ?? []).forEach((arn, i) => {
     const prop = `certificateArns[${i}]`;
@@ -342,12 +512,18 @@ export function checkMonitoringProps(problems: PropsProblems, stack: Stack, prop
     problems.check(!seen.has(arn), prop, `${arn} is listed twice`);
     seen.add(arn);
     if (!ARN_PATTERNS.acmCertificate.test(arn)) {
-      problems.add(prop, `must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>), got ${JSON.stringify(arn)}`);
+      problems.add(
+        prop,
+        `must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>), got ${JSON.stringify(arn)}`,
+      );
       return;
     }
     const region = Arn.split(arn, ArnFormat.SLASH_RESOURCE_NAME).region;
     if (!Token.isUnresolved(stack.region) && region !== stack.region) {
-      problems.add(prop, `is in ${region}, the stack in ${stack.region}: an alarm reads metrics of its own region only; watch it from a stack in ${region}`);
+      problems.add(
+        prop,
+        `is in ${region}, the stack in ${stack.region}: an alarm reads metrics of its own region only; watch it from a stack in ${region}`,
+      );
     }
   });
   return t;

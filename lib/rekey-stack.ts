@@ -175,7 +175,9 @@ export class RekeyStack extends Stack {
         clusterArn: props.database.clusterArn,
         secretArn: props.database.secretArn,
         databaseName: props.database.databaseName ?? 'postgres',
-        secretKey: props.database.secretKeyArn ? Key.fromKeyArn(this, 'DatabaseSecretKey', props.database.secretKeyArn) : undefined,
+        secretKey: props.database.secretKeyArn
+          ? Key.fromKeyArn(this, 'DatabaseSecretKey', props.database.secretKeyArn)
+          : undefined,
       };
     } else {
       const options = typeof props.trialDatabase === 'object' ? props.trialDatabase : {};
@@ -239,16 +241,26 @@ export class RekeyStack extends Stack {
       thresholds: props.thresholds,
     });
 
-    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start re-encryption executions here' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.pipeline.stateMachine.stateMachineArn,
+      description: 'Start re-encryption executions here',
+    });
     new CfnOutput(this, 'BatchQueueUrl', { value: this.pipeline.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueArn', {
       value: this.pipeline.deadLetterQueue.queueArn,
-      description: 'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
+      description:
+        'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
-    new CfnOutput(this, 'KmsKeyArn', { value: this.key.keyArn, description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)' });
-    new CfnOutput(this, 'KmsKeySource', { value: props.kmsKeyArn ? 'imported' : 'stack', description: 'stack: created by this stack; imported: rekey:kmsKeyArn' });
+    new CfnOutput(this, 'KmsKeyArn', {
+      value: this.key.keyArn,
+      description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)',
+    });
+    new CfnOutput(this, 'KmsKeySource', {
+      value: props.kmsKeyArn ? 'imported' : 'stack',
+      description: 'stack: created by this stack; imported: rekey:kmsKeyArn',
+    });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.schedules.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'InventoryFunctionName', { value: this.pipeline.inventory.function.functionName });
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
@@ -262,7 +274,10 @@ export class RekeyStack extends Stack {
 
 function legacyKeysSecret(props: RekeyStackProps): LegacyKeysSecret | undefined {
   if (props.legacyKeysSecretArn === undefined) return undefined;
-  return { secretArn: props.legacyKeysSecretArn, ...(props.legacyKeysSecretKeyArn ? { secretKeyArn: props.legacyKeysSecretKeyArn } : {}) };
+  return {
+    secretArn: props.legacyKeysSecretArn,
+    ...(props.legacyKeysSecretKeyArn ? { secretKeyArn: props.legacyKeysSecretKeyArn } : {}),
+  };
 }
 
 /** Checks the stack's own props and every part's, and throws one error listing all problems. */
@@ -280,16 +295,43 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
 
   const trial = props.trialDatabase !== undefined && props.trialDatabase !== false;
   if (props.database && trial) problems.add('database', 'give either database or trialDatabase, not both');
-  if (!props.database && !trial) problems.add('database', 'required: an existing Aurora cluster (clusterArn, secretArn), or trialDatabase: true');
+  if (!props.database && !trial)
+    problems.add('database', 'required: an existing Aurora cluster (clusterArn, secretArn), or trialDatabase: true');
   if (props.database) {
     const db = problems.scoped('database');
-    db.pattern('clusterArn', props.database.clusterArn, ARN_PATTERNS.auroraCluster, 'an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)');
-    db.pattern('secretArn', props.database.secretArn, ARN_PATTERNS.secret, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)');
-    db.pattern('databaseName', props.database.databaseName, /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'a PostgreSQL database name');
-    db.pattern('secretKeyArn', props.database.secretKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+    db.pattern(
+      'clusterArn',
+      props.database.clusterArn,
+      ARN_PATTERNS.auroraCluster,
+      'an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)',
+    );
+    db.pattern(
+      'secretArn',
+      props.database.secretArn,
+      ARN_PATTERNS.secret,
+      'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+    );
+    db.pattern(
+      'databaseName',
+      props.database.databaseName,
+      /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+      'a PostgreSQL database name',
+    );
+    db.pattern(
+      'secretKeyArn',
+      props.database.secretKeyArn,
+      ARN_PATTERNS.kmsKey,
+      'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+    );
   }
-  if (trial && typeof props.trialDatabase === 'object') checkTrialDatabaseProps(problems.scoped('trialDatabase'), props.trialDatabase);
-  problems.pattern('kmsKeyArn', props.kmsKeyArn, ARN_PATTERNS.kmsKey, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  if (trial && typeof props.trialDatabase === 'object')
+    checkTrialDatabaseProps(problems.scoped('trialDatabase'), props.trialDatabase);
+  problems.pattern(
+    'kmsKeyArn',
+    props.kmsKeyArn,
+    ARN_PATTERNS.kmsKey,
+    'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+  );
   const deployed = props.deployedKmsKey;
   if (deployed && keyring === 'hierarchical') {
     const unchanged = props.kmsKeyArn ? props.kmsKeyArn === deployed.keyArn : deployed.createdByStack;
@@ -307,10 +349,14 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
   if (props.legacyKeysSecretKeyArn !== undefined && props.legacyKeysSecretArn === undefined) {
     problems.add('legacyKeysSecretKeyArn', 'applies only with legacyKeysSecretArn');
   }
-  checkLegacyKeysProps(problems, props.registry, legacyKeysSecret(props), { secretArn: 'legacyKeysSecretArn', secretKeyArn: 'legacyKeysSecretKeyArn' });
+  checkLegacyKeysProps(problems, props.registry, legacyKeysSecret(props), {
+    secretArn: 'legacyKeysSecretArn',
+    secretKeyArn: 'legacyKeysSecretKeyArn',
+  });
   checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
   // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
-  if (keyring === 'kms' && !props.kmsKeyArn) problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's
+  if (keyring === 'kms' && !props.kmsKeyArn)
+    problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's
   else {
     checkKeysetRotationProps(
       problems,
@@ -319,10 +365,21 @@ function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' |
     );
   }
   if (keyring === 'kms' && (props.rotationSchedule !== undefined || props.rotationWindow !== undefined)) {
-    problems.add('rotationSchedule', 'applies to the hierarchical keyring only (the kms keyring rotates with the KMS key\'s rotationPeriod: use rotationEvery)');
+    problems.add(
+      'rotationSchedule',
+      "applies to the hierarchical keyring only (the kms keyring rotates with the KMS key's rotationPeriod: use rotationEvery)",
+    );
   }
-  checkRotationSchedulesProps(problems, { automaticRotation: false, inventory: props.inventory, tenants: props.tenants });
-  checkMonitoringProps(problems, stack, { notificationEmails: props.notificationEmails, certificateArns: props.certificateArns, thresholds: props.thresholds });
+  checkRotationSchedulesProps(problems, {
+    automaticRotation: false,
+    inventory: props.inventory,
+    tenants: props.tenants,
+  });
+  checkMonitoringProps(problems, stack, {
+    notificationEmails: props.notificationEmails,
+    certificateArns: props.certificateArns,
+    thresholds: props.thresholds,
+  });
   problems.throwIfAny();
   return keyring === 'kms' ? 'kms' : 'hierarchical';
 }

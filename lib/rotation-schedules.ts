@@ -2,7 +2,15 @@ import { Stack, type Duration } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { CfnScheduleGroup, Schedule, ScheduleExpression, ScheduleGroup, ScheduleTargetInput, type IScheduleGroup, type IScheduleTarget } from 'aws-cdk-lib/aws-scheduler';
+import {
+  CfnScheduleGroup,
+  Schedule,
+  ScheduleExpression,
+  ScheduleGroup,
+  ScheduleTargetInput,
+  type IScheduleGroup,
+  type IScheduleTarget,
+} from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaInvoke, StepFunctionsStartExecution, Universal } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -112,23 +120,36 @@ export class RotationSchedules extends Construct {
     const group = new CfnScheduleGroup(this, 'Group');
     this.group = ScheduleGroup.fromScheduleGroupArn(this, 'GroupRef', group.attrArn);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      ...(props.key ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.key } : { encryption: QueueEncryption.SQS_MANAGED }),
+      ...(props.key
+        ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.key }
+        : { encryption: QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       retentionPeriod: QUEUE_DEFAULTS.dlqRetention,
     });
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the schedules\' targets (Scheduler DeadLetterConfig), which cdk-nag does not see as a DLQ.');
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      "This queue is the dead-letter queue of the schedules' targets (Scheduler DeadLetterConfig), which cdk-nag does not see as a DLQ.",
+    );
     const common = { scheduleGroup: this.group, key: props.key };
-    const retry = { retryAttempts: SCHEDULE_DEFAULTS.retryAttempts, maxEventAge: SCHEDULE_DEFAULTS.maxEventAge, deadLetterQueue: this.deadLetterQueue };
+    const retry = {
+      retryAttempts: SCHEDULE_DEFAULTS.retryAttempts,
+      maxEventAge: SCHEDULE_DEFAULTS.maxEventAge,
+      deadLetterQueue: this.deadLetterQueue,
+    };
     // One role per target, assumable only by Scheduler for this account's schedules of this group.
     const targetRole = (id: string, description: string): Role => {
       const role = new Role(this, id, {
         description,
         assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.group.scheduleGroupArn } },
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.group.scheduleGroupArn },
+          },
         }),
       });
       // Scheduler sends failed invocations to the KMS-encrypted DLQ with this role: SQS asks KMS for the data key.
-      if (props.key) role.addToPolicy(kmsStatement(props.key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }));
+      if (props.key)
+        role.addToPolicy(kmsStatement(props.key, ['kms:GenerateDataKey', 'kms:Decrypt'], { viaService: 'sqs' }));
       return role;
     };
     const startExecution = (id: string, input: Record<string, string>): IScheduleTarget =>
@@ -148,11 +169,19 @@ export class RotationSchedules extends Construct {
           target.kind === 'start-rewrap'
             ? startExecution('AutomaticRotation', { mode: 'rewrap' })
             : new Universal({
-                role: targetRole('AutomaticRotationTargetRole', 'EventBridge Scheduler: rotate the rekey keyset secret'),
+                role: targetRole(
+                  'AutomaticRotationTargetRole',
+                  'EventBridge Scheduler: rotate the rekey keyset secret',
+                ),
                 service: 'secretsmanager',
                 action: 'rotateSecret',
                 input: ScheduleTargetInput.fromObject({ SecretId: target.secret.secretArn }),
-                policyStatements: [new PolicyStatement({ actions: ['secretsmanager:RotateSecret'], resources: [target.secret.secretArn] })],
+                policyStatements: [
+                  new PolicyStatement({
+                    actions: ['secretsmanager:RotateSecret'],
+                    resources: [target.secret.secretArn],
+                  }),
+                ],
                 ...retry,
               }),
       });
@@ -166,7 +195,11 @@ export class RotationSchedules extends Construct {
         ...common,
         description: 'rekey daily inventory: rows per key version per table, as metrics',
         schedule: ScheduleExpression.cron({ minute: cron.minute, hour: cron.hour }),
-        target: new LambdaInvoke(props.inventoryFunction, { role, input: ScheduleTargetInput.fromObject({ source: 'schedule' }), ...retry }),
+        target: new LambdaInvoke(props.inventoryFunction, {
+          role,
+          input: ScheduleTargetInput.fromObject({ source: 'schedule' }),
+          ...retry,
+        }),
       });
       acknowledge(
         role,
@@ -195,7 +228,8 @@ export type RotationSchedulesOptions = Pick<RotationSchedulesProps, 'automaticRo
 
 /** Adds a problem for every invalid prop; returns the automatic rotation interval. */
 export function checkRotationSchedulesProps(problems: PropsProblems, props: RotationSchedulesOptions): Duration {
-  const rotationEvery = (props.automaticRotation !== false && props.automaticRotation?.every) || SCHEDULE_DEFAULTS.rotationEvery;
+  const rotationEvery =
+    (props.automaticRotation !== false && props.automaticRotation?.every) || SCHEDULE_DEFAULTS.rotationEvery;
   if (props.automaticRotation !== false) problems.wholeDays('automaticRotation.every', rotationEvery, 1, 3650);
   if (props.inventory) {
     problems.pattern('inventory.minute', props.inventory.minute, /^([0-5]?\d)$/, 'a minute 0–59');
@@ -207,7 +241,12 @@ export function checkRotationSchedulesProps(problems: PropsProblems, props: Rota
     problems.check(!seen.has(t.tenant), `tenants[${i}].tenant`, `${JSON.stringify(t.tenant)} is listed twice`);
     seen.add(t.tenant);
     problems.wholeDays(`tenants[${i}].every`, t.every, 1, 3650);
-    if (t.mode !== undefined) problems.check(t.mode === 'rewrap' || t.mode === 'reencrypt', `tenants[${i}].mode`, `must be "rewrap" or "reencrypt", got ${JSON.stringify(t.mode)}`);
+    if (t.mode !== undefined)
+      problems.check(
+        t.mode === 'rewrap' || t.mode === 'reencrypt',
+        `tenants[${i}].mode`,
+        `must be "rewrap" or "reencrypt", got ${JSON.stringify(t.mode)}`,
+      );
   });
   return rotationEvery;
 }

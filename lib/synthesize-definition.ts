@@ -56,11 +56,20 @@ export function synthesizeStateMachineDefinition(props: Partial<RekeyStackProps>
       nag: false,
       outdir,
       context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
-      stackProps: { ...(props.trialDatabase ? {} : { database: DEFINITION_STAND_INS.database }), registry: DEFINITION_STAND_INS.registry, ...props },
+      stackProps: {
+        ...(props.trialDatabase ? {} : { database: DEFINITION_STAND_INS.database }),
+        registry: DEFINITION_STAND_INS.registry,
+        ...props,
+      },
     });
-    const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
-    const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
-    if (machines.length !== 1) throw new DefinitionSynthesisError(`expected one state machine in ${stack.stackName}, found ${machines.length}`);
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
+    const machines = Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+    );
+    if (machines.length !== 1)
+      throw new DefinitionSynthesisError(`expected one state machine in ${stack.stackName}, found ${machines.length}`);
     const [logicalId, machine] = machines[0]!;
     const text = concrete(machine.Properties?.DefinitionString, logicalId);
     return JSON.parse(text) as StateMachineDefinition;
@@ -84,7 +93,8 @@ function concrete(value: unknown, where: string): string {
   }
   if (Array.isArray(obj['Fn::GetAtt'])) {
     const [id, attribute] = obj['Fn::GetAtt'] as [string, string];
-    if (attribute === 'Arn') return `arn:aws:lambda:${PSEUDO['AWS::Region']}:${PSEUDO['AWS::AccountId']}:function:${id}`;
+    if (attribute === 'Arn')
+      return `arn:aws:lambda:${PSEUDO['AWS::Region']}:${PSEUDO['AWS::AccountId']}:function:${id}`;
     return `${id}.${attribute}`;
   }
   throw new DefinitionSynthesisError(`${where}: cannot make ${JSON.stringify(value)} concrete in the definition`);

@@ -2,7 +2,14 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { FlowLogDestination, FlowLogTrafficType, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { AuroraPostgresEngineVersion, CfnDBCluster, ClusterInstance, Credentials, DatabaseCluster, DatabaseClusterEngine } from 'aws-cdk-lib/aws-rds';
+import {
+  AuroraPostgresEngineVersion,
+  CfnDBCluster,
+  ClusterInstance,
+  Credentials,
+  DatabaseCluster,
+  DatabaseClusterEngine,
+} from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import type { DataApiDatabase } from './database';
 import { FUNCTION_DEFAULTS, TRIAL_DATABASE_DEFAULTS } from './defaults';
@@ -69,7 +76,10 @@ export class TrialDatabase extends Construct {
       retention: FUNCTION_DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: FlowLogTrafficType.ALL });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: FlowLogDestination.toCloudWatchLogs(flowLogs),
+      trafficType: FlowLogTrafficType.ALL,
+    });
 
     this.cluster = new DatabaseCluster(this, 'Cluster', {
       engine: DatabaseClusterEngine.auroraPostgres({ version: AuroraPostgresEngineVersion.VER_17_7 }),
@@ -93,7 +103,11 @@ export class TrialDatabase extends Construct {
     const cfn = this.cluster.node.defaultChild as CfnDBCluster;
     cfn.masterUserSecret = { kmsKeyId: props.key.keyArn };
     if (!settings.deletionProtection) {
-      acknowledge(this.cluster, 'AwsSolutions-RDS10', 'A trial cluster is throwaway: cdk destroy must delete it (RemovalPolicy.SNAPSHOT keeps a final snapshot). trialDatabase.deletionProtection: true turns protection on.');
+      acknowledge(
+        this.cluster,
+        'AwsSolutions-RDS10',
+        'A trial cluster is throwaway: cdk destroy must delete it (RemovalPolicy.SNAPSHOT keeps a final snapshot). trialDatabase.deletionProtection: true turns protection on.',
+      );
     }
 
     this.database = {
@@ -119,9 +133,17 @@ export function checkTrialDatabaseProps(problems: PropsProblems, props: TrialDat
     maxCapacity: props.maxCapacity ?? TRIAL_DATABASE_DEFAULTS.maxCapacity,
   };
   const halfSteps = (prop: string, v: number, min: number): void =>
-    problems.check(Number.isFinite(v) && v >= min && v <= 256 && Number.isInteger(v * 2), prop, `must be ${min}–256 ACU in steps of 0.5, got ${v}`);
+    problems.check(
+      Number.isFinite(v) && v >= min && v <= 256 && Number.isInteger(v * 2),
+      prop,
+      `must be ${min}–256 ACU in steps of 0.5, got ${v}`,
+    );
   halfSteps('minCapacity', s.minCapacity, 0);
   halfSteps('maxCapacity', s.maxCapacity, 1);
-  problems.check(s.minCapacity <= s.maxCapacity, 'maxCapacity', `must be ≥ minCapacity (${s.minCapacity}), got ${s.maxCapacity}`);
+  problems.check(
+    s.minCapacity <= s.maxCapacity,
+    'maxCapacity',
+    `must be ≥ minCapacity (${s.minCapacity}), got ${s.maxCapacity}`,
+  );
   return s;
 }

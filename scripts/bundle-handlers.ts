@@ -50,7 +50,10 @@ export async function bundleHandlers(outdir: string): Promise<string[]> {
 if (require.main === module) {
   const outdir = path.resolve(process.argv[2] ?? path.join(PROJECT_ROOT, PREBUNDLED_HANDLERS_DIR));
   bundleHandlers(outdir).then(
-    (names) => console.log(`bundled ${names.length} handlers into ${path.relative(process.cwd(), outdir) || '.'}: ${names.join(', ')}`),
+    (names) =>
+      console.log(
+        `bundled ${names.length} handlers into ${path.relative(process.cwd(), outdir) || '.'}: ${names.join(', ')}`,
+      ),
     (err: unknown) => {
       console.error(err instanceof Error ? err.message : err);
       process.exitCode = 1;

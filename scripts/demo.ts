@@ -56,8 +56,10 @@ interface DemoDatabase {
 
 async function startDatabase(): Promise<DemoDatabase> {
   const pglite = process.argv.includes('--pglite');
-  if (process.env.DATABASE_URL && !pglite) return { url: process.env.DATABASE_URL, kind: 'DATABASE_URL', concurrent: true, stop: async () => undefined };
-  if (findPostgresBinDir() && !pglite) return { ...(await startThrowawayPostgres()), kind: 'a throwaway PostgreSQL cluster (initdb)', concurrent: true };
+  if (process.env.DATABASE_URL && !pglite)
+    return { url: process.env.DATABASE_URL, kind: 'DATABASE_URL', concurrent: true, stop: async () => undefined };
+  if (findPostgresBinDir() && !pglite)
+    return { ...(await startThrowawayPostgres()), kind: 'a throwaway PostgreSQL cluster (initdb)', concurrent: true };
   return { ...(await startPgliteServer()), kind: 'embedded PGlite', concurrent: false };
 }
 
@@ -89,7 +91,13 @@ async function run(): Promise<number> {
       ENCRYPTION_KEY_FALLBACK: keys.fernetOld,
     };
     const env = { ...process.env, ...keyEnv, DATABASE_URL: db.url, REKEY_ACTOR: 'demo' };
-    const io = { stdout: (t: string) => void process.stdout.write(t), stderr: (t: string) => void process.stderr.write(t), isTTY: false, env, cwd: dir };
+    const io = {
+      stdout: (t: string) => void process.stdout.write(t),
+      stderr: (t: string) => void process.stderr.write(t),
+      isTTY: false,
+      env,
+      cwd: dir,
+    };
     const rekey = async (...args: string[]): Promise<number> => {
       out(`\n$ rekey ${args.join(' ')}`);
       return main(['--config', join(dir, 'rekey.config.json'), ...args], io);
@@ -109,10 +117,22 @@ async function run(): Promise<number> {
     say('2. The key catalog, registered from the environment (new keys primary, old ones rotating)');
     await rekey('keys', 'list');
 
-    say(`3. The plan of each job (rekey plan: a dry run, changes nothing), for the ${runner === 'cli' ? 'CLI job runner' : 'state machine'}`);
+    say(
+      `3. The plan of each job (rekey plan: a dry run, changes nothing), for the ${runner === 'cli' ? 'CLI job runner' : 'state machine'}`,
+    );
     const plans: RotationPlan[] = [];
     for (const job of jobs) {
-      const args = ['plan', '--mode', job.mode, '-t', job.table, '--runner', runner, '--concurrency', String(concurrency)];
+      const args = [
+        'plan',
+        '--mode',
+        job.mode,
+        '-t',
+        job.table,
+        '--runner',
+        runner,
+        '--concurrency',
+        String(concurrency),
+      ];
       out(`\n$ rekey ${args.join(' ')}`);
       const plan = await planOf(['--config', join(dir, 'rekey.config.json'), '--json', '--quiet', ...args], io);
       printPlan(io, { json: false }, plan);
@@ -132,11 +152,24 @@ async function run(): Promise<number> {
         out(`\n${job.label}: --mode ${job.mode} on ${job.table}`);
         const calls = kmsCalls();
         const started = Date.now();
-        const code = pipeline ? await pipeline.run(job) : await rekey('reencrypt', '--mode', job.mode, '-t', job.table, '--concurrency', String(concurrency));
+        const code = pipeline
+          ? await pipeline.run(job)
+          : await rekey('reencrypt', '--mode', job.mode, '-t', job.table, '--concurrency', String(concurrency));
         const wallSeconds = (Date.now() - started) / 1000;
         const done = await lastJob(sql);
         failed ||= code;
-        outcomes.push({ job, plan: plans[i]!, jobId: done.id, status: done.status, rowsDone: done.rowsDone, rowsFailed: done.rowsFailed, batchSeconds: done.batchSeconds, wallSeconds, kmsCalls: kmsCalls() - calls, retired: done.retired });
+        outcomes.push({
+          job,
+          plan: plans[i]!,
+          jobId: done.id,
+          status: done.status,
+          rowsDone: done.rowsDone,
+          rowsFailed: done.rowsFailed,
+          batchSeconds: done.batchSeconds,
+          wallSeconds,
+          kmsCalls: kmsCalls() - calls,
+          retired: done.retired,
+        });
       }
     } finally {
       await pipeline?.stop();
@@ -152,10 +185,12 @@ async function run(): Promise<number> {
     for (const line of formatOutcomes(outcomes)) out(line);
     out(
       [
-        'rows/s: rows ÷ the job row\'s started → finished. KMS calls: the plan\'s count / the requests this process sent (counted at KMSClient.send; the raw keyring makes none).',
+        "rows/s: rows ÷ the job row's started → finished. KMS calls: the plan's count / the requests this process sent (counted at KMSClient.send; the raw keyring makes none).",
         "job s: the plan's batches + planning/verify scans / the job row's started → finished.",
         `total s: the plan's whole duration / the wall clock of the ${runner === 'cli' ? '`rekey reencrypt`' : 'execution'}${
-          runner === 'cli' ? '' : ` (the plan counts AWS's Wait states between progress polls, ≥ ${PIPELINE_SHAPE.progress.minWaitSeconds} s; the local runtime waits 100 ms in each)`
+          runner === 'cli'
+            ? ''
+            : ` (the plan counts AWS's Wait states between progress polls, ≥ ${PIPELINE_SHAPE.progress.minWaitSeconds} s; the local runtime waits 100 ms in each)`
         }.`,
       ].join('\n'),
     );
@@ -176,7 +211,10 @@ function describe(job: DemoJob): string {
 }
 
 /** `rekey plan --json`, parsed: the CLI's own planning, printed by the demo with the CLI's printPlan. */
-async function planOf(argv: string[], io: { env: NodeJS.ProcessEnv; cwd: string; stderr: (t: string) => void }): Promise<RotationPlan> {
+async function planOf(
+  argv: string[],
+  io: { env: NodeJS.ProcessEnv; cwd: string; stderr: (t: string) => void },
+): Promise<RotationPlan> {
   let json = '';
   const code = await main(argv, { ...io, isTTY: false, stdout: (t: string) => void (json += t) });
   if (code !== 0) throw new Error(`rekey ${argv.join(' ')} exited ${code}`);
@@ -189,7 +227,11 @@ async function planOf(argv: string[], io: { env: NodeJS.ProcessEnv; cwd: string;
  * through SQS (moto_server) into the real worker handler. Progress is read
  * from the job row, as the state machine's CheckProgress does.
  */
-async function startPipeline(url: string, sql: SqlPool, keyEnv: Record<string, string>): Promise<{ run(job: DemoJob): Promise<number>; stop(): Promise<void> }> {
+async function startPipeline(
+  url: string,
+  sql: SqlPool,
+  keyEnv: Record<string, string>,
+): Promise<{ run(job: DemoJob): Promise<number>; stop(): Promise<void> }> {
   // Loaded only on this path: the CDK synthesis behind it is the heaviest import of the project.
   const { runLocalPipeline } = await import('../functions/local/pipeline');
   const { synthesizeStateMachineDefinition } = await import('../lib/synthesize-definition');
@@ -215,12 +257,22 @@ async function startPipeline(url: string, sql: SqlPool, keyEnv: Record<string, s
     };
     const ticker = setInterval(() => void report().catch(() => undefined), 500);
     try {
-      const result = await runLocalPipeline({ input: { mode: job.mode, tables: [job.table] }, databaseUrl: url, sqsEndpoint: moto.endpoint, registry: REGISTRY, keyEnv, definition, workers: CONCURRENCY });
+      const result = await runLocalPipeline({
+        input: { mode: job.mode, tables: [job.table] },
+        databaseUrl: url,
+        sqsEndpoint: moto.endpoint,
+        registry: REGISTRY,
+        keyEnv,
+        definition,
+        workers: CONCURRENCY,
+      });
       clearInterval(ticker);
       await report();
       const states = result.history.filter((s, i, all) => all.indexOf(s) === i);
       out(`states: ${states.join(' → ')}`);
-      out(`SQS: ${result.worker.messages} batch messages in ${result.worker.invocations} worker invocations, ${result.deadLetters} in the DLQ`);
+      out(
+        `SQS: ${result.worker.messages} batch messages in ${result.worker.invocations} worker invocations, ${result.deadLetters} in the DLQ`,
+      );
       if (result.error) out(`  ended ${result.error.name}: ${result.error.message}`);
       return result.error ? 1 : 0;
     } finally {

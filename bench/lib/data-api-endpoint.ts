@@ -15,10 +15,15 @@ export interface EndpointProcess {
 
 /** Forks this file with tsx (the bench's own loader) and waits for its endpoint. */
 export async function startEndpointProcess(databaseUrl: string, maxConnections: number): Promise<EndpointProcess> {
-  const child: ChildProcess = fork(__filename, [databaseUrl, String(maxConnections)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(__filename, [databaseUrl, String(maxConnections)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const endpoint = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { endpoint: string }).endpoint));
-    child.once('exit', (code) => reject(new Error(`the Data API endpoint process exited (${code}) before it listened`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the Data API endpoint process exited (${code}) before it listened`)),
+    );
   });
   return {
     endpoint,

@@ -27,7 +27,8 @@ function context(ctx: Ctx): Buffer {
   return Buffer.concat([lp(ctx.table), lp(ctx.column), lp(ctx.rowId), tenant]);
 }
 
-const wrapAad = (keyId: string, ctx: Ctx): Buffer => Buffer.concat([Buffer.from([0x77, 1, keyId.length]), Buffer.from(keyId, 'latin1'), context(ctx)]);
+const wrapAad = (keyId: string, ctx: Ctx): Buffer =>
+  Buffer.concat([Buffer.from([0x77, 1, keyId.length]), Buffer.from(keyId, 'latin1'), context(ctx)]);
 const dataAad = (ctx: Ctx): Buffer => Buffer.concat([Buffer.from([0x64, 1]), context(ctx)]);
 
 function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
@@ -45,7 +46,10 @@ function open(key: Buffer, nonceAndSealed: Buffer, aad: Buffer): Buffer {
 }
 
 export class NaiveEnvelope {
-  constructor(private readonly keks: Map<string, Buffer>, private readonly primary: string) {}
+  constructor(
+    private readonly keks: Map<string, Buffer>,
+    private readonly primary: string,
+  ) {}
 
   encrypt(plaintext: string, ctx: Ctx): string {
     const dek = randomBytes(32);
@@ -55,7 +59,13 @@ export class NaiveEnvelope {
       const data = seal(dek, Buffer.from(plaintext, 'utf8'), dataAad(ctx));
       const len = Buffer.alloc(2);
       len.writeUInt16BE(wrapped.length);
-      const env = Buffer.concat([Buffer.from([1, this.primary.length]), Buffer.from(this.primary, 'latin1'), len, wrapped, data]);
+      const env = Buffer.concat([
+        Buffer.from([1, this.primary.length]),
+        Buffer.from(this.primary, 'latin1'),
+        len,
+        wrapped,
+        data,
+      ]);
       return 'rk1:' + env.toString('base64url');
     } finally {
       dek.fill(0);

@@ -47,7 +47,9 @@ async function run(data: BatchWorkerData): Promise<void> {
   parentPort?.unref();
   try {
     while (!stopping) {
-      const claimed = await claimWithRetry(() => claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS));
+      const claimed = await claimWithRetry(() =>
+        claimNextBatch(runtime.sql, data.jobId, worker, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS),
+      );
       if (!claimed) break;
       try {
         const result = await executeClaimedBatch(deps, claimed);
@@ -67,6 +69,10 @@ async function run(data: BatchWorkerData): Promise<void> {
 if (parentPort && workerData) {
   run(workerData as BatchWorkerData).then(
     () => parentPort!.postMessage({ type: 'done' }),
-    (err: unknown) => parentPort!.postMessage({ type: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+    (err: unknown) =>
+      parentPort!.postMessage({
+        type: 'error',
+        message: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      }),
   );
 }

@@ -70,7 +70,9 @@ function refuseResumeConflicts(cmd: Command): void {
   const given = NEW_JOB_FLAGS.filter((key) => cmd.getOptionValueSource(key) === 'cli');
   if (given.length === 0) return;
   const flags = given.map((key) => cmd.options.find((o) => o.attributeName() === key)!.long!).join(', ');
-  throw new UsageError(`--resume continues a job with the options it was created with: drop ${flags} (or start a new job without --resume)`);
+  throw new UsageError(
+    `--resume continues a job with the options it was created with: drop ${flags} (or start a new job without --resume)`,
+  );
 }
 
 /** One line that says what is wrong and what to do; rekey's errors already do, others get their name. */
@@ -96,12 +98,18 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--config <path>', 'encrypted-column registry (default: ./rekey.config.json)')
     .option('--json', 'machine-readable output on stdout')
     .option('-q, --quiet', 'no start-up or progress lines')
-    .addOption(new Option('--keyring <kind>', 'where the keys come from (default: raw, from SECRETS_ENCRYPTION_KEY/_PREVIOUS)').choices(['raw', 'hierarchical', 'kms']))
+    .addOption(
+      new Option(
+        '--keyring <kind>',
+        'where the keys come from (default: raw, from SECRETS_ENCRYPTION_KEY/_PREVIOUS)',
+      ).choices(['raw', 'hierarchical', 'kms']),
+    )
     .option('--keyset-secret <arn>', 'hierarchical keyring: the keyset secret (default: $REKEY_KEYSET_SECRET_ARN)')
     .option('--actor <name>', 'who is acting, for the audit log (default: $USER)');
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
-  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
     async (...args: A): Promise<void> => {
       setCode(await fn(...args));
     };
@@ -115,8 +123,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
     .option('--concurrency <n>', 'worker threads (each with its own connection)', positiveInt(64), 1)
     .option('--max-error-rate <r>', 'abort when failed rows pass this fraction (default: 0.01)', rate)
-    .option('--target-key <id>', 'key to move to (default: the primary key, or the tenant\'s own key with --tenant)')
-    .option('--tenant <tenant>', "only this tenant's rows (tables with a tenantColumn), moved to the tenant's own active key")
+    .option('--target-key <id>', "key to move to (default: the primary key, or the tenant's own key with --tenant)")
+    .option(
+      '--tenant <tenant>',
+      "only this tenant's rows (tables with a tenantColumn), moved to the tenant's own active key",
+    )
     .option('--resume <job>', 'pick up an interrupted job (with the options it was created with)')
     .action(
       wrap(async (opts: Parameters<typeof reencryptCommand>[1], cmd: Command) => {
@@ -131,12 +142,25 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
     .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
     .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
-    .option('--concurrency <n>', 'workers (default: 1 for the CLI, the pipeline\'s Lambda concurrency for the state machine)', positiveInt(1000))
-    .option('--target-key <id>', 'key to move to (default: the primary key, or the tenant\'s own key with --tenant)')
+    .option(
+      '--concurrency <n>',
+      "workers (default: 1 for the CLI, the pipeline's Lambda concurrency for the state machine)",
+      positiveInt(1000),
+    )
+    .option('--target-key <id>', "key to move to (default: the primary key, or the tenant's own key with --tenant)")
     .option('--tenant <tenant>', "only this tenant's rows")
-    .option('--runner <runner>', 'where the job would run: cli | state-machine', oneOf(['cli', 'state-machine'] as const), 'cli')
+    .option(
+      '--runner <runner>',
+      'where the job would run: cli | state-machine',
+      oneOf(['cli', 'state-machine'] as const),
+      'cli',
+    )
     .option('--region <region>', 'AWS region for the KMS quota default (default: $AWS_REGION, else us-east-1)')
-    .option('--kms-quota <n>', "the account's KMS symmetric request quota per second (default: the region's)", positiveNumber)
+    .option(
+      '--kms-quota <n>',
+      "the account's KMS symmetric request quota per second (default: the region's)",
+      positiveNumber,
+    )
     .option('--prices <file.json>', 'prices replacing the built-in table (docs/plan.md)')
     .action(wrap(async (opts: Parameters<typeof planCommand>[1], cmd: Command) => planCommand(globals(cmd), opts, io)));
 
@@ -145,23 +169,33 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('count rows per key version; exit 0 only when every row is on the primary key')
     .option('--decrypt', 'also decrypt every value (counts failures, prints no plaintext)')
     .option('-t, --table <name>', 'only this table (repeatable)', collect)
-    .action(wrap(async (opts: { decrypt?: boolean; table?: string[] }, cmd: Command) => verifyCommand(globals(cmd), opts, io)));
+    .action(
+      wrap(async (opts: { decrypt?: boolean; table?: string[] }, cmd: Command) =>
+        verifyCommand(globals(cmd), opts, io),
+      ),
+    );
 
   program
     .command('inventory')
     .description('rows per key version and legacy/plaintext state, per table')
     .option('-t, --table <name>', 'only this table (repeatable)', collect)
-    .action(wrap(async (opts: { table?: string[] }, cmd: Command) => verifyCommand(globals(cmd), opts, io, 'inventory')));
+    .action(
+      wrap(async (opts: { table?: string[] }, cmd: Command) => verifyCommand(globals(cmd), opts, io, 'inventory')),
+    );
 
   program
     .command('status')
     .description('latest jobs, or one job with its batches and row errors')
     .argument('[job]', 'job id')
-    .action(wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)));
+    .action(
+      wrap(async (job: string | undefined, _opts: unknown, cmd: Command) => statusCommand(globals(cmd), job, io)),
+    );
 
   program
     .command('doctor')
-    .description('check a deployment from its stack outputs: keys, Data API, schema, registry, alarms, schedules, DLQ (exit 0 only when all pass)')
+    .description(
+      'check a deployment from its stack outputs: keys, Data API, schema, registry, alarms, schedules, DLQ (exit 0 only when all pass)',
+    )
     .requiredOption('--outputs <file>', 'cdk deploy --outputs-file JSON')
     .option('--stack <name>', 'the stack in --outputs (default: the only one)')
     .option('--database-name <name>', 'the database the Data API opens (default: the DatabaseName output)')
@@ -177,7 +211,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--dead-letter-queue-url <url>', 'the dead-letter queue (default: DeadLetterQueueUrl from --outputs)')
     .option('--state-machine-arn <arn>', 'the re-encryption state machine (default: StateMachineArn from --outputs)')
     .option('--no-start', 'reopen the job and move the messages, but only print the execution to start')
-    .action(wrap(async (job: string, opts: RedriveOptions, cmd: Command) => redriveCommand(globals(cmd), job, opts, io)));
+    .action(
+      wrap(async (job: string, opts: RedriveOptions, cmd: Command) => redriveCommand(globals(cmd), job, opts, io)),
+    );
 
   program
     .command('readers')
@@ -192,44 +228,69 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(wrap(async (opts: { status?: boolean }, cmd: Command) => migrateCommand(globals(cmd), opts, io)));
 
   const keys = program.command('keys').description('the key catalog: list, add, activate, retire, destroy, rollback');
-  const keyAction = (name: 'add' | 'activate' | 'retire' | 'destroy', description: string, build?: (c: Command) => Command) => {
+  const keyAction = (
+    name: 'add' | 'activate' | 'retire' | 'destroy',
+    description: string,
+    build?: (c: Command) => Command,
+  ) => {
     let c = keys.command(name).description(description).argument('<id>', 'key id, e.g. kek-v3');
     if (build) c = build(c);
-    c.action(wrap(async (id: string, opts: Record<string, unknown>, cmd: Command) => keysCommand(globals(cmd), name, id, opts, io)));
+    c.action(
+      wrap(async (id: string, opts: Record<string, unknown>, cmd: Command) =>
+        keysCommand(globals(cmd), name, id, opts, io),
+      ),
+    );
   };
   keys
     .command('list')
     .description('every key with its status')
     .option('--tenant <tenant>', 'only this tenant scope')
-    .action(wrap(async (opts: { tenant?: string }, cmd: Command) => keysCommand(globals(cmd), 'list', undefined, opts, io)));
+    .action(
+      wrap(async (opts: { tenant?: string }, cmd: Command) => keysCommand(globals(cmd), 'list', undefined, opts, io)),
+    );
   keyAction('add', 'register a new key version (pending)', (c) =>
     c
       .addOption(new Option('--keyring <kind>', 'raw | kms | hierarchical').choices(['raw', 'kms', 'hierarchical']))
       .option('--kms-key-arn <arn>', 'kms keyring: the KMS key')
       .option('--tenant <tenant>', 'tenant scope (default: global)'),
   );
-  keyAction('activate', 'make a key primary once every live reader can decrypt it; the current one becomes rotating', (c) =>
-    c
-      .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
-      .option('--force', 'activate although live readers cannot decrypt the key (written to the audit log)'),
+  keyAction(
+    'activate',
+    'make a key primary once every live reader can decrypt it; the current one becomes rotating',
+    (c) =>
+      c
+        .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
+        .option('--force', 'activate although live readers cannot decrypt the key (written to the audit log)'),
   );
   keyAction('retire', 'retire a rotating key (refused while values remain under it)');
-  keyAction('destroy', 'destroy a retired key (with --force, a tenant key still in use too): irreversible (crypto-shredding)', (c) =>
-    c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
+  keyAction(
+    'destroy',
+    'destroy a retired key (with --force, a tenant key still in use too): irreversible (crypto-shredding)',
+    (c) => c.option('--yes', 'confirm').option('--force', 'destroy even though values remain under it'),
   );
   keys
     .command('promote')
-    .description('two-phase keyset rotation: make the KEK the rotation published decrypt-only the primary, once every live reader has it')
+    .description(
+      'two-phase keyset rotation: make the KEK the rotation published decrypt-only the primary, once every live reader has it',
+    )
     .argument('<id>', 'key id, e.g. kek-v3')
     .option('--wait <seconds>', 'wait up to this long for lagging readers to report the key', positiveInt(86_400))
     .option('--force', 'promote although live readers cannot decrypt the key (written to the audit log)')
-    .action(wrap(async (id: string, opts: { wait?: number; force?: boolean }, cmd: Command) => promoteCommand(globals(cmd), id, opts, io)));
+    .action(
+      wrap(async (id: string, opts: { wait?: number; force?: boolean }, cmd: Command) =>
+        promoteCommand(globals(cmd), id, opts, io),
+      ),
+    );
   keys
     .command('rollback')
     .description('make the previous key primary again and rewrap everything back to it')
     .option('--to <id>', 'the key to return to (default: the rotating key)')
     .option('-b, --batch-size <n>', 'rows per batch', positiveInt(MAX_BATCH_SIZE))
-    .action(wrap(async (opts: { to?: string; batchSize?: number }, cmd: Command) => keysCommand(globals(cmd), 'rollback', undefined, opts, io)));
+    .action(
+      wrap(async (opts: { to?: string; batchSize?: number }, cmd: Command) =>
+        keysCommand(globals(cmd), 'rollback', undefined, opts, io),
+      ),
+    );
 
   for (const c of [program, ...program.commands, ...keys.commands]) {
     c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -28,7 +28,9 @@ export function progressReporter(io: CliIo, quiet: boolean): { update(p: JobProg
       } else if (attempted - lastLine >= 1000 || (attempted === p.rowsTotal && !ended)) {
         ended = attempted === p.rowsTotal;
         lastLine = attempted - (attempted % 1000);
-        io.stderr(`Progress: ${attempted}/${p.rowsTotal} records processed (${Math.round(p.rowsPerSecond)} rows/s, ${p.rowsFailed} failed)\n`);
+        io.stderr(
+          `Progress: ${attempted}/${p.rowsTotal} records processed (${Math.round(p.rowsPerSecond)} rows/s, ${p.rowsFailed} failed)\n`,
+        );
       }
     },
     done() {

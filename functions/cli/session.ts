@@ -27,7 +27,9 @@ export async function openSession(
     for (const change of runtime.catalogChanges) io.stderr(`Key catalog: ${change}\n`);
     const c = runtime.connection;
     if (c) {
-      io.stderr(`Connected to database ${c.host}:${c.port}/${c.database} (${c.tls ? `TLS, sslmode=${c.sslmode}` : 'no TLS'})\n`);
+      io.stderr(
+        `Connected to database ${c.host}:${c.port}/${c.database} (${c.tls ? `TLS, sslmode=${c.sslmode}` : 'no TLS'})\n`,
+      );
     }
   }
   await warnLaggingReaders(runtime, io);
@@ -61,7 +63,9 @@ async function warnLaggingReaders(runtime: EngineRuntime, io: CliIo): Promise<vo
   const change = runtime.catalogChanges.find((x) => /^(would )?(register(ed)? \S+ \(active\)|activate(d)? )/.test(x));
   if (!change) return;
   const key = runtime.primaryKeyId();
-  const { lagging } = await rolloutStatus(runtime.sql, key, runtime.reader ? [runtime.reader.readerId] : []).catch(() => ({ lagging: [] }));
+  const { lagging } = await rolloutStatus(runtime.sql, key, runtime.reader ? [runtime.reader.readerId] : []).catch(
+    () => ({ lagging: [] }),
+  );
   if (lagging.length === 0) return;
   io.stderr(
     `WARNING: ${lagging.length} live reader(s) cannot decrypt ${key}, which ${change.startsWith('would') ? 'would become' : 'is now'} the primary key: ` +

@@ -3,7 +3,8 @@ import { InvalidArgumentError } from 'commander';
 /** commander value parsers: a bad value is a usage error (exit 2) naming the flag's expectation. */
 export function positiveInt(max: number) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(value))
+      throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
     const n = Number(value);
     if (n < 1 || n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}, got ${value}`);
     return n;
@@ -34,6 +35,7 @@ export function oneOf<T extends string>(allowed: readonly T[]) {
 
 export function positiveNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
   return n;
 }

@@ -21,10 +21,13 @@ export function startBatchWorkers(count: number, data: BatchWorkerData): WorkerP
   const workers = Array.from({ length: count }, () =>
     file.endsWith('.ts')
       ? // Worker threads do not inherit tsx's loader: register it in the thread before loading the worker.
-        new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(file)});`, {
-          eval: true,
-          workerData: data,
-        })
+        new Worker(
+          `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(file)});`,
+          {
+            eval: true,
+            workerData: data,
+          },
+        )
       : new Worker(file, { workerData: data }),
   );
   const finished = Promise.all(
@@ -42,7 +45,9 @@ export function startBatchWorkers(count: number, data: BatchWorkerData): WorkerP
   ).then(() => undefined);
   // Observed by the caller later; never an unhandled rejection in between.
   finished.catch(() => undefined);
-  const exited = Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())))).then(() => undefined);
+  const exited = Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())))).then(
+    () => undefined,
+  );
   return {
     finished,
     exited,

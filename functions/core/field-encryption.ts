@@ -60,7 +60,12 @@ export type StoredValueKind =
 export async function createFieldEncryption(options: FieldEncryptionOptions): Promise<FieldEncryption> {
   const cipher = await EnvelopeCipher.create(options);
   const reader = options.readers
-    ? await startReaderHeartbeat({ ...options.readers, kind: 'library', keyring: options.keyring, policy: cipher.policy })
+    ? await startReaderHeartbeat({
+        ...options.readers,
+        kind: 'library',
+        keyring: options.keyring,
+        policy: cipher.policy,
+      })
     : undefined;
   return new FieldEncryption(cipher, options.legacyReaders ?? [], reader);
 }
@@ -156,7 +161,10 @@ const REKEY_TEXT_PREFIX = /^rk\d{1,3}:/;
 function storedValue(stored: unknown): Buffer | string {
   if (typeof stored === 'string' || Buffer.isBuffer(stored)) return stored;
   if (stored instanceof Uint8Array) return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-  throw new EnvelopeFormatError('bad-type', `a stored value must be a string or a Buffer, got ${stored === null ? 'null' : typeof stored}`);
+  throw new EnvelopeFormatError(
+    'bad-type',
+    `a stored value must be a string or a Buffer, got ${stored === null ? 'null' : typeof stored}`,
+  );
 }
 
 /**

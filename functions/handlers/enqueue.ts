@@ -33,6 +33,7 @@ export const handler = rekeyHandler('Enqueue', async (event: EnqueueEvent) => {
       }),
     );
     // Retryable as a whole: the batches already sent are idempotent.
-    if (result.Failed && result.Failed.length > 0) throw new QueueSendError(result.Failed.length, messages.length, result.Failed[0]!.Code);
+    if (result.Failed && result.Failed.length > 0)
+      throw new QueueSendError(result.Failed.length, messages.length, result.Failed[0]!.Code);
   });
 });

@@ -11,5 +11,7 @@ export interface PlanEvent {
 export const handler = rekeyHandler('Plan', async (event: PlanEvent) => {
   const runtime = await containerRuntime();
   await runtime.refreshPolicy();
-  return planStep(runtime.deps, event.executionId, event.request, (tenant) => runtime.policy.encryptionKeyId(tenant), { region: process.env.AWS_REGION });
+  return planStep(runtime.deps, event.executionId, event.request, (tenant) => runtime.policy.encryptionKeyId(tenant), {
+    region: process.env.AWS_REGION,
+  });
 });

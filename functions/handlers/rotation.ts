@@ -62,7 +62,8 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   if (!env.STATE_MACHINE_ARN) missing.push('STATE_MACHINE_ARN (the state machine finishSecret starts the rewrap on)');
   const db = missingDatabaseEnv(env);
   if (db.length > 0) missing.push(`${db.join(', ')} (the catalog database through the Data API; or DATABASE_URL)`);
-  if (missing.length > 0) throw new RotationConfigError(`the rotation function's environment is incomplete: set ${missing.join('; ')}`);
+  if (missing.length > 0)
+    throw new RotationConfigError(`the rotation function's environment is incomplete: set ${missing.join('; ')}`);
   const sql = containerSql(env);
   let schema: Promise<void> | undefined;
   const deps: RotationDeps = {

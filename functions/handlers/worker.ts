@@ -21,10 +21,13 @@ export function parseBatchMessage(record: SQSRecord): { jobId: string; batchId: 
   } catch {
     throw new MalformedMessageError(record.messageId, 'the body is not JSON');
   }
-  if (typeof message !== 'object' || message === null) throw new MalformedMessageError(record.messageId, 'the body is not a JSON object');
+  if (typeof message !== 'object' || message === null)
+    throw new MalformedMessageError(record.messageId, 'the body is not a JSON object');
   const { jobId, batchId } = message;
-  if (typeof jobId !== 'string' || !isJobId(jobId)) throw new MalformedMessageError(record.messageId, 'jobId must be a job uuid');
-  if (typeof batchId !== 'string' || !parseBatchId(batchId)) throw new MalformedMessageError(record.messageId, 'batchId must be "table#seq"');
+  if (typeof jobId !== 'string' || !isJobId(jobId))
+    throw new MalformedMessageError(record.messageId, 'jobId must be a job uuid');
+  if (typeof batchId !== 'string' || !parseBatchId(batchId))
+    throw new MalformedMessageError(record.messageId, 'batchId must be "table#seq"');
   return { jobId, batchId };
 }
 
@@ -98,8 +101,10 @@ async function runRecord(record: SQSRecord): Promise<void> {
   metrics.addMetric(MetricNames.RowsSkipped, MetricUnit.Count, result.counts.skipped + result.counts.conflicted);
   metrics.addMetric(MetricNames.BatchDurationMs, MetricUnit.Milliseconds, Date.now() - started);
   metrics.addMetric(MetricNames.KmsCalls, MetricUnit.Count, runtime.keyring.stats().kmsCalls - kmsBefore);
-  if (result.valueErrors?.decryption) metrics.addMetric(MetricNames.DecryptionErrors, MetricUnit.Count, result.valueErrors.decryption);
-  if (result.valueErrors?.encryption) metrics.addMetric(MetricNames.EncryptionErrors, MetricUnit.Count, result.valueErrors.encryption);
+  if (result.valueErrors?.decryption)
+    metrics.addMetric(MetricNames.DecryptionErrors, MetricUnit.Count, result.valueErrors.decryption);
+  if (result.valueErrors?.encryption)
+    metrics.addMetric(MetricNames.EncryptionErrors, MetricUnit.Count, result.valueErrors.encryption);
   logger.info('batch', { jobId, batchId, outcome: result.outcome, ...result.counts });
   if (retry) throw new BatchBusyError(jobId, batchId);
 }
@@ -110,5 +115,9 @@ async function runRecord(record: SQSRecord): Promise<void> {
 // its item failures, not thrown: the same redelivery, without counting a Lambda error or
 // making the event source mapping back off as if the function were broken.
 export const handler = rekeyHandler('Worker', async (event: SQSEvent, context: Context) =>
-  processPartialResponse(event, recordHandler, processor, { context, processInParallel: false, throwOnFullBatchFailure: false }),
+  processPartialResponse(event, recordHandler, processor, {
+    context,
+    processInParallel: false,
+    throwOnFullBatchFailure: false,
+  }),
 );

@@ -6,11 +6,16 @@ export abstract class LocalRuntimeError extends RekeyError {}
 /** The definition and the local task implementations do not match: a Task state has no handler, or a handler no state. */
 export class TaskMappingError extends LocalRuntimeError {
   readonly code = 'LOCAL_TASK_MAPPING';
-  constructor(readonly missing: readonly string[], readonly unknown: readonly string[]) {
+  constructor(
+    readonly missing: readonly string[],
+    readonly unknown: readonly string[],
+  ) {
     super(
       [
         missing.length ? `no local implementation for Task state(s): ${missing.join(', ')}` : '',
-        unknown.length ? `local implementations given for states the definition does not have: ${unknown.join(', ')}` : '',
+        unknown.length
+          ? `local implementations given for states the definition does not have: ${unknown.join(', ')}`
+          : '',
       ]
         .filter(Boolean)
         .join('; '),

@@ -91,7 +91,12 @@ export interface ReceivedMessage {
 export function sqsRecordOfMessage(message: ReceivedMessage, eventSourceARN: string, awsRegion?: string): SQSRecord {
   const a = message.Attributes ?? {};
   const attributes: Partial<SQSRecordAttributes> = {};
-  for (const name of ['ApproximateReceiveCount', 'SentTimestamp', 'SenderId', 'ApproximateFirstReceiveTimestamp'] as const) {
+  for (const name of [
+    'ApproximateReceiveCount',
+    'SentTimestamp',
+    'SenderId',
+    'ApproximateFirstReceiveTimestamp',
+  ] as const) {
     if (a[name] !== undefined) attributes[name] = a[name];
   }
   return sqsRecord(message.Body ?? '', {

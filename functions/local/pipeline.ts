@@ -57,16 +57,24 @@ export interface PipelineQueues {
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:rekey';
 
 /** Creates a batch queue with a DLQ after maxReceiveCount receives, as the stack does. */
-export async function createPipelineQueues(sqs: SQSClient, suffix = Math.random().toString(36).slice(2, 10)): Promise<PipelineQueues> {
+export async function createPipelineQueues(
+  sqs: SQSClient,
+  suffix = Math.random().toString(36).slice(2, 10),
+): Promise<PipelineQueues> {
   const deadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `rekey-dlq-${suffix}` }))).QueueUrl!;
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const dlqArn = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }))
+  ).Attributes!.QueueArn!;
   const queueUrl = (
     await sqs.send(
       new CreateQueueCommand({
         QueueName: `rekey-jobs-${suffix}`,
         Attributes: {
           VisibilityTimeout: '30',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount }),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn,
+            maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount,
+          }),
         },
       }),
     )
@@ -110,7 +118,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   const problems = [
     ...(options.databaseUrl ? [] : ['databaseUrl is required (postgres://...)']),
     ...(options.sqsEndpoint ? [] : ['sqsEndpoint is required (moto_server, e.g. http://127.0.0.1:5000)']),
-    ...(options.workers === undefined || (Number.isInteger(options.workers) && options.workers >= 1) ? [] : ['workers must be a whole number ≥ 1']),
+    ...(options.workers === undefined || (Number.isInteger(options.workers) && options.workers >= 1)
+      ? []
+      : ['workers must be a whole number ≥ 1']),
   ];
   if (problems.length > 0) throw new LocalPipelineOptionsError(problems);
   const registry = resolveRegistry(options.registry);
@@ -184,10 +194,14 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       // Report it as Step Functions does: the Fail state's (or uncaught task's) Error and Cause.
       const failure = execution.failure();
       const e = err as { name?: string; message?: string };
-      error = failure ? { name: failure.error, message: failure.cause } : { name: e.name ?? 'Error', message: e.message ?? String(err) };
+      error = failure
+        ? { name: failure.error, message: failure.cause }
+        : { name: e.name ?? 'Error', message: e.message ?? String(err) };
     }
     await events.stop();
-    const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const dlq = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
     return {
       output,
       ...(error ? { error } : {}),

@@ -2,7 +2,11 @@
  * aws-local-stepfunctions calls Promise.withResolvers, which Node gained in 22.
  * The project supports Node 20 for its tools and tests, so provide it there.
  */
-type Resolvers<T> = { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
+type Resolvers<T> = {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+};
 
 const PromiseCtor = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> };
 if (typeof PromiseCtor.withResolvers !== 'function') {

@@ -143,6 +143,10 @@ export class SqsEventSource {
   private toRecord(m: Message): SQSRecord {
     // Receive attributes not returned count as a first receive now.
     const now = String(Date.now());
-    return sqsRecordOfMessage({ ...m, Attributes: { SentTimestamp: now, ApproximateFirstReceiveTimestamp: now, ...m.Attributes } }, this.queueArn, this.options.region);
+    return sqsRecordOfMessage(
+      { ...m, Attributes: { SentTimestamp: now, ApproximateFirstReceiveTimestamp: now, ...m.Attributes } },
+      this.queueArn,
+      this.options.region,
+    );
   }
 }

@@ -77,17 +77,20 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
   }
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
-  const execution = machine.run(input as never, {
-    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
-    context: {
-      Execution: {
-        Id: `arn:aws:states:local:000000000000:execution:rekey:${options.executionName ?? 'local'}`,
-        Name: options.executionName ?? 'local',
-        Input: input,
-        StartTime: new Date().toISOString(),
+  const execution = machine.run(
+    input as never,
+    {
+      overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:local:000000000000:execution:rekey:${options.executionName ?? 'local'}`,
+          Name: options.executionName ?? 'local',
+          Input: input,
+          StartTime: new Date().toISOString(),
+        },
       },
-    },
-  } as never);
+    } as never,
+  );
 
   const history: string[] = [];
   const states: { name: string; type: string }[] = [];
@@ -99,7 +102,11 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
         history.push(String(state?.name));
         states.push({ name: String(state?.name), type: String(state?.type) });
       }
-      if (event.type === 'ExecutionFailed') failure = { error: String(event.Error), cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? '') };
+      if (event.type === 'ExecutionFailed')
+        failure = {
+          error: String(event.Error),
+          cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? ''),
+        };
       options.onEvent?.(event);
     }
   })();
@@ -111,7 +118,11 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
   return { result, history, states, failure: () => failure, abort: () => execution.abort() };
 }
 
-function collectStates(definition: AslDefinition, match: (s: AslState) => boolean, into = new Map<string, AslState>()): Map<string, AslState> {
+function collectStates(
+  definition: AslDefinition,
+  match: (s: AslState) => boolean,
+  into = new Map<string, AslState>(),
+): Map<string, AslState> {
   for (const [name, state] of Object.entries(definition.States)) {
     if (match(state)) into.set(name, state);
     for (const nested of [state.Iterator, state.ItemProcessor, ...(state.Branches ?? [])]) {

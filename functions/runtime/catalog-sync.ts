@@ -45,11 +45,17 @@ type Step = { readonly kind: 'register-rotating' | 'register-active' | 'activate
  * missing, and the second must then find it registered, not fail on a
  * duplicate.
  */
-export async function syncKeyringWithCatalog(sql: Sql, keyring: KeySource, actor: string, options: SyncOptions = {}): Promise<SyncResult> {
+export async function syncKeyringWithCatalog(
+  sql: Sql,
+  keyring: KeySource,
+  actor: string,
+  options: SyncOptions = {},
+): Promise<SyncResult> {
   const ids = await keyring.keyIds();
   const primary = await keyring.primaryKeyId();
   const family = keyring.kind === 'fernet' ? 'fernet' : 'kek';
-  const ofFamily = (keys: readonly CatalogKey[]): CatalogKey[] => keys.filter((k) => isFernetKeyId(k.id) === (family === 'fernet'));
+  const ofFamily = (keys: readonly CatalogKey[]): CatalogKey[] =>
+    keys.filter((k) => isFernetKeyId(k.id) === (family === 'fernet'));
   const seen = ofFamily(await new KeyCatalog(sql).list());
   const planned = plan(seen, ids, primary, family);
   if (planned.length === 0) return { changes: [] };
@@ -64,7 +70,8 @@ export async function syncKeyringWithCatalog(sql: Sql, keyring: KeySource, actor
     for (const step of plan(ofFamily(await catalog.list()), ids, primary, family)) {
       const previous = step.kind === 'register-rotating' ? undefined : await catalog.active(null, family);
       const kmsKeyArn = kmsKeyOf(keyring, step.id);
-      if (step.kind === 'register-rotating') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn, status: 'rotating' }, actor);
+      if (step.kind === 'register-rotating')
+        await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn, status: 'rotating' }, actor);
       if (step.kind === 'register-active') await catalog.add({ id: step.id, keyring: keyring.kind, kmsKeyArn }, actor);
       if (step.kind !== 'register-rotating') await catalog.activate(step.id, actor);
       changes.push(describeStep(step, previous?.id, false));
@@ -82,13 +89,19 @@ export interface KeySource {
 
 /** The Fernet keys as a key source: registered as keyring `fernet`, primary (ENCRYPTION_KEY) active, fallbacks rotating. */
 export function fernetKeySource(reader: FernetReader): KeySource {
-  return { kind: 'fernet', keyIds: () => Promise.resolve(reader.keyIds()), primaryKeyId: () => Promise.resolve(reader.primaryKeyId()) };
+  return {
+    kind: 'fernet',
+    keyIds: () => Promise.resolve(reader.keyIds()),
+    primaryKeyId: () => Promise.resolve(reader.primaryKeyId()),
+  };
 }
 
 /** The steps that bring `known` in line with the keyring; throws when the keyring's primary cannot become active without an operator. */
 function plan(known: readonly CatalogKey[], ids: readonly string[], primary: string, family: 'kek' | 'fernet'): Step[] {
   const byId = new Map(known.map((k) => [k.id, k]));
-  const steps: Step[] = ids.filter((id) => id !== primary && !byId.has(id)).map((id) => ({ kind: 'register-rotating', id }));
+  const steps: Step[] = ids
+    .filter((id) => id !== primary && !byId.has(id))
+    .map((id) => ({ kind: 'register-rotating', id }));
   const current = byId.get(primary);
   if (!current) return [...steps, { kind: 'register-active', id: primary }];
   if (current.status === 'pending') return [...steps, { kind: 'activate', id: primary }];

@@ -107,7 +107,10 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
   let liveness: ReturnType<typeof createPgLiveness> | undefined;
   if (!sql) {
     const url = options.databaseUrl ?? env.DATABASE_URL;
-    if (!url) throw new RuntimeConfigError('no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)');
+    if (!url)
+      throw new RuntimeConfigError(
+        'no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)',
+      );
     connection = describeConnection(url, env);
     sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
     // Runners on their own sessions can prove they are alive (and, killed, gone): reencrypt/lease-takeover.ts.
@@ -116,18 +119,22 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
   try {
     if (options.applyMigrations) await migrate(sql);
     else await assertSchemaCurrent(sql);
-    const keyring = options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
+    const keyring =
+      options.keyring ?? keyringFromEnv(env, { kind: options.keyringKind, keysetSecretId: options.keysetSecretId });
     const audit = new AuditLog(sql);
     const catalog = new KeyCatalog(sql, { audit });
     const fernet = FernetReader.configured(env) ? FernetReader.fromEnv(env) : undefined;
     const apply = { apply: options.syncCatalog !== 'preview' };
     const syncFernet = fernet !== undefined && (options.syncFernetKeys ?? options.syncCatalog !== false);
     const catalogChanges = [
-      ...(options.syncCatalog === false ? [] : (await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes),
+      ...(options.syncCatalog === false
+        ? []
+        : (await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes),
       // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
       ...(syncFernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
     ];
-    const previewPrimary = options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
+    const previewPrimary =
+      options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
     let policy: KeyPolicy = await catalog.policy();
     const policyProxy: KeyPolicy = {
       assertCanEncrypt: (id, tenant) => policy.assertCanEncrypt(id, tenant),
@@ -163,7 +170,9 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       faults: testPauseHook(env),
     };
     const pool = sql;
-    const reader = options.reader ? await startReaderHeartbeat({ sql, kind: options.reader, keyring, policy: policyProxy, env }) : undefined;
+    const reader = options.reader
+      ? await startReaderHeartbeat({ sql, kind: options.reader, keyring, policy: policyProxy, env })
+      : undefined;
     return {
       sql: pool,
       ...(connection ? { connection } : {}),
@@ -175,7 +184,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       deps,
       catalogChanges,
       // Previewed (dry run): the key the catalog sync would make active, which is what a real run would target.
-      primaryKeyId: () => (previewPrimary ?? policy.encryptionKeyId(null)),
+      primaryKeyId: () => previewPrimary ?? policy.encryptionKeyId(null),
       fernetPrimaryKeyId: () => fernet?.primaryKeyId(),
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
@@ -201,6 +210,7 @@ export class RuntimeConfigError extends RekeyError {
 function resolveRegistry(registry: Registry | string | undefined, env: NodeJS.ProcessEnv): Registry {
   if (registry && typeof registry !== 'string') return registry;
   if (typeof registry === 'string') return loadRegistry(registry);
-  if (env.REKEY_REGISTRY_JSON) return parseRegistry(JSON.parse(env.REKEY_REGISTRY_JSON) as unknown, 'REKEY_REGISTRY_JSON');
+  if (env.REKEY_REGISTRY_JSON)
+    return parseRegistry(JSON.parse(env.REKEY_REGISTRY_JSON) as unknown, 'REKEY_REGISTRY_JSON');
   return loadRegistry();
 }

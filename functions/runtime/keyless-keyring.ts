@@ -39,6 +39,8 @@ export class KeylessKeyring implements Keyring {
   }
 
   private refused(what: string): KeyMaterialError {
-    return new KeyMaterialError(`${this.functionName} has no key access (KEYRING_KIND is not set) and cannot ${what}: give the function the keyring's environment and permissions`);
+    return new KeyMaterialError(
+      `${this.functionName} has no key access (KEYRING_KIND is not set) and cannot ${what}: give the function the keyring's environment and permissions`,
+    );
   }
 }

@@ -32,7 +32,10 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv, choice: KeyringChoice = {
       return RawKeyring.fromEnv(env);
     case 'hierarchical': {
       const secretId = choice.keysetSecretId ?? env.REKEY_KEYSET_SECRET_ARN;
-      if (!secretId) throw new KeyMaterialError('the hierarchical keyring needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN');
+      if (!secretId)
+        throw new KeyMaterialError(
+          'the hierarchical keyring needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN',
+        );
       return new HierarchicalKeyring({
         kms: new AwsKmsAdapter(new KMSClient(aws)),
         secrets: new AwsSecretsAdapter(new SecretsManagerClient(aws)),
@@ -41,7 +44,10 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv, choice: KeyringChoice = {
     }
     case 'kms': {
       const spec = env.REKEY_KMS_KEYS?.trim();
-      if (!spec) throw new KeyMaterialError('the kms keyring needs REKEY_KMS_KEYS=<id>=<kms key arn or alias>,… (primary first)');
+      if (!spec)
+        throw new KeyMaterialError(
+          'the kms keyring needs REKEY_KMS_KEYS=<id>=<kms key arn or alias>,… (primary first)',
+        );
       const keys = spec.split(',').map((entry, i) => {
         const eq = entry.indexOf('=');
         if (eq <= 0) throw new KeyMaterialError(`REKEY_KMS_KEYS[${i + 1}] must be <id>=<kms key arn or alias>`);

@@ -16,7 +16,10 @@ export function testPauseHook(env: NodeJS.ProcessEnv): FaultHook | undefined {
   const spec = env.REKEY_TEST_PAUSE_AT;
   if (!spec) return undefined;
   const m = /^([a-z.-]+):([1-9][0-9]*)$/.exec(spec);
-  if (!m) throw new Error(`REKEY_TEST_PAUSE_AT must be <fault point>:<n>, e.g. batch.written:2 (got ${JSON.stringify(spec)})`);
+  if (!m)
+    throw new Error(
+      `REKEY_TEST_PAUSE_AT must be <fault point>:<n>, e.g. batch.written:2 (got ${JSON.stringify(spec)})`,
+    );
   const point = m[1]!;
   const nth = Number(m[2]);
   const pauseMs = Math.min(Number(env.REKEY_TEST_PAUSE_MS ?? MAX_PAUSE_MS) || MAX_PAUSE_MS, MAX_PAUSE_MS);

@@ -40,14 +40,37 @@ export function countKmsCalls(): () => number {
 }
 
 /** The newest real (not dry-run) job: the one the demo just ran. */
-export async function lastJob(sql: SqlPool): Promise<{ id: string; status: string; rowsDone: number; rowsFailed: number; batchSeconds: number; retired: string[] }> {
-  const { rows } = await sql.query<{ id: string; status: string; rows_done: string; rows_failed: string; started_at: Date | null; finished_at: Date | null; retired_key_ids: string[] }>(
+export async function lastJob(sql: SqlPool): Promise<{
+  id: string;
+  status: string;
+  rowsDone: number;
+  rowsFailed: number;
+  batchSeconds: number;
+  retired: string[];
+}> {
+  const { rows } = await sql.query<{
+    id: string;
+    status: string;
+    rows_done: string;
+    rows_failed: string;
+    started_at: Date | null;
+    finished_at: Date | null;
+    retired_key_ids: string[];
+  }>(
     'SELECT id, status, rows_done, rows_failed, started_at, finished_at, retired_key_ids FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1',
   );
   const job = rows[0];
   if (!job) throw new Error('the demo found no job after running one');
-  const seconds = job.started_at && job.finished_at ? (job.finished_at.getTime() - job.started_at.getTime()) / 1000 : NaN;
-  return { id: job.id, status: job.status, rowsDone: Number(job.rows_done), rowsFailed: Number(job.rows_failed), batchSeconds: seconds, retired: job.retired_key_ids };
+  const seconds =
+    job.started_at && job.finished_at ? (job.finished_at.getTime() - job.started_at.getTime()) / 1000 : NaN;
+  return {
+    id: job.id,
+    status: job.status,
+    rowsDone: Number(job.rows_done),
+    rowsFailed: Number(job.rows_failed),
+    batchSeconds: seconds,
+    retired: job.retired_key_ids,
+  };
 }
 
 /**
@@ -60,13 +83,26 @@ export async function lastJob(sql: SqlPool): Promise<{ id: string; status: strin
 export function formatOutcomes(outcomes: readonly JobOutcome[]): string[] {
   const s = (x: number): string => (Number.isFinite(x) ? formatSeconds(x) : '-');
   const rows: string[][] = [
-    ['job', 'mode', 'status', 'rows', 'rows/s', 'row errors', 'KMS calls plan/run', 'job s plan/run', 'total s plan/run', 'retired'],
+    [
+      'job',
+      'mode',
+      'status',
+      'rows',
+      'rows/s',
+      'row errors',
+      'KMS calls plan/run',
+      'job s plan/run',
+      'total s plan/run',
+      'retired',
+    ],
     ...outcomes.map((o) => [
       o.job.label,
       o.job.mode,
       o.status,
       o.rowsDone.toLocaleString('en-US'),
-      Number.isFinite(o.batchSeconds) ? Math.round(o.rowsDone / Math.max(o.batchSeconds, 0.001)).toLocaleString('en-US') : '-',
+      Number.isFinite(o.batchSeconds)
+        ? Math.round(o.rowsDone / Math.max(o.batchSeconds, 0.001)).toLocaleString('en-US')
+        : '-',
       String(o.rowsFailed),
       `${o.plan.total.kmsCalls} / ${o.kmsCalls}`,
       `${s(o.plan.duration.batchPhaseSeconds + o.plan.duration.scanSeconds)} / ${s(o.batchSeconds)}`,
@@ -75,6 +111,10 @@ export function formatOutcomes(outcomes: readonly JobOutcome[]): string[] {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i < 3 || i === 9 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (r: readonly string[]): string =>
+    r
+      .map((c, i) => (i < 3 || i === 9 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), ...rows.slice(1).map(line)];
 }

@@ -20,7 +20,12 @@ export const DEMO_TABLES = [RK1_TABLE, PLAINTEXT_TABLE, FERNET_TABLE] as const;
 export const REGISTRY = {
   tables: [
     { name: RK1_TABLE, idColumn: 'id', columns: ['api_key_encrypted'] },
-    { name: PLAINTEXT_TABLE, idColumn: 'id', columns: ['email_encrypted'], encrypt: { email: { target: 'email_encrypted', clearSource: true } } },
+    {
+      name: PLAINTEXT_TABLE,
+      idColumn: 'id',
+      columns: ['email_encrypted'],
+      encrypt: { email: { target: 'email_encrypted', clearSource: true } },
+    },
     { name: FERNET_TABLE, idColumn: 'id', columns: ['token'], format: 'fernet' },
   ],
 };
@@ -53,7 +58,12 @@ export interface DemoKeys {
 }
 
 export function makeKeys(): DemoKeys {
-  return { kekV1: randomBytes(32), kekV2: randomBytes(32), fernetOld: randomBytes(32).toString('base64url'), fernetNew: randomBytes(32).toString('base64url') };
+  return {
+    kekV1: randomBytes(32),
+    kekV2: randomBytes(32),
+    fernetOld: randomBytes(32).toString('base64url'),
+    fernetNew: randomBytes(32).toString('base64url'),
+  };
 }
 
 const CHUNK = 10_000;
@@ -68,17 +78,39 @@ export async function seedTables(sql: SqlPool, keys: DemoKeys, jobs: readonly De
   const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: keys.kekV1 }]) });
   // ~150 bytes, like the provider API keys and tokens the runbooks rotate.
   const apiKey = (id: string): Promise<string> =>
-    cipher.encrypt(`sk-${randomBytes(110).toString('base64url')}`, { table: RK1_TABLE, column: 'api_key_encrypted', rowId: id });
-  await insertChunks(sql, rowsOf(RK1_TABLE), apiKey, `INSERT INTO ${RK1_TABLE} SELECT id, 'provider-' || id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`);
-  await insertChunks(sql, rowsOf(PLAINTEXT_TABLE), async () => `user-${randomBytes(6).toString('hex')}@example.test`,
-    `INSERT INTO ${PLAINTEXT_TABLE} (id, email) SELECT id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`);
+    cipher.encrypt(`sk-${randomBytes(110).toString('base64url')}`, {
+      table: RK1_TABLE,
+      column: 'api_key_encrypted',
+      rowId: id,
+    });
+  await insertChunks(
+    sql,
+    rowsOf(RK1_TABLE),
+    apiKey,
+    `INSERT INTO ${RK1_TABLE} SELECT id, 'provider-' || id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`,
+  );
+  await insertChunks(
+    sql,
+    rowsOf(PLAINTEXT_TABLE),
+    async () => `user-${randomBytes(6).toString('hex')}@example.test`,
+    `INSERT INTO ${PLAINTEXT_TABLE} (id, email) SELECT id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`,
+  );
   // Tokens stamped a year ago, as the older system wrote them; rotation keeps the timestamp (MultiFernet.rotate).
   const yearAgo = Math.floor(Date.now() / 1000) - 365 * 24 * 3600;
-  await insertChunks(sql, rowsOf(FERNET_TABLE), async () => fernetEncrypt(keys.fernetOld, `tok_${randomBytes(48).toString('base64url')}`, { time: yearAgo }),
-    `INSERT INTO ${FERNET_TABLE} (id, token) SELECT id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`);
+  await insertChunks(
+    sql,
+    rowsOf(FERNET_TABLE),
+    async () => fernetEncrypt(keys.fernetOld, `tok_${randomBytes(48).toString('base64url')}`, { time: yearAgo }),
+    `INSERT INTO ${FERNET_TABLE} (id, token) SELECT id, v FROM unnest($1::bigint[], $2::text[]) AS t(id, v)`,
+  );
 }
 
-async function insertChunks(sql: SqlPool, rows: number, value: (id: string) => Promise<string>, insert: string): Promise<void> {
+async function insertChunks(
+  sql: SqlPool,
+  rows: number,
+  value: (id: string) => Promise<string>,
+  insert: string,
+): Promise<void> {
   for (let from = 1; from <= rows; from += CHUNK) {
     const ids: string[] = [];
     const values: string[] = [];

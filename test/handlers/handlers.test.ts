@@ -34,7 +34,10 @@ describe('Lambda handlers', () => {
     await db.sql.query('CREATE TABLE secrets (id bigint PRIMARY KEY, v text)');
     const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: v1 }]) });
     for (let i = 1; i <= 30; i++) {
-      await db.sql.query('INSERT INTO secrets VALUES ($1, $2)', [i, await cipher.encrypt(`plain-secret-${i}`, { table: 'secrets', column: 'v', rowId: String(i) })]);
+      await db.sql.query('INSERT INTO secrets VALUES ($1, $2)', [
+        i,
+        await cipher.encrypt(`plain-secret-${i}`, { table: 'secrets', column: 'v', rowId: String(i) }),
+      ]);
     }
     Object.assign(process.env, {
       DATABASE_URL: db.url,
@@ -67,19 +70,54 @@ describe('Lambda handlers', () => {
   });
 
   it('ValidateInput lists every problem of a bad execution input', async () => {
-    const err = await validateInput({ executionId: 'arn:exec:1', input: { mode: 'shred', batchSize: 0, tables: ['nope'], extra: 1 }, defaults: {} }, context).catch((e: unknown) => e);
+    const err = await validateInput(
+      { executionId: 'arn:exec:1', input: { mode: 'shred', batchSize: 0, tables: ['nope'], extra: 1 }, defaults: {} },
+      context,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).problems).toHaveLength(4);
-    const ok = await validateInput({ executionId: 'arn:exec:1', input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01 } }, context);
-    expect(ok).toEqual({ mode: 'rewrap', tables: null, batchSize: 2000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null });
+    const ok = await validateInput(
+      { executionId: 'arn:exec:1', input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01 } },
+      context,
+    );
+    expect(ok).toEqual({
+      mode: 'rewrap',
+      tables: null,
+      batchSize: 2000,
+      dryRun: false,
+      maxErrorRate: 0.01,
+      targetKeyId: null,
+      tenant: null,
+    });
     // A tenant without its own key: nothing would move to a tenant key, so the execution is refused.
-    const tenant = await validateInput({ executionId: 'arn:exec:1', input: { mode: 'rewrap', tenant: 'acme' }, defaults: {} }, context).catch((e: unknown) => e);
-    expect((tenant as InvalidInputError).problems).toEqual([expect.stringMatching(/^tenant: "acme" has no active key of its own \(add one with `rekey keys add --tenant acme`/)]);
+    const tenant = await validateInput(
+      { executionId: 'arn:exec:1', input: { mode: 'rewrap', tenant: 'acme' }, defaults: {} },
+      context,
+    ).catch((e: unknown) => e);
+    expect((tenant as InvalidInputError).problems).toEqual([
+      expect.stringMatching(
+        /^tenant: "acme" has no active key of its own \(add one with `rekey keys add --tenant acme`/,
+      ),
+    ]);
   });
 
   it('the SQS worker runs real batches and reports only the malformed record as a failure', async () => {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
-    const planned = (await plan({ executionId, request: { mode: 'rewrap', tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null } }, context)) as {
+    const planned = (await plan(
+      {
+        executionId,
+        request: {
+          mode: 'rewrap',
+          tables: null,
+          batchSize: 10,
+          dryRun: false,
+          maxErrorRate: 0.01,
+          targetKeyId: null,
+          tenant: null,
+        },
+      },
+      context,
+    )) as {
       jobId: string;
       batchesTotal: number;
     };
@@ -94,19 +132,34 @@ describe('Lambda handlers', () => {
     };
     const response = (await worker(event, context)) as { batchItemFailures: { itemIdentifier: string }[] };
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
-    const { rows } = await db.sql.query<{ rows_done: string }>('SELECT rows_done FROM rekey_jobs WHERE id = $1', [planned.jobId]);
+    const { rows } = await db.sql.query<{ rows_done: string }>('SELECT rows_done FROM rekey_jobs WHERE id = $1', [
+      planned.jobId,
+    ]);
     expect(rows[0]!.rows_done).toBe('10'); // the duplicate counted once
   });
 
   it('the worker claims no batch it has no time left to finish: the rest of the delivery comes back as item failures', async () => {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
-    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const request = {
+      mode: 'rewrap' as const,
+      tables: null,
+      batchSize: 10,
+      dryRun: false,
+      maxErrorRate: 0.01,
+      targetKeyId: null,
+      tenant: null,
+    };
     const planned = (await plan({ executionId, request }, context)) as { jobId: string; batchesTotal: number };
     const record = (n: number) => ({
       messageId: `m${n}`,
       receiptHandle: `rh-${n}`,
       body: JSON.stringify({ jobId: planned.jobId, batchId: `secrets#${n}` }),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
@@ -116,11 +169,14 @@ describe('Lambda handlers', () => {
     const event: SQSEvent = { Records: [record(0), record(1), record(2)] };
     // Enough for one batch (75 s budget) at the start; the clock then moves past the budget.
     let remaining = 100_000;
-    const shortContext = { ...context, getRemainingTimeInMillis: () => {
-      const now = remaining;
-      remaining -= 30_000;
-      return now;
-    } } as Context;
+    const shortContext = {
+      ...context,
+      getRemainingTimeInMillis: () => {
+        const now = remaining;
+        remaining -= 30_000;
+        return now;
+      },
+    } as Context;
     const response = (await worker(event, shortContext)) as { batchItemFailures: { itemIdentifier: string }[] };
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }]);
     const { rows } = await db.sql.query<{ seq: number; status: string; attempts: number }>(
@@ -128,14 +184,24 @@ describe('Lambda handlers', () => {
       [planned.jobId],
     );
     // Batch 0 ran; batches 1 and 2 were never claimed (no attempt recorded).
-    expect(rows.map((r) => [r.seq, r.status, Number(r.attempts)])).toEqual([[0, 'done', 1], [1, 'pending', 0], [2, 'pending', 0]]);
+    expect(rows.map((r) => [r.seq, r.status, Number(r.attempts)])).toEqual([
+      [0, 'done', 1],
+      [1, 'pending', 0],
+      [2, 'pending', 0],
+    ]);
     expect(logged).toMatch(/not claimed: \d+ ms of the invocation left, a batch needs 75000 ms/);
 
     // WORKER_BATCH_BUDGET_MS from the stack sets the budget; redelivered with time to spare, they run.
     process.env.WORKER_BATCH_BUDGET_MS = '1000';
-    const again = (await worker({ Records: [record(1), record(2)] }, { ...context, getRemainingTimeInMillis: () => 5_000 } as Context)) as { batchItemFailures: unknown[] };
+    const again = (await worker({ Records: [record(1), record(2)] }, {
+      ...context,
+      getRemainingTimeInMillis: () => 5_000,
+    } as Context)) as { batchItemFailures: unknown[] };
     expect(again.batchItemFailures).toEqual([]);
-    const after = await db.sql.query<{ status: string }>('SELECT status FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq', [planned.jobId]);
+    const after = await db.sql.query<{ status: string }>(
+      'SELECT status FROM rekey_job_batches WHERE job_id = $1 ORDER BY seq',
+      [planned.jobId],
+    );
     expect(after.rows.map((r) => r.status)).toEqual(['done', 'done', 'done']);
   });
 
@@ -146,17 +212,48 @@ describe('Lambda handlers', () => {
     delete process.env.SECRETS_ENCRYPTION_KEY;
     delete process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS;
     await resetContainerRuntime();
-    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
-    const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as { rowsToChange: number; batchesTotal: number };
+    const request = {
+      mode: 'rewrap' as const,
+      tables: null,
+      batchSize: 10,
+      dryRun: false,
+      maxErrorRate: 0.01,
+      targetKeyId: null,
+      tenant: null,
+    };
+    const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as {
+      rowsToChange: number;
+      batchesTotal: number;
+    };
     expect(planned).toMatchObject({ rowsToChange: 30, batchesTotal: 3 });
   });
 
   it('on a trial stack (REKEY_TRIAL_EXAMPLE_TABLE), ValidateInput creates the example table once, with its seed rows', async () => {
-    Object.assign(process.env, { REKEY_TRIAL_EXAMPLE_TABLE: 'true', REKEY_REGISTRY: JSON.stringify({ tables: [{ name: EXAMPLE_TABLE.name, idColumn: 'id', columns: [EXAMPLE_TABLE.column], keyIdColumn: EXAMPLE_TABLE.keyIdColumn }] }) });
+    Object.assign(process.env, {
+      REKEY_TRIAL_EXAMPLE_TABLE: 'true',
+      REKEY_REGISTRY: JSON.stringify({
+        tables: [
+          {
+            name: EXAMPLE_TABLE.name,
+            idColumn: 'id',
+            columns: [EXAMPLE_TABLE.column],
+            keyIdColumn: EXAMPLE_TABLE.keyIdColumn,
+          },
+        ],
+      }),
+    });
     await resetContainerRuntime();
-    const ok = await validateInput({ executionId: 'arn:exec:trial', input: { mode: 'encrypt' }, defaults: {} }, context);
+    const ok = await validateInput(
+      { executionId: 'arn:exec:trial', input: { mode: 'encrypt' }, defaults: {} },
+      context,
+    );
     expect(ok).toMatchObject({ mode: 'encrypt' });
-    const count = async () => (await db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${EXAMPLE_TABLE.name} WHERE ${EXAMPLE_TABLE.column} LIKE '%@example.com'`)).rows[0]!.n;
+    const count = async () =>
+      (
+        await db.sql.query<{ n: string }>(
+          `SELECT count(*) AS n FROM ${EXAMPLE_TABLE.name} WHERE ${EXAMPLE_TABLE.column} LIKE '%@example.com'`,
+        )
+      ).rows[0]!.n;
     expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
     // Idempotent: another container (a fresh runtime) finds the table and adds nothing.
     await resetContainerRuntime();
@@ -165,11 +262,17 @@ describe('Lambda handlers', () => {
   });
 
   it('MarkFailed tolerates an execution that never got a job', async () => {
-    await expect(markFailed({ executionId: 'arn:exec:none', error: 'States.TaskFailed' }, context)).resolves.toEqual({ jobId: null });
+    await expect(markFailed({ executionId: 'arn:exec:none', error: 'States.TaskFailed' }, context)).resolves.toEqual({
+      jobId: null,
+    });
   });
 
   it('the rotation function refuses malformed rotation events', async () => {
-    await expect(rotation({ Step: 'dropSecret', SecretId: 'arn:aws:secretsmanager:x', ClientRequestToken: randomUUID() }, context)).rejects.toBeInstanceOf(RotationStateError);
-    await expect(rotation({ Step: 'createSecret', SecretId: '', ClientRequestToken: 'short' }, context)).rejects.toThrow(/SecretId is required; ClientRequestToken/);
+    await expect(
+      rotation({ Step: 'dropSecret', SecretId: 'arn:aws:secretsmanager:x', ClientRequestToken: randomUUID() }, context),
+    ).rejects.toBeInstanceOf(RotationStateError);
+    await expect(
+      rotation({ Step: 'createSecret', SecretId: '', ClientRequestToken: 'short' }, context),
+    ).rejects.toThrow(/SecretId is required; ClientRequestToken/);
   });
 });

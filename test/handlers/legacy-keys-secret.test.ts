@@ -2,7 +2,13 @@ import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { ENV as FUNCTION_ENV } from '../../lib/environment';
 import { RekeyStack } from '../../lib/rekey-stack';
@@ -36,7 +42,9 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
 
 const ROWS = 9;
 const TABLE = 'users';
-const REGISTRY: EncryptedColumnRegistry = { tables: [{ name: TABLE, idColumn: 'id', columns: ['email'], format: 'fernet' }] };
+const REGISTRY: EncryptedColumnRegistry = {
+  tables: [{ name: TABLE, idColumn: 'id', columns: ['email'], format: 'fernet' }],
+};
 const plaintextOf = (i: number): string => `user-${i}@example.com`;
 type Env = Record<string, string>;
 
@@ -51,7 +59,10 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
   const saved = { ...process.env };
   let plumbing: ReturnType<typeof awsClientConfig>;
   // As Fernet.generate_key() writes them.
-  const fernet = { old: `${randomBytes(32).toString('base64url')}=`, current: `${randomBytes(32).toString('base64url')}=` };
+  const fernet = {
+    old: `${randomBytes(32).toString('base64url')}=`,
+    current: `${randomBytes(32).toString('base64url')}=`,
+  };
   const times = Array.from({ length: ROWS }, (_, i) => Math.floor(Date.now() / 1000) - 86_400 * (i * 11) - i);
 
   // Everything the handlers write (Powertools logs go to stdout), scanned for keys and plaintexts at the end.
@@ -73,18 +84,25 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
       times,
     });
     await db.sql.query(`CREATE TABLE ${TABLE} (id bigint PRIMARY KEY, email text)`);
-    await db.sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [Array.from({ length: ROWS }, (_, i) => String(i + 1)), made.fernet]);
+    await db.sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [
+      Array.from({ length: ROWS }, (_, i) => String(i + 1)),
+      made.fernet,
+    ]);
     dataApi = await startDataApiServer(db.url);
     sqs = new SQSClient(plumbing);
     secrets = new SecretsManagerClient(plumbing);
-    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
-    deadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-dlq-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
+    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-${randomUUID().slice(0, 8)}` })))
+      .QueueUrl!;
+    deadLetterQueueUrl = (
+      await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-dlq-${randomUUID().slice(0, 8)}` }))
+    ).QueueUrl!;
   });
 
   afterAll(async () => {
     await resetContainerRuntime();
     process.env = { ...saved };
-    for (const id of createdSecrets) await secrets.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true }));
+    for (const id of createdSecrets)
+      await secrets.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true }));
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
     await sqs.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
     sqs.destroy();
@@ -94,16 +112,26 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
   });
 
   async function legacySecret(value: string): Promise<string> {
-    const out = await secrets.send(new CreateSecretCommand({ Name: `app-legacy-keys-${randomUUID().slice(0, 8)}`, SecretString: value }));
+    const out = await secrets.send(
+      new CreateSecretCommand({ Name: `app-legacy-keys-${randomUUID().slice(0, 8)}`, SecretString: value }),
+    );
     createdSecrets.push(out.ARN!);
     return out.ARN!;
   }
 
   async function synthesizedEnvironments(legacyKeysSecretArn: string): Promise<Record<string, Env>> {
     const kms = new KMSClient(plumbing);
-    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey legacy keys secret test' }))).KeyMetadata!.Arn!;
+    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey legacy keys secret test' })))
+      .KeyMetadata!.Arn!;
     kms.destroy();
-    const stack = new RekeyStack(testApp(), 'Rekey', { env: ENV, registry: REGISTRY, database: DATABASE, keyring: 'kms', kmsKeyArn, legacyKeysSecretArn });
+    const stack = new RekeyStack(testApp(), 'Rekey', {
+      env: ENV,
+      registry: REGISTRY,
+      database: DATABASE,
+      keyring: 'kms',
+      kmsKeyArn,
+      legacyKeysSecretArn,
+    });
     return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
   }
 
@@ -138,15 +166,24 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
   }
 
   it('rotates every token to ENCRYPTION_KEY from the secret, readable by Python with the new key alone, and retires the old key', async () => {
-    const secretArn = await legacySecret(JSON.stringify({ ENCRYPTION_KEY: fernet.current, ENCRYPTION_KEY_FALLBACK: fernet.old }));
+    const secretArn = await legacySecret(
+      JSON.stringify({ ENCRYPTION_KEY: fernet.current, ENCRYPTION_KEY_FALLBACK: fernet.old }),
+    );
     const env = await synthesizedEnvironments(secretArn);
-    for (const fn of ['ValidateInput', 'Plan', 'Verify', 'Finalize', 'Worker', 'Inventory']) expect(env[fn]![FUNCTION_ENV.legacyKeysSecretArn]).toBe(secretArn);
-    for (const e of Object.values(env)) for (const value of Object.values(e)) for (const key of Object.values(fernet)) expect(value).not.toContain(key.slice(0, 43));
+    for (const fn of ['ValidateInput', 'Plan', 'Verify', 'Finalize', 'Worker', 'Inventory'])
+      expect(env[fn]![FUNCTION_ENV.legacyKeysSecretArn]).toBe(secretArn);
+    for (const e of Object.values(env))
+      for (const value of Object.values(e))
+        for (const key of Object.values(fernet)) expect(value).not.toContain(key.slice(0, 43));
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
 
-    const request = await asFunction('ValidateInput', env.ValidateInput!, (c) => validateInput({ executionId, input: { mode: 'reencrypt' }, defaults: { batchSize: 4, maxErrorRate: 0.01 } }, c));
+    const request = await asFunction('ValidateInput', env.ValidateInput!, (c) =>
+      validateInput({ executionId, input: { mode: 'reencrypt' }, defaults: { batchSize: 4, maxErrorRate: 0.01 } }, c),
+    );
     // ValidateInput registered the Fernet keys it read from the secret: the new one active, the old one rotating.
-    const fernetKeys = await db.sql.query<{ id: string; status: string }>(`SELECT id, status FROM rekey_keys WHERE keyring = 'fernet' ORDER BY status`);
+    const fernetKeys = await db.sql.query<{ id: string; status: string }>(
+      `SELECT id, status FROM rekey_keys WHERE keyring = 'fernet' ORDER BY status`,
+    );
     expect(fernetKeys.rows).toEqual([
       { id: fernetKeyId(fernet.current), status: 'active' },
       { id: fernetKeyId(fernet.old), status: 'rotating' },
@@ -154,16 +191,36 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
 
     const job = await asFunction('Plan', env.Plan!, (c) => plan({ executionId, request }, c));
     expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3 });
-    expect(await asFunction('Enqueue', env.Enqueue!, (c) => enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c))).toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
-    const records = (await receiveAll()).map((m) => sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:batches'));
-    expect(await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c))).toEqual({ batchItemFailures: [] });
+    expect(
+      await asFunction('Enqueue', env.Enqueue!, (c) => enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c)),
+    ).toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
+    const records = (await receiveAll()).map((m) =>
+      sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:batches'),
+    );
+    expect(await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c))).toEqual({
+      batchItemFailures: [],
+    });
     const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
-    expect(await asFunction('CheckProgress', env.CheckProgress!, (c) => progress({ executionId, jobId: job.jobId, ...wait }, c))).toMatchObject({ rowsDone: ROWS, rowsFailed: 0, batchesRemaining: 0 });
-    expect(await asFunction('Verify', env.Verify!, (c) => verify({ executionId, jobId: job.jobId }, c))).toEqual({ rowsOnOldKeys: 0, rowsFailed: 0 });
-    expect(await asFunction('Finalize', env.Finalize!, (c) => finalize({ executionId, jobId: job.jobId }, c))).toEqual({ retiredKeyIds: [fernetKeyId(fernet.old)] });
-    expect(await asFunction('Inventory', env.Inventory!, (c) => inventory({ source: 'schedule' }, c))).toMatchObject({ tables: 1, overdueRows: 0 });
+    expect(
+      await asFunction('CheckProgress', env.CheckProgress!, (c) =>
+        progress({ executionId, jobId: job.jobId, ...wait }, c),
+      ),
+    ).toMatchObject({ rowsDone: ROWS, rowsFailed: 0, batchesRemaining: 0 });
+    expect(await asFunction('Verify', env.Verify!, (c) => verify({ executionId, jobId: job.jobId }, c))).toEqual({
+      rowsOnOldKeys: 0,
+      rowsFailed: 0,
+    });
+    expect(await asFunction('Finalize', env.Finalize!, (c) => finalize({ executionId, jobId: job.jobId }, c))).toEqual({
+      retiredKeyIds: [fernetKeyId(fernet.old)],
+    });
+    expect(await asFunction('Inventory', env.Inventory!, (c) => inventory({ source: 'schedule' }, c))).toMatchObject({
+      tables: 1,
+      overdueRows: 0,
+    });
 
-    const rows = (await db.sql.query<{ id: string; email: string }>(`SELECT id::text AS id, email FROM ${TABLE} ORDER BY id`)).rows;
+    const rows = (
+      await db.sql.query<{ id: string; email: string }>(`SELECT id::text AS id, email FROM ${TABLE} ORDER BY id`)
+    ).rows;
     const read = runPythonJson<{ fernet: { plaintext: string; timestamp: number }[] }>('legacy_oracle.py', {
       op: 'read',
       fernet_keys: [fernet.current],
@@ -188,14 +245,22 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
 
   it('a malformed secret stops the function with an error naming the field, never the value', async () => {
     const stray = `${randomBytes(32).toString('base64url')}=`;
-    const secretArn = await legacySecret(JSON.stringify({ ENCRYPTION_KEY: fernet.current, FERNET_KEY: stray, ENCRYPTION_KEY_FALLBACK: 'not-a-key' }));
+    const secretArn = await legacySecret(
+      JSON.stringify({ ENCRYPTION_KEY: fernet.current, FERNET_KEY: stray, ENCRYPTION_KEY_FALLBACK: 'not-a-key' }),
+    );
     const env = await synthesizedEnvironments(secretArn);
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
-    const failure = await asFunction('ValidateInput', env.ValidateInput!, (c) => validateInput({ executionId, input: { mode: 'reencrypt' } }, c)).then(
+    const failure = await asFunction('ValidateInput', env.ValidateInput!, (c) =>
+      validateInput({ executionId, input: { mode: 'reencrypt' } }, c),
+    ).then(
       () => undefined,
       (err: unknown) => err as Error,
     );
-    expect(failure?.message).toMatch(new RegExp(`legacy keys secret ${secretArn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(AWSCURRENT\\): unknown field "FERNET_KEY"`));
+    expect(failure?.message).toMatch(
+      new RegExp(
+        `legacy keys secret ${secretArn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(AWSCURRENT\\): unknown field "FERNET_KEY"`,
+      ),
+    );
     for (const value of [stray, fernet.current, 'not-a-key']) expect(failure!.message).not.toContain(value);
   });
 });

@@ -1,6 +1,13 @@
 import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
@@ -35,7 +42,15 @@ const context = lambdaContext('step', { remainingMs: 180_000 });
 const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
-const request: ExecutionRequest = { mode: 'rewrap', tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+const request: ExecutionRequest = {
+  mode: 'rewrap',
+  tables: null,
+  batchSize: 10,
+  dryRun: false,
+  maxErrorRate: 0.01,
+  targetKeyId: null,
+  tenant: null,
+};
 const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
 
 interface Emf {
@@ -56,7 +71,10 @@ describe('pipeline step handlers', () => {
     await db.sql.query('CREATE TABLE secrets (id bigint PRIMARY KEY, v text)');
     const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: v1 }]) });
     for (let i = 1; i <= ROWS; i++) {
-      await db.sql.query('INSERT INTO secrets VALUES ($1, $2)', [i, await cipher.encrypt(`plain-secret-${i}`, { table: 'secrets', column: 'v', rowId: String(i) })]);
+      await db.sql.query('INSERT INTO secrets VALUES ($1, $2)', [
+        i,
+        await cipher.encrypt(`plain-secret-${i}`, { table: 'secrets', column: 'v', rowId: String(i) }),
+      ]);
     }
     sqs = new SQSClient(awsClientConfig());
     queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `steps-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
@@ -77,7 +95,10 @@ describe('pipeline step handlers', () => {
     await resetContainerRuntime();
     logged = '';
     const capture = (chunk: string | Uint8Array): boolean => ((logged += chunk.toString()), true);
-    spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    spies = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
   });
 
   afterEach(async () => {
@@ -104,13 +125,22 @@ describe('pipeline step handlers', () => {
   function metricSum(name: string): number {
     return emf()
       .filter((d) => d._aws.CloudWatchMetrics.some((m) => m.Metrics.some((x) => x.Name === name)))
-      .reduce((sum, d) => sum + (Array.isArray(d[name]) ? (d[name] as number[]).reduce((a, b) => a + b, 0) : Number(d[name])), 0);
+      .reduce(
+        (sum, d) => sum + (Array.isArray(d[name]) ? (d[name] as number[]).reduce((a, b) => a + b, 0) : Number(d[name])),
+        0,
+      );
   }
 
   async function receiveAll(): Promise<Message[]> {
     const all: Message[] = [];
     for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
+      const r = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
       if (!r.Messages?.length) return all;
       all.push(...r.Messages);
     }
@@ -134,11 +164,16 @@ describe('pipeline step handlers', () => {
 
     const sent = await enqueue({ executionId, jobId, maxBatches: 2 }, context);
     expect(sent).toEqual({ batchesEnqueued: 2, batchesLeft: 1 });
-    expect(await enqueue({ executionId, jobId, maxBatches: 10_000 }, context)).toEqual({ batchesEnqueued: 1, batchesLeft: 0 });
+    expect(await enqueue({ executionId, jobId, maxBatches: 10_000 }, context)).toEqual({
+      batchesEnqueued: 1,
+      batchesLeft: 0,
+    });
     const messages = await receiveAll();
-    expect(messages.map((m) => JSON.parse(m.Body!) as unknown).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
-      ['secrets#0', 'secrets#1', 'secrets#2'].map((batchId) => ({ jobId, batchId })),
-    );
+    expect(
+      messages
+        .map((m) => JSON.parse(m.Body!) as unknown)
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual(['secrets#0', 'secrets#1', 'secrets#2'].map((batchId) => ({ jobId, batchId })));
 
     const before = await progress({ executionId, jobId, ...wait }, context);
     expect(before).toEqual({ rowsDone: 0, rowsFailed: 0, batchesRemaining: 3, errorRate: 0, waitSeconds: 30 });
@@ -149,7 +184,13 @@ describe('pipeline step handlers', () => {
     expect(metricSum(MetricNames.RowsFailed)).toBe(0);
     expect(emf().every((d) => d._aws.CloudWatchMetrics.every((m) => m.Namespace === METRICS_NAMESPACE))).toBe(true);
 
-    expect(await progress({ executionId, jobId, ...wait }, context)).toEqual({ rowsDone: ROWS, rowsFailed: 0, batchesRemaining: 0, errorRate: 0, waitSeconds: 30 });
+    expect(await progress({ executionId, jobId, ...wait }, context)).toEqual({
+      rowsDone: ROWS,
+      rowsFailed: 0,
+      batchesRemaining: 0,
+      errorRate: 0,
+      waitSeconds: 30,
+    });
     expect(await verify({ executionId, jobId }, context)).toEqual({ rowsOnOldKeys: 0, rowsFailed: 0 });
     expect(await finalize({ executionId, jobId }, context)).toEqual({ retiredKeyIds: ['kek-v1'] });
     const keys = await db.sql.query<{ id: string; status: string }>('SELECT id, status FROM rekey_keys ORDER BY id');
@@ -161,8 +202,12 @@ describe('pipeline step handlers', () => {
     // The daily inventory (EventBridge Scheduler input): rows per key per table as RowsOnKey.
     const counted = await inventory({ source: 'schedule' }, context);
     expect(counted).toMatchObject({ tables: 1, overdueRows: 0 });
-    const onKey = emf().filter((d) => d._aws.CloudWatchMetrics.some((m) => m.Metrics.some((x) => x.Name === MetricNames.RowsOnKey)));
-    expect(onKey.map((d) => ({ table: d.table, keyId: d.keyId, rows: d[MetricNames.RowsOnKey] }))).toEqual([{ table: 'secrets', keyId: 'kek-v2', rows: ROWS }]);
+    const onKey = emf().filter((d) =>
+      d._aws.CloudWatchMetrics.some((m) => m.Metrics.some((x) => x.Name === MetricNames.RowsOnKey)),
+    );
+    expect(onKey.map((d) => ({ table: d.table, keyId: d.keyId, rows: d[MetricNames.RowsOnKey] }))).toEqual([
+      { table: 'secrets', keyId: 'kek-v2', rows: ROWS },
+    ]);
     expect(metricSum(MetricNames.RowsOnOverdueRetiringKeys)).toBe(0);
   });
 
@@ -182,15 +227,22 @@ describe('pipeline step handlers', () => {
   it('Abort marks the job aborted and counts it; the worker then acknowledges its messages without running them', async () => {
     const { executionId, jobId } = await planned();
     await enqueue({ executionId, jobId, maxBatches: 10_000 }, context);
-    await expect(abort({ executionId, jobId, errorRate: 0.5, maxErrorRate: 0.01 }, context)).resolves.toEqual({ aborted: true });
+    await expect(abort({ executionId, jobId, errorRate: 0.5, maxErrorRate: 0.01 }, context)).resolves.toEqual({
+      aborted: true,
+    });
     expect(metricSum(MetricNames.JobAborted)).toBe(1);
     const response = await worker({ Records: (await receiveAll()).map(toRecord) }, context);
     expect(response).toEqual({ batchItemFailures: [] });
-    const { rows } = await db.sql.query<{ status: string; rows_done: string }>('SELECT status, rows_done FROM rekey_jobs WHERE id = $1', [jobId]);
+    const { rows } = await db.sql.query<{ status: string; rows_done: string }>(
+      'SELECT status, rows_done FROM rekey_jobs WHERE id = $1',
+      [jobId],
+    );
     expect(rows[0]).toEqual({ status: 'aborted', rows_done: '0' });
     // MarkFailed afterwards (a Catch after the abort) leaves an ended job as it is.
     await expect(markFailed({ executionId, error: 'States.TaskFailed' }, context)).resolves.toEqual({ jobId });
-    expect((await db.sql.query<{ status: string }>('SELECT status FROM rekey_jobs WHERE id = $1', [jobId])).rows[0]!.status).toBe('aborted');
+    expect(
+      (await db.sql.query<{ status: string }>('SELECT status FROM rekey_jobs WHERE id = $1', [jobId])).rows[0]!.status,
+    ).toBe('aborted');
   });
 
   it('MarkFailed fails a running job by execution id', async () => {
@@ -206,11 +258,17 @@ describe('pipeline step handlers', () => {
     const messages = await receiveAll();
     const held = messages.find((m) => (JSON.parse(m.Body!) as { batchId: string }).batchId === 'secrets#2')!;
     await claimBatch(db.sql, jobId, { table: 'secrets', seq: 2 }, 'other-worker', 60_000, 5);
-    const stale = { ...toRecord(messages[0]!), messageId: 'stale', body: JSON.stringify({ jobId: randomUUID(), batchId: 'secrets#1' }) };
+    const stale = {
+      ...toRecord(messages[0]!),
+      messageId: 'stale',
+      body: JSON.stringify({ jobId: randomUUID(), batchId: 'secrets#1' }),
+    };
     const response = await worker({ Records: [...messages.map(toRecord), stale] }, context);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: held.MessageId }] });
     // Alone in its delivery, the busy record is still reported, not thrown as a failed invocation.
-    await expect(worker({ Records: [toRecord(held)] }, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: held.MessageId }] });
+    await expect(worker({ Records: [toRecord(held)] }, context)).resolves.toEqual({
+      batchItemFailures: [{ itemIdentifier: held.MessageId }],
+    });
     expect(logged).toContain(BatchBusyError.name);
     // The failure's log line names the batch, so an operator can follow it to the DLQ.
     const busy = logged.split('\n').find((line) => line.includes('record failed') && line.includes(held.MessageId!));
@@ -230,7 +288,9 @@ describe('pipeline step handlers', () => {
     process.env.JOB_QUEUE_URL = queueUrl;
     const sqsMock = mockClient(SQSClient);
     try {
-      sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KMS.ThrottlingException', SenderFault: false }] });
+      sqsMock
+        .on(SendMessageBatchCommand)
+        .resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KMS.ThrottlingException', SenderFault: false }] });
       const refused = await enqueue({ executionId, jobId, maxBatches: 10 }, context).catch((e: unknown) => e);
       // Lambda reports the error's name as the errorType Step Functions matches in Retry/Catch.
       expect(refused).toBeInstanceOf(QueueSendError);
@@ -239,17 +299,27 @@ describe('pipeline step handlers', () => {
       sqsMock.restore();
     }
     // Nothing was marked enqueued: the retried task sends every batch.
-    await expect(enqueue({ executionId, jobId, maxBatches: 10 }, context)).resolves.toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
+    await expect(enqueue({ executionId, jobId, maxBatches: 10 }, context)).resolves.toEqual({
+      batchesEnqueued: 3,
+      batchesLeft: 0,
+    });
     expect(logged).toContain('"error":"QueueSendError"');
   });
 
   it('Enqueue: a send refused midway marks the batches sent before it, so the retried task sends only the rest', async () => {
     const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
-    const { jobId, batchesTotal } = (await plan({ executionId, request: { ...request, batchSize: 2 } }, context)) as { jobId: string; batchesTotal: number };
+    const { jobId, batchesTotal } = (await plan({ executionId, request: { ...request, batchSize: 2 } }, context)) as {
+      jobId: string;
+      batchesTotal: number;
+    };
     expect(batchesTotal).toBe(15);
     const sqsMock = mockClient(SQSClient);
     try {
-      const accepted = Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageId: `m${i}`, MD5OfMessageBody: 'x' }));
+      const accepted = Array.from({ length: 10 }, (_, i) => ({
+        Id: String(i),
+        MessageId: `m${i}`,
+        MD5OfMessageBody: 'x',
+      }));
       sqsMock
         .on(SendMessageBatchCommand)
         .resolvesOnce({ Successful: accepted, Failed: [] })
@@ -258,7 +328,10 @@ describe('pipeline step handlers', () => {
     } finally {
       sqsMock.restore();
     }
-    await expect(enqueue({ executionId, jobId, maxBatches: 100 }, context)).resolves.toEqual({ batchesEnqueued: 5, batchesLeft: 0 });
+    await expect(enqueue({ executionId, jobId, maxBatches: 100 }, context)).resolves.toEqual({
+      batchesEnqueued: 5,
+      batchesLeft: 0,
+    });
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
     expect(received.Messages).toHaveLength(5);
   });

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
@@ -49,7 +54,12 @@ describe('rotation handler', () => {
     db = await freshDatabase();
     const kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
     secretArn = (
-      await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }))
+      await sm.send(
+        new CreateSecretCommand({
+          Name: `rekey-keyset-${randomUUID()}`,
+          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
+        }),
+      )
     ).ARN!;
     const { credentials, region } = awsClientConfig();
     Object.assign(process.env, {
@@ -68,7 +78,10 @@ describe('rotation handler', () => {
       stdout += chunk.toString();
       return true;
     };
-    spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    spies = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
   });
 
   afterEach(async () => {
@@ -78,17 +91,25 @@ describe('rotation handler', () => {
     await db.drop();
   });
 
-  const event = (Step: string, token: string, SecretId = secretArn) => ({ Step, SecretId, ClientRequestToken: token, RotationToken: `rt-${token}` });
+  const event = (Step: string, token: string, SecretId = secretArn) => ({
+    Step,
+    SecretId,
+    ClientRequestToken: token,
+    RotationToken: `rt-${token}`,
+  });
 
   /** Every EMF document the handler printed: metric name → values. */
   function emittedMetrics(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
     for (const line of stdout.split('\n')) {
       if (!line.includes('"_aws"')) continue;
-      const doc = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
+      const doc = JSON.parse(line) as {
+        _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] };
+      } & Record<string, unknown>;
       for (const directive of doc._aws.CloudWatchMetrics) {
         expect(directive.Namespace).toBe('Rekey');
-        for (const { Name } of directive.Metrics) out[Name] = [...(out[Name] ?? []), ...([doc[Name]].flat() as number[])];
+        for (const { Name } of directive.Metrics)
+          out[Name] = [...(out[Name] ?? []), ...([doc[Name]].flat() as number[])];
       }
     }
     return out;
@@ -107,7 +128,9 @@ describe('rotation handler', () => {
     await rotateThroughHandler();
     const token = await rotateThroughHandler();
 
-    const keyset = parseKeyset((await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }))).SecretString!);
+    const keyset = parseKeyset(
+      (await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }))).SecretString!,
+    );
     expect([keyset.primary, keyset.keys.map((k) => k.id)]).toEqual(['kek-v2', ['kek-v1', 'kek-v2']]);
     const statuses = Object.fromEntries((await new KeyCatalog(db.sql).list()).map((k) => [k.id, k.status]));
     expect(statuses).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
@@ -134,16 +157,21 @@ describe('rotation handler', () => {
     delete process.env.STATE_MACHINE_ARN; // would fail the build: the event is checked first
     const error = await handler(event('dropSecret', randomUUID()), context).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RotationEventError);
-    expect((error as Error).message).toMatch(/Step must be one of createSecret, setSecret, testSecret, finishSecret, got "dropSecret"/);
+    expect((error as Error).message).toMatch(
+      /Step must be one of createSecret, setSecret, testSecret, finishSecret, got "dropSecret"/,
+    );
     expect(emittedMetrics().RotationFailed).toEqual([1]);
     expect(stdout).toContain('"code":"ROTATION_EVENT"');
   });
 
   it('refuses a secret without rotation enabled', async () => {
     delete process.env.KEYSET_SECRET_ARN;
-    const plain = (await sm.send(new CreateSecretCommand({ Name: `rekey-plain-${randomUUID()}`, SecretString: '{}' }))).ARN!;
+    const plain = (await sm.send(new CreateSecretCommand({ Name: `rekey-plain-${randomUUID()}`, SecretString: '{}' })))
+      .ARN!;
     await expect(handler(event('createSecret', randomUUID(), plain), context)).rejects.toThrow(RotationStateError);
-    await expect(handler(event('createSecret', randomUUID(), plain), context)).rejects.toThrow(/does not have rotation enabled/);
+    await expect(handler(event('createSecret', randomUUID(), plain), context)).rejects.toThrow(
+      /does not have rotation enabled/,
+    );
     expect(emittedMetrics().RotationFailed).toEqual([1, 1]);
   });
 
@@ -158,9 +186,12 @@ describe('rotation handler', () => {
       },
       (err: unknown) => expect((err as Error).message).toMatch(/is not set as AWSPENDING .*its stages: AWSPREVIOUS/),
     );
-    const other = (await sm.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }))).ARN!;
+    const other = (await sm.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' })))
+      .ARN!;
     const token = await startMotoRotation(other, lambdaArn);
-    await expect(handler(event('createSecret', token, other), context)).rejects.toThrow(/this function rotates the keyset secret/);
+    await expect(handler(event('createSecret', token, other), context)).rejects.toThrow(
+      /this function rotates the keyset secret/,
+    );
     expect(emittedMetrics().RotationFailed).toEqual([1, 1, 1]);
   });
 
@@ -176,13 +207,21 @@ describe('rotation handler', () => {
         'DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME (the catalog database through the Data API; or DATABASE_URL)',
     );
     Object.assign(process.env, { DATABASE_URL: url, STATE_MACHINE_ARN: stateMachineArn });
-    await expect(handler(event('createSecret', token), context)).resolves.toMatchObject({ step: 'createSecret', outcome: 'done', newKeyId: 'kek-v1' });
+    await expect(handler(event('createSecret', token), context)).resolves.toMatchObject({
+      step: 'createSecret',
+      outcome: 'done',
+      newKeyId: 'kek-v1',
+    });
   });
 
-  it('the stack\'s constant bootstrap document (no key in it): the first keyset is wrapped under KMS_KEY_ARN; a keyset under another key is refused', async () => {
+  it("the stack's constant bootstrap document (no key in it): the first keyset is wrapped under KMS_KEY_ARN; a keyset under another key is refused", async () => {
     const kms = new KMSClient(awsClientConfig());
     const stackKey = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-    const seeded = (await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }))).ARN!;
+    const seeded = (
+      await sm.send(
+        new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }),
+      )
+    ).ARN!;
     Object.assign(process.env, { KEYSET_SECRET_ARN: seeded, KMS_KEY_ARN: stackKey });
     await resetRotationDeps();
     const rotate = async () => {
@@ -190,24 +229,36 @@ describe('rotation handler', () => {
       for (const Step of ROTATION_STEPS) await handler(event(Step, token, seeded), context);
     };
     await rotate();
-    const keyset = parseKeyset((await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!);
+    const keyset = parseKeyset(
+      (await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!,
+    );
     expect([keyset.kmsKeyId, keyset.primary]).toEqual([stackKey, 'kek-v1']);
 
     // The stack's key changed after the first rotation (what the synth-time guard refuses): the hook refuses too.
     process.env.KMS_KEY_ARN = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
     await resetRotationDeps();
     const token = await startMotoRotation(seeded, lambdaArn);
-    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(/wraps its KEKs under KMS key .*configured with .*Changing the KMS key/);
-    const still = parseKeyset((await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!);
+    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(
+      /wraps its KEKs under KMS key .*configured with .*Changing the KMS key/,
+    );
+    const still = parseKeyset(
+      (await sm.send(new GetSecretValueCommand({ SecretId: seeded, VersionStage: 'AWSCURRENT' }))).SecretString!,
+    );
     expect(still.keys.map((k) => k.id)).toEqual(['kek-v1']);
   });
 
   it('a constant bootstrap document without KMS_KEY_ARN names what is missing', async () => {
-    const seeded = (await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }))).ARN!;
+    const seeded = (
+      await sm.send(
+        new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: KEYSET_BOOTSTRAP_DOCUMENT }),
+      )
+    ).ARN!;
     process.env.KEYSET_SECRET_ARN = seeded;
     delete process.env.KMS_KEY_ARN;
     await resetRotationDeps();
     const token = await startMotoRotation(seeded, lambdaArn);
-    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(/no KMS key is configured \(KMS_KEY_ARN\)/);
+    await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(
+      /no KMS key is configured \(KMS_KEY_ARN\)/,
+    );
   });
 });

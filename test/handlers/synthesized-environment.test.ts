@@ -1,7 +1,13 @@
 import './log-everything';
 import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RekeyStack } from '../../lib/rekey-stack';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
@@ -37,7 +43,14 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
 
 const ROWS = 12;
 const REGISTRY: EncryptedColumnRegistry = {
-  tables: [{ name: 'users', idColumn: 'id', columns: ['email_encrypted'], encrypt: { email: { target: 'email_encrypted', clearSource: true } } }],
+  tables: [
+    {
+      name: 'users',
+      idColumn: 'id',
+      columns: ['email_encrypted'],
+      encrypt: { email: { target: 'email_encrypted', clearSource: true } },
+    },
+  ],
 } as EncryptedColumnRegistry;
 
 type Env = Record<string, string>;
@@ -55,11 +68,15 @@ describe('handlers with the environment the template gives their functions', () 
     plumbing = awsClientConfig(); // read now: each function's process.env below leaves out the harness's variables
     db = await freshDatabase();
     await db.sql.query('CREATE TABLE users (id bigint PRIMARY KEY, email text, email_encrypted text)');
-    for (let i = 1; i <= ROWS; i++) await db.sql.query('INSERT INTO users (id, email) VALUES ($1, $2)', [i, `plain-secret-${i}@example.com`]);
+    for (let i = 1; i <= ROWS; i++)
+      await db.sql.query('INSERT INTO users (id, email) VALUES ($1, $2)', [i, `plain-secret-${i}@example.com`]);
     dataApi = await startDataApiServer(db.url);
     sqs = new SQSClient(awsClientConfig());
-    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
-    deadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-dlq-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
+    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-${randomUUID().slice(0, 8)}` })))
+      .QueueUrl!;
+    deadLetterQueueUrl = (
+      await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-dlq-${randomUUID().slice(0, 8)}` }))
+    ).QueueUrl!;
   });
 
   afterAll(async () => {
@@ -75,9 +92,16 @@ describe('handlers with the environment the template gives their functions', () 
   /** The stack a kms-mode deployment synthesizes, and each function's environment made concrete. */
   async function synthesizedEnvironments(): Promise<Record<string, Env>> {
     const kms = new KMSClient(awsClientConfig());
-    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey synthesized-environment test' }))).KeyMetadata!.Arn!;
+    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey synthesized-environment test' })))
+      .KeyMetadata!.Arn!;
     kms.destroy();
-    const stack = new RekeyStack(testApp(), 'Rekey', { env: ENV, registry: REGISTRY, database: DATABASE, keyring: 'kms', kmsKeyArn });
+    const stack = new RekeyStack(testApp(), 'Rekey', {
+      env: ENV,
+      registry: REGISTRY,
+      database: DATABASE,
+      keyring: 'kms',
+      kmsKeyArn,
+    });
     return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
   }
 
@@ -121,12 +145,16 @@ describe('handlers with the environment the template gives their functions', () 
     const request = await asFunction('ValidateInput', env.ValidateInput!, (c) =>
       validateInput({ executionId, input: { mode: 'encrypt' }, defaults: { batchSize: 5, maxErrorRate: 0.01 } }, c),
     );
-    const keys = await db.sql.query<{ id: string; status: string; kms_key_arn: string }>('SELECT id, status, kms_key_arn FROM rekey_keys');
+    const keys = await db.sql.query<{ id: string; status: string; kms_key_arn: string }>(
+      'SELECT id, status, kms_key_arn FROM rekey_keys',
+    );
     expect(keys.rows).toEqual([{ id: 'kms-v1', status: 'active', kms_key_arn: env.Worker!.KMS_KEY_ARN }]);
 
     const job = await asFunction('Plan', env.Plan!, (c) => plan({ executionId, request }, c));
     expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3 });
-    const enqueued = await asFunction('Enqueue', env.Enqueue!, (c) => enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c));
+    const enqueued = await asFunction('Enqueue', env.Enqueue!, (c) =>
+      enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c),
+    );
     expect(enqueued).toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
     const records = (await receiveAll()).map(toRecord);
     expect(records).toHaveLength(3);
@@ -134,22 +162,45 @@ describe('handlers with the environment the template gives their functions', () 
     expect(worked).toEqual({ batchItemFailures: [] });
 
     const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
-    expect(await asFunction('CheckProgress', env.CheckProgress!, (c) => progress({ executionId, jobId: job.jobId, ...wait }, c))).toMatchObject({
+    expect(
+      await asFunction('CheckProgress', env.CheckProgress!, (c) =>
+        progress({ executionId, jobId: job.jobId, ...wait }, c),
+      ),
+    ).toMatchObject({
       rowsDone: ROWS,
       rowsFailed: 0,
       batchesRemaining: 0,
     });
-    expect(await asFunction('Verify', env.Verify!, (c) => verify({ executionId, jobId: job.jobId }, c))).toEqual({ rowsOnOldKeys: 0, rowsFailed: 0 });
-    expect(await asFunction('Finalize', env.Finalize!, (c) => finalize({ executionId, jobId: job.jobId }, c))).toEqual({ retiredKeyIds: [] });
-    expect(await asFunction('Inventory', env.Inventory!, (c) => inventory({ source: 'schedule' }, c))).toMatchObject({ tables: 1, overdueRows: 0 });
+    expect(await asFunction('Verify', env.Verify!, (c) => verify({ executionId, jobId: job.jobId }, c))).toEqual({
+      rowsOnOldKeys: 0,
+      rowsFailed: 0,
+    });
+    expect(await asFunction('Finalize', env.Finalize!, (c) => finalize({ executionId, jobId: job.jobId }, c))).toEqual({
+      retiredKeyIds: [],
+    });
+    expect(await asFunction('Inventory', env.Inventory!, (c) => inventory({ source: 'schedule' }, c))).toMatchObject({
+      tables: 1,
+      overdueRows: 0,
+    });
 
-    const rows = await db.sql.query<{ id: string; email: string | null; email_encrypted: string }>('SELECT id::text AS id, email, email_encrypted FROM users ORDER BY id');
+    const rows = await db.sql.query<{ id: string; email: string | null; email_encrypted: string }>(
+      'SELECT id::text AS id, email, email_encrypted FROM users ORDER BY id',
+    );
     expect(rows.rows.every((r) => r.email === null && r.email_encrypted.startsWith('rk1:'))).toBe(true);
     // What encrypt mode wrote decrypts, through KMS, to the plaintext each row held, and only in its own row.
     const kmsClient = new KMSClient(plumbing); // process.env is the last function's: the harness's variables are in `plumbing`
-    const reader = await EnvelopeCipher.create({ keyring: new KmsKeyring({ kms: new AwsKmsAdapter(kmsClient), keys: [{ id: 'kms-v1', kmsKeyId: env.Worker!.KMS_KEY_ARN! }], primary: 'kms-v1' }) });
+    const reader = await EnvelopeCipher.create({
+      keyring: new KmsKeyring({
+        kms: new AwsKmsAdapter(kmsClient),
+        keys: [{ id: 'kms-v1', kmsKeyId: env.Worker!.KMS_KEY_ARN! }],
+        primary: 'kms-v1',
+      }),
+    });
     const where = (id: string) => ({ table: 'users', column: 'email_encrypted', rowId: id, tenant: null });
-    for (const r of rows.rows) expect((await reader.decrypt(r.email_encrypted, where(r.id))).toString()).toBe(`plain-secret-${r.id}@example.com`);
+    for (const r of rows.rows)
+      expect((await reader.decrypt(r.email_encrypted, where(r.id))).toString()).toBe(
+        `plain-secret-${r.id}@example.com`,
+      );
     await expect(reader.decrypt(rows.rows[0]!.email_encrypted, where(rows.rows[1]!.id))).rejects.toThrow();
     kmsClient.destroy();
     const status = await db.sql.query<{ status: string }>('SELECT status FROM rekey_jobs WHERE id = $1', [job.jobId]);

@@ -20,7 +20,11 @@ export function walkAlarmDelivery(template: { Resources: Resources }, pseudo: Ps
   const links: DeliveryLink[] = [];
   for (const [alarmId, alarm] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')) {
     const p = alarm.Properties ?? {};
-    const actions = [...((p.AlarmActions as unknown[]) ?? []), ...((p.OKActions as unknown[]) ?? []), ...((p.InsufficientDataActions as unknown[]) ?? [])];
+    const actions = [
+      ...((p.AlarmActions as unknown[]) ?? []),
+      ...((p.OKActions as unknown[]) ?? []),
+      ...((p.InsufficientDataActions as unknown[]) ?? []),
+    ];
     if (actions.length === 0) {
       links.push({ alarm: alarmId, step: 'actions', refused: 'the alarm has no action' });
       continue;
@@ -36,30 +40,58 @@ export function walkAlarmDelivery(template: { Resources: Resources }, pseudo: Ps
       const topicId = typeof target === 'string' && target.startsWith('ref:') ? target.slice(4) : undefined;
       const topic = topicId ? resources[topicId] : undefined;
       if (!topicId || topic?.Type !== 'AWS::SNS::Topic') {
-        links.push({ alarm: alarmId, step: `action ${JSON.stringify(action)}`, refused: 'not an SNS topic of this template' });
+        links.push({
+          alarm: alarmId,
+          step: `action ${JSON.stringify(action)}`,
+          refused: 'not an SNS topic of this template',
+        });
         continue;
       }
       const policies = Object.values(resources).filter(
-        (r) => r.Type === 'AWS::SNS::TopicPolicy' && ((r.Properties?.Topics as unknown[]) ?? []).some((t) => resolveValue(t, pseudo) === `ref:${topicId}`),
+        (r) =>
+          r.Type === 'AWS::SNS::TopicPolicy' &&
+          ((r.Properties?.Topics as unknown[]) ?? []).some((t) => resolveValue(t, pseudo) === `ref:${topicId}`),
       );
       // No topic policy at all means SNS's default policy (owner account only), which does not allow CloudWatch either.
-      const topicPolicy = policies.length === 1 ? (resolveValue(policies[0]!.Properties!.PolicyDocument, pseudo) as never) : undefined;
+      const topicPolicy =
+        policies.length === 1 ? (resolveValue(policies[0]!.Properties!.PolicyDocument, pseudo) as never) : undefined;
       links.push({
         alarm: alarmId,
         step: `sns:Publish on ${topicId}`,
-        refused: policies.length > 1 ? `${policies.length} topic policies for one topic` : refusal(topicPolicy, { service: 'cloudwatch.amazonaws.com', action: 'sns:Publish', resource: `ref:${topicId}`, context }),
+        refused:
+          policies.length > 1
+            ? `${policies.length} topic policies for one topic`
+            : refusal(topicPolicy, {
+                service: 'cloudwatch.amazonaws.com',
+                action: 'sns:Publish',
+                resource: `ref:${topicId}`,
+                context,
+              }),
       });
       const keyRef = resolveValue(topic.Properties?.KmsMasterKeyId, pseudo);
       if (keyRef === undefined) continue; // unencrypted topic: no key to use
       const keyId = typeof keyRef === 'string' && keyRef.startsWith('arn-of:') ? keyRef.slice(7) : undefined;
       const key = keyId ? resources[keyId] : undefined;
       if (!keyId || key?.Type !== 'AWS::KMS::Key') {
-        links.push({ alarm: alarmId, step: `key of ${topicId}`, refused: `the key ${JSON.stringify(keyRef)} is not in this template: its policy cannot be checked here` });
+        links.push({
+          alarm: alarmId,
+          step: `key of ${topicId}`,
+          refused: `the key ${JSON.stringify(keyRef)} is not in this template: its policy cannot be checked here`,
+        });
         continue;
       }
       const keyPolicy = resolveValue(key.Properties?.KeyPolicy, pseudo) as never;
       for (const kmsAction of ['kms:GenerateDataKey', 'kms:Decrypt']) {
-        links.push({ alarm: alarmId, step: `${kmsAction} on ${keyId}`, refused: refusal(keyPolicy, { service: 'cloudwatch.amazonaws.com', action: kmsAction, resource: '*', context }) });
+        links.push({
+          alarm: alarmId,
+          step: `${kmsAction} on ${keyId}`,
+          refused: refusal(keyPolicy, {
+            service: 'cloudwatch.amazonaws.com',
+            action: kmsAction,
+            resource: '*',
+            context,
+          }),
+        });
       }
     }
   }

@@ -12,14 +12,25 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
 type MetricRef = { alarm: string; name: string; dimensions: { Name: string; Value: unknown }[] };
 
 /** Every metric of namespace `Rekey` an alarm of the template reads, with its dimensions. */
-function rekeyMetricsOfAlarms(resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>): MetricRef[] {
+function rekeyMetricsOfAlarms(
+  resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>,
+): MetricRef[] {
   const refs: MetricRef[] = [];
   for (const [id, r] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')) {
-    const p = r.Properties as { Namespace?: string; MetricName?: string; Dimensions?: MetricRef['dimensions']; Metrics?: { MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: MetricRef['dimensions'] } } }[] };
-    if (p.Namespace === METRICS_NAMESPACE) refs.push({ alarm: id, name: p.MetricName!, dimensions: p.Dimensions ?? [] });
+    const p = r.Properties as {
+      Namespace?: string;
+      MetricName?: string;
+      Dimensions?: MetricRef['dimensions'];
+      Metrics?: {
+        MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: MetricRef['dimensions'] } };
+      }[];
+    };
+    if (p.Namespace === METRICS_NAMESPACE)
+      refs.push({ alarm: id, name: p.MetricName!, dimensions: p.Dimensions ?? [] });
     for (const m of p.Metrics ?? []) {
       const metric = m.MetricStat?.Metric;
-      if (metric?.Namespace === METRICS_NAMESPACE) refs.push({ alarm: id, name: metric.MetricName, dimensions: metric.Dimensions ?? [] });
+      if (metric?.Namespace === METRICS_NAMESPACE)
+        refs.push({ alarm: id, name: metric.MetricName, dimensions: metric.Dimensions ?? [] });
     }
   }
   return refs;
@@ -31,20 +42,26 @@ function metricNamesEmittedByHandlers(): Set<string> {
   const emitted = new Set<string>();
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = fs.readFileSync(path.join(dir, file), 'utf8');
-    for (const m of source.matchAll(/addMetric\(\s*MetricNames\.(\w+)/g)) emitted.add(MetricNames[m[1] as keyof typeof MetricNames]);
+    for (const m of source.matchAll(/addMetric\(\s*MetricNames\.(\w+)/g))
+      emitted.add(MetricNames[m[1] as keyof typeof MetricNames]);
   }
   return emitted;
 }
 
 /** What the handlers' shared Metrics instance writes for one metric: the EMF document, parsed. */
-function emfOf(name: string): { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }; [k: string]: unknown } {
+function emfOf(name: string): {
+  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+  [k: string]: unknown;
+} {
   const lines: string[] = [];
   const capture = (chunk: unknown) => {
     lines.push(String(chunk));
     return true;
   };
   const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture as never);
-  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' ')));
+  const log = jest
+    .spyOn(console, 'log')
+    .mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' ')));
   try {
     metrics.addMetric(name, MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
@@ -60,8 +77,14 @@ function emfOf(name: string): { _aws: { CloudWatchMetrics: { Namespace: string; 
 describe('alarms read the metrics the handlers emit', () => {
   let refs: MetricRef[];
   beforeAll(() => {
-    const { app, stack } = createRekeyApp({ nag: false, outdir: testOutdir(), context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...DEPLOY_CONTEXT } });
-    refs = rekeyMetricsOfAlarms((app.synth().getStackByName(stack.stackName).template as { Resources: never }).Resources);
+    const { app, stack } = createRekeyApp({
+      nag: false,
+      outdir: testOutdir(),
+      context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...DEPLOY_CONTEXT },
+    });
+    refs = rekeyMetricsOfAlarms(
+      (app.synth().getStackByName(stack.stackName).template as { Resources: never }).Resources,
+    );
   });
 
   test('every Rekey metric an alarm reads is one a handler emits', () => {
@@ -72,10 +95,11 @@ describe('alarms read the metrics the handlers emit', () => {
   });
 
   test('alarms filter on exactly the dimensions Powertools writes: {service: rekey}', () => {
-    for (const r of refs) expect([r.alarm, r.dimensions]).toEqual([r.alarm, [{ Name: SERVICE_DIMENSION, Value: SERVICE_NAME }]]);
+    for (const r of refs)
+      expect([r.alarm, r.dimensions]).toEqual([r.alarm, [{ Name: SERVICE_DIMENSION, Value: SERVICE_NAME }]]);
   });
 
-  test('the handlers\' Metrics instance writes that namespace, name and dimension set (EMF captured)', () => {
+  test("the handlers' Metrics instance writes that namespace, name and dimension set (EMF captured)", () => {
     const previous = process.env.POWERTOOLS_METRICS_DISABLED;
     process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     try {

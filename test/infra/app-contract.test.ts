@@ -11,7 +11,8 @@ import { CONFIG_FIXTURE, DEPLOY_CONTEXT, SYNTH_TIMEOUT_MS, testOutdir } from './
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
 const BASE = { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [] };
-const app = (context: Record<string, unknown>) => createRekeyApp({ nag: false, outdir: testOutdir(), context: { ...BASE, ...context } });
+const app = (context: Record<string, unknown>) =>
+  createRekeyApp({ nag: false, outdir: testOutdir(), context: { ...BASE, ...context } });
 
 function errorOf(fn: () => unknown): Error {
   try {
@@ -38,20 +39,36 @@ describe('the deploy contract (bin/app.ts)', () => {
   test('no context: one ContextError naming every required key, with an example command', () => {
     const err = errorOf(() => app({}));
     expect(err).toBeInstanceOf(ContextError);
-    expect((err as ContextError).problems.map((p) => p.split(':').slice(0, 2).join(':'))).toEqual([CONTEXT_KEYS.clusterArn, CONTEXT_KEYS.secretArn, CONTEXT_KEYS.config]);
+    expect((err as ContextError).problems.map((p) => p.split(':').slice(0, 2).join(':'))).toEqual([
+      CONTEXT_KEYS.clusterArn,
+      CONTEXT_KEYS.secretArn,
+      CONTEXT_KEYS.config,
+    ]);
     expect(err.message).toContain('npx cdk deploy --outputs-file cdk-outputs.json');
     expect(err.message).toContain(`-c ${CONTEXT_KEYS.trial}=true`);
     expect(err.message).toContain('docs/deploy.md');
   });
 
   test('a partial secret ARN (no 6-character suffix) is refused at synth', () => {
-    const err = errorOf(() => app({ ...DEPLOY_CONTEXT, 'rekey:secretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:app-db-credentials' }));
+    const err = errorOf(() =>
+      app({
+        ...DEPLOY_CONTEXT,
+        'rekey:secretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:app-db-credentials',
+      }),
+    );
     expect(err).toBeInstanceOf(InvalidPropsError);
     expect(err.message).toMatch(/database\.secretArn: must be a Secrets Manager secret ARN/);
   });
 
   test('malformed flags and numbers, and a trial next to a cluster, are listed together', () => {
-    const err = errorOf(() => app({ ...DEPLOY_CONTEXT, 'rekey:trial': 'true', 'rekey:rotationWindowHours': 'four', 'rekey:trialDeletionProtection': 'yes' }));
+    const err = errorOf(() =>
+      app({
+        ...DEPLOY_CONTEXT,
+        'rekey:trial': 'true',
+        'rekey:rotationWindowHours': 'four',
+        'rekey:trialDeletionProtection': 'yes',
+      }),
+    );
     expect((err as ContextError).problems.map((p) => p.split(':').slice(0, 2).join(':'))).toEqual([
       CONTEXT_KEYS.trialDeletionProtection,
       CONTEXT_KEYS.trial,
@@ -61,12 +78,19 @@ describe('the deploy contract (bin/app.ts)', () => {
 
   test('outside a trial there is no example registry: the registry must be given', () => {
     const { 'rekey:config': _config, ...noConfig } = DEPLOY_CONTEXT;
-    expect((errorOf(() => app(noConfig)) as ContextError).problems).toEqual([expect.stringMatching(/^rekey:config: required/)]);
+    expect((errorOf(() => app(noConfig)) as ContextError).problems).toEqual([
+      expect.stringMatching(/^rekey:config: required/),
+    ]);
     // ./rekey.config.json in the working directory counts as given.
     fs.copyFileSync(CONFIG_FIXTURE, path.join(scratch, 'rekey.config.json'));
     const { stack } = app(noConfig);
-    const worker = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(stack.pipeline.worker.node.defaultChild as never)];
-    expect(JSON.parse(worker.Properties.Environment.Variables.REKEY_REGISTRY)).toEqual(JSON.parse(fs.readFileSync(CONFIG_FIXTURE, 'utf8')));
+    const worker =
+      Template.fromStack(stack).toJSON().Resources[
+        stack.getLogicalId(stack.pipeline.worker.node.defaultChild as never)
+      ];
+    expect(JSON.parse(worker.Properties.Environment.Variables.REKEY_REGISTRY)).toEqual(
+      JSON.parse(fs.readFileSync(CONFIG_FIXTURE, 'utf8')),
+    );
     expect(worker.Properties.Environment.Variables.REKEY_TRIAL_EXAMPLE_TABLE).toBeUndefined();
   });
 
@@ -74,20 +98,34 @@ describe('the deploy contract (bin/app.ts)', () => {
     const { stack } = app({ 'rekey:trial': 'true' });
     expect(stack.trialDatabase).toBeDefined();
     const resources = Template.fromStack(stack).toJSON().Resources;
-    const env = (fn: { node: { defaultChild?: unknown } }) => resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment.Variables;
+    const env = (fn: { node: { defaultChild?: unknown } }) =>
+      resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment.Variables;
     expect(EXAMPLE_REGISTRY.tables[0]!.name).toBe(EXAMPLE_TABLE.name);
     for (const fn of [stack.pipeline.tasks.validateInput.function, stack.pipeline.inventory.function]) {
-      expect(env(fn)).toMatchObject({ REKEY_TRIAL_EXAMPLE_TABLE: 'true', REKEY_REGISTRY: JSON.stringify(EXAMPLE_REGISTRY) });
+      expect(env(fn)).toMatchObject({
+        REKEY_TRIAL_EXAMPLE_TABLE: 'true',
+        REKEY_REGISTRY: JSON.stringify(EXAMPLE_REGISTRY),
+      });
     }
     expect(env(stack.pipeline.worker).REKEY_TRIAL_EXAMPLE_TABLE).toBeUndefined();
-    expect(Object.values(Template.fromStack(stack).findResources('AWS::RDS::DBCluster'))[0]!.Properties.DeletionProtection).toBe(false);
+    expect(
+      Object.values(Template.fromStack(stack).findResources('AWS::RDS::DBCluster'))[0]!.Properties.DeletionProtection,
+    ).toBe(false);
   });
 
-  test('rotation window and interval from context reach the keyset\'s rotation schedule', () => {
-    const { stack } = app({ ...DEPLOY_CONTEXT, 'rekey:rotationSchedule': 'cron(0 2 ? * SUN#1 *)', 'rekey:rotationWindowHours': '3' });
-    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'cron(0 2 ? * SUN#1 *)', Duration: '3h' } });
+  test("rotation window and interval from context reach the keyset's rotation schedule", () => {
+    const { stack } = app({
+      ...DEPLOY_CONTEXT,
+      'rekey:rotationSchedule': 'cron(0 2 ? * SUN#1 *)',
+      'rekey:rotationWindowHours': '3',
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'cron(0 2 ? * SUN#1 *)', Duration: '3h' },
+    });
     const every = app({ ...DEPLOY_CONTEXT, 'rekey:rotationEveryDays': '30' });
-    Template.fromStack(every.stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(30 days)', Duration: '4h' } });
+    Template.fromStack(every.stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)', Duration: '4h' },
+    });
   });
 
   test('every context key is documented in docs/deploy.md', () => {
@@ -101,13 +139,18 @@ describe('the KMS key cannot change under a deployed keyset', () => {
   const IMPORTED = 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555';
   const OTHER = 'arn:aws:kms:eu-west-1:111122223333:key/99999999-8888-7777-6666-555555555555';
   const outputs = (source: 'stack' | 'imported', keyArn: string) =>
-    fs.writeFileSync(path.join(scratch, 'cdk-outputs.json'), JSON.stringify({ Rekey: { KmsKeyArn: keyArn, KmsKeySource: source, StateMachineArn: 'x' } }));
+    fs.writeFileSync(
+      path.join(scratch, 'cdk-outputs.json'),
+      JSON.stringify({ Rekey: { KmsKeyArn: keyArn, KmsKeySource: source, StateMachineArn: 'x' } }),
+    );
 
-  test('deployed with the stack\'s own key: adding rekey:kmsKeyArn is refused, naming the migration doc', () => {
+  test("deployed with the stack's own key: adding rekey:kmsKeyArn is refused, naming the migration doc", () => {
     outputs('stack', IMPORTED.replace('1111', 'aaaa'));
     const err = errorOf(() => app({ ...DEPLOY_CONTEXT, 'rekey:kmsKeyArn': IMPORTED }));
     expect(err).toBeInstanceOf(InvalidPropsError);
-    expect(err.message).toMatch(/kmsKeyArn: the deployed stack's keyset is wrapped under .*changing it to .*"Changing the KMS key" in docs\/deploy\.md/);
+    expect(err.message).toMatch(
+      /kmsKeyArn: the deployed stack's keyset is wrapped under .*changing it to .*"Changing the KMS key" in docs\/deploy\.md/,
+    );
     expect(() => app(DEPLOY_CONTEXT)).not.toThrow();
   });
 
@@ -121,7 +164,9 @@ describe('the KMS key cannot change under a deployed keyset', () => {
   test('the outputs of another stack name do not count; a named outputs file that is missing is an error', () => {
     outputs('imported', IMPORTED);
     expect(() => app({ ...DEPLOY_CONTEXT, 'rekey:stackName': 'RekeyStaging' })).not.toThrow();
-    expect(errorOf(() => app({ ...DEPLOY_CONTEXT, 'rekey:outputsFile': 'nope.json' })).message).toMatch(/rekey:outputsFile: .*nope\.json does not exist/);
+    expect(errorOf(() => app({ ...DEPLOY_CONTEXT, 'rekey:outputsFile': 'nope.json' })).message).toMatch(
+      /rekey:outputsFile: .*nope\.json does not exist/,
+    );
   });
 
   test('the stack outputs what the guard reads', () => {

@@ -58,7 +58,10 @@ describe('the CDK app (bin/app.ts) with cdk-nag AwsSolutions registered', () => 
     const { app, stack } = createRekeyApp({ context: { ...CONTEXT, ...DEPLOY_CONTEXT }, outdir: testOutdir() });
     new Queue(stack, 'UnencryptedPlainQueue');
     expect(nagFindings(app)).toEqual(
-      expect.arrayContaining(['AwsSolutions-SQS3 @ Rekey/UnencryptedPlainQueue/Resource', 'AwsSolutions-SQS4 @ Rekey/UnencryptedPlainQueue/Resource']),
+      expect.arrayContaining([
+        'AwsSolutions-SQS3 @ Rekey/UnencryptedPlainQueue/Resource',
+        'AwsSolutions-SQS4 @ Rekey/UnencryptedPlainQueue/Resource',
+      ]),
     );
     // Under jest CDK synthesizes in memory, where a failed validation plugin throws.
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);

@@ -23,7 +23,11 @@ describe('bundling', () => {
     const stack = new Stack(app, 'Bundled', { env: ENV });
     const key = new Key(stack, 'Key', { enableKeyRotation: true });
     const worker = new RekeyFunction(stack, 'Worker', { handler: 'worker', key, timeout: Duration.seconds(30) });
-    const validate = new RekeyFunction(stack, 'Validate', { handler: 'validate-input', key, timeout: Duration.seconds(30) });
+    const validate = new RekeyFunction(stack, 'Validate', {
+      handler: 'validate-input',
+      key,
+      timeout: Duration.seconds(30),
+    });
     const sdk = new NodejsFunction(stack, 'SdkUser', {
       entry: path.join(__dirname, 'fixtures', 'sdk-entry.ts'),
       projectRoot: PROJECT_ROOT,
@@ -31,7 +35,9 @@ describe('bundling', () => {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: BUNDLING,
     });
-    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }> };
+    const template = Template.fromStack(stack).toJSON() as {
+      Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }>;
+    };
     const assetDir = (fn: LambdaFunction): string => {
       const key = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Code!.S3Key!;
       return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
@@ -48,12 +54,21 @@ describe('bundling', () => {
 
   test('minified, errors keep their class names: what Lambda reports and Step Functions matches', async () => {
     const saved = { ...process.env };
-    for (const k of ['DATABASE_URL', 'DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME', 'REKEY_REGISTRY', 'KEYRING_KIND']) delete process.env[k];
-    Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_METRICS_DISABLED: 'true' });
+    for (const k of ['DATABASE_URL', 'DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME', 'REKEY_REGISTRY', 'KEYRING_KIND'])
+      delete process.env[k];
+    Object.assign(process.env, {
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    });
     try {
-      const bundle = (await import(path.join(assets.validate!, 'index.js'))) as { handler: (e: unknown, c: unknown) => Promise<unknown> };
+      const bundle = (await import(path.join(assets.validate!, 'index.js'))) as {
+        handler: (e: unknown, c: unknown) => Promise<unknown>;
+      };
       const context = lambdaContext('validate', { remainingMs: 30_000 });
-      const err = (await bundle.handler({ executionId: 'arn:exec', input: {} }, context).catch((e: unknown) => e)) as Error & { code?: string };
+      const err = (await bundle
+        .handler({ executionId: 'arn:exec', input: {} }, context)
+        .catch((e: unknown) => e)) as Error & { code?: string };
       expect(err).toBeInstanceOf(Error);
       expect(err.name).toMatch(/^[A-Z][A-Za-z]+Error$/);
       expect(err.name).toBe(err.constructor.name);

@@ -29,7 +29,10 @@ describe('the synthesized state machine, as the README draws it and the planner 
     expect(mermaid).toContain('ProgressDecision -->|errorRate > maxErrorRate| Abort');
     expect(mermaid).toContain('Plan -.->|States.ALL| MarkFailed');
     // A changed definition changes the diagram (the check can fail).
-    const changed = { ...definition, States: { ...definition.States, Plan: { ...definition.States.Plan, Next: 'Verify' } } };
+    const changed = {
+      ...definition,
+      States: { ...definition.States, Plan: { ...definition.States.Plan, Next: 'Verify' } },
+    };
     expect(stateMachineMermaid(changed)).not.toBe(stateMachineMermaid(definition));
     expect(diagramIn(withDiagram('# x\n', 'flowchart TD'))).toBe('flowchart TD');
   });
@@ -54,7 +57,12 @@ describe('the synthesized state machine, as the README draws it and the planner 
 
   it('has the state transitions the planner counts: dry run, fixed part, per Enqueue, per progress poll', () => {
     expect(walk({ IsDryRun: ['DryRunReport'] })).toHaveLength(STATE_TRANSITIONS.dryRun);
-    const once = walk({ IsDryRun: ['Enqueue'], AllBatchesEnqueued: ['CheckProgress'], ProgressDecision: ['Verify'], CanRetireOldKey: ['Finalize'] });
+    const once = walk({
+      IsDryRun: ['Enqueue'],
+      AllBatchesEnqueued: ['CheckProgress'],
+      ProgressDecision: ['Verify'],
+      CanRetireOldKey: ['Finalize'],
+    });
     expect(once).toHaveLength(STATE_TRANSITIONS.fixed + STATE_TRANSITIONS.perEnqueue);
     const loops = walk({
       IsDryRun: ['Enqueue'],
@@ -62,6 +70,8 @@ describe('the synthesized state machine, as the README draws it and the planner 
       ProgressDecision: ['WaitForProgress', 'WaitForProgress', 'Verify'],
       CanRetireOldKey: ['Finalize'],
     });
-    expect(loops).toHaveLength(STATE_TRANSITIONS.fixed + 3 * STATE_TRANSITIONS.perEnqueue + 2 * STATE_TRANSITIONS.perPoll);
+    expect(loops).toHaveLength(
+      STATE_TRANSITIONS.fixed + 3 * STATE_TRANSITIONS.perEnqueue + 2 * STATE_TRANSITIONS.perPoll,
+    );
   });
 });

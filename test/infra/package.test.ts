@@ -34,9 +34,16 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** Runs a command, failing with its output when it exits non-zero. */
 function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv()): string {
-  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(command, args, {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.status ?? result.signal}:\n${output}`);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.status ?? result.signal}:\n${output}`);
   return output;
 }
 
@@ -59,14 +66,32 @@ afterAll(() => {
 
 describe('the npm package', () => {
   test('ships compiled JavaScript with declarations and one pre-bundled handler per entry, no TypeScript sources or tests', () => {
-    const files = execFileSync('tar', ['-tzf', path.join(work, tarball)], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
+    const files = execFileSync('tar', ['-tzf', path.join(work, tarball)], {
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+    })
       .split('\n')
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ''));
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/bin/rekey.js', 'dist/functions/core/index.js', 'dist/functions/core/index.d.ts', 'dist/lib/index.js', 'dist/lib/index.d.ts']));
-    for (const name of handlerNames()) expect(files).toEqual(expect.arrayContaining([`dist/handlers/${name}/index.js`, `dist/handlers/${name}/index.js.map`]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'dist/bin/rekey.js',
+        'dist/functions/core/index.js',
+        'dist/functions/core/index.d.ts',
+        'dist/lib/index.js',
+        'dist/lib/index.d.ts',
+      ]),
+    );
+    for (const name of handlerNames())
+      expect(files).toEqual(
+        expect.arrayContaining([`dist/handlers/${name}/index.js`, `dist/handlers/${name}/index.js.map`]),
+      );
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.filter((f) => /^(test|bench|scripts|node_modules)\//.test(f) || f.startsWith('dist/test'))).toEqual([]);
+    expect(files.filter((f) => /^(test|bench|scripts|node_modules)\//.test(f) || f.startsWith('dist/test'))).toEqual(
+      [],
+    );
   });
 
   test('installs on this Node without an engine mismatch', () => {
@@ -92,7 +117,10 @@ describe('the npm package', () => {
         process.stdout.write(stored.startsWith('alice') ? 'plaintext stored' : await app.decryptField(stored, where));
       })().catch((e) => { console.error(e); process.exit(1); });`;
     fs.writeFileSync(path.join(scratch, 'cjs.js'), roundTrip.replace('LIB', "require('rekey')"));
-    fs.writeFileSync(path.join(scratch, 'esm.mjs'), `import * as lib from 'rekey';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${roundTrip.replace('LIB', 'lib')}`);
+    fs.writeFileSync(
+      path.join(scratch, 'esm.mjs'),
+      `import * as lib from 'rekey';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${roundTrip.replace('LIB', 'lib')}`,
+    );
     expect(run('node', ['cjs.js'], scratch)).toBe('alice@example.com');
     expect(run('node', ['esm.mjs'], scratch)).toBe('alice@example.com');
   });
@@ -110,7 +138,27 @@ export const used = [createFieldEncryption, RawKeyring, RekeyStack, options, pro
     // This repository's compiler and Node types; the package's own declarations come from the install.
     const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const typeRoots = path.join(PROJECT_ROOT, 'node_modules', '@types');
-    run('node', [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--typeRoots', typeRoots, '--types', 'node', 'consumer.ts'], scratch);
+    run(
+      'node',
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--module',
+        'node16',
+        '--moduleResolution',
+        'node16',
+        '--target',
+        'es2022',
+        '--typeRoots',
+        typeRoots,
+        '--types',
+        'node',
+        'consumer.ts',
+      ],
+      scratch,
+    );
   });
 
   test('a CDK app synthesizes RekeyStack from the installed constructs, its functions from the pre-bundled code', () => {
@@ -126,19 +174,36 @@ app.synth();
     );
     run('node', ['app.js'], scratch);
 
-    type Resource = { Type: string; Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, string> } } };
-    const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Scratch.template.json'), 'utf8')) as { Resources: Record<string, Resource> };
+    type Resource = {
+      Type: string;
+      Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, string> } };
+    };
+    const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Scratch.template.json'), 'utf8')) as {
+      Resources: Record<string, Resource>;
+    };
     const resources = Object.values(template.Resources);
     expect(resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
 
     // Every rekey function's code is one of the package's bundles, byte for byte.
     const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-    const shipped = new Set(handlerNames().map((name) => sha(path.join(scratch, 'node_modules', 'rekey', 'dist', 'handlers', name, 'index.js'))));
-    const rekeyFunctions = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === SERVICE_NAME);
+    const shipped = new Set(
+      handlerNames().map((name) =>
+        sha(path.join(scratch, 'node_modules', 'rekey', 'dist', 'handlers', name, 'index.js')),
+      ),
+    );
+    const rekeyFunctions = resources.filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === SERVICE_NAME,
+    );
     expect(rekeyFunctions.length).toBeGreaterThan(0);
-    const bundles = rekeyFunctions.map((fn) => path.join(outdir, `asset.${fn.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`, 'index.js'));
+    const bundles = rekeyFunctions.map((fn) =>
+      path.join(outdir, `asset.${fn.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`, 'index.js'),
+    );
     for (const bundle of bundles) expect(shipped.has(sha(bundle))).toBe(true);
     // A bundle loads on its own (no node_modules beside it) and exports the handler.
-    expect(run('node', ['-e', `process.stdout.write(typeof require(${JSON.stringify(bundles[0])}).handler)`], os.tmpdir())).toBe('function');
+    expect(
+      run('node', ['-e', `process.stdout.write(typeof require(${JSON.stringify(bundles[0])}).handler)`], os.tmpdir()),
+    ).toBe('function');
   });
 });

@@ -19,7 +19,12 @@ export function resolveValue(value: unknown, pseudo: Pseudo): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const obj = value as Json;
   if (typeof obj.Ref === 'string') {
-    const known: Record<string, string> = { 'AWS::AccountId': pseudo.account, 'AWS::Region': pseudo.region, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+    const known: Record<string, string> = {
+      'AWS::AccountId': pseudo.account,
+      'AWS::Region': pseudo.region,
+      'AWS::Partition': 'aws',
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
     return known[obj.Ref] ?? `ref:${obj.Ref}`;
   }
   if (Array.isArray(obj['Fn::GetAtt'])) {
@@ -51,7 +56,13 @@ interface Statement {
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 function glob(pattern: string, value: string, caseInsensitive = false): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, caseInsensitive ? 'i' : '');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    caseInsensitive ? 'i' : '',
+  );
   return re.test(value);
 }
 
@@ -73,7 +84,8 @@ const OPERATORS: Record<string, (expected: string, actual: string) => boolean> =
 function conditionsHold(condition: Statement['Condition'], context: PolicyRequest['context']): boolean {
   for (const [operator, entries] of Object.entries(condition ?? {})) {
     const test = OPERATORS[operator];
-    if (!test) throw new Error(`policy-walk: condition operator ${operator} is not modelled; add it before trusting this walk`);
+    if (!test)
+      throw new Error(`policy-walk: condition operator ${operator} is not modelled; add it before trusting this walk`);
     for (const [key, expected] of Object.entries(entries)) {
       const actual = context[key];
       if (actual === undefined) return false;

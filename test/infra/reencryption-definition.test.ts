@@ -45,17 +45,27 @@ async function execute(tasks: Record<string, Task>, input: unknown): Promise<Out
     };
   }
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
-  const execution = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: handlers,
-      waitTimeOverrides: { [STATE_NAMES.waitForProgress]: 1 },
-      retryIntervalOverrides: Object.fromEntries(Object.keys(definition.States).map((s) => [s, 1])),
-    },
-    context: { Execution: { Id: 'arn:aws:states:eu-west-1:111122223333:execution:rekey:test-1', Name: 'test-1' } },
-  } as never);
+  const execution = machine.run(
+    input as never,
+    {
+      overrides: {
+        taskResourceLocalHandlers: handlers,
+        waitTimeOverrides: { [STATE_NAMES.waitForProgress]: 1 },
+        retryIntervalOverrides: Object.fromEntries(Object.keys(definition.States).map((s) => [s, 1])),
+      },
+      context: { Execution: { Id: 'arn:aws:states:eu-west-1:111122223333:execution:rekey:test-1', Name: 'test-1' } },
+    } as never,
+  );
   const states: string[] = [];
   const events = (async () => {
-    for await (const event of execution.eventLogs as AsyncIterable<{ type: string; state?: { name: string }; Error?: string; Cause?: string; error?: string; cause?: string }>) {
+    for await (const event of execution.eventLogs as AsyncIterable<{
+      type: string;
+      state?: { name: string };
+      Error?: string;
+      Cause?: string;
+      error?: string;
+      cause?: string;
+    }>) {
       if (event.type === 'StateEntered' && event.state) states.push(event.state.name);
     }
   })();
@@ -97,7 +107,13 @@ function happyTasks(): Record<string, Task> {
     },
     [STATE_NAMES.checkProgress]: () => {
       polls += 1;
-      return { rowsDone: polls * 21, rowsFailed: 0, batchesRemaining: polls < 2 ? 1 : 0, errorRate: 0, waitSeconds: 30 };
+      return {
+        rowsDone: polls * 21,
+        rowsFailed: 0,
+        batchesRemaining: polls < 2 ? 1 : 0,
+        errorRate: 0,
+        waitSeconds: 30,
+      };
     },
     [STATE_NAMES.abort]: () => ({}),
     [STATE_NAMES.verify]: () => ({ rowsOnOldKeys: 0, rowsFailed: 0 }),
@@ -113,22 +129,34 @@ describe('the synthesized definition', () => {
     expect(Object.keys(definition.States).sort()).toEqual(Object.values(STATE_NAMES).sort());
     const text = JSON.stringify(definition);
     expect(text).not.toMatch(/JSONata|"Assign"|"Arguments"|"Output"/);
-    const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task').map(([n]) => n);
+    const tasks = Object.entries(definition.States)
+      .filter(([, s]) => s.Type === 'Task')
+      .map(([n]) => n);
     expect(tasks.sort()).toEqual(Object.keys(TASK_HANDLERS).sort());
     expect(definition.TimeoutSeconds).toBe(14 * 24 * 3600);
   });
 
   test('every Task retries with exponential backoff and jitter, and every Task catches', () => {
     for (const [name, state] of Object.entries(definition.States).filter(([, s]) => s.Type === 'Task')) {
-      const retry = state.Retry as { ErrorEquals: string[]; BackoffRate: number; MaxAttempts: number; JitterStrategy: string }[];
+      const retry = state.Retry as {
+        ErrorEquals: string[];
+        BackoffRate: number;
+        MaxAttempts: number;
+        JitterStrategy: string;
+      }[];
       expect({ name, retriers: retry.length }).toEqual({ name, retriers: 3 });
       // First (first match wins): the errors no retry can fix, never retried.
       expect(retry[0]).toEqual({ ErrorEquals: [...NON_RETRYABLE_ERROR_NAMES], MaxAttempts: 0 });
       for (const r of retry.slice(1)) expect(r).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
-      expect(retry.slice(1).flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'States.TaskFailed']));
+      expect(retry.slice(1).flatMap((r) => r.ErrorEquals)).toEqual(
+        expect.arrayContaining(['Lambda.ServiceException', 'States.TaskFailed']),
+      );
       const catchers = state.Catch as { ErrorEquals: string[]; Next: string }[];
       expect(catchers).toEqual([
-        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: name === STATE_NAMES.markFailed ? STATE_NAMES.jobFailed : STATE_NAMES.markFailed }),
+        expect.objectContaining({
+          ErrorEquals: ['States.ALL'],
+          Next: name === STATE_NAMES.markFailed ? STATE_NAMES.jobFailed : STATE_NAMES.markFailed,
+        }),
       ]);
     }
   });
@@ -138,7 +166,10 @@ describe('the synthesized definition', () => {
       const discards = state.ResultPath === null;
       expect({ name, shaped: discards || state.ResultSelector !== undefined }).toEqual({ name, shaped: true });
     }
-    expect(definition.States[STATE_NAMES.waitForProgress]).toMatchObject({ Type: 'Wait', SecondsPath: '$.progress.waitSeconds' });
+    expect(definition.States[STATE_NAMES.waitForProgress]).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.progress.waitSeconds',
+    });
   });
 });
 
@@ -147,13 +178,34 @@ describe('executions on aws-local-stepfunctions', () => {
     const run = await execute(happyTasks(), { mode: 'rewrap' });
     expect(run.error).toBeUndefined();
     expect(run.states).toEqual([
-      'ReadInput', 'ValidateInput', 'Plan', 'IsDryRun',
-      'Enqueue', 'AllBatchesEnqueued', 'Enqueue', 'AllBatchesEnqueued',
-      'CheckProgress', 'ProgressDecision', 'WaitForProgress', 'CheckProgress', 'ProgressDecision',
-      'Verify', 'CanRetireOldKey', 'Finalize', 'Completed',
+      'ReadInput',
+      'ValidateInput',
+      'Plan',
+      'IsDryRun',
+      'Enqueue',
+      'AllBatchesEnqueued',
+      'Enqueue',
+      'AllBatchesEnqueued',
+      'CheckProgress',
+      'ProgressDecision',
+      'WaitForProgress',
+      'CheckProgress',
+      'ProgressDecision',
+      'Verify',
+      'CanRetireOldKey',
+      'Finalize',
+      'Completed',
     ]);
     expect(run.output).toEqual({
-      request: { mode: 'rewrap', tables: null, batchSize: 2000, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null },
+      request: {
+        mode: 'rewrap',
+        tables: null,
+        batchSize: 2000,
+        dryRun: false,
+        maxErrorRate: 0.01,
+        targetKeyId: null,
+        tenant: null,
+      },
       job: { jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null },
       enqueue: { batchesEnqueued: 1, batchesLeft: 0 },
       progress: { rowsDone: 42, rowsFailed: 0, batchesRemaining: 0, errorRate: 0, waitSeconds: 30 },
@@ -161,31 +213,61 @@ describe('executions on aws-local-stepfunctions', () => {
       finalize: { retiredKeyIds: ['kek-v1'] },
     });
     const executionId = 'arn:aws:states:eu-west-1:111122223333:execution:rekey:test-1';
-    expect(run.payloads[STATE_NAMES.validateInput]).toEqual([{ executionId, input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01, maxTables: 100 } }]);
+    expect(run.payloads[STATE_NAMES.validateInput]).toEqual([
+      { executionId, input: { mode: 'rewrap' }, defaults: { batchSize: 2000, maxErrorRate: 0.01, maxTables: 100 } },
+    ]);
     expect(run.payloads[STATE_NAMES.enqueue]![0]).toEqual({ executionId, jobId: 'job-1', maxBatches: 10_000 });
-    expect(run.payloads[STATE_NAMES.checkProgress]![0]).toEqual({ executionId, jobId: 'job-1', minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 });
+    expect(run.payloads[STATE_NAMES.checkProgress]![0]).toEqual({
+      executionId,
+      jobId: 'job-1',
+      minWaitSeconds: 30,
+      maxWaitSeconds: 900,
+      waitFraction: 0.05,
+    });
     expect(run.payloads[STATE_NAMES.finalize]).toEqual([{ executionId, jobId: 'job-1' }]);
   });
 
-  test('a dry run stops after Plan with the plan\'s counts', async () => {
+  test("a dry run stops after Plan with the plan's counts", async () => {
     const run = await execute(happyTasks(), { mode: 'reencrypt', dryRun: true, tables: ['users'] });
     expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'DryRunReport']);
     expect(run.output).toEqual({ jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null });
-    expect(run.payloads[STATE_NAMES.plan]![0]).toMatchObject({ request: { mode: 'reencrypt', dryRun: true, tables: ['users'] } });
+    expect(run.payloads[STATE_NAMES.plan]![0]).toMatchObject({
+      request: { mode: 'reencrypt', dryRun: true, tables: ['users'] },
+    });
   });
 
   test('an error rate past maxErrorRate aborts the job and fails the execution', async () => {
-    const tasks = { ...happyTasks(), [STATE_NAMES.checkProgress]: () => ({ rowsDone: 50, rowsFailed: 2, batchesRemaining: 2, errorRate: 0.04, waitSeconds: 30 }) };
+    const tasks = {
+      ...happyTasks(),
+      [STATE_NAMES.checkProgress]: () => ({
+        rowsDone: 50,
+        rowsFailed: 2,
+        batchesRemaining: 2,
+        errorRate: 0.04,
+        waitSeconds: 30,
+      }),
+    };
     const run = await execute(tasks, { mode: 'rewrap', maxErrorRate: 0.03 });
     expect(run.states.slice(-3)).toEqual(['ProgressDecision', 'Abort', 'JobAborted']);
     expect(run.error).toBe(EXECUTION_ERRORS.jobAborted);
-    expect(run.payloads[STATE_NAMES.abort]).toEqual([expect.objectContaining({ jobId: 'job-1', errorRate: 0.04, maxErrorRate: 0.03 })]);
+    expect(run.payloads[STATE_NAMES.abort]).toEqual([
+      expect.objectContaining({ jobId: 'job-1', errorRate: 0.04, maxErrorRate: 0.03 }),
+    ]);
     expect(run.payloads[STATE_NAMES.verify]).toBeUndefined();
   });
 
   test('an error rate at the threshold does not abort', async () => {
     let polls = 0;
-    const tasks = { ...happyTasks(), [STATE_NAMES.checkProgress]: () => ({ rowsDone: 99, rowsFailed: 1, batchesRemaining: polls++ < 1 ? 1 : 0, errorRate: 0.01, waitSeconds: 30 }) };
+    const tasks = {
+      ...happyTasks(),
+      [STATE_NAMES.checkProgress]: () => ({
+        rowsDone: 99,
+        rowsFailed: 1,
+        batchesRemaining: polls++ < 1 ? 1 : 0,
+        errorRate: 0.01,
+        waitSeconds: 30,
+      }),
+    };
     const run = await execute(tasks, { mode: 'rewrap' });
     expect(run.states.at(-1)).toBe('Completed');
   });
@@ -210,7 +292,9 @@ describe('executions on aws-local-stepfunctions', () => {
     const run = await execute(tasks, { mode: 'rewrap' });
     expect(attempts).toBe(4); // first try + 3 retries of States.TaskFailed
     expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'Plan', 'MarkFailed', 'JobFailed']);
-    expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.any(String), error: 'DatabaseConnectionError' }]);
+    expect(run.payloads[STATE_NAMES.markFailed]).toEqual([
+      { executionId: expect.any(String), error: 'DatabaseConnectionError' },
+    ]);
     expect(run.error).toBe('DatabaseConnectionError');
   });
 
@@ -233,7 +317,11 @@ describe('executions on aws-local-stepfunctions', () => {
     const fail = (name: string) => () => {
       throw Object.assign(new Error(name), { name });
     };
-    const tasks = { ...happyTasks(), [STATE_NAMES.validateInput]: fail('InvalidJobInputError'), [STATE_NAMES.markFailed]: fail('DatabaseUnavailableError') };
+    const tasks = {
+      ...happyTasks(),
+      [STATE_NAMES.validateInput]: fail('InvalidJobInputError'),
+      [STATE_NAMES.markFailed]: fail('DatabaseUnavailableError'),
+    };
     const run = await execute(tasks, { mode: 'bogus' });
     expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
     expect(run.error).toBe('InvalidJobInputError');
@@ -253,8 +341,12 @@ describe('executions on aws-local-stepfunctions', () => {
       const run = await execute({ ...happyTasks(), [STATE_NAMES.validateInput]: realValidate }, input);
       expect(run.states).toEqual(['ReadInput', 'ValidateInput', 'MarkFailed', 'JobFailed']);
       expect(run.error).toBe('InvalidInputError');
-      expect(run.cause).toMatch(/invalid execution input: .*(expected a JSON object such as \{"mode": "rewrap"\}|mode: must be one of)/);
-      expect(run.payloads[STATE_NAMES.markFailed]).toEqual([{ executionId: expect.stringContaining(':execution:'), error: 'InvalidInputError' }]);
+      expect(run.cause).toMatch(
+        /invalid execution input: .*(expected a JSON object such as \{"mode": "rewrap"\}|mode: must be one of)/,
+      );
+      expect(run.payloads[STATE_NAMES.markFailed]).toEqual([
+        { executionId: expect.stringContaining(':execution:'), error: 'InvalidInputError' },
+      ]);
       // ValidateInput saw the input exactly as given.
       expect((run.payloads[STATE_NAMES.validateInput]![0] as { input?: unknown }).input).toEqual(input);
     });

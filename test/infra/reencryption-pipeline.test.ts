@@ -6,7 +6,18 @@ import { InvalidPropsError } from '../../lib/errors';
 import { progressPolls, worstCaseHistoryEvents } from '../../lib/history-budget';
 import { ReencryptionPipeline, type ReencryptionPipelineProps } from '../../lib/reencryption-pipeline';
 import { STATE_NAMES } from '../../lib/reencryption-definition';
-import { actionsOf, DATABASE, identityAllowStatements, nagFindings, REGISTRY, resourcesIn, resourcesOf, SYNTH_TIMEOUT_MS, testStack, wildcardKmsOrSecretsActions } from './support';
+import {
+  actionsOf,
+  DATABASE,
+  identityAllowStatements,
+  nagFindings,
+  REGISTRY,
+  resourcesIn,
+  resourcesOf,
+  SYNTH_TIMEOUT_MS,
+  testStack,
+  wildcardKmsOrSecretsActions,
+} from './support';
 
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
@@ -48,7 +59,10 @@ describe('ReencryptionPipeline with defaults', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: 6 * 180,
       MessageRetentionPeriod: 14 * 24 * 3600,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 5,
+      },
     });
     t.template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 180,
@@ -75,7 +89,12 @@ describe('ReencryptionPipeline with defaults', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
-        Environment: { Variables: expect.objectContaining({ POWERTOOLS_SERVICE_NAME: 'rekey', POWERTOOLS_METRICS_NAMESPACE: 'Rekey' }) },
+        Environment: {
+          Variables: expect.objectContaining({
+            POWERTOOLS_SERVICE_NAME: 'rekey',
+            POWERTOOLS_METRICS_NAMESPACE: 'Rekey',
+          }),
+        },
         LoggingConfig: { LogGroup: expect.anything() },
       });
     }
@@ -95,7 +114,13 @@ describe('ReencryptionPipeline with defaults', () => {
       LoggingConfiguration: {
         Level: 'ALL',
         IncludeExecutionData: true,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachineLogs'), 'Arn'] } } }],
+        Destinations: [
+          {
+            CloudWatchLogsLogGroup: {
+              LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachineLogs'), 'Arn'] },
+            },
+          },
+        ],
       },
     });
     const machine = Object.values(resourcesOf(t.template, 'AWS::StepFunctions::StateMachine'))[0]!;
@@ -135,9 +160,23 @@ describe('ReencryptionPipeline with defaults', () => {
 
 describe('ReencryptionPipeline options', () => {
   test('tuning reaches the queue, the mapping and the definition', () => {
-    const { template } = build({ workerTimeout: Duration.seconds(90), maxConcurrency: 8, maxReceiveCount: 3, workerBatchSize: 10, batchSize: 500, maxErrorRate: 0.05, workerReservedConcurrency: 8 });
-    template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 540, RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 }) });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 10, ScalingConfig: { MaximumConcurrency: 8 } });
+    const { template } = build({
+      workerTimeout: Duration.seconds(90),
+      maxConcurrency: 8,
+      maxReceiveCount: 3,
+      workerBatchSize: 10,
+      batchSize: 500,
+      maxErrorRate: 0.05,
+      workerReservedConcurrency: 8,
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 540,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 }),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 8 },
+    });
     template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 90, ReservedConcurrentExecutions: 8 });
     const machine = Object.values(resourcesOf(template, 'AWS::StepFunctions::StateMachine'))[0]!;
     const definition = JSON.stringify(machine.Properties.DefinitionString);
@@ -146,8 +185,17 @@ describe('ReencryptionPipeline options', () => {
 
   test('the hierarchical keyring reads the keyset secret and decrypts with the key, nothing more', () => {
     const { stack, key } = testStack();
-    const keysetSecret = Secret.fromSecretCompleteArn(stack, 'Keyset', 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:keyset-AbCdEf');
-    new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'hierarchical', keysetSecret }, registry: REGISTRY });
+    const keysetSecret = Secret.fromSecretCompleteArn(
+      stack,
+      'Keyset',
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:keyset-AbCdEf',
+    );
+    new ReencryptionPipeline(stack, 'Pipeline', {
+      key,
+      database: DATABASE,
+      keyring: { kind: 'hierarchical', keysetSecret },
+      registry: REGISTRY,
+    });
     const template = Template.fromStack(stack);
     const statements = identityAllowStatements(template);
     const keyset = statements.filter((s) => resourcesIn(s).includes(keysetSecret.secretArn));
@@ -159,7 +207,9 @@ describe('ReencryptionPipeline options', () => {
     expect(keysetReaders.sort()).toEqual(['PipelineVerify', 'PipelineWorker']);
     expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:ReEncrypt')))).toHaveLength(0);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ KEYRING_KIND: 'hierarchical', KEYSET_SECRET_ARN: keysetSecret.secretArn }) },
+      Environment: {
+        Variables: Match.objectLike({ KEYRING_KIND: 'hierarchical', KEYSET_SECRET_ARN: keysetSecret.secretArn }),
+      },
     });
   });
 
@@ -209,10 +259,20 @@ describe('ReencryptionPipeline options', () => {
 
   test('a registry too large for the Lambda environment is refused', () => {
     const { stack, key } = testStack();
-    const tables = Array.from({ length: 60 }, (_, i) => ({ name: `table_${i}`, idColumn: 'id', columns: ['secret_value_encrypted'] }));
-    expect(() => new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: { tables } })).toThrow(
-      /registry: is \d+ bytes as JSON; it travels in the Lambda environment/,
-    );
+    const tables = Array.from({ length: 60 }, (_, i) => ({
+      name: `table_${i}`,
+      idColumn: 'id',
+      columns: ['secret_value_encrypted'],
+    }));
+    expect(
+      () =>
+        new ReencryptionPipeline(stack, 'Pipeline', {
+          key,
+          database: DATABASE,
+          keyring: { kind: 'kms' },
+          registry: { tables },
+        }),
+    ).toThrow(/registry: is \d+ bytes as JSON; it travels in the Lambda environment/);
   });
 });
 
@@ -235,12 +295,39 @@ describe('the 25,000-event history budget', () => {
   test('settings whose worst case passes the budget are refused', () => {
     const { stack, key } = testStack();
     // The pipeline judges the worst case at its default batch size (JOB_DEFAULTS.batchSize).
-    const expected = worstCaseHistoryEvents({ ...pacing, maxWaitSeconds: 300, ...job, batchSize: JOB_DEFAULTS.batchSize, timeoutSeconds: 14 * 86_400 });
+    const expected = worstCaseHistoryEvents({
+      ...pacing,
+      maxWaitSeconds: 300,
+      ...job,
+      batchSize: JOB_DEFAULTS.batchSize,
+      timeoutSeconds: 14 * 86_400,
+    });
     expect(expected).toBeGreaterThan(20_000);
-    expect(() => new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300 })).toThrow(
-      new RegExp(`progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record ${expected} history events; keep it under 20000`),
+    expect(
+      () =>
+        new ReencryptionPipeline(stack, 'Pipeline', {
+          key,
+          database: DATABASE,
+          keyring: { kind: 'kms' },
+          registry: REGISTRY,
+          progressMaxWaitSeconds: 300,
+        }),
+    ).toThrow(
+      new RegExp(
+        `progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record ${expected} history events; keep it under 20000`,
+      ),
     );
     // A shorter timeout makes the same pacing acceptable.
-    expect(() => new ReencryptionPipeline(stack, 'Pipeline2', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, progressMaxWaitSeconds: 300, executionTimeout: Duration.days(5) })).not.toThrow();
+    expect(
+      () =>
+        new ReencryptionPipeline(stack, 'Pipeline2', {
+          key,
+          database: DATABASE,
+          keyring: { kind: 'kms' },
+          registry: REGISTRY,
+          progressMaxWaitSeconds: 300,
+          executionTimeout: Duration.days(5),
+        }),
+    ).not.toThrow();
   });
 });

@@ -14,27 +14,44 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
  */
 describe('CheckProgress can see the dead-letter queue', () => {
   const { stack, key } = testStack();
-  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY });
+  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', {
+    key,
+    database: DATABASE,
+    keyring: { kind: 'kms' },
+    registry: REGISTRY,
+  });
   const template = Template.fromStack(stack);
-  const ref = (c: { node: { defaultChild?: unknown } }) => ({ Ref: Stack.of(stack).getLogicalId(c.node.defaultChild as never) });
-  const arn = (c: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [Stack.of(stack).getLogicalId(c.node.defaultChild as never), 'Arn'] });
+  const ref = (c: { node: { defaultChild?: unknown } }) => ({
+    Ref: Stack.of(stack).getLogicalId(c.node.defaultChild as never),
+  });
+  const arn = (c: { node: { defaultChild?: unknown } }) => ({
+    'Fn::GetAtt': [Stack.of(stack).getLogicalId(c.node.defaultChild as never), 'Arn'],
+  });
   const progress = pipeline.tasks.progress.function;
   const roleId = Stack.of(stack).getLogicalId(progress.role!.node.defaultChild as never);
   const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
     .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement);
 
-  test('its environment names both queues and a quiet window longer than a receive\'s invisibility', () => {
-    const env = (stack.resolve((progress.node.defaultChild as CfnFunction).environment) as { variables: Record<string, unknown> }).variables;
+  test("its environment names both queues and a quiet window longer than a receive's invisibility", () => {
+    const env = (
+      stack.resolve((progress.node.defaultChild as CfnFunction).environment) as { variables: Record<string, unknown> }
+    ).variables;
     expect(env[FUNCTION_ENV.deadLetterQueueUrl]).toEqual(ref(pipeline.deadLetterQueue));
     expect(env[FUNCTION_ENV.jobQueueUrl]).toEqual(ref(pipeline.queue));
     expect(Number(env[FUNCTION_ENV.stuckAfterSeconds])).toBeGreaterThanOrEqual(2 * 6 * 60);
   });
 
-  test('it may read the DLQ and both queues\' depth, and may not delete or send', () => {
+  test("it may read the DLQ and both queues' depth, and may not delete or send", () => {
     expect(statements.length).toBeGreaterThan(0);
-    const onDlq = statements.filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify(arn(pipeline.deadLetterQueue))));
-    expect(onDlq.flatMap((s) => actionsOf(s as never)).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+    const onDlq = statements.filter((s) =>
+      JSON.stringify(s.Resource).includes(JSON.stringify(arn(pipeline.deadLetterQueue))),
+    );
+    expect(onDlq.flatMap((s) => actionsOf(s as never)).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+    ]);
     const all = statements.flatMap((s) => actionsOf(s as never));
     expect(all.filter((a) => /^sqs:(Delete|Send|Purge)/.test(a))).toEqual([]);
     expect(all).toContain('kms:Decrypt'); // the DLQ is encrypted with the stack key

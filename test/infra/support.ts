@@ -41,7 +41,10 @@ export function testOutdir(): string {
  * (bundling.test.ts) bundles for real.
  */
 export function testApp(context: Record<string, unknown> = {}): App {
-  return new App({ outdir: testOutdir(), context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
+  return new App({
+    outdir: testOutdir(),
+    context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context },
+  });
 }
 
 /** A stack in a fixed account and region, with a stack KMS key. */
@@ -54,7 +57,9 @@ export function testStack(app = testApp()): { stack: Stack; key: Key } {
 /** The cdk-nag AwsSolutions findings left after acknowledgments, as `rule @ construct path`. */
 export function nagFindings(scope: IConstruct): string[] {
   const report = new AwsSolutionsChecks().validateScope(scope);
-  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath ?? r.resourceLogicalId}`));
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath ?? r.resourceLogicalId}`),
+  );
 }
 
 interface Statement {
@@ -67,7 +72,10 @@ interface Statement {
 /** Every Allow statement of every identity policy (IAM::Policy, IAM::ManagedPolicy, and roles' inline policies). */
 export function identityAllowStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
-  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  const resources = template.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown> }
+  >;
   for (const resource of Object.values(resources)) {
     const p = resource.Properties ?? {};
     if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
@@ -100,7 +108,10 @@ export function wildcardKmsOrSecretsActions(template: Template): string[] {
 }
 
 /** The resources of one type, by logical id. */
-export function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
+export function resourcesOf(
+  template: Template,
+  type: string,
+): Record<string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
   return template.findResources(type) as never;
 }
 

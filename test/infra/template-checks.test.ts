@@ -11,9 +11,16 @@ type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPo
 
 /** Synthesizes the app to a template file, as `cdk synth` writes it. */
 function synthesize(context: Record<string, unknown>): { file: string; resources: Record<string, Resource> } {
-  const { app, stack } = createRekeyApp({ nag: false, outdir: testOutdir(), context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
+  const { app, stack } = createRekeyApp({
+    nag: false,
+    outdir: testOutdir(),
+    context: { ...loadCdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context },
+  });
   const artifact = app.synth().getStackByName(stack.stackName);
-  return { file: artifact.templateFullPath, resources: (artifact.template as { Resources: Record<string, Resource> }).Resources };
+  return {
+    file: artifact.templateFullPath,
+    resources: (artifact.template as { Resources: Record<string, Resource> }).Resources,
+  };
 }
 
 const VARIANTS = [
@@ -34,7 +41,9 @@ const ACCEPTED_WARNINGS: Readonly<Record<string, string>> = {
   W3005: 'redundant DependsOn next to a GetAtt (CDK function → role; rotation schedule → function + invoke permission)',
 };
 
-function cfnLint(file: string): { Rule: { Id: string }; Level: string; Message: string; Location: { Path: unknown[] } }[] {
+function cfnLint(
+  file: string,
+): { Rule: { Id: string }; Level: string; Message: string; Location: { Path: unknown[] } }[] {
   let out: string;
   try {
     out = execFileSync('cfn-lint', ['--format', 'json', file], { encoding: 'utf8' });
@@ -67,7 +76,20 @@ describe.each(VARIANTS)('the synthesized template (%s)', (_name, context) => {
   });
 
   test('no physical name that outlives the stack and collides on the next deploy', () => {
-    const NAME_PROPS = ['Name', 'GroupName', 'LogGroupName', 'QueueName', 'TopicName', 'FunctionName', 'RoleName', 'StateMachineName', 'AlarmName', 'DashboardName', 'DBClusterIdentifier', 'SecretName'];
+    const NAME_PROPS = [
+      'Name',
+      'GroupName',
+      'LogGroupName',
+      'QueueName',
+      'TopicName',
+      'FunctionName',
+      'RoleName',
+      'StateMachineName',
+      'AlarmName',
+      'DashboardName',
+      'DBClusterIdentifier',
+      'SecretName',
+    ];
     const problems: string[] = [];
     for (const [id, r] of Object.entries(synth.resources)) {
       for (const prop of NAME_PROPS) {
@@ -76,16 +98,28 @@ describe.each(VARIANTS)('the synthesized template (%s)', (_name, context) => {
         // A name that references another resource of this stack (an ESM's FunctionName, a schedule's GroupName,
         // a flow log's LogGroupName) names that resource, not a new one.
         const json = JSON.stringify(value);
-        if (Object.keys(synth.resources).some((other) => json.includes(`{"Ref":"${other}"}`) || json.includes(`"Fn::GetAtt":["${other}"`))) continue;
+        if (
+          Object.keys(synth.resources).some(
+            (other) => json.includes(`{"Ref":"${other}"}`) || json.includes(`"Fn::GetAtt":["${other}"`),
+          )
+        )
+          continue;
         // A fixed name is only safe when it holds the stack id (unique per stack creation).
-        if (!JSON.stringify(value).includes('AWS::StackId')) problems.push(`${id} (${r.Type}) ${prop} = ${JSON.stringify(value)}`);
+        if (!JSON.stringify(value).includes('AWS::StackId'))
+          problems.push(`${id} (${r.Type}) ${prop} = ${JSON.stringify(value)}`);
       }
     }
     expect(problems).toEqual([]);
   });
 
   test('what is retained on delete is what docs/deploy.md lists as retained', () => {
-    const retained = [...new Set(Object.values(synth.resources).filter((r) => r.DeletionPolicy === 'Retain').map((r) => r.Type))].sort();
+    const retained = [
+      ...new Set(
+        Object.values(synth.resources)
+          .filter((r) => r.DeletionPolicy === 'Retain')
+          .map((r) => r.Type),
+      ),
+    ].sort();
     const doc = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'deploy.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## What `cdk destroy` keeps'));
     expect(section.length).toBeGreaterThan(100);

@@ -48,8 +48,12 @@ describe('TrialDatabase', () => {
   test('isolated subnets only, with flow logs to a KMS-encrypted log group', () => {
     t.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     t.template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    for (const subnet of Object.values(resourcesOf(t.template, 'AWS::EC2::Subnet'))) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
-    t.template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    for (const subnet of Object.values(resourcesOf(t.template, 'AWS::EC2::Subnet')))
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+    t.template.hasResourceProperties('AWS::EC2::FlowLog', {
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
     const groups = Object.values(resourcesOf(t.template, 'AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(1);
     expect(groups[0]!.Properties.KmsKeyId).toBeDefined();
@@ -61,7 +65,10 @@ describe('TrialDatabase', () => {
 
   test('deletion protection is an option, and needs no cdk-nag acknowledgment when on', () => {
     const on = build({ deletionProtection: true, minCapacity: 0, maxCapacity: 4 });
-    on.template.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: true, ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 } });
+    on.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      DeletionProtection: true,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 },
+    });
     expect(nagFindings(on.db)).toEqual([]);
   });
 

@@ -4,7 +4,16 @@ import { createJob } from '../../functions/core/reencrypt/jobs';
 import { finalizeJob } from '../../functions/core/reencrypt/job-phases';
 import { getJob } from '../../functions/core/reencrypt/job-store';
 import { migratedDatabase, type TestDatabase } from '../support/database';
-import { ctxOf, engine, oldCipher, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from '../integration/reencrypt/support/fixtures';
+import {
+  ctxOf,
+  engine,
+  oldCipher,
+  plaintextOf,
+  readSecrets,
+  rotationWorld,
+  seedSecrets,
+  type World,
+} from '../integration/reencrypt/support/fixtures';
 import { recordFigure } from './support/figures';
 
 /**
@@ -37,8 +46,12 @@ function stopBeforeFinalize(point: string): void {
 
 /** The lagging application: inserts (or updates) a row under kek-v1, as a process never redeployed with kek-v2 would. */
 async function lateWrite(kind: 'insert' | 'update', id: number): Promise<void> {
-  const token = await oldCipher(world).encrypt(plaintextOf(id, 'token', 1), ctxOf('secrets', 'token', id, `org-${id % 3}`));
-  if (kind === 'insert') await db.sql.query('INSERT INTO secrets (id, org, token) VALUES ($1, $2, $3)', [id, `org-${id % 3}`, token]);
+  const token = await oldCipher(world).encrypt(
+    plaintextOf(id, 'token', 1),
+    ctxOf('secrets', 'token', id, `org-${id % 3}`),
+  );
+  if (kind === 'insert')
+    await db.sql.query('INSERT INTO secrets (id, org, token) VALUES ($1, $2, $3)', [id, `org-${id % 3}`, token]);
   else await db.sql.query('UPDATE secrets SET token = $2 WHERE id = $1', [id, token]);
 }
 
@@ -46,7 +59,12 @@ describe('a writer still on the old primary, between Verify and Finalize', () =>
   const outcomes: string[] = [];
   afterAll(() => {
     const kept = outcomes.filter((o) => o === 'kept').length;
-    recordFigure({ area: 'Late writers', figure: 'old key kept while a late row needs it / trials', value: `${kept} / ${outcomes.length}`, goal: 'all' });
+    recordFigure({
+      area: 'Late writers',
+      figure: 'old key kept while a late row needs it / trials',
+      value: `${kept} / ${outcomes.length}`,
+      goal: 'all',
+    });
   });
 
   for (const kind of ['insert', 'update'] as const) {
@@ -54,7 +72,12 @@ describe('a writer still on the old primary, between Verify and Finalize', () =>
       await seedSecrets(db.sql, world, ROWS);
       const deps = engine(db, world);
       // The state machine's steps one by one, as Verify and Finalize run in separate Lambdas.
-      const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'late-writers test' });
+      const job = await createJob(deps, {
+        mode: 'rewrap',
+        targetKeyId: 'kek-v2',
+        batchSize: 100,
+        requestedBy: 'late-writers test',
+      });
       const ran = await runJob({ ...deps, faults: stopBeforeFinalize }, job.id).catch((e: unknown) => e);
       expect(ran).toBeInstanceOf(Error);
       expect((await getJob(db.sql, job.id)).status).toBe('verifying');
@@ -77,7 +100,17 @@ describe('a writer still on the old primary, between Verify and Finalize', () =>
       expect(rows.get(String(lateId))).toMatchObject({ token: plaintextOf(lateId, 'token', 1), tokenKey: 'kek-v1' });
 
       // The next rotation moves the late row and retires kek-v1.
-      const again = await runJob(deps, (await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'late-writers test' })).id);
+      const again = await runJob(
+        deps,
+        (
+          await createJob(deps, {
+            mode: 'rewrap',
+            targetKeyId: 'kek-v2',
+            batchSize: 100,
+            requestedBy: 'late-writers test',
+          })
+        ).id,
+      );
       expect(again.job.status).toBe('completed');
       expect(await world.status('kek-v1')).toBe('retired');
       const { rows: late } = await db.sql.query<{ token: string }>('SELECT token FROM secrets WHERE id = $1', [lateId]);
@@ -88,9 +121,14 @@ describe('a writer still on the old primary, between Verify and Finalize', () =>
   it('a Finalize with no late write retires the old key on the counts Verify kept', async () => {
     await seedSecrets(db.sql, world, ROWS);
     const deps = engine(db, world);
-    const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'late-writers test' });
+    const job = await createJob(deps, {
+      mode: 'rewrap',
+      targetKeyId: 'kek-v2',
+      batchSize: 100,
+      requestedBy: 'late-writers test',
+    });
     await runJob({ ...deps, faults: stopBeforeFinalize }, job.id).catch(() => undefined);
-    await db.sql.query("UPDATE secrets SET org = org WHERE id = 7"); // a late write under kek-v2 changes nothing
+    await db.sql.query('UPDATE secrets SET org = org WHERE id = 7'); // a late write under kek-v2 changes nothing
     expect((await finalizeJob(deps, job.id)).job.retiredKeyIds).toEqual(['kek-v1']);
   });
 });

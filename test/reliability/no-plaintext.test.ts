@@ -42,7 +42,13 @@ import { recordFigure } from './support/figures';
 const ROWS = 24;
 const CANARY = /canary-[0-9a-f]{8}-/;
 const canaryOf = (kind: string, id: number): string => `canary-${randomBytes(4).toString('hex')}-${kind}-${id}`;
-const keys = { v1: randomBytes(32), v2: randomBytes(32), v3: randomBytes(32), fernet: randomBytes(32), json: randomBytes(32) };
+const keys = {
+  v1: randomBytes(32),
+  v2: randomBytes(32),
+  v3: randomBytes(32),
+  fernet: randomBytes(32),
+  json: randomBytes(32),
+};
 const ctx = (table: string, column: string, id: number) => ({ table, column, rowId: String(id), tenant: null });
 
 describe('no plaintext anywhere', () => {
@@ -50,14 +56,26 @@ describe('no plaintext anywhere', () => {
   /** Everything scanned, by place. */
   const places: Record<string, string[]> = {};
   const planted: string[] = [];
-  const record = (place: string, what: unknown): void => void (places[place] ??= []).push(typeof what === 'string' ? what : JSON.stringify(what) ?? String(what));
+  const record = (place: string, what: unknown): void =>
+    void (places[place] ??= []).push(typeof what === 'string' ? what : (JSON.stringify(what) ?? String(what)));
   let spies: jest.SpyInstance[] = [];
 
   const capture = (): void => {
     spies = [
-      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach((a) => record('logs', a)))),
-      jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (record(String(chunk).includes('"_aws"') ? 'metrics (EMF)' : 'logs', chunk.toString()), true)),
-      jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (record('logs', chunk.toString()), true)),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+        jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach((a) => record('logs', a))),
+      ),
+      jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation(
+          (chunk: string | Uint8Array) => (
+            record(String(chunk).includes('"_aws"') ? 'metrics (EMF)' : 'logs', chunk.toString()),
+            true
+          ),
+        ),
+      jest
+        .spyOn(process.stderr, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => (record('logs', chunk.toString()), true)),
     ];
   };
   const release = (): void => {
@@ -91,33 +109,49 @@ describe('no plaintext anywhere', () => {
       const secret = canaryOf('token', i);
       tokens.set(i, secret);
       planted.push(secret);
-      const value = i === ROWS ? fernetEncrypt(randomBytes(32), secret) : i % 2 ? fernetEncrypt(keys.fernet, secret) : jsonValue(keys.json, 'kek-json', secret);
+      const value =
+        i === ROWS
+          ? fernetEncrypt(randomBytes(32), secret)
+          : i % 2
+            ? fernetEncrypt(keys.fernet, secret)
+            : jsonValue(keys.json, 'kek-json', secret);
       await db.sql.query('INSERT INTO legacy_tokens VALUES ($1, $2)', [i, value]);
     }
     const registry = {
       tables: [
-        { name: 'users', idColumn: 'id', columns: ['email_encrypted'], encrypt: { email: { target: 'email_encrypted', clearSource: true } } },
+        {
+          name: 'users',
+          idColumn: 'id',
+          columns: ['email_encrypted'],
+          encrypt: { email: { target: 'email_encrypted', clearSource: true } },
+        },
         { name: 'legacy_tokens', idColumn: 'id', columns: ['token'] },
       ],
     };
     const definition = synthesizeStateMachineDefinition();
     const keyEnv = (primary: 'v1' | 'v2' | 'v3', previous: ('v1' | 'v2')[]): Record<string, string> => ({
       SECRETS_ENCRYPTION_KEY: formatRawKey(`kek-${primary}`, keys[primary]),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: [...previous.map((p) => formatRawKey(`kek-${p}`, keys[p])), formatRawKey('kek-json', keys.json)].join(','),
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: [
+        ...previous.map((p) => formatRawKey(`kek-${p}`, keys[p])),
+        formatRawKey('kek-json', keys.json),
+      ].join(','),
       ENCRYPTION_KEY: keys.fernet.toString('base64url'),
     });
 
     const statuses: Record<string, string> = {};
     const runMode = async (mode: string, env: Record<string, string>): Promise<void> => {
-      const wrap = (name: string, handler: LocalHandler): LocalHandler => async (event, context) => {
-        if (name === 'Worker') for (const r of (event as SQSEvent).Records) record('queue messages (SQS bodies)', r.body);
-        try {
-          return await handler(event, context);
-        } catch (err) {
-          record('thrown errors', `${(err as Error).name}: ${(err as Error).message}\n${(err as Error).stack ?? ''}`);
-          throw err;
-        }
-      };
+      const wrap =
+        (name: string, handler: LocalHandler): LocalHandler =>
+        async (event, context) => {
+          if (name === 'Worker')
+            for (const r of (event as SQSEvent).Records) record('queue messages (SQS bodies)', r.body);
+          try {
+            return await handler(event, context);
+          } catch (err) {
+            record('thrown errors', `${(err as Error).name}: ${(err as Error).message}\n${(err as Error).stack ?? ''}`);
+            throw err;
+          }
+        };
       capture();
       try {
         const run = await runLocalPipeline({
@@ -136,7 +170,12 @@ describe('no plaintext anywhere', () => {
         run.taskOutputs.forEach((t) => record('state-machine payloads', t.output));
         if (run.error) record('thrown errors', run.error);
         record('state-machine payloads', run.output);
-        statuses[mode] = (await db.sql.query<{ status: string }>('SELECT status FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1')).rows[0]?.status ?? 'none';
+        statuses[mode] =
+          (
+            await db.sql.query<{ status: string }>(
+              'SELECT status FROM rekey_jobs WHERE NOT dry_run ORDER BY created_at DESC LIMIT 1',
+            )
+          ).rows[0]?.status ?? 'none';
       } finally {
         release();
       }
@@ -151,27 +190,51 @@ describe('no plaintext anywhere', () => {
     await runMode('rewrap', keyEnv('v2', ['v1']));
     await runMode('reencrypt', keyEnv('v3', ['v2', 'v1']));
     // Each ends with errors by design: the Fernet token under an unknown key stays a row error in every mode, the leaked plaintext from rewrap on.
-    expect(statuses).toEqual({ migrate: 'completed_with_errors', encrypt: 'completed_with_errors', rewrap: 'completed_with_errors', reencrypt: 'completed_with_errors' });
+    expect(statuses).toEqual({
+      migrate: 'completed_with_errors',
+      encrypt: 'completed_with_errors',
+      rewrap: 'completed_with_errors',
+      reencrypt: 'completed_with_errors',
+    });
 
     // The encrypt-mode results decrypt to the plaintexts (now under kek-v3 after the rotations).
     const reader = new EnvelopeCipher({
-      keyring: new RawKeyring([{ id: 'kek-v3', key: keys.v3 }, { id: 'kek-v2', key: keys.v2 }, { id: 'kek-v1', key: keys.v1 }], 'kek-v3'),
+      keyring: new RawKeyring(
+        [
+          { id: 'kek-v3', key: keys.v3 },
+          { id: 'kek-v2', key: keys.v2 },
+          { id: 'kek-v1', key: keys.v1 },
+        ],
+        'kek-v3',
+      ),
       policy: StaticKeyPolicy.fromKeyIds('kek-v3', ['kek-v2', 'kek-v1']),
     });
-    const { rows: users } = await db.sql.query<{ id: string; email: string | null; email_encrypted: string }>('SELECT id::text AS id, email, email_encrypted FROM users ORDER BY id');
+    const { rows: users } = await db.sql.query<{ id: string; email: string | null; email_encrypted: string }>(
+      'SELECT id::text AS id, email, email_encrypted FROM users ORDER BY id',
+    );
     let decrypted = 0;
     for (const u of users) {
       if (u.id === '3') continue; // the leaked plaintext, recorded as a row error
       expect(u.email).toBeNull(); // clearSource: the plaintext column is emptied
       expect(peekKeyId(u.email_encrypted)).toBe('kek-v3');
-      if ((await reader.decrypt(u.email_encrypted, ctx('users', 'email_encrypted', Number(u.id)))).toString() === emails.get(Number(u.id))) decrypted++;
+      if (
+        (await reader.decrypt(u.email_encrypted, ctx('users', 'email_encrypted', Number(u.id)))).toString() ===
+        emails.get(Number(u.id))
+      )
+        decrypted++;
     }
     expect(decrypted).toBe(ROWS - 1);
-    const { rows: legacy } = await db.sql.query<{ id: string; token: string }>('SELECT id::text AS id, token FROM legacy_tokens ORDER BY id');
+    const { rows: legacy } = await db.sql.query<{ id: string; token: string }>(
+      'SELECT id::text AS id, token FROM legacy_tokens ORDER BY id',
+    );
     let migrated = 0;
     for (const t of legacy) {
       if (t.id === String(ROWS)) continue; // the Fernet token under an unknown key stays as it was
-      if ((await reader.decrypt(t.token, ctx('legacy_tokens', 'token', Number(t.id)))).toString() === tokens.get(Number(t.id))) migrated++;
+      if (
+        (await reader.decrypt(t.token, ctx('legacy_tokens', 'token', Number(t.id)))).toString() ===
+        tokens.get(Number(t.id))
+      )
+        migrated++;
     }
     expect(migrated).toBe(ROWS - 1);
 
@@ -193,8 +256,16 @@ describe('no plaintext anywhere', () => {
         ['keys', 'destroy', 'kek-v1', '--yes'],
       ]) {
         let out = '';
-        const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (out += t), isTTY: false, env, cwd: dir };
-        await main(['--config', join(dir, 'rekey.config.json'), ...args], io).catch((err: unknown) => record('thrown errors', String(err)));
+        const io: CliIo = {
+          stdout: (t) => void (out += t),
+          stderr: (t) => void (out += t),
+          isTTY: false,
+          env,
+          cwd: dir,
+        };
+        await main(['--config', join(dir, 'rekey.config.json'), ...args], io).catch((err: unknown) =>
+          record('thrown errors', String(err)),
+        );
         record('CLI output (stdout/stderr, text and --json)', out);
       }
     } finally {
@@ -210,7 +281,11 @@ describe('no plaintext anywhere', () => {
     // The keyset rotation hook: its canaries are the KEKs it makes (plaintext only inside KMS and memory).
     const kekCanaries = await rotateKeysetThroughHook(record, capture, release);
 
-    const secrets = [...planted, ...Object.values(keys).flatMap((k) => [k.toString('base64'), k.toString('base64url'), k.toString('hex')]), ...kekCanaries];
+    const secrets = [
+      ...planted,
+      ...Object.values(keys).flatMap((k) => [k.toString('base64'), k.toString('base64url'), k.toString('hex')]),
+      ...kekCanaries,
+    ];
     const found: string[] = [];
     for (const [place, items] of Object.entries(places)) {
       const text = items.join('\n');
@@ -220,8 +295,18 @@ describe('no plaintext anywhere', () => {
     }
     expect(planted.every((c) => CANARY.test(c))).toBe(true); // the scan's pattern matches every canary planted
     const scanned = Object.keys(places).sort();
-    recordFigure({ area: 'No plaintext', figure: 'canaries planted (rows, keys, KEKs)', value: `${planted.length} + ${Object.keys(keys).length} keys + ${kekCanaries.length / 3} KEKs`, goal: '—' });
-    recordFigure({ area: 'No plaintext', figure: 'places scanned (items)', value: `${scanned.length} (${Object.values(places).reduce((a, v) => a + v.length, 0)})`, goal: '8' });
+    recordFigure({
+      area: 'No plaintext',
+      figure: 'canaries planted (rows, keys, KEKs)',
+      value: `${planted.length} + ${Object.keys(keys).length} keys + ${kekCanaries.length / 3} KEKs`,
+      goal: '—',
+    });
+    recordFigure({
+      area: 'No plaintext',
+      figure: 'places scanned (items)',
+      value: `${scanned.length} (${Object.values(places).reduce((a, v) => a + v.length, 0)})`,
+      goal: '8',
+    });
     recordFigure({ area: 'No plaintext', figure: 'canaries found', value: String(found.length), goal: '0' });
     expect(scanned).toEqual([
       'CLI output (stdout/stderr, text and --json)',
@@ -276,10 +361,21 @@ async function rotateKeysetThroughHook(
     const sm = new SecretsManagerClient(config);
     const kmsClient = new KMSClient(config);
     const kmsKeyArn = (await kmsClient.send(new CreateKeyCommand({ Description: 'rekey canary' }))).KeyMetadata!.Arn!;
-    const secretArn = (await sm.send(new CreateSecretCommand({ Name: `rekey-keyset-hook-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }))).ARN!;
+    const secretArn = (
+      await sm.send(
+        new CreateSecretCommand({
+          Name: `rekey-keyset-hook-${randomUUID()}`,
+          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
+        }),
+      )
+    ).ARN!;
     const stateMachineArn = (
       await new SFNClient(config).send(
-        new CreateStateMachineCommand({ name: `rekey-hook-${randomUUID().slice(0, 8)}`, roleArn: 'arn:aws:iam::123456789012:role/rekey-states', definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }) }),
+        new CreateStateMachineCommand({
+          name: `rekey-hook-${randomUUID().slice(0, 8)}`,
+          roleArn: 'arn:aws:iam::123456789012:role/rekey-states',
+          definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+        }),
       )
     ).stateMachineArn!;
     const lambdaArn = await motoRotationLambda();
@@ -302,7 +398,10 @@ async function rotateKeysetThroughHook(
         const token = await startMotoRotation(secretArn, lambdaArn);
         for (const Step of ROTATION_STEPS) {
           for (let call = 0; call < 2; call++) {
-            const result = await rotation({ Step, SecretId: secretArn, ClientRequestToken: token, RotationToken: `rt-${token}` }, context).catch((err: unknown) => {
+            const result = await rotation(
+              { Step, SecretId: secretArn, ClientRequestToken: token, RotationToken: `rt-${token}` },
+              context,
+            ).catch((err: unknown) => {
               record('thrown errors', String(err));
               throw err;
             });
@@ -314,7 +413,9 @@ async function rotateKeysetThroughHook(
       release();
     }
     // The hook's own log lines went to 'logs'; also file them under the hook's place.
-    const keyset = parseKeyset((await new AwsSecretsAdapter(sm).getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+    const keyset = parseKeyset(
+      (await new AwsSecretsAdapter(sm).getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string,
+    );
     expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2']);
     const kms = new AwsKmsAdapter(kmsClient);
     const out: string[] = [];

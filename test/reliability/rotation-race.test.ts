@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  ListSecretVersionIdsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
 import { parseKeyset, type Keyset } from '../../functions/core/crypto/keyrings/keyset';
@@ -8,7 +12,14 @@ import { AuditLog } from '../../functions/core/keys/audit';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import type { ExecutionStarter } from '../../functions/core/ports/executions';
 import { AWSCURRENT } from '../../functions/core/ports/secrets';
-import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS, rotateKeysetSecret, type RotationDeps, type RotationStep, type StepResult } from '../../functions/core/rotation/rotate';
+import {
+  KEYSET_BOOTSTRAP_FORMAT,
+  ROTATION_STEPS,
+  rotateKeysetSecret,
+  type RotationDeps,
+  type RotationStep,
+  type StepResult,
+} from '../../functions/core/rotation/rotate';
 import { migrate } from '../../functions/core/schema/migrate';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
@@ -38,9 +49,16 @@ describe('the same rotation step twice at once', () => {
   beforeEach(async () => {
     requireRealPostgres('two rotation steps on separate connections at once');
     db = await freshDatabase({ poolSize: 4 });
-    const kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey race root' }))).KeyMetadata!.Arn!;
+    const kmsKeyArn = (
+      await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey race root' }))
+    ).KeyMetadata!.Arn!;
     secretArn = (
-      await smClient.send(new CreateSecretCommand({ Name: `rekey-race-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }))
+      await smClient.send(
+        new CreateSecretCommand({
+          Name: `rekey-race-${randomUUID()}`,
+          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
+        }),
+      )
     ).ARN!;
     executions = [];
     const starter: ExecutionStarter = {
@@ -48,18 +66,34 @@ describe('the same rotation step twice at once', () => {
         // Step Functions starts one execution per name (the client token): a second start is not a second execution.
         const first = !executions.includes(clientToken);
         if (first) executions.push(clientToken);
-        return { executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null, started: first };
+        return {
+          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null,
+          started: first,
+        };
       },
     };
-    deps = { secrets, kms, catalog: new KeyCatalog(db.sql), executions: starter, sql: db.sql, ensureSchema: async () => void (await migrate(db.sql)), expectedSecretArn: secretArn, retryDelaysMs: [0, 0, 0] };
+    deps = {
+      secrets,
+      kms,
+      catalog: new KeyCatalog(db.sql),
+      executions: starter,
+      sql: db.sql,
+      ensureSchema: async () => void (await migrate(db.sql)),
+      expectedSecretArn: secretArn,
+      retryDelaysMs: [0, 0, 0],
+    };
   });
   afterEach(async () => {
     await db.drop();
   });
 
-  const run = (Step: RotationStep, token: string): Promise<StepResult> => rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
-  const current = async (): Promise<Keyset> => parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
-  const versions = async (): Promise<number> => (await smClient.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true }))).Versions!.length;
+  const run = (Step: RotationStep, token: string): Promise<StepResult> =>
+    rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
+  const current = async (): Promise<Keyset> =>
+    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+  const versions = async (): Promise<number> =>
+    (await smClient.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true }))).Versions!
+      .length;
 
   const ROTATIONS = sized(4, 12);
 
@@ -72,27 +106,49 @@ describe('the same rotation step twice at once', () => {
       const versionsBefore = await versions();
       for (const step of ROTATION_STEPS) {
         const settled = await Promise.allSettled([run(step, token), run(step, token)]);
-        const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value.outcome : `rejected: ${(s.reason as Error).message}`));
+        const outcomes = settled.map((s) =>
+          s.status === 'fulfilled' ? s.value.outcome : `rejected: ${(s.reason as Error).message}`,
+        );
         races.push({ step, outcomes });
-        const ids = new Set(settled.filter((s): s is PromiseFulfilledResult<StepResult> => s.status === 'fulfilled').map((s) => s.value.newKeyId));
+        const ids = new Set(
+          settled
+            .filter((s): s is PromiseFulfilledResult<StepResult> => s.status === 'fulfilled')
+            .map((s) => s.value.newKeyId),
+        );
         if (settled.some((s) => s.status === 'rejected')) problems.push(`${rotation} ${step}: ${outcomes.join(' | ')}`);
         if (ids.size > 1) problems.push(`${rotation} ${step}: two new keys ${[...ids].join(', ')}`);
       }
       const keyset = await current();
       const expected = Array.from({ length: n }, (_, i) => `kek-v${i + 1}`);
-      if (JSON.stringify(keyset.keys.map((k) => k.id)) !== JSON.stringify(expected)) problems.push(`${rotation}: keyset holds ${keyset.keys.map((k) => k.id).join(', ')}`);
+      if (JSON.stringify(keyset.keys.map((k) => k.id)) !== JSON.stringify(expected))
+        problems.push(`${rotation}: keyset holds ${keyset.keys.map((k) => k.id).join(', ')}`);
       // RotateSecret made the token's version; the steps add no other.
-      if ((await versions()) !== versionsBefore) problems.push(`${rotation}: ${(await versions()) - versionsBefore} extra secret version(s)`);
+      if ((await versions()) !== versionsBefore)
+        problems.push(`${rotation}: ${(await versions()) - versionsBefore} extra secret version(s)`);
     }
     const statuses = Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
-    expect(statuses).toEqual(Object.fromEntries(Array.from({ length: ROTATIONS }, (_, i) => [`kek-v${i + 1}`, i + 1 === ROTATIONS ? 'active' : 'rotating'])));
+    expect(statuses).toEqual(
+      Object.fromEntries(
+        Array.from({ length: ROTATIONS }, (_, i) => [`kek-v${i + 1}`, i + 1 === ROTATIONS ? 'active' : 'rotating']),
+      ),
+    );
     expect(executions).toHaveLength(ROTATIONS - 1); // one rewrap per rotation after the first
     const started = await new AuditLog(db.sql).list({ action: 'rotation.rewrap_started', limit: 100 });
     expect(started).toHaveLength(ROTATIONS - 1);
 
     const single = races.filter((r) => r.outcomes.every((o) => !o.startsWith('rejected'))).length;
-    recordFigure({ area: 'Rotation step twice at once', figure: 'raced steps with one result (both calls agree) / raced', value: `${single} / ${races.length}`, goal: 'all' });
-    recordFigure({ area: 'Rotation step twice at once', figure: 'extra keyset versions / extra keys / extra rewraps', value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - ROTATIONS} / ${executions.length - (ROTATIONS - 1)}`, goal: '0 / 0 / 0' });
+    recordFigure({
+      area: 'Rotation step twice at once',
+      figure: 'raced steps with one result (both calls agree) / raced',
+      value: `${single} / ${races.length}`,
+      goal: 'all',
+    });
+    recordFigure({
+      area: 'Rotation step twice at once',
+      figure: 'extra keyset versions / extra keys / extra rewraps',
+      value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - ROTATIONS} / ${executions.length - (ROTATIONS - 1)}`,
+      goal: '0 / 0 / 0',
+    });
     expect(problems).toEqual([]);
   });
 });

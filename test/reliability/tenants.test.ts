@@ -55,16 +55,31 @@ describe('row-level security on the audit log', () => {
             return { rows: r.rowCount };
           });
         } catch (err) {
-          return { rows: 0, state: (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? 'error' };
+          return {
+            rows: 0,
+            state:
+              (err as { code?: string; cause?: { code?: string } }).cause?.code ??
+              (err as { code?: string }).code ??
+              'error',
+          };
         }
       };
       const count = async (tenant: string | null): Promise<number> => {
-        const { rows } = await db.sql.query<{ n: string }>('SELECT count(*)::text AS n FROM rekey_audit_log WHERE tenant IS NOT DISTINCT FROM $1', [tenant]);
+        const { rows } = await db.sql.query<{ n: string }>(
+          'SELECT count(*)::text AS n FROM rekey_audit_log WHERE tenant IS NOT DISTINCT FROM $1',
+          [tenant],
+        );
         return Number(rows[0]!.n);
       };
       const before = { acme: await count('acme'), globex: await count('globex'), global: await count(null) };
       const digestOthers = async (): Promise<string> =>
-        JSON.stringify((await db.sql.query("SELECT id, actor, action, subject, tenant, details FROM rekey_audit_log WHERE tenant IS DISTINCT FROM 'acme' ORDER BY id")).rows);
+        JSON.stringify(
+          (
+            await db.sql.query(
+              "SELECT id, actor, action, subject, tenant, details FROM rekey_audit_log WHERE tenant IS DISTINCT FROM 'acme' ORDER BY id",
+            )
+          ).rows,
+        );
       const othersBefore = await digestOthers();
 
       const read = await asAcme('SELECT * FROM rekey_audit_log');
@@ -72,11 +87,17 @@ describe('row-level security on the audit log', () => {
       const readOthers = await asAcme("SELECT * FROM rekey_audit_log WHERE tenant = 'globex' OR tenant IS NULL");
       attempts.push({ what: 'read globex and global rows', refused: readOthers.rows === 0 });
 
-      const insertOwn = await asAcme("INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.noted', 'key:acme-v1', 'acme')");
+      const insertOwn = await asAcme(
+        "INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.noted', 'key:acme-v1', 'acme')",
+      );
       expect(insertOwn).toEqual({ rows: 1 });
-      const insertOther = await asAcme("INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.destroyed', 'key:globex-v1', 'globex')");
+      const insertOther = await asAcme(
+        "INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.destroyed', 'key:globex-v1', 'globex')",
+      );
       attempts.push({ what: 'insert a globex row', refused: insertOther.state === '42501' });
-      const insertGlobal = await asAcme("INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.destroyed', 'key:kek-v1', NULL)");
+      const insertGlobal = await asAcme(
+        "INSERT INTO rekey_audit_log (actor, action, subject, tenant) VALUES ('app', 'key.destroyed', 'key:kek-v1', NULL)",
+      );
       attempts.push({ what: 'insert a global row', refused: insertGlobal.state === '42501' });
       const updateOther = await asAcme("UPDATE rekey_audit_log SET actor = 'forged' WHERE tenant = 'globex'");
       attempts.push({ what: 'update globex rows', refused: updateOther.rows === 0 });
@@ -93,7 +114,12 @@ describe('row-level security on the audit log', () => {
       await db.sql.query(`DROP ROLE ${role}`);
     }
     const refused = attempts.filter((a) => a.refused).length;
-    recordFigure({ area: 'Tenants', figure: 'cross-tenant audit reads/writes refused / tried', value: `${refused} / ${attempts.length}`, goal: 'all' });
+    recordFigure({
+      area: 'Tenants',
+      figure: 'cross-tenant audit reads/writes refused / tried',
+      value: `${refused} / ${attempts.length}`,
+      goal: 'all',
+    });
     expect(attempts.filter((a) => !a.refused)).toEqual([]);
   });
 });
@@ -103,7 +129,10 @@ describe('crypto-shredding one tenant', () => {
     await db.sql.query('TRUNCATE rekey_audit_log, rekey_keys');
     await db.sql.query('DROP TABLE IF EXISTS accounts');
     await db.sql.query('CREATE TABLE accounts (id bigint PRIMARY KEY, tenant_id text, secret text)');
-    const material = { 'kek-v1': randomBytes(32), ...Object.fromEntries(TENANTS.map((t) => [`${t}-v1`, randomBytes(32)])) } as Record<string, Buffer>;
+    const material = {
+      'kek-v1': randomBytes(32),
+      ...Object.fromEntries(TENANTS.map((t) => [`${t}-v1`, randomBytes(32)])),
+    } as Record<string, Buffer>;
     const dir = mkdtempSync(join(tmpdir(), 'rekey-shred-'));
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -111,7 +140,12 @@ describe('crypto-shredding one tenant', () => {
       SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v1', material['kek-v1']!),
       USER: 'shred-test',
     };
-    writeFileSync(join(dir, 'rekey.config.json'), JSON.stringify({ tables: [{ name: 'accounts', idColumn: 'id', columns: ['secret'], tenantColumn: 'tenant_id' }] }));
+    writeFileSync(
+      join(dir, 'rekey.config.json'),
+      JSON.stringify({
+        tables: [{ name: 'accounts', idColumn: 'id', columns: ['secret'], tenantColumn: 'tenant_id' }],
+      }),
+    );
     const rekey = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
       let out = '';
       let err = '';
@@ -135,14 +169,21 @@ describe('crypto-shredding one tenant', () => {
       env.SECRETS_ENCRYPTION_KEY_PREVIOUS = TENANTS.map((t) => formatRawKey(`${t}-v1`, material[`${t}-v1`]!)).join(',');
       expect((await rekey('keys', 'list')).out).toMatch(/acme-v1\s+active/);
       // The application writes each tenant's rows under that tenant's own key, as the catalog's policy says.
-      const keyring = new RawKeyring(Object.entries(material).map(([id, key]) => ({ id, key })), 'kek-v1');
+      const keyring = new RawKeyring(
+        Object.entries(material).map(([id, key]) => ({ id, key })),
+        'kek-v1',
+      );
       const catalog = new KeyCatalog(db.sql, { audit: new AuditLog(db.sql) });
       const app = new EnvelopeCipher({ keyring, policy: await catalog.policy() });
       let id = 0;
       for (const t of TENANTS) {
         for (let i = 0; i < PER_TENANT; i++) {
           id++;
-          await db.sql.query('INSERT INTO accounts VALUES ($1, $2, $3)', [id, t, await app.encrypt(secretOf(t, id), { table: 'accounts', column: 'secret', rowId: String(id), tenant: t })]);
+          await db.sql.query('INSERT INTO accounts VALUES ($1, $2, $3)', [
+            id,
+            t,
+            await app.encrypt(secretOf(t, id), { table: 'accounts', column: 'secret', rowId: String(id), tenant: t }),
+          ]);
         }
       }
 
@@ -156,12 +197,16 @@ describe('crypto-shredding one tenant', () => {
 
       // Read back as the application does after the shred (a fresh policy from the catalog).
       const reader = new EnvelopeCipher({ keyring, policy: await catalog.policy() });
-      const { rows } = await db.sql.query<{ id: string; tenant_id: string; secret: string }>('SELECT id::text AS id, tenant_id, secret FROM accounts ORDER BY id');
+      const { rows } = await db.sql.query<{ id: string; tenant_id: string; secret: string }>(
+        'SELECT id::text AS id, tenant_id, secret FROM accounts ORDER BY id',
+      );
       const readable: Record<string, number> = {};
       const refused: Record<string, string[]> = {};
       for (const r of rows) {
         try {
-          const plain = (await reader.decrypt(r.secret, { table: 'accounts', column: 'secret', rowId: r.id, tenant: r.tenant_id })).toString();
+          const plain = (
+            await reader.decrypt(r.secret, { table: 'accounts', column: 'secret', rowId: r.id, tenant: r.tenant_id })
+          ).toString();
           if (plain === secretOf(r.tenant_id, Number(r.id))) readable[r.tenant_id] = (readable[r.tenant_id] ?? 0) + 1;
         } catch (err) {
           (refused[r.tenant_id] ??= []).push((err as { code?: string }).code ?? 'error');
@@ -181,17 +226,53 @@ describe('crypto-shredding one tenant', () => {
       expect(global.err).toContain('is the global active key: destroying it would leave nothing to encrypt with');
       expect((await catalog.get('kek-v1'))?.status).toBe('active');
 
-      const { rows: audit } = await db.sql.query<{ actor: string; action: string; subject: string; tenant: string | null; details: Record<string, unknown> }>(
+      const { rows: audit } = await db.sql.query<{
+        actor: string;
+        action: string;
+        subject: string;
+        tenant: string | null;
+        details: Record<string, unknown>;
+      }>(
         "SELECT actor, action, subject, tenant, details FROM rekey_audit_log WHERE subject = 'key:acme-v1' AND action = 'key.destroyed'",
       );
-      expect(audit).toEqual([{ actor: expect.stringContaining('shred-test'), action: 'key.destroyed', subject: 'key:acme-v1', tenant: 'acme', details: expect.objectContaining({ from: 'retired', to: 'destroyed', valuesUnderKey: PER_TENANT, shred: true }) }]);
-      const walked = await db.sql.query<{ action: string }>("SELECT action FROM rekey_audit_log WHERE subject = 'key:acme-v1' AND details->>'shred' = 'true' ORDER BY id");
+      expect(audit).toEqual([
+        {
+          actor: expect.stringContaining('shred-test'),
+          action: 'key.destroyed',
+          subject: 'key:acme-v1',
+          tenant: 'acme',
+          details: expect.objectContaining({
+            from: 'retired',
+            to: 'destroyed',
+            valuesUnderKey: PER_TENANT,
+            shred: true,
+          }),
+        },
+      ]);
+      const walked = await db.sql.query<{ action: string }>(
+        "SELECT action FROM rekey_audit_log WHERE subject = 'key:acme-v1' AND details->>'shred' = 'true' ORDER BY id",
+      );
       expect(walked.rows.map((r) => r.action)).toEqual(['key.rotating', 'key.retired', 'key.destroyed']);
 
       const others = TENANTS.length - 1;
-      recordFigure({ area: 'Tenants', figure: 'shredded tenant rows unreadable (KEY_DESTROYED)', value: `${refused['acme']?.length ?? 0} / ${PER_TENANT}`, goal: 'all' });
-      recordFigure({ area: 'Tenants', figure: 'other tenants’ rows still decrypting', value: `${(readable['globex'] ?? 0) + (readable['initech'] ?? 0)} / ${others * PER_TENANT}`, goal: 'all' });
-      recordFigure({ area: 'Tenants', figure: 'key.destroyed audit rows for the shred (tenant, values counted)', value: String(audit.length), goal: '1' });
+      recordFigure({
+        area: 'Tenants',
+        figure: 'shredded tenant rows unreadable (KEY_DESTROYED)',
+        value: `${refused['acme']?.length ?? 0} / ${PER_TENANT}`,
+        goal: 'all',
+      });
+      recordFigure({
+        area: 'Tenants',
+        figure: 'other tenants’ rows still decrypting',
+        value: `${(readable['globex'] ?? 0) + (readable['initech'] ?? 0)} / ${others * PER_TENANT}`,
+        goal: 'all',
+      });
+      recordFigure({
+        area: 'Tenants',
+        figure: 'key.destroyed audit rows for the shred (tenant, values counted)',
+        value: String(audit.length),
+        goal: '1',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -13,7 +13,9 @@ export function motoAvailable(): boolean {
 export function motoEndpoint(): string {
   const endpoint = process.env.REKEY_TEST_MOTO_ENDPOINT;
   if (!endpoint) {
-    throw new Error('NOT RUN: moto_server is not installed, so this KMS/Secrets Manager/SQS suite cannot run (pip install "moto[server]")');
+    throw new Error(
+      'NOT RUN: moto_server is not installed, so this KMS/Secrets Manager/SQS suite cannot run (pip install "moto[server]")',
+    );
   }
   return endpoint;
 }
@@ -40,7 +42,10 @@ export async function resetMoto(): Promise<void> {
  * Counts the commands a client sends, by name, at the SDK's initialize step
  * (once per API call): an independent check of the keyrings' own counters.
  */
-export function countCommands(client: KMSClient | SecretsManagerClient): { counts: Record<string, number>; inputs: { command: string; input: unknown }[] } {
+export function countCommands(client: KMSClient | SecretsManagerClient): {
+  counts: Record<string, number>;
+  inputs: { command: string; input: unknown }[];
+} {
   const counts: Record<string, number> = {};
   const inputs: { command: string; input: unknown }[] = [];
   // Both clients share the middleware stack shape; the union just is not callable as typed.

@@ -15,7 +15,9 @@ export interface TestDatabase {
 function adminUrl(): string {
   const url = process.env.REKEY_TEST_ADMIN_URL;
   if (!url) {
-    throw new Error('no test PostgreSQL: integration tests run under the jest `integration` project, whose globalSetup starts one');
+    throw new Error(
+      'no test PostgreSQL: integration tests run under the jest `integration` project, whose globalSetup starts one',
+    );
   }
   return url;
 }
@@ -34,7 +36,9 @@ export function testPoolSize(wanted = 4): number {
  */
 export function requireRealPostgres(why: string): void {
   if (process.env.REKEY_TEST_PG_KIND === 'pglite') {
-    throw new Error(`NOT RUN on the embedded PGlite fallback: ${why}; run with a real PostgreSQL (DATABASE_URL or the server binaries)`);
+    throw new Error(
+      `NOT RUN on the embedded PGlite fallback: ${why}; run with a real PostgreSQL (DATABASE_URL or the server binaries)`,
+    );
   }
 }
 
@@ -47,7 +51,10 @@ export function requireRealPostgres(why: string): void {
 export async function freshDatabase(options: { readonly poolSize?: number } = {}): Promise<TestDatabase> {
   if (process.env.REKEY_TEST_PG_KIND === 'pglite') {
     const factory = process.env.REKEY_TEST_PGLITE_FACTORY;
-    if (!factory) throw new Error('REKEY_TEST_PG_KIND=pglite but REKEY_TEST_PGLITE_FACTORY is not set: run under the jest integration project');
+    if (!factory)
+      throw new Error(
+        'REKEY_TEST_PG_KIND=pglite but REKEY_TEST_PGLITE_FACTORY is not set: run under the jest integration project',
+      );
     const instance = await requestPgliteDatabase(factory);
     const sql = createPgSql({ connectionString: instance.url, max: testPoolSize(options.poolSize ?? 4) });
     return {

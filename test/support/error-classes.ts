@@ -19,7 +19,9 @@ const ROOTS = ['functions/core', 'functions/handlers', 'functions/runtime'];
 const CLASS = /^(export\s+)?(abstract\s+)?class\s+(\w+Error)\s+extends\s+(\w+)/gm;
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 export function errorClasses(projectRoot: string): ErrorClass[] {
@@ -29,8 +31,18 @@ export function errorClasses(projectRoot: string): ErrorClass[] {
     const matches = [...text.matchAll(CLASS)];
     matches.forEach((m, i) => {
       const body = text.slice(m.index, matches[i + 1]?.index ?? text.length);
-      const retryable = /readonly retryable\s*=\s*true/.test(body) ? 'true' : /readonly retryable\s*:\s*boolean/.test(body) ? 'per-instance' : 'inherited';
-      found.push({ name: m[3]!, parent: m[4]!, abstract: Boolean(m[2]), retryable, file: file.slice(projectRoot.length + 1) });
+      const retryable = /readonly retryable\s*=\s*true/.test(body)
+        ? 'true'
+        : /readonly retryable\s*:\s*boolean/.test(body)
+          ? 'per-instance'
+          : 'inherited';
+      found.push({
+        name: m[3]!,
+        parent: m[4]!,
+        abstract: Boolean(m[2]),
+        retryable,
+        file: file.slice(projectRoot.length + 1),
+      });
     });
   }
   return found;

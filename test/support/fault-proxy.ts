@@ -53,7 +53,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (target.startsWith('secretsmanager.')) return 'secretsmanager';
     return 'other';
   };
-  const attemptOf = (req: IncomingMessage): number => Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);
+  const attemptOf = (req: IncomingMessage): number =>
+    Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);
 
   const faultFor = (service: AwsService, attempt: number): FaultRule['fault'] | undefined => {
     const armed = rules.get(service);
@@ -65,8 +66,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   };
 
   const answer = (res: ServerResponse, fault: FaultRule['fault']): void => {
-    const [status, type, message] = fault === 'throttle' ? [400, 'ThrottlingException', 'Rate exceeded'] : [503, 'ServiceUnavailable', 'Service is unavailable'];
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type, 'x-amzn-requestid': 'fault-proxy' });
+    const [status, type, message] =
+      fault === 'throttle'
+        ? [400, 'ThrottlingException', 'Rate exceeded']
+        : [503, 'ServiceUnavailable', 'Service is unavailable'];
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-errortype': type,
+      'x-amzn-requestid': 'fault-proxy',
+    });
     res.end(JSON.stringify({ __type: type, message }));
   };
 

@@ -25,11 +25,14 @@ export default async function globalSetup(): Promise<void> {
   if (ci) {
     const missing = [
       ...(kind === 'pglite' && process.env.REKEY_TEST_PG !== 'pglite'
-        ? ['a PostgreSQL server: set DATABASE_URL or install the server binaries (initdb, pg_ctl); embedded PGlite is only a local fallback']
+        ? [
+            'a PostgreSQL server: set DATABASE_URL or install the server binaries (initdb, pg_ctl); embedded PGlite is only a local fallback',
+          ]
         : []),
       ...(moto ? [] : ['moto_server (pip install "moto[server]"): the KMS / Secrets Manager / SQS suites need it']),
     ];
-    if (missing.length > 0) throw new Error(`CI=true and the integration tests cannot run — missing ${missing.join('; and ')}`);
+    if (missing.length > 0)
+      throw new Error(`CI=true and the integration tests cannot run — missing ${missing.join('; and ')}`);
   }
 
   const stops: Stop[] = [];
@@ -65,7 +68,9 @@ export default async function globalSetup(): Promise<void> {
   } else {
     delete process.env.REKEY_TEST_MOTO_ENDPOINT;
     process.env.REKEY_TEST_MOTO_AVAILABLE = '0';
-    notes.push('moto_server: not installed — the KMS, Secrets Manager and SQS suites were NOT run (they fail with "NOT RUN: moto_server is not installed")');
+    notes.push(
+      'moto_server: not installed — the KMS, Secrets Manager and SQS suites were NOT run (they fail with "NOT RUN: moto_server is not installed")',
+    );
   }
   process.env.AWS_ACCESS_KEY_ID ??= 'testing';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
@@ -85,7 +90,10 @@ function choosePostgres(): PgKind {
       if (!process.env.DATABASE_URL) throw new Error('REKEY_TEST_PG=url but DATABASE_URL is not set');
       return 'url';
     case 'cluster':
-      if (!findPostgresBinDir()) throw new Error('REKEY_TEST_PG=cluster but there are no server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin');
+      if (!findPostgresBinDir())
+        throw new Error(
+          'REKEY_TEST_PG=cluster but there are no server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin',
+        );
       return 'cluster';
     case 'pglite':
       return 'pglite';

@@ -28,7 +28,10 @@ const scenarios: Record<string, () => Promise<void>> = {
       await m.sql.query("INSERT INTO rekey_keys (id, keyring, status) VALUES ('kek-v1', 'raw', 'active')");
       const second = await m.sql
         .query("INSERT INTO rekey_keys (id, keyring, status) VALUES ('kek-v2', 'raw', 'active')")
-        .then(() => 'accepted', (err: Error) => err.constructor.name);
+        .then(
+          () => 'accepted',
+          (err: Error) => err.constructor.name,
+        );
       const { rows } = await m.sql.query<{ n: string }>('SELECT count(*) AS n FROM rekey_keys');
       const versions = await m.sql.query<{ v: string }>('SELECT max(version)::text AS v FROM rekey_schema_migrations');
       await m.drop();
@@ -60,7 +63,12 @@ const scenarios: Record<string, () => Promise<void>> = {
     } catch (err) {
       moto = (err as Error).message;
     }
-    print({ kind: process.env.REKEY_TEST_PG_KIND, motoAvailable: process.env.REKEY_TEST_MOTO_AVAILABLE, moto, adminUrl: admin() });
+    print({
+      kind: process.env.REKEY_TEST_PG_KIND,
+      motoAvailable: process.env.REKEY_TEST_MOTO_AVAILABLE,
+      moto,
+      adminUrl: admin(),
+    });
     await globalTeardown();
   },
 

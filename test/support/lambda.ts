@@ -5,4 +5,10 @@
  * builds them (functions/local/lambda-events.ts), so tests and the local
  * pipeline hand handlers the same shapes.
  */
-export { lambdaContext, sqsRecord, sqsRecordOfMessage, type LambdaContextOptions, type SqsRecordOptions } from '../../functions/local/lambda-events';
+export {
+  lambdaContext,
+  sqsRecord,
+  sqsRecordOfMessage,
+  type LambdaContextOptions,
+  type SqsRecordOptions,
+} from '../../functions/local/lambda-events';

@@ -40,7 +40,9 @@ export async function startPgliteFactory(): Promise<PgliteFactory> {
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`PGlite factory: ${err instanceof Error ? err.message : String(err)}`);
+      res
+        .writeHead(500, { 'content-type': 'text/plain' })
+        .end(`PGlite factory: ${err instanceof Error ? err.message : String(err)}`);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -62,7 +64,8 @@ export async function startPgliteFactory(): Promise<PgliteFactory> {
 /** Client side, used by freshDatabase(): a new PGlite instance from the factory at `endpoint`. */
 export async function requestPgliteDatabase(endpoint: string): Promise<{ url: string; drop(): Promise<void> }> {
   const res = await fetch(`${endpoint}/databases`, { method: 'POST' });
-  if (res.status !== 201) throw new Error(`the PGlite factory could not create a database (HTTP ${res.status}): ${await res.text()}`);
+  if (res.status !== 201)
+    throw new Error(`the PGlite factory could not create a database (HTTP ${res.status}): ${await res.text()}`);
   const { id, url } = (await res.json()) as { id: string; url: string };
   return {
     url,

@@ -33,12 +33,14 @@ interface PackageJson {
 
 /** Writes package.json and package-lock.json into `dir`, which already holds `tarball` (a file name in `dir`). */
 export function writeScratchProject(repoRoot: string, dir: string, tarball: string, peers: readonly string[]): void {
-  const lock = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const lock = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as PackageJson;
 
   // Node's lookup over the lockfile's paths: <from>/node_modules/<name>, then each parent's.
   const resolve = (from: string, name: string): string | undefined => {
-    for (let at = from; ; ) {
+    for (let at = from; ;) {
       const candidate = `${at ? `${at}/` : ''}node_modules/${name}`;
       if (lock.packages[candidate]) return candidate;
       if (!at) return undefined;
@@ -53,7 +55,11 @@ export function writeScratchProject(repoRoot: string, dir: string, tarball: stri
     if (at === undefined || kept.has(at)) continue;
     const entry = lock.packages[at]!;
     kept.set(at, entry);
-    for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) {
+    for (const name of Object.keys({
+      ...entry.dependencies,
+      ...entry.optionalDependencies,
+      ...entry.peerDependencies,
+    })) {
       const found = resolve(at, name);
       if (found) pending.push(found);
       else if (!entry.optionalDependencies?.[name] && !entry.peerDependenciesMeta?.[name]?.optional) {
@@ -69,7 +75,10 @@ export function writeScratchProject(repoRoot: string, dir: string, tarball: stri
     [`node_modules/${pkg.name}`]: {
       version: pkg.version,
       resolved: `file:${tarball}`,
-      integrity: `sha512-${crypto.createHash('sha512').update(fs.readFileSync(path.join(dir, tarball))).digest('base64')}`,
+      integrity: `sha512-${crypto
+        .createHash('sha512')
+        .update(fs.readFileSync(path.join(dir, tarball)))
+        .digest('base64')}`,
       license: pkg.license,
       dependencies: pkg.dependencies,
       peerDependencies: pkg.peerDependencies,
@@ -83,7 +92,10 @@ export function writeScratchProject(repoRoot: string, dir: string, tarball: stri
     const { dev: _dev, devOptional: _devOptional, peer: _peer, ...rest } = entry;
     packages[at] = rest;
   }
-  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, dependencies }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, dependencies }, null, 2)}\n`,
+  );
   fs.writeFileSync(
     path.join(dir, 'package-lock.json'),
     `${JSON.stringify({ name: 'scratch', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,

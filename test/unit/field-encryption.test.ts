@@ -53,7 +53,9 @@ describe('field encryption (the application API)', () => {
   it('keeps reading old values after a rotation, and says which need rotating', async () => {
     const before = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }) });
     const old = await before.encryptField('s3cret', where);
-    const after = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v2, SECRETS_ENCRYPTION_KEY_PREVIOUS: v1 }) });
+    const after = await createFieldEncryption({
+      keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v2, SECRETS_ENCRYPTION_KEY_PREVIOUS: v1 }),
+    });
     expect(await after.decryptField(old, where)).toBe('s3cret');
     expect(after.kindOf(old)).toEqual({ kind: 'envelope', keyId: 'kek-v1' });
     expect(after.needsRotation(old)).toBe(true);
@@ -68,7 +70,10 @@ describe('field encryption (the application API)', () => {
 
   describe('legacy reader seam', () => {
     it('tries the envelope first, then the readers that recognize the value', async () => {
-      const rekey = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }), legacyReaders: [fakeReader] });
+      const rekey = await createFieldEncryption({
+        keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }),
+        legacyReaders: [fakeReader],
+      });
       const stored = await rekey.encryptField('new', where);
       fakeReader.calls = 0;
       expect(await rekey.decryptField(stored, where)).toBe('new');
@@ -81,14 +86,20 @@ describe('field encryption (the application API)', () => {
 
     it('a damaged rk1: value fails as an envelope, never falls through to a reader', async () => {
       const catchAll: LegacyReader = { ...fakeReader, format: 'plaintext', recognizes: () => true };
-      const rekey = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }), legacyReaders: [catchAll] });
+      const rekey = await createFieldEncryption({
+        keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }),
+        legacyReaders: [catchAll],
+      });
       const stored = await rekey.encryptField('new', where);
       await expect(rekey.decryptField(stored.slice(0, 30), where)).rejects.toThrow(EnvelopeFormatError);
       await expect(rekey.decryptField('rk2:AAAA', where)).rejects.toThrow(UnsupportedVersionError);
     });
 
     it('without a reader that recognizes it, a non-envelope fails with the envelope error', async () => {
-      const rekey = await createFieldEncryption({ keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }), legacyReaders: [fakeReader] });
+      const rekey = await createFieldEncryption({
+        keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v1 }),
+        legacyReaders: [fakeReader],
+      });
       await expect(rekey.decryptField('gAAAAABfernet-ish', where)).rejects.toMatchObject({ reason: 'bad-prefix' });
       expect(() => rekey.kindOf('plain text')).toThrow(EnvelopeFormatError);
     });
@@ -96,7 +107,10 @@ describe('field encryption (the application API)', () => {
 
   describe('legacy values obey the same rules as envelopes', () => {
     const kek1 = randomBytes(32);
-    const keyring = RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: v2, SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', kek1) });
+    const keyring = RawKeyring.fromEnv({
+      SECRETS_ENCRYPTION_KEY: v2,
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', kek1),
+    });
     const readers = (): LegacyReader[] => [
       FernetReader.fromKeys([randomBytes(32).toString('base64url')]),
       new JsonKeyIdReader((id) => keyring.kekFor(id)),
@@ -125,7 +139,10 @@ describe('field encryption (the application API)', () => {
       ['undefined', undefined],
     ])('%s is an EnvelopeFormatError, not a crash, with readers configured', async (_name, value) => {
       const rekey = await createFieldEncryption({ keyring, legacyReaders: readers() });
-      await expect(rekey.decryptField(value as never, where)).rejects.toMatchObject({ name: 'EnvelopeFormatError', reason: 'bad-type' });
+      await expect(rekey.decryptField(value as never, where)).rejects.toMatchObject({
+        name: 'EnvelopeFormatError',
+        reason: 'bad-type',
+      });
       expect(() => rekey.kindOf(value as never)).toThrow(EnvelopeFormatError);
       expect(() => rekey.needsRotation(value as never)).toThrow(EnvelopeFormatError);
     });
@@ -141,7 +158,9 @@ describe('field encryption (the application API)', () => {
       const rekey = await createFieldEncryption({ keyring, legacyReaders: readers(), maxPlaintextBytes: 1024 });
       await expect(rekey.decryptField('x'.repeat(1025), where)).rejects.toBeInstanceOf(OversizeError);
       await expect(rekey.decryptField('x'.repeat(100_000), where)).rejects.toBeInstanceOf(OversizeError);
-      await expect(rekey.decryptField(jsonKeyIdEncrypt(kek1, 'kek-v1', 'z'.repeat(5000)), where)).rejects.toBeInstanceOf(OversizeError);
+      await expect(
+        rekey.decryptField(jsonKeyIdEncrypt(kek1, 'kek-v1', 'z'.repeat(5000)), where),
+      ).rejects.toBeInstanceOf(OversizeError);
       expect(await rekey.decryptField('x'.repeat(1024), where)).toBe('x'.repeat(1024));
     });
 

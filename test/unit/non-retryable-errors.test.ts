@@ -12,7 +12,15 @@ describe('NON_RETRYABLE_ERROR_NAMES', () => {
   });
 
   it('leaves out every class that is or may be retryable', () => {
-    const retried = ['DatabaseConnectionError', 'SerializationError', 'KeyringUnavailableError', 'QueueSendError', 'RotationStepError', 'ExecutionStartError', 'KeyChangedConcurrentlyError'];
+    const retried = [
+      'DatabaseConnectionError',
+      'SerializationError',
+      'KeyringUnavailableError',
+      'QueueSendError',
+      'RotationStepError',
+      'ExecutionStartError',
+      'KeyChangedConcurrentlyError',
+    ];
     for (const name of retried) {
       expect(classes.map((c) => c.name)).toContain(name);
       expect(NON_RETRYABLE_ERROR_NAMES).not.toContain(name);

@@ -20,7 +20,10 @@ describe('README library example', () => {
     const dir = mkdtempSync(path.join(ROOT, '.readme-example-'));
     try {
       const file = path.join(dir, 'example.ts');
-      writeFileSync(file, readmeSnippet().replace("from './functions/core'", `from '${path.join(ROOT, 'functions/core')}'`));
+      writeFileSync(
+        file,
+        readmeSnippet().replace("from './functions/core'", `from '${path.join(ROOT, 'functions/core')}'`),
+      );
       const out = execFileSync(path.join(ROOT, 'node_modules/.bin/tsx'), [file], {
         cwd: ROOT,
         env: { ...process.env, SECRETS_ENCRYPTION_KEY: `kek-v2:${randomBytes(32).toString('base64')}` },

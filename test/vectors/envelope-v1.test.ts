@@ -15,7 +15,14 @@ import { StaticKeyPolicy, type KeyState } from '../../functions/core/keys/policy
  */
 interface VectorFile {
   keys: { id: string; base64: string }[];
-  vectors: { name: string; keyId: string; context: EncryptionContext; plaintextHex: string; envelopeText: string; envelopeHex: string }[];
+  vectors: {
+    name: string;
+    keyId: string;
+    context: EncryptionContext;
+    plaintextHex: string;
+    envelopeText: string;
+    envelopeHex: string;
+  }[];
   negative: {
     name: string;
     context: EncryptionContext;
@@ -73,8 +80,12 @@ describe('envelope v1 known-answer vectors', () => {
   });
 
   it('rewrap keeps nonce and ciphertext: the rewrapped vector shares them with its source', () => {
-    const source = parseEnvelope(Buffer.from(data.vectors.find((v) => v.name === 'short ASCII, no tenant')!.envelopeHex, 'hex'));
-    const rewrapped = parseEnvelope(Buffer.from(data.vectors.find((v) => v.name.includes('rewrapped'))!.envelopeHex, 'hex'));
+    const source = parseEnvelope(
+      Buffer.from(data.vectors.find((v) => v.name === 'short ASCII, no tenant')!.envelopeHex, 'hex'),
+    );
+    const rewrapped = parseEnvelope(
+      Buffer.from(data.vectors.find((v) => v.name.includes('rewrapped'))!.envelopeHex, 'hex'),
+    );
     expect(rewrapped.keyId).toBe('kek-v2');
     expect(rewrapped.nonce.equals(source.nonce)).toBe(true);
     expect(rewrapped.sealed.equals(source.sealed)).toBe(true);
@@ -84,10 +95,12 @@ describe('envelope v1 known-answer vectors', () => {
   describe.each(data.negative.map((n) => [n.name, n] as const))('negative: %s', (_name, n) => {
     it(`fails with ${n.expect.class}${n.expect.reason ? ` (${n.expect.reason})` : ''}${n.expect.part ? ` (${n.expect.part})` : ''}`, async () => {
       const envelope = n.envelopeText ?? Buffer.from(n.envelopeHex!, 'hex');
-      const err = await cipherWith(n.destroyedKeys).decrypt(envelope, n.context).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await cipherWith(n.destroyedKeys)
+        .decrypt(envelope, n.context)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       const expected = (errors as unknown as Record<string, new (...a: never[]) => Error>)[n.expect.class];
       expect(expected).toBeDefined();
       expect(err).toBeInstanceOf(expected);
@@ -99,7 +112,9 @@ describe('envelope v1 known-answer vectors', () => {
   it('an independent implementation (Python cryptography, test/vectors/check_envelope_v1.py) agrees', () => {
     const run = spawnSync('python3', [join(__dirname, 'check_envelope_v1.py'), FILE], { encoding: 'utf8' });
     expect(run.error).toBeUndefined();
-    expect(run.stdout + run.stderr).toContain(`ok: ${data.vectors.length} vectors decrypt, ${data.negative.length} negative vectors`);
+    expect(run.stdout + run.stderr).toContain(
+      `ok: ${data.vectors.length} vectors decrypt, ${data.negative.length} negative vectors`,
+    );
     expect(run.status).toBe(0);
   });
 });

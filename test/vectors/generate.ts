@@ -77,11 +77,24 @@ function wrapKey(keyId: string, dataKey: Buffer, ctx: Context): Buffer {
 function seal(keyId: string, plaintext: Buffer, ctx: Context, dataCtx: Context = ctx): Parts {
   const dataKey = randomBytes(32);
   const nonce = randomBytes(12);
-  return { keyId, dataKey, wrapped: wrapKey(keyId, dataKey, ctx), nonce, sealed: gcm(dataKey, nonce, plaintext, dataAad(dataCtx)) };
+  return {
+    keyId,
+    dataKey,
+    wrapped: wrapKey(keyId, dataKey, ctx),
+    nonce,
+    sealed: gcm(dataKey, nonce, plaintext, dataAad(dataCtx)),
+  };
 }
 
 function binary(p: Pick<Parts, 'keyId' | 'wrapped' | 'nonce' | 'sealed'>): Buffer {
-  return Buffer.concat([Buffer.from([0x01, p.keyId.length]), Buffer.from(p.keyId, 'ascii'), u16(p.wrapped.length), p.wrapped, p.nonce, p.sealed]);
+  return Buffer.concat([
+    Buffer.from([0x01, p.keyId.length]),
+    Buffer.from(p.keyId, 'ascii'),
+    u16(p.wrapped.length),
+    p.wrapped,
+    p.nonce,
+    p.sealed,
+  ]);
 }
 
 function text(b: Buffer): string {
@@ -103,9 +116,24 @@ function positive(name: string, keyId: string, ctx: Context, plaintext: Buffer):
 
 const empty = positive('empty plaintext, no tenant', 'kek-v1', users, Buffer.alloc(0));
 const short = positive('short ASCII, no tenant', 'kek-v1', users, Buffer.from('s3cret', 'utf8'));
-positive('unicode text, tenant', 'kek-v1', { table: 'accounts', column: 'display_name', rowId: '7', tenant: 'acme' }, Buffer.from(unicode, 'utf8'));
-const big = positive('1 KiB binary, tenant, kek-v2', 'kek-v2', { table: 'documents', column: 'body', rowId: '1001', tenant: 'acme' }, kib);
-positive('all 256 byte values, tenant null', 'kek-v2', { table: 'blobs', column: 'data', rowId: '0', tenant: null }, allBytes);
+positive(
+  'unicode text, tenant',
+  'kek-v1',
+  { table: 'accounts', column: 'display_name', rowId: '7', tenant: 'acme' },
+  Buffer.from(unicode, 'utf8'),
+);
+const big = positive(
+  '1 KiB binary, tenant, kek-v2',
+  'kek-v2',
+  { table: 'documents', column: 'body', rowId: '1001', tenant: 'acme' },
+  kib,
+);
+positive(
+  'all 256 byte values, tenant null',
+  'kek-v2',
+  { table: 'blobs', column: 'data', rowId: '0', tenant: null },
+  allBytes,
+);
 positive(
   'unicode context, uuid row id',
   'kek-v1',
@@ -114,11 +142,28 @@ positive(
 );
 // Rewrap keeps nonce and ciphertext: the same data key wrapped under kek-v2.
 const rewrapped: Parts = { ...short, keyId: 'kek-v2', wrapped: wrapKey('kek-v2', short.dataKey, users) };
-positives.push({ name: 'short ASCII rewrapped to kek-v2 (same nonce and ciphertext as "short ASCII")', ctx: users, plaintext: Buffer.from('s3cret'), parts: rewrapped });
+positives.push({
+  name: 'short ASCII rewrapped to kek-v2 (same nonce and ciphertext as "short ASCII")',
+  ctx: users,
+  plaintext: Buffer.from('s3cret'),
+  parts: rewrapped,
+});
 
 type Expect = { class: string; reason?: string; part?: string };
-const negatives: Array<{ name: string; envelope: string | Buffer; ctx: Context; expect: Expect; destroyed?: string[] }> = [];
-function negative(name: string, envelope: string | Buffer, expect: Expect, ctx: Context = users, destroyed?: string[]): void {
+const negatives: Array<{
+  name: string;
+  envelope: string | Buffer;
+  ctx: Context;
+  expect: Expect;
+  destroyed?: string[];
+}> = [];
+function negative(
+  name: string,
+  envelope: string | Buffer,
+  expect: Expect,
+  ctx: Context = users,
+  destroyed?: string[],
+): void {
   negatives.push({ name, envelope, ctx, expect, ...(destroyed ? { destroyed } : {}) });
 }
 function flip(b: Buffer, at: number): Buffer {
@@ -135,26 +180,52 @@ const sealedAt = nonceAt + 12;
 const dataAuth = { class: 'AuthenticationError', part: 'ciphertext' };
 const keyAuth = { class: 'AuthenticationError', part: 'data-key' };
 
-negative('version byte 0x02', Buffer.concat([Buffer.from([0x02]), base.subarray(1)]), { class: 'UnsupportedVersionError' });
+negative('version byte 0x02', Buffer.concat([Buffer.from([0x02]), base.subarray(1)]), {
+  class: 'UnsupportedVersionError',
+});
 negative('text prefix rk2:', 'rk2:' + base.toString('base64url'), { class: 'UnsupportedVersionError' });
-negative('key id relabelled kek-v1 -> kek-v2', Buffer.concat([base.subarray(0, keyIdAt), Buffer.from('kek-v2'), base.subarray(keyIdAt + 6)]), keyAuth);
-negative('unknown key id kek-v9', Buffer.concat([base.subarray(0, keyIdAt), Buffer.from('kek-v9'), base.subarray(keyIdAt + 6)]), { class: 'UnknownKeyError' });
+negative(
+  'key id relabelled kek-v1 -> kek-v2',
+  Buffer.concat([base.subarray(0, keyIdAt), Buffer.from('kek-v2'), base.subarray(keyIdAt + 6)]),
+  keyAuth,
+);
+negative(
+  'unknown key id kek-v9',
+  Buffer.concat([base.subarray(0, keyIdAt), Buffer.from('kek-v9'), base.subarray(keyIdAt + 6)]),
+  { class: 'UnknownKeyError' },
+);
 negative('key destroyed (policy)', base, { class: 'KeyDestroyedError' }, users, ['kek-v1']);
 negative('wrapped key: nonce byte flipped', flip(base, wrappedAt), keyAuth);
 negative('wrapped key: ciphertext byte flipped', flip(base, wrappedAt + 20), keyAuth);
 negative('wrapped key: tag byte flipped', flip(base, nonceAt - 1), keyAuth);
-negative('wrapped key shortened (length 59)', Buffer.concat([base.subarray(0, wrappedAt - 2), u16(59), base.subarray(wrappedAt, nonceAt - 1), base.subarray(nonceAt)]), keyAuth);
+negative(
+  'wrapped key shortened (length 59)',
+  Buffer.concat([
+    base.subarray(0, wrappedAt - 2),
+    u16(59),
+    base.subarray(wrappedAt, nonceAt - 1),
+    base.subarray(nonceAt),
+  ]),
+  keyAuth,
+);
 negative('nonce byte flipped', flip(base, nonceAt), dataAuth);
 negative('ciphertext byte flipped', flip(base, sealedAt), dataAuth);
 negative('tag byte flipped', flip(base, base.length - 1), dataAuth);
 negative('last tag byte cut off', base.subarray(0, base.length - 1), dataAuth);
-negative('truncated inside the header', base.subarray(0, wrappedAt + 10), { class: 'EnvelopeFormatError', reason: 'truncated' });
+negative('truncated inside the header', base.subarray(0, wrappedAt + 10), {
+  class: 'EnvelopeFormatError',
+  reason: 'truncated',
+});
 negative('wrong row id', text(base), keyAuth, { ...users, rowId: '43' });
 negative('wrong column', text(base), keyAuth, { ...users, column: 'phone' });
 negative('wrong table', text(base), keyAuth, { ...users, table: 'admins' });
 negative('tenant added', text(base), keyAuth, { ...users, tenant: 'acme' });
 negative('tenant removed', text(binary(big)), keyAuth, { table: 'documents', column: 'body', rowId: '1001' });
-negative('context fields shifted: column+rowId ("emai","l42") vs ("email","42")', text(base), keyAuth, { table: 'users', column: 'emai', rowId: 'l42' });
+negative('context fields shifted: column+rowId ("emai","l42") vs ("email","42")', text(base), keyAuth, {
+  table: 'users',
+  column: 'emai',
+  rowId: 'l42',
+});
 // Wrap AAD right, data AAD for another row: only the data-layer binding catches it.
 const dataOnly = seal('kek-v1', Buffer.from('s3cret'), users, { ...users, rowId: '43' });
 negative('data ciphertext bound to another row (wrap AAD correct)', text(binary(dataOnly)), dataAuth);
@@ -162,9 +233,18 @@ negative('ciphertext of another envelope spliced in', text(binary({ ...short, se
 negative('empty string', '', { class: 'EnvelopeFormatError', reason: 'empty' });
 negative('empty buffer', Buffer.alloc(0), { class: 'EnvelopeFormatError', reason: 'empty' });
 negative('prefix only', 'rk1:', { class: 'EnvelopeFormatError', reason: 'empty' });
-negative('not base64', 'rk1:' + base.toString('base64url').slice(0, 40) + '*' + base.toString('base64url').slice(41), { class: 'EnvelopeFormatError', reason: 'not-base64' });
-negative('standard base64 with padding', 'rk1:' + base.toString('base64'), { class: 'EnvelopeFormatError', reason: 'not-base64' });
-negative('a Fernet token', 'gAAAAABlZ0123456789abcdefghijklmnopqrstuvwxyz', { class: 'EnvelopeFormatError', reason: 'bad-prefix' });
+negative('not base64', 'rk1:' + base.toString('base64url').slice(0, 40) + '*' + base.toString('base64url').slice(41), {
+  class: 'EnvelopeFormatError',
+  reason: 'not-base64',
+});
+negative('standard base64 with padding', 'rk1:' + base.toString('base64'), {
+  class: 'EnvelopeFormatError',
+  reason: 'not-base64',
+});
+negative('a Fernet token', 'gAAAAABlZ0123456789abcdefghijklmnopqrstuvwxyz', {
+  class: 'EnvelopeFormatError',
+  reason: 'bad-prefix',
+});
 
 if (existsSync(OUT) && !process.argv.includes('--force')) {
   console.error(`${OUT} exists: known-answer vectors are made once and kept forever. Not overwriting.`);

@@ -32,20 +32,30 @@ describe('clients/python rk1 module', () => {
   const b64 = Object.fromEntries(Object.entries(keys).map(([id, k]) => [id, k.toString('base64')]));
   const items = Array.from({ length: 24 }, (_, i) => ({
     plaintext: i === 0 ? Buffer.alloc(0) : Buffer.from(`secret-${i}-${'é'.repeat(i)}`, 'utf8'),
-    context: { table: 'users', column: i % 2 ? 'email' : 'ssn', rowId: String(1000 + i), ...(i % 3 === 0 ? { tenant: `tenant-${i}` } : {}) } as EncryptionContext,
+    context: {
+      table: 'users',
+      column: i % 2 ? 'email' : 'ssn',
+      rowId: String(1000 + i),
+      ...(i % 3 === 0 ? { tenant: `tenant-${i}` } : {}),
+    } as EncryptionContext,
     output: i % 4 === 0 ? ('binary' as const) : ('text' as const),
   }));
 
   it('reads what the TypeScript library writes', async () => {
     const cipher = await EnvelopeCipher.create({ keyring });
-    const written = await Promise.all(items.map((it) => cipher.encrypt(it.plaintext, it.context, { output: it.output })));
+    const written = await Promise.all(
+      items.map((it) => cipher.encrypt(it.plaintext, it.context, { output: it.output })),
+    );
     const read = runPythonJson<{ plaintextsHex: string[] }>(
       'interop.py',
       {
         op: 'decrypt',
         keys: b64,
         primary: 'kek-v2',
-        items: written.map((v, i) => ({ ...(typeof v === 'string' ? { value: v } : { hex: Buffer.from(v).toString('hex') }), context: items[i]!.context })),
+        items: written.map((v, i) => ({
+          ...(typeof v === 'string' ? { value: v } : { hex: Buffer.from(v).toString('hex') }),
+          context: items[i]!.context,
+        })),
       },
       join(CLIENT, 'interop.py'),
     );
@@ -55,7 +65,16 @@ describe('clients/python rk1 module', () => {
   it('writes what the TypeScript library reads (and binds the context: another row fails)', async () => {
     const made = runPythonJson<{ values: (string | { hex: string })[] }>(
       'interop.py',
-      { op: 'encrypt', keys: b64, primary: 'kek-v2', items: items.map((it) => ({ plaintextHex: it.plaintext.toString('hex'), context: it.context, output: it.output })) },
+      {
+        op: 'encrypt',
+        keys: b64,
+        primary: 'kek-v2',
+        items: items.map((it) => ({
+          plaintextHex: it.plaintext.toString('hex'),
+          context: it.context,
+          output: it.output,
+        })),
+      },
       join(CLIENT, 'interop.py'),
     );
     const cipher = await EnvelopeCipher.create({ keyring });
@@ -64,6 +83,8 @@ describe('clients/python rk1 module', () => {
       expect(typeof v === 'string').toBe(items[i]!.output === 'text');
       expect((await cipher.decrypt(stored, items[i]!.context)).equals(items[i]!.plaintext)).toBe(true);
     }
-    await expect(cipher.decrypt(made.values[1] as string, { ...items[1]!.context, rowId: '9999' })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+    await expect(
+      cipher.decrypt(made.values[1] as string, { ...items[1]!.context, rowId: '9999' }),
+    ).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
   });
 });

@@ -25,7 +25,12 @@ export type DoctorClients = Partial<Omit<DoctorDeps, 'sql'>>;
  * stack outputs (core/doctor/checks.ts, docs/doctor.md) and prints one row
  * per check. Exit 0 only when no check failed.
  */
-export async function doctorCommand(globals: GlobalOptions, opts: DoctorOptions, io: CliIo, clients: DoctorClients = {}): Promise<number> {
+export async function doctorCommand(
+  globals: GlobalOptions,
+  opts: DoctorOptions,
+  io: CliIo,
+  clients: DoctorClients = {},
+): Promise<number> {
   const { stack, outputs } = readStackOutputs(opts.outputs, opts.stack, io.cwd);
   const databaseName = opts.databaseName ?? outputs[OUTPUT.databaseName];
   const missing = [
@@ -35,7 +40,11 @@ export async function doctorCommand(globals: GlobalOptions, opts: DoctorOptions,
   ];
   const sql = missing.length
     ? { missing: missing.join(', ') }
-    : createDataApiSql({ resourceArn: outputs[OUTPUT.databaseClusterArn]!, secretArn: outputs[OUTPUT.databaseSecretArn]!, database: databaseName! });
+    : createDataApiSql({
+        resourceArn: outputs[OUTPUT.databaseClusterArn]!,
+        secretArn: outputs[OUTPUT.databaseSecretArn]!,
+        database: databaseName!,
+      });
   const registryFile = resolve(io.cwd, globals.config ?? DEFAULT_REGISTRY_FILE);
   let registry: Registry | undefined;
   let registryProblem: string | undefined;

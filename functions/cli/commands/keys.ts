@@ -29,7 +29,13 @@ export interface KeysOptions {
  * while any remain; destroy also asks for --yes, since it is the one
  * irreversible step (crypto-shredding).
  */
-export async function keysCommand(globals: GlobalOptions, action: KeysAction, id: string | undefined, options: KeysOptions, io: CliIo): Promise<number> {
+export async function keysCommand(
+  globals: GlobalOptions,
+  action: KeysAction,
+  id: string | undefined,
+  options: KeysOptions,
+  io: CliIo,
+): Promise<number> {
   const needsId = action !== 'list' && action !== 'rollback';
   if (needsId && !id) throw new UsageError(`rekey keys ${action} needs a key id`);
   const countsValues = action === 'retire' || action === 'destroy' || action === 'rollback';
@@ -48,7 +54,12 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
       }
       case 'add': {
         const key = await runtime.catalog.add(
-          { id: id!, keyring: options.keyring ?? runtime.keyring.kind, kmsKeyArn: options.kmsKeyArn ?? null, tenant: options.tenant ?? null },
+          {
+            id: id!,
+            keyring: options.keyring ?? runtime.keyring.kind,
+            kmsKeyArn: options.kmsKeyArn ?? null,
+            tenant: options.tenant ?? null,
+          },
           actor,
         );
         return done(io, globals, key, `Added ${key.id} (pending). Activate it with \`rekey keys activate ${key.id}\`.`);
@@ -63,22 +74,34 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
           waitSeconds: options.wait,
           exceptReaderIds: runtime.reader ? [runtime.reader.readerId] : [],
           onWait: (lagging) => {
-            if (!globals.quiet && !globals.json) io.stderr(`Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`);
+            if (!globals.quiet && !globals.json)
+              io.stderr(
+                `Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`,
+              );
           },
         });
-        if (overridden.length > 0) io.stderr(`WARNING: --force: ${overridden.length} live reader(s) cannot decrypt ${id}: ${overridden.map((r) => r.readerId).join(', ')} (recorded in the audit log)\n`);
+        if (overridden.length > 0)
+          io.stderr(
+            `WARNING: --force: ${overridden.length} live reader(s) cannot decrypt ${id}: ${overridden.map((r) => r.readerId).join(', ')} (recorded in the audit log)\n`,
+          );
         const key = await runtime.catalog.activate(id!, actor);
         // Activating ahead of the deploy is allowed (plan in the catalog, then ship the key), but say what it means.
         const deployed = (await runtime.keyIds()).includes(key.id);
         const ahead = deployed
           ? ''
           : `\n${key.id} is not in this keyring: deploy it as the primary key (SECRETS_ENCRYPTION_KEY=${key.id}:…) before applications and rekey can encrypt again, or undo with \`rekey keys rollback --to ${previous?.id ?? '<previous key>'}\`.`;
-        return done(io, globals, key, `Activated ${key.id}${previous && previous.id !== key.id ? `; ${previous.id} is now rotating — run \`rekey reencrypt\`` : ''}.${ahead}`);
+        return done(
+          io,
+          globals,
+          key,
+          `Activated ${key.id}${previous && previous.id !== key.id ? `; ${previous.id} is now rotating — run \`rekey reencrypt\`` : ''}.${ahead}`,
+        );
       }
       case 'retire':
       case 'destroy': {
         const { remaining, where, gone } = await valuesUnder(runtime, id!);
-        for (const table of gone) io.stderr(`note: ${table} is no longer in the database; its values are not counted.\n`);
+        for (const table of gone)
+          io.stderr(`note: ${table} is no longer in the database; its values are not counted.\n`);
         if (remaining > 0 && !(action === 'destroy' && options.force)) {
           io.stderr(
             `Refusing to ${action} ${id}: ${remaining} values are still under it (${where}). ` +
@@ -86,16 +109,21 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
           );
           return EXIT.failure;
         }
-        if (remaining > 0) io.stderr(`WARNING: --force: ${remaining} values under ${id} (${where}) will never decrypt again.\n`);
+        if (remaining > 0)
+          io.stderr(`WARNING: --force: ${remaining} values under ${id} (${where}) will never decrypt again.\n`);
         if (action === 'destroy' && !options.yes) {
-          io.stderr(`Destroying ${id} is irreversible: values under it can never be decrypted again. Repeat with --yes.\n`);
+          io.stderr(
+            `Destroying ${id} is irreversible: values under it can never be decrypted again. Repeat with --yes.\n`,
+          );
           return EXIT.failure;
         }
         // --force crypto-shreds: a tenant's active or rotating key is walked to destroyed in one audited transaction.
         const key =
           action === 'destroy' && options.force
             ? await shredKey(runtime.sql, id!, actor, { valuesUnderKey: remaining })
-            : await runtime.catalog.transition(id!, action === 'retire' ? 'retired' : 'destroyed', actor, { valuesUnderKey: remaining });
+            : await runtime.catalog.transition(id!, action === 'retire' ? 'retired' : 'destroyed', actor, {
+                valuesUnderKey: remaining,
+              });
         return done(io, globals, key, `${action === 'retire' ? 'Retired' : 'Destroyed'} ${key.id}.`);
       }
       case 'rollback': {
@@ -108,8 +136,12 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
         progress.done();
         if (globals.json) printJson(io, { fromKeyId: outcome.fromKeyId, toKeyId: outcome.toKeyId, job: outcome.job });
         else {
-          io.stdout(`Rolled back from ${outcome.fromKeyId} to ${outcome.toKeyId}: job ${outcome.job.id} ${outcome.job.status}, ${outcome.job.counters.rowsDone} rows rewrapped.\n`);
-          io.stdout(`Set SECRETS_ENCRYPTION_KEY to ${outcome.toKeyId} for your applications (keep ${outcome.fromKeyId} as previous).\n`);
+          io.stdout(
+            `Rolled back from ${outcome.fromKeyId} to ${outcome.toKeyId}: job ${outcome.job.id} ${outcome.job.status}, ${outcome.job.counters.rowsDone} rows rewrapped.\n`,
+          );
+          io.stdout(
+            `Set SECRETS_ENCRYPTION_KEY to ${outcome.toKeyId} for your applications (keep ${outcome.fromKeyId} as previous).\n`,
+          );
         }
         return outcome.job.status === 'completed' ? EXIT.ok : EXIT.failure;
       }
@@ -124,13 +156,24 @@ export async function keysCommand(globals: GlobalOptions, action: KeysAction, id
  * every table rekey has known (rekey_known_tables), so a narrower config file
  * cannot hide a table that still uses the key.
  */
-async function valuesUnder(runtime: EngineRuntime, keyId: string): Promise<{ remaining: number; where: string; gone: readonly string[] }> {
+async function valuesUnder(
+  runtime: EngineRuntime,
+  keyId: string,
+): Promise<{ remaining: number; where: string; gone: readonly string[] }> {
   const tables = await coverage(runtime.sql, runtime.registry);
-  const report = await verify({ ...runtime.deps, registry: tables.registry }, { targetKeyId: runtime.primaryKeyId(), fernetTargetKeyId: runtime.fernetPrimaryKeyId() });
+  const report = await verify(
+    { ...runtime.deps, registry: tables.registry },
+    { targetKeyId: runtime.primaryKeyId(), fernetTargetKeyId: runtime.fernetPrimaryKeyId() },
+  );
   const per = report.tables
-    .map((t) => ({ table: t.table, n: (t.values.envelopes[keyId] ?? 0) + (t.values.jsonKeyId[keyId] ?? 0) + (t.values.fernetByKey?.[keyId] ?? 0) }))
+    .map((t) => ({
+      table: t.table,
+      n: (t.values.envelopes[keyId] ?? 0) + (t.values.jsonKeyId[keyId] ?? 0) + (t.values.fernetByKey?.[keyId] ?? 0),
+    }))
     .filter((t) => t.n > 0)
-    .map((t) => `${t.table}: ${t.n}${tables.remembered.includes(t.table) ? ', a table this config does not list' : ''}`);
+    .map(
+      (t) => `${t.table}: ${t.n}${tables.remembered.includes(t.table) ? ', a table this config does not list' : ''}`,
+    );
   return { remaining: valuesNeedingKey(report, keyId), where: per.join('; '), gone: tables.gone };
 }
 

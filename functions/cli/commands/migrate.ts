@@ -4,7 +4,11 @@ import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';
 
 /** `rekey migrate [--status]`: applies (or lists) the schema migrations rekey ships. */
-export async function migrateCommand(globals: GlobalOptions, options: { status?: boolean }, io: CliIo): Promise<number> {
+export async function migrateCommand(
+  globals: GlobalOptions,
+  options: { status?: boolean },
+  io: CliIo,
+): Promise<number> {
   const url = globals.databaseUrl ?? io.env.DATABASE_URL;
   if (!url) throw new Error('no database: pass --database-url or set DATABASE_URL');
   const sql = createPgSql({ connectionString: url, max: 1, env: io.env });
@@ -22,7 +26,9 @@ export async function migrateCommand(globals: GlobalOptions, options: { status?:
     if (globals.json) printJson(io, result);
     else {
       for (const a of result.applied) io.stdout(`Applied migration ${a.version} (${a.name})\n`);
-      io.stdout(`Schema is at version ${result.status.databaseVersion}${result.applied.length === 0 ? ' (nothing to do)' : ''}\n`);
+      io.stdout(
+        `Schema is at version ${result.status.databaseVersion}${result.applied.length === 0 ? ' (nothing to do)' : ''}\n`,
+      );
     }
     return EXIT.ok;
   } finally {

@@ -58,8 +58,17 @@ export async function planCommand(globals: GlobalOptions, options: PlanCommandOp
 }
 
 /** The plan of a dry-run job the CLI already ran (`rekey reencrypt -n`), with the same settings `rekey plan` takes. */
-export function planOfDryRun(runtime: EngineRuntime, job: JobRecord, options: { readonly concurrency: number }, io: CliIo): Promise<RotationPlan> {
-  return planFromJob(runtime.deps, job, planOptions(runtime, { runner: 'cli', concurrency: options.concurrency }, io, undefined));
+export function planOfDryRun(
+  runtime: EngineRuntime,
+  job: JobRecord,
+  options: { readonly concurrency: number },
+  io: CliIo,
+): Promise<RotationPlan> {
+  return planFromJob(
+    runtime.deps,
+    job,
+    planOptions(runtime, { runner: 'cli', concurrency: options.concurrency }, io, undefined),
+  );
 }
 
 /** Prints a plan: the table and lines, or the object with --json. The demo calls it too. */
@@ -68,7 +77,12 @@ export function printPlan(io: Pick<CliIo, 'stdout'>, globals: Pick<GlobalOptions
   else io.stdout(`${formatPlan(plan).join('\n')}\n`);
 }
 
-function planOptions(runtime: EngineRuntime, options: Pick<PlanCommandOptions, 'runner' | 'concurrency' | 'region' | 'kmsQuota'>, io: CliIo, prices: PriceTable | undefined): PlanOptions {
+function planOptions(
+  runtime: EngineRuntime,
+  options: Pick<PlanCommandOptions, 'runner' | 'concurrency' | 'region' | 'kmsQuota'>,
+  io: CliIo,
+  prices: PriceTable | undefined,
+): PlanOptions {
   return {
     runner: options.runner,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),

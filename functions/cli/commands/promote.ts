@@ -15,9 +15,15 @@ import { actorOf, openSession, printJson } from '../session';
  * activated, and its rewrap starts on the state machine (STATE_MACHINE_ARN),
  * or is left to `rekey reencrypt`.
  */
-export async function promoteCommand(globals: GlobalOptions, id: string, options: { readonly wait?: number; readonly force?: boolean }, io: CliIo): Promise<number> {
+export async function promoteCommand(
+  globals: GlobalOptions,
+  id: string,
+  options: { readonly wait?: number; readonly force?: boolean },
+  io: CliIo,
+): Promise<number> {
   const secretId = globals.keysetSecret ?? io.env.REKEY_KEYSET_SECRET_ARN;
-  if (!secretId) throw new UsageError('rekey keys promote needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN');
+  if (!secretId)
+    throw new UsageError('rekey keys promote needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN');
   const runtime = await openSession(globals, io, { needsRegistry: false, syncCatalog: false });
   try {
     const stateMachineArn = io.env.STATE_MACHINE_ARN;
@@ -37,14 +43,21 @@ export async function promoteCommand(globals: GlobalOptions, id: string, options
         force: options.force,
         startRewrap: stateMachineArn !== undefined,
         exceptReaderIds: runtime.reader ? [runtime.reader.readerId] : [],
-        onWait: (lagging) => io.stderr(`Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`),
+        onWait: (lagging) =>
+          io.stderr(
+            `Waiting for ${lagging.length} reader(s) to report ${id}: ${lagging.map((r) => r.readerId).join(', ')}\n`,
+          ),
       },
     );
     if (globals.json) printJson(io, result);
     else {
       io.stdout(`${result.changes.length ? result.changes.join('; ') : `${id} was already primary and active`}.\n`);
-      if (result.forcedPast.length) io.stderr(`WARNING: --force: ${result.forcedPast.join(', ')} cannot decrypt ${id} (recorded in the audit log)\n`);
-      if (!stateMachineArn) io.stdout(`No STATE_MACHINE_ARN: move the values with \`rekey reencrypt --keyring hierarchical\`.\n`);
+      if (result.forcedPast.length)
+        io.stderr(
+          `WARNING: --force: ${result.forcedPast.join(', ')} cannot decrypt ${id} (recorded in the audit log)\n`,
+        );
+      if (!stateMachineArn)
+        io.stdout(`No STATE_MACHINE_ARN: move the values with \`rekey reencrypt --keyring hierarchical\`.\n`);
     }
     return EXIT.ok;
   } finally {

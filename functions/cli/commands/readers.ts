@@ -8,7 +8,11 @@ import { openSession, printJson } from '../session';
  * --key, whether each live reader can read that key; exit 1 when one cannot
  * (scripts can wait on it).
  */
-export async function readersCommand(globals: GlobalOptions, options: { readonly key?: string }, io: CliIo): Promise<number> {
+export async function readersCommand(
+  globals: GlobalOptions,
+  options: { readonly key?: string },
+  io: CliIo,
+): Promise<number> {
   const runtime = await openSession(globals, io, { needsRegistry: false, syncCatalog: false, reader: false });
   try {
     const readers = await listReaders(runtime.sql);
@@ -16,10 +20,17 @@ export async function readersCommand(globals: GlobalOptions, options: { readonly
     if (globals.json) {
       printJson(io, { readers, ...(options.key ? { key: options.key, lagging: lagging.map((r) => r.readerId) } : {}) });
     } else if (readers.length === 0) {
-      io.stdout('No reader has registered (applications register with createFieldEncryption({ readers: { sql } }); see docs/readers.md).\n');
+      io.stdout(
+        'No reader has registered (applications register with createFieldEncryption({ readers: { sql } }); see docs/readers.md).\n',
+      );
     } else {
       io.stdout(`${readers.map((r) => line(r, options.key)).join('\n')}\n`);
-      if (options.key) io.stdout(lagging.length === 0 ? `Every live reader can decrypt ${options.key}.\n` : `${lagging.length} live reader(s) cannot decrypt ${options.key} yet.\n`);
+      if (options.key)
+        io.stdout(
+          lagging.length === 0
+            ? `Every live reader can decrypt ${options.key}.\n`
+            : `${lagging.length} live reader(s) cannot decrypt ${options.key} yet.\n`,
+        );
     }
     return lagging.length === 0 ? EXIT.ok : EXIT.failure;
   } finally {

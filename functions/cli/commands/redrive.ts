@@ -1,6 +1,12 @@
 import { SqsQueues } from '../../core/adapters/aws-sqs';
 import { SfnExecutions } from '../../core/adapters/aws-sfn';
-import { executionArnOf, moveJobMessages, redriveExecutionName, reopenJob, resumeInput } from '../../core/pipeline/redrive';
+import {
+  executionArnOf,
+  moveJobMessages,
+  redriveExecutionName,
+  reopenJob,
+  resumeInput,
+} from '../../core/pipeline/redrive';
 import type { ExecutionControl } from '../../core/ports/executions';
 import type { QueuePort } from '../../core/ports/queues';
 import { batchIdOf, getJob, listBatches } from '../../core/reencrypt/job-store';
@@ -31,7 +37,13 @@ export interface RedriveClients {
  * (core/pipeline/redrive.ts). A job whose own execution still runs only gets
  * its messages back: that execution picks them up.
  */
-export async function redriveCommand(globals: GlobalOptions, jobId: string, opts: RedriveOptions, io: CliIo, clients: RedriveClients = {}): Promise<number> {
+export async function redriveCommand(
+  globals: GlobalOptions,
+  jobId: string,
+  opts: RedriveOptions,
+  io: CliIo,
+  clients: RedriveClients = {},
+): Promise<number> {
   const fromFile = opts.outputs ? readStackOutputs(opts.outputs, opts.stack, io.cwd).outputs : {};
   const queueUrl = opts.queueUrl ?? fromFile[OUTPUT.batchQueueUrl];
   const deadLetterQueueUrl = opts.deadLetterQueueUrl ?? fromFile[OUTPUT.deadLetterQueueUrl];
@@ -41,23 +53,45 @@ export async function redriveCommand(globals: GlobalOptions, jobId: string, opts
     ...(deadLetterQueueUrl ? [] : ['--dead-letter-queue-url (DeadLetterQueueUrl)']),
     ...(stateMachineArn ? [] : ['--state-machine-arn (StateMachineArn)']),
   ];
-  if (missing.length > 0) throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
+  if (missing.length > 0)
+    throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
   const queues = clients.queues ?? new SqsQueues();
   const executions = (clients.executions ?? ((arn: string) => new SfnExecutions(arn)))(stateMachineArn!);
   const start = opts.start !== false;
 
-  const runtime = await openSession({ ...globals, quiet: true }, io, { needsRegistry: false, syncCatalog: false, keyring: new KeylessKeyring('rekey redrive') });
+  const runtime = await openSession({ ...globals, quiet: true }, io, {
+    needsRegistry: false,
+    syncCatalog: false,
+    keyring: new KeylessKeyring('rekey redrive'),
+  });
   try {
     const before = await getJob(runtime.sql, jobId);
     // A running job whose execution is alive keeps it; otherwise a new execution takes the job over.
-    const live = before.status === 'running' && before.executionId && start ? (await executions.status(before.executionId)) === 'RUNNING' : false;
+    const live =
+      before.status === 'running' && before.executionId && start
+        ? (await executions.status(before.executionId)) === 'RUNNING'
+        : false;
     const name = live ? null : redriveExecutionName(jobId);
     const executionArn = name ? executionArnOf(stateMachineArn!, name) : null;
-    const job = await reopenJob({ sql: runtime.sql, audit: runtime.deps.audit, actor: actorOf(globals, io) }, jobId, executionArn);
-    const moved = await moveJobMessages(queues, { queueUrl: queueUrl!, deadLetterQueueUrl: deadLetterQueueUrl! }, jobId);
+    const job = await reopenJob(
+      { sql: runtime.sql, audit: runtime.deps.audit, actor: actorOf(globals, io) },
+      jobId,
+      executionArn,
+    );
+    const moved = await moveJobMessages(
+      queues,
+      { queueUrl: queueUrl!, deadLetterQueueUrl: deadLetterQueueUrl! },
+      jobId,
+    );
     // Batches that ran out of attempts had their messages acknowledged: send them again, they have their attempts back.
-    const failed = (await listBatches(runtime.sql, jobId)).filter((b) => b.status === 'failed').map((b) => batchIdOf(b));
-    for (let i = 0; i < failed.length; i += 10) await queues.send(queueUrl!, failed.slice(i, i + 10).map((batchId) => JSON.stringify({ jobId, batchId })));
+    const failed = (await listBatches(runtime.sql, jobId))
+      .filter((b) => b.status === 'failed')
+      .map((b) => batchIdOf(b));
+    for (let i = 0; i < failed.length; i += 10)
+      await queues.send(
+        queueUrl!,
+        failed.slice(i, i + 10).map((batchId) => JSON.stringify({ jobId, batchId })),
+      );
     const input = resumeInput(job);
     const started = name && start ? await executions.start(name, input) : null;
     const report = {
@@ -67,18 +101,25 @@ export async function redriveCommand(globals: GlobalOptions, jobId: string, opts
       batchIds: moved.batchIds,
       failedBatchesResent: failed,
       leftInDeadLetterQueue: moved.left,
-      execution: live ? { arn: before.executionId, started: false, reason: 'still running' } : { name, arn: started?.executionArn ?? executionArn, started: Boolean(started), input },
+      execution: live
+        ? { arn: before.executionId, started: false, reason: 'still running' }
+        : { name, arn: started?.executionArn ?? executionArn, started: Boolean(started), input },
     };
     if (globals.json) printJson(io, report);
     else {
-      io.stdout(`Job ${jobId}: ${moved.moved} message(s) moved from the dead-letter queue back to the batch queue${moved.batchIds.length ? ` (${moved.batchIds.join(', ')})` : ''}.\n`);
+      io.stdout(
+        `Job ${jobId}: ${moved.moved} message(s) moved from the dead-letter queue back to the batch queue${moved.batchIds.length ? ` (${moved.batchIds.join(', ')})` : ''}.\n`,
+      );
       if (failed.length) io.stdout(`  ${failed.length} failed batch(es) given their attempts back and sent again.\n`);
       if (moved.left) io.stdout(`  ${moved.left} message(s) of other jobs left in the dead-letter queue.\n`);
       if (live) io.stdout(`  Its execution ${before.executionId} is still running and will pick them up.\n`);
-      else if (started) io.stdout(`  Resumed by execution ${started.executionArn}. Follow it with: rekey status ${jobId}\n`);
+      else if (started)
+        io.stdout(`  Resumed by execution ${started.executionArn}. Follow it with: rekey status ${jobId}\n`);
       else {
         io.stdout(`  Job reopened for execution ${name}; start it with:\n`);
-        io.stdout(`  aws stepfunctions start-execution --state-machine-arn ${stateMachineArn} --name ${name} --input '${JSON.stringify(input)}'\n`);
+        io.stdout(
+          `  aws stepfunctions start-execution --state-machine-arn ${stateMachineArn} --name ${name} --input '${JSON.stringify(input)}'\n`,
+        );
       }
     }
     return EXIT.ok;

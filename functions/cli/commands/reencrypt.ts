@@ -35,7 +35,9 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
   const abort = new AbortController();
   let pool: WorkerPoolHandle | undefined;
   const onSigint = (): void => {
-    io.stderr('\nInterrupted: finishing the batches in flight (Ctrl-C again to quit at once); resume with `rekey reencrypt --resume <job>`\n');
+    io.stderr(
+      '\nInterrupted: finishing the batches in flight (Ctrl-C again to quit at once); resume with `rekey reencrypt --resume <job>`\n',
+    );
     abort.abort();
     pool?.stop();
   };
@@ -51,7 +53,8 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
     const tellLeases = (leases: readonly ForeignLease[]): void => {
       if (globals.json) return;
       // This run's own worker threads are alive and finishing their batches: nothing to say about them.
-      for (const l of leases) if (l.state !== 'alive' || options.resume) io.stderr(`Leases: ${describeForeignLease(l)}\n`);
+      for (const l of leases)
+        if (l.state !== 'alive' || options.resume) io.stderr(`Leases: ${describeForeignLease(l)}\n`);
     };
     let outcome: JobOutcome;
     // Rows done before this run (a resumed job's earlier runs) do not count towards this run's rows/s.
@@ -63,20 +66,37 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
       pool = startThreads(options, runtime, job.id, globals, io);
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal, onForeignLeases: tellLeases }),
+        runJob(runtime.deps, job.id, {
+          concurrency: 2,
+          onProgress: pool ? undefined : progress.update,
+          signal: abort.signal,
+          onForeignLeases: tellLeases,
+        }),
       );
     } else if (options.dryRun) {
       const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
-      outcome = await startJob(runtime.deps, { ...request(options, target, globals, io, runtime.fernetPrimaryKeyId()), previewTarget }, {});
+      outcome = await startJob(
+        runtime.deps,
+        { ...request(options, target, globals, io, runtime.fernetPrimaryKeyId()), previewTarget },
+        {},
+      );
       // The same plan `rekey plan` prints: what the real run would change, call, take and cost.
       dryRunPlan = await planOfDryRun(runtime, outcome.job, { concurrency: options.concurrency }, io);
     } else {
       const job = await createJob(runtime.deps, request(options, target, globals, io, runtime.fernetPrimaryKeyId()));
-      if (!globals.json && !globals.quiet) io.stderr(`Job ${job.id}: ${options.mode} to ${target}${job.fernetTargetKeyId ? ` (Fernet tables: ${job.fernetTargetKeyId})` : ''}\n`);
+      if (!globals.json && !globals.quiet)
+        io.stderr(
+          `Job ${job.id}: ${options.mode} to ${target}${job.fernetTargetKeyId ? ` (Fernet tables: ${job.fernetTargetKeyId})` : ''}\n`,
+        );
       const planned = await runJobUntilRunning(runtime.deps, job.id);
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, { concurrency: 2, onProgress: pool ? undefined : progress.update, signal: abort.signal, onForeignLeases: tellLeases }),
+        runJob(runtime.deps, job.id, {
+          concurrency: 2,
+          onProgress: pool ? undefined : progress.update,
+          signal: abort.signal,
+          onForeignLeases: tellLeases,
+        }),
       );
     }
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
@@ -120,7 +140,13 @@ async function withJobProgress<T>(
   }
 }
 
-function request(options: ReencryptOptions, target: string, globals: GlobalOptions, io: CliIo, fernetTarget: string | undefined) {
+function request(
+  options: ReencryptOptions,
+  target: string,
+  globals: GlobalOptions,
+  io: CliIo,
+  fernetTarget: string | undefined,
+) {
   return {
     mode: options.mode,
     targetKeyId: target,
@@ -163,7 +189,14 @@ function startThreads(
   });
 }
 
-function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds: number, rowsBefore: number, dryRunPlan?: RotationPlan): number {
+function report(
+  io: CliIo,
+  globals: GlobalOptions,
+  outcome: JobOutcome,
+  seconds: number,
+  rowsBefore: number,
+  dryRunPlan?: RotationPlan,
+): number {
   const job: JobRecord = outcome.job;
   const c = job.counters;
   const attempted = c.rowsDone + c.rowsFailed + c.rowsConflicted;
@@ -202,10 +235,20 @@ function report(io: CliIo, globals: GlobalOptions, outcome: JobOutcome, seconds:
       `  ${c.batchesDone}/${c.batchesTotal} batches in ${seconds.toFixed(1)} s — ${rowsPerSecond} rows/s${rowsBefore > 0 ? ` (${rowsThisRun} rows this run)` : ''}`,
       ...(outcome.retire?.retired.length ? [`  retired: ${outcome.retire.retired.join(', ')}`] : []),
       ...(outcome.retire?.kept.some((k) => !k.lateWriters)
-        ? [`  kept (values remain): ${outcome.retire.kept.filter((k) => !k.lateWriters).map((k) => `${k.keyId} (${k.values})`).join(', ')}`]
+        ? [
+            `  kept (values remain): ${outcome.retire.kept
+              .filter((k) => !k.lateWriters)
+              .map((k) => `${k.keyId} (${k.values})`)
+              .join(', ')}`,
+          ]
         : []),
       ...(outcome.retire?.kept.some((k) => k.lateWriters)
-        ? [`  kept (live readers still encrypt with it — \`rekey readers\`): ${outcome.retire.kept.filter((k) => k.lateWriters).map((k) => `${k.keyId} (${k.lateWriters!.join(', ')})`).join('; ')}`]
+        ? [
+            `  kept (live readers still encrypt with it — \`rekey readers\`): ${outcome.retire.kept
+              .filter((k) => k.lateWriters)
+              .map((k) => `${k.keyId} (${k.lateWriters!.join(', ')})`)
+              .join('; ')}`,
+          ]
         : []),
       ...(job.error ? [`  error: ${job.error}`] : []),
       ...(c.rowsFailed > 0 ? [`  row errors: rekey status ${job.id}`] : []),

@@ -41,7 +41,12 @@ export async function statusCommand(globals: GlobalOptions, jobId: string | unde
         `  requested by ${job.requestedBy} at ${job.createdAt.toISOString()}`,
         ...(job.finishedAt ? [`  finished     ${job.finishedAt.toISOString()}`] : []),
         ...(job.retiredKeyIds.length ? [`  retired      ${job.retiredKeyIds.join(', ')}`] : []),
-        ...(errors.length ? ['  row errors (first 50):', ...errors.map((e) => `    ${e.table} id=${e.rowId} ${e.column}: ${e.code} ${e.message}`)] : []),
+        ...(errors.length
+          ? [
+              '  row errors (first 50):',
+              ...errors.map((e) => `    ${e.table} id=${e.rowId} ${e.column}: ${e.code} ${e.message}`),
+            ]
+          : []),
       ].join('\n') + '\n',
     );
     return EXIT.ok;

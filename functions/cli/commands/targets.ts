@@ -6,13 +6,18 @@ import { UsageError } from '../io';
 export function checkTables(runtime: EngineRuntime, tables: readonly string[] | undefined): void {
   for (const name of tables ?? []) {
     if (!findTable(runtime.registry, name)) {
-      throw new UsageError(`--table ${name}: not in the registry (known: ${runtime.registry.tables.map((t) => t.name).join(', ') || 'none'})`);
+      throw new UsageError(
+        `--table ${name}: not in the registry (known: ${runtime.registry.tables.map((t) => t.name).join(', ') || 'none'})`,
+      );
     }
   }
 }
 
 /** The key a job moves to: --target-key, the tenant's own active key with --tenant, else the primary key. */
-export async function requestedTarget(runtime: EngineRuntime, options: { readonly targetKey?: string; readonly tenant?: string }): Promise<string> {
+export async function requestedTarget(
+  runtime: EngineRuntime,
+  options: { readonly targetKey?: string; readonly tenant?: string },
+): Promise<string> {
   if (options.targetKey) return options.targetKey;
   if (options.tenant === undefined) return runtime.primaryKeyId();
   // The catalog's own answer for this scope (the policy would fall back to the global key).

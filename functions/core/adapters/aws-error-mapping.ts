@@ -48,7 +48,12 @@ const NETWORK_CODES = new Set([
 const ACCESS_DENIED_NAMES = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation']);
 
 /** The caller's credentials themselves are wrong: no policy change helps. */
-const CREDENTIAL_NAMES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'InvalidClientTokenId']);
+const CREDENTIAL_NAMES = new Set([
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+]);
 
 interface AwsLikeError {
   name?: unknown;
@@ -96,12 +101,18 @@ export interface ServiceErrorHints {
  * The rekey error for an SDK failure of `failure.operation`. Errors that did
  * not come from the SDK (bugs in our code) are returned unchanged.
  */
-export function mapAwsError(err: unknown, failure: Omit<KeyServiceFailure, 'awsErrorName'>, hints: ServiceErrorHints = {}): unknown {
+export function mapAwsError(
+  err: unknown,
+  failure: Omit<KeyServiceFailure, 'awsErrorName'>,
+  hints: ServiceErrorHints = {},
+): unknown {
   const e = shape(err);
   const name = typeof e.name === 'string' ? e.name : undefined;
   const where = `${failure.service}:${failure.operation} on ${JSON.stringify(failure.resource)}`;
   if (isTransientAwsError(err)) {
-    return new KeyringUnavailableError(`${where} failed transiently (${name ?? 'network error'}); retry later`, { cause: err });
+    return new KeyringUnavailableError(`${where} failed transiently (${name ?? 'network error'}); retry later`, {
+      cause: err,
+    });
   }
   if (!isFromSdk(e)) return err;
   const full: KeyServiceFailure = { ...failure, awsErrorName: name };
@@ -117,7 +128,11 @@ export function mapAwsError(err: unknown, failure: Omit<KeyServiceFailure, 'awsE
       return new KeyServiceNotFoundError(full, { cause: err, detail: hints.notFoundDetail });
     case 'DisabledException':
     case 'KMSInvalidStateException':
-      return new KeyServiceRejectedError(full, `the key is disabled or pending deletion (${name}): enable it or cancel its deletion`, { cause: err });
+      return new KeyServiceRejectedError(
+        full,
+        `the key is disabled or pending deletion (${name}): enable it or cancel its deletion`,
+        { cause: err },
+      );
     case 'DecryptionFailure':
       return new KeyServiceAccessDeniedError(full, {
         cause: err,
@@ -125,16 +140,25 @@ export function mapAwsError(err: unknown, failure: Omit<KeyServiceFailure, 'awsE
       });
     default:
       if (name !== undefined && CREDENTIAL_NAMES.has(name)) {
-        return new KeyServiceRejectedError(full, `the AWS credentials are invalid or expired (${name}): check the credentials or role rekey runs with`, {
-          cause: err,
-        });
+        return new KeyServiceRejectedError(
+          full,
+          `the AWS credentials are invalid or expired (${name}): check the credentials or role rekey runs with`,
+          {
+            cause: err,
+          },
+        );
       }
       if (name !== undefined && ACCESS_DENIED_NAMES.has(name)) {
         return new KeyServiceAccessDeniedError(full, { cause: err, permission: hints.permission });
       }
-      if (httpStatus(e) === 403) return new KeyServiceAccessDeniedError(full, { cause: err, permission: hints.permission });
-      return new KeyServiceRejectedError(full, `${name ?? 'error'}: ${typeof e.message === 'string' ? e.message : 'no message'}`, {
-        cause: err,
-      });
+      if (httpStatus(e) === 403)
+        return new KeyServiceAccessDeniedError(full, { cause: err, permission: hints.permission });
+      return new KeyServiceRejectedError(
+        full,
+        `${name ?? 'error'}: ${typeof e.message === 'string' ? e.message : 'no message'}`,
+        {
+          cause: err,
+        },
+      );
   }
 }

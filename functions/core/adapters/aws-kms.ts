@@ -47,7 +47,9 @@ export class AwsKmsAdapter implements KmsPort {
 
   async generateDataKey({ keyId, context }: KmsGenerateDataKeyInput): Promise<KmsDataKey> {
     const out = await this.call('GenerateDataKey', keyId, () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } })),
+      this.client.send(
+        new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }),
+      ),
     );
     return {
       plaintext: this.bytes(out.Plaintext, 'GenerateDataKey', keyId, 'Plaintext'),
@@ -57,7 +59,9 @@ export class AwsKmsAdapter implements KmsPort {
 
   async decrypt({ ciphertextBlob, keyId, context }: KmsDecryptInput): Promise<Buffer> {
     const out = await this.call('Decrypt', keyId, () =>
-      this.client.send(new DecryptCommand({ CiphertextBlob: ciphertextBlob, KeyId: keyId, EncryptionContext: { ...context } })),
+      this.client.send(
+        new DecryptCommand({ CiphertextBlob: ciphertextBlob, KeyId: keyId, EncryptionContext: { ...context } }),
+      ),
     );
     return this.bytes(out.Plaintext, 'Decrypt', keyId, 'Plaintext');
   }
@@ -90,7 +94,8 @@ export class AwsKmsAdapter implements KmsPort {
       return await send();
     } catch (err) {
       // ReEncrypt needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the destination.
-      const permission = operation === 'ReEncrypt' ? 'kms:ReEncryptFrom (source key) and kms:ReEncryptTo (destination key)' : undefined;
+      const permission =
+        operation === 'ReEncrypt' ? 'kms:ReEncryptFrom (source key) and kms:ReEncryptTo (destination key)' : undefined;
       throw mapAwsError(err, { service: 'kms', operation, resource }, { permission });
     }
   }

@@ -1,7 +1,13 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetTopicAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { MonitoringReadError, type AlarmSummary, type MonitoringPort, type ScheduleSummary, type SubscriptionSummary } from '../ports/monitoring';
+import {
+  MonitoringReadError,
+  type AlarmSummary,
+  type MonitoringPort,
+  type ScheduleSummary,
+  type SubscriptionSummary,
+} from '../ports/monitoring';
 import { isTransientAwsError } from './aws-error-mapping';
 
 /** SubscriptionArn values SNS gives a subscription that is not (or no longer) live. */
@@ -10,7 +16,11 @@ const NOT_CONFIRMED = new Set(['PendingConfirmation', 'Deleted']);
 /** MonitoringPort over CloudWatch DescribeAlarms, SNS ListSubscriptionsByTopic and Scheduler ListSchedules (all pages). */
 export class AwsMonitoring implements MonitoringPort {
   constructor(
-    private readonly clients: { readonly cloudwatch: CloudWatchClient; readonly sns: SNSClient; readonly scheduler: SchedulerClient } = {
+    private readonly clients: {
+      readonly cloudwatch: CloudWatchClient;
+      readonly sns: SNSClient;
+      readonly scheduler: SchedulerClient;
+    } = {
       cloudwatch: new CloudWatchClient({}),
       sns: new SNSClient({}),
       scheduler: new SchedulerClient({}),
@@ -22,10 +32,20 @@ export class AwsMonitoring implements MonitoringPort {
     let token: string | undefined;
     do {
       const page = await this.call('cloudwatch:DescribeAlarms', `alarms ${namePrefix}*`, () =>
-        this.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: namePrefix, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: token })),
+        this.clients.cloudwatch.send(
+          new DescribeAlarmsCommand({
+            AlarmNamePrefix: namePrefix,
+            AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
+            NextToken: token,
+          }),
+        ),
       );
       for (const a of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) {
-        out.push({ name: a.AlarmName ?? '', actionsEnabled: a.ActionsEnabled !== false, alarmActions: a.AlarmActions ?? [] });
+        out.push({
+          name: a.AlarmName ?? '',
+          actionsEnabled: a.ActionsEnabled !== false,
+          alarmActions: a.AlarmActions ?? [],
+        });
       }
       token = page.NextToken;
     } while (token);
@@ -39,14 +59,20 @@ export class AwsMonitoring implements MonitoringPort {
       const page = await this.call('sns:ListSubscriptionsByTopic', topicArn, () =>
         this.clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: token })),
       );
-      for (const s of page.Subscriptions ?? []) out.push({ protocol: s.Protocol ?? '', confirmed: !!s.SubscriptionArn && !NOT_CONFIRMED.has(s.SubscriptionArn) });
+      for (const s of page.Subscriptions ?? [])
+        out.push({
+          protocol: s.Protocol ?? '',
+          confirmed: !!s.SubscriptionArn && !NOT_CONFIRMED.has(s.SubscriptionArn),
+        });
       token = page.NextToken;
     } while (token);
     return out;
   }
 
   async topicPolicy(topicArn: string): Promise<string | null> {
-    const out = await this.call('sns:GetTopicAttributes', topicArn, () => this.clients.sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn })));
+    const out = await this.call('sns:GetTopicAttributes', topicArn, () =>
+      this.clients.sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn })),
+    );
     return out.Attributes?.Policy ?? null;
   }
 
@@ -67,8 +93,12 @@ export class AwsMonitoring implements MonitoringPort {
     try {
       return await fn();
     } catch (err) {
-      const name = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
-      throw new MonitoringReadError(`${action} on ${what} failed (${name})`, { retryable: isTransientAwsError(err), cause: err });
+      const name =
+        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      throw new MonitoringReadError(`${action} on ${what} failed (${name})`, {
+        retryable: isTransientAwsError(err),
+        cause: err,
+      });
     }
   }
 }

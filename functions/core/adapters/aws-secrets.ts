@@ -49,8 +49,14 @@ export class AwsSecretsAdapter implements SecretsPort {
 
   async getSecretValue({ secretId, versionStage, versionId }: GetSecretValueInput): Promise<SecretValue> {
     const version = versionId === undefined ? `labelled ${versionStage}` : `${versionId} labelled ${versionStage}`;
-    const out = await this.call('GetSecretValue', secretId, { notFoundDetail: `(or it has no version ${version})` }, () =>
-      this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage, VersionId: versionId })),
+    const out = await this.call(
+      'GetSecretValue',
+      secretId,
+      { notFoundDetail: `(or it has no version ${version})` },
+      () =>
+        this.client.send(
+          new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage, VersionId: versionId }),
+        ),
     );
     if (out.SecretString === undefined || out.VersionId === undefined) {
       throw new KeyServiceRejectedError(
@@ -72,11 +78,16 @@ export class AwsSecretsAdapter implements SecretsPort {
         }),
       ),
     );
-    return { versionId: out.VersionId ?? input.clientRequestToken, stages: out.VersionStages ?? [...input.versionStages] };
+    return {
+      versionId: out.VersionId ?? input.clientRequestToken,
+      stages: out.VersionStages ?? [...input.versionStages],
+    };
   }
 
   async describeSecret({ secretId }: { secretId: string }): Promise<SecretDescription> {
-    const out = await this.call('DescribeSecret', secretId, {}, () => this.client.send(new DescribeSecretCommand({ SecretId: secretId })));
+    const out = await this.call('DescribeSecret', secretId, {}, () =>
+      this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    );
     return {
       arn: out.ARN ?? secretId,
       name: out.Name ?? secretId,
@@ -98,7 +109,12 @@ export class AwsSecretsAdapter implements SecretsPort {
     );
   }
 
-  private async call<T>(operation: SecretsOperation, secretId: string, hints: ServiceErrorHints, send: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: SecretsOperation,
+    secretId: string,
+    hints: ServiceErrorHints,
+    send: () => Promise<T>,
+  ): Promise<T> {
     this.counts[operation] += 1;
     try {
       return await send();

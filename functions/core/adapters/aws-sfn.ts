@@ -26,7 +26,11 @@ export class SfnExecutionStarter implements ExecutionStarter {
     return `rewrap-${clientToken}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, NAME_LIMIT);
   }
 
-  async startRewrap(input: { targetKeyId: string; reason: string; clientToken: string }): Promise<{ executionArn: string | null; started: boolean }> {
+  async startRewrap(input: {
+    targetKeyId: string;
+    reason: string;
+    clientToken: string;
+  }): Promise<{ executionArn: string | null; started: boolean }> {
     const name = SfnExecutionStarter.executionName(input.clientToken);
     try {
       const out = await this.client.send(
@@ -40,11 +44,14 @@ export class SfnExecutionStarter implements ExecutionStarter {
       return { executionArn: out.executionArn ?? null, started: true };
     } catch (err) {
       if ((err as { name?: unknown }).name === 'ExecutionAlreadyExists') return { executionArn: null, started: false };
-      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const awsName =
+        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
       const retryable = isTransientAwsError(err);
       throw new ExecutionStartError(
         `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
-          (retryable ? '; retry later' : `: check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it`),
+          (retryable
+            ? '; retry later'
+            : `: check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it`),
         { retryable, cause: err },
       );
     }
@@ -60,14 +67,19 @@ export class SfnExecutions implements ExecutionControl {
 
   async start(name: string, input: Readonly<Record<string, unknown>>): Promise<{ executionArn: string }> {
     try {
-      const out = await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
+      const out = await this.client.send(
+        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+      );
       return { executionArn: out.executionArn ?? '' };
     } catch (err) {
-      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const awsName =
+        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
       const retryable = isTransientAwsError(err);
       throw new ExecutionStartError(
         `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
-          (retryable ? '; retry later' : ': check the state machine ARN and that you may call states:StartExecution on it'),
+          (retryable
+            ? '; retry later'
+            : ': check the state machine ARN and that you may call states:StartExecution on it'),
         { retryable, cause: err },
       );
     }
@@ -80,8 +92,12 @@ export class SfnExecutions implements ExecutionControl {
     } catch (err) {
       // A job started elsewhere (the CLI, a test) carries an id that is no execution ARN: none runs it.
       if (['ExecutionDoesNotExist', 'InvalidArn'].includes(String((err as { name?: unknown }).name))) return null;
-      const awsName = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
-      throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsName})`, { retryable: isTransientAwsError(err), cause: err });
+      const awsName =
+        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsName})`, {
+        retryable: isTransientAwsError(err),
+        cause: err,
+      });
     }
   }
 }

@@ -16,7 +16,10 @@ export class SqsQueues implements QueuePort {
   async depth(queueUrl: string): Promise<QueueDepth> {
     const out = await this.call('GetQueueAttributes', queueUrl, () =>
       this.client.send(
-        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
       ),
     );
     return {
@@ -27,9 +30,20 @@ export class SqsQueues implements QueuePort {
 
   async receive(queueUrl: string, max: number, hideSeconds: number): Promise<QueueMessage[]> {
     const out = await this.call('ReceiveMessage', queueUrl, () =>
-      this.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, max), VisibilityTimeout: hideSeconds, WaitTimeSeconds: 0 })),
+      this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.min(10, max),
+          VisibilityTimeout: hideSeconds,
+          WaitTimeSeconds: 0,
+        }),
+      ),
     );
-    return (out.Messages ?? []).map((m) => ({ id: m.MessageId ?? '', body: m.Body ?? '', receiptHandle: m.ReceiptHandle ?? '' }));
+    return (out.Messages ?? []).map((m) => ({
+      id: m.MessageId ?? '',
+      body: m.Body ?? '',
+      receiptHandle: m.ReceiptHandle ?? '',
+    }));
   }
 
   async release(queueUrl: string, messages: readonly QueueMessage[]): Promise<void> {
@@ -49,25 +63,41 @@ export class SqsQueues implements QueuePort {
   async send(queueUrl: string, bodies: readonly string[]): Promise<void> {
     if (bodies.length === 0) return;
     const out = await this.call('SendMessageBatch', queueUrl, () =>
-      this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.map((b, n) => ({ Id: String(n), MessageBody: b })) })),
+      this.client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: bodies.map((b, n) => ({ Id: String(n), MessageBody: b })),
+        }),
+      ),
     );
     const failed = out.Failed ?? [];
     if (failed.length > 0) {
-      throw new QueueError(`sqs:SendMessageBatch to ${queueUrl} refused ${failed.length} of ${bodies.length} messages (${failed[0]?.Code ?? 'no code'})`, {
-        retryable: failed.every((f) => !f.SenderFault),
-      });
+      throw new QueueError(
+        `sqs:SendMessageBatch to ${queueUrl} refused ${failed.length} of ${bodies.length} messages (${failed[0]?.Code ?? 'no code'})`,
+        {
+          retryable: failed.every((f) => !f.SenderFault),
+        },
+      );
     }
   }
 
   async delete(queueUrl: string, messages: readonly QueueMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const out = await this.call('DeleteMessageBatch', queueUrl, () =>
-      this.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.receiptHandle })) })),
+      this.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.receiptHandle })),
+        }),
+      ),
     );
     if ((out.Failed ?? []).length > 0) {
-      throw new QueueError(`sqs:DeleteMessageBatch on ${queueUrl} refused ${out.Failed!.length} of ${messages.length} messages (${out.Failed![0]?.Code ?? 'no code'})`, {
-        retryable: true,
-      });
+      throw new QueueError(
+        `sqs:DeleteMessageBatch on ${queueUrl} refused ${out.Failed!.length} of ${messages.length} messages (${out.Failed![0]?.Code ?? 'no code'})`,
+        {
+          retryable: true,
+        },
+      );
     }
   }
 
@@ -75,10 +105,16 @@ export class SqsQueues implements QueuePort {
     try {
       return await fn();
     } catch (err) {
-      const name = typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const name =
+        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
       const retryable = isTransientAwsError(err);
       throw new QueueError(
-        `sqs:${action} on ${queueUrl} failed (${name})` + (retryable ? '; retry later' : ': check the queue URL and that the caller may call sqs:' + action + ' on it (and kms:Decrypt on its key)'),
+        `sqs:${action} on ${queueUrl} failed (${name})` +
+          (retryable
+            ? '; retry later'
+            : ': check the queue URL and that the caller may call sqs:' +
+              action +
+              ' on it (and kms:Decrypt on its key)'),
         { retryable, cause: err },
       );
     }

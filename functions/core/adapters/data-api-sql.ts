@@ -8,14 +8,31 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import type { Sql, SqlLimits, SqlResult, SqlValue } from '../ports/sql';
-import { checkSqlLength, DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES, splitParameterSets } from './data-api/batch';
-import { DataApiParameterError, isResumingError, isThrottlingError, isTransientDataApiError, mapDataApiError, RESUMING_ATTEMPTS } from './data-api/errors';
+import {
+  checkSqlLength,
+  DATA_API_MAX_REQUEST_BYTES,
+  DATA_API_MAX_RESPONSE_BYTES,
+  splitParameterSets,
+} from './data-api/batch';
+import {
+  DataApiParameterError,
+  isResumingError,
+  isThrottlingError,
+  isTransientDataApiError,
+  mapDataApiError,
+  RESUMING_ATTEMPTS,
+} from './data-api/errors';
 import { rewritePositional } from './data-api/positional';
 import { withRetry, type RetryPolicy } from './data-api/retry';
 import { serialQueue, type OpenTransaction } from './data-api/serial';
 import { decodeField, encodeParameter } from './data-api/values';
 
-export { DataApiConfigurationError, DataApiLimitError, DataApiParameterError, DataApiTransactionError } from './data-api/errors';
+export {
+  DataApiConfigurationError,
+  DataApiLimitError,
+  DataApiParameterError,
+  DataApiTransactionError,
+} from './data-api/errors';
 
 export interface DataApiSqlOptions {
   /** @default a new RDSDataClient with the SDK's own retries off (this adapter retries) */
@@ -86,14 +103,25 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   const client = options.client ?? new RDSDataClient({ maxAttempts: 1 });
   const baseDelayMs = options.baseDelayMs ?? 200;
   const usual: RetryPolicy = { maxAttempts: options.maxAttempts ?? 6, baseDelayMs, maxDelayMs: 5_000 };
-  const resuming: RetryPolicy = { maxAttempts: Math.max(usual.maxAttempts, RESUMING_ATTEMPTS), baseDelayMs: baseDelayMs * 5, maxDelayMs: Math.min(5_000, baseDelayMs * 25) };
+  const resuming: RetryPolicy = {
+    maxAttempts: Math.max(usual.maxAttempts, RESUMING_ATTEMPTS),
+    baseDelayMs: baseDelayMs * 5,
+    maxDelayMs: Math.min(5_000, baseDelayMs * 25),
+  };
   const policy = (err: unknown): RetryPolicy => (isResumingError(err) ? resuming : usual);
   const maxBatchBytes = options.maxBatchBytes ?? DATA_API_MAX_REQUEST_BYTES;
-  const limits: SqlLimits = { maxRequestBytes: maxBatchBytes, maxResponseBytes: options.maxResponseBytes ?? DATA_API_MAX_RESPONSE_BYTES };
+  const limits: SqlLimits = {
+    maxRequestBytes: maxBatchBytes,
+    maxResponseBytes: options.maxResponseBytes ?? DATA_API_MAX_RESPONSE_BYTES,
+  };
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
   const database = { database: options.database, ...(options.schema ? { schema: options.schema } : {}) };
 
-  const call = async <T>(operation: string, fn: () => Promise<T>, isTransient = isTransientDataApiError): Promise<T> => {
+  const call = async <T>(
+    operation: string,
+    fn: () => Promise<T>,
+    isTransient = isTransientDataApiError,
+  ): Promise<T> => {
     try {
       return await withRetry(fn, isTransient, policy);
     } catch (err) {
@@ -101,7 +129,11 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     }
   };
 
-  const query = async <Row>(text: string, params: readonly SqlValue[] | undefined, transactionId: string | undefined): Promise<SqlResult<Row>> => {
+  const query = async <Row>(
+    text: string,
+    params: readonly SqlValue[] | undefined,
+    transactionId: string | undefined,
+  ): Promise<SqlResult<Row>> => {
     const { sql, parameters } = encodeStatement(text, params ?? []);
     const output = await call('ExecuteStatement', () =>
       client.send(
@@ -127,12 +159,20 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     return { rows, rowCount: output.records ? rows.length : Number(output.numberOfRecordsUpdated ?? 0) };
   };
 
-  const batch = async (text: string, sets: readonly (readonly SqlValue[])[], transactionId: string): Promise<number> => {
+  const batch = async (
+    text: string,
+    sets: readonly (readonly SqlValue[])[],
+    transactionId: string,
+  ): Promise<number> => {
     const { sql, parameterSets: encoded } = encodeBatch(text, sets);
     const envelope = { ...target, ...database, sql, transactionId };
     const requests = splitParameterSets(envelope, encoded, maxBatchBytes);
     for (const parameterSets of requests) {
-      await call('BatchExecuteStatement', () => client.send(new BatchExecuteStatementCommand({ ...target, ...database, sql: sql!, parameterSets, transactionId })));
+      await call('BatchExecuteStatement', () =>
+        client.send(
+          new BatchExecuteStatementCommand({ ...target, ...database, sql: sql!, parameterSets, transactionId }),
+        ),
+      );
     }
     return requests.length;
   };
@@ -145,10 +185,13 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     };
     const self: DataApiSql = {
       limits,
-      query: <Row>(text: string, params?: readonly SqlValue[]) => (tx ? inTx((id) => query<Row>(text, params, id)) : query<Row>(text, params, undefined)),
+      query: <Row>(text: string, params?: readonly SqlValue[]) =>
+        tx ? inTx((id) => query<Row>(text, params, id)) : query<Row>(text, params, undefined),
       executeBatch: async (text, parameterSets) => {
         if (parameterSets.length === 0) return { parameterSets: 0, requests: 0 };
-        const requests = tx ? await inTx((id) => batch(text, parameterSets, id)) : await self.transaction((inner) => inner.executeBatch(text, parameterSets).then((r) => r.requests));
+        const requests = tx
+          ? await inTx((id) => batch(text, parameterSets, id))
+          : await self.transaction((inner) => inner.executeBatch(text, parameterSets).then((r) => r.requests));
         return { parameterSets: parameterSets.length, requests };
       },
       transaction: async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
@@ -170,12 +213,21 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
   };
 
   const inTransaction = async <T>(fn: (tx: DataApiSql) => Promise<T>): Promise<T> => {
-    const begun = await call('BeginTransaction', () => client.send(new BeginTransactionCommand({ ...target, ...database })));
+    const begun = await call('BeginTransaction', () =>
+      client.send(new BeginTransactionCommand({ ...target, ...database })),
+    );
     const tx: OpenTransaction = { id: begun.transactionId!, serial: serialQueue() };
     // Rolled back with the same retries as any call; the failure that matters is the one that led
     // here, and a rollback that still fails leaves the service to end the transaction (3 minutes idle).
     // Commit and rollback queue behind any call still running, so they never overlap one either.
-    const rollback = () => tx.serial(() => call('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ ...target, transactionId: tx.id })))).catch(() => undefined);
+    const rollback = () =>
+      tx
+        .serial(() =>
+          call('RollbackTransaction', () =>
+            client.send(new RollbackTransactionCommand({ ...target, transactionId: tx.id })),
+          ),
+        )
+        .catch(() => undefined);
     let result: T;
     try {
       result = await fn(on(tx, 1));
@@ -185,7 +237,13 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
     }
     try {
       // Commit is retried only when throttled (nothing ran): after an unavailable service it may have committed already.
-      await tx.serial(() => call('CommitTransaction', () => client.send(new CommitTransactionCommand({ ...target, transactionId: tx.id })), isThrottlingError));
+      await tx.serial(() =>
+        call(
+          'CommitTransaction',
+          () => client.send(new CommitTransactionCommand({ ...target, transactionId: tx.id })),
+          isThrottlingError,
+        ),
+      );
     } catch (err) {
       // Committed or not, a rollback is harmless (a committed transaction is simply not found) and frees the locks now.
       await rollback();
@@ -211,7 +269,10 @@ export function createDataApiSql(options: DataApiSqlOptions): DataApiSqlPool {
  * and text in another, or two different types — is refused, naming the set
  * and the parameter.
  */
-function encodeBatch(text: string, sets: readonly (readonly SqlValue[])[]): { sql: string; parameterSets: SqlParameter[][] } {
+function encodeBatch(
+  text: string,
+  sets: readonly (readonly SqlValue[])[],
+): { sql: string; parameterSets: SqlParameter[][] } {
   const encoded = sets.map((set) => set.map((v, i) => encodeParameter(i + 1, v)));
   const width = Math.max(0, ...sets.map((set) => set.length));
   const placeholders: string[] = [];
@@ -238,11 +299,13 @@ function encodeBatch(text: string, sets: readonly (readonly SqlValue[])[]): { sq
     }
   }
   encoded.forEach((set, n) => {
-    if (set.length !== width) throw new DataApiParameterError(`parameter set ${n + 1} has ${set.length} value(s), the others ${width}`);
+    if (set.length !== width)
+      throw new DataApiParameterError(`parameter set ${n + 1} has ${set.length} value(s), the others ${width}`);
   });
   const sql = rewritePositional(text, (index) => {
     const placeholder = placeholders[index - 1];
-    if (placeholder === undefined) throw new DataApiParameterError(`the statement uses $${index} but ${width} parameter(s) were given`);
+    if (placeholder === undefined)
+      throw new DataApiParameterError(`the statement uses $${index} but ${width} parameter(s) were given`);
     return placeholder;
   });
   return { sql: checkSqlLength(sql), parameterSets: encoded.map((set) => set.map((e) => e.parameter)) };
@@ -253,7 +316,8 @@ function encodeStatement(text: string, values: readonly SqlValue[]): { sql: stri
   const encoded = values.map((v, i) => encodeParameter(i + 1, v));
   const sql = rewritePositional(text, (index) => {
     const parameter = encoded[index - 1];
-    if (!parameter) throw new DataApiParameterError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
+    if (!parameter)
+      throw new DataApiParameterError(`the statement uses $${index} but ${values.length} parameter(s) were given`);
     return parameter.placeholder;
   });
   return { sql: checkSqlLength(sql), parameters: encoded.map((e) => e.parameter) };

@@ -28,9 +28,17 @@ const GCM_OPTIONS = { authTagLength: TAG_BYTES } as const;
  * (which must have `plaintext.length + TAG_BYTES` bytes of room). Writing in
  * place spares the Buffer.concat an envelope would otherwise need.
  */
-export function sealInto(key: AeadKey, nonce: Buffer, plaintext: Buffer, aad: Buffer, out: Buffer, offset: number): void {
+export function sealInto(
+  key: AeadKey,
+  nonce: Buffer,
+  plaintext: Buffer,
+  aad: Buffer,
+  out: Buffer,
+  offset: number,
+): void {
   assertKey(key);
-  if (nonce.length !== NONCE_BYTES) throw new RangeError(`an AES-GCM nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  if (nonce.length !== NONCE_BYTES)
+    throw new RangeError(`an AES-GCM nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
   const cipher = createCipheriv(AEAD_ALGORITHM, key, nonce, GCM_OPTIONS);
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);

@@ -43,10 +43,16 @@ export class BlindIndex {
   private readonly derived = new Map<string, Buffer>();
   readonly primaryKeyId: string;
 
-  constructor(keys: readonly { readonly id: string; readonly key: Buffer }[], private readonly options: BlindIndexOptions = {}) {
+  constructor(
+    keys: readonly { readonly id: string; readonly key: Buffer }[],
+    private readonly options: BlindIndexOptions = {},
+  ) {
     if (keys.length === 0) throw new KeyMaterialError('a blind index needs at least one key');
     for (const { id, key } of keys) {
-      if (!ID_PATTERN.test(id)) throw new KeyMaterialError(`blind index key id ${JSON.stringify(id.slice(0, 64))} must be 1-64 of [A-Za-z0-9._-]`);
+      if (!ID_PATTERN.test(id))
+        throw new KeyMaterialError(
+          `blind index key id ${JSON.stringify(id.slice(0, 64))} must be 1-64 of [A-Za-z0-9._-]`,
+        );
       if (key.length !== 32) throw new KeyMaterialError(`blind index key ${id} must be 32 bytes, got ${key.length}`);
       if (this.keys.has(id)) throw new KeyMaterialError(`duplicate blind index key id ${id}`);
       this.keys.set(id, Buffer.from(key));
@@ -54,13 +60,20 @@ export class BlindIndex {
     this.primaryKeyId = keys[0]!.id;
   }
 
-  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, options: BlindIndexOptions = {}): BlindIndex {
+  static fromEnv(
+    env: Readonly<Record<string, string | undefined>> = process.env,
+    options: BlindIndexOptions = {},
+  ): BlindIndex {
     const entries = [...parse(env, BLIND_INDEX_ENV.primary), ...parse(env, BLIND_INDEX_ENV.previous)];
     if (entries.length === 0) {
-      throw new KeyMaterialError(`${BLIND_INDEX_ENV.primary} is not set: a blind index needs its own key (bidx-v1:<base64 of 32 bytes>)`);
+      throw new KeyMaterialError(
+        `${BLIND_INDEX_ENV.primary} is not set: a blind index needs its own key (bidx-v1:<base64 of 32 bytes>)`,
+      );
     }
     if (!env[BLIND_INDEX_ENV.primary]?.trim()) {
-      throw new KeyMaterialError(`${BLIND_INDEX_ENV.previous} is set but ${BLIND_INDEX_ENV.primary} is not: the primary key writes new indexes`);
+      throw new KeyMaterialError(
+        `${BLIND_INDEX_ENV.previous} is set but ${BLIND_INDEX_ENV.primary} is not: the primary key writes new indexes`,
+      );
     }
     return new BlindIndex(entries, options);
   }
@@ -97,9 +110,12 @@ export class BlindIndex {
   private indexWith(keyId: string, value: Buffer | string, where: BlindIndexColumn): string {
     // Checked here, not left to node:crypto, whose TypeError would quote the value (a number may be a card number).
     if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
-      throw new InvalidPlaintextError(`a blind index is computed over a string or a Buffer, got ${value === null ? 'null' : typeof value}`);
+      throw new InvalidPlaintextError(
+        `a blind index is computed over a string or a Buffer, got ${value === null ? 'null' : typeof value}`,
+      );
     }
-    if (typeof where !== 'object' || where === null) throw new InvalidContextError('context', 'a blind index needs { table, column }');
+    if (typeof where !== 'object' || where === null)
+      throw new InvalidContextError('context', 'a blind index needs { table, column }');
     const key = this.columnKey(keyId, where);
     const bytes = normalize(value, where.normalize ?? this.options.normalize ?? 'none');
     return `${keyId}:${createHmac('sha256', key).update(bytes).digest('hex')}`;
@@ -122,7 +138,8 @@ export class BlindIndex {
 
 function normalize(value: Buffer | string, how: BlindIndexNormalization): Buffer | string {
   if (how === 'none') return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  const text =
+    typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   return Buffer.from(text.trim().toLowerCase(), 'utf8');
 }
 
@@ -142,8 +159,10 @@ function parse(env: Readonly<Record<string, string | undefined>>, variable: stri
     if (colon <= 0) throw new KeyMaterialError(`${where} must be <id>:<base64 of 32 bytes>, e.g. bidx-v1:…`);
     const id = entry.slice(0, colon).trim();
     const b64 = entry.slice(colon + 1).trim();
-    if (!ID_PATTERN.test(id)) throw new KeyMaterialError(`${where}: the key id must be 1-64 of [A-Za-z0-9._-], e.g. bidx-v1`);
-    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64) || b64.length % 4 === 1) throw new KeyMaterialError(`${where}: the key is not base64`);
+    if (!ID_PATTERN.test(id))
+      throw new KeyMaterialError(`${where}: the key id must be 1-64 of [A-Za-z0-9._-], e.g. bidx-v1`);
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64) || b64.length % 4 === 1)
+      throw new KeyMaterialError(`${where}: the key is not base64`);
     const key = Buffer.from(b64, 'base64');
     if (key.length !== 32) throw new KeyMaterialError(`${where}: the key decodes to ${key.length} bytes, expected 32`);
     return { id, key };

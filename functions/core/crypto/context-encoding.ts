@@ -23,7 +23,10 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export function encodeContext(ctx: EncryptionContext): Buffer {
   if (ctx === null || typeof ctx !== 'object') {
-    throw new InvalidContextError('context', `encryption context must be an object with table, column and rowId, got ${describe(ctx)}`);
+    throw new InvalidContextError(
+      'context',
+      `encryption context must be an object with table, column and rowId, got ${describe(ctx)}`,
+    );
   }
   const table = fieldBytes(ctx, 'table');
   const column = fieldBytes(ctx, 'column');
@@ -55,11 +58,17 @@ function fieldBytes(ctx: EncryptionContext, field: ContextField): number {
     throw new InvalidContextError(field, `encryption context field "${field}" must be ${what}, got an empty string`);
   }
   if (LONE_SURROGATE.test(value)) {
-    throw new InvalidContextError(field, `encryption context field "${field}" is not well-formed Unicode (lone surrogate)`);
+    throw new InvalidContextError(
+      field,
+      `encryption context field "${field}" is not well-formed Unicode (lone surrogate)`,
+    );
   }
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_CONTEXT_FIELD_BYTES) {
-    throw new InvalidContextError(field, `encryption context field "${field}" is ${bytes} bytes of UTF-8; the limit is ${MAX_CONTEXT_FIELD_BYTES}`);
+    throw new InvalidContextError(
+      field,
+      `encryption context field "${field}" is ${bytes} bytes of UTF-8; the limit is ${MAX_CONTEXT_FIELD_BYTES}`,
+    );
   }
   return bytes;
 }

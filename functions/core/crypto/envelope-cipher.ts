@@ -78,18 +78,36 @@ export class EnvelopeCipher {
    * primary key is active and every other key retired (decrypt only). That
    * policy is a snapshot: pass the catalog's policy when keys change at run time.
    */
-  static async create(options: { keyring: Keyring; policy?: KeyPolicy; maxPlaintextBytes?: number }): Promise<EnvelopeCipher> {
-    const policy = options.policy ?? StaticKeyPolicy.fromKeyIds(await options.keyring.primaryKeyId(), await options.keyring.keyIds());
+  static async create(options: {
+    keyring: Keyring;
+    policy?: KeyPolicy;
+    maxPlaintextBytes?: number;
+  }): Promise<EnvelopeCipher> {
+    const policy =
+      options.policy ??
+      StaticKeyPolicy.fromKeyIds(await options.keyring.primaryKeyId(), await options.keyring.keyIds());
     return new EnvelopeCipher({ ...options, policy });
   }
 
   /** Encrypts under `opts.keyId` or the active key for `ctx.tenant`. */
-  encrypt(plaintext: Buffer | string, ctx: EncryptionContext, opts: EncryptOptions & { output: 'text' }): Promise<string>;
-  encrypt(plaintext: Buffer | string, ctx: EncryptionContext, opts: EncryptOptions & { output: 'binary' }): Promise<Buffer>;
+  encrypt(
+    plaintext: Buffer | string,
+    ctx: EncryptionContext,
+    opts: EncryptOptions & { output: 'text' },
+  ): Promise<string>;
+  encrypt(
+    plaintext: Buffer | string,
+    ctx: EncryptionContext,
+    opts: EncryptOptions & { output: 'binary' },
+  ): Promise<Buffer>;
   encrypt(plaintext: string, ctx: EncryptionContext, opts?: EncryptOptions): Promise<string>;
   encrypt(plaintext: Buffer, ctx: EncryptionContext, opts?: EncryptOptions): Promise<Buffer>;
   encrypt(plaintext: Buffer | string, ctx: EncryptionContext, opts?: EncryptOptions): Promise<Buffer | string>;
-  async encrypt(plaintext: Buffer | string, ctx: EncryptionContext, opts: EncryptOptions = {}): Promise<Buffer | string> {
+  async encrypt(
+    plaintext: Buffer | string,
+    ctx: EncryptionContext,
+    opts: EncryptOptions = {},
+  ): Promise<Buffer | string> {
     const bytes = this.plaintextBytes(plaintext);
     const keyId = opts.keyId ?? this.policy.encryptionKeyId(ctx?.tenant);
     this.policy.assertCanEncrypt(keyId, ctx?.tenant ?? null);
@@ -107,7 +125,11 @@ export class EnvelopeCipher {
     const parsed = this.parse(envelope);
     this.policy.assertCanDecrypt(parsed.keyId);
     const encoded = encodeContext(ctx);
-    const dataKey = await this.keyring.unwrapDataKey(parsed.keyId, parsed.wrappedKey, this.wrapContext(parsed.keyId, ctx, encoded));
+    const dataKey = await this.keyring.unwrapDataKey(
+      parsed.keyId,
+      parsed.wrappedKey,
+      this.wrapContext(parsed.keyId, ctx, encoded),
+    );
     try {
       return open(dataKey, parsed.nonce, parsed.sealed, dataAadFromEncoded(ENVELOPE_V1, encoded), 'ciphertext');
     } finally {
@@ -181,7 +203,10 @@ export class EnvelopeCipher {
 
   private async sealNew(plaintext: Buffer, ctx: EncryptionContext, keyId: string): Promise<Buffer> {
     const encoded = encodeContext(ctx);
-    const { plaintext: dataKey, wrapped } = await this.keyring.generateDataKey(keyId, this.wrapContext(keyId, ctx, encoded));
+    const { plaintext: dataKey, wrapped } = await this.keyring.generateDataKey(
+      keyId,
+      this.wrapContext(keyId, ctx, encoded),
+    );
     try {
       const { bytes, nonceOffset, sealedOffset } = layoutEnvelope(keyId, wrapped, plaintext.length + TAG_BYTES);
       const nonce = randomPool.fill(bytes, nonceOffset, NONCE_BYTES).subarray(nonceOffset, sealedOffset);
@@ -203,12 +228,16 @@ export class EnvelopeCipher {
       if (size > this.maxPlaintextBytes) throw new OversizeError(size, this.maxPlaintextBytes);
       if (LONE_SURROGATE.test(plaintext)) {
         // UTF-8 would turn it into U+FFFD: the value decrypted would not be the value stored.
-        throw new InvalidPlaintextError('the plaintext string is not well-formed Unicode (lone surrogate); encrypt it as bytes instead');
+        throw new InvalidPlaintextError(
+          'the plaintext string is not well-formed Unicode (lone surrogate); encrypt it as bytes instead',
+        );
       }
       return Buffer.from(plaintext, 'utf8');
     }
     if (!((plaintext as unknown) instanceof Uint8Array)) {
-      throw new InvalidPlaintextError(`plaintext must be a string or a Buffer, got ${plaintext === null ? 'null' : typeof plaintext}`);
+      throw new InvalidPlaintextError(
+        `plaintext must be a string or a Buffer, got ${plaintext === null ? 'null' : typeof plaintext}`,
+      );
     }
     if (plaintext.length > this.maxPlaintextBytes) throw new OversizeError(plaintext.length, this.maxPlaintextBytes);
     return Buffer.isBuffer(plaintext) ? plaintext : Buffer.from(plaintext as Uint8Array); // a copy: ours to zero

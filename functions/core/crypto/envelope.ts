@@ -56,7 +56,8 @@ export interface EnvelopeV1 {
  */
 export function parseEnvelope(value: Buffer | string): EnvelopeV1 {
   const binary = typeof value === 'string' ? fromText(value) : asBuffer(value);
-  if (binary.length === 0) throw new EnvelopeFormatError('empty', 'the value is empty: an envelope is at least 34 bytes');
+  if (binary.length === 0)
+    throw new EnvelopeFormatError('empty', 'the value is empty: an envelope is at least 34 bytes');
   if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
   if (binary.length < MIN_ENVELOPE_BYTES) throw truncated(binary.length, MIN_ENVELOPE_BYTES);
 
@@ -66,11 +67,15 @@ export function parseEnvelope(value: Buffer | string): EnvelopeV1 {
   if (binary.length < keyIdEnd + 2) throw truncated(binary.length, keyIdEnd + 2);
   const keyId = binary.toString('latin1', 2, keyIdEnd);
   if (!KEY_ID_PATTERN.test(keyId)) {
-    throw new EnvelopeFormatError('bad-field', `envelope key id (bytes 2-${keyIdEnd - 1}) holds characters outside [A-Za-z0-9._:/+=@-]`);
+    throw new EnvelopeFormatError(
+      'bad-field',
+      `envelope key id (bytes 2-${keyIdEnd - 1}) holds characters outside [A-Za-z0-9._:/+=@-]`,
+    );
   }
 
   const wrappedLength = binary.readUInt16BE(keyIdEnd);
-  if (wrappedLength === 0) throw new EnvelopeFormatError('bad-field', `envelope wrapped-key length is 0 (bytes ${keyIdEnd}-${keyIdEnd + 1})`);
+  if (wrappedLength === 0)
+    throw new EnvelopeFormatError('bad-field', `envelope wrapped-key length is 0 (bytes ${keyIdEnd}-${keyIdEnd + 1})`);
   const wrappedStart = keyIdEnd + 2;
   const nonceStart = wrappedStart + wrappedLength;
   const sealedStart = nonceStart + NONCE_BYTES;
@@ -92,7 +97,10 @@ export function serializeEnvelope(e: EnvelopeV1): Buffer {
     throw new EnvelopeFormatError('bad-field', `envelope nonce must be ${NONCE_BYTES} bytes, got ${e.nonce.length}`);
   }
   if (e.sealed.length < TAG_BYTES) {
-    throw new EnvelopeFormatError('bad-field', `envelope ciphertext must hold at least the ${TAG_BYTES}-byte tag, got ${e.sealed.length} bytes`);
+    throw new EnvelopeFormatError(
+      'bad-field',
+      `envelope ciphertext must hold at least the ${TAG_BYTES}-byte tag, got ${e.sealed.length} bytes`,
+    );
   }
   const { bytes, nonceOffset, sealedOffset } = layoutEnvelope(e.keyId, e.wrappedKey, e.sealed.length);
   e.nonce.copy(bytes, nonceOffset);
@@ -112,7 +120,10 @@ export function layoutEnvelope(
 ): { bytes: Buffer; nonceOffset: number; sealedOffset: number } {
   assertKeyId(keyId);
   if (wrappedKey.length === 0 || wrappedKey.length > MAX_WRAPPED_KEY_BYTES) {
-    throw new EnvelopeFormatError('bad-field', `envelope wrapped key must be 1-${MAX_WRAPPED_KEY_BYTES} bytes, got ${wrappedKey.length}`);
+    throw new EnvelopeFormatError(
+      'bad-field',
+      `envelope wrapped key must be 1-${MAX_WRAPPED_KEY_BYTES} bytes, got ${wrappedKey.length}`,
+    );
   }
   const keyIdEnd = 2 + keyId.length;
   const nonceOffset = keyIdEnd + 2 + wrappedKey.length;
@@ -139,12 +150,17 @@ export function toText(binary: Buffer): string {
  * invalid characters silently, and accept several spellings of the same bytes).
  */
 export function fromText(text: string): Buffer {
-  if (typeof text !== 'string') throw new EnvelopeFormatError('bad-field', `a text envelope must be a string, got ${typeof text}`);
-  if (text.length === 0) throw new EnvelopeFormatError('empty', 'the value is empty: a text envelope starts with "rk1:"');
+  if (typeof text !== 'string')
+    throw new EnvelopeFormatError('bad-field', `a text envelope must be a string, got ${typeof text}`);
+  if (text.length === 0)
+    throw new EnvelopeFormatError('empty', 'the value is empty: a text envelope starts with "rk1:"');
   if (!text.startsWith(TEXT_PREFIX_V1)) {
     const other = OTHER_TEXT_VERSION.exec(text);
     if (other) throw new UnsupportedVersionError(Number(other[1]));
-    throw new EnvelopeFormatError('bad-prefix', 'the value does not start with "rk1:": it is not a rekey text envelope');
+    throw new EnvelopeFormatError(
+      'bad-prefix',
+      'the value does not start with "rk1:": it is not a rekey text envelope',
+    );
   }
   const body = text.slice(TEXT_PREFIX_V1.length);
   if (body.length === 0) throw new EnvelopeFormatError('empty', 'the text envelope has nothing after "rk1:"');
@@ -247,7 +263,12 @@ export function dataAadFromEncoded(version: number, encodedContext: Buffer): Buf
 
 /** Throws EnvelopeFormatError('bad-field') unless `keyId` fits the v1 header. */
 export function assertKeyId(keyId: string): void {
-  if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > MAX_KEY_ID_BYTES || !KEY_ID_PATTERN.test(keyId)) {
+  if (
+    typeof keyId !== 'string' ||
+    keyId.length === 0 ||
+    keyId.length > MAX_KEY_ID_BYTES ||
+    !KEY_ID_PATTERN.test(keyId)
+  ) {
     throw new EnvelopeFormatError(
       'bad-field',
       `a key id must be 1-${MAX_KEY_ID_BYTES} characters from [A-Za-z0-9._:/+=@-]` +
@@ -269,9 +290,15 @@ function isCanonicalBase64url(body: string): boolean {
 function asBuffer(value: Buffer | Uint8Array): Buffer {
   if (Buffer.isBuffer(value)) return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new EnvelopeFormatError('bad-field', `an envelope must be a Buffer or a string, got ${value === null ? 'null' : typeof value}`);
+  throw new EnvelopeFormatError(
+    'bad-field',
+    `an envelope must be a Buffer or a string, got ${value === null ? 'null' : typeof value}`,
+  );
 }
 
 function truncated(have: number, need: number): EnvelopeFormatError {
-  return new EnvelopeFormatError('truncated', `the envelope is truncated: it has ${have} bytes, its header calls for at least ${need}`);
+  return new EnvelopeFormatError(
+    'truncated',
+    `the envelope is truncated: it has ${have} bytes, its header calls for at least ${need}`,
+  );
 }

@@ -31,7 +31,11 @@ export class UnsupportedVersionError extends CryptoError {
 /** The value is larger than the documented limit. */
 export class OversizeError extends CryptoError {
   readonly code = 'VALUE_TOO_LARGE';
-  constructor(readonly size: number, readonly limit: number, what = 'plaintext') {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    what = 'plaintext',
+  ) {
     super(`${what} is ${size} bytes; the limit is ${limit} bytes`);
   }
 }
@@ -76,7 +80,10 @@ export class KeyDestroyedError extends CryptoError {
 /** Encryption was asked under a key that is not active (pending, rotating, retired, destroyed). */
 export class KeyNotActiveError extends CryptoError {
   readonly code = 'KEY_NOT_ACTIVE';
-  constructor(readonly keyId: string, readonly status: string) {
+  constructor(
+    readonly keyId: string,
+    readonly status: string,
+  ) {
     super(`key ${JSON.stringify(keyId)} is ${status}: only an active key may encrypt`);
   }
 }
@@ -84,7 +91,12 @@ export class KeyNotActiveError extends CryptoError {
 /** Encryption was asked under a key outside the value's tenant scope: destroying a tenant's key must shred exactly that tenant's values. */
 export class KeyScopeError extends CryptoError {
   readonly code = 'KEY_SCOPE';
-  constructor(readonly keyId: string, readonly keyTenant: string | null, readonly tenant: string | null, readonly tenantKeyId?: string) {
+  constructor(
+    readonly keyId: string,
+    readonly keyTenant: string | null,
+    readonly tenant: string | null,
+    readonly tenantKeyId?: string,
+  ) {
     super(
       tenantKeyId !== undefined
         ? `tenant ${JSON.stringify(tenant)} has its own active key ${JSON.stringify(tenantKeyId)}: its values cannot be encrypted under ${JSON.stringify(keyId)}`

@@ -45,7 +45,8 @@ export interface DoctorDeps {
 
 export function doctorChecks(t: DoctorTargets, deps: DoctorDeps): Check[] {
   const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined || value === '') throw new CheckFailed(`no ${what}: pass it, or --outputs with the stack's outputs`);
+    if (value === undefined || value === '')
+      throw new CheckFailed(`no ${what}: pass it, or --outputs with the stack's outputs`);
     return value;
   };
   const sql = (): Sql => {
@@ -53,24 +54,59 @@ export function doctorChecks(t: DoctorTargets, deps: DoctorDeps): Check[] {
     return deps.sql;
   };
   return [
-    { id: 'kms-key', title: 'the KMS key makes and opens a data key', run: () => kmsKeyCheck(deps.kms, need(t.kmsKeyArn, 'KmsKeyArn')) },
+    {
+      id: 'kms-key',
+      title: 'the KMS key makes and opens a data key',
+      run: () => kmsKeyCheck(deps.kms, need(t.kmsKeyArn, 'KmsKeyArn')),
+    },
     {
       id: 'keyset',
       title: "the keyset secret's AWSCURRENT is a keyset whose keys decrypt through KMS",
-      run: async () => (t.keysetSecretArn ? keysetCheck(deps, t.keysetSecretArn) : { skip: 'no KeysetSecretArn output (kms keyring: no keyset)' }),
+      run: async () =>
+        t.keysetSecretArn
+          ? keysetCheck(deps, t.keysetSecretArn)
+          : { skip: 'no KeysetSecretArn output (kms keyring: no keyset)' },
     },
     { id: 'data-api', title: 'the Data API answers', run: () => dataApiCheck(sql(), t.database ?? 'the database') },
     { id: 'migrations', title: "rekey's migrations are applied", run: () => migrationsCheck(sql()) },
-    { id: 'registry', title: 'every registry table and column exists with a type that fits', run: () => registryCheck(sql(), need(t.registry, 'registry (--config)')) },
-    { id: 'alarms', title: "the stack's alarms notify the alarm topic", run: () => alarmsCheck(deps.monitoring, need(t.alarmNamePrefix, 'stack name (--stack)'), need(t.alarmTopicArn, 'AlarmTopicArn')) },
-    { id: 'alarm-delivery', title: "the alarm topic's policy lets CloudWatch publish", run: () => deliveryCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')) },
-    { id: 'alarm-subscription', title: 'the alarm topic has a confirmed subscription', run: () => subscriptionCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')) },
+    {
+      id: 'registry',
+      title: 'every registry table and column exists with a type that fits',
+      run: () => registryCheck(sql(), need(t.registry, 'registry (--config)')),
+    },
+    {
+      id: 'alarms',
+      title: "the stack's alarms notify the alarm topic",
+      run: () =>
+        alarmsCheck(
+          deps.monitoring,
+          need(t.alarmNamePrefix, 'stack name (--stack)'),
+          need(t.alarmTopicArn, 'AlarmTopicArn'),
+        ),
+    },
+    {
+      id: 'alarm-delivery',
+      title: "the alarm topic's policy lets CloudWatch publish",
+      run: () => deliveryCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')),
+    },
+    {
+      id: 'alarm-subscription',
+      title: 'the alarm topic has a confirmed subscription',
+      run: () => subscriptionCheck(deps.monitoring, need(t.alarmTopicArn, 'AlarmTopicArn')),
+    },
     {
       id: 'schedules',
       title: 'the rotation and inventory schedules are enabled',
-      run: async () => (t.scheduleGroupName ? schedulesCheck(deps.monitoring, t.scheduleGroupName) : { skip: 'no ScheduleGroupName output (a stack from before rekey doctor)' }),
+      run: async () =>
+        t.scheduleGroupName
+          ? schedulesCheck(deps.monitoring, t.scheduleGroupName)
+          : { skip: 'no ScheduleGroupName output (a stack from before rekey doctor)' },
     },
-    { id: 'dead-letter-queue', title: 'no batch sits in the dead-letter queue', run: () => deadLetterCheck(deps.queues, need(t.deadLetterQueueUrl, 'DeadLetterQueueUrl')) },
+    {
+      id: 'dead-letter-queue',
+      title: 'no batch sits in the dead-letter queue',
+      run: () => deadLetterCheck(deps.queues, need(t.deadLetterQueueUrl, 'DeadLetterQueueUrl')),
+    },
   ];
 }
 
@@ -94,13 +130,19 @@ async function keysetCheck(deps: Pick<DoctorDeps, 'kms' | 'secrets'>, secretId: 
     );
   }
   const keyset = parseKeyset(current.string, `${secretId} (AWSCURRENT)`);
-  const keyring = new HierarchicalKeyring({ kms: deps.kms, secrets: deps.secrets, secretId, versionId: current.versionId });
+  const keyring = new HierarchicalKeyring({
+    kms: deps.kms,
+    secrets: deps.secrets,
+    secretId,
+    versionId: current.versionId,
+  });
   try {
     const ids = await keyring.keyIds(); // unwraps every KEK through KMS
     const cipher = await EnvelopeCipher.create({ keyring });
     const where = { table: 'rekey_doctor', column: 'probe', rowId: '1' };
     const probe = await cipher.encrypt('rekey doctor probe', where);
-    if ((await cipher.decrypt(probe, where)).toString() !== 'rekey doctor probe') throw new CheckFailed(`${secretId}: an envelope did not decrypt to what was encrypted`);
+    if ((await cipher.decrypt(probe, where)).toString() !== 'rekey doctor probe')
+      throw new CheckFailed(`${secretId}: an envelope did not decrypt to what was encrypted`);
     return `primary ${keyset.primary}, ${ids.length} key(s) (${ids.join(', ')}); every KEK unwrapped by ${keyset.kmsKeyId}, an envelope round trip works`;
   } finally {
     await keyring.refresh(); // zeroes the unwrapped KEKs
@@ -117,18 +159,23 @@ function isBootstrap(text: string): boolean {
 
 async function dataApiCheck(sql: Sql, where: string): Promise<string> {
   const { rows } = await sql.query<{ ok: unknown }>('SELECT 1 AS ok');
-  if (Number(rows[0]?.ok) !== 1) throw new CheckFailed(`${where}: SELECT 1 answered ${JSON.stringify(rows[0] ?? null)}`);
+  if (Number(rows[0]?.ok) !== 1)
+    throw new CheckFailed(`${where}: SELECT 1 answered ${JSON.stringify(rows[0] ?? null)}`);
   return `${where}: SELECT 1 answered`;
 }
 
 async function migrationsCheck(sql: Sql): Promise<string> {
   const s = await schemaStatus(sql);
   if (s.databaseVersion > s.codeVersion) {
-    throw new CheckFailed(`the database is at schema v${s.databaseVersion}, newer than this rekey (v${s.codeVersion}): upgrade rekey`);
+    throw new CheckFailed(
+      `the database is at schema v${s.databaseVersion}, newer than this rekey (v${s.codeVersion}): upgrade rekey`,
+    );
   }
   if (s.pending.length > 0) {
     const names = s.pending.map((m) => `v${m.version} ${m.name}`).join(', ');
-    throw new CheckFailed(`${s.pending.length} migration(s) pending (${names}): run rekey migrate (an execution's first state applies them too)`);
+    throw new CheckFailed(
+      `${s.pending.length} migration(s) pending (${names}): run rekey migrate (an execution's first state applies them too)`,
+    );
   }
   return `schema v${s.databaseVersion}, nothing pending`;
 }
@@ -142,10 +189,13 @@ async function registryCheck(sql: Sql, registry: Registry): Promise<string> {
 
 async function alarmsCheck(monitoring: MonitoringPort, prefix: string, topicArn: string): Promise<string> {
   const alarms = await monitoring.alarms(prefix);
-  if (alarms.length === 0) throw new CheckFailed(`no alarm named ${prefix}*: is the stack deployed in this account and region?`);
+  if (alarms.length === 0)
+    throw new CheckFailed(`no alarm named ${prefix}*: is the stack deployed in this account and region?`);
   const silent = alarms.filter((a) => !a.actionsEnabled || !a.alarmActions.includes(topicArn));
   if (silent.length > 0) {
-    const names = silent.map((a) => `${a.name} (${a.actionsEnabled ? 'does not notify the topic' : 'actions disabled'})`).join(', ');
+    const names = silent
+      .map((a) => `${a.name} (${a.actionsEnabled ? 'does not notify the topic' : 'actions disabled'})`)
+      .join(', ');
     throw new CheckFailed(`${silent.length} of ${alarms.length} alarm(s) would notify no one: ${names}`);
   }
   return `${alarms.length} alarm(s), each notifies ${topicArn}`;
@@ -153,7 +203,10 @@ async function alarmsCheck(monitoring: MonitoringPort, prefix: string, topicArn:
 
 async function deliveryCheck(monitoring: MonitoringPort, topicArn: string): Promise<string> {
   const verdict = cloudWatchMayPublish(await monitoring.topicPolicy(topicArn));
-  if (!verdict.allowed) throw new CheckFailed(`${topicArn}: ${verdict.reason}. Redeploy a rekey whose topic policy allows cloudwatch.amazonaws.com (docs/alarms.md)`);
+  if (!verdict.allowed)
+    throw new CheckFailed(
+      `${topicArn}: ${verdict.reason}. Redeploy a rekey whose topic policy allows cloudwatch.amazonaws.com (docs/alarms.md)`,
+    );
   return `CloudWatch may publish to ${topicArn} (${verdict.reason})`;
 }
 
@@ -172,10 +225,15 @@ async function subscriptionCheck(monitoring: MonitoringPort, topicArn: string): 
 
 async function schedulesCheck(monitoring: MonitoringPort, group: string): Promise<string> {
   const schedules = await monitoring.schedules(group);
-  if (schedules.length === 0) throw new CheckFailed(`schedule group ${group} holds no schedule: is the stack deployed in this account and region?`);
+  if (schedules.length === 0)
+    throw new CheckFailed(
+      `schedule group ${group} holds no schedule: is the stack deployed in this account and region?`,
+    );
   const off = schedules.filter((s) => s.state !== 'ENABLED');
   if (off.length > 0) {
-    throw new CheckFailed(`${off.length} of ${schedules.length} schedule(s) not enabled: ${off.map((s) => `${s.name} (${s.state})`).join(', ')}. Re-deploy, or enable them in EventBridge Scheduler`);
+    throw new CheckFailed(
+      `${off.length} of ${schedules.length} schedule(s) not enabled: ${off.map((s) => `${s.name} (${s.state})`).join(', ')}. Re-deploy, or enable them in EventBridge Scheduler`,
+    );
   }
   return `${schedules.length} schedule(s) enabled in ${group}`;
 }
@@ -185,6 +243,10 @@ async function deadLetterCheck(queues: QueuePort, url: string): Promise<string> 
   const total = depth.visible + depth.inFlight;
   if (total === 0) return `${url} is empty`;
   const { byJob, other } = await readDeadLetters(queues, url, 200);
-  const jobs = [...byJob.entries()].map(([job, batches]) => `job ${job}: ${batches.size} batch(es) → rekey redrive ${job}`);
-  throw new CheckFailed(`${total} message(s) in the dead-letter queue${jobs.length ? `; ${jobs.join('; ')}` : ''}${other ? `; ${other} not a batch message (inspect and delete)` : ''}`);
+  const jobs = [...byJob.entries()].map(
+    ([job, batches]) => `job ${job}: ${batches.size} batch(es) → rekey redrive ${job}`,
+  );
+  throw new CheckFailed(
+    `${total} message(s) in the dead-letter queue${jobs.length ? `; ${jobs.join('; ')}` : ''}${other ? `; ${other} not a batch message (inspect and delete)` : ''}`,
+  );
 }

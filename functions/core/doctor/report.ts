@@ -33,9 +33,14 @@ export async function runChecks(checks: readonly Check[]): Promise<CheckResult[]
   for (const c of checks) {
     try {
       const out = await c.run();
-      results.push(typeof out === 'string' ? { id: c.id, title: c.title, status: 'pass', detail: out } : { id: c.id, title: c.title, status: 'skip', detail: out.skip });
+      results.push(
+        typeof out === 'string'
+          ? { id: c.id, title: c.title, status: 'pass', detail: out }
+          : { id: c.id, title: c.title, status: 'skip', detail: out.skip },
+      );
     } catch (err) {
-      const detail = err instanceof RekeyError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const detail =
+        err instanceof RekeyError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       results.push({ id: c.id, title: c.title, status: 'fail', detail });
     }
   }
@@ -47,8 +52,14 @@ export function formatReport(results: readonly CheckResult[]): string {
   const idWidth = Math.max(5, ...results.map((r) => r.id.length));
   const lines = [`${'check'.padEnd(idWidth)}  status  detail`];
   // One line per check: a multi-line detail (a RegistryError's list) is joined with '; '.
-  for (const r of results) lines.push(`${r.id.padEnd(idWidth)}  ${r.status.toUpperCase().padEnd(6)}  ${r.detail.replace(/\n\s*/g, '; ')}`);
+  for (const r of results)
+    lines.push(`${r.id.padEnd(idWidth)}  ${r.status.toUpperCase().padEnd(6)}  ${r.detail.replace(/\n\s*/g, '; ')}`);
   const failed = results.filter((r) => r.status === 'fail').length;
-  lines.push('', failed === 0 ? `All ${results.filter((r) => r.status === 'pass').length} checks passed.` : `${failed} of ${results.length} checks failed.`);
+  lines.push(
+    '',
+    failed === 0
+      ? `All ${results.filter((r) => r.status === 'pass').length} checks passed.`
+      : `${failed} of ${results.length} checks failed.`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -26,16 +26,21 @@ export class AuditLog {
   constructor(private readonly sql: Sql) {}
 
   async record(sql: Sql, event: AuditEvent): Promise<void> {
-    await sql.query('INSERT INTO rekey_audit_log (actor, action, subject, tenant, details) VALUES ($1, $2, $3, $4, $5)', [
-      event.actor,
-      event.action,
-      event.subject,
-      event.tenant ?? null,
-      (event.details ?? {}) as Record<string, unknown>,
-    ]);
+    await sql.query(
+      'INSERT INTO rekey_audit_log (actor, action, subject, tenant, details) VALUES ($1, $2, $3, $4, $5)',
+      [
+        event.actor,
+        event.action,
+        event.subject,
+        event.tenant ?? null,
+        (event.details ?? {}) as Record<string, unknown>,
+      ],
+    );
   }
 
-  async list(filter: { readonly subject?: string; readonly action?: string; readonly limit?: number } = {}): Promise<AuditRecord[]> {
+  async list(
+    filter: { readonly subject?: string; readonly action?: string; readonly limit?: number } = {},
+  ): Promise<AuditRecord[]> {
     const { rows } = await this.sql.query<{
       id: string;
       at: Date | string;

@@ -67,7 +67,10 @@ const SELECT_KEYS =
 export class KeyCatalog {
   private readonly audit: AuditLog;
 
-  constructor(private readonly sql: Sql, options: { readonly audit?: AuditLog } = {}) {
+  constructor(
+    private readonly sql: Sql,
+    options: { readonly audit?: AuditLog } = {},
+  ) {
     this.audit = options.audit ?? new AuditLog(sql);
   }
 
@@ -163,8 +166,14 @@ export class KeyCatalog {
   }
 
   /** One lifecycle step, checked against KEY_TRANSITIONS; InvalidKeyTransitionError names both states. */
-  async transition(id: string, to: KeyStatus, actor = 'rekey', details: Readonly<Record<string, unknown>> = {}): Promise<CatalogKey> {
-    if (!KEY_STATUSES.includes(to)) throw new CatalogInputError([`unknown status ${JSON.stringify(to)} (one of ${KEY_STATUSES.join(', ')})`]);
+  async transition(
+    id: string,
+    to: KeyStatus,
+    actor = 'rekey',
+    details: Readonly<Record<string, unknown>> = {},
+  ): Promise<CatalogKey> {
+    if (!KEY_STATUSES.includes(to))
+      throw new CatalogInputError([`unknown status ${JSON.stringify(to)} (one of ${KEY_STATUSES.join(', ')})`]);
     if (to === 'active') return this.activate(id, actor);
     return this.sql.transaction(async (tx) => {
       const key = await getKey(tx, id, true);
@@ -186,7 +195,13 @@ export class KeyCatalog {
     return new StaticKeyPolicy(await this.list());
   }
 
-  private async move(tx: Sql, key: CatalogKey, to: KeyStatus, actor: string, details: Readonly<Record<string, unknown>>): Promise<CatalogKey> {
+  private async move(
+    tx: Sql,
+    key: CatalogKey,
+    to: KeyStatus,
+    actor: string,
+    details: Readonly<Record<string, unknown>>,
+  ): Promise<CatalogKey> {
     const stamp = STAMP[to];
     let updated: number;
     try {
@@ -211,24 +226,31 @@ export class KeyCatalog {
 }
 
 function verbFor(status: KeyStatus): string {
-  return { pending: 'pending', active: 'activated', rotating: 'rotating', retired: 'retired', destroyed: 'destroyed' }[status];
+  return { pending: 'pending', active: 'activated', rotating: 'rotating', retired: 'retired', destroyed: 'destroyed' }[
+    status
+  ];
 }
 
 function assertTransition(key: CatalogKey, to: KeyStatus): void {
-  if (!canTransitionKey(key.status, to)) throw new InvalidKeyTransitionError(key.id, key.status, to, KEY_TRANSITIONS[key.status]);
+  if (!canTransitionKey(key.status, to))
+    throw new InvalidKeyTransitionError(key.id, key.status, to, KEY_TRANSITIONS[key.status]);
 }
 
 function validateNewKey(key: NewCatalogKey): void {
   const problems: string[] = [];
   if (typeof key.id !== 'string' || !KEY_ID_PATTERN.test(key.id)) {
-    problems.push(`id ${JSON.stringify(key.id)} must be 1-128 characters of letters, digits, . _ : - starting with a letter or digit`);
+    problems.push(
+      `id ${JSON.stringify(key.id)} must be 1-128 characters of letters, digits, . _ : - starting with a letter or digit`,
+    );
   }
   if (!KEYRING_KINDS.includes(key.keyring)) {
     problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${KEYRING_KINDS.join(', ')}`);
   }
   if (key.keyring === 'kms' && !key.kmsKeyArn) problems.push('a kms key needs kmsKeyArn');
   if (typeof key.id === 'string' && (key.keyring === 'fernet') !== isFernetKeyId(key.id)) {
-    problems.push(`a Fernet key's id starts with "fernet:" and only a Fernet key's does (id ${JSON.stringify(key.id)}, keyring ${key.keyring})`);
+    problems.push(
+      `a Fernet key's id starts with "fernet:" and only a Fernet key's does (id ${JSON.stringify(key.id)}, keyring ${key.keyring})`,
+    );
   }
   if (key.keyring === 'fernet' && key.tenant != null) problems.push('Fernet keys are global: no tenant');
   if (key.tenant !== undefined && key.tenant !== null && (key.tenant.length < 1 || key.tenant.length > 128)) {

@@ -6,7 +6,12 @@ export abstract class CatalogError extends RekeyError {}
 
 export class InvalidKeyTransitionError extends CatalogError {
   readonly code = 'INVALID_KEY_TRANSITION';
-  constructor(readonly keyId: string, readonly from: KeyStatus, readonly to: KeyStatus, allowed: readonly KeyStatus[]) {
+  constructor(
+    readonly keyId: string,
+    readonly from: KeyStatus,
+    readonly to: KeyStatus,
+    allowed: readonly KeyStatus[],
+  ) {
     super(
       `key ${JSON.stringify(keyId)} cannot go from ${from} to ${to}` +
         (allowed.length > 0 ? ` (from ${from} it can go to: ${allowed.join(', ')})` : ` (${from} is final)`),
@@ -40,7 +45,10 @@ export class CatalogInputError extends CatalogError {
 export class KeyChangedConcurrentlyError extends CatalogError {
   readonly code = 'KEY_CHANGED_CONCURRENTLY';
   override readonly retryable = true;
-  constructor(readonly keyId: string, readonly expected: KeyStatus) {
+  constructor(
+    readonly keyId: string,
+    readonly expected: KeyStatus,
+  ) {
     super(`key ${JSON.stringify(keyId)} is no longer ${expected}: another process changed it; re-read and retry`);
   }
 }
@@ -48,7 +56,11 @@ export class KeyChangedConcurrentlyError extends CatalogError {
 /** A key added as `active` in a scope that already has one: the database allows one active key per tenant scope. */
 export class ActiveKeyExistsError extends CatalogError {
   readonly code = 'ACTIVE_KEY_EXISTS';
-  constructor(readonly keyId: string, readonly tenant: string | null, readonly activeKeyId: string) {
+  constructor(
+    readonly keyId: string,
+    readonly tenant: string | null,
+    readonly activeKeyId: string,
+  ) {
     super(
       `key ${JSON.stringify(keyId)} cannot be added as active: ${tenant === null ? 'the global scope' : `tenant ${JSON.stringify(tenant)}`} ` +
         `already has active key ${JSON.stringify(activeKeyId)}; add it as pending and activate it (\`rekey keys activate\`)`,

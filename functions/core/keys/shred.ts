@@ -32,13 +32,19 @@ export class GlobalPrimaryShredError extends CatalogError {
   }
 }
 
-export async function shredKey(sql: Sql, id: string, actor: string, details: Readonly<Record<string, unknown>> = {}): Promise<CatalogKey> {
+export async function shredKey(
+  sql: Sql,
+  id: string,
+  actor: string,
+  details: Readonly<Record<string, unknown>> = {},
+): Promise<CatalogKey> {
   return sql.transaction(async (tx) => {
     const catalog = new KeyCatalog(tx, { audit: new AuditLog(tx) });
     const key = await catalog.require(id);
     if (key.status === 'active' && key.tenant === null) throw new GlobalPrimaryShredError(id);
     let current = key;
-    for (const to of PATH_TO_DESTROYED[key.status]) current = await catalog.transition(id, to, actor, { ...details, shred: true });
+    for (const to of PATH_TO_DESTROYED[key.status])
+      current = await catalog.transition(id, to, actor, { ...details, shred: true });
     return current;
   });
 }

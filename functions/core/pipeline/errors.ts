@@ -17,7 +17,10 @@ export class InvalidInputError extends PipelineError {
 /** The job's batches ran out of attempts: the execution fails (MarkFailed → JobFailed); `rekey reencrypt --resume` picks it up. */
 export class JobFailedError extends PipelineError {
   readonly code = 'JOB_FAILED';
-  constructor(readonly jobId: string, reason: string) {
+  constructor(
+    readonly jobId: string,
+    reason: string,
+  ) {
     super(`job ${jobId} failed: ${reason}`);
   }
 }
@@ -30,7 +33,11 @@ export class JobFailedError extends PipelineError {
  */
 export class BatchesStuckError extends PipelineError {
   readonly code = 'BATCHES_STUCK';
-  constructor(readonly jobId: string, readonly batchIds: readonly string[], message: string) {
+  constructor(
+    readonly jobId: string,
+    readonly batchIds: readonly string[],
+    message: string,
+  ) {
     super(message);
   }
 }

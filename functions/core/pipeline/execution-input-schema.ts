@@ -20,16 +20,41 @@ export const EXECUTION_INPUT_SCHEMA = {
   additionalProperties: false,
   properties: {
     mode: {
-      description: 'rewrap: new data-key wrapping only; reencrypt: new data key and ciphertext; encrypt: plaintext → envelope; migrate: legacy format → rk1.',
+      description:
+        'rewrap: new data-key wrapping only; reencrypt: new data key and ciphertext; encrypt: plaintext → envelope; migrate: legacy format → rk1.',
       enum: [...MODES],
       default: 'rewrap',
     },
-    tables: { description: 'Registry tables to process; null or absent: all.', type: ['array', 'null'], items: { type: 'string' }, uniqueItems: true },
-    batchSize: { description: 'Rows per batch (one SQS message).', type: 'integer', minimum: 1, maximum: MAX_BATCH_SIZE, default: DEFAULT_BATCH_SIZE },
+    tables: {
+      description: 'Registry tables to process; null or absent: all.',
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      uniqueItems: true,
+    },
+    batchSize: {
+      description: 'Rows per batch (one SQS message).',
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_BATCH_SIZE,
+      default: DEFAULT_BATCH_SIZE,
+    },
     dryRun: { description: 'Plan and count only; change nothing.', type: 'boolean', default: false },
-    maxErrorRate: { description: 'Abort when failed rows pass this share (0.01 = 1 %).', type: 'number', minimum: 0, maximum: 1, default: DEFAULT_MAX_ERROR_RATE },
-    targetKeyId: { description: 'Key to move rows to (must be in the key catalog); null or absent: the primary key.', type: ['string', 'null'] },
-    tenant: { description: "Move this tenant's rows to the tenant's own active key.", type: ['string', 'null'], minLength: 1 },
+    maxErrorRate: {
+      description: 'Abort when failed rows pass this share (0.01 = 1 %).',
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: DEFAULT_MAX_ERROR_RATE,
+    },
+    targetKeyId: {
+      description: 'Key to move rows to (must be in the key catalog); null or absent: the primary key.',
+      type: ['string', 'null'],
+    },
+    tenant: {
+      description: "Move this tenant's rows to the tenant's own active key.",
+      type: ['string', 'null'],
+      minLength: 1,
+    },
   },
   examples: [
     { mode: 'rewrap' },

@@ -30,13 +30,17 @@ export interface MoveResult {
   readonly left: number;
 }
 
-export async function moveJobMessages(queues: QueuePort, from: { deadLetterQueueUrl: string; queueUrl: string }, jobId: string): Promise<MoveResult> {
+export async function moveJobMessages(
+  queues: QueuePort,
+  from: { deadLetterQueueUrl: string; queueUrl: string },
+  jobId: string,
+): Promise<MoveResult> {
   const others = new Map<string, QueueMessage>();
   const batchIds = new Set<string>();
   let moved = 0;
   try {
     // A short-poll receive may miss messages that exist (SQS samples its servers): stop after three empty ones.
-    for (let empty = 0; empty < 3; ) {
+    for (let empty = 0; empty < 3;) {
       const got = await queues.receive(from.deadLetterQueueUrl, 10, PICK_HIDE_SECONDS);
       const fresh = got.filter((m) => !others.has(m.id));
       if (fresh.length === 0) {
@@ -47,7 +51,10 @@ export async function moveJobMessages(queues: QueuePort, from: { deadLetterQueue
       const ours = fresh.filter((m) => batchMessageIds(m.body)?.jobId === jobId);
       for (const m of fresh) if (!ours.includes(m)) others.set(m.id, m);
       if (ours.length === 0) continue;
-      await queues.send(from.queueUrl, ours.map((m) => m.body));
+      await queues.send(
+        from.queueUrl,
+        ours.map((m) => m.body),
+      );
       await queues.delete(from.deadLetterQueueUrl, ours);
       moved += ours.length;
       for (const m of ours) batchIds.add(batchMessageIds(m.body)!.batchId);
@@ -59,14 +66,21 @@ export async function moveJobMessages(queues: QueuePort, from: { deadLetterQueue
 }
 
 /** Puts a failed (or still running) job back to `running` for `executionId`. Any other status is a JobStateError. */
-export async function reopenJob(deps: Pick<EngineDeps, 'sql' | 'audit'> & { readonly actor?: string }, jobId: string, executionId: string | null): Promise<JobRecord> {
+export async function reopenJob(
+  deps: Pick<EngineDeps, 'sql' | 'audit'> & { readonly actor?: string },
+  jobId: string,
+  executionId: string | null,
+): Promise<JobRecord> {
   const job = await getJob(deps.sql, jobId);
   if (job.dryRun) throw new JobStateError(jobId, job.status, 'running', 'a dry run has nothing to redrive');
-  if (job.status !== 'failed' && job.status !== 'running') throw new JobStateError(jobId, job.status, 'running', 'only a failed or running job can be redriven');
+  if (job.status !== 'failed' && job.status !== 'running')
+    throw new JobStateError(jobId, job.status, 'running', 'only a failed or running job can be redriven');
   return deps.sql.transaction(async (tx) => {
-    const reopened = job.status === 'failed' ? await transitionJob(tx, jobId, ['failed'], 'running', { error: null }) : job;
+    const reopened =
+      job.status === 'failed' ? await transitionJob(tx, jobId, ['failed'], 'running', { error: null }) : job;
     const reset = await resetFailedBatches(tx, jobId);
-    if (executionId) await tx.query('UPDATE rekey_jobs SET execution_id = $2 WHERE id = $1::uuid', [jobId, executionId]);
+    if (executionId)
+      await tx.query('UPDATE rekey_jobs SET execution_id = $2 WHERE id = $1::uuid', [jobId, executionId]);
     await deps.audit?.record(tx, {
       actor: deps.actor ?? 'rekey-cli',
       action: 'job.redriven',
@@ -96,5 +110,8 @@ export function executionArnOf(stateMachineArn: string, name: string): string {
 
 /** A fresh execution name for a redrive: `redrive-<job>-<time>`, within Step Functions' 80 characters. */
 export function redriveExecutionName(jobId: string, now = new Date()): string {
-  return `redrive-${jobId}-${now.toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+  return `redrive-${jobId}-${now
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14)}`;
 }

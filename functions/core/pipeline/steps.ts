@@ -2,7 +2,14 @@ import { KeyNotActiveError } from '../crypto/errors';
 import type { KeyPolicy } from '../keys/policy';
 import { executeBatch, type BatchResult } from '../reencrypt/batch-executor';
 import type { EngineDeps } from '../reencrypt/engine-deps';
-import { abortJob, finalizeJob, jobProgress, markJobFailed, settleBatchPhase, verifyJob } from '../reencrypt/job-phases';
+import {
+  abortJob,
+  finalizeJob,
+  jobProgress,
+  markJobFailed,
+  settleBatchPhase,
+  verifyJob,
+} from '../reencrypt/job-phases';
 import {
   batchIdOf,
   batchesToEnqueue,
@@ -64,20 +71,27 @@ export function validateExecutionInput(
   }
   const i = input as Record<string, unknown>;
   if (Object.keys(i).length === 1 && i.Comment === CONSOLE_SAMPLE_INPUT.Comment) {
-    throw new InvalidInputError([`this is the Step Functions console's sample input ({"Comment": "Insert your JSON here"}): replace it; ${EXECUTION_INPUT_HINT}`]);
+    throw new InvalidInputError([
+      `this is the Step Functions console's sample input ({"Comment": "Insert your JSON here"}): replace it; ${EXECUTION_INPUT_HINT}`,
+    ]);
   }
   const unknown = Object.keys(i).filter((key) => !EXECUTION_INPUT_FIELDS.includes(key));
   // The expected shape once, after the last unknown field.
-  unknown.forEach((key, n) => problems.push(`${key}: unknown field${n === unknown.length - 1 ? `; ${EXECUTION_INPUT_HINT}` : ''}`));
+  unknown.forEach((key, n) =>
+    problems.push(`${key}: unknown field${n === unknown.length - 1 ? `; ${EXECUTION_INPUT_HINT}` : ''}`),
+  );
   const mode = i.mode ?? 'rewrap';
   if (!isMode(mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(i.mode)}`);
   let tables: string[] | null = null;
   if (i.tables !== undefined && i.tables !== null) {
-    if (!Array.isArray(i.tables) || i.tables.some((t) => typeof t !== 'string')) problems.push('tables: must be a list of table names');
+    if (!Array.isArray(i.tables) || i.tables.some((t) => typeof t !== 'string'))
+      problems.push('tables: must be a list of table names');
     else {
       tables = i.tables as string[];
-      for (const t of tables) if (!findTable(deps.registry, t)) problems.push(`tables: ${JSON.stringify(t)} is not in the registry`);
-      if (defaults.maxTables !== undefined && tables.length > defaults.maxTables) problems.push(`tables: at most ${defaults.maxTables}`);
+      for (const t of tables)
+        if (!findTable(deps.registry, t)) problems.push(`tables: ${JSON.stringify(t)} is not in the registry`);
+      if (defaults.maxTables !== undefined && tables.length > defaults.maxTables)
+        problems.push(`tables: at most ${defaults.maxTables}`);
     }
   }
   const batchSize = i.batchSize ?? defaults.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -96,7 +110,8 @@ export function validateExecutionInput(
     problems.push(`targetKeyId: ${JSON.stringify(targetKeyId)} is not in the key catalog`);
   }
   const tenant = i.tenant ?? null;
-  if (tenant !== null && (typeof tenant !== 'string' || tenant.length === 0)) problems.push('tenant: must be a non-empty string');
+  if (tenant !== null && (typeof tenant !== 'string' || tenant.length === 0))
+    problems.push('tenant: must be a non-empty string');
   else if (tenant !== null && policy) {
     // A tenant execution moves the tenant's rows to the tenant's own active key: without one there is nothing to do.
     const keyOf = (t: string | null): string | undefined => {
@@ -108,7 +123,9 @@ export function validateExecutionInput(
     };
     const own = keyOf(tenant);
     if (own === undefined || own === keyOf(null)) {
-      problems.push(`tenant: ${JSON.stringify(tenant)} has no active key of its own (add one with \`rekey keys add --tenant ${tenant}\` and activate it)`);
+      problems.push(
+        `tenant: ${JSON.stringify(tenant)} has no active key of its own (add one with \`rekey keys add --tenant ${tenant}\` and activate it)`,
+      );
     }
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
@@ -135,7 +152,13 @@ export async function planStep(
   request: ExecutionRequest,
   primaryKeyId: (tenant: string | null) => string,
   planOptions: { readonly region?: string | undefined } = {},
-): Promise<{ jobId: string; rowsTotal: number; rowsToChange: number; batchesTotal: number; plan: RotationPlan | null }> {
+): Promise<{
+  jobId: string;
+  rowsTotal: number;
+  rowsToChange: number;
+  batchesTotal: number;
+  plan: RotationPlan | null;
+}> {
   // A tenant execution goes to the tenant's active key; a global one to the global primary.
   const target = request.targetKeyId ?? primaryKeyId(request.tenant);
   const job = await createJob(deps, {
@@ -156,7 +179,9 @@ export async function planStep(
     rowsTotal: summary.reduce((a, t) => a + t.rowsTotal, 0),
     rowsToChange: summary.reduce((a, t) => a + t.rowsPending, 0),
     batchesTotal: planned.job.counters.batchesTotal,
-    plan: planned.job.dryRun ? await planFromJob(deps, planned.job, { runner: 'state-machine', region: planOptions.region }) : null,
+    plan: planned.job.dryRun
+      ? await planFromJob(deps, planned.job, { runner: 'state-machine', region: planOptions.region })
+      : null,
   };
 }
 
@@ -200,7 +225,15 @@ export async function progressStep(
   wait: { readonly minWaitSeconds: number; readonly maxWaitSeconds: number; readonly waitFraction: number },
   now = Date.now(),
   stuck?: StuckBatchOptions & { readonly queues: QueuePort },
-): Promise<{ rowsDone: number; rowsFailed: number; batchesRemaining: number; errorRate: number; waitSeconds: number; shouldAbort: boolean; stuckCheckError?: string }> {
+): Promise<{
+  rowsDone: number;
+  rowsFailed: number;
+  batchesRemaining: number;
+  errorRate: number;
+  waitSeconds: number;
+  shouldAbort: boolean;
+  stuckCheckError?: string;
+}> {
   const phase = await settleBatchPhase(deps, jobId);
   if (phase.job.status === 'failed') throw new JobFailedError(jobId, phase.job.error ?? 'batches failed');
   let stuckCheckError: string | undefined;
@@ -223,12 +256,17 @@ export async function progressStep(
   const abort = p.shouldAbort || phase.job.status === 'aborted';
   const started = p.job.startedAt?.getTime() ?? p.job.createdAt.getTime();
   const elapsed = Math.max(0, (now - started) / 1000);
-  const waitSeconds = Math.min(wait.maxWaitSeconds, Math.max(wait.minWaitSeconds, Math.ceil(elapsed * wait.waitFraction)));
+  const waitSeconds = Math.min(
+    wait.maxWaitSeconds,
+    Math.max(wait.minWaitSeconds, Math.ceil(elapsed * wait.waitFraction)),
+  );
   return {
     rowsDone: p.job.counters.rowsDone,
     rowsFailed: p.job.counters.rowsFailed,
     // Settled or not is the batch phase's word: a batch a worker holds (running, leased) still counts as remaining.
-    batchesRemaining: phase.settled ? 0 : Math.max(1, phase.remaining.pending + phase.remaining.running + phase.remaining.retryable),
+    batchesRemaining: phase.settled
+      ? 0
+      : Math.max(1, phase.remaining.pending + phase.remaining.running + phase.remaining.retryable),
     errorRate: abort ? Math.max(p.errorRate, max + 1e-9) : Math.min(p.errorRate, max),
     waitSeconds,
     shouldAbort: abort,
@@ -236,11 +274,23 @@ export async function progressStep(
   };
 }
 
-export async function abortStep(deps: EngineDeps, jobId: string, errorRate: number, maxErrorRate: number): Promise<void> {
-  await abortJob(deps, jobId, `failed rows reached ${(errorRate * 100).toFixed(2)} % (limit ${(maxErrorRate * 100).toFixed(2)} %)`);
+export async function abortStep(
+  deps: EngineDeps,
+  jobId: string,
+  errorRate: number,
+  maxErrorRate: number,
+): Promise<void> {
+  await abortJob(
+    deps,
+    jobId,
+    `failed rows reached ${(errorRate * 100).toFixed(2)} % (limit ${(maxErrorRate * 100).toFixed(2)} %)`,
+  );
 }
 
-export async function verifyStep(deps: EngineDeps, jobId: string): Promise<{ rowsOnOldKeys: number; rowsFailed: number }> {
+export async function verifyStep(
+  deps: EngineDeps,
+  jobId: string,
+): Promise<{ rowsOnOldKeys: number; rowsFailed: number }> {
   const result = await verifyJob(deps, jobId);
   return { rowsOnOldKeys: result.rowsOnOldKeys, rowsFailed: result.rowsFailed };
 }
@@ -251,7 +301,11 @@ export async function finalizeStep(deps: EngineDeps, jobId: string): Promise<{ r
 }
 
 /** MarkFailed: the execution's job (if it got one) becomes `failed`; nothing to do otherwise. */
-export async function markFailedStep(deps: EngineDeps, executionId: string, error: string): Promise<{ jobId: string | null }> {
+export async function markFailedStep(
+  deps: EngineDeps,
+  executionId: string,
+  error: string,
+): Promise<{ jobId: string | null }> {
   const job = await findJobByExecution(deps.sql, executionId);
   if (!job) return { jobId: null };
   const current = await getJob(deps.sql, job.id);
@@ -261,7 +315,11 @@ export async function markFailedStep(deps: EngineDeps, executionId: string, erro
 }
 
 /** The SQS worker's unit: one batch. `retry` says whether SQS should deliver it again. */
-export async function workerStep(deps: EngineDeps, jobId: string, batchId: string): Promise<{ result: BatchResult; retry: boolean }> {
+export async function workerStep(
+  deps: EngineDeps,
+  jobId: string,
+  batchId: string,
+): Promise<{ result: BatchResult; retry: boolean }> {
   const result = await executeBatch(deps, jobId, batchId);
   // Another worker holds the lease: let SQS redeliver after the visibility timeout.
   return { result, retry: result.outcome === 'leased' };

@@ -49,14 +49,21 @@ export const DEFAULT_STUCK_AFTER_SECONDS = 900;
 /** Seconds a DLQ message stays hidden while it is read, should the release after the read fail. */
 const PEEK_HIDE_SECONDS = 30;
 
-export async function findStuckBatches(sql: Sql, queues: QueuePort, jobId: string, options: StuckBatchOptions): Promise<StuckBatches | null> {
+export async function findStuckBatches(
+  sql: Sql,
+  queues: QueuePort,
+  jobId: string,
+  options: StuckBatchOptions,
+): Promise<StuckBatches | null> {
   const quiet = await quietSeconds(sql, jobId);
   if (quiet === null || quiet < options.quietSeconds) return null;
   const queued = await queues.depth(options.queueUrl);
   if (queued.visible + queued.inFlight > 0) return null;
   const depth = await queues.depth(options.deadLetterQueueUrl);
   if (depth.visible + depth.inFlight === 0) return null;
-  const named = (await readDeadLetters(queues, options.deadLetterQueueUrl, options.maxMessages ?? 200)).byJob.get(jobId);
+  const named = (await readDeadLetters(queues, options.deadLetterQueueUrl, options.maxMessages ?? 200)).byJob.get(
+    jobId,
+  );
   if (!named) return null;
   const notDone = await batchesNotDone(sql, jobId, [...named]);
   if (notDone.length === 0) return null;
@@ -84,12 +91,17 @@ async function quietSeconds(sql: Sql, jobId: string): Promise<number | null> {
     [jobId],
   );
   const r = rows[0] ?? {};
-  if (Number(r['leased'] ?? 0) > 0 || Number(r['open'] ?? 0) === 0 || r['quiet'] === null || r['quiet'] === undefined) return null;
+  if (Number(r['leased'] ?? 0) > 0 || Number(r['open'] ?? 0) === 0 || r['quiet'] === null || r['quiet'] === undefined)
+    return null;
   return Number(r['quiet']);
 }
 
 /** The DLQ's batch messages by job (batch ids per job id), and how many others it holds; read without consuming them. */
-export async function readDeadLetters(queues: QueuePort, url: string, maxMessages: number): Promise<{ byJob: Map<string, Set<string>>; other: number; read: number }> {
+export async function readDeadLetters(
+  queues: QueuePort,
+  url: string,
+  maxMessages: number,
+): Promise<{ byJob: Map<string, Set<string>>; other: number; read: number }> {
   const seen = new Map<string, QueueMessage>();
   const byJob = new Map<string, Set<string>>();
   let other = 0;
@@ -117,7 +129,8 @@ export async function readDeadLetters(queues: QueuePort, url: string, maxMessage
 export function batchMessageIds(body: string): { jobId: string; batchId: string } | undefined {
   try {
     const m = JSON.parse(body) as { jobId?: unknown; batchId?: unknown };
-    if (typeof m?.jobId === 'string' && typeof m.batchId === 'string' && parseBatchId(m.batchId)) return { jobId: m.jobId, batchId: m.batchId };
+    if (typeof m?.jobId === 'string' && typeof m.batchId === 'string' && parseBatchId(m.batchId))
+      return { jobId: m.jobId, batchId: m.batchId };
   } catch {
     // not JSON
   }

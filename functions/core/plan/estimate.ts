@@ -81,8 +81,19 @@ export interface RotationPlan {
     /** KMS requests per second the job would make at that rate. */
     readonly kmsRequestsPerSecond: number;
   };
-  readonly duration: { readonly seconds: number; readonly batchPhaseSeconds: number; readonly scanSeconds: number; readonly pollingSeconds: number };
-  readonly cost: { readonly usd: number; readonly lines: readonly CostLine[]; readonly monthlyUsd: number; readonly monthly: readonly CostLine[]; readonly prices: { readonly date: string; readonly source: string; readonly region: string } };
+  readonly duration: {
+    readonly seconds: number;
+    readonly batchPhaseSeconds: number;
+    readonly scanSeconds: number;
+    readonly pollingSeconds: number;
+  };
+  readonly cost: {
+    readonly usd: number;
+    readonly lines: readonly CostLine[];
+    readonly monthlyUsd: number;
+    readonly monthly: readonly CostLine[];
+    readonly prices: { readonly date: string; readonly source: string; readonly region: string };
+  };
   readonly recommendations: readonly Recommendation[];
 }
 
@@ -124,18 +135,33 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
   const scanSeconds = rowsTotal / Math.max(1e-9, s.throughput.scanRowsPerSecond);
   const polls = s.runner === 'state-machine' ? (rowsToChange > 0 ? progressPolls(batchPhaseSeconds) : 0) : 0;
   // The state machine notices the end at its next poll, not when the last batch finishes.
-  const pollingSeconds = s.runner === 'state-machine' ? Math.max(0, secondsAfterPolls(polls) - batchPhaseSeconds) + 6 * TASK_SECONDS : 0;
+  const pollingSeconds =
+    s.runner === 'state-machine' ? Math.max(0, secondsAfterPolls(polls) - batchPhaseSeconds) + 6 * TASK_SECONDS : 0;
   const seconds = batchPhaseSeconds + scanSeconds + pollingSeconds;
 
   // Each worker (thread or Lambda container) loads the keyset at start and once per TTL; on AWS Verify loads it too.
-  const keysetLoads = s.keyring === 'hierarchical' ? s.concurrency * Math.max(1, Math.ceil(seconds / s.keysetTtlSeconds)) + (s.runner === 'state-machine' ? 1 : 0) : 0;
+  const keysetLoads =
+    s.keyring === 'hierarchical'
+      ? s.concurrency * Math.max(1, Math.ceil(seconds / s.keysetTtlSeconds)) + (s.runner === 'state-machine' ? 1 : 0)
+      : 0;
   const kmsCalls = perValue + keysetLoads * s.keysetKeys;
   const secretsManagerCalls = keysetLoads;
-  const aws = s.runner === 'state-machine' ? awsFigures(rowsTotal, batches, batchPhaseSeconds, scanSeconds, polls, tables.length, s) : null;
+  const aws =
+    s.runner === 'state-machine'
+      ? awsFigures(rowsTotal, batches, batchPhaseSeconds, scanSeconds, polls, tables.length, s)
+      : null;
 
   const p = s.prices;
-  const line = (item: string, quantity: number, unitUsd: number): CostLine => ({ item, quantity, unitUsd, usd: quantity * unitUsd });
-  const lines: CostLine[] = [line('KMS requests', kmsCalls, p.kmsRequest), line('Secrets Manager requests', secretsManagerCalls, p.secretsManagerRequest)];
+  const line = (item: string, quantity: number, unitUsd: number): CostLine => ({
+    item,
+    quantity,
+    unitUsd,
+    usd: quantity * unitUsd,
+  });
+  const lines: CostLine[] = [
+    line('KMS requests', kmsCalls, p.kmsRequest),
+    line('Secrets Manager requests', secretsManagerCalls, p.secretsManagerRequest),
+  ];
   if (aws) {
     lines.push(
       line('Lambda requests', aws.lambdaInvocations, p.lambdaRequest),
@@ -180,7 +206,15 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
   return { ...plan, recommendations: recommend(plan, s) };
 }
 
-function awsFigures(rowsTotal: number, batches: number, batchSeconds: number, scanSeconds: number, polls: number, tableCount: number, s: PlanSettings): AwsFigures {
+function awsFigures(
+  rowsTotal: number,
+  batches: number,
+  batchSeconds: number,
+  scanSeconds: number,
+  polls: number,
+  tableCount: number,
+  s: PlanSettings,
+): AwsFigures {
   const shape = PIPELINE_SHAPE;
   const enqueues = Math.max(1, Math.ceil(batches / shape.enqueueBatchesPerInvocation));
   const workerInvocations = Math.ceil(batches / shape.workerBatchSize);
@@ -188,12 +222,17 @@ function awsFigures(rowsTotal: number, batches: number, batchSeconds: number, sc
   const tasks = 2 + enqueues + checks + 2; // ValidateInput, Plan, Enqueue…, CheckProgress…, Verify, Finalize
   const taskSeconds = tasks * TASK_SECONDS + scanSeconds;
   const gb = (mib: number): number => mib / 1024;
-  const scanStatements = 2 * tableCount * Math.max(1, Math.ceil(rowsTotal / SCAN_ROWS_PER_STATEMENT)) + Math.ceil(batches / 2000);
+  const scanStatements =
+    2 * tableCount * Math.max(1, Math.ceil(rowsTotal / SCAN_ROWS_PER_STATEMENT)) + Math.ceil(batches / 2000);
   return {
     lambdaInvocations: tasks + workerInvocations,
     lambdaGbSeconds: taskSeconds * gb(shape.taskMemoryMiB) + batchSeconds * s.concurrency * gb(shape.workerMemoryMiB),
-    stepFunctionsTransitions: STATE_TRANSITIONS.fixed + enqueues * STATE_TRANSITIONS.perEnqueue + polls * STATE_TRANSITIONS.perPoll,
-    sqsRequests: Math.ceil(batches / shape.messagesPerSendBatch) + 2 * workerInvocations + Math.ceil((SQS_IDLE_POLLERS * batchSeconds) / 20),
+    stepFunctionsTransitions:
+      STATE_TRANSITIONS.fixed + enqueues * STATE_TRANSITIONS.perEnqueue + polls * STATE_TRANSITIONS.perPoll,
+    sqsRequests:
+      Math.ceil(batches / shape.messagesPerSendBatch) +
+      2 * workerInvocations +
+      Math.ceil((SQS_IDLE_POLLERS * batchSeconds) / 20),
     dataApiCalls: batches * DATA_API_CALLS_PER_BATCH + tasks * DATA_API_CALLS_PER_TASK + scanStatements,
     progressPolls: polls,
   };

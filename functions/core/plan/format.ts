@@ -12,7 +12,12 @@ export function formatSeconds(s: number): string {
 
 function table(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The plan as the CLI prints it (the same figures as `--json`). */
@@ -23,8 +28,28 @@ export function formatPlan(plan: RotationPlan): string[] {
   lines.push(
     `PLAN: ${plan.mode} to ${plan.targetKeyId} — ${plan.keyring} keyring, ${plan.runner === 'cli' ? 'CLI job runner' : 'state machine (SQS → Lambda)'}, batch ${n(plan.batchSize)}, concurrency ${plan.concurrency}`,
   );
-  const header = ['table', 'rows', 'to change', 'rewrap', 'reencrypt', 'encrypt', 'migrate', 'will fail', 'batches', 'KMS calls'];
-  const row = (name: string, x: { rowsTotal: number; rowsPending: number; batches: number; kmsCalls: number; operations: RotationPlan['total']['operations'] }): string[] => [
+  const header = [
+    'table',
+    'rows',
+    'to change',
+    'rewrap',
+    'reencrypt',
+    'encrypt',
+    'migrate',
+    'will fail',
+    'batches',
+    'KMS calls',
+  ];
+  const row = (
+    name: string,
+    x: {
+      rowsTotal: number;
+      rowsPending: number;
+      batches: number;
+      kmsCalls: number;
+      operations: RotationPlan['total']['operations'];
+    },
+  ): string[] => [
     name,
     n(x.rowsTotal),
     n(x.rowsPending),
@@ -40,13 +65,24 @@ export function formatPlan(plan: RotationPlan): string[] {
     ...table([
       header,
       ...plan.tables.map((x) => row(x.table, x)),
-      row('TOTAL', { rowsTotal: t.rowsTotal, rowsPending: t.rowsToChange, batches: t.batches, kmsCalls: t.kmsCalls, operations: t.operations }),
+      row('TOTAL', {
+        rowsTotal: t.rowsTotal,
+        rowsPending: t.rowsToChange,
+        batches: t.batches,
+        kmsCalls: t.kmsCalls,
+        operations: t.operations,
+      }),
     ]).map((l) => `  ${l}`),
   );
-  if (plan.counted === 'pending rows') lines.push('  (per-operation counts assume every pending row is one value of the mode: no inventory was taken)');
+  if (plan.counted === 'pending rows')
+    lines.push('  (per-operation counts assume every pending row is one value of the mode: no inventory was taken)');
   lines.push(
     `Key services: ${n(t.kmsCalls)} KMS calls, ${n(t.secretsManagerCalls)} Secrets Manager calls` +
-      (plan.keyring === 'hierarchical' ? ` (${n(t.keysetLoads)} keyset loads: each worker at start and per cache TTL)` : plan.keyring === 'raw' ? ' (raw keyring: keys in memory)' : ' (kms keyring: per value)'),
+      (plan.keyring === 'hierarchical'
+        ? ` (${n(t.keysetLoads)} keyset loads: each worker at start and per cache TTL)`
+        : plan.keyring === 'raw'
+          ? ' (raw keyring: keys in memory)'
+          : ' (kms keyring: per value)'),
   );
   if (t.aws) {
     lines.push(
@@ -64,8 +100,17 @@ export function formatPlan(plan: RotationPlan): string[] {
     `Predicted duration: ${formatSeconds(d.seconds)} (batches ${formatSeconds(d.batchPhaseSeconds)}, planning + verify ${formatSeconds(d.scanSeconds)}${d.pollingSeconds > 0 ? `, progress polling ${formatSeconds(d.pollingSeconds)}` : ''})`,
   );
   lines.push(
-    `Predicted cost: ${usd(plan.cost.usd)}${plan.cost.lines.filter((l) => l.usd > 0).length ? ` (${plan.cost.lines.filter((l) => l.usd > 0).map((l) => `${l.item} ${usd(l.usd)}`).join(', ')})` : ''}` +
-      (plan.cost.monthlyUsd > 0 ? `; standing cost ${usd(plan.cost.monthlyUsd)}/month (${plan.cost.monthly.map((l) => l.item.replace(/ \(.*\)$/, '')).join(', ')})` : ''),
+    `Predicted cost: ${usd(plan.cost.usd)}${
+      plan.cost.lines.filter((l) => l.usd > 0).length
+        ? ` (${plan.cost.lines
+            .filter((l) => l.usd > 0)
+            .map((l) => `${l.item} ${usd(l.usd)}`)
+            .join(', ')})`
+        : ''
+    }` +
+      (plan.cost.monthlyUsd > 0
+        ? `; standing cost ${usd(plan.cost.monthlyUsd)}/month (${plan.cost.monthly.map((l) => l.item.replace(/ \(.*\)$/, '')).join(', ')})`
+        : ''),
   );
   lines.push(`  prices of ${plan.cost.prices.date}, ${plan.cost.prices.region}: ${plan.cost.prices.source}`);
   if (plan.recommendations.length > 0) {

@@ -12,7 +12,11 @@ import type { JobFigures } from './throughput';
  * A job without `options.concurrency` (the state machine's) ran with the
  * pipeline's worker concurrency, passed in.
  */
-export async function recentJobFigures(sql: Sql, mode: Mode, options: { readonly limit?: number; readonly pipelineConcurrency: number }): Promise<JobFigures[]> {
+export async function recentJobFigures(
+  sql: Sql,
+  mode: Mode,
+  options: { readonly limit?: number; readonly pipelineConcurrency: number },
+): Promise<JobFigures[]> {
   const { rows } = await sql.query<{
     id: string;
     cli: boolean;
@@ -37,7 +41,12 @@ export async function recentJobFigures(sql: Sql, mode: Mode, options: { readonly
   return rows.map((r) => {
     const opts = (typeof r.options === 'string' ? JSON.parse(r.options) : (r.options ?? {})) as Record<string, unknown>;
     const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : (r.plan ?? [])) as { rowsTotal?: number }[];
-    const concurrency = typeof opts.concurrency === 'number' && opts.concurrency >= 1 ? opts.concurrency : r.cli ? 1 : options.pipelineConcurrency;
+    const concurrency =
+      typeof opts.concurrency === 'number' && opts.concurrency >= 1
+        ? opts.concurrency
+        : r.cli
+          ? 1
+          : options.pipelineConcurrency;
     return {
       jobId: r.id,
       runner: r.cli ? 'cli' : 'state-machine',

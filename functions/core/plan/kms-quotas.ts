@@ -9,7 +9,8 @@ import { PlanInputError } from './errors';
  * Regions not listed get the lowest tier. `--kms-quota N` replaces it with
  * the account's actual quota.
  */
-export const KMS_QUOTA_SOURCE = 'docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html (shared symmetric request rate, 2026-12-04)';
+export const KMS_QUOTA_SOURCE =
+  'docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html (shared symmetric request rate, 2026-12-04)';
 
 const TIER_100K = ['us-east-1', 'us-west-2', 'eu-west-1'];
 const TIER_20K = ['us-east-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-northeast-1', 'eu-central-1', 'eu-west-2'];
@@ -31,7 +32,9 @@ export interface KmsQuota {
 
 /** The quota in force: the flag's when given (a positive number), else the region's default. */
 export function kmsQuota(region: string, override?: number): KmsQuota {
-  if (override === undefined) return { perSecond: defaultKmsQuota(region), region, from: `default for ${region} (${KMS_QUOTA_SOURCE})` };
-  if (!Number.isFinite(override) || override <= 0) throw new PlanInputError([`expected a positive number of requests per second, got ${override}`], '--kms-quota');
+  if (override === undefined)
+    return { perSecond: defaultKmsQuota(region), region, from: `default for ${region} (${KMS_QUOTA_SOURCE})` };
+  if (!Number.isFinite(override) || override <= 0)
+    throw new PlanInputError([`expected a positive number of requests per second, got ${override}`], '--kms-quota');
   return { perSecond: override, region, from: '--kms-quota' };
 }

@@ -18,7 +18,12 @@ export type Operation = (typeof OPERATIONS)[number];
 /** Values per operation, and values the mode cannot move (they end as row errors). */
 export type OperationCounts = Readonly<Record<Operation, number>> & { readonly failing: number };
 
-export const KMS_CALLS_PER_VALUE: Readonly<Record<Operation, number>> = { rewrap: 1, reencrypt: 2, encrypt: 1, migrate: 1 };
+export const KMS_CALLS_PER_VALUE: Readonly<Record<Operation, number>> = {
+  rewrap: 1,
+  reencrypt: 2,
+  encrypt: 1,
+  migrate: 1,
+};
 
 /** Stored values of one table as the inventory counts them (verify.ts ValueCounts). */
 export interface InventoryCounts {
@@ -54,7 +59,12 @@ export function noOperations(): OperationCounts {
  * legacy values migrated only in `migrate` mode — elsewhere they fail
  * (UNEXPECTED_PLAINTEXT, LEGACY_VALUE).
  */
-export function operationsFor(mode: Mode, counts: InventoryCounts, targetKeyId: string, inPlace?: InPlaceTable): OperationCounts {
+export function operationsFor(
+  mode: Mode,
+  counts: InventoryCounts,
+  targetKeyId: string,
+  inPlace?: InPlaceTable,
+): OperationCounts {
   if (inPlace && mode !== 'migrate') return inPlaceOperations(mode, counts, inPlace);
   const moving = Object.entries(counts.envelopes).reduce((a, [k, n]) => a + (k === targetKeyId ? 0 : n), 0);
   const legacy = counts.fernet + Object.values(counts.jsonKeyId).reduce((a, n) => a + n, 0);
@@ -88,7 +98,9 @@ function inPlaceOperations(mode: Mode, counts: InventoryCounts, table: InPlaceTa
     else if (k !== table.targetKeyId) moving += n;
   }
   const envelopes = Object.values(counts.envelopes).reduce((a, n) => a + n, 0);
-  const foreign = envelopes + (table.format === 'fernet' ? Object.values(counts.jsonKeyId).reduce((a, n) => a + n, 0) : counts.fernet);
+  const foreign =
+    envelopes +
+    (table.format === 'fernet' ? Object.values(counts.jsonKeyId).reduce((a, n) => a + n, 0) : counts.fernet);
   return {
     ...noOperations(),
     reencrypt: moving,
@@ -99,7 +111,8 @@ function inPlaceOperations(mode: Mode, counts: InventoryCounts, table: InPlaceTa
 
 /** Without an inventory: every pending row counted as one value of the mode's own operation. */
 export function operationsOfPendingRows(mode: Mode, rowsPending: number): OperationCounts {
-  const op: Operation = mode === 'reencrypt' ? 'reencrypt' : mode === 'encrypt' ? 'encrypt' : mode === 'migrate' ? 'migrate' : 'rewrap';
+  const op: Operation =
+    mode === 'reencrypt' ? 'reencrypt' : mode === 'encrypt' ? 'encrypt' : mode === 'migrate' ? 'migrate' : 'rewrap';
   return { ...noOperations(), [op]: rowsPending };
 }
 

@@ -39,12 +39,19 @@ export const STATE_TRANSITIONS = {
 /** Progress polls (waits) of an execution whose batch phase runs `seconds`: each wait is clamp(ceil(elapsed × fraction), min, max). */
 export function progressPolls(
   seconds: number,
-  pacing: { readonly minWaitSeconds: number; readonly maxWaitSeconds: number; readonly waitFraction: number } = PIPELINE_SHAPE.progress,
+  pacing: {
+    readonly minWaitSeconds: number;
+    readonly maxWaitSeconds: number;
+    readonly waitFraction: number;
+  } = PIPELINE_SHAPE.progress,
 ): number {
   let elapsed = 0;
   let polls = 0;
   while (elapsed < seconds) {
-    elapsed += Math.min(pacing.maxWaitSeconds, Math.max(pacing.minWaitSeconds, Math.ceil(elapsed * pacing.waitFraction)));
+    elapsed += Math.min(
+      pacing.maxWaitSeconds,
+      Math.max(pacing.minWaitSeconds, Math.ceil(elapsed * pacing.waitFraction)),
+    );
     polls += 1;
   }
   return polls;
@@ -53,6 +60,10 @@ export function progressPolls(
 /** Seconds the execution has waited after `polls` polls: when the loop notices the batches are done. */
 export function secondsAfterPolls(polls: number, pacing = PIPELINE_SHAPE.progress): number {
   let elapsed = 0;
-  for (let i = 0; i < polls; i++) elapsed += Math.min(pacing.maxWaitSeconds, Math.max(pacing.minWaitSeconds, Math.ceil(elapsed * pacing.waitFraction)));
+  for (let i = 0; i < polls; i++)
+    elapsed += Math.min(
+      pacing.maxWaitSeconds,
+      Math.max(pacing.minWaitSeconds, Math.ceil(elapsed * pacing.waitFraction)),
+    );
   return elapsed;
 }

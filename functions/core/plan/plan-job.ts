@@ -40,9 +40,17 @@ export interface PlanOptions {
 }
 
 /** A dry-run job planned now, and the plan of the real job it stands for. */
-export async function planRotation(deps: EngineDeps, request: JobRequest, options: PlanOptions = {}): Promise<{ readonly plan: RotationPlan; readonly job: JobRecord }> {
+export async function planRotation(
+  deps: EngineDeps,
+  request: JobRequest,
+  options: PlanOptions = {},
+): Promise<{ readonly plan: RotationPlan; readonly job: JobRecord }> {
   const concurrency = options.concurrency ?? defaultConcurrency(options.runner);
-  const outcome = await startJob(deps, { ...request, dryRun: true, options: { ...(request.options ?? {}), concurrency } });
+  const outcome = await startJob(deps, {
+    ...request,
+    dryRun: true,
+    options: { ...(request.options ?? {}), concurrency },
+  });
   return { plan: await planFromJob(deps, outcome.job, { ...options, concurrency }), job: outcome.job };
 }
 
@@ -70,7 +78,9 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
             job.mode,
             { ...v.values, plaintextSources: v.rowsWithPlaintextSource },
             job.targetKeyId,
-            v.format === 'fernet' || v.format === 'json-key-id' ? { format: v.format, targetKeyId: v.targetKeyId ?? job.targetKeyId, fernetByKey: v.values.fernetByKey } : undefined,
+            v.format === 'fernet' || v.format === 'json-key-id'
+              ? { format: v.format, targetKeyId: v.targetKeyId ?? job.targetKeyId, fernetByKey: v.values.fernetByKey }
+              : undefined,
           )
         : operationsOfPendingRows(job.mode, t.rowsPending);
       return { ...t, operations };
@@ -81,10 +91,17 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
     [job.targetKeyId],
   );
   const keyring = keys.rows.find((k) => k.id === job.targetKeyId)?.keyring ?? options.keyring ?? 'raw';
-  const keysetKeys = Math.max(1, keys.rows.filter((k) => k.keyring === 'hierarchical' && k.status !== 'destroyed').length + (keys.rows.some((k) => k.id === job.targetKeyId) ? 0 : 1));
+  const keysetKeys = Math.max(
+    1,
+    keys.rows.filter((k) => k.keyring === 'hierarchical' && k.status !== 'destroyed').length +
+      (keys.rows.some((k) => k.id === job.targetKeyId) ? 0 : 1),
+  );
   const request = { runner, mode: job.mode, keyring, concurrency, batchSize: job.batchSize };
   const history = await recentJobFigures(deps.sql, job.mode, { pipelineConcurrency: PIPELINE_SHAPE.maxConcurrency });
-  const rewrapHistory = job.mode === 'reencrypt' ? await recentJobFigures(deps.sql, 'rewrap', { pipelineConcurrency: PIPELINE_SHAPE.maxConcurrency }) : [];
+  const rewrapHistory =
+    job.mode === 'reencrypt'
+      ? await recentJobFigures(deps.sql, 'rewrap', { pipelineConcurrency: PIPELINE_SHAPE.maxConcurrency })
+      : [];
   const region = options.region ?? 'us-east-1';
   return buildPlan(counts, {
     mode: job.mode,
@@ -99,12 +116,19 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
     keysetKeys,
     keysetTtlSeconds: DEFAULT_KEYSET_TTL_MS / 1000,
     counted: options.inventory === false ? 'pending rows' : 'inventory',
-    alternatives: job.mode === 'reencrypt' ? { rewrap: chooseThroughput({ ...request, mode: 'rewrap' }, rewrapHistory) } : undefined,
+    alternatives:
+      job.mode === 'reencrypt'
+        ? { rewrap: chooseThroughput({ ...request, mode: 'rewrap' }, rewrapHistory) }
+        : undefined,
   });
 }
 
 /** A default (no history) for the CLI runner is scaled by how fast this machine is now; history already is. */
-async function scaledToThisMachine(t: Throughput, runner: Runner, probe: PlanOptions['speedProbe']): Promise<Throughput> {
+async function scaledToThisMachine(
+  t: Throughput,
+  runner: Runner,
+  probe: PlanOptions['speedProbe'],
+): Promise<Throughput> {
   if (t.source !== 'default' || runner !== 'cli' || probe === false) return t;
   const speed = await (probe ?? probeSpeed)();
   return {

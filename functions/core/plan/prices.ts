@@ -74,16 +74,23 @@ const TEXT: readonly (keyof PriceTable)[] = ['date', 'source', 'region'];
  */
 export function pricesWith(override: unknown, source: string): PriceTable {
   if (typeof override !== 'object' || override === null || Array.isArray(override)) {
-    throw new PlanInputError([`expected a JSON object like {"kmsRequest": 0.000003}, got ${Array.isArray(override) ? 'an array' : typeof override}`], source);
+    throw new PlanInputError(
+      [
+        `expected a JSON object like {"kmsRequest": 0.000003}, got ${Array.isArray(override) ? 'an array' : typeof override}`,
+      ],
+      source,
+    );
   }
   const problems: string[] = [];
   const out: Record<string, unknown> = { ...DEFAULT_PRICES };
   for (const [key, value] of Object.entries(override)) {
     if ((NUMERIC as readonly string[]).includes(key)) {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${key}: expected a price in USD ≥ 0, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        problems.push(`${key}: expected a price in USD ≥ 0, got ${JSON.stringify(value)}`);
       else out[key] = value;
     } else if ((TEXT as readonly string[]).includes(key)) {
-      if (typeof value !== 'string' || value.length === 0) problems.push(`${key}: expected a non-empty string, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || value.length === 0)
+        problems.push(`${key}: expected a non-empty string, got ${JSON.stringify(value)}`);
       else out[key] = value;
     } else {
       problems.push(`${key}: unknown field (known: ${[...TEXT, ...NUMERIC].join(', ')})`);
@@ -91,6 +98,7 @@ export function pricesWith(override: unknown, source: string): PriceTable {
   }
   if (problems.length > 0) throw new PlanInputError(problems, source);
   const o = override as Record<string, unknown>;
-  if (o.source === undefined && NUMERIC.some((k) => o[k] !== undefined)) out.source = `${source} over ${DEFAULT_PRICES.source}`;
+  if (o.source === undefined && NUMERIC.some((k) => o[k] !== undefined))
+    out.source = `${source} over ${DEFAULT_PRICES.source}`;
   return out as unknown as PriceTable;
 }

@@ -24,8 +24,13 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
   const secs = (x: number): string => (x < 0.1 ? 'under 0.1 s' : `${x < 10 ? x.toFixed(1) : Math.round(x)} s`);
   const n = (x: number): string => Math.round(x).toLocaleString('en-US');
   if (plan.mode === 'reencrypt' && t.operations.reencrypt > 0) {
-    const kms = plan.keyring === 'kms' ? ` and ${n(t.operations.reencrypt)} KMS calls instead of ${n(2 * t.operations.reencrypt)}` : '';
-    const faster = s.alternatives?.rewrap ? ` (about ${secs(t.rowsToChange / s.alternatives.rewrap.rowsPerSecond)} instead of ${secs(plan.duration.batchPhaseSeconds)})` : '';
+    const kms =
+      plan.keyring === 'kms'
+        ? ` and ${n(t.operations.reencrypt)} KMS calls instead of ${n(2 * t.operations.reencrypt)}`
+        : '';
+    const faster = s.alternatives?.rewrap
+      ? ` (about ${secs(t.rowsToChange / s.alternatives.rewrap.rowsPerSecond)} instead of ${secs(plan.duration.batchPhaseSeconds)})`
+      : '';
     out.push({
       code: 'use-rewrap',
       message: `--mode rewrap moves the same ${n(t.operations.reencrypt)} values by re-wrapping their data keys only${faster}${kms}; re-encrypt only when data keys or the old key may be compromised.`,
@@ -41,7 +46,10 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
   }
   if (s.batchSize < SMALL_BATCH && t.rowsToChange > s.batchSize) {
     const better = (plan.duration.batchPhaseSeconds * batchSizeFactor(s.batchSize)) / batchSizeFactor(2000);
-    out.push({ code: 'larger-batch', message: `batches of ${s.batchSize} rows pay a round trip and bookkeeping each: -b 2000 is about ${secs(better)} instead of ${secs(plan.duration.batchPhaseSeconds)} for the batch phase.` });
+    out.push({
+      code: 'larger-batch',
+      message: `batches of ${s.batchSize} rows pay a round trip and bookkeeping each: -b 2000 is about ${secs(better)} instead of ${secs(plan.duration.batchPhaseSeconds)} for the batch phase.`,
+    });
   }
   const budget = KMS_QUOTA_SHARE * plan.throughput.kmsQuotaPerSecond;
   if (plan.throughput.kmsRequestsPerSecond > budget || plan.throughput.limitedBy === 'kms-quota') {
@@ -50,7 +58,9 @@ export function recommend(plan: Omit<RotationPlan, 'recommendations'>, s: PlanSe
       code: 'lower-concurrency-kms',
       message:
         `${n(plan.throughput.kmsRequestsPerSecond)} KMS requests/s would use ${Math.round((100 * plan.throughput.kmsRequestsPerSecond) / plan.throughput.kmsQuotaPerSecond)} % of the account's ${n(plan.throughput.kmsQuotaPerSecond)}/s quota, which applications share (throttled decrypts fail their requests)` +
-        (lower < s.concurrency ? `: --concurrency ${lower} keeps the job under ${Math.round(KMS_QUOTA_SHARE * 100)} %.` : ': raise the quota or run off-peak.'),
+        (lower < s.concurrency
+          ? `: --concurrency ${lower} keeps the job under ${Math.round(KMS_QUOTA_SHARE * 100)} %.`
+          : ': raise the quota or run off-peak.'),
     });
   }
   if (plan.runner === 'cli' && s.concurrency > CLI_USEFUL_WORKERS) {

@@ -31,7 +31,13 @@ export async function probeSpeed(millis = 200): Promise<SpeedProbe> {
   const ctx = { table: 'probe', column: 'value', rowId: '1' };
   const old = new EnvelopeCipher({ keyring, policy: new StaticKeyPolicy([{ id: 'probe-v1', status: 'active' }]) });
   const value = await old.encrypt('x'.repeat(150), ctx);
-  const cipher = new EnvelopeCipher({ keyring, policy: new StaticKeyPolicy([{ id: 'probe-v2', status: 'active' }, { id: 'probe-v1', status: 'rotating' }]) });
+  const cipher = new EnvelopeCipher({
+    keyring,
+    policy: new StaticKeyPolicy([
+      { id: 'probe-v2', status: 'active' },
+      { id: 'probe-v1', status: 'rotating' },
+    ]),
+  });
   for (let i = 0; i < 50; i++) await cipher.rewrap(value, ctx, 'probe-v2'); // warm-up
   let ops = 0;
   const start = performance.now();

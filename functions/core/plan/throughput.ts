@@ -41,9 +41,19 @@ export interface Throughput {
  * its figure. The hierarchical keyring's row (22.7k) is within the noise of
  * the raw one once its keyset is loaded: the keyring adds only its loads.
  */
-export const DEFAULT_ROWS_PER_SECOND: Readonly<Record<Mode, number>> = { rewrap: 25_779, reencrypt: 19_963, encrypt: 19_963, migrate: 19_963 };
+export const DEFAULT_ROWS_PER_SECOND: Readonly<Record<Mode, number>> = {
+  rewrap: 25_779,
+  reencrypt: 19_963,
+  encrypt: 19_963,
+  migrate: 19_963,
+};
 /** Same run, 2 workers: rewrap 25,983, reencrypt 22,130 rows/s — on 2 cores a third worker adds nothing measured. */
-export const DEFAULT_TWO_WORKER_GAIN: Readonly<Record<Mode, number>> = { rewrap: 25_983 / 25_779, reencrypt: 22_130 / 19_963, encrypt: 22_130 / 19_963, migrate: 22_130 / 19_963 };
+export const DEFAULT_TWO_WORKER_GAIN: Readonly<Record<Mode, number>> = {
+  rewrap: 25_983 / 25_779,
+  reencrypt: 22_130 / 19_963,
+  encrypt: 22_130 / 19_963,
+  migrate: 22_130 / 19_963,
+};
 /** Planning + verify: 1,000,000 rows in 11.5 s of the 50.3 s rewrap job (same run). */
 export const DEFAULT_SCAN_ROWS_PER_SECOND = 87_000;
 /** Batch-size curve of the same run (rewrap, 1 worker): 250 → 22,186, 1000 → 23,644, 2000 → 25,779, 5000 → 28,079 rows/s. */
@@ -92,16 +102,22 @@ export const MIN_CALIBRATION_ROWS = 1000;
  */
 export function chooseThroughput(request: ThroughputRequest, history: readonly JobFigures[]): Throughput {
   const relevant = history
-    .filter((j) => j.runner === request.runner && j.mode === request.mode && (j.keyring ?? request.keyring) === request.keyring)
+    .filter(
+      (j) =>
+        j.runner === request.runner && j.mode === request.mode && (j.keyring ?? request.keyring) === request.keyring,
+    )
     .filter((j) => j.rowsDone >= MIN_CALIBRATION_ROWS && j.batchSeconds > 0)
     .sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime())
     .slice(0, 5);
   const scale = (j: JobFigures): number =>
-    (concurrencyFactor(request.mode, request.runner, request.concurrency) / concurrencyFactor(request.mode, request.runner, j.concurrency)) *
+    (concurrencyFactor(request.mode, request.runner, request.concurrency) /
+      concurrencyFactor(request.mode, request.runner, j.concurrency)) *
     (batchSizeFactor(request.batchSize) / batchSizeFactor(j.batchSize));
   if (relevant.length > 0) {
     const rates = relevant.map((j) => (j.rowsDone / j.batchSeconds) * scale(j));
-    const scans = relevant.filter((j) => j.jobSeconds > j.batchSeconds && j.rowsScanned > 0).map((j) => j.rowsScanned / (j.jobSeconds - j.batchSeconds));
+    const scans = relevant
+      .filter((j) => j.jobSeconds > j.batchSeconds && j.rowsScanned > 0)
+      .map((j) => j.rowsScanned / (j.jobSeconds - j.batchSeconds));
     const exact = relevant.every((j) => j.concurrency === request.concurrency && j.batchSize === request.batchSize);
     return {
       rowsPerSecond: median(rates),
@@ -111,7 +127,10 @@ export function chooseThroughput(request: ThroughputRequest, history: readonly J
       jobIds: relevant.map((j) => j.jobId),
     };
   }
-  const rate = DEFAULT_ROWS_PER_SECOND[request.mode] * concurrencyFactor(request.mode, request.runner, request.concurrency) * batchSizeFactor(request.batchSize);
+  const rate =
+    DEFAULT_ROWS_PER_SECOND[request.mode] *
+    concurrencyFactor(request.mode, request.runner, request.concurrency) *
+    batchSizeFactor(request.batchSize);
   return {
     rowsPerSecond: rate,
     scanRowsPerSecond: DEFAULT_SCAN_ROWS_PER_SECOND,

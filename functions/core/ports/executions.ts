@@ -13,7 +13,11 @@ export interface ExecutionStarter {
    * callers that must count starts once keep their own record (finishSecret
    * keeps it in the audit log). `reason` is for logs: ids only.
    */
-  startRewrap(input: { readonly targetKeyId: string; readonly reason: string; readonly clientToken: string }): Promise<{ readonly executionArn: string | null; readonly started: boolean }>;
+  startRewrap(input: {
+    readonly targetKeyId: string;
+    readonly reason: string;
+    readonly clientToken: string;
+  }): Promise<{ readonly executionArn: string | null; readonly started: boolean }>;
 }
 
 /** What an execution is doing, as the provider reports it (Step Functions: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED...). */

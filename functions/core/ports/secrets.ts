@@ -58,7 +58,9 @@ export interface UpdateSecretVersionStageInput {
 
 export interface SecretsPort {
   getSecretValue(input: GetSecretValueInput): Promise<SecretValue>;
-  putSecretValue(input: PutSecretValueInput): Promise<{ readonly versionId: string; readonly stages: readonly string[] }>;
+  putSecretValue(
+    input: PutSecretValueInput,
+  ): Promise<{ readonly versionId: string; readonly stages: readonly string[] }>;
   describeSecret(input: { readonly secretId: string }): Promise<SecretDescription>;
   updateSecretVersionStage(input: UpdateSecretVersionStageInput): Promise<void>;
 }

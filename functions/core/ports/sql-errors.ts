@@ -6,7 +6,11 @@ import { RekeyError } from '../errors';
  * or ciphertexts). `sqlState` is PostgreSQL's SQLSTATE when there is one.
  */
 export abstract class DatabaseError extends RekeyError {
-  constructor(message: string, readonly sqlState?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly sqlState?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -66,7 +70,8 @@ export class ResultTooLargeError extends DatabaseError {
 }
 
 /** What a SQLSTATE means to rekey: which port error it becomes, and so whether it is retried. */
-export type SqlStateClass = 'authentication' | 'unknown-database' | 'serialization' | 'unique-violation' | 'connection' | 'timeout' | 'query';
+export type SqlStateClass =
+  'authentication' | 'unknown-database' | 'serialization' | 'unique-violation' | 'connection' | 'timeout' | 'query';
 
 /**
  * One SQLSTATE → class table for both adapters, so the same server answer is
@@ -84,6 +89,13 @@ export function classifySqlState(sqlState: string | undefined): SqlStateClass {
   if (sqlState === '23505') return 'unique-violation';
   // query_canceled: what statement_timeout raises (rekey cancels no statement of its own).
   if (sqlState === '57014') return 'timeout';
-  if (sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03' || sqlState === '53300') return 'connection';
+  if (
+    sqlState.startsWith('08') ||
+    sqlState === '57P01' ||
+    sqlState === '57P02' ||
+    sqlState === '57P03' ||
+    sqlState === '53300'
+  )
+    return 'connection';
   return 'query';
 }

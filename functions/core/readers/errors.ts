@@ -6,7 +6,10 @@ export abstract class ReaderGateError extends RekeyError {}
 
 function describe(readers: readonly ReaderRecord[]): string {
   return readers
-    .map((r) => `${r.readerId} (${r.kind} on ${r.host}; can read ${r.keyIds.join(', ') || 'nothing'}; encrypts with ${r.primaryKeyId ?? 'unknown'}; seen ${r.secondsSinceSeen.toFixed(0)} s ago)`)
+    .map(
+      (r) =>
+        `${r.readerId} (${r.kind} on ${r.host}; can read ${r.keyIds.join(', ') || 'nothing'}; encrypts with ${r.primaryKeyId ?? 'unknown'}; seen ${r.secondsSinceSeen.toFixed(0)} s ago)`,
+    )
     .join('; ');
 }
 
@@ -46,6 +49,8 @@ export class ReadersWaitTimeoutError extends ReaderGateError {
     readonly lagging: readonly ReaderRecord[],
     seconds: number,
   ) {
-    super(`waited ${seconds} s and ${lagging.length} live reader${lagging.length === 1 ? '' : 's'} still cannot decrypt ${keyId}: ${describe(lagging)}`);
+    super(
+      `waited ${seconds} s and ${lagging.length} live reader${lagging.length === 1 ? '' : 's'} still cannot decrypt ${keyId}: ${describe(lagging)}`,
+    );
   }
 }

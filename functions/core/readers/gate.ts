@@ -50,17 +50,24 @@ export interface ActivationGateOptions {
  * readers, or throws ReadersLagError naming them. Returns the readers that
  * were overridden (empty when none lagged).
  */
-export async function gateActivation(sql: Sql, keyId: string, options: ActivationGateOptions): Promise<readonly ReaderRecord[]> {
+export async function gateActivation(
+  sql: Sql,
+  keyId: string,
+  options: ActivationGateOptions,
+): Promise<readonly ReaderRecord[]> {
   const except = options.exceptReaderIds ?? [];
   let status = await rolloutStatus(sql, keyId, except);
   if (status.lagging.length > 0 && options.waitSeconds !== undefined && options.waitSeconds > 0) {
     const deadline = Date.now() + options.waitSeconds * 1000;
     while (status.lagging.length > 0 && Date.now() < deadline && !options.signal?.aborted) {
       options.onWait?.(status.lagging);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 2000, Math.max(0, deadline - Date.now()))));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(options.pollMs ?? 2000, Math.max(0, deadline - Date.now()))),
+      );
       status = await rolloutStatus(sql, keyId, except);
     }
-    if (status.lagging.length > 0 && !options.force) throw new ReadersWaitTimeoutError(keyId, status.lagging, options.waitSeconds);
+    if (status.lagging.length > 0 && !options.force)
+      throw new ReadersWaitTimeoutError(keyId, status.lagging, options.waitSeconds);
   }
   if (status.lagging.length === 0) return [];
   if (!options.force) throw new ReadersLagError(keyId, status.lagging);

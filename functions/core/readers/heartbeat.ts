@@ -68,16 +68,29 @@ export async function startReaderHeartbeat(options: HeartbeatOptions): Promise<R
   const describe = async (): Promise<ReaderReport> => {
     const keyIds = [...(await options.keyring.keyIds())];
     const withVersion = options.keyring as Keyring & { versionIdInUse?: () => Promise<string> };
-    const keysetVersion = typeof withVersion.versionIdInUse === 'function'
-      ? await withVersion.versionIdInUse()
-      : `ids:${createHash('sha256').update([...keyIds].sort().join(',')).digest('hex').slice(0, 12)}`;
+    const keysetVersion =
+      typeof withVersion.versionIdInUse === 'function'
+        ? await withVersion.versionIdInUse()
+        : `ids:${createHash('sha256')
+            .update([...keyIds].sort().join(','))
+            .digest('hex')
+            .slice(0, 12)}`;
     let primaryKeyId: string | null;
     try {
       primaryKeyId = options.policy ? options.policy.encryptionKeyId(null) : await options.keyring.primaryKeyId();
     } catch {
       primaryKeyId = null; // no active key in the catalog yet
     }
-    return { readerId, kind: options.kind, host, pid: process.pid, keyIds, keysetVersion, primaryKeyId, intervalSeconds };
+    return {
+      readerId,
+      kind: options.kind,
+      host,
+      pid: process.pid,
+      keyIds,
+      keysetVersion,
+      primaryKeyId,
+      intervalSeconds,
+    };
   };
 
   const beat = (): Promise<void> => {

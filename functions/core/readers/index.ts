@@ -4,7 +4,13 @@
  * live reader can decrypt it, and is retired only when no live reader still
  * encrypts with it.
  */
-export { startReaderHeartbeat, heartbeatDisabled, DEFAULT_HEARTBEAT_SECONDS, HEARTBEAT_ENV, HEARTBEAT_SECONDS_ENV } from './heartbeat';
+export {
+  startReaderHeartbeat,
+  heartbeatDisabled,
+  DEFAULT_HEARTBEAT_SECONDS,
+  HEARTBEAT_ENV,
+  HEARTBEAT_SECONDS_ENV,
+} from './heartbeat';
 export type { ReaderHeartbeat, HeartbeatOptions } from './heartbeat';
 export { listReaders, writeHeartbeat, removeReader, STALE_AFTER_INTERVALS } from './store';
 export type { ReaderRecord, ReaderReport } from './store';

@@ -42,7 +42,9 @@ export async function writeHeartbeat(sql: Sql, r: ReaderReport): Promise<void> {
 }
 
 export async function forgetGoneReaders(sql: Sql): Promise<number> {
-  return (await sql.query(`DELETE FROM rekey_readers WHERE last_seen < now() - $1 * interval '1 day'`, [FORGET_AFTER_DAYS])).rowCount;
+  return (
+    await sql.query(`DELETE FROM rekey_readers WHERE last_seen < now() - $1 * interval '1 day'`, [FORGET_AFTER_DAYS])
+  ).rowCount;
 }
 
 /** A process that stops cleanly reads nothing any more. */

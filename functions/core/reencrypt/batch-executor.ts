@@ -169,9 +169,21 @@ function clip(text: string): string {
   return text.length > BATCH_ERROR_CHARS ? `${text.slice(0, BATCH_ERROR_CHARS - 1)}…` : text;
 }
 
-async function fault(deps: ExecutorDeps, point: string, batch: ClaimedBatch, rowIds?: readonly string[]): Promise<void> {
+async function fault(
+  deps: ExecutorDeps,
+  point: string,
+  batch: ClaimedBatch,
+  rowIds?: readonly string[],
+): Promise<void> {
   if (deps.faults) {
-    await deps.faults(point, { jobId: batch.jobId, table: batch.table, seq: batch.seq, lo: batch.lo, hi: batch.hi, ...(rowIds ? { rowIds } : {}) });
+    await deps.faults(point, {
+      jobId: batch.jobId,
+      table: batch.table,
+      seq: batch.seq,
+      lo: batch.lo,
+      hi: batch.hi,
+      ...(rowIds ? { rowIds } : {}),
+    });
   }
 }
 
@@ -180,7 +192,10 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const table = findTable(deps.registry, batch.table);
   if (!table) {
-    throw new RegistryError([{ path: batch.table, message: 'the job names a table that is not in this registry' }], 'registry vs. job');
+    throw new RegistryError(
+      [{ path: batch.table, message: 'the job names a table that is not in this registry' }],
+      'registry vs. job',
+    );
   }
   const shape = await (deps.shapes ?? defaultShapes).get(sql, table);
   const stmts = new TableStatements(table, shape, batch.mode);
@@ -196,7 +211,8 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   };
   const concurrency = deps.cryptoConcurrency ?? DEFAULT_CRYPTO_CONCURRENCY;
   // transformRow itself answers `skipped` for a row already in the target state.
-  const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> => mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
+  const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> =>
+    mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
   await fault(deps, 'batch.claimed', batch);
 
   // Another tenant's rows in the range are not this job's: not transformed, written or counted.
@@ -205,7 +221,8 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   await fault(deps, 'batch.read', batch);
   const plans = await plan(read);
   await fault(deps, 'batch.transformed', batch);
-  if (!(await extendLease(sql, batch, worker, leaseMs))) throw new BatchLeaseLostError(batch.jobId, batch.table, batch.seq);
+  if (!(await extendLease(sql, batch, worker, leaseMs)))
+    throw new BatchLeaseLostError(batch.jobId, batch.table, batch.seq);
 
   return sql.transaction(async (tx) => {
     // Fence: the lease must still be ours (same worker, same attempt). Locks the batch row until commit,
@@ -230,7 +247,12 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
       const seen = new Set(reread.map((r) => r.id));
       for (const id of lost) if (!seen.has(id)) final.delete(id); // deleted meanwhile: nothing left to do
       const replans = await plan(reread);
-      await fault(deps, 'batch.retransformed', batch, reread.map((r) => r.id));
+      await fault(
+        deps,
+        'batch.retransformed',
+        batch,
+        reread.map((r) => r.id),
+      );
       for (const p of replans) final.set(p.id, p);
       const lostAgain = new Set(await compareAndSwap(tx, stmts, replans, new Map(reread.map((r) => [r.id, r]))));
       conflicted = lostAgain.size;
@@ -252,7 +274,14 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
         `INSERT INTO rekey_row_errors (job_id, table_name, row_id, column_name, code, message)
          SELECT $1::uuid, $2, r, c, k, m FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS e(r, c, k, m)
          ON CONFLICT (job_id, table_name, row_id, column_name) DO UPDATE SET code = EXCLUDED.code, message = EXCLUDED.message, at = now()`,
-        [batch.jobId, batch.table, errors.map((e) => e.row), errors.map((e) => e.column), errors.map((e) => e.code), errors.map((e) => e.message)],
+        [
+          batch.jobId,
+          batch.table,
+          errors.map((e) => e.row),
+          errors.map((e) => e.column),
+          errors.map((e) => e.code),
+          errors.map((e) => e.message),
+        ],
       );
     }
     await tx.query(
@@ -280,7 +309,15 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
     }
     await fault(deps, 'batch.before-commit', batch);
     const valueErrors = countValueErrors(errors, batch.mode);
-    return { outcome: 'done' as const, jobId: batch.jobId, table: batch.table, seq: batch.seq, counts, valueErrors, jobStatus: job.status };
+    return {
+      outcome: 'done' as const,
+      jobId: batch.jobId,
+      table: batch.table,
+      seq: batch.seq,
+      counts,
+      valueErrors,
+      jobStatus: job.status,
+    };
   });
 }
 
@@ -294,7 +331,9 @@ const LIMITED_READ_PAGE_ROWS = 2000;
 async function readBatchRows(sql: Sql, stmts: TableStatements, batch: ClaimedBatch): Promise<RowValues[]> {
   if (!sql.limits) {
     const select = stmts.selectRange(batch);
-    return (await sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId))).rows.map((r) => toRowValues(r, stmts.sets.read));
+    return (await sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId))).rows.map((r) =>
+      toRowValues(r, stmts.sets.read),
+    );
   }
   const sizer = new PageSizer(sql.limits, LIMITED_READ_PAGE_ROWS);
   const rows: RowValues[] = [];
@@ -312,11 +351,18 @@ async function readBatchRows(sql: Sql, stmts: TableStatements, batch: ClaimedBat
 }
 
 /** Re-reads rows by id after a lost compare-and-swap, in pages when the transport limits results. */
-async function rereadRows(tx: Sql, stmts: TableStatements, ids: readonly string[], batchRows: number): Promise<RowValues[]> {
+async function rereadRows(
+  tx: Sql,
+  stmts: TableStatements,
+  ids: readonly string[],
+  batchRows: number,
+): Promise<RowValues[]> {
   const sizer = new PageSizer(tx.limits, Math.max(1, Math.min(ids.length, batchRows)));
   const rows: RowValues[] = [];
-  for (let start = 0; start < ids.length; ) {
-    const page = await sizer.read((limit) => tx.query<Record<string, unknown>>(stmts.selectByIds().text, [ids.slice(start, start + limit)]));
+  for (let start = 0; start < ids.length;) {
+    const page = await sizer.read((limit) =>
+      tx.query<Record<string, unknown>>(stmts.selectByIds().text, [ids.slice(start, start + limit)]),
+    );
     for (const r of page.rows) rows.push(toRowValues(r, stmts.sets.read));
     start += page.limit;
   }
@@ -353,7 +399,11 @@ async function compareAndSwap(
   for (const chunk of chunkByBytes(changed, rowBytes, tx.limits)) {
     const params: SqlValue[] = [chunk.map((p) => p.id)];
     const column = (pick: (p: RowPlan) => StoredValue | null): SqlValue => chunk.map(pick) as SqlValue;
-    for (const c of written) params.push(column((p) => read.get(p.id)!.values[c] ?? null), column((p) => p.next[c] ?? null));
+    for (const c of written)
+      params.push(
+        column((p) => read.get(p.id)!.values[c] ?? null),
+        column((p) => p.next[c] ?? null),
+      );
     for (const c of guarded) params.push(column((p) => read.get(p.id)!.values[c] ?? null));
     const { rows } = await tx.query<{ id: string }>(text, params);
     const ok = new Set(rows.map((r) => r.id));

@@ -45,7 +45,8 @@ export class PageSizer {
     private readonly limits: SqlLimits | undefined,
     readonly requested: number,
   ) {
-    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`page size must be a positive integer, got ${requested}`);
+    if (!Number.isInteger(requested) || requested < 1)
+      throw new RangeError(`page size must be a positive integer, got ${requested}`);
     this.ceiling = requested;
     this.size = limits ? Math.min(requested, PROBE_ROWS) : requested;
   }
@@ -60,7 +61,9 @@ export class PageSizer {
    * were read under (fewer rows than `limit`: the walk is over). A refused
    * page is read again at half the size; a single row too large is an error.
    */
-  async read<Row extends Record<string, unknown>>(read: (limit: number) => Promise<SqlResult<Row>>): Promise<{ rows: Row[]; limit: number }> {
+  async read<Row extends Record<string, unknown>>(
+    read: (limit: number) => Promise<SqlResult<Row>>,
+  ): Promise<{ rows: Row[]; limit: number }> {
     for (;;) {
       const limit = this.size;
       try {
@@ -89,7 +92,11 @@ export class PageSizer {
  * limit (one run when there is no limit). An item larger than the budget
  * gets a run of its own; the transport then says what is too large.
  */
-export function chunkByBytes<T>(items: readonly T[], bytesOf: (item: T) => number, limits: SqlLimits | undefined): T[][] {
+export function chunkByBytes<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  limits: SqlLimits | undefined,
+): T[][] {
   if (!limits || items.length === 0) return items.length === 0 ? [] : [[...items]];
   const budget = limits.maxRequestBytes * HEADROOM;
   const chunks: T[][] = [];

@@ -50,7 +50,11 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
     decryptLegacy: (value, kind: LegacyKind) => {
       const reader = readers.find((r) => r.format === kind);
       if (!reader) {
-        return Promise.reject(new LegacyFormatError(`no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`));
+        return Promise.reject(
+          new LegacyFormatError(
+            `no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`,
+          ),
+        );
       }
       if (reader instanceof FernetReader) {
         // One pass: the key whose HMAC verified is known only after decrypting; the catalog decides before the plaintext is returned.
@@ -82,12 +86,17 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
         cipher.policy.assertCanEncrypt(target);
         if (kind === 'fernet') {
           const fernet = readers.find((r): r is FernetReader => r instanceof FernetReader);
-          if (!fernet) throw new LegacyFormatError('no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens');
+          if (!fernet)
+            throw new LegacyFormatError(
+              'no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens',
+            );
           return Promise.resolve(fernet.encrypt(target, plaintext, opts?.timestamp));
         }
         const json = readers.find((r): r is JsonKeyIdReader => r instanceof JsonKeyIdReader);
         if (!json) {
-          throw new LegacyFormatError('no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them');
+          throw new LegacyFormatError(
+            'no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them',
+          );
         }
         return Promise.resolve(json.encrypt(target, plaintext));
       } catch (err) {

@@ -36,7 +36,10 @@ export function errorRateExceeded(
   return c.rowsFailed > maxErrorRate * attempted;
 }
 
-export function describeErrorRate(c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | 'rowsConflicted'>, maxErrorRate: number): string {
+export function describeErrorRate(
+  c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | 'rowsConflicted'>,
+  maxErrorRate: number,
+): string {
   const attempted = attemptedRows(c);
   const pct = (x: number): string => `${(x * 100).toFixed(2).replace(/\.?0+$/, '')} %`;
   return `${c.rowsFailed} of ${attempted} rows failed (${pct(c.rowsFailed / Math.max(attempted, 1))}), above the maximum error rate of ${pct(maxErrorRate)}`;

@@ -61,7 +61,11 @@ export class JobStateError extends ReencryptError {
 /** The batch is not in the job, or its lease passed to another worker: this worker must drop its result. */
 export class BatchLeaseLostError extends ReencryptError {
   readonly code = 'BATCH_LEASE_LOST';
-  constructor(readonly jobId: string, readonly table: string, readonly seq: number) {
+  constructor(
+    readonly jobId: string,
+    readonly table: string,
+    readonly seq: number,
+  ) {
     super(`job ${jobId}: batch ${table}#${seq} is no longer leased to this worker; its result was discarded`);
   }
 }
@@ -69,8 +73,16 @@ export class BatchLeaseLostError extends ReencryptError {
 /** The batch reference names no batch of this job (a stale or forged queue message). */
 export class BatchNotFoundError extends ReencryptError {
   readonly code = 'BATCH_NOT_FOUND';
-  constructor(readonly jobId: string, readonly table: string, readonly seq: number) {
-    super(seq < 0 ? `job ${jobId}: ${JSON.stringify(table)} is not a batch id (table#seq)` : `job ${jobId} has no batch ${table}#${seq}`);
+  constructor(
+    readonly jobId: string,
+    readonly table: string,
+    readonly seq: number,
+  ) {
+    super(
+      seq < 0
+        ? `job ${jobId}: ${JSON.stringify(table)} is not a batch id (table#seq)`
+        : `job ${jobId} has no batch ${table}#${seq}`,
+    );
   }
 }
 

@@ -18,7 +18,11 @@ export async function resolveFernetTarget(
   tx: Sql,
   tables: readonly RegistryTable[],
   mode: Mode,
-  request: { readonly fernetTargetKeyId?: string | undefined; readonly dryRun?: boolean | undefined; readonly previewTarget?: boolean | undefined },
+  request: {
+    readonly fernetTargetKeyId?: string | undefined;
+    readonly dryRun?: boolean | undefined;
+    readonly previewTarget?: boolean | undefined;
+  },
 ): Promise<string | undefined> {
   const fernetTables = tables.filter((t) => targetFormat(t, mode) === 'fernet').map(tableKey);
   if (fernetTables.length === 0) return undefined;
@@ -31,12 +35,15 @@ export async function resolveFernetTarget(
   const where = `${fernetTables.join(', ')} ${fernetTables.length === 1 ? 'has' : 'have'} format "fernet"`;
   if (wanted === undefined) {
     if (active) return active;
-    throw new JobOptionsError(`invalid job request:\n  ${where} but the key catalog has no active Fernet key: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK)`);
+    throw new JobOptionsError(
+      `invalid job request:\n  ${where} but the key catalog has no active Fernet key: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK)`,
+    );
   }
   if (wanted === active) return wanted;
   const known = rows.find((r) => r.id === wanted);
   // A dry run may preview the Fernet key about to be deployed, as it may the KEK (jobs.ts).
-  if (request.dryRun === true && request.previewTarget === true && (!known || known.status === 'pending')) return wanted;
+  if (request.dryRun === true && request.previewTarget === true && (!known || known.status === 'pending'))
+    return wanted;
   throw new JobOptionsError(
     `invalid job request:\n  ${where}: the Fernet key ${wanted} (ENCRYPTION_KEY) is ${known ? known.status : 'not in the key catalog'}` +
       (active ? ` (the active Fernet key is ${active})` : ''),

@@ -18,12 +18,22 @@ export function foreignFormat(table: RegistryTable, column: string, what: string
 }
 
 export function legacyWriter(crypto: ValueCrypto): NonNullable<ValueCrypto['encryptLegacy']> {
-  if (!crypto.encryptLegacy) throw new NoLegacyWriterError('this engine cannot write Fernet or JSON key_id values (no legacy writer configured)');
+  if (!crypto.encryptLegacy)
+    throw new NoLegacyWriterError(
+      'this engine cannot write Fernet or JSON key_id values (no legacy writer configured)',
+    );
   return crypto.encryptLegacy.bind(crypto);
 }
 
 /** A new value in the table's format: an rk1 envelope, or a Fernet / JSON key_id value (text; its UTF-8 bytes in a bytea column). */
-export async function encryptAs(crypto: ValueCrypto, format: ValueFormat, plaintext: Buffer, context: EncryptionContext, target: string, form: StorageForm): Promise<StoredValue> {
+export async function encryptAs(
+  crypto: ValueCrypto,
+  format: ValueFormat,
+  plaintext: Buffer,
+  context: EncryptionContext,
+  target: string,
+  form: StorageForm,
+): Promise<StoredValue> {
   if (format === 'rk1') return crypto.encrypt(plaintext, context, target, form);
   return inForm(await legacyWriter(crypto)(plaintext, format, target), form);
 }
@@ -31,4 +41,3 @@ export async function encryptAs(crypto: ValueCrypto, format: ValueFormat, plaint
 export function inForm(text: string, form: StorageForm): StoredValue {
   return form === 'text' ? text : Buffer.from(text, 'utf8');
 }
-

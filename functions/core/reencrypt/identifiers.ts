@@ -20,7 +20,8 @@ export function identifierProblem(name: unknown): string | undefined {
   if (!PLAIN_IDENTIFIER.test(name)) {
     return `${JSON.stringify(name)} is not a plain SQL identifier (letters, digits, _ and $, not starting with a digit)`;
   }
-  if (name.startsWith(RESERVED_PREFIX)) return `names starting with ${RESERVED_PREFIX} are reserved for rekey's own result columns`;
+  if (name.startsWith(RESERVED_PREFIX))
+    return `names starting with ${RESERVED_PREFIX} are reserved for rekey's own result columns`;
   return undefined;
 }
 

@@ -21,7 +21,17 @@ export { MODES, isMode } from './modes';
 export type { Mode } from './modes';
 export { valueCryptoFrom, classifyStoredValue, blindIndexerFrom, UNREADABLE_KEY_ID } from './crypto-bridge';
 export type { ValueCryptoOptions } from './crypto-bridge';
-export type { ValueCrypto, ValueClass, StoredValue, BlindIndexer, KeyLifecycle, AuditSink, AuditEvent, FaultHook, FaultSite } from './ports';
+export type {
+  ValueCrypto,
+  ValueClass,
+  StoredValue,
+  BlindIndexer,
+  KeyLifecycle,
+  AuditSink,
+  AuditEvent,
+  FaultHook,
+  FaultSite,
+} from './ports';
 export type { EngineDeps } from './engine-deps';
 
 export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs';
@@ -31,7 +41,12 @@ export type { TablePlan, PlannedRange } from './planner';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batch-executor';
 export type { ExecutorDeps, BatchResult, BatchCounts } from './batch-executor';
 export { startJob, runJob, resumeJob } from './job-runner';
-export { takeOverDeadLeases, describeForeignLease, LIVE_WORKER_PREFIX, LIVENESS_LOCK_NAMESPACE } from './lease-takeover';
+export {
+  takeOverDeadLeases,
+  describeForeignLease,
+  LIVE_WORKER_PREFIX,
+  LIVENESS_LOCK_NAMESPACE,
+} from './lease-takeover';
 export type { RunnerLiveness, LivenessHold, ForeignLease } from './lease-takeover';
 export type { RunOptions, JobOutcome, JobProgress } from './job-runner';
 export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './job-phases';

@@ -27,7 +27,10 @@ export interface JobProgressState {
 }
 
 /** Where a job stands, read-only: the state machine's progress loop. */
-export async function jobProgress(deps: Pick<EngineDeps, 'sql' | 'maxAttempts'>, jobId: string): Promise<JobProgressState> {
+export async function jobProgress(
+  deps: Pick<EngineDeps, 'sql' | 'maxAttempts'>,
+  jobId: string,
+): Promise<JobProgressState> {
   const job = await getJob(deps.sql, jobId);
   const counts = await batchStatusCounts(deps.sql, jobId, deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   return {
@@ -64,7 +67,11 @@ export async function settleBatchPhase(deps: EngineDeps, jobId: string): Promise
     return { job, settled: false, remaining, nextLeaseExpiryMs: counts.nextLeaseExpiryMs };
   }
   if (counts.failed > 0) {
-    job = await markJobFailed(deps, jobId, `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`);
+    job = await markJobFailed(
+      deps,
+      jobId,
+      `${counts.failed} batch(es) failed ${maxAttempts} times; resume the job once the cause is fixed`,
+    );
   } else if (errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows, true)) {
     job = await abortJob(deps, jobId);
   } else {
@@ -94,7 +101,11 @@ export async function abortJob(deps: EngineDeps, jobId: string, reason?: string)
       actor: workerName(deps),
       action: 'job.aborted',
       subject: `job:${jobId}`,
-      details: { reason: 'max-error-rate', rowsFailed: aborted.counters.rowsFailed, maxErrorRate: aborted.maxErrorRate },
+      details: {
+        reason: 'max-error-rate',
+        rowsFailed: aborted.counters.rowsFailed,
+        maxErrorRate: aborted.maxErrorRate,
+      },
     });
     return aborted;
   });
@@ -113,7 +124,12 @@ export async function markJobFailed(deps: EngineDeps, jobId: string, error: stri
   try {
     return await deps.sql.transaction(async (tx) => {
       const failed = await transitionJob(tx, jobId, FAILABLE, 'failed', { error });
-      await deps.audit?.record(tx, { actor: workerName(deps), action: 'job.failed', subject: `job:${jobId}`, details: { error } });
+      await deps.audit?.record(tx, {
+        actor: workerName(deps),
+        action: 'job.failed',
+        subject: `job:${jobId}`,
+        details: { error },
+      });
       return failed;
     });
   } catch (err) {
@@ -141,7 +157,11 @@ export interface VerifyJobResult {
  * `completed_with_errors`; when clean, the job stays `verifying` for
  * finalizeJob. On a finished job it only verifies (a retried task).
  */
-export async function verifyJob(deps: EngineDeps, jobId: string, options: { readonly decrypt?: boolean | undefined } = {}): Promise<VerifyJobResult> {
+export async function verifyJob(
+  deps: EngineDeps,
+  jobId: string,
+  options: { readonly decrypt?: boolean | undefined } = {},
+): Promise<VerifyJobResult> {
   let job = await getJob(deps.sql, jobId);
   if (job.status !== 'verifying' && !isTerminal(job.status)) {
     throw new JobStateError(jobId, job.status, 'verifying', 'only a job whose batches are finished can be verified');
@@ -162,9 +182,14 @@ export async function verifyJob(deps: EngineDeps, jobId: string, options: { read
   if (full) await recordVerifiedKeys(deps.sql, jobId, full.keys, sinceXid);
   const rowsOnOldKeys = report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0);
   // Plaintext sources waiting are this job's business only in encrypt mode (a rewrap does not move them).
-  const clean = report.allOnTarget && report.decryptFailures === 0 && (job.mode !== 'encrypt' || report.plaintextSources === 0) && job.counters.rowsFailed === 0;
+  const clean =
+    report.allOnTarget &&
+    report.decryptFailures === 0 &&
+    (job.mode !== 'encrypt' || report.plaintextSources === 0) &&
+    job.counters.rowsFailed === 0;
   await deps.faults?.('job.verified');
-  if (clean || job.status !== 'verifying') return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean };
+  if (clean || job.status !== 'verifying')
+    return { job, verify: report, rowsOnOldKeys, rowsFailed: job.counters.rowsFailed, clean };
   const retire = await retireEmptyKeys(deps, job, full!);
   const why = reasons(job, report, retire);
   job = await finish(deps, job, 'completed_with_errors', why, retire);
@@ -192,16 +217,25 @@ export async function finalizeJob(deps: EngineDeps, jobId: string, report?: Veri
   }
   // The counts Verify kept with the job (a retired key still decrypts, so values written under it since
   // then lose nothing; `rekey keys destroy` counts again), else counts made now.
-  const counts = (job.verifiedKeys && (await withLateWrites(deps, job, job.verifiedKeys))) ?? (await fullCounts(deps, report, job.targetKeyId));
+  const counts =
+    (job.verifiedKeys && (await withLateWrites(deps, job, job.verifiedKeys))) ??
+    (await fullCounts(deps, report, job.targetKeyId));
   const retire = await retireEmptyKeys(deps, job, counts);
   // Verify found the job's own rows clean: a key kept because other tables or tenants still use it is
   // reported (retire.kept), not an error of this job — a `-t` or tenant job finishes `completed`.
   const why = reasons(job, undefined, undefined);
-  return { job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire), ...(retire ? { retire } : {}) };
+  return {
+    job: await finish(deps, job, why.length === 0 ? 'completed' : 'completed_with_errors', why, retire),
+    ...(retire ? { retire } : {}),
+  };
 }
 
 /** Verify's counts plus the values of rows written since Verify began (late-writes.ts); undefined: count everything again. */
-async function withLateWrites(deps: EngineDeps, job: JobRecord, verified: Readonly<Record<string, number>>): Promise<Pick<VerifyReport, 'keys'> | undefined> {
+async function withLateWrites(
+  deps: EngineDeps,
+  job: JobRecord,
+  verified: Readonly<Record<string, number>>,
+): Promise<Pick<VerifyReport, 'keys'> | undefined> {
   if (job.verifiedSinceXid === null) return { keys: verified };
   const late = await valuesWrittenSince(deps, (await coverage(deps.sql, deps.registry)).registry, job.verifiedSinceXid);
   if (!late) return undefined;
@@ -210,7 +244,11 @@ async function withLateWrites(deps: EngineDeps, job: JobRecord, verified: Readon
   return { keys };
 }
 
-async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, counts: Pick<VerifyReport, 'keys'>): Promise<RetireResult | undefined> {
+async function retireEmptyKeys(
+  deps: EngineDeps,
+  job: JobRecord,
+  counts: Pick<VerifyReport, 'keys'>,
+): Promise<RetireResult | undefined> {
   if (!deps.catalog) return undefined;
   return retireVerifiedKeys({ catalog: deps.catalog }, counts, job.requestedBy, { job: job.id });
 }
@@ -221,29 +259,48 @@ async function retireEmptyKeys(deps: EngineDeps, job: JobRecord, counts: Pick<Ve
  * table it no longer lists still uses). `report` is reused when it already
  * covers them all, unscoped.
  */
-async function fullCounts(deps: EngineDeps, report: VerifyReport | undefined, targetKeyId = report?.targetKeyId ?? ''): Promise<Pick<VerifyReport, 'keys'>> {
+async function fullCounts(
+  deps: EngineDeps,
+  report: VerifyReport | undefined,
+  targetKeyId = report?.targetKeyId ?? '',
+): Promise<Pick<VerifyReport, 'keys'>> {
   const tables = await coverage(deps.sql, deps.registry);
   const everyTable = tables.registry.tables.map(tableKey);
-  if (report !== undefined && report.scope.kind === 'all' && everyTable.every((t) => report.tables.some((v) => v.table === t))) return report;
+  if (
+    report !== undefined &&
+    report.scope.kind === 'all' &&
+    everyTable.every((t) => report.tables.some((v) => v.table === t))
+  )
+    return report;
   return verify({ ...deps, registry: tables.registry }, { targetKeyId, pageSize: deps.pageSize });
 }
 
 function reasons(job: JobRecord, report: VerifyReport | undefined, retire: RetireResult | undefined): string[] {
   const why: string[] = [];
   if (report && !report.allOnTarget) {
-    why.push(`${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}${job.fernetTargetKeyId ? ` / ${job.fernetTargetKeyId}` : ''}`);
+    why.push(
+      `${report.tables.reduce((a, t) => a + t.rowsNotOnTarget, 0)} row(s) not on ${job.targetKeyId}${job.fernetTargetKeyId ? ` / ${job.fernetTargetKeyId}` : ''}`,
+    );
   }
-  if (report && job.mode === 'encrypt' && report.plaintextSources > 0) why.push(`${report.plaintextSources} row(s) still hold a plaintext source`);
+  if (report && job.mode === 'encrypt' && report.plaintextSources > 0)
+    why.push(`${report.plaintextSources} row(s) still hold a plaintext source`);
   if (report && report.decryptFailures > 0) why.push(`${report.decryptFailures} value(s) failed to decrypt`);
   if (job.counters.rowsFailed > 0) why.push(`${job.counters.rowsFailed} row(s) failed (see rekey_row_errors)`);
   for (const k of retire?.kept ?? []) {
     // A key kept only because live readers still encrypt with it is not this job's failure: it is retired later.
-    if (k.values > 0 && job.sourceKeyIds.includes(k.keyId)) why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
+    if (k.values > 0 && job.sourceKeyIds.includes(k.keyId))
+      why.push(`key ${k.keyId} still holds ${k.values} value(s) and was not retired`);
   }
   return why;
 }
 
-async function finish(deps: EngineDeps, job: JobRecord, status: 'completed' | 'completed_with_errors', why: readonly string[], retire?: RetireResult): Promise<JobRecord> {
+async function finish(
+  deps: EngineDeps,
+  job: JobRecord,
+  status: 'completed' | 'completed_with_errors',
+  why: readonly string[],
+  retire?: RetireResult,
+): Promise<JobRecord> {
   try {
     return await finishOnce(deps, job, status, why, retire);
   } catch (err) {
@@ -255,7 +312,13 @@ async function finish(deps: EngineDeps, job: JobRecord, status: 'completed' | 'c
   }
 }
 
-async function finishOnce(deps: EngineDeps, job: JobRecord, status: 'completed' | 'completed_with_errors', why: readonly string[], retire?: RetireResult): Promise<JobRecord> {
+async function finishOnce(
+  deps: EngineDeps,
+  job: JobRecord,
+  status: 'completed' | 'completed_with_errors',
+  why: readonly string[],
+  retire?: RetireResult,
+): Promise<JobRecord> {
   return deps.sql.transaction(async (tx) => {
     const done = await transitionJob(tx, job.id, ['verifying'], status, {
       finished: true,

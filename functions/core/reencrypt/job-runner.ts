@@ -1,10 +1,23 @@
-import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch, workerName, type BatchResult } from './batch-executor';
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  executeClaimedBatch,
+  workerName,
+  type BatchResult,
+} from './batch-executor';
 import type { EngineDeps } from './engine-deps';
 import { isRetryable } from '../errors';
 import { BatchLeaseLostError, InjectedFaultError } from './errors';
 import { isTerminal } from './job-status';
 import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
-import { claimNextBatch, getJob, resetFailedBatches, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
+import {
+  claimNextBatch,
+  getJob,
+  resetFailedBatches,
+  transitionJob,
+  type JobRecord,
+  type TablePlanSummary,
+} from './job-store';
 import { createJob, planJob, type JobRequest } from './jobs';
 import { takeOverDeadLeases, type ForeignLease } from './lease-takeover';
 import type { RetireResult } from './retire';
@@ -99,7 +112,11 @@ async function runJobAs(deps: EngineDeps, jobId: string, options: RunOptions): P
   let job = await getJob(deps.sql, jobId);
   let plan: readonly TablePlanSummary[] | undefined;
 
-  if (job.status === 'pending' || job.status === 'planning' || (job.status === 'failed' && job.counters.batchesTotal === 0)) {
+  if (
+    job.status === 'pending' ||
+    job.status === 'planning' ||
+    (job.status === 'failed' && job.counters.batchesTotal === 0)
+  ) {
     const planned = await planJob(deps, jobId);
     job = planned.job;
     plan = planned.summary;
@@ -114,20 +131,40 @@ async function runJobAs(deps: EngineDeps, jobId: string, options: RunOptions): P
   if (job.status === 'running') {
     const ran = await runBatches(deps, job, options);
     job = ran.job;
-    if (ran.interrupted || job.status !== 'verifying') return { job, ...(plan ? { plan } : {}), interrupted: ran.interrupted };
+    if (ran.interrupted || job.status !== 'verifying')
+      return { job, ...(plan ? { plan } : {}), interrupted: ran.interrupted };
     await deps.faults?.('job.verifying');
   }
   const verified = await verifyJob(deps, jobId, { decrypt: options.verifyDecrypt });
   if (!verified.clean || verified.job.status !== 'verifying' || options.retire === false) {
     // Not clean: verifyJob has finished the job. Retire off: complete without touching the catalog.
-    const job = verified.job.status === 'verifying' ? (await finalizeJob({ ...deps, catalog: undefined }, jobId, verified.verify)).job : verified.job;
-    return { job, verify: verified.verify, ...(verified.retire ? { retire: verified.retire } : {}), ...(plan ? { plan } : {}), interrupted: false };
+    const job =
+      verified.job.status === 'verifying'
+        ? (await finalizeJob({ ...deps, catalog: undefined }, jobId, verified.verify)).job
+        : verified.job;
+    return {
+      job,
+      verify: verified.verify,
+      ...(verified.retire ? { retire: verified.retire } : {}),
+      ...(plan ? { plan } : {}),
+      interrupted: false,
+    };
   }
   const finalized = await finalizeJob(deps, jobId, verified.verify);
-  return { job: finalized.job, verify: verified.verify, ...(finalized.retire ? { retire: finalized.retire } : {}), ...(plan ? { plan } : {}), interrupted: false };
+  return {
+    job: finalized.job,
+    verify: verified.verify,
+    ...(finalized.retire ? { retire: finalized.retire } : {}),
+    ...(plan ? { plan } : {}),
+    interrupted: false,
+  };
 }
 
-async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions): Promise<{ job: JobRecord; interrupted: boolean }> {
+async function runBatches(
+  deps: EngineDeps,
+  job: JobRecord,
+  options: RunOptions,
+): Promise<{ job: JobRecord; interrupted: boolean }> {
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
@@ -157,7 +194,10 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
 
   const loop = async (): Promise<void> => {
     while (!stop && !options.signal?.aborted) {
-      const claimed = await claimWithRetry(() => claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts), options.signal);
+      const claimed = await claimWithRetry(
+        () => claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts),
+        options.signal,
+      );
       if (!claimed) return;
       try {
         const result = await executeClaimedBatch(deps, claimed);
@@ -198,10 +238,14 @@ async function runBatches(deps: EngineDeps, job: JobRecord, options: RunOptions)
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 

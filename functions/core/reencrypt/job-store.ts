@@ -119,7 +119,8 @@ export function isJobId(value: string): boolean {
 type Row = Record<string, unknown>;
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-const date = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+const date = (v: unknown): Date | null =>
+  v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v));
 
 export function jobFromRow(r: Row): JobRecord {
   return {
@@ -253,7 +254,13 @@ export interface JobPatch {
  * Moves a job from one of `from` to `to`. Throws JobStateError naming the
  * actual status when the job is not in one of `from` (someone else moved it).
  */
-export async function transitionJob(sql: Sql, jobId: string, from: readonly JobStatus[], to: JobStatus, patch: JobPatch = {}): Promise<JobRecord> {
+export async function transitionJob(
+  sql: Sql,
+  jobId: string,
+  from: readonly JobStatus[],
+  to: JobStatus,
+  patch: JobPatch = {},
+): Promise<JobRecord> {
   const { rows } = await sql.query<Row>(
     `UPDATE rekey_jobs SET status = $3,
         error = CASE WHEN $4::boolean THEN $5 ELSE error END,
@@ -307,10 +314,22 @@ export async function insertBatches(
       `INSERT INTO rekey_job_batches (job_id, table_name, seq, pass, lo, hi, id_type, rows_planned)
        SELECT $1::uuid, $2, $3::int + o - 1, $4, lo, hi, $5, n
          FROM unnest($6::text[], $7::text[], $8::int[]) WITH ORDINALITY AS r(lo, hi, n, o)`,
-      [jobId, table, seqStart + i, pass, idType, part.map((r) => r.lo), part.map((r) => r.hi), part.map((r) => String(r.rows))],
+      [
+        jobId,
+        table,
+        seqStart + i,
+        pass,
+        idType,
+        part.map((r) => r.lo),
+        part.map((r) => r.hi),
+        part.map((r) => String(r.rows)),
+      ],
     );
   }
-  await sql.query('UPDATE rekey_jobs SET batches_total = batches_total + $2 WHERE id = $1::uuid', [jobId, ranges.length]);
+  await sql.query('UPDATE rekey_jobs SET batches_total = batches_total + $2 WHERE id = $1::uuid', [
+    jobId,
+    ranges.length,
+  ]);
 }
 
 /** A batch may be claimed when pending, failed with attempts left (`$maxParam`), or running under an expired lease. */
@@ -528,14 +547,24 @@ export async function countBatchesToEnqueue(sql: Sql, jobId: string): Promise<nu
 /** Where verified_keys keeps the since-xid: never a key id (key ids have no underscore). */
 const SINCE_XID_FIELD = '__rekey_since_xid';
 
-function verifiedFromColumn(stored: Record<string, number | string> | null): Pick<JobRecord, 'verifiedKeys' | 'verifiedSinceXid'> {
+function verifiedFromColumn(
+  stored: Record<string, number | string> | null,
+): Pick<JobRecord, 'verifiedKeys' | 'verifiedSinceXid'> {
   if (!stored) return { verifiedKeys: null, verifiedSinceXid: null };
   const { [SINCE_XID_FIELD]: since, ...keys } = stored;
   return { verifiedKeys: keys as Record<string, number>, verifiedSinceXid: since === undefined ? null : String(since) };
 }
 
 /** Keeps the counts a job's Verify made over every known table (ids and counts only), and when it began (late-writes.ts). */
-export async function recordVerifiedKeys(sql: Sql, jobId: string, keys: Readonly<Record<string, number>>, sinceXid?: string): Promise<void> {
+export async function recordVerifiedKeys(
+  sql: Sql,
+  jobId: string,
+  keys: Readonly<Record<string, number>>,
+  sinceXid?: string,
+): Promise<void> {
   const stored = sinceXid === undefined ? keys : { ...keys, [SINCE_XID_FIELD]: sinceXid };
-  await sql.query('UPDATE rekey_jobs SET verified_keys = $2::jsonb WHERE id = $1::uuid', [jobId, JSON.stringify(stored)]);
+  await sql.query('UPDATE rekey_jobs SET verified_keys = $2::jsonb WHERE id = $1::uuid', [
+    jobId,
+    JSON.stringify(stored),
+  ]);
 }

@@ -1,7 +1,15 @@
 import type { EngineDeps } from './engine-deps';
 import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
 import { JobOptionsError, RegistryError, type RegistryProblem } from './errors';
-import { deleteBatches, getJob, insertBatches, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from './job-store';
+import {
+  deleteBatches,
+  getJob,
+  insertBatches,
+  insertJob,
+  transitionJob,
+  type JobRecord,
+  type TablePlanSummary,
+} from './job-store';
 import { columnSets, isMode, MODES, type Mode } from './modes';
 import { formatDryRun, planTable, type TablePlan } from './planner';
 import { selectTables, tableKey, type RegistryTable } from './registry';
@@ -71,11 +79,15 @@ export interface JobRequest {
 /** Validates a request; every problem at once. */
 export function validateJobRequest(request: JobRequest): string[] {
   const problems: string[] = [];
-  if (!isMode(request.mode)) problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
-  if (typeof request.targetKeyId !== 'string' || request.targetKeyId.length === 0) problems.push('targetKeyId: required');
+  if (!isMode(request.mode))
+    problems.push(`mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
+  if (typeof request.targetKeyId !== 'string' || request.targetKeyId.length === 0)
+    problems.push('targetKeyId: required');
   else if (isFernetKeyId(request.targetKeyId)) {
     // A Fernet key never encrypts an envelope; the Fernet tables' target is the active Fernet key (fernetTargetKeyId).
-    problems.push(`targetKeyId: ${request.targetKeyId} is a Fernet key; name a KEK (Fernet tables go to ENCRYPTION_KEY's key, the catalog's active Fernet key)`);
+    problems.push(
+      `targetKeyId: ${request.targetKeyId} is a Fernet key; name a KEK (Fernet tables go to ENCRYPTION_KEY's key, the catalog's active Fernet key)`,
+    );
   }
   const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
@@ -86,8 +98,10 @@ export function validateJobRequest(request: JobRequest): string[] {
     problems.push(`maxErrorRate: must be a number from 0 to 1 (0.01 = 1 %), got ${String(request.maxErrorRate)}`);
   }
   const minRows = request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS;
-  if (!Number.isInteger(minRows) || minRows < 0) problems.push(`abortMinRows: must be a non-negative integer, got ${String(request.abortMinRows)}`);
-  if (typeof request.requestedBy !== 'string' || request.requestedBy.length === 0) problems.push('requestedBy: required');
+  if (!Number.isInteger(minRows) || minRows < 0)
+    problems.push(`abortMinRows: must be a non-negative integer, got ${String(request.abortMinRows)}`);
+  if (typeof request.requestedBy !== 'string' || request.requestedBy.length === 0)
+    problems.push('requestedBy: required');
   return problems;
 }
 
@@ -95,7 +109,10 @@ export function validateJobRequest(request: JobRequest): string[] {
  * Records a new job (status `pending`), or returns the job already created
  * for `executionId`. Throws JobOptionsError / RegistryError on bad input.
  */
-export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'audit'>, request: JobRequest): Promise<JobRecord> {
+export async function createJob(
+  deps: Pick<EngineDeps, 'sql' | 'registry' | 'audit'>,
+  request: JobRequest,
+): Promise<JobRecord> {
   const problems = validateJobRequest(request);
   if (problems.length > 0) throw new JobOptionsError(`invalid job request:\n  ${problems.join('\n  ')}`);
   const tenant = request.tenant ?? null;
@@ -104,26 +121,50 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
   if (tenant !== null) {
     const untenanted = selected.filter((t) => t.tenantColumn === undefined).map(tableKey);
     if (request.tables?.length && untenanted.length > 0) {
-      throw new JobOptionsError(`invalid job request:\n  tables: ${untenanted.join(', ')} ha${untenanted.length === 1 ? 's' : 've'} no tenantColumn, so a job for tenant ${JSON.stringify(tenant)} cannot tell its rows`);
+      throw new JobOptionsError(
+        `invalid job request:\n  tables: ${untenanted.join(', ')} ha${untenanted.length === 1 ? 's' : 've'} no tenantColumn, so a job for tenant ${JSON.stringify(tenant)} cannot tell its rows`,
+      );
     }
-    if (tables.length === 0) throw new JobOptionsError(`invalid job request:\n  tenant: no registered table has a tenantColumn, so no row belongs to tenant ${JSON.stringify(tenant)}`);
+    if (tables.length === 0)
+      throw new JobOptionsError(
+        `invalid job request:\n  tenant: no registered table has a tenantColumn, so no row belongs to tenant ${JSON.stringify(tenant)}`,
+      );
   }
   return deps.sql.transaction(async (tx) => {
     // A target the catalog does not hold as active would fail on every row of the real run, after a dry run said all was well.
-    const target = await tx.query<{ status: string; tenant: string | null }>('SELECT status, tenant FROM rekey_keys WHERE id = $1', [request.targetKeyId]);
+    const target = await tx.query<{ status: string; tenant: string | null }>(
+      'SELECT status, tenant FROM rekey_keys WHERE id = $1',
+      [request.targetKeyId],
+    );
     const targetKey = target.rows[0];
     // A dry run may preview the key about to be deployed (not yet registered,
     // or pending): it only counts, and registering it would already change
     // what every application encrypts with.
-    const previewable = request.dryRun === true && request.previewTarget === true && (!targetKey || targetKey.status === 'pending');
-    if (!targetKey && !previewable) throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`);
+    const previewable =
+      request.dryRun === true && request.previewTarget === true && (!targetKey || targetKey.status === 'pending');
+    if (!targetKey && !previewable)
+      throw new JobOptionsError(
+        `invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`,
+      );
     if (targetKey && targetKey.status !== 'active' && !previewable) {
-      throw new JobOptionsError(`invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`);
+      throw new JobOptionsError(
+        `invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`,
+      );
     }
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
-    const owners = await tx.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`);
-    const scope = scopeFor(tenant, owners.rows.map((r) => r.tenant));
-    const fernetTarget = await resolveFernetTarget(tx, selected.filter((t) => tables.includes(tableKey(t))), request.mode, request);
+    const owners = await tx.query<{ tenant: string }>(
+      `SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`,
+    );
+    const scope = scopeFor(
+      tenant,
+      owners.rows.map((r) => r.tenant),
+    );
+    const fernetTarget = await resolveFernetTarget(
+      tx,
+      selected.filter((t) => tables.includes(tableKey(t))),
+      request.mode,
+      request,
+    );
     // Remembered for every later retire or destroy, whatever config those run with.
     await rememberTables(tx, deps.registry.tables);
     const { job, created } = await insertJob(tx, {
@@ -136,14 +177,26 @@ export async function createJob(deps: Pick<EngineDeps, 'sql' | 'registry' | 'aud
       abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
       requestedBy: request.requestedBy,
       executionId: request.executionId,
-      options: { ...(request.options ?? {}), ...scopeToOptions(scope), ...(fernetTarget ? { [OPTION_FERNET_TARGET]: fernetTarget } : {}) },
+      options: {
+        ...(request.options ?? {}),
+        ...scopeToOptions(scope),
+        ...(fernetTarget ? { [OPTION_FERNET_TARGET]: fernetTarget } : {}),
+      },
     });
     if (created) {
       await deps.audit?.record(tx, {
         actor: request.requestedBy,
         action: 'job.created',
         subject: `job:${job.id}`,
-        details: { mode: job.mode, targetKeyId: job.targetKeyId, ...(fernetTarget ? { fernetTargetKeyId: fernetTarget } : {}), tables: job.tables, dryRun: job.dryRun, batchSize: job.batchSize, rows: describeScope(job.scope) },
+        details: {
+          mode: job.mode,
+          targetKeyId: job.targetKeyId,
+          ...(fernetTarget ? { fernetTargetKeyId: fernetTarget } : {}),
+          tables: job.tables,
+          dryRun: job.dryRun,
+          batchSize: job.batchSize,
+          rows: describeScope(job.scope),
+        },
       });
     }
     return job;
@@ -161,7 +214,12 @@ export interface PlanResult {
 }
 
 export function summarize(plans: readonly TablePlan[]): TablePlanSummary[] {
-  return plans.map((p) => ({ table: p.table, rowsTotal: p.rowsTotal, rowsPending: p.rowsPending, batches: p.ranges.length }));
+  return plans.map((p) => ({
+    table: p.table,
+    rowsTotal: p.rowsTotal,
+    rowsPending: p.rowsPending,
+    batches: p.ranges.length,
+  }));
 }
 
 /**
@@ -193,7 +251,10 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     const indexColumns = Object.values(columnSets(table, job.mode).blindIndex);
     if ((job.mode === 'encrypt' || job.mode === 'migrate') && indexColumns.length > 0 && !deps.blindIndex) {
       // Found now, not as an error on every row of the real run (a dry run would have said all is well).
-      problems.push({ path: `${key}.blindIndex`, message: `${indexColumns.join(', ')} need a blind index key: set BLIND_INDEX_KEY=bidx-v1:<base64 of 32 bytes>` });
+      problems.push({
+        path: `${key}.blindIndex`,
+        message: `${indexColumns.join(', ')} need a blind index key: set BLIND_INDEX_KEY=bidx-v1:<base64 of 32 bytes>`,
+      });
     }
     try {
       described.push({ table, shape: await describeTable(deps.sql, table) });
@@ -209,7 +270,17 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
   }
   const plans: TablePlan[] = [];
   for (const { table, shape } of described) {
-    plans.push(await planTable(deps, table, shape, job.mode, targetKeyFor(table, job.mode, { keyId: job.targetKeyId, fernetKeyId: job.fernetTargetKeyId }), job.batchSize, job.scope));
+    plans.push(
+      await planTable(
+        deps,
+        table,
+        shape,
+        job.mode,
+        targetKeyFor(table, job.mode, { keyId: job.targetKeyId, fernetKeyId: job.fernetTargetKeyId }),
+        job.batchSize,
+        job.scope,
+      ),
+    );
     await deps.faults?.('plan.table');
   }
   const summary = summarize(plans);
@@ -218,8 +289,18 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
 
   if (job.dryRun) {
     job = await deps.sql.transaction(async (tx) => {
-      const done = await transitionJob(tx, jobId, ['planning'], 'completed', { plan: summary, rowsTotal, sourceKeyIds, finished: true });
-      await deps.audit?.record(tx, { actor: job.requestedBy, action: 'job.dry_run', subject: `job:${jobId}`, details: { tables: summary } });
+      const done = await transitionJob(tx, jobId, ['planning'], 'completed', {
+        plan: summary,
+        rowsTotal,
+        sourceKeyIds,
+        finished: true,
+      });
+      await deps.audit?.record(tx, {
+        actor: job.requestedBy,
+        action: 'job.dry_run',
+        subject: `job:${jobId}`,
+        details: { tables: summary },
+      });
       return done;
     });
     return { job, summary, report: formatDryRun(job.mode, plans), planned: true };

@@ -33,14 +33,18 @@ export interface Coverage {
 /** The tables whose values a retire or destroy must count: the current registry plus the remembered ones. */
 export async function coverage(sql: Sql, registry: Registry): Promise<Coverage> {
   const current = new Set(registry.tables.map(tableKey));
-  const { rows } = await sql.query<{ table_key: string; config: unknown }>('SELECT table_key, config FROM rekey_known_tables ORDER BY table_key');
+  const { rows } = await sql.query<{ table_key: string; config: unknown }>(
+    'SELECT table_key, config FROM rekey_known_tables ORDER BY table_key',
+  );
   const extra: RegistryTable[] = [];
   const gone: string[] = [];
   for (const row of rows) {
     if (current.has(row.table_key)) continue;
     const table = asTable(row.config);
     if (!table) continue; // not written by this rekey: nothing it could count
-    const exists = await sql.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [qualifiedName(table)]);
+    const exists = await sql.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+      qualifiedName(table),
+    ]);
     if (exists.rows[0]?.present) extra.push(table);
     else gone.push(row.table_key);
   }

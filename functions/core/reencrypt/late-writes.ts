@@ -46,7 +46,8 @@ export async function valuesWrittenSince(
     for (const row of rows) {
       for (const column of table.columns) {
         const cls = deps.crypto.classify(row[column] ?? null);
-        if ((cls.kind === 'envelope' || cls.kind === 'json-key-id') && cls.keyId) keys[cls.keyId] = (keys[cls.keyId] ?? 0) + 1;
+        if ((cls.kind === 'envelope' || cls.kind === 'json-key-id') && cls.keyId)
+          keys[cls.keyId] = (keys[cls.keyId] ?? 0) + 1;
       }
     }
   }

@@ -65,7 +65,12 @@ export interface ForeignLease {
  */
 export async function takeOverDeadLeases(sql: Sql, jobId: string, self: string): Promise<ForeignLease[]> {
   return sql.transaction(async (tx) => {
-    const { rows } = await tx.query<{ worker: string; batches: string | number; lease_until: Date | string; free: boolean | null }>(
+    const { rows } = await tx.query<{
+      worker: string;
+      batches: string | number;
+      lease_until: Date | string;
+      free: boolean | null;
+    }>(
       `SELECT worker, count(*) AS batches, max(lease_until) AS lease_until,
               CASE WHEN starts_with(worker, $3) THEN pg_try_advisory_xact_lock($4, hashtext(worker)) END AS free
          FROM rekey_job_batches

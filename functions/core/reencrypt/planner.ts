@@ -59,7 +59,8 @@ export class RangeCutter {
   private count = 0;
 
   constructor(private readonly batchSize: number) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   }
 
   /** One more pending row, ids strictly increasing. */
@@ -87,7 +88,11 @@ export class RangeCutter {
 }
 
 /** Ranges from the boundaries of the window query and the number of pending rows. */
-export function rangesFromBoundaries(boundaries: readonly string[], pending: number, batchSize: number): PlannedRange[] {
+export function rangesFromBoundaries(
+  boundaries: readonly string[],
+  pending: number,
+  batchSize: number,
+): PlannedRange[] {
   const cutter = new RangeCutter(batchSize);
   for (const b of boundaries) cutter.boundary(b);
   return cutter.finish(pending - boundaries.length * batchSize);
@@ -115,7 +120,14 @@ export async function planTable(
       .sort();
     await deps.faults?.('plan.counted');
     const boundaries = rowsPending >= batchSize ? await batchBoundaries(deps, stmts, targetKeyId, batchSize) : [];
-    return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize), sourceKeyIds };
+    return {
+      table: key,
+      idType: shape.idType,
+      rowsTotal,
+      rowsPending,
+      ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize),
+      sourceKeyIds,
+    };
   }
 
   // No key id column: walk the table in keyset pages and classify each value from its header.
@@ -137,7 +149,9 @@ export async function planTable(
   for (;;) {
     const after: string | null = last;
     const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
-      after === null ? deps.sql.query(stmts.selectPage(false).text, [limit]) : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
+      after === null
+        ? deps.sql.query(stmts.selectPage(false).text, [limit])
+        : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
     );
     seen.clear();
     for (const r of page.rows) {
@@ -150,7 +164,12 @@ export async function planTable(
         for (const c of table.columns) {
           const cls = classify(row.values[c] ?? null);
           // Envelope and JSON key ids, Fernet tokens by their key's id: the keys this job moves values off.
-          if ((cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') && cls.keyId && cls.keyId !== targetKeyId) sources.add(cls.keyId);
+          if (
+            (cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') &&
+            cls.keyId &&
+            cls.keyId !== targetKeyId
+          )
+            sources.add(cls.keyId);
         }
       }
     }
@@ -158,7 +177,14 @@ export async function planTable(
     if (page.rows.length < page.limit) break;
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
   }
-  return { table: key, idType: shape.idType, rowsTotal, rowsPending, ranges: cutter.finish(), sourceKeyIds: [...sources].sort() };
+  return {
+    table: key,
+    idType: shape.idType,
+    rowsTotal,
+    rowsPending,
+    ranges: cutter.finish(),
+    sourceKeyIds: [...sources].sort(),
+  };
 }
 
 /** Rows per counting slice under a transport's limits: well inside the Data API's 45 s on an indexed scan. */
@@ -185,7 +211,8 @@ async function countByKeyId(deps: PlannerDeps, stmts: TableStatements, targetKey
   for (;;) {
     type SliceRow = KeyIdCount & { slice_rows: string; last_id: string | null };
     const params: (string | number)[] = after === null ? [targetKeyId, sliceRows] : [targetKeyId, sliceRows, after];
-    const rows: SliceRow[] = (await deps.sql.query<SliceRow>(stmts.countByKeyIdSlice(after !== null).text, params)).rows;
+    const rows: SliceRow[] = (await deps.sql.query<SliceRow>(stmts.countByKeyIdSlice(after !== null).text, params))
+      .rows;
     for (const r of rows) {
       const sums = byKey.get(r.key_id) ?? { total: 0, pending: 0 };
       byKey.set(r.key_id, { total: sums.total + Number(r.total), pending: sums.pending + Number(r.pending) });
@@ -207,7 +234,12 @@ async function countByKeyId(deps: PlannerDeps, stmts: TableStatements, targetKey
  * at most the counting slice's rows, so no statement nears the timeout
  * whatever the batch size.
  */
-async function batchBoundaries(deps: PlannerDeps, stmts: TableStatements, targetKeyId: string, batchSize: number): Promise<string[]> {
+async function batchBoundaries(
+  deps: PlannerDeps,
+  stmts: TableStatements,
+  targetKeyId: string,
+  batchSize: number,
+): Promise<string[]> {
   const requested = deps.pageSize ?? DEFAULT_PAGE_SIZE;
   const scanBound = Math.max(1, Math.floor((deps.countSliceRows ?? COUNT_SLICE_ROWS) / batchSize));
   const pages = new PageSizer(deps.sql.limits, deps.sql.limits ? Math.min(requested, scanBound) : requested);
@@ -237,7 +269,10 @@ export function modeVerb(mode: Mode): string {
  * The dry-run report, in the words of the runbook's tool: one line per table
  * and one for the total.
  */
-export function formatDryRun(mode: Mode, plans: readonly Pick<TablePlan, 'table' | 'rowsTotal' | 'rowsPending'>[]): string[] {
+export function formatDryRun(
+  mode: Mode,
+  plans: readonly Pick<TablePlan, 'table' | 'rowsTotal' | 'rowsPending'>[],
+): string[] {
   const verb = modeVerb(mode);
   const lines = plans.map((p) => `DRY RUN: ${p.table}: Would ${verb} ${p.rowsPending} of ${p.rowsTotal} records`);
   const pending = sum(plans.map((p) => p.rowsPending));

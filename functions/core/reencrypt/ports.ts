@@ -36,7 +36,12 @@ export interface ValueCrypto {
   /** The plaintext of an envelope (verify --decrypt, blind index recomputation). */
   decrypt(value: StoredValue, context: EncryptionContext): Promise<Buffer>;
   /** A new envelope of `plaintext` under `targetKeyId`, as text or binary for the column it goes to. */
-  encrypt(plaintext: Buffer, context: EncryptionContext, targetKeyId: string, form: 'text' | 'binary'): Promise<StoredValue>;
+  encrypt(
+    plaintext: Buffer,
+    context: EncryptionContext,
+    targetKeyId: string,
+    form: 'text' | 'binary',
+  ): Promise<StoredValue>;
   /** The plaintext of a legacy value (Fernet token, JSON key_id envelope). */
   decryptLegacy(value: StoredValue, kind: LegacyKind): Promise<Buffer>;
   /**
@@ -47,12 +52,21 @@ export interface ValueCrypto {
    * MultiFernet.rotate does. Text; the caller stores its UTF-8 bytes in a
    * bytea column. Optional so test fakes without legacy formats stay small.
    */
-  encryptLegacy?(plaintext: Buffer, kind: LegacyKind, targetKeyId: string, options?: { readonly timestamp?: number | undefined }): Promise<string>;
+  encryptLegacy?(
+    plaintext: Buffer,
+    kind: LegacyKind,
+    targetKeyId: string,
+    options?: { readonly timestamp?: number | undefined },
+  ): Promise<string>;
 }
 
 /** Blind index (HMAC) of a plaintext, for equality lookups; the same form (text/binary) as its column. */
 export interface BlindIndexer {
-  index(plaintext: Buffer, where: { readonly table: string; readonly column: string }, form: 'text' | 'binary'): StoredValue | Promise<StoredValue>;
+  index(
+    plaintext: Buffer,
+    where: { readonly table: string; readonly column: string },
+    form: 'text' | 'binary',
+  ): StoredValue | Promise<StoredValue>;
   /** True when a stored index was made with the current blind index key (nothing to recompute). */
   isCurrent?(stored: StoredValue): boolean;
 }
@@ -65,7 +79,12 @@ export interface KeyLifecycle {
   /** Every key of the catalog (all tenants). */
   list(): Promise<readonly KeyState[]>;
   /** Moves a key along its lifecycle (rotating → retired, ...); throws on an invalid transition. */
-  transition(keyId: string, to: KeyStatus, actor: string, details?: Readonly<Record<string, unknown>>): Promise<unknown>;
+  transition(
+    keyId: string,
+    to: KeyStatus,
+    actor: string,
+    details?: Readonly<Record<string, unknown>>,
+  ): Promise<unknown>;
   /** Makes `keyId` the active key of its scope; the previously active key becomes `rotating`. */
   activate(keyId: string, actor: string): Promise<unknown>;
 }

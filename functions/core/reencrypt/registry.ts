@@ -165,7 +165,10 @@ function validate(value: unknown, problems: RegistryProblem[]): Registry | undef
     const key = tableKey(table);
     const first = seen.get(key);
     if (first !== undefined) {
-      problems.push({ path: `tables[${i}].name`, message: `duplicate table ${JSON.stringify(key)} (also tables[${first}])` });
+      problems.push({
+        path: `tables[${i}].name`,
+        message: `duplicate table ${JSON.stringify(key)} (also tables[${first}])`,
+      });
     } else {
       seen.set(key, i);
     }
@@ -193,9 +196,13 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
   const columnsValue = value['columns'];
   const hasEncrypt = value['encrypt'] !== undefined;
   if (columnsValue === undefined) {
-    if (!hasEncrypt) problems.push({ path: `${at}.columns`, message: 'required (the encrypted columns of this table)' });
+    if (!hasEncrypt)
+      problems.push({ path: `${at}.columns`, message: 'required (the encrypted columns of this table)' });
   } else if (!Array.isArray(columnsValue)) {
-    problems.push({ path: `${at}.columns`, message: `must be an array of column names, got ${describeType(columnsValue)}` });
+    problems.push({
+      path: `${at}.columns`,
+      message: `must be an array of column names, got ${describeType(columnsValue)}`,
+    });
   } else {
     if (columnsValue.length === 0 && !hasEncrypt) {
       problems.push({ path: `${at}.columns`, message: 'must list at least one encrypted column' });
@@ -214,7 +221,10 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
   const encryptValue = value['encrypt'];
   if (encryptValue !== undefined) {
     if (!isPlainObject(encryptValue)) {
-      problems.push({ path: `${at}.encrypt`, message: `must be an object mapping plaintext column to {target, ...}, got ${describeType(encryptValue)}` });
+      problems.push({
+        path: `${at}.encrypt`,
+        message: `must be an object mapping plaintext column to {target, ...}, got ${describeType(encryptValue)}`,
+      });
     } else if (Object.keys(encryptValue).length === 0) {
       problems.push({ path: `${at}.encrypt`, message: 'must map at least one plaintext column' });
     } else {
@@ -223,7 +233,10 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
         const sourceProblem = identifierProblem(source);
         if (sourceProblem) problems.push({ path, message: `key ${sourceProblem}` });
         if (!isPlainObject(spec)) {
-          problems.push({ path, message: `must be an object {target, blindIndex?, clearSource?}, got ${describeType(spec)}` });
+          problems.push({
+            path,
+            message: `must be an object {target, blindIndex?, clearSource?}, got ${describeType(spec)}`,
+          });
           continue;
         }
         unknownKeys(spec, MAPPING_KEYS, path, problems);
@@ -268,12 +281,18 @@ function validateTable(value: unknown, at: string, problems: RegistryProblem[]):
   let format: ValueFormat | undefined;
   if (formatValue !== undefined) {
     if (!isValueFormat(formatValue)) {
-      problems.push({ path: `${at}.format`, message: `must be one of ${VALUE_FORMATS.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(formatValue)}` });
+      problems.push({
+        path: `${at}.format`,
+        message: `must be one of ${VALUE_FORMATS.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(formatValue)}`,
+      });
     } else format = formatValue;
   }
   if (format === 'fernet' && keyIdColumn) {
     // A Fernet token names no key; a key id column could only hold what rekey guessed, and the planner would trust it.
-    problems.push({ path: `${at}.keyIdColumn`, message: 'a "fernet" table cannot have a key id column: Fernet tokens name no key (rekey tells them by HMAC)' });
+    problems.push({
+      path: `${at}.keyIdColumn`,
+      message: 'a "fernet" table cannot have a key id column: Fernet tokens name no key (rekey tells them by HMAC)',
+    });
   }
 
   crossCheck({ idColumn, keyIdColumn, tenantColumn, columns, blindIndex, encrypt }, at, problems);
@@ -322,7 +341,10 @@ function crossCheck(
   const claimHash = (hash: string, owner: string, path: string): void => {
     const other = hashOwners.get(hash);
     if (other !== undefined) {
-      problems.push({ path, message: `blind index column ${JSON.stringify(hash)} is already the index of ${JSON.stringify(other)}` });
+      problems.push({
+        path,
+        message: `blind index column ${JSON.stringify(hash)} is already the index of ${JSON.stringify(other)}`,
+      });
       return;
     }
     hashOwners.set(hash, owner);
@@ -335,18 +357,29 @@ function crossCheck(
     claim(m.source, 'a plaintext source column', path);
     const other = targets.get(m.target);
     if (other !== undefined) {
-      problems.push({ path: `${path}.target`, message: `${JSON.stringify(m.target)} is already the target of ${JSON.stringify(other)}` });
+      problems.push({
+        path: `${path}.target`,
+        message: `${JSON.stringify(m.target)} is already the target of ${JSON.stringify(other)}`,
+      });
     } else targets.set(m.target, m.source);
     if (m.blindIndex) {
       const declared = t.blindIndex[m.target];
       if (declared !== undefined && declared !== m.blindIndex) {
-        problems.push({ path: `${path}.blindIndex`, message: `conflicts with blindIndex.${m.target} = ${JSON.stringify(declared)}` });
+        problems.push({
+          path: `${path}.blindIndex`,
+          message: `conflicts with blindIndex.${m.target} = ${JSON.stringify(declared)}`,
+        });
       } else if (declared === undefined) claimHash(m.blindIndex, m.target, `${path}.blindIndex`);
     }
   }
 }
 
-function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, at: string, problems: RegistryProblem[]): void {
+function unknownKeys(
+  obj: Record<string, unknown>,
+  allowed: ReadonlySet<string>,
+  at: string,
+  problems: RegistryProblem[],
+): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.has(key)) {
       problems.push({
@@ -357,7 +390,12 @@ function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>,
   }
 }
 
-function requiredIdentifier(obj: Record<string, unknown>, key: string, at: string, problems: RegistryProblem[]): string | undefined {
+function requiredIdentifier(
+  obj: Record<string, unknown>,
+  key: string,
+  at: string,
+  problems: RegistryProblem[],
+): string | undefined {
   const value = obj[key];
   if (value === undefined) {
     problems.push({ path: `${at}.${key}`, message: 'required' });
@@ -371,6 +409,11 @@ function requiredIdentifier(obj: Record<string, unknown>, key: string, at: strin
   return value as string;
 }
 
-function optionalIdentifier(obj: Record<string, unknown>, key: string, at: string, problems: RegistryProblem[]): string | undefined {
+function optionalIdentifier(
+  obj: Record<string, unknown>,
+  key: string,
+  at: string,
+  problems: RegistryProblem[],
+): string | undefined {
   return obj[key] === undefined ? undefined : requiredIdentifier(obj, key, at, problems);
 }

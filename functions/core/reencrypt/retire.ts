@@ -11,7 +11,11 @@ import { valuesNeedingKey, type VerifyReport } from './verify';
 export interface RetireResult {
   readonly retired: readonly string[];
   /** Rotating keys left as they are, with the values still under them (or the live readers that still encrypt with them). */
-  readonly kept: readonly { readonly keyId: string; readonly values: number; readonly lateWriters?: readonly string[] }[];
+  readonly kept: readonly {
+    readonly keyId: string;
+    readonly values: number;
+    readonly lateWriters?: readonly string[];
+  }[];
 }
 
 export async function retireVerifiedKeys(

@@ -26,15 +26,20 @@ export interface RollbackOutcome extends JobOutcome {
 }
 
 /** The active key of the global scope and the key a rollback returns to. */
-export async function rollbackTarget(catalog: KeyLifecycle, toKeyId?: string): Promise<{ fromKeyId: string; toKeyId: string }> {
+export async function rollbackTarget(
+  catalog: KeyLifecycle,
+  toKeyId?: string,
+): Promise<{ fromKeyId: string; toKeyId: string }> {
   // KEKs only: a Fernet table's key is rotated by a plain reencrypt with a new ENCRYPTION_KEY.
   const keys = (await catalog.list()).filter((k) => (k.tenant ?? null) === null && !isFernetKeyId(k.id));
   const active = keys.find((k) => k.status === 'active');
   if (!active) throw new KeyLifecycleError('rollback: the catalog has no active key in the global scope');
   if (toKeyId !== undefined) {
     const target = keys.find((k) => k.id === toKeyId);
-    if (!target) throw new KeyLifecycleError(`rollback: key ${JSON.stringify(toKeyId)} is not in the catalog's global scope`);
-    if (target.status === 'destroyed') throw new KeyLifecycleError(`rollback: key ${toKeyId} is destroyed; nothing can be rolled back to it`);
+    if (!target)
+      throw new KeyLifecycleError(`rollback: key ${JSON.stringify(toKeyId)} is not in the catalog's global scope`);
+    if (target.status === 'destroyed')
+      throw new KeyLifecycleError(`rollback: key ${toKeyId} is destroyed; nothing can be rolled back to it`);
     if (target.id === active.id) throw new KeyLifecycleError(`rollback: key ${toKeyId} is already the active key`);
     return { fromKeyId: active.id, toKeyId };
   }
@@ -49,7 +54,11 @@ export async function rollbackTarget(catalog: KeyLifecycle, toKeyId?: string): P
   return { fromKeyId: active.id, toKeyId: rotating[0]!.id };
 }
 
-export async function rollback(deps: EngineDeps & { readonly catalog: KeyLifecycle }, request: RollbackRequest, options: RunOptions = {}): Promise<RollbackOutcome> {
+export async function rollback(
+  deps: EngineDeps & { readonly catalog: KeyLifecycle },
+  request: RollbackRequest,
+  options: RunOptions = {},
+): Promise<RollbackOutcome> {
   const { fromKeyId, toKeyId } = await rollbackTarget(deps.catalog, request.toKeyId);
   await deps.catalog.activate(toKeyId, request.requestedBy);
   await deps.refreshKeys?.();

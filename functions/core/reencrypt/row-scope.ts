@@ -45,7 +45,8 @@ export function scopeFromOptions(options: Readonly<Record<string, unknown>> | nu
   const excluded = options?.[OPTION_EXCLUDED];
   if (typeof excluded === 'string') {
     const tenants = JSON.parse(excluded) as unknown;
-    if (Array.isArray(tenants) && tenants.every((t) => typeof t === 'string') && tenants.length > 0) return { kind: 'exclude', tenants };
+    if (Array.isArray(tenants) && tenants.every((t) => typeof t === 'string') && tenants.length > 0)
+      return { kind: 'exclude', tenants };
   }
   return ALL_ROWS;
 }
@@ -69,6 +70,7 @@ export function tableInScope(table: Pick<RegistryTable, 'tenantColumn'>, scope: 
 /** For messages and audit: `tenant acme`, `every row except tenants a, b`, `every row`. */
 export function describeScope(scope: RowScope): string {
   if (scope.kind === 'tenant') return `tenant ${JSON.stringify(scope.tenant)}`;
-  if (scope.kind === 'exclude') return `every row except tenants with their own key (${scope.tenants.map((t) => JSON.stringify(t)).join(', ')})`;
+  if (scope.kind === 'exclude')
+    return `every row except tenants with their own key (${scope.tenants.map((t) => JSON.stringify(t)).join(', ')})`;
   return 'every row';
 }

@@ -47,7 +47,8 @@ export class TableStatements {
   /** id (as text), tenant (as text) and every column this mode reads. */
   private selectList(): string {
     const parts = [`${this.id}::text AS ${quoteIdent(ID_ALIAS)}`];
-    if (this.table.tenantColumn) parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
+    if (this.table.tenantColumn)
+      parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
     for (const c of this.sets.read) parts.push(`t.${quoteIdent(c)}`);
     return parts.join(', ');
   }
@@ -62,7 +63,9 @@ export class TableStatements {
   pendingCondition(targetParam: number): string | undefined {
     if (!this.table.keyIdColumn) return undefined;
     const anyValue = this.table.columns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' OR ');
-    const parts = [`(t.${quoteIdent(this.table.keyIdColumn)} IS DISTINCT FROM $${targetParam}::text AND (${anyValue}))`];
+    const parts = [
+      `(t.${quoteIdent(this.table.keyIdColumn)} IS DISTINCT FROM $${targetParam}::text AND (${anyValue}))`,
+    ];
     if (this.mode === 'encrypt') {
       for (const m of this.table.encrypt) {
         const src = `t.${quoteIdent(m.source)} IS NOT NULL`;
@@ -87,11 +90,18 @@ export class TableStatements {
    * `range` after the id `cursor` (none: from the range's start), at most
    * `limit` of them, in id order.
    */
-  selectRangePage(range: KeyRange, cursor: string | null, limit: number): Statement & { readonly params: (target: string) => (string | number | null)[] } {
+  selectRangePage(
+    range: KeyRange,
+    cursor: string | null,
+    limit: number,
+  ): Statement & { readonly params: (target: string) => (string | number | null)[] } {
     return this.rangeQuery(range, { cursor, limit });
   }
 
-  private rangeQuery(range: KeyRange, page: { cursor: string | null; limit: number } | undefined): Statement & { readonly params: (target: string) => (string | number | null)[] } {
+  private rangeQuery(
+    range: KeyRange,
+    page: { cursor: string | null; limit: number } | undefined,
+  ): Statement & { readonly params: (target: string) => (string | number | null)[] } {
     const conds: string[] = [];
     const values: (string | number)[] = [];
     if (range.lo !== null) {
@@ -134,7 +144,8 @@ export class TableStatements {
    */
   selectPage(after: boolean, columns: readonly string[] = this.sets.read): Statement {
     const parts = [`${this.id}::text AS ${quoteIdent(ID_ALIAS)}`];
-    if (this.table.tenantColumn) parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
+    if (this.table.tenantColumn)
+      parts.push(`t.${quoteIdent(this.table.tenantColumn)}::text AS ${quoteIdent(TENANT_ALIAS)}`);
     for (const c of columns) parts.push(`t.${quoteIdent(c)}`);
     return {
       text:
@@ -150,7 +161,8 @@ export class TableStatements {
    */
   countByKeyId(): Statement {
     const pending = this.pendingCondition(1);
-    if (!pending || !this.table.keyIdColumn) throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
+    if (!pending || !this.table.keyIdColumn)
+      throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
     return {
       text:
         `SELECT t.${quoteIdent(this.table.keyIdColumn)} AS key_id, count(*)::text AS total,` +
@@ -166,7 +178,8 @@ export class TableStatements {
    */
   countByKeyIdSlice(after: boolean): Statement {
     const pending = this.pendingCondition(1);
-    if (!pending || !this.table.keyIdColumn) throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
+    if (!pending || !this.table.keyIdColumn)
+      throw new TypeError(`table ${this.table.name} has no key id column: count by scanning`);
     return {
       text:
         `WITH slice AS (SELECT ${this.id} AS id, t.${quoteIdent(this.table.keyIdColumn)} AS key_id, ${pending} AS pending FROM ${this.t} AS t` +
@@ -194,7 +207,10 @@ export class TableStatements {
     const nulls = this.table.columns.map((c) => `(t.${quoteIdent(c)} IS NULL)::int`).join(' + ');
     const waiting = this.table.encrypt.length
       ? this.table.encrypt
-          .map((m) => `(t.${quoteIdent(m.source)} IS NOT NULL${m.clearSource ? '' : ` AND t.${quoteIdent(m.target)} IS NULL`})`)
+          .map(
+            (m) =>
+              `(t.${quoteIdent(m.source)} IS NOT NULL${m.clearSource ? '' : ` AND t.${quoteIdent(m.target)} IS NULL`})`,
+          )
           .join(' OR ')
       : 'false';
     return {

@@ -47,7 +47,8 @@ interface ColumnRow {
  * hierarchical keyrings; KMS blobs are longer). A varchar column shorter than
  * this can hold no envelope at all, so every row would fail: refused up front.
  */
-export const MIN_TEXT_ENVELOPE_CHARS = TEXT_PREFIX_V1.length + Math.ceil(((MIN_ENVELOPE_BYTES - 1 + LOCAL_WRAPPED_KEY_BYTES) * 4) / 3);
+export const MIN_TEXT_ENVELOPE_CHARS =
+  TEXT_PREFIX_V1.length + Math.ceil(((MIN_ENVELOPE_BYTES - 1 + LOCAL_WRAPPED_KEY_BYTES) * 4) / 3);
 
 /** The live columns of a table (empty when the table does not exist). */
 async function liveColumns(sql: Sql, table: RegistryTable): Promise<Map<string, ColumnRow>> {
@@ -67,7 +68,11 @@ async function liveColumns(sql: Sql, table: RegistryTable): Promise<Map<string, 
 }
 
 /** Problems of one table against the live schema, each with its registry path. */
-async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promise<{ problems: RegistryProblem[]; shape?: TableShape }> {
+async function tableProblems(
+  sql: Sql,
+  table: RegistryTable,
+  at: string,
+): Promise<{ problems: RegistryProblem[]; shape?: TableShape }> {
   const problems: RegistryProblem[] = [];
   const columns = await liveColumns(sql, table);
   if (columns.size === 0) {
@@ -82,10 +87,16 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
   else {
     idType = ID_TYPES[id.type_name];
     if (!idType) {
-      problems.push({ path: `${at}.idColumn`, message: `${where(table.idColumn)} is ${id.type_name}; the id column must be smallint, integer, bigint, uuid, text or varchar` });
+      problems.push({
+        path: `${at}.idColumn`,
+        message: `${where(table.idColumn)} is ${id.type_name}; the id column must be smallint, integer, bigint, uuid, text or varchar`,
+      });
     }
     if (!id.unique_alone) {
-      problems.push({ path: `${at}.idColumn`, message: `${where(table.idColumn)} has no unique index of its own; keyset batches need a unique id` });
+      problems.push({
+        path: `${at}.idColumn`,
+        message: `${where(table.idColumn)} has no unique index of its own; keyset batches need a unique id`,
+      });
     }
   }
 
@@ -95,7 +106,11 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
     const live = columns.get(column);
     if (!live) return void problems.push({ path, message: `column ${where(column)} does not exist` });
     const form = VALUE_FORMS[live.type_name];
-    if (!form) return void problems.push({ path, message: `${role} ${where(column)} is ${live.type_name}; it must be text, varchar or bytea` });
+    if (!form)
+      return void problems.push({
+        path,
+        message: `${role} ${where(column)} is ${live.type_name}; it must be text, varchar or bytea`,
+      });
     forms[column] = form;
     if (live.max_chars != null) maxChars[column] = Number(live.max_chars);
   };
@@ -109,19 +124,26 @@ async function tableProblems(sql: Sql, table: RegistryTable, at: string): Promis
       });
     }
   });
-  for (const [col, hash] of Object.entries(table.blindIndex)) valueColumn(hash, `${at}.blindIndex.${col}`, 'blind index column');
+  for (const [col, hash] of Object.entries(table.blindIndex))
+    valueColumn(hash, `${at}.blindIndex.${col}`, 'blind index column');
   for (const m of table.encrypt) valueColumn(m.source, `${at}.encrypt.${m.source}`, 'plaintext source column');
   if (table.keyIdColumn) {
     const live = columns.get(table.keyIdColumn);
-    if (!live) problems.push({ path: `${at}.keyIdColumn`, message: `column ${where(table.keyIdColumn)} does not exist` });
+    if (!live)
+      problems.push({ path: `${at}.keyIdColumn`, message: `column ${where(table.keyIdColumn)} does not exist` });
     else if (!KEY_ID_TYPES.has(live.type_name)) {
-      problems.push({ path: `${at}.keyIdColumn`, message: `${where(table.keyIdColumn)} is ${live.type_name}; the key id column must be text or varchar` });
+      problems.push({
+        path: `${at}.keyIdColumn`,
+        message: `${where(table.keyIdColumn)} is ${live.type_name}; the key id column must be text or varchar`,
+      });
     } else forms[table.keyIdColumn] = 'text';
   }
   if (table.tenantColumn && !columns.has(table.tenantColumn)) {
     problems.push({ path: `${at}.tenantColumn`, message: `column ${where(table.tenantColumn)} does not exist` });
   }
-  return problems.length === 0 && idType ? { problems, shape: { idType, forms, ...(Object.keys(maxChars).length > 0 ? { maxChars } : {}) } } : { problems };
+  return problems.length === 0 && idType
+    ? { problems, shape: { idType, forms, ...(Object.keys(maxChars).length > 0 ? { maxChars } : {}) } }
+    : { problems };
 }
 
 /**

@@ -87,7 +87,9 @@ export function valueDone(cls: ValueClass, targetKeyId: string, format: ValueFor
  */
 export function rowNeedsWork(
   row: RowValues,
-  ctx: Pick<TransformContext, 'table' | 'mode' | 'targetKeyId' | 'scope'> & { readonly crypto: Pick<ValueCrypto, 'classify'> },
+  ctx: Pick<TransformContext, 'table' | 'mode' | 'targetKeyId' | 'scope'> & {
+    readonly crypto: Pick<ValueCrypto, 'classify'>;
+  },
 ): boolean {
   if (ctx.scope && !inScope(row.tenant, ctx.scope)) return false; // another tenant's row: not this job's
   if (ctx.mode === 'encrypt') {
@@ -125,7 +127,8 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
   const { table, mode, targetKeyId: target, crypto } = ctx;
   const next: Record<string, StoredValue | null> = {};
   for (const c of ctx.sets.write) next[c] = row.values[c] ?? null;
-  if (ctx.scope && !inScope(row.tenant, ctx.scope)) return { id: row.id, outcome: 'skipped', next, changed: false, errors: [] };
+  if (ctx.scope && !inScope(row.tenant, ctx.scope))
+    return { id: row.id, outcome: 'skipped', next, changed: false, errors: [] };
   const errors: ColumnError[] = [];
   const handled = new Set<string>();
   const form = (c: string): StorageForm => ctx.shape.forms[c] ?? 'text';
@@ -146,7 +149,10 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
       const hashColumn = ctx.sets.blindIndex[column];
       if (hashColumn !== undefined) {
         // Thrown, not recorded here: the caller must not go on (e.g. clear a plaintext source) without the index.
-        if (!ctx.blindIndex) throw new NoBlindIndexerError(`${table.name}.${hashColumn} is a blind index column but no blind index key was given`);
+        if (!ctx.blindIndex)
+          throw new NoBlindIndexerError(
+            `${table.name}.${hashColumn} is a blind index column but no blind index key was given`,
+          );
         next[hashColumn] = await ctx.blindIndex.index(plaintext, { table: table.name, column }, form(hashColumn));
       }
       next[column] = await encryptAs(crypto, format, plaintext, contextOf(table, column, row), target, form(column));
@@ -210,7 +216,8 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
           inTarget.fill(0);
           if (same) {
             const cls = crypto.classify(current);
-            if (!valueDone(cls, target)) next[m.target] = await crypto.rewrap(current, contextOf(table, m.target, row), target);
+            if (!valueDone(cls, target))
+              next[m.target] = await crypto.rewrap(current, contextOf(table, m.target, row), target);
             next[m.source] = null;
             return;
           }
@@ -238,7 +245,10 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
         if (cls.keyId === target) break;
         // The hot path of every rotation: no closure, no extra allocation.
         try {
-          next[column] = mode === 'reencrypt' ? await crypto.reencrypt(value, context, target) : await crypto.rewrap(value, context, target);
+          next[column] =
+            mode === 'reencrypt'
+              ? await crypto.reencrypt(value, context, target)
+              : await crypto.rewrap(value, context, target);
           await refreshBlindIndex(column, value, context);
         } catch (err) {
           if (isRetryable(err)) throw err;
@@ -258,14 +268,22 @@ export async function transformRow(row: RowValues, ctx: TransformContext): Promi
           break;
         }
         if (mode !== 'migrate') {
-          errors.push({ column, code: ROW_ERROR.legacyValue, message: `${table.name}.${column} holds a legacy ${cls.kind} value; run the migrate mode` });
+          errors.push({
+            column,
+            code: ROW_ERROR.legacyValue,
+            message: `${table.name}.${column} holds a legacy ${cls.kind} value; run the migrate mode`,
+          });
           break;
         }
         await guarded(column, async () => encryptInto(column, await crypto.decryptLegacy(value, cls.kind)));
         break;
       case 'plaintext':
         if (mode !== 'encrypt') {
-          errors.push({ column, code: ROW_ERROR.unexpectedPlaintext, message: `${table.name}.${column} holds a value that is not an envelope; run the encrypt mode if it is plaintext` });
+          errors.push({
+            column,
+            code: ROW_ERROR.unexpectedPlaintext,
+            message: `${table.name}.${column} holds a value that is not an envelope; run the encrypt mode if it is plaintext`,
+          });
           break;
         }
         await guarded(column, async () => encryptInto(column, asBuffer(value)));

@@ -178,7 +178,8 @@ async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: Veri
       const row = toRowValues(r, read);
       if (!inScope(row.tenant, scope)) continue; // another tenant's row: not this verify's
       rows++;
-      if (table.encrypt.some((m) => row.values[m.source] != null && (m.clearSource || row.values[m.target] == null))) rowsWithPlaintextSource++;
+      if (table.encrypt.some((m) => row.values[m.source] != null && (m.clearSource || row.values[m.target] == null)))
+        rowsWithPlaintextSource++;
       let onTarget = true;
       for (const column of table.columns) {
         const value = row.values[column] ?? null;
@@ -257,7 +258,12 @@ const VERIFY_SLICE_ROWS = COUNT_SLICE_ROWS;
  * but no key id: the column is not kept up to date there, so the caller reads
  * the values themselves instead of trusting it (a retire depends on these counts).
  */
-async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shape: TableShape, options: VerifyOptions): Promise<TableVerify | undefined> {
+async function countWithKeyIdColumn(
+  deps: VerifyDeps,
+  table: RegistryTable,
+  shape: TableShape,
+  options: VerifyOptions,
+): Promise<TableVerify | undefined> {
   const stmts = new TableStatements(table, shape, 'rewrap');
   const format = targetFormat(table, options.mode ?? 'rewrap');
   const sliceRows = options.countSliceRows ?? VERIFY_SLICE_ROWS;
@@ -268,8 +274,18 @@ async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shap
   let waiting = 0;
   let after: string | null = null;
   for (;;) {
-    type Slice = { key_id: string | null; rows: string; off_target: string; vals: string; nulls: string; waiting: string; slice_rows: string; last_id: string | null };
-    const params: (string | number)[] = after === null ? [options.targetKeyId, sliceRows] : [options.targetKeyId, sliceRows, after];
+    type Slice = {
+      key_id: string | null;
+      rows: string;
+      off_target: string;
+      vals: string;
+      nulls: string;
+      waiting: string;
+      slice_rows: string;
+      last_id: string | null;
+    };
+    const params: (string | number)[] =
+      after === null ? [options.targetKeyId, sliceRows] : [options.targetKeyId, sliceRows, after];
     const result: Slice[] = (await deps.sql.query<Slice>(stmts.verifyCountsSlice(after !== null).text, params)).rows;
     for (const r of result) {
       const values = Number(r.vals);
@@ -291,6 +307,9 @@ async function countWithKeyIdColumn(deps: VerifyDeps, table: RegistryTable, shap
     rowsOnTarget: rows - off,
     rowsNotOnTarget: off,
     rowsWithPlaintextSource: waiting,
-    values: format === 'json-key-id' ? { envelopes: {}, fernet: 0, fernetByKey: {}, jsonKeyId: envelopes, plaintext: 0, null: nulls } : { envelopes, fernet: 0, fernetByKey: {}, jsonKeyId: {}, plaintext: 0, null: nulls },
+    values:
+      format === 'json-key-id'
+        ? { envelopes: {}, fernet: 0, fernetByKey: {}, jsonKeyId: envelopes, plaintext: 0, null: nulls }
+        : { envelopes, fernet: 0, fernetByKey: {}, jsonKeyId: {}, plaintext: 0, null: nulls },
   };
 }

@@ -30,7 +30,11 @@ export async function chooseNewKeyId(catalog: KeyCatalog, current: Keyset | unde
  * after it). rekey refuses them meanwhile, whatever the keyset holds.
  */
 export async function destroyedKeyIds(catalog: KeyCatalog): Promise<ReadonlySet<string>> {
-  return new Set((await catalog.list()).filter((k) => k.status === 'destroyed' && k.keyring === 'hierarchical' && k.tenant === null).map((k) => k.id));
+  return new Set(
+    (await catalog.list())
+      .filter((k) => k.status === 'destroyed' && k.keyring === 'hierarchical' && k.tenant === null)
+      .map((k) => k.id),
+  );
 }
 
 function reusable(key: CatalogKey): boolean {
@@ -44,7 +48,10 @@ function reusable(key: CatalogKey): boolean {
  * adopted from elsewhere — is registered `rotating`: it decrypts, and the
  * rewrap moves its rows). Idempotent. Returns the ids it added.
  */
-export async function registerKeysetInCatalog(deps: RotationDeps, keyset: Keyset): Promise<{ readonly added: readonly string[] }> {
+export async function registerKeysetInCatalog(
+  deps: RotationDeps,
+  keyset: Keyset,
+): Promise<{ readonly added: readonly string[] }> {
   const actor = deps.actor ?? DEFAULT_ROTATION_ACTOR;
   const added: string[] = [];
   // Two-phase: the new key is the newest, not (yet) the primary; it waits `pending` for its promotion.
@@ -57,7 +64,10 @@ export async function registerKeysetInCatalog(deps: RotationDeps, keyset: Keyset
       continue;
     }
     try {
-      await deps.catalog.add({ id: key.id, keyring: 'hierarchical', kmsKeyArn: keyset.kmsKeyId, status: isPrimary ? 'pending' : 'rotating' }, actor);
+      await deps.catalog.add(
+        { id: key.id, keyring: 'hierarchical', kmsKeyArn: keyset.kmsKeyId, status: isPrimary ? 'pending' : 'rotating' },
+        actor,
+      );
     } catch (err) {
       // An overlapping invocation (a retry while the first still ran) registered it first: check its row as if found above.
       if (!(err instanceof KeyAlreadyExistsError)) throw err;
@@ -76,11 +86,15 @@ function assertUsable(known: CatalogKey, isPrimary: boolean): void {
     );
   }
   if (isPrimary && known.status !== 'pending' && known.status !== 'active') {
-    throw new RotationStateError(`the new key ${known.id} is ${known.status} in the catalog: a rotation cannot make it primary again`);
+    throw new RotationStateError(
+      `the new key ${known.id} is ${known.status} in the catalog: a rotation cannot make it primary again`,
+    );
   }
 }
 
 /** The keyset's most recently created key (the one a two-phase rotation added). */
 export function newestKeyId(keyset: Keyset): string {
-  return [...keyset.keys].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id, 'en', { numeric: true }))[0]!.id;
+  return [...keyset.keys].sort(
+    (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id, 'en', { numeric: true }),
+  )[0]!.id;
 }

@@ -1,4 +1,11 @@
-import { addKeyVersion, createKeyset, generateWrappedKek, removeKey, serializeKeyset, type Keyset } from '../crypto/keyrings/keyset';
+import {
+  addKeyVersion,
+  createKeyset,
+  generateWrappedKek,
+  removeKey,
+  serializeKeyset,
+  type Keyset,
+} from '../crypto/keyrings/keyset';
 import { AWSPENDING } from '../ports/secrets';
 import { chooseNewKeyId, destroyedKeyIds } from './catalog-keys';
 import type { RotationDeps, StepResult } from './deps';
@@ -24,11 +31,20 @@ import type { RotationState } from './secret-state';
  * test). The abandoned KEK never encrypted anything; if setSecret had
  * registered it, its `pending` catalog row is reused for the new KEK's id.
  */
-export async function createSecret(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
+export async function createSecret(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+): Promise<StepResult> {
   const step = 'createSecret' as const;
   const existing = await findTokenKeyset(deps, event, state);
   if (existing) {
-    return { step, outcome: 'already-done', newKeyId: existing.primary, detail: `version ${event.ClientRequestToken} already holds the pending keyset (primary ${existing.primary})` };
+    return {
+      step,
+      outcome: 'already-done',
+      newKeyId: existing.primary,
+      detail: `version ${event.ClientRequestToken} already holds the pending keyset (primary ${existing.primary})`,
+    };
   }
   const current = await readCurrentKeyset(deps, event, state);
   // The first rotation may come before anything else reached the database: the catalog's tables may not exist yet.

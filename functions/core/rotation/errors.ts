@@ -69,6 +69,7 @@ export class RotationStepError extends RotationError {
  */
 function describeCause(cause: unknown): string {
   if (cause instanceof RekeyError) return `${cause.code}: ${cause.message}`;
-  if (cause instanceof Error) return `${cause.name}: ${cause.message.length > 300 ? `${cause.message.slice(0, 300)}...` : cause.message}`;
+  if (cause instanceof Error)
+    return `${cause.name}: ${cause.message.length > 300 ? `${cause.message.slice(0, 300)}...` : cause.message}`;
   return 'unknown error';
 }

@@ -34,33 +34,55 @@ import type { RotationState } from './secret-state';
  * up; if it still fails, RotationFailed fires and docs/alarms.md says how to
  * re-run finishSecret with the same token, which completes the rest.
  */
-export async function finishSecret(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
+export async function finishSecret(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+): Promise<StepResult> {
   const step = 'finishSecret' as const;
   const keyset = await requireTokenKeyset(deps, event, state);
   const newKeyId = keyset.primary;
   const changes: string[] = [];
 
   if (!state.tokenIsCurrent) {
-    assertKeepsEveryKey(await readCurrentKeyset(deps, event, state), keyset, `finishSecret of ${state.secretName}`, await destroyedKeyIds(deps.catalog), deps.twoPhase === true);
+    assertKeepsEveryKey(
+      await readCurrentKeyset(deps, event, state),
+      keyset,
+      `finishSecret of ${state.secretName}`,
+      await destroyedKeyIds(deps.catalog),
+      deps.twoPhase === true,
+    );
   }
   await deps.ensureSchema?.();
   const { added } = await registerKeysetInCatalog(deps, keyset);
   if (added.length > 0) changes.push(`registered ${added.join(', ')}`);
 
   if (!state.tokenIsCurrent) {
-    const moved = await unlessDoneMeanwhile(deps, event, (stages) => stages.includes(AWSCURRENT), () =>
-      deps.secrets.updateSecretVersionStage({
-        secretId: event.SecretId,
-        versionStage: AWSCURRENT,
-        moveToVersionId: event.ClientRequestToken,
-        ...(state.currentVersionId !== undefined ? { removeFromVersionId: state.currentVersionId } : {}),
-      }),
+    const moved = await unlessDoneMeanwhile(
+      deps,
+      event,
+      (stages) => stages.includes(AWSCURRENT),
+      () =>
+        deps.secrets.updateSecretVersionStage({
+          secretId: event.SecretId,
+          versionStage: AWSCURRENT,
+          moveToVersionId: event.ClientRequestToken,
+          ...(state.currentVersionId !== undefined ? { removeFromVersionId: state.currentVersionId } : {}),
+        }),
     );
     if (moved) changes.push(`AWSCURRENT moved to ${event.ClientRequestToken}`);
   }
   if (state.tokenStages.includes(AWSPENDING)) {
-    const removed = await unlessDoneMeanwhile(deps, event, (stages) => !stages.includes(AWSPENDING), () =>
-      deps.secrets.updateSecretVersionStage({ secretId: event.SecretId, versionStage: AWSPENDING, removeFromVersionId: event.ClientRequestToken }),
+    const removed = await unlessDoneMeanwhile(
+      deps,
+      event,
+      (stages) => !stages.includes(AWSPENDING),
+      () =>
+        deps.secrets.updateSecretVersionStage({
+          secretId: event.SecretId,
+          versionStage: AWSPENDING,
+          removeFromVersionId: event.ClientRequestToken,
+        }),
     );
     if (removed) changes.push('AWSPENDING removed');
   }
@@ -115,12 +137,19 @@ export async function finishSecret(deps: RotationDeps, event: RotationEvent, sta
  * the same time (Secrets Manager retrying a slow call) made it, and this one
  * goes on without it (false). Otherwise the refusal stands.
  */
-async function unlessDoneMeanwhile(deps: RotationDeps, event: RotationEvent, done: (stages: readonly string[]) => boolean, move: () => Promise<void>): Promise<boolean> {
+async function unlessDoneMeanwhile(
+  deps: RotationDeps,
+  event: RotationEvent,
+  done: (stages: readonly string[]) => boolean,
+  move: () => Promise<void>,
+): Promise<boolean> {
   try {
     await move();
     return true;
   } catch (err) {
-    const stages = (await deps.secrets.describeSecret({ secretId: event.SecretId })).versionIdsToStages[event.ClientRequestToken] ?? [];
+    const stages =
+      (await deps.secrets.describeSecret({ secretId: event.SecretId })).versionIdsToStages[event.ClientRequestToken] ??
+      [];
     if (done(stages)) return false;
     throw err;
   }
@@ -151,7 +180,12 @@ async function afterPromotion<T>(deps: RotationDeps, work: () => Promise<T>): Pr
  * hence the record. A crash between the start and the record makes the
  * re-run call StartExecution again, which the execution name keeps harmless.
  */
-export async function ensureRewrapStarted(deps: RotationDeps, event: RotationEvent, state: RotationState, targetKeyId: string): Promise<{ started: boolean; executionArn?: string }> {
+export async function ensureRewrapStarted(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+  targetKeyId: string,
+): Promise<{ started: boolean; executionArn?: string }> {
   const subject = `rotation:${event.ClientRequestToken}`;
   // One transaction under a lock on the rotation: two finishSecret calls at once (a retry while the first
   // still runs) would both find no record and both record a start; the second now waits and finds it.
@@ -159,13 +193,25 @@ export async function ensureRewrapStarted(deps: RotationDeps, event: RotationEve
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [subject]);
     const audit = new AuditLog(tx);
     if ((await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length > 0) return { started: false };
-    const started = await deps.executions.startRewrap({ targetKeyId, reason: `keyset rotation ${event.ClientRequestToken}`, clientToken: event.ClientRequestToken });
+    const started = await deps.executions.startRewrap({
+      targetKeyId,
+      reason: `keyset rotation ${event.ClientRequestToken}`,
+      clientToken: event.ClientRequestToken,
+    });
     await audit.record(tx, {
       actor: deps.actor ?? DEFAULT_ROTATION_ACTOR,
       action: REWRAP_STARTED,
       subject,
-      details: { secret: state.secretArn, targetKeyId, executionArn: started.executionArn, startedByThisCall: started.started },
+      details: {
+        secret: state.secretArn,
+        targetKeyId,
+        executionArn: started.executionArn,
+        startedByThisCall: started.started,
+      },
     });
-    return { started: started.started, ...(started.started && started.executionArn ? { executionArn: started.executionArn } : {}) };
+    return {
+      started: started.started,
+      ...(started.started && started.executionArn ? { executionArn: started.executionArn } : {}),
+    };
   });
 }

@@ -21,17 +21,28 @@ export function assertKeepsEveryKey(
 ): void {
   const problems: string[] = [];
   const currentKmsKeyId = current.kind === 'keyset' ? current.keyset.kmsKeyId : current.kmsKeyId;
-  if (pending.kmsKeyId !== currentKmsKeyId) problems.push(`it wraps its KEKs under KMS key ${pending.kmsKeyId}, AWSCURRENT under ${currentKmsKeyId}`);
+  if (pending.kmsKeyId !== currentKmsKeyId)
+    problems.push(`it wraps its KEKs under KMS key ${pending.kmsKeyId}, AWSCURRENT under ${currentKmsKeyId}`);
   const currentKeys = current.kind === 'keyset' ? current.keyset.keys : [];
   const pendingById = new Map(pending.keys.map((k) => [k.id, k]));
   const lost = currentKeys.filter((k) => !pendingById.has(k.id) && !destroyed.has(k.id)).map((k) => k.id);
   if (lost.length > 0) problems.push(`it would lose ${lost.join(', ')}`);
-  const changed = currentKeys.filter((k) => pendingById.has(k.id) && !pendingById.get(k.id)!.wrapped.equals(k.wrapped)).map((k) => k.id);
+  const changed = currentKeys
+    .filter((k) => pendingById.has(k.id) && !pendingById.get(k.id)!.wrapped.equals(k.wrapped))
+    .map((k) => k.id);
   if (changed.length > 0) problems.push(`it holds different key material for ${changed.join(', ')}`);
   const added = pending.keys.filter((k) => !currentKeys.some((c) => c.id === k.id)).map((k) => k.id);
   if (twoPhase && current.kind === 'keyset') {
-    if (current.keyset.primary !== pending.primary) problems.push(`its primary ${pending.primary} is not AWSCURRENT's ${current.keyset.primary} (a two-phase rotation promotes later)`);
-    if (added.length !== 1) problems.push(`it adds ${added.length} keys (${added.join(', ') || 'none'}); a two-phase rotation adds exactly one`);
-  } else if (currentKeys.some((k) => k.id === pending.primary)) problems.push(`its primary ${pending.primary} is not a new key`);
-  if (problems.length > 0) throw new RotationSelfTestError(`${where}: the pending keyset cannot replace AWSCURRENT: ${problems.join('; ')}`);
+    if (current.keyset.primary !== pending.primary)
+      problems.push(
+        `its primary ${pending.primary} is not AWSCURRENT's ${current.keyset.primary} (a two-phase rotation promotes later)`,
+      );
+    if (added.length !== 1)
+      problems.push(
+        `it adds ${added.length} keys (${added.join(', ') || 'none'}); a two-phase rotation adds exactly one`,
+      );
+  } else if (currentKeys.some((k) => k.id === pending.primary))
+    problems.push(`its primary ${pending.primary} is not a new key`);
+  if (problems.length > 0)
+    throw new RotationSelfTestError(`${where}: the pending keyset cannot replace AWSCURRENT: ${problems.join('; ')}`);
 }

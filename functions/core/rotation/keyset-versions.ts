@@ -23,7 +23,11 @@ export type CurrentKeyset =
   | { readonly kind: 'bootstrap'; readonly kmsKeyId: string; readonly versionId: string };
 
 /** AWSCURRENT's keyset (always read by stage, pinned to the version DescribeSecret named). */
-export async function readCurrentKeyset(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<CurrentKeyset> {
+export async function readCurrentKeyset(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+): Promise<CurrentKeyset> {
   const value = await deps.secrets.getSecretValue({
     secretId: event.SecretId,
     versionStage: AWSCURRENT,
@@ -47,23 +51,41 @@ export async function readCurrentKeyset(deps: RotationDeps, event: RotationEvent
  * no value yet (Secrets Manager staged it, createSecret has not stored it).
  * Any other failure (throttling, access) is thrown as it is.
  */
-export async function findTokenKeyset(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<Keyset | undefined> {
+export async function findTokenKeyset(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+): Promise<Keyset | undefined> {
   let stage = state.tokenIsCurrent ? AWSCURRENT : AWSPENDING;
   let text: string;
   try {
-    text = (await deps.secrets.getSecretValue({ secretId: event.SecretId, versionStage: stage, versionId: event.ClientRequestToken })).string;
+    text = (
+      await deps.secrets.getSecretValue({
+        secretId: event.SecretId,
+        versionStage: stage,
+        versionId: event.ClientRequestToken,
+      })
+    ).string;
   } catch (err) {
     if (err instanceof KeyServiceNotFoundError) return undefined;
     // A finishSecret running at the same time promoted the version since the state was read: read it as AWSCURRENT.
     if (!(err instanceof KeyServiceRejectedError) || stage !== AWSPENDING) throw err;
     stage = AWSCURRENT;
-    text = (await deps.secrets.getSecretValue({ secretId: event.SecretId, versionStage: stage, versionId: event.ClientRequestToken }).catch(() => Promise.reject(err as Error))).string;
+    text = (
+      await deps.secrets
+        .getSecretValue({ secretId: event.SecretId, versionStage: stage, versionId: event.ClientRequestToken })
+        .catch(() => Promise.reject(err as Error))
+    ).string;
   }
   return parseKeyset(text, `${state.secretName} (${stage} ${event.ClientRequestToken})`);
 }
 
 /** The token's keyset, which createSecret must have stored already. */
-export async function requireTokenKeyset(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<Keyset> {
+export async function requireTokenKeyset(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+): Promise<Keyset> {
   const keyset = await findTokenKeyset(deps, event, state);
   if (!keyset) {
     throw new RotationStateError(
@@ -78,24 +100,35 @@ export async function requireTokenKeyset(deps: RotationDeps, event: RotationEven
  * not a bootstrap document: the function's configured key (version 2), or the
  * key a version-1 document names, which must then be the configured one.
  */
-function readBootstrap(text: string, secretName: string, configuredKmsKeyId: string | undefined): { kmsKeyId: string } | undefined {
+function readBootstrap(
+  text: string,
+  secretName: string,
+  configuredKmsKeyId: string | undefined,
+): { kmsKeyId: string } | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
     return undefined; // parseKeyset names the problem
   }
-  if (typeof doc !== 'object' || doc === null || (doc as { format?: unknown }).format !== KEYSET_BOOTSTRAP_FORMAT) return undefined;
+  if (typeof doc !== 'object' || doc === null || (doc as { format?: unknown }).format !== KEYSET_BOOTSTRAP_FORMAT)
+    return undefined;
   const named = (doc as { kmsKeyId?: unknown }).kmsKeyId;
   if (named !== undefined && (typeof named !== 'string' || named.trim() === '')) {
-    throw new RotationStateError(`secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document whose kmsKeyId is not a key id`);
+    throw new RotationStateError(
+      `secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document whose kmsKeyId is not a key id`,
+    );
   }
   if (typeof named === 'string' && configuredKmsKeyId !== undefined && named !== configuredKmsKeyId) {
-    throw new RotationStateError(`secret ${secretName}: its ${KEYSET_BOOTSTRAP_FORMAT} document names KMS key ${named}, this function is configured with ${configuredKmsKeyId}`);
+    throw new RotationStateError(
+      `secret ${secretName}: its ${KEYSET_BOOTSTRAP_FORMAT} document names KMS key ${named}, this function is configured with ${configuredKmsKeyId}`,
+    );
   }
   const kmsKeyId = configuredKmsKeyId ?? (named as string | undefined);
   if (kmsKeyId === undefined) {
-    throw new RotationStateError(`secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document and no KMS key is configured (KMS_KEY_ARN): cannot create the first keyset`);
+    throw new RotationStateError(
+      `secret ${secretName} holds a ${KEYSET_BOOTSTRAP_FORMAT} document and no KMS key is configured (KMS_KEY_ARN): cannot create the first keyset`,
+    );
   }
   return { kmsKeyId };
 }

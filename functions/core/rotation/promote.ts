@@ -44,7 +44,9 @@ export async function promoteKeysetKey(
   const current = await deps.secrets.getSecretValue({ secretId, versionStage: AWSCURRENT });
   const keyset = parseKeyset(current.string, `${secretId} (AWSCURRENT)`);
   if (!keyset.keys.some((k) => k.id === keyId)) {
-    throw new RotationStateError(`${keyId} is not in the keyset's AWSCURRENT version: rotate the secret first (it adds the next KEK decrypt-only)`);
+    throw new RotationStateError(
+      `${keyId} is not in the keyset's AWSCURRENT version: rotate the secret first (it adds the next KEK decrypt-only)`,
+    );
   }
   const catalogKey = await deps.catalog.require(keyId);
   if (catalogKey.status !== 'pending' && catalogKey.status !== 'active') {
@@ -55,7 +57,12 @@ export async function promoteKeysetKey(
 
   const token = tokenFor(keyset.primary === keyId ? current.versionId : `${current.versionId}:${keyId}`);
   if (keyset.primary !== keyId) {
-    await deps.secrets.putSecretValue({ secretId, clientRequestToken: token, string: serializeKeyset(setPrimary(keyset, keyId)), versionStages: [AWSCURRENT] });
+    await deps.secrets.putSecretValue({
+      secretId,
+      clientRequestToken: token,
+      string: serializeKeyset(setPrimary(keyset, keyId)),
+      versionStages: [AWSCURRENT],
+    });
     changes.push(`AWSCURRENT has ${keyId} as primary`);
   }
   if ((await deps.catalog.require(keyId)).status !== 'active') {
@@ -65,8 +72,22 @@ export async function promoteKeysetKey(
   const subject = `promote:${keyId}`;
   let executionArn: string | undefined;
   if (gate.startRewrap !== false && (await audit.list({ subject, action: REWRAP_STARTED, limit: 1 })).length === 0) {
-    const started = await deps.executions.startRewrap({ targetKeyId: keyId, reason: `keyset promotion of ${keyId}`, clientToken: tokenFor(`promote:${keyId}`) });
-    await audit.record(deps.sql, { actor, action: REWRAP_STARTED, subject, details: { secret: secretId, targetKeyId: keyId, executionArn: started.executionArn, startedByThisCall: started.started } });
+    const started = await deps.executions.startRewrap({
+      targetKeyId: keyId,
+      reason: `keyset promotion of ${keyId}`,
+      clientToken: tokenFor(`promote:${keyId}`),
+    });
+    await audit.record(deps.sql, {
+      actor,
+      action: REWRAP_STARTED,
+      subject,
+      details: {
+        secret: secretId,
+        targetKeyId: keyId,
+        executionArn: started.executionArn,
+        startedByThisCall: started.started,
+      },
+    });
     if (started.started) changes.push(`rewrap to ${keyId} started`);
     executionArn = started.executionArn ?? undefined;
   }

@@ -12,7 +12,10 @@ export type { RotationDeps, StepResult } from './deps';
 export { ROTATION_STEPS, parseRotationEvent, type RotationEvent, type RotationStep } from './event';
 export { KEYSET_BOOTSTRAP_FORMAT } from './keyset-versions';
 
-const STEPS: Record<RotationStep, (deps: RotationDeps, event: RotationEvent, state: RotationState) => Promise<StepResult>> = {
+const STEPS: Record<
+  RotationStep,
+  (deps: RotationDeps, event: RotationEvent, state: RotationState) => Promise<StepResult>
+> = {
   createSecret,
   setSecret,
   testSecret,
@@ -55,7 +58,11 @@ export async function rotateKeysetSecret(deps: RotationDeps, input: unknown): Pr
 
 function runStep(deps: RotationDeps, event: RotationEvent, state: RotationState): Promise<StepResult> {
   if (state.tokenIsCurrent && event.Step !== 'finishSecret') {
-    return Promise.resolve({ step: event.Step, outcome: 'already-done', detail: `version ${event.ClientRequestToken} is already AWSCURRENT: nothing to do` });
+    return Promise.resolve({
+      step: event.Step,
+      outcome: 'already-done',
+      detail: `version ${event.ClientRequestToken} is already AWSCURRENT: nothing to do`,
+    });
   }
   return STEPS[event.Step](deps, event, state);
 }

@@ -21,17 +21,27 @@ export interface RotationState {
  * Secrets Manager stages the token's (still empty) version AWSPENDING before
  * it calls createSecret, so a token it did not issue is refused here.
  */
-export async function readRotationState(secrets: SecretsPort, event: RotationEvent, expectedSecretArn?: string): Promise<RotationState> {
+export async function readRotationState(
+  secrets: SecretsPort,
+  event: RotationEvent,
+  expectedSecretArn?: string,
+): Promise<RotationState> {
   const description = await secrets.describeSecret({ secretId: event.SecretId });
   if (expectedSecretArn !== undefined && description.arn !== expectedSecretArn) {
-    throw new RotationStateError(`this function rotates the keyset secret ${expectedSecretArn}; it was invoked for ${description.arn}`);
+    throw new RotationStateError(
+      `this function rotates the keyset secret ${expectedSecretArn}; it was invoked for ${description.arn}`,
+    );
   }
   if (!description.rotationEnabled) {
-    throw new RotationStateError(`secret ${description.name} does not have rotation enabled: rotation steps run only for a secret with a rotation schedule`);
+    throw new RotationStateError(
+      `secret ${description.name} does not have rotation enabled: rotation steps run only for a secret with a rotation schedule`,
+    );
   }
   const tokenStages = description.versionIdsToStages[event.ClientRequestToken];
   if (tokenStages === undefined) {
-    throw new RotationStateError(`secret version ${event.ClientRequestToken} has no stage for rotation of secret ${description.name}: it is not a rotation Secrets Manager started`);
+    throw new RotationStateError(
+      `secret version ${event.ClientRequestToken} has no stage for rotation of secret ${description.name}: it is not a rotation Secrets Manager started`,
+    );
   }
   const tokenIsCurrent = tokenStages.includes(AWSCURRENT);
   if (!tokenIsCurrent && !tokenStages.includes(AWSPENDING)) {
@@ -39,6 +49,8 @@ export async function readRotationState(secrets: SecretsPort, event: RotationEve
       `secret version ${event.ClientRequestToken} is not set as AWSPENDING for rotation of secret ${description.name} (its stages: ${tokenStages.length ? tokenStages.join(', ') : 'none'})`,
     );
   }
-  const currentVersionId = Object.entries(description.versionIdsToStages).find(([, stages]) => stages.includes(AWSCURRENT))?.[0];
+  const currentVersionId = Object.entries(description.versionIdsToStages).find(([, stages]) =>
+    stages.includes(AWSCURRENT),
+  )?.[0];
   return { secretArn: description.arn, secretName: description.name, tokenStages, tokenIsCurrent, currentVersionId };
 }

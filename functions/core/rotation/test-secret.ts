@@ -34,12 +34,24 @@ export async function testSecret(deps: RotationDeps, event: RotationEvent, state
   assertKeepsEveryKey(current, pending, `testSecret of ${state.secretName}`, destroyed, deps.twoPhase === true);
 
   const ring = (versionStage: string, versionId: string) =>
-    new HierarchicalKeyring({ kms: deps.kms, secrets: deps.secrets, secretId: event.SecretId, versionStage, versionId, missReloadIntervalMs: 0 });
+    new HierarchicalKeyring({
+      kms: deps.kms,
+      secrets: deps.secrets,
+      secretId: event.SecretId,
+      versionStage,
+      versionId,
+      missReloadIntervalMs: 0,
+    });
   const pendingRing = ring(AWSPENDING, event.ClientRequestToken);
   const currentRing = current.kind === 'keyset' ? ring(AWSCURRENT, current.versionId) : undefined;
   // For the self-test every key may wrap: the probes go under keys that are not (or no longer) active.
-  const everyKeyActive = (ids: readonly string[]) => new StaticKeyPolicy(ids.map((id) => ({ id, status: 'active' as const })));
-  const ctx: EncryptionContext = { table: 'rekey_rotation_self_test', column: 'probe', rowId: event.ClientRequestToken };
+  const everyKeyActive = (ids: readonly string[]) =>
+    new StaticKeyPolicy(ids.map((id) => ({ id, status: 'active' as const })));
+  const ctx: EncryptionContext = {
+    table: 'rekey_rotation_self_test',
+    column: 'probe',
+    rowId: event.ClientRequestToken,
+  };
   try {
     const pendingIds = await selfTest('the pending keyset does not load', () => pendingRing.keyIds());
     const pendingCipher = new EnvelopeCipher({ keyring: pendingRing, policy: everyKeyActive(pendingIds) });
@@ -47,16 +59,24 @@ export async function testSecret(deps: RotationDeps, event: RotationEvent, state
       await selfTest(`round trip through ${id} failed`, () =>
         roundTrip(async (probe) => {
           const sealed = await pendingCipher.encrypt(probe, ctx, { keyId: pending.primary });
-          return pendingCipher.decrypt(id === pending.primary ? sealed : await pendingCipher.rewrap(sealed, ctx, id), ctx);
+          return pendingCipher.decrypt(
+            id === pending.primary ? sealed : await pendingCipher.rewrap(sealed, ctx, id),
+            ctx,
+          );
         }),
       );
     }
     if (currentRing && current.kind === 'keyset') {
-      const currentCipher = new EnvelopeCipher({ keyring: currentRing, policy: everyKeyActive(current.keyset.keys.map((k) => k.id)) });
+      const currentCipher = new EnvelopeCipher({
+        keyring: currentRing,
+        policy: everyKeyActive(current.keyset.keys.map((k) => k.id)),
+      });
       // A destroyed key was left out on purpose: nothing under it is to open again.
       for (const key of current.keyset.keys.filter((k) => !destroyed.has(k.id))) {
         await selfTest(`a value sealed under AWSCURRENT's ${key.id} does not open with the pending keyset`, () =>
-          roundTrip(async (probe) => pendingCipher.decrypt(await currentCipher.encrypt(probe, ctx, { keyId: key.id }), ctx)),
+          roundTrip(async (probe) =>
+            pendingCipher.decrypt(await currentCipher.encrypt(probe, ctx, { keyId: key.id }), ctx),
+          ),
         );
       }
     }
@@ -78,7 +98,8 @@ async function roundTrip(through: (probe: Buffer) => Promise<Buffer>): Promise<v
   let opened: Buffer | undefined;
   try {
     opened = await through(probe);
-    if (opened.length !== probe.length || !timingSafeEqual(opened, probe)) throw new RotationSelfTestError('the value came back different');
+    if (opened.length !== probe.length || !timingSafeEqual(opened, probe))
+      throw new RotationSelfTestError('the value came back different');
   } finally {
     probe.fill(0);
     opened?.fill(0);
@@ -95,7 +116,14 @@ async function selfTest<T>(what: string, check: () => Promise<T>): Promise<T> {
     return await check();
   } catch (err) {
     if (isRetryable(err)) throw err;
-    const reason = err instanceof RotationSelfTestError ? err.message : err instanceof RekeyError ? `${err.code}: ${err.message}` : err instanceof Error ? err.name : 'unknown error';
+    const reason =
+      err instanceof RotationSelfTestError
+        ? err.message
+        : err instanceof RekeyError
+          ? `${err.code}: ${err.message}`
+          : err instanceof Error
+            ? err.name
+            : 'unknown error';
     throw new RotationSelfTestError(`testSecret: ${what} (${reason})`, { cause: err });
   }
 }

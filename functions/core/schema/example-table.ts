@@ -23,7 +23,9 @@ export const EXAMPLE_TABLE = {
  */
 export async function ensureExampleTable(sql: Sql): Promise<void> {
   const t = EXAMPLE_TABLE;
-  await sql.query(`CREATE TABLE IF NOT EXISTS ${t.name} (${t.idColumn} bigint PRIMARY KEY, ${t.column} text, ${t.keyIdColumn} text)`);
+  await sql.query(
+    `CREATE TABLE IF NOT EXISTS ${t.name} (${t.idColumn} bigint PRIMARY KEY, ${t.column} text, ${t.keyIdColumn} text)`,
+  );
   await sql.query(
     `INSERT INTO ${t.name} (${t.idColumn}, ${t.column}) SELECT g, 'user' || g || '@example.com' FROM generate_series(1, ${t.seedRows}) AS g ON CONFLICT (${t.idColumn}) DO NOTHING`,
   );

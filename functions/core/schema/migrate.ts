@@ -82,7 +82,10 @@ export async function migrate(
 }
 
 /** What is applied and what is pending, without changing anything. */
-export async function schemaStatus(sql: Sql, options: { readonly migrations?: readonly Migration[] } = {}): Promise<SchemaStatus> {
+export async function schemaStatus(
+  sql: Sql,
+  options: { readonly migrations?: readonly Migration[] } = {},
+): Promise<SchemaStatus> {
   const migrations = checkedList(options.migrations ?? MIGRATIONS);
   const applied = (await tableExists(sql)) ? await readApplied(sql) : [];
   const have = new Set(applied.map((m) => m.version));
@@ -101,7 +104,8 @@ export async function schemaStatus(sql: Sql, options: { readonly migrations?: re
  */
 export async function assertSchemaCurrent(sql: Sql, required?: number): Promise<SchemaStatus> {
   const status = await schemaStatus(sql);
-  if (status.databaseVersion > status.codeVersion) throw new SchemaTooNewError(status.databaseVersion, status.codeVersion);
+  if (status.databaseVersion > status.codeVersion)
+    throw new SchemaTooNewError(status.databaseVersion, status.codeVersion);
   const need = required ?? status.codeVersion;
   if (status.databaseVersion < need) throw new SchemaNotMigratedError(status.databaseVersion, need);
   return status;

@@ -10,7 +10,10 @@ export abstract class HandlerError extends RekeyError {}
  */
 export class HandlerConfigError extends HandlerError {
   readonly code = 'HANDLER_CONFIG';
-  constructor(readonly missing: readonly string[], detail = '') {
+  constructor(
+    readonly missing: readonly string[],
+    detail = '',
+  ) {
     super(`missing environment: ${missing.join(', ')}${detail ? ` ${detail}` : ''}`);
   }
 }
@@ -22,7 +25,11 @@ export class HandlerConfigError extends HandlerError {
 export class QueueSendError extends HandlerError {
   readonly code = 'QUEUE_SEND';
   override readonly retryable = true;
-  constructor(readonly failed: number, readonly sent: number, firstCode: string | undefined) {
+  constructor(
+    readonly failed: number,
+    readonly sent: number,
+    firstCode: string | undefined,
+  ) {
     super(`SQS refused ${failed} of ${sent} messages (${firstCode ?? 'no code'})`);
   }
 }
@@ -35,7 +42,10 @@ export class QueueSendError extends HandlerError {
 export class BatchBusyError extends HandlerError {
   readonly code = 'BATCH_BUSY';
   override readonly retryable = true;
-  constructor(readonly jobId: string, readonly batchId: string) {
+  constructor(
+    readonly jobId: string,
+    readonly batchId: string,
+  ) {
     super(`job ${jobId}: batch ${batchId} is leased by another worker; retry later`);
   }
 }
@@ -48,15 +58,24 @@ export class BatchBusyError extends HandlerError {
 export class TimeBudgetError extends HandlerError {
   readonly code = 'TIME_BUDGET';
   override readonly retryable = true;
-  constructor(readonly messageId: string, readonly remainingMs: number, readonly neededMs: number) {
-    super(`message ${messageId} not claimed: ${remainingMs} ms of the invocation left, a batch needs ${neededMs} ms; SQS will deliver it again`);
+  constructor(
+    readonly messageId: string,
+    readonly remainingMs: number,
+    readonly neededMs: number,
+  ) {
+    super(
+      `message ${messageId} not claimed: ${remainingMs} ms of the invocation left, a batch needs ${neededMs} ms; SQS will deliver it again`,
+    );
   }
 }
 
 /** A queue message that is not `{jobId, batchId}`. Not retryable: SQS moves it to the DLQ after maxReceiveCount, where it can be inspected. */
 export class MalformedMessageError extends HandlerError {
   readonly code = 'MALFORMED_MESSAGE';
-  constructor(readonly messageId: string, problem: string) {
+  constructor(
+    readonly messageId: string,
+    problem: string,
+  ) {
     super(`message ${messageId}: ${problem}`);
   }
 }

@@ -5,5 +5,8 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from '../../core/metrics-names';
 
 /** One Logger/Metrics/Tracer per container, shared by the handlers. Logs carry ids and counts only. */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
-export const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
+});
 export const tracer = new Tracer({ serviceName: SERVICE_NAME });

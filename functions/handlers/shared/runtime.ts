@@ -20,7 +20,10 @@ import { containerSql } from './sql';
  */
 let cached: Promise<EngineRuntime> | undefined;
 
-export function containerRuntime(env: NodeJS.ProcessEnv = process.env, options: { readonly applyMigrations?: boolean } = {}): Promise<EngineRuntime> {
+export function containerRuntime(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { readonly applyMigrations?: boolean } = {},
+): Promise<EngineRuntime> {
   cached ??= build(env, options.applyMigrations ?? false).catch((err: unknown) => {
     cached = undefined; // a failed start-up (throttled KMS, say) is retried by the next invocation
     throw err;
@@ -42,7 +45,8 @@ async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<
   const keyless = !env.KEYRING_KIND;
   const kind = (env.KEYRING_KIND ?? 'hierarchical') as KeyringKind;
   const keyEnv: NodeJS.ProcessEnv = { ...env };
-  if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN) keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
+  if (kind === 'kms' && !env.REKEY_KMS_KEYS && env.KMS_KEY_ARN)
+    keyEnv.REKEY_KMS_KEYS = `${env.REKEY_KMS_KEY_ID ?? 'kms-v1'}=${env.KMS_KEY_ARN}`;
   const legacySecret = env[ENV.legacyKeysSecretArn];
   if (legacySecret) {
     // The application's own variables, only in this object (never logged, never in the function configuration).
@@ -53,9 +57,14 @@ async function build(env: NodeJS.ProcessEnv, applyMigrations: boolean): Promise<
     env: keyEnv,
     ...(sql ? { sql } : { databaseUrl: env.DATABASE_URL!, poolSize: 2 }),
     // A keyless function given the legacy keys still registers the Fernet keys (ValidateInput, before Plan targets the active one).
-    ...(keyless ? { keyring: new KeylessKeyring(name), syncCatalog: false, syncFernetKeys: Boolean(legacySecret) } : { keyringKind: kind }),
+    ...(keyless
+      ? { keyring: new KeylessKeyring(name), syncCatalog: false, syncFernetKeys: Boolean(legacySecret) }
+      : { keyringKind: kind }),
     ...(env.KEYSET_SECRET_ARN ? { keysetSecretId: env.KEYSET_SECRET_ARN } : {}),
-    registry: parseRegistry(env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] }, 'REKEY_REGISTRY'),
+    registry: parseRegistry(
+      env.REKEY_REGISTRY ? (JSON.parse(env.REKEY_REGISTRY) as unknown) : { tables: [] },
+      'REKEY_REGISTRY',
+    ),
     actor: `lambda:${name}`,
     // Functions with key access decrypt: they report what they can read (keyless ones read nothing).
     reader: keyless ? false : 'lambda',

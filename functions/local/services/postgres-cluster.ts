@@ -48,7 +48,8 @@ export interface ThrowawayPostgresOptions {
 
 export async function startThrowawayPostgres(options: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
   const binDir = options.binDir ?? findPostgresBinDir();
-  if (!binDir) throw new Error('no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin');
+  if (!binDir)
+    throw new Error('no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin');
   reapAbandonedClusters(binDir);
   const asRoot = process.getuid?.() === 0;
   const base = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -59,7 +60,8 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
     const pgUser = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
     const uid = Number(pgUser.stdout.trim());
     const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    if (pgUser.status !== 0 || !Number.isFinite(uid)) throw new Error('running as root but there is no `postgres` user to run the server as');
+    if (pgUser.status !== 0 || !Number.isFinite(uid))
+      throw new Error('running as root but there is no `postgres` user to run the server as');
     chownSync(base, uid, gid);
   }
   const run = (bin: string, args: string[]): void => {
@@ -116,9 +118,13 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
     }
   }
   if (lastError) {
-    const log = existsSync(join(base, 'server.log')) ? readFileSync(join(base, 'server.log'), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+    const log = existsSync(join(base, 'server.log'))
+      ? readFileSync(join(base, 'server.log'), 'utf8').trim().split('\n').slice(-5).join('\n')
+      : '';
     rmSync(base, { recursive: true, force: true });
-    throw log ? new Error(`${(lastError as Error).message}\nlast lines of the server log:\n${log}`, { cause: lastError }) : lastError;
+    throw log
+      ? new Error(`${(lastError as Error).message}\nlast lines of the server log:\n${log}`, { cause: lastError })
+      : lastError;
   }
   let stopped = false;
   const stopSync = (): void => {
@@ -159,7 +165,9 @@ export function reapAbandonedClusters(binDir: string | undefined = findPostgresB
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
       const pgCtl = join(binDir, 'pg_ctl');
       const [cmd, argv] =
-        process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', pgCtl, '-D', dataDir, '-m', 'immediate', '-w', 'stop']] : [pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']];
+        process.getuid?.() === 0
+          ? ['runuser', ['-u', 'postgres', '--', pgCtl, '-D', dataDir, '-m', 'immediate', '-w', 'stop']]
+          : [pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']];
       spawnSync(cmd as string, argv as string[], { stdio: 'ignore', cwd: tmpdir() });
     }
     rmSync(base, { recursive: true, force: true });

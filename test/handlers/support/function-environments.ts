@@ -18,15 +18,21 @@ export interface TestQueues {
  * so a new one cannot slip past the handler tests unmapped.
  */
 export function functionEnvironments(stack: RekeyStack, queues: TestQueues): Record<string, FunctionEnvironment> {
-  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, unknown> } } }> };
+  const template = Template.fromStack(stack).toJSON() as {
+    Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, unknown> } } }>;
+  };
   const envOf = (fn: LambdaFunction, name: string): FunctionEnvironment => {
-    const variables = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Environment!.Variables;
+    const variables =
+      template.Resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties.Environment!.Variables;
     const concrete: FunctionEnvironment = {};
     for (const [key, value] of Object.entries(variables)) {
       if (typeof value === 'string') concrete[key] = value;
-      else if (key === 'JOB_QUEUE_URL') concrete[key] = queues.queueUrl; // the stack's queue (a Ref), here moto's
-      else if (key === 'DEAD_LETTER_QUEUE_URL') concrete[key] = queues.deadLetterQueueUrl; // CheckProgress looks for stuck batches there
-      else throw new Error(`${name}: ${key} is a deploy-time reference this test does not map (${JSON.stringify(value)})`);
+      else if (key === 'JOB_QUEUE_URL')
+        concrete[key] = queues.queueUrl; // the stack's queue (a Ref), here moto's
+      else if (key === 'DEAD_LETTER_QUEUE_URL')
+        concrete[key] = queues.deadLetterQueueUrl; // CheckProgress looks for stuck batches there
+      else
+        throw new Error(`${name}: ${key} is a deploy-time reference this test does not map (${JSON.stringify(value)})`);
     }
     return concrete;
   };

@@ -30,12 +30,18 @@ beforeEach(async () => {
   await db.sql.query('TRUNCATE t');
 });
 
-const rejection = (p: Promise<unknown>): Promise<unknown> => p.then(() => new Error('expected a rejection'), (err: unknown) => err);
+const rejection = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => new Error('expected a rejection'),
+    (err: unknown) => err,
+  );
 
 describe('types round trip', () => {
   it('bytea in and out as Buffer, every byte value intact', async () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const { rows } = await db.sql.query<{ b: Buffer; len: number }>('SELECT $1::bytea AS b, length($1::bytea) AS len', [all]);
+    const { rows } = await db.sql.query<{ b: Buffer; len: number }>('SELECT $1::bytea AS b, length($1::bytea) AS len', [
+      all,
+    ]);
     expect(Buffer.isBuffer(rows[0]!.b)).toBe(true);
     expect(rows[0]!.b.equals(all)).toBe(true);
     expect(rows[0]!.len).toBe(256);
@@ -57,7 +63,10 @@ describe('types round trip', () => {
   it('unnest over array parameters inserts many rows in one statement', async () => {
     const ids = ['1', '2', '3'];
     const names = ['one', 'two', 'three'];
-    const res = await db.sql.query('INSERT INTO t (id, name) SELECT unnest($1::int[]), unnest($2::text[])', [ids, names]);
+    const res = await db.sql.query('INSERT INTO t (id, name) SELECT unnest($1::int[]), unnest($2::text[])', [
+      ids,
+      names,
+    ]);
     expect(res.rowCount).toBe(3);
     const { rows } = await db.sql.query<{ name: string }>('SELECT name FROM t ORDER BY id');
     expect(rows.map((r) => r.name)).toEqual(names);
@@ -94,7 +103,8 @@ describe('types round trip', () => {
 });
 
 describe('transactions', () => {
-  const names = async (): Promise<string[]> => (await db.sql.query<{ name: string }>('SELECT name FROM t ORDER BY id')).rows.map((r) => r.name);
+  const names = async (): Promise<string[]> =>
+    (await db.sql.query<{ name: string }>('SELECT name FROM t ORDER BY id')).rows.map((r) => r.name);
 
   it('commits when the callback resolves and returns its value', async () => {
     const value = await db.sql.transaction(async (tx) => {
@@ -120,7 +130,8 @@ describe('transactions', () => {
   it('runs every statement of a transaction on one connection', async () => {
     const pids = await db.sql.transaction(async (tx) => {
       const out: number[] = [];
-      for (let i = 0; i < 5; i++) out.push((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+      for (let i = 0; i < 5; i++)
+        out.push((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
       return out;
     });
     expect(new Set(pids).size).toBe(1);
@@ -171,7 +182,9 @@ describe('transactions', () => {
     expect((lost as DatabaseError).retryable).toBe(true);
     expect(await names()).toEqual([]);
     // The dead client was discarded, not returned: the pool still serves transactions.
-    await expect(db.sql.transaction((tx) => tx.query('SELECT 1 AS one'))).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    await expect(db.sql.transaction((tx) => tx.query('SELECT 1 AS one'))).resolves.toMatchObject({
+      rows: [{ one: 1 }],
+    });
   });
 
   it('returns connections to the pool after failed transactions', async () => {
@@ -179,7 +192,9 @@ describe('transactions', () => {
       await rejection(db.sql.transaction((tx) => tx.query('SELECT * FROM no_such_table')));
     }
     // A pool of 2 would be exhausted (and this would wait forever) if any were leaked.
-    await expect(db.sql.transaction((tx) => tx.query('SELECT 1 AS one'))).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    await expect(db.sql.transaction((tx) => tx.query('SELECT 1 AS one'))).resolves.toMatchObject({
+      rows: [{ one: 1 }],
+    });
   });
 });
 
@@ -316,7 +331,9 @@ describe('errors', () => {
     expect(err).toBeInstanceOf(UniqueViolationError);
     const cause = (err as Error).cause as Record<string, unknown>;
     expect(cause).toMatchObject({ code: '23505', constraint: 'detail_probe_pkey', table: 'detail_probe' });
-    const everything = JSON.stringify([err, cause], (_k, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v));
+    const everything = JSON.stringify([err, cause], (_k, v: unknown) =>
+      v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v,
+    );
     expect(everything).not.toContain('alice-secret');
   });
 });
@@ -339,7 +356,9 @@ describe('TLS (sslmode) against a TLS-enabled PostgreSQL', () => {
     certs = makeTestCertificates('IP:127.0.0.1');
     chmodSync(certs.serverKey, 0o600);
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'postgres:postgres', certs.dir]);
-    server = await startThrowawayPostgres({ settings: { ssl: 'on', ssl_cert_file: certs.serverCert, ssl_key_file: certs.serverKey } });
+    server = await startThrowawayPostgres({
+      settings: { ssl: 'on', ssl_cert_file: certs.serverCert, ssl_key_file: certs.serverKey },
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -389,14 +408,20 @@ describe('TLS (sslmode) against a TLS-enabled PostgreSQL', () => {
   });
 
   it('verify-full refuses a host name the certificate does not name; verify-ca accepts it', async () => {
-    const err = await rejection(encrypted(withParams({ sslmode: 'verify-full', sslrootcert: certs.caCert }, 'localhost')));
+    const err = await rejection(
+      encrypted(withParams({ sslmode: 'verify-full', sslrootcert: certs.caCert }, 'localhost')),
+    );
     expect(err).toBeInstanceOf(DatabaseConnectionError);
     expect((err as Error).message).toMatch(/host name is in the certificate/);
     expect(await encrypted(withParams({ sslmode: 'verify-ca', sslrootcert: certs.caCert }, 'localhost'))).toBe(true);
   });
 
   it('PGSSLMODE / PGSSLROOTCERT apply when the URL says nothing', async () => {
-    const sql = createPgSql({ connectionString: withParams({}), max: 1, env: { PGSSLMODE: 'verify-full', PGSSLROOTCERT: certs.caCert } });
+    const sql = createPgSql({
+      connectionString: withParams({}),
+      max: 1,
+      env: { PGSSLMODE: 'verify-full', PGSSLROOTCERT: certs.caCert },
+    });
     try {
       const { rows } = await sql.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
       expect(rows[0]!.ssl).toBe(true);

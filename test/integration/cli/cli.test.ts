@@ -32,7 +32,9 @@ describe('rekey CLI', () => {
   const assertNoSecrets = (text: string): void => fx.assertNoSecrets(text);
 
   const catalog = async (): Promise<string[]> =>
-    (await db.sql.query<{ id: string; status: string }>('SELECT id, status FROM rekey_keys ORDER BY id')).rows.map((k) => `${k.id}:${k.status}`);
+    (await db.sql.query<{ id: string; status: string }>('SELECT id, status FROM rekey_keys ORDER BY id')).rows.map(
+      (k) => `${k.id}:${k.status}`,
+    );
 
   it('dry run prints the runbook line and leaves the table and the key catalog as they were', async () => {
     const before = await tableDigest();
@@ -79,7 +81,10 @@ describe('rekey CLI', () => {
   it('runs with worker threads and emits parseable JSON', async () => {
     const { code, out, err } = await rekey('--json', 'reencrypt', '--concurrency', '2', '-b', '100');
     expect({ code, err }).toEqual({ code: 0, err: '' }); // a thread that fails to start reports on stderr
-    const result = JSON.parse(out) as { status: string; counters: { rowsDone: number; batchesDone: number; batchesTotal: number } };
+    const result = JSON.parse(out) as {
+      status: string;
+      counters: { rowsDone: number; batchesDone: number; batchesTotal: number };
+    };
     expect(result.status).toBe('completed');
     expect(result.counters.rowsDone).toBe(ROWS);
     expect(result.counters.batchesDone).toBe(result.counters.batchesTotal);
@@ -132,11 +137,13 @@ describe('rekey CLI', () => {
     expect(destroy.code).toBe(1);
   });
 
-  it('--tenant runs a tenant job against the tenant\'s own key, and says what is missing', async () => {
+  it("--tenant runs a tenant job against the tenant's own key, and says what is missing", async () => {
     expect((await rekey('verify')).code).toBe(1); // registers kek-v2 (active)
     const none = await rekey('reencrypt', '--tenant', 'acme', '-n');
     expect(none.code).toBe(2);
-    expect(none.err).toContain('--tenant acme: the tenant has no active key of its own (rekey keys add <id> --tenant acme');
+    expect(none.err).toContain(
+      '--tenant acme: the tenant has no active key of its own (rekey keys add <id> --tenant acme',
+    );
     expect((await rekey('keys', 'add', 'kek-acme-v1', '--tenant', 'acme')).code).toBe(0);
     expect((await rekey('keys', 'activate', 'kek-acme-v1')).code).toBe(0);
     // The job reaches createJob as a tenant job: this registry has no tenant column to tell acme's rows by.

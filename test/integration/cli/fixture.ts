@@ -40,7 +40,10 @@ export async function seedCliFixture(sql: Sql, url: string, rows: number): Promi
   }
   await sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
   const dir = mkdtempSync(join(tmpdir(), 'rekey-cli-'));
-  writeFileSync(join(dir, 'rekey.config.json'), JSON.stringify({ tables: [{ name: TABLE, idColumn: 'id', columns: ['api_key_encrypted'] }] }));
+  writeFileSync(
+    join(dir, 'rekey.config.json'),
+    JSON.stringify({ tables: [{ name: TABLE, idColumn: 'id', columns: ['api_key_encrypted'] }] }),
+  );
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     DATABASE_URL: url,
@@ -72,7 +75,9 @@ export async function seedCliFixture(sql: Sql, url: string, rows: number): Promi
       return { code, out, err };
     },
     async tableDigest() {
-      const { rows: all } = await sql.query<{ id: string; v: string }>(`SELECT id::text AS id, api_key_encrypted AS v FROM ${TABLE} ORDER BY id`);
+      const { rows: all } = await sql.query<{ id: string; v: string }>(
+        `SELECT id::text AS id, api_key_encrypted AS v FROM ${TABLE} ORDER BY id`,
+      );
       return createHash('sha256').update(JSON.stringify(all)).digest('hex');
     },
   };

@@ -25,10 +25,22 @@ describe('rekey reencrypt interrupted with Ctrl-C', () => {
   });
 
   it('stops every thread claiming batches, reports the job interrupted, and --resume completes it', async () => {
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../../bin/rekey.ts'), 'reencrypt', '--concurrency', '3', '-b', '20'], {
-      cwd: fx.dir,
-      env: fx.env,
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        require.resolve('tsx/cli'),
+        join(__dirname, '../../../bin/rekey.ts'),
+        'reencrypt',
+        '--concurrency',
+        '3',
+        '-b',
+        '20',
+      ],
+      {
+        cwd: fx.dir,
+        env: fx.env,
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => void (out += d.toString()));

@@ -56,18 +56,29 @@ describe('rekey CLI lifecycle', () => {
     // Applications (and this CLI) still run with kek-v2 as primary: refused, with the way out named.
     const stale = await fx.rekey('reencrypt', '-n');
     expect(stale.code).toBe(1);
-    expect(stale.err).toMatch(/primary key kek-v2 is rotating in the catalog \(the active key is kek-v3\).*rekey keys rollback --to kek-v2/);
+    expect(stale.err).toMatch(
+      /primary key kek-v2 is rotating in the catalog \(the active key is kek-v3\).*rekey keys rollback --to kek-v2/,
+    );
 
     fx.env.SECRETS_ENCRYPTION_KEY = formatRawKey('kek-v3', fx.keys.v3);
-    fx.env.SECRETS_ENCRYPTION_KEY_PREVIOUS = [formatRawKey('kek-v2', fx.keys.v2), formatRawKey('kek-v1', fx.keys.v1)].join(',');
+    fx.env.SECRETS_ENCRYPTION_KEY_PREVIOUS = [
+      formatRawKey('kek-v2', fx.keys.v2),
+      formatRawKey('kek-v1', fx.keys.v1),
+    ].join(',');
     const run = await fx.rekey('reencrypt', '--mode', 'reencrypt');
     expect(run.code).toBe(0);
     expect(run.err).toContain('Encryption service initialized. Primary key: kek-v3');
     const { rows } = await db.sql.query<{ v: string }>(`SELECT api_key_encrypted AS v FROM ${TABLE}`);
     expect(new Set(rows.map((r) => peekKeyId(r.v)))).toEqual(new Set(['kek-v3']));
     const keys = JSON.parse((await fx.rekey('--json', 'keys', 'list')).out) as { id: string; status: string }[];
-    expect(Object.fromEntries(keys.map((k) => [k.id, k.status]))).toEqual({ 'kek-v1': 'retired', 'kek-v2': 'retired', 'kek-v3': 'active' });
-    const audit = await db.sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM rekey_audit_log WHERE actor = 'cli-test'`);
+    expect(Object.fromEntries(keys.map((k) => [k.id, k.status]))).toEqual({
+      'kek-v1': 'retired',
+      'kek-v2': 'retired',
+      'kek-v3': 'active',
+    });
+    const audit = await db.sql.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM rekey_audit_log WHERE actor = 'cli-test'`,
+    );
     expect(Number(audit.rows[0]!.n)).toBeGreaterThan(0);
   });
 
@@ -101,7 +112,12 @@ describe('rekey CLI lifecycle', () => {
 
     const run = await fx.rekey('--json', 'reencrypt', '--mode', 'reencrypt');
     expect(run.code).toBe(1);
-    const result = JSON.parse(run.out) as { jobId: string; status: string; counters: { rowsDone: number; rowsFailed: number }; keptKeys: { keyId: string }[] };
+    const result = JSON.parse(run.out) as {
+      jobId: string;
+      status: string;
+      counters: { rowsDone: number; rowsFailed: number };
+      keptKeys: { keyId: string }[];
+    };
     expect(result.status).toBe('completed_with_errors');
     expect(result.counters).toMatchObject({ rowsDone: ROWS - 1, rowsFailed: 1 });
     expect(result.keptKeys.map((k) => k.keyId)).toContain('kek-v1');
@@ -128,19 +144,27 @@ describe('rekey CLI lifecycle', () => {
     const out = join(root, '.rekey-tmp', `cli-dist-${randomBytes(4).toString('hex')}`);
     mkdirSync(out, { recursive: true });
     try {
-      const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], {
-        cwd: root,
-        encoding: 'utf8',
-        timeout: 180_000,
-      });
+      const tsc = spawnSync(
+        process.execPath,
+        [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 180_000,
+        },
+      );
       expect({ status: tsc.status, output: tsc.stdout + tsc.stderr }).toEqual({ status: 0, output: '' });
       const node = (...args: string[]) =>
-        spawnSync(process.execPath, [join(out, 'bin', 'rekey.js'), '--config', join(fx.dir, 'rekey.config.json'), ...args], {
-          cwd: fx.dir,
-          env: fx.env,
-          encoding: 'utf8',
-          timeout: 90_000,
-        });
+        spawnSync(
+          process.execPath,
+          [join(out, 'bin', 'rekey.js'), '--config', join(fx.dir, 'rekey.config.json'), ...args],
+          {
+            cwd: fx.dir,
+            env: fx.env,
+            encoding: 'utf8',
+            timeout: 90_000,
+          },
+        );
       expect(node('--help').stdout).toContain('Usage: rekey');
       expect(node('migrate').status).toBe(0);
       const run = node('--json', 'reencrypt', '--concurrency', '3', '-b', '50');

@@ -24,7 +24,10 @@ describe('a narrower config cannot retire or destroy a key another table still u
     await db.sql.query('CREATE TABLE tokens (id bigint PRIMARY KEY, t text)');
     const old = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: fx.keys.v1 }]) });
     for (let i = 1; i <= TOKENS; i++) {
-      await db.sql.query('INSERT INTO tokens VALUES ($1, $2)', [i, await old.encrypt(`tok-${i}`, { table: 'tokens', column: 't', rowId: String(i) })]);
+      await db.sql.query('INSERT INTO tokens VALUES ($1, $2)', [
+        i,
+        await old.encrypt(`tok-${i}`, { table: 'tokens', column: 't', rowId: String(i) }),
+      ]);
     }
   });
   afterEach(async () => {
@@ -35,7 +38,9 @@ describe('a narrower config cannot retire or destroy a key another table still u
   const config = (tables: string[]): void =>
     writeFileSync(
       join(fx.dir, 'rekey.config.json'),
-      JSON.stringify({ tables: tables.map((name) => ({ name, idColumn: 'id', columns: [name === TABLE ? 'api_key_encrypted' : 't'] })) }),
+      JSON.stringify({
+        tables: tables.map((name) => ({ name, idColumn: 'id', columns: [name === TABLE ? 'api_key_encrypted' : 't'] })),
+      }),
     );
 
   it('keeps kek-v1 after a run on one table, completes that run, and refuses retire and destroy naming the other table', async () => {
@@ -52,7 +57,9 @@ describe('a narrower config cannot retire or destroy a key another table still u
     for (const action of ['retire', 'destroy']) {
       const refused = await fx.rekey('keys', action, 'kek-v1', ...(action === 'destroy' ? ['--yes'] : []));
       expect(refused.code).toBe(1);
-      expect(refused.err).toContain(`Refusing to ${action} kek-v1: ${TOKENS} values are still under it (tokens: ${TOKENS}, a table this config does not list)`);
+      expect(refused.err).toContain(
+        `Refusing to ${action} kek-v1: ${TOKENS} values are still under it (tokens: ${TOKENS}, a table this config does not list)`,
+      );
     }
     const keys = JSON.parse((await fx.rekey('--json', 'keys', 'list')).out) as { id: string; status: string }[];
     expect(keys.find((k) => k.id === 'kek-v1')?.status).toBe('rotating');

@@ -2,7 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsQueues } from '../../../functions/core/adapters/aws-sqs';
 import { main } from '../../../functions/cli/main';
@@ -47,7 +52,15 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
       registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
       actor: 'test',
     });
-    const request = { mode: 'encrypt' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.05, targetKeyId: null, tenant: null };
+    const request = {
+      mode: 'encrypt' as const,
+      tables: null,
+      batchSize: 10,
+      dryRun: false,
+      maxErrorRate: 0.05,
+      targetKeyId: null,
+      tenant: null,
+    };
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:first', request, () => runtime.primaryKeyId()));
     await markJobFailed(runtime.deps, jobId, 'job is stuck (test)');
     urls = await createPipelineQueues(sqs);
@@ -69,7 +82,13 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
     dir = mkdtempSync(join(tmpdir(), 'rekey-redrive-'));
     writeFileSync(
       join(dir, 'cdk-outputs.json'),
-      JSON.stringify({ Rekey: { StateMachineArn: stateMachineArn, BatchQueueUrl: urls.queueUrl, DeadLetterQueueUrl: urls.deadLetterQueueUrl } }),
+      JSON.stringify({
+        Rekey: {
+          StateMachineArn: stateMachineArn,
+          BatchQueueUrl: urls.queueUrl,
+          DeadLetterQueueUrl: urls.deadLetterQueueUrl,
+        },
+      }),
     );
     process.env.AWS_ENDPOINT_URL = motoEndpoint();
   });
@@ -84,7 +103,13 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
   async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
-    const io: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), isTTY: false, env: { PATH: process.env.PATH, DATABASE_URL: db.url }, cwd: dir };
+    const io: CliIo = {
+      stdout: (t) => void out.push(t),
+      stderr: (t) => void err.push(t),
+      isTTY: false,
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url },
+      cwd: dir,
+    };
     const code = await main(args, io);
     return { code, out: out.join(''), err: err.join('') };
   }
@@ -98,19 +123,47 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
     const r = await rekey('redrive', jobId, '--outputs', 'cdk-outputs.json', '--json');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.out) as { movedFromDeadLetterQueue: number; batchIds: string[]; leftInDeadLetterQueue: number; execution: { arn: string; name: string; started: boolean } };
-    expect(report).toMatchObject({ movedFromDeadLetterQueue: 2, batchIds: ['s#0', 's#2'], leftInDeadLetterQueue: 2, execution: { started: true } });
+    const report = JSON.parse(r.out) as {
+      movedFromDeadLetterQueue: number;
+      batchIds: string[];
+      leftInDeadLetterQueue: number;
+      execution: { arn: string; name: string; started: boolean };
+    };
+    expect(report).toMatchObject({
+      movedFromDeadLetterQueue: 2,
+      batchIds: ['s#0', 's#2'],
+      leftInDeadLetterQueue: 2,
+      execution: { started: true },
+    });
     expect(report.execution.name).toMatch(new RegExp(`^redrive-${jobId}-\\d{14}$`));
 
-    expect(await bodies(urls.queueUrl)).toEqual([JSON.stringify({ jobId, batchId: 's#0' }), JSON.stringify({ jobId, batchId: 's#2' })]);
-    expect(await bodies(urls.deadLetterQueueUrl)).toEqual(['not a batch message', JSON.stringify({ jobId: other, batchId: 's#0' })]);
+    expect(await bodies(urls.queueUrl)).toEqual([
+      JSON.stringify({ jobId, batchId: 's#0' }),
+      JSON.stringify({ jobId, batchId: 's#2' }),
+    ]);
+    expect(await bodies(urls.deadLetterQueueUrl)).toEqual([
+      'not a batch message',
+      JSON.stringify({ jobId: other, batchId: 's#0' }),
+    ]);
 
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: report.execution.arn }));
     expect(execution.name).toBe(report.execution.name);
-    expect(JSON.parse(execution.input!)).toEqual({ mode: 'encrypt', tables: ['s'], batchSize: 10, maxErrorRate: 0.05, targetKeyId: 'kek-v1' });
-    const { rows } = await db.sql.query<{ status: string; execution_id: string; error: string | null }>('SELECT status, execution_id, error FROM rekey_jobs WHERE id = $1', [jobId]);
+    expect(JSON.parse(execution.input!)).toEqual({
+      mode: 'encrypt',
+      tables: ['s'],
+      batchSize: 10,
+      maxErrorRate: 0.05,
+      targetKeyId: 'kek-v1',
+    });
+    const { rows } = await db.sql.query<{ status: string; execution_id: string; error: string | null }>(
+      'SELECT status, execution_id, error FROM rekey_jobs WHERE id = $1',
+      [jobId],
+    );
     expect(rows[0]).toEqual({ status: 'running', execution_id: report.execution.arn, error: null });
-    const audit = await db.sql.query<{ action: string }>("SELECT action FROM rekey_audit_log WHERE subject = $1 AND action = 'job.redriven'", [`job:${jobId}`]);
+    const audit = await db.sql.query<{ action: string }>(
+      "SELECT action FROM rekey_audit_log WHERE subject = $1 AND action = 'job.redriven'",
+      [`job:${jobId}`],
+    );
     expect(audit.rows).toHaveLength(1);
 
     // Again while that execution runs (moto keeps it RUNNING): the messages move, no second execution.
@@ -127,11 +180,15 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
     await db.sql.query("UPDATE rekey_jobs SET status = 'aborted' WHERE id = $1", [jobId]);
     const done = await rekey('redrive', jobId, '--outputs', 'cdk-outputs.json');
     expect(done.code).toBe(1);
-    expect(done.err).toContain(`job ${jobId}: cannot go from aborted to running (only a failed or running job can be redriven)`);
+    expect(done.err).toContain(
+      `job ${jobId}: cannot go from aborted to running (only a failed or running job can be redriven)`,
+    );
     expect(await bodies(urls.deadLetterQueueUrl)).toHaveLength(4); // nothing moved
 
     const usage = await rekey('redrive', jobId, '--queue-url', urls.queueUrl);
     expect(usage.code).toBe(2);
-    expect(usage.err).toContain('redrive needs --dead-letter-queue-url (DeadLetterQueueUrl), --state-machine-arn (StateMachineArn)');
+    expect(usage.err).toContain(
+      'redrive needs --dead-letter-queue-url (DeadLetterQueueUrl), --state-machine-arn (StateMachineArn)',
+    );
   });
 });

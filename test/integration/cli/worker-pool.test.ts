@@ -26,9 +26,20 @@ describe('batch worker threads', () => {
     expect((await fx.rekey('keys', 'list')).code).toBe(0); // registers the keyring's keys in the catalog
     const { createJob, planJob } = await import('../../../functions/core/reencrypt/jobs');
     const { createEngineRuntime } = await import('../../../functions/runtime/engine-runtime');
-    const runtime = await createEngineRuntime({ env: fx.env, databaseUrl: db.url, registry: parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['api_key_encrypted'] }] }), actor: 'test', syncCatalog: false });
+    const runtime = await createEngineRuntime({
+      env: fx.env,
+      databaseUrl: db.url,
+      registry: parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['api_key_encrypted'] }] }),
+      actor: 'test',
+      syncCatalog: false,
+    });
     try {
-      const job = await createJob(runtime.deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 50, requestedBy: 'test' });
+      const job = await createJob(runtime.deps, {
+        mode: 'rewrap',
+        targetKeyId: 'kek-v2',
+        batchSize: 50,
+        requestedBy: 'test',
+      });
       await planJob(runtime.deps, job.id);
       const pool = startBatchWorkers(2, {
         jobId: job.id,
@@ -44,7 +55,10 @@ describe('batch worker threads', () => {
       } finally {
         await pool.terminate(); // a lingering thread fails the test, not the whole run
       }
-      const batches = await db.sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM rekey_job_batches WHERE job_id = $1::uuid AND status = 'done'`, [job.id]);
+      const batches = await db.sql.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM rekey_job_batches WHERE job_id = $1::uuid AND status = 'done'`,
+        [job.id],
+      );
       expect(Number(batches.rows[0]!.n)).toBe(6);
     } finally {
       await runtime.close();

@@ -20,7 +20,8 @@ export const REGISTRY = {
   ],
 };
 export const SECRET = /sk-fmt-\d+|user-\d+@example\.com/;
-export const plaintextOf = (table: string, i: number): string => (table === FERNET_TABLE ? `user-${i}@example.com` : `sk-fmt-${i}-${'y'.repeat(24)}`);
+export const plaintextOf = (table: string, i: number): string =>
+  table === FERNET_TABLE ? `user-${i}@example.com` : `sk-fmt-${i}-${'y'.repeat(24)}`;
 
 export interface FormatsFixture {
   readonly fernet: { readonly old: string; readonly current: string };
@@ -37,7 +38,10 @@ export interface FormatsFixture {
 
 export async function seedFormats(sql: Sql, rows: number): Promise<FormatsFixture> {
   // As Fernet.generate_key() writes them: base64url with its padding.
-  const fernet = { old: `${randomBytes(32).toString('base64url')}=`, current: `${randomBytes(32).toString('base64url')}=` };
+  const fernet = {
+    old: `${randomBytes(32).toString('base64url')}=`,
+    current: `${randomBytes(32).toString('base64url')}=`,
+  };
   const kek = { v1: randomBytes(32), v2: randomBytes(32) };
   // Timestamps spread over the past year: the rotation must keep each one (MultiFernet.rotate).
   const now = Math.floor(Date.now() / 1000);
@@ -69,7 +73,14 @@ export async function seedFormats(sql: Sql, rows: number): Promise<FormatsFixtur
     ENCRYPTION_KEY: fernet.current,
     ENCRYPTION_KEY_FALLBACK: fernet.old,
   };
-  const secrets = [fernet.old, fernet.current, kek.v1.toString('base64'), kek.v2.toString('base64'), kek.v1.toString('hex'), kek.v2.toString('hex')];
+  const secrets = [
+    fernet.old,
+    fernet.current,
+    kek.v1.toString('base64'),
+    kek.v2.toString('base64'),
+    kek.v1.toString('hex'),
+    kek.v2.toString('hex'),
+  ];
   return {
     fernet,
     kek,
@@ -90,13 +101,19 @@ export async function seedFormats(sql: Sql, rows: number): Promise<FormatsFixtur
  * original plaintext, Fernet tokens keep their timestamps, JSON values are
  * exactly the service's layout with a fresh DEK and nonces.
  */
-export async function expectReadableByApplications(sql: Sql, fx: FormatsFixture, skipIds: readonly string[] = []): Promise<number> {
-  const fernetRows = (await sql.query<{ id: string; v: string }>(`SELECT id::text AS id, email AS v FROM ${FERNET_TABLE} ORDER BY id`)).rows.filter(
-    (r) => !skipIds.includes(r.id),
-  );
-  const jsonRows = (await sql.query<{ id: string; v: string }>(`SELECT id::text AS id, api_key_encrypted AS v FROM ${JSON_TABLE} ORDER BY id`)).rows.filter(
-    (r) => !skipIds.includes(r.id),
-  );
+export async function expectReadableByApplications(
+  sql: Sql,
+  fx: FormatsFixture,
+  skipIds: readonly string[] = [],
+): Promise<number> {
+  const fernetRows = (
+    await sql.query<{ id: string; v: string }>(`SELECT id::text AS id, email AS v FROM ${FERNET_TABLE} ORDER BY id`)
+  ).rows.filter((r) => !skipIds.includes(r.id));
+  const jsonRows = (
+    await sql.query<{ id: string; v: string }>(
+      `SELECT id::text AS id, api_key_encrypted AS v FROM ${JSON_TABLE} ORDER BY id`,
+    )
+  ).rows.filter((r) => !skipIds.includes(r.id));
   const read = runPythonJson<{
     fernet: { plaintext: string; timestamp: number }[];
     json: { plaintext: string; key_id: string; dek_wrapped: string; nonce: string }[];

@@ -7,7 +7,15 @@ import { fernetEncrypt } from '../../../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt } from '../../../functions/core/crypto/legacy/json-key-id';
 import { randomBytes } from 'node:crypto';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
-import { expectReadableByApplications, FERNET_TABLE, JSON_TABLE, keyStatus, REGISTRY, seedFormats, type FormatsFixture } from './fixture';
+import {
+  expectReadableByApplications,
+  FERNET_TABLE,
+  JSON_TABLE,
+  keyStatus,
+  REGISTRY,
+  seedFormats,
+  type FormatsFixture,
+} from './fixture';
 
 /**
  * `rekey reencrypt` on the two runbooks' own formats, through the CLI an
@@ -38,7 +46,13 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
   async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
-    const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env: { PATH: process.env.PATH, DATABASE_URL: db.url, USER: 'formats-test', ...fx.env }, cwd: dir };
+    const io: CliIo = {
+      stdout: (t) => void (out += t),
+      stderr: (t) => void (err += t),
+      isTTY: false,
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, USER: 'formats-test', ...fx.env },
+      cwd: dir,
+    };
     const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
     fx.assertNoSecrets(out + err);
     return { code, out, err };
@@ -52,10 +66,15 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
     expect(await keyStatus(db.sql, fx.ids.fernetCurrent)).toBeUndefined(); // a dry run registers nothing
 
     const before = await rekey('inventory', '--json');
-    const inventory = JSON.parse(before.out) as { keys: Record<string, number>; tables: { table: string; values: { fernetByKey: Record<string, number> } }[] };
+    const inventory = JSON.parse(before.out) as {
+      keys: Record<string, number>;
+      tables: { table: string; values: { fernetByKey: Record<string, number> } }[];
+    };
     expect(inventory.keys[fx.ids.fernetOld]).toBe(ROWS); // Fernet tokens counted per key, by fingerprint
     expect(inventory.keys['kek-v1']).toBe(ROWS);
-    expect(inventory.tables.find((t) => t.table === FERNET_TABLE)!.values.fernetByKey).toEqual({ [fx.ids.fernetOld]: ROWS });
+    expect(inventory.tables.find((t) => t.table === FERNET_TABLE)!.values.fernetByKey).toEqual({
+      [fx.ids.fernetOld]: ROWS,
+    });
 
     const run = await rekey('reencrypt', '--batch-size', '64');
     expect(run.err + run.out).toContain('completed');
@@ -86,19 +105,28 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
     const bad: Record<string, { table: string; column: string; value: string }> = {
       '9001': { table: FERNET_TABLE, column: 'email', value: fernetEncrypt(stranger, 'user-x@example.com') }, // under no configured key
       '9002': { table: FERNET_TABLE, column: 'email', value: raw.toString('base64url') }, // tampered
-      '9003': { table: JSON_TABLE, column: 'api_key_encrypted', value: jsonKeyIdEncrypt(randomBytes(32), 'kek-v9', 'sk-fmt-9003') }, // unknown key_id
+      '9003': {
+        table: JSON_TABLE,
+        column: 'api_key_encrypted',
+        value: jsonKeyIdEncrypt(randomBytes(32), 'kek-v9', 'sk-fmt-9003'),
+      }, // unknown key_id
       '9004': {
         table: JSON_TABLE,
         column: 'api_key_encrypted',
         value: jsonKeyIdEncrypt(fx.kek.v1, 'kek-v1', 'sk-fmt-9004').replace(/"nonce":"[^"]*"/, '"nonce":"not base64!"'), // malformed field
       },
     };
-    for (const [id, b] of Object.entries(bad)) await db.sql.query(`INSERT INTO ${b.table} (id, ${b.column}) VALUES ($1, $2)`, [id, b.value]);
+    for (const [id, b] of Object.entries(bad))
+      await db.sql.query(`INSERT INTO ${b.table} (id, ${b.column}) VALUES ($1, $2)`, [id, b.value]);
 
     const run = await rekey('reencrypt', '--max-error-rate', '0.5');
     expect(run.code).not.toBe(0);
     expect(run.out).toContain('completed_with_errors');
-    const errors = (await db.sql.query<{ row_id: string; code: string; message: string }>('SELECT row_id, code, message FROM rekey_row_errors ORDER BY row_id')).rows;
+    const errors = (
+      await db.sql.query<{ row_id: string; code: string; message: string }>(
+        'SELECT row_id, code, message FROM rekey_row_errors ORDER BY row_id',
+      )
+    ).rows;
     expect(errors.map((e) => [e.row_id, e.code])).toEqual([
       ['9001', 'AUTHENTICATION_FAILED'],
       ['9002', 'AUTHENTICATION_FAILED'],
@@ -124,7 +152,10 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
     const run = await rekey('reencrypt', '--mode', 'migrate');
     expect(run.out).toContain('completed');
     expect(run.code).toBe(0);
-    for (const [table, column] of [[FERNET_TABLE, 'email'], [JSON_TABLE, 'api_key_encrypted']] as const) {
+    for (const [table, column] of [
+      [FERNET_TABLE, 'email'],
+      [JSON_TABLE, 'api_key_encrypted'],
+    ] as const) {
       const { rows } = await db.sql.query<{ v: string }>(`SELECT ${column} AS v FROM ${table}`);
       expect(rows.every((r) => r.v.startsWith('rk1:AQZrZWstdjI'))).toBe(true); // rk1, kek-v2
     }

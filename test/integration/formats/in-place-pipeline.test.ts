@@ -28,8 +28,12 @@ describe('in-place rotation of Fernet and JSON key_id tables through the local s
     const emitted: string[] = [];
     const record = (what: unknown): void => void emitted.push(typeof what === 'string' ? what : JSON.stringify(what));
     const spies = [
-      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach(record))),
-      jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+        jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach(record)),
+      ),
+      jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
     ];
     let result: Awaited<ReturnType<typeof runLocalPipeline>>;
     try {
@@ -50,7 +54,11 @@ describe('in-place rotation of Fernet and JSON key_id tables through the local s
     expect(await expectReadableByApplications(db.sql, fx)).toBe(2 * ROWS);
     expect(await keyStatus(db.sql, fx.ids.fernetOld)).toBe('retired');
     expect(await keyStatus(db.sql, 'kek-v1')).toBe('retired');
-    const job = (await db.sql.query<{ status: string; rows_done: string; verified_keys: Record<string, number> }>('SELECT status, rows_done, verified_keys FROM rekey_jobs')).rows[0]!;
+    const job = (
+      await db.sql.query<{ status: string; rows_done: string; verified_keys: Record<string, number> }>(
+        'SELECT status, rows_done, verified_keys FROM rekey_jobs',
+      )
+    ).rows[0]!;
     expect(job.status).toBe('completed');
     expect(Number(job.rows_done)).toBe(2 * ROWS);
     expect(job.verified_keys[fx.ids.fernetOld] ?? 0).toBe(0);

@@ -68,7 +68,9 @@ describe('throwaway cluster clean-up', () => {
 
       script('initdb', 'while [ "$1" != "-D" ]; do shift; done; mkdir -p "$2"');
       script('pg_ctl', 'echo "pg_ctl: could not start server" >&2; exit 1');
-      await expect(startThrowawayPostgres({ binDir: fakeBin })).rejects.toThrow(/^pg_ctl failed: pg_ctl: could not start server/);
+      await expect(startThrowawayPostgres({ binDir: fakeBin })).rejects.toThrow(
+        /^pg_ctl failed: pg_ctl: could not start server/,
+      );
       expect(ours()).toEqual(before);
     } finally {
       rmSync(fakeBin, { recursive: true, force: true });

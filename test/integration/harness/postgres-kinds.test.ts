@@ -9,7 +9,8 @@ import { runHarnessChild } from '../../support/run-harness-child';
 describe('test PostgreSQL kinds', () => {
   it('says which kind this run uses (never PGlite in CI unless forced)', () => {
     expect(['url', 'cluster', 'pglite']).toContain(process.env.REKEY_TEST_PG_KIND);
-    if (process.env.CI === 'true' && process.env.REKEY_TEST_PG !== 'pglite') expect(process.env.REKEY_TEST_PG_KIND).not.toBe('pglite');
+    if (process.env.CI === 'true' && process.env.REKEY_TEST_PG !== 'pglite')
+      expect(process.env.REKEY_TEST_PG_KIND).not.toBe('pglite');
   });
 
   it('freshDatabase() gives each caller its own database, and drop() removes it', async () => {
@@ -25,7 +26,10 @@ describe('test PostgreSQL kinds', () => {
   });
 
   it('embedded PGlite (forced) runs rekey: a database per test file, isolated, migrated, one-active-key index enforced', async () => {
-    const out = await runHarnessChild('pglite', { REKEY_TEST_PG: 'pglite', REKEY_TEST_MOTO_BIN: 'rekey-no-such-moto-server' });
+    const out = await runHarnessChild('pglite', {
+      REKEY_TEST_PG: 'pglite',
+      REKEY_TEST_MOTO_BIN: 'rekey-no-such-moto-server',
+    });
     expect(out).toEqual({
       kind: 'pglite',
       maxConnections: '1',
@@ -41,7 +45,9 @@ describe('test PostgreSQL kinds', () => {
     const pg = await startThrowawayPostgres();
     const sql = createPgSql({ connectionString: pg.url, max: 1 });
     try {
-      const { rows } = await sql.query<{ fsync: string; listen: string }>("SELECT current_setting('fsync') AS fsync, current_setting('listen_addresses') AS listen");
+      const { rows } = await sql.query<{ fsync: string; listen: string }>(
+        "SELECT current_setting('fsync') AS fsync, current_setting('listen_addresses') AS listen",
+      );
       expect(rows[0]).toEqual({ fsync: 'off', listen: '127.0.0.1' });
     } finally {
       await sql.close();

@@ -44,7 +44,9 @@ let kmsKeyArn: string;
 beforeAll(async () => {
   const config = awsClientConfig();
   admin = { kms: AwsKmsAdapter.fromConfig(config), secrets: AwsSecretsAdapter.fromConfig(config) };
-  const created = await new KMSClient(config).send(new CreateKeyCommand({ Description: 'rekey hierarchical keyring test' }));
+  const created = await new KMSClient(config).send(
+    new CreateKeyCommand({ Description: 'rekey hierarchical keyring test' }),
+  );
   kmsKeyArn = created.KeyMetadata?.Arn as string;
 }, 60_000);
 
@@ -62,7 +64,12 @@ async function rotate(secretId: string, stage: string = AWSCURRENT): Promise<{ k
   const current = parseKeyset((await admin.secrets.getSecretValue({ secretId, versionStage: AWSCURRENT })).string);
   const kek = await generateWrappedKek(admin.kms, current.kmsKeyId, nextKeyId(current));
   const keyset = addKeyVersion(current, kek, { makePrimary: true });
-  const { versionId } = await admin.secrets.putSecretValue({ secretId, clientRequestToken: randomUUID(), string: serializeKeyset(keyset), versionStages: [stage] });
+  const { versionId } = await admin.secrets.putSecretValue({
+    secretId,
+    clientRequestToken: randomUUID(),
+    string: serializeKeyset(keyset),
+    versionStages: [stage],
+  });
   return { keyset, versionId };
 }
 
@@ -73,7 +80,12 @@ function worker(secretId: string, options: { versionStage?: string; cacheTtlMs?:
   const secretsClient = new SecretsManagerClient(config);
   const kmsCalls = countCommands(kmsClient);
   const secretsCalls = countCommands(secretsClient);
-  const keyring = new HierarchicalKeyring({ kms: new AwsKmsAdapter(kmsClient), secrets: new AwsSecretsAdapter(secretsClient), secretId, ...options });
+  const keyring = new HierarchicalKeyring({
+    kms: new AwsKmsAdapter(kmsClient),
+    secrets: new AwsSecretsAdapter(secretsClient),
+    secretId,
+    ...options,
+  });
   return { keyring, kmsCalls, secretsCalls };
 }
 
@@ -96,7 +108,9 @@ describe('hierarchical keyring on moto (real SDK clients)', () => {
     const { secretId } = await newKeysetSecret();
     const rows = 300;
     const writer = await EnvelopeCipher.create({ keyring: worker(secretId).keyring });
-    const stored = await Promise.all(Array.from({ length: rows }, (_, i) => writer.encrypt(`secret value ${i}`, rowContext(i))));
+    const stored = await Promise.all(
+      Array.from({ length: rows }, (_, i) => writer.encrypt(`secret value ${i}`, rowContext(i))),
+    );
     expect(new Set(stored.map(peekKeyId))).toEqual(new Set(['kek-v1']));
 
     await rotate(secretId); // kek-v2 becomes primary; AWSCURRENT holds kek-v1 and kek-v2
@@ -150,7 +164,12 @@ describe('hierarchical keyring on moto (real SDK clients)', () => {
     const { secretId } = await newKeysetSecret();
     const cipher = await EnvelopeCipher.create({ keyring: worker(secretId).keyring });
     const value = await cipher.encrypt('v', rowContext(5));
-    for (const elsewhere of [rowContext(6), { ...rowContext(5), column: 'email' }, { ...rowContext(5), tenant: 'other' }, { ...rowContext(5), tenant: null }]) {
+    for (const elsewhere of [
+      rowContext(6),
+      { ...rowContext(5), column: 'email' },
+      { ...rowContext(5), tenant: 'other' },
+      { ...rowContext(5), tenant: null },
+    ]) {
       await expect(cipher.decrypt(value, elsewhere)).rejects.toBeInstanceOf(AuthenticationError);
     }
   });
@@ -160,7 +179,12 @@ describe('hierarchical keyring on moto (real SDK clients)', () => {
     const { keyset } = await rotate(secretId);
     const [v1, v2] = keyset.keys;
     const tampered: Keyset = { ...keyset, keys: [v1!, { ...v2!, wrapped: v1!.wrapped }] };
-    await admin.secrets.putSecretValue({ secretId, clientRequestToken: randomUUID(), string: serializeKeyset(tampered), versionStages: [AWSCURRENT] });
+    await admin.secrets.putSecretValue({
+      secretId,
+      clientRequestToken: randomUUID(),
+      string: serializeKeyset(tampered),
+      versionStages: [AWSCURRENT],
+    });
     const err = await rejection(worker(secretId).keyring.keyIds());
     expect(err).toBeInstanceOf(KeyMaterialError);
     expect(err.message).toContain('KEK "kek-v2" did not unwrap');
@@ -170,14 +194,18 @@ describe('hierarchical keyring on moto (real SDK clients)', () => {
   it('reads AWSCURRENT even when a newer AWSPENDING exists, and AWSPENDING only when asked', async () => {
     const { secretId } = await newKeysetSecret();
     const current = await admin.secrets.describeSecret({ secretId });
-    const currentVersion = Object.entries(current.versionIdsToStages).find(([, stages]) => stages.includes(AWSCURRENT))?.[0];
+    const currentVersion = Object.entries(current.versionIdsToStages).find(([, stages]) =>
+      stages.includes(AWSCURRENT),
+    )?.[0];
     const pending = await rotate(secretId, AWSPENDING); // a stale rotation left kek-v2 pending
 
     const live = worker(secretId);
     expect(await live.keyring.primaryKeyId()).toBe('kek-v1');
     expect(await live.keyring.keyIds()).toEqual(['kek-v1']);
     expect(await live.keyring.versionIdInUse()).toBe(currentVersion);
-    expect(live.secretsCalls.inputs).toEqual([{ command: 'GetSecretValueCommand', input: { SecretId: secretId, VersionStage: AWSCURRENT } }]);
+    expect(live.secretsCalls.inputs).toEqual([
+      { command: 'GetSecretValueCommand', input: { SecretId: secretId, VersionStage: AWSCURRENT } },
+    ]);
 
     const selfTest = worker(secretId, { versionStage: AWSPENDING });
     expect(await selfTest.keyring.primaryKeyId()).toBe('kek-v2');
@@ -188,7 +216,11 @@ describe('hierarchical keyring on moto (real SDK clients)', () => {
     const { secretId, keyset } = await newKeysetSecret();
     const cipher = await EnvelopeCipher.create({ keyring: worker(secretId).keyring });
     const value = await cipher.encrypt('same bytes', rowContext(9));
-    const kek = await admin.kms.decrypt({ ciphertextBlob: keyset.keys[0]!.wrapped, keyId: kmsKeyArn, context: kekContext('kek-v1') });
+    const kek = await admin.kms.decrypt({
+      ciphertextBlob: keyset.keys[0]!.wrapped,
+      keyId: kmsKeyArn,
+      context: kekContext('kek-v1'),
+    });
     const raw = await EnvelopeCipher.create({ keyring: new RawKeyring([{ id: 'kek-v1', key: kek }]) });
     kek.fill(0);
     expect((await raw.decrypt(value, rowContext(9))).toString()).toBe('same bytes');

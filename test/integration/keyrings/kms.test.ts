@@ -36,7 +36,12 @@ function worker(primary: 'kms-v1' | 'kms-v2', extraKeys: { id: string; kmsKeyId:
   return { keyring, calls };
 }
 
-const row = (i: number) => ({ table: 'payments', column: 'card', rowId: `r-${i}`, tenant: i % 2 === 0 ? 'acme' : null });
+const row = (i: number) => ({
+  table: 'payments',
+  column: 'card',
+  rowId: `r-${i}`,
+  tenant: i % 2 === 0 ? 'acme' : null,
+});
 
 describe('kms keyring on moto (real SDK client)', () => {
   it('round-trips through EnvelopeCipher: one GenerateDataKey per encrypt, one Decrypt per decrypt, with the context', async () => {
@@ -47,9 +52,19 @@ describe('kms keyring on moto (real SDK client)', () => {
     expect((await cipher.decrypt(value, row(2))).toString()).toBe('4111 1111 1111 1111');
     expect(calls.counts).toEqual({ GenerateDataKeyCommand: 1, DecryptCommand: 1 });
     expect(keyring.stats()).toEqual({ kmsCalls: 2, secretsManagerCalls: 0 });
-    const decrypt = calls.inputs.find((c) => c.command === 'DecryptCommand')?.input as { KeyId: string; EncryptionContext: Record<string, string> };
+    const decrypt = calls.inputs.find((c) => c.command === 'DecryptCommand')?.input as {
+      KeyId: string;
+      EncryptionContext: Record<string, string>;
+    };
     expect(decrypt.KeyId).toBe(keyV1Arn);
-    expect(decrypt.EncryptionContext).toEqual({ table: 'payments', column: 'card', rowId: 'r-2', tenant: 'acme', keyId: 'kms-v1', formatVersion: '1' });
+    expect(decrypt.EncryptionContext).toEqual({
+      table: 'payments',
+      column: 'card',
+      rowId: 'r-2',
+      tenant: 'acme',
+      keyId: 'kms-v1',
+      formatVersion: '1',
+    });
   });
 
   it('rewraps N rows from kms-v1 to kms-v2 with exactly one ReEncrypt per row and nothing else', async () => {
@@ -58,7 +73,13 @@ describe('kms keyring on moto (real SDK client)', () => {
     const stored = await Promise.all(Array.from({ length: rows }, (_, i) => writer.encrypt(`value ${i}`, row(i))));
 
     const { keyring, calls } = worker('kms-v2');
-    const cipher = new EnvelopeCipher({ keyring, policy: new StaticKeyPolicy([{ id: 'kms-v1', status: 'rotating' }, { id: 'kms-v2', status: 'active' }]) });
+    const cipher = new EnvelopeCipher({
+      keyring,
+      policy: new StaticKeyPolicy([
+        { id: 'kms-v1', status: 'rotating' },
+        { id: 'kms-v2', status: 'active' },
+      ]),
+    });
     const rewrapped = await Promise.all(stored.map((value, i) => cipher.rewrap(value, row(i))));
     expect(calls.counts).toEqual({ ReEncryptCommand: rows });
     expect(keyring.stats().kmsCalls).toBe(rows);
@@ -99,7 +120,11 @@ describe('kms keyring on moto (real SDK client)', () => {
 
   it('a KMS key that does not exist is named', async () => {
     const client = new KMSClient(awsClientConfig());
-    const keyring = new KmsKeyring({ kms: new AwsKmsAdapter(client), keys: [{ id: 'kms-v9', kmsKeyId: 'alias/rekey-missing' }], primary: 'kms-v9' });
+    const keyring = new KmsKeyring({
+      kms: new AwsKmsAdapter(client),
+      keys: [{ id: 'kms-v9', kmsKeyId: 'alias/rekey-missing' }],
+      primary: 'kms-v9',
+    });
     const cipher = await EnvelopeCipher.create({ keyring });
     const err = await cipher.encrypt('v', row(1)).then(
       () => undefined,

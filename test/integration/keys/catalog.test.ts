@@ -43,9 +43,19 @@ describe('key catalog on a real PostgreSQL', () => {
     expect((await catalog.require('kek-v1')).destroyedAt).toBeInstanceOf(Date);
 
     const audit = await new AuditLog(db.sql).list({ subject: 'key:kek-v1' });
-    expect(audit.map((a) => a.action).reverse()).toEqual(['key.added', 'key.activated', 'key.rotating', 'key.retired', 'key.destroyed']);
+    expect(audit.map((a) => a.action).reverse()).toEqual([
+      'key.added',
+      'key.activated',
+      'key.rotating',
+      'key.retired',
+      'key.destroyed',
+    ]);
     expect(audit[0]!.actor).toBe('bob');
-    expect(audit.find((a) => a.action === 'key.rotating')!.details).toMatchObject({ from: 'active', to: 'rotating', replacedBy: 'kek-v2' });
+    expect(audit.find((a) => a.action === 'key.rotating')!.details).toMatchObject({
+      from: 'active',
+      to: 'rotating',
+      replacedBy: 'kek-v2',
+    });
   });
 
   it('rejects invalid transitions in code, naming both states', async () => {
@@ -82,10 +92,14 @@ describe('key catalog on a real PostgreSQL', () => {
     expect((await catalog.active())!.id).toBe('kek-v1');
     expect((await catalog.active('acme'))!.id).toBe('acme-v1');
     // Through the catalog, a second active add says which key holds the scope and what to do instead; no retry fixes it.
-    const second = await catalog.add({ id: 'acme-v2', keyring: 'raw', tenant: 'acme', status: 'active' }).catch((e: Error) => e);
+    const second = await catalog
+      .add({ id: 'acme-v2', keyring: 'raw', tenant: 'acme', status: 'active' })
+      .catch((e: Error) => e);
     expect(second).toBeInstanceOf(ActiveKeyExistsError);
     expect((second as ActiveKeyExistsError).retryable).toBe(false);
-    expect((second as Error).message).toMatch(/tenant "acme" already has active key "acme-v1"; add it as pending and activate it/);
+    expect((second as Error).message).toMatch(
+      /tenant "acme" already has active key "acme-v1"; add it as pending and activate it/,
+    );
     expect(await catalog.get('acme-v2')).toBeUndefined();
   });
 

@@ -27,7 +27,9 @@ describe('Fernet keys in the key catalog', () => {
 
   it('an active Fernet key sits beside the active KEK; activating another Fernet key demotes only the Fernet one', async () => {
     await catalog.add({ id: FA, keyring: 'fernet', status: 'active' });
-    await expect(catalog.add({ id: FB, keyring: 'fernet', status: 'active' })).rejects.toBeInstanceOf(ActiveKeyExistsError);
+    await expect(catalog.add({ id: FB, keyring: 'fernet', status: 'active' })).rejects.toBeInstanceOf(
+      ActiveKeyExistsError,
+    );
     await catalog.add({ id: FB, keyring: 'fernet' });
     await catalog.activate(FB, 'test');
     expect((await catalog.require(FA)).status).toBe('rotating');
@@ -38,19 +40,29 @@ describe('Fernet keys in the key catalog', () => {
   });
 
   it('refuses a Fernet id on another keyring, a Fernet key with a tenant — in code and in the database', async () => {
-    await expect(catalog.add({ id: 'fernet:cccccccccccccccc', keyring: 'raw' })).rejects.toBeInstanceOf(CatalogInputError);
+    await expect(catalog.add({ id: 'fernet:cccccccccccccccc', keyring: 'raw' })).rejects.toBeInstanceOf(
+      CatalogInputError,
+    );
     await expect(catalog.add({ id: 'kek-v9', keyring: 'fernet' })).rejects.toBeInstanceOf(CatalogInputError);
     await expect(catalog.add({ id: FA, keyring: 'fernet', tenant: 'acme' })).rejects.toBeInstanceOf(CatalogInputError);
-    await expect(db.sql.query(`INSERT INTO rekey_keys (id, keyring) VALUES ('fernet:dddddddddddddddd', 'raw')`)).rejects.toThrow(/rekey_keys_fernet_family/);
-    await expect(db.sql.query(`INSERT INTO rekey_keys (id, keyring, tenant) VALUES ('fernet:dddddddddddddddd', 'fernet', 'acme')`)).rejects.toThrow(/rekey_keys_fernet_family/);
+    await expect(
+      db.sql.query(`INSERT INTO rekey_keys (id, keyring) VALUES ('fernet:dddddddddddddddd', 'raw')`),
+    ).rejects.toThrow(/rekey_keys_fernet_family/);
+    await expect(
+      db.sql.query(`INSERT INTO rekey_keys (id, keyring, tenant) VALUES ('fernet:dddddddddddddddd', 'fernet', 'acme')`),
+    ).rejects.toThrow(/rekey_keys_fernet_family/);
     await db.sql.query(`INSERT INTO rekey_keys (id, keyring, status) VALUES ('${FA}', 'fernet', 'active')`);
-    await expect(db.sql.query(`INSERT INTO rekey_keys (id, keyring, status) VALUES ('${FB}', 'fernet', 'active')`)).rejects.toThrow(/one_active_per_scope/);
+    await expect(
+      db.sql.query(`INSERT INTO rekey_keys (id, keyring, status) VALUES ('${FB}', 'fernet', 'active')`),
+    ).rejects.toThrow(/one_active_per_scope/);
   });
 
   it('a process started with ENCRYPTION_KEY / _FALLBACK registers them: primary active, fallback rotating; a new primary demotes the old', async () => {
     const [k1, k2] = [randomBytes(32), randomBytes(32)];
     const first = FernetReader.fromKeys([k1]);
-    expect((await syncKeyringWithCatalog(db.sql, fernetKeySource(first), 'test')).changes).toEqual([`registered ${first.primaryKeyId()} (active)`]);
+    expect((await syncKeyringWithCatalog(db.sql, fernetKeySource(first), 'test')).changes).toEqual([
+      `registered ${first.primaryKeyId()} (active)`,
+    ]);
     const second = FernetReader.fromKeys([k2, k1]);
     const changes = (await syncKeyringWithCatalog(db.sql, fernetKeySource(second), 'test')).changes;
     expect(changes).toEqual([`registered ${second.primaryKeyId()} (active); ${first.primaryKeyId()} now rotating`]);

@@ -23,7 +23,12 @@ describe('npm run demo', () => {
 
   it('seeds three situations, prints their plans, runs encrypt, rk1 and Fernet jobs, verifies, and ends with plan against outcome', async () => {
     // On the PGlite fallback the demo's own rule picks the job runner; a DATABASE_URL looks like a server to it.
-    const args = ['scripts/demo.ts', '--rows', '3000', ...(process.env.REKEY_TEST_PG_KIND === 'pglite' ? ['--job-runner'] : [])];
+    const args = [
+      'scripts/demo.ts',
+      '--rows',
+      '3000',
+      ...(process.env.REKEY_TEST_PG_KIND === 'pglite' ? ['--job-runner'] : []),
+    ];
     const { stdout, stderr } = await run(join(root, 'node_modules', '.bin', 'tsx'), args, {
       cwd: root,
       env: { ...process.env, DATABASE_URL: db.url, NO_COLOR: '1' },
@@ -51,7 +56,9 @@ describe('npm run demo', () => {
     const line = (label: string): string => table.find((l) => l.startsWith(label)) ?? `no line for ${label}`;
     const seconds = '[\\d.]+ s|\\d+ min \\d+ s';
     const figures = (mode: string, rows: string, retired: string): RegExp =>
-      new RegExp(` +${mode} +completed +${rows} +[\\d,]+ +0 +0 / 0 +(${seconds}) / (${seconds}) +(${seconds}) / (${seconds}) +${retired}$`);
+      new RegExp(
+        ` +${mode} +completed +${rows} +[\\d,]+ +0 +0 / 0 +(${seconds}) / (${seconds}) +(${seconds}) / (${seconds}) +${retired}$`,
+      );
     expect(line('plaintext → rk1')).toMatch(figures('encrypt', '600', 'none'));
     expect(line('rk1 kek-v1 → kek-v2')).toMatch(figures('rewrap', '3,000', 'kek-v1'));
     expect(line('Fernet old → new key')).toMatch(figures('rewrap', '600', 'fernet:[0-9a-f]{16}'));
@@ -61,7 +68,9 @@ describe('npm run demo', () => {
     expect(output).not.toMatch(/tok_[A-Za-z0-9_-]{20,}/);
     expect(output).not.toMatch(/user-[0-9a-f]{12}@/);
     // Cleaned up: the demo tables are gone.
-    const { rows } = await db.sql.query("SELECT to_regclass('demo_llm_providers') AS a, to_regclass('demo_users') AS b, to_regclass('demo_legacy_tokens') AS c");
+    const { rows } = await db.sql.query(
+      "SELECT to_regclass('demo_llm_providers') AS a, to_regclass('demo_users') AS b, to_regclass('demo_legacy_tokens') AS c",
+    );
     expect(rows).toEqual([{ a: null, b: null, c: null }]);
   });
 });

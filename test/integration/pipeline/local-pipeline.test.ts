@@ -4,7 +4,12 @@ import type { RotationPlan } from '../../../functions/core/plan/estimate';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { runLocalPipeline, type LocalHandler, type LocalPipelineOptions, type LocalPipelineRun } from '../../../functions/local/pipeline';
+import {
+  runLocalPipeline,
+  type LocalHandler,
+  type LocalPipelineOptions,
+  type LocalPipelineRun,
+} from '../../../functions/local/pipeline';
 import { EVENTS_PER_ENQUEUE, EVENTS_PER_POLL, FIXED_EVENTS } from '../../../lib/history-budget';
 import { EXECUTION_ERRORS } from '../../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition } from '../../../lib/synthesize-definition';
@@ -57,9 +62,15 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     await db.sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
     emitted = [];
     spies = [
-      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach(record))),
-      jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
-      jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+        jest.spyOn(console, m).mockImplementation((...args: unknown[]) => args.forEach(record)),
+      ),
+      jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
+      jest
+        .spyOn(process.stderr, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => (record(chunk.toString()), true)),
     ];
   });
 
@@ -76,19 +87,27 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
   });
 
   /** One execution; every queue message the worker received and every state's output go into the scan. */
-  async function run(input: unknown, extra: Partial<LocalPipelineOptions> = {}): Promise<LocalPipelineRun & { stateOutputs: { state: string; bytes: number }[] }> {
+  async function run(
+    input: unknown,
+    extra: Partial<LocalPipelineOptions> = {},
+  ): Promise<LocalPipelineRun & { stateOutputs: { state: string; bytes: number }[] }> {
     const stateOutputs: { state: string; bytes: number }[] = [];
-    const wrapWorker = (handler: LocalHandler): LocalHandler => async (event, context) => {
-      for (const r of (event as SQSEvent).Records) record(r.body);
-      return handler(event, context);
-    };
+    const wrapWorker =
+      (handler: LocalHandler): LocalHandler =>
+      async (event, context) => {
+        for (const r of (event as SQSEvent).Records) record(r.body);
+        return handler(event, context);
+      };
     const result = await runLocalPipeline({
       input,
       databaseUrl: db.url,
       sqsEndpoint: motoEndpoint(),
       registry,
       definition,
-      keyEnv: { SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', v2), SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', v1) },
+      keyEnv: {
+        SECRETS_ENCRYPTION_KEY: formatRawKey('kek-v2', v2),
+        SECRETS_ENCRYPTION_KEY_PREVIOUS: formatRawKey('kek-v1', v1),
+      },
       ...extra,
       wrap: (name, handler) => {
         const wrapped = extra.wrap ? extra.wrap(name, handler) : handler;
@@ -121,7 +140,9 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
   }
 
   async function jobRow(): Promise<{ status: string; rows_done: string; rows_failed: string }> {
-    const { rows } = await db.sql.query<{ status: string; rows_done: string; rows_failed: string }>('SELECT status, rows_done, rows_failed FROM rekey_jobs WHERE NOT dry_run');
+    const { rows } = await db.sql.query<{ status: string; rows_done: string; rows_failed: string }>(
+      'SELECT status, rows_done, rows_failed FROM rekey_jobs WHERE NOT dry_run',
+    );
     expect(rows).toHaveLength(1);
     return rows[0]!;
   }
@@ -129,10 +150,15 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
   /** Breaks the authentication of the given rows' envelopes (one base64 character changed inside the ciphertext). */
   async function tamper(ids: readonly number[]): Promise<void> {
     for (const id of ids) {
-      const { rows } = await db.sql.query<{ v: string }>(`SELECT api_key_encrypted AS v FROM ${TABLE} WHERE id = $1`, [id]);
+      const { rows } = await db.sql.query<{ v: string }>(`SELECT api_key_encrypted AS v FROM ${TABLE} WHERE id = $1`, [
+        id,
+      ]);
       const v = rows[0]!.v;
       const at = 20; // inside the wrapped data key: rewrap itself does not authenticate the data ciphertext (docs/decisions.md)
-      await db.sql.query(`UPDATE ${TABLE} SET api_key_encrypted = $1 WHERE id = $2`, [v.slice(0, at) + (v[at] === 'A' ? 'B' : 'A') + v.slice(at + 1), id]);
+      await db.sql.query(`UPDATE ${TABLE} SET api_key_encrypted = $1 WHERE id = $2`, [
+        v.slice(0, at) + (v[at] === 'A' ? 'B' : 'A') + v.slice(at + 1),
+        id,
+      ]);
     }
   }
 
@@ -145,11 +171,12 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
       { mode: 'rewrap', batchSize: 200 },
       {
         wrap: (name, handler) => {
-          if (name === 'CheckProgress') return async (event, context) => {
-            const out = await handler(event, context);
-            firstCheck();
-            return out;
-          };
+          if (name === 'CheckProgress')
+            return async (event, context) => {
+              const out = await handler(event, context);
+              firstCheck();
+              return out;
+            };
           if (name === 'Worker') return async (event, context) => (await checked, handler(event, context));
           return handler;
         },
@@ -161,7 +188,10 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     expect(await keyStatus('kek-v1')).toBe('retired');
     expect(await keyStatus('kek-v2')).toBe('active');
     expect(await jobRow()).toEqual({ status: 'completed', rows_done: String(ROWS), rows_failed: '0' });
-    expect(result.output).toMatchObject({ job: { rowsToChange: ROWS, batchesTotal: Math.ceil(ROWS / 200) }, finalize: { retiredKeyIds: ['kek-v1'] } });
+    expect(result.output).toMatchObject({
+      job: { rowsToChange: ROWS, batchesTotal: Math.ceil(ROWS / 200) },
+      finalize: { retiredKeyIds: ['kek-v1'] },
+    });
     expect(result.worker.messages).toBe(Math.ceil(ROWS / 200));
     expect(result.deadLetters).toBe(0);
 
@@ -170,14 +200,25 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     const polls = h.filter((s) => s === 'WaitForProgress').length;
     expect(polls).toBeGreaterThanOrEqual(1);
     expect(h).toEqual([
-      'ReadInput', 'ValidateInput', 'Plan', 'IsDryRun', 'Enqueue', 'AllBatchesEnqueued', 'CheckProgress', 'ProgressDecision',
+      'ReadInput',
+      'ValidateInput',
+      'Plan',
+      'IsDryRun',
+      'Enqueue',
+      'AllBatchesEnqueued',
+      'CheckProgress',
+      'ProgressDecision',
       ...Array.from({ length: polls }, () => ['WaitForProgress', 'CheckProgress', 'ProgressDecision']).flat(),
-      'Verify', 'CanRetireOldKey', 'Finalize', 'Completed',
+      'Verify',
+      'CanRetireOldKey',
+      'Finalize',
+      'Completed',
     ]);
 
     // docs/state-machine.md's arithmetic (lib/history-budget.ts) against the states this run entered.
     expect(retries).toBe(0);
-    const loop = (names: readonly string[]) => historyEvents(names.map((n) => result.states.find((s) => s.name === n)!));
+    const loop = (names: readonly string[]) =>
+      historyEvents(names.map((n) => result.states.find((s) => s.name === n)!));
     expect(loop(['Enqueue', 'AllBatchesEnqueued'])).toBe(EVENTS_PER_ENQUEUE);
     expect(loop(['WaitForProgress', 'CheckProgress', 'ProgressDecision'])).toBe(EVENTS_PER_POLL);
     expect(loop(['CheckProgress', 'ProgressDecision'])).toBe(7);
@@ -203,7 +244,13 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     expect(result.output).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 0 }); // the plan's counts
     // The same rotation plan `rekey plan --runner state-machine` prints: counts, calls, transitions, duration, cost.
     const plan = (result.output as { plan: RotationPlan }).plan;
-    expect(plan).toMatchObject({ planVersion: 1, mode: 'rewrap', runner: 'state-machine', targetKeyId: 'kek-v2', counted: 'inventory' });
+    expect(plan).toMatchObject({
+      planVersion: 1,
+      mode: 'rewrap',
+      runner: 'state-machine',
+      targetKeyId: 'kek-v2',
+      counted: 'inventory',
+    });
     expect(plan.total).toMatchObject({ rowsToChange: ROWS, operations: { rewrap: ROWS, failing: 0 } });
     expect(plan.total.aws!.stepFunctionsTransitions).toBeGreaterThanOrEqual(9);
     expect(plan.duration.seconds).toBeGreaterThan(0);
@@ -220,7 +267,7 @@ describe('local pipeline: synthesized state machine + handlers + SQS + PostgreSQ
     expect(rows).toEqual([]);
   });
 
-  it('a non-object input and the console\'s sample input end in MarkFailed with the expected shape, not States.Runtime', async () => {
+  it("a non-object input and the console's sample input end in MarkFailed with the expected shape, not States.Runtime", async () => {
     for (const input of ['rewrap', { Comment: 'Insert your JSON here' }]) {
       const result = await run(input);
       expect(result.error?.name).toBe('InvalidInputError');

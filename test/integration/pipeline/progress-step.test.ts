@@ -24,7 +24,11 @@ describe('CheckProgress step', () => {
     const v1 = { id: 'kek-v1', key: randomBytes(32) };
     const v2 = { id: 'kek-v2', key: randomBytes(32) };
     const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
-    for (let i = 1; i <= 40; i++) await db.sql.query('INSERT INTO s VALUES ($1, $2)', [i, await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) })]);
+    for (let i = 1; i <= 40; i++)
+      await db.sql.query('INSERT INTO s VALUES ($1, $2)', [
+        i,
+        await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) }),
+      ]);
     runtime = await createEngineRuntime({
       sql: db.sql,
       keyring: new RawKeyring([v2, v1]),
@@ -37,7 +41,15 @@ describe('CheckProgress step', () => {
   });
 
   it('reports a leased batch as remaining, then settles the job for Verify once all are done', async () => {
-    const request = { mode: 'rewrap' as const, tables: null, batchSize: 20, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const request = {
+      mode: 'rewrap' as const,
+      tables: null,
+      batchSize: 20,
+      dryRun: false,
+      maxErrorRate: 0.01,
+      targetKeyId: null,
+      tenant: null,
+    };
     const { jobId } = await planStep(runtime.deps, 'arn:exec:progress', request, () => runtime.primaryKeyId());
     const first = (await claimNextBatch(db.sql, jobId, 'w1', 60_000, 5))!;
     await executeClaimedBatch({ ...runtime.deps, worker: 'w1' }, first);

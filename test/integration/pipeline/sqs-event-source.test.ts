@@ -44,7 +44,8 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
     sqs = new SQSClient(awsClientConfig());
     const suffix = randomUUID().slice(0, 8);
     dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${suffix}` }))).QueueUrl!;
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
     queueUrl = (
       await sqs.send(
         new CreateQueueCommand({
@@ -65,8 +66,15 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
   });
 
   async function depth(url: string): Promise<number> {
-    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-    return Number(a.Attributes!.ApproximateNumberOfMessages) + Number(a.Attributes!.ApproximateNumberOfMessagesNotVisible);
+    const a = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(a.Attributes!.ApproximateNumberOfMessages) + Number(a.Attributes!.ApproximateNumberOfMessagesNotVisible)
+    );
   }
 
   /** Polls until `done()` or the event source has been idle for a while; returns what the handler saw. */
@@ -92,20 +100,34 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
   }
 
   it('a malformed message is delivered maxReceiveCount times, then lands in the DLQ as sent', async () => {
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: 'bad', MessageBody: '{"jobId":"not-a-uuid","batchId":"t#1"}' }] }));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [{ Id: 'bad', MessageBody: '{"jobId":"not-a-uuid","batchId":"t#1"}' }],
+      }),
+    );
     const { events, source } = await drive(async () => (await depth(dlqUrl)) === 1);
     expect(await depth(dlqUrl)).toBe(1);
     expect(await depth(queueUrl)).toBe(0);
     expect(source.stats.failures).toBe(MAX_RECEIVES);
     // Real SQS event shapes: the receive count grows with each delivery.
     expect(events.map((e) => e.Records[0]!.attributes.ApproximateReceiveCount)).toEqual(['1', '2', '3']);
-    expect(events[0]!.Records[0]).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: expect.stringMatching(/^arn:aws:sqs:.*:jobs-/), body: '{"jobId":"not-a-uuid","batchId":"t#1"}' });
+    expect(events[0]!.Records[0]).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: expect.stringMatching(/^arn:aws:sqs:.*:jobs-/),
+      body: '{"jobId":"not-a-uuid","batchId":"t#1"}',
+    });
     const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 1 }));
     expect(dead.Messages?.[0]?.Body).toBe('{"jobId":"not-a-uuid","batchId":"t#1"}');
   });
 
   it('a receive that fails is retried after a backoff: the poller survives and the message is still handled', async () => {
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: 'stale', MessageBody: JSON.stringify({ jobId: randomUUID(), batchId: 't#1' }) }] }));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [{ Id: 'stale', MessageBody: JSON.stringify({ jobId: randomUUID(), batchId: 't#1' }) }],
+      }),
+    );
     let refusals = 2;
     const flaky = {
       send: (command: Parameters<SQSClient['send']>[0]) => {
@@ -117,7 +139,13 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
       },
     } as unknown as SQSClient;
     const seen: unknown[] = [];
-    const source = new SqsEventSource({ client: flaky, queueUrl, maxConcurrency: 1, handler: async (event) => (await worker(event, context)) as never, onPollError: (e) => seen.push(e) });
+    const source = new SqsEventSource({
+      client: flaky,
+      queueUrl,
+      maxConcurrency: 1,
+      handler: async (event) => (await worker(event, context)) as never,
+      onPollError: (e) => seen.push(e),
+    });
     await source.start();
     try {
       for (let i = 0; i < 200 && (await depth(queueUrl)) > 0; i++) await new Promise((r) => setTimeout(r, 50));

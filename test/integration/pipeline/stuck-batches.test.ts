@@ -34,7 +34,11 @@ describe('stuck batch detection', () => {
     await db.sql.query('CREATE TABLE s (id bigint PRIMARY KEY, v text)');
     const v1 = { id: 'kek-v1', key: randomBytes(32) };
     const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
-    for (let i = 1; i <= 40; i++) await db.sql.query('INSERT INTO s VALUES ($1, $2)', [i, await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) })]);
+    for (let i = 1; i <= 40; i++)
+      await db.sql.query('INSERT INTO s VALUES ($1, $2)', [
+        i,
+        await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) }),
+      ]);
     runtime = await createEngineRuntime({
       sql: db.sql,
       keyring: new RawKeyring([{ id: 'kek-v2', key: randomBytes(32) }, v1]),
@@ -44,7 +48,15 @@ describe('stuck batch detection', () => {
     sqs = new SQSClient(awsClientConfig());
     queues = new SqsQueues(sqs);
     urls = await createPipelineQueues(sqs);
-    const request = { mode: 'rewrap' as const, tables: null, batchSize: 10, dryRun: false, maxErrorRate: 0.01, targetKeyId: null, tenant: null };
+    const request = {
+      mode: 'rewrap' as const,
+      tables: null,
+      batchSize: 10,
+      dryRun: false,
+      maxErrorRate: 0.01,
+      targetKeyId: null,
+      tenant: null,
+    };
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:stuck', request, () => runtime.primaryKeyId()));
     await db.sql.query('UPDATE rekey_job_batches SET enqueued_at = now() WHERE job_id = $1', [jobId]);
   });
@@ -53,12 +65,21 @@ describe('stuck batch detection', () => {
     await db.drop();
   });
 
-  const options = (quietSeconds = 0) => ({ deadLetterQueueUrl: urls.deadLetterQueueUrl, queueUrl: urls.queueUrl, quietSeconds });
+  const options = (quietSeconds = 0) => ({
+    deadLetterQueueUrl: urls.deadLetterQueueUrl,
+    queueUrl: urls.queueUrl,
+    quietSeconds,
+  });
   const message = (id: string, batch: string) => JSON.stringify({ jobId: id, batchId: batch });
   const dlqDepth = async () => queues.depth(urls.deadLetterQueueUrl);
 
-  it('names the job\'s batches in the DLQ, leaving the messages there', async () => {
-    await queues.send(urls.deadLetterQueueUrl, [message(jobId, 's#1'), message(jobId, 's#3'), 'not json', message('00000000-0000-4000-8000-000000000000', 's#0')]);
+  it("names the job's batches in the DLQ, leaving the messages there", async () => {
+    await queues.send(urls.deadLetterQueueUrl, [
+      message(jobId, 's#1'),
+      message(jobId, 's#3'),
+      'not json',
+      message('00000000-0000-4000-8000-000000000000', 's#0'),
+    ]);
     const stuck = await findStuckBatches(db.sql, queues, jobId, options());
     expect(stuck).toMatchObject({ jobId, batchIds: ['s#1', 's#3'] });
     expect(await dlqDepth()).toEqual({ visible: 4, inFlight: 0 }); // read and released, nothing consumed
@@ -82,7 +103,7 @@ describe('stuck batch detection', () => {
     expect(await findStuckBatches(db.sql, queues, jobId, options(0))).toMatchObject({ batchIds: ['s#2'] });
   });
 
-  it('only other jobs\' messages in the DLQ: not stuck', async () => {
+  it("only other jobs' messages in the DLQ: not stuck", async () => {
     await queues.send(urls.deadLetterQueueUrl, [message('00000000-0000-4000-8000-000000000000', 's#0')]);
     expect(await findStuckBatches(db.sql, queues, jobId, options())).toBeNull();
     expect(await dlqDepth()).toEqual({ visible: 1, inFlight: 0 });
@@ -90,7 +111,12 @@ describe('stuck batch detection', () => {
 
   it('a queue CheckProgress cannot read (no such queue, a grant missing) skips the check instead of failing a working job', async () => {
     const gone = urls.deadLetterQueueUrl.replace(/rekey-dlq-/, 'rekey-gone-');
-    const p = await progressStep(runtime.deps, jobId, wait, Date.now(), { queues, deadLetterQueueUrl: gone, queueUrl: gone, quietSeconds: 0 });
+    const p = await progressStep(runtime.deps, jobId, wait, Date.now(), {
+      queues,
+      deadLetterQueueUrl: gone,
+      queueUrl: gone,
+      quietSeconds: 0,
+    });
     expect(p.batchesRemaining).toBe(4);
     expect(p.stuckCheckError).toMatch(/^sqs:GetQueueAttributes on .*rekey-gone-.* failed \(/);
     expect((await getJob(db.sql, jobId)).status).toBe('running');
@@ -98,12 +124,18 @@ describe('stuck batch detection', () => {
 
   it('CheckProgress fails the stuck job with the cause on the job row, and keeps polling a healthy one', async () => {
     const stuck = { queues, ...options() };
-    await expect(progressStep(runtime.deps, jobId, wait, Date.now(), stuck)).resolves.toMatchObject({ batchesRemaining: 4 });
+    await expect(progressStep(runtime.deps, jobId, wait, Date.now(), stuck)).resolves.toMatchObject({
+      batchesRemaining: 4,
+    });
     await queues.send(urls.deadLetterQueueUrl, [message(jobId, 's#2')]);
     const err = await progressStep(runtime.deps, jobId, wait, Date.now(), stuck).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BatchesStuckError);
     expect((err as BatchesStuckError).batchIds).toEqual(['s#2']);
-    expect((err as Error).message).toMatch(new RegExp(`^job ${jobId} is stuck: 1 batch\\(es\\) \\(s#2\\) are in the dead-letter queue .* rekey redrive ${jobId}$`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^job ${jobId} is stuck: 1 batch\\(es\\) \\(s#2\\) are in the dead-letter queue .* rekey redrive ${jobId}$`,
+      ),
+    );
     const job = await getJob(db.sql, jobId);
     expect(job.status).toBe('failed');
     expect(job.error).toBe((err as Error).message);

@@ -1,6 +1,11 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
-import { createPipelineQueues, LOCAL_STATE_MACHINE_ARN, runLocalPipeline, type PipelineQueues } from '../../../functions/local/pipeline';
+import {
+  createPipelineQueues,
+  LOCAL_STATE_MACHINE_ARN,
+  runLocalPipeline,
+  type PipelineQueues,
+} from '../../../functions/local/pipeline';
 import { synthesizeStateMachineDefinition } from '../../../lib/synthesize-definition';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -44,10 +49,20 @@ describe('stuck batches and rekey redrive (local pipeline)', () => {
   });
 
   const depth = async (url: string): Promise<number> => {
-    const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+    const a = (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      )
+    ).Attributes!;
     return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
   };
-  const keyEnv = (): Record<string, string> => ({ SECRETS_ENCRYPTION_KEY: fx.env.SECRETS_ENCRYPTION_KEY!, SECRETS_ENCRYPTION_KEY_PREVIOUS: fx.env.SECRETS_ENCRYPTION_KEY_PREVIOUS! });
+  const keyEnv = (): Record<string, string> => ({
+    SECRETS_ENCRYPTION_KEY: fx.env.SECRETS_ENCRYPTION_KEY!,
+    SECRETS_ENCRYPTION_KEY_PREVIOUS: fx.env.SECRETS_ENCRYPTION_KEY_PREVIOUS!,
+  });
 
   it('a job whose batches reach the DLQ fails naming them and the redrive command; redrive resumes it to completion', async () => {
     // 1. Every delivery fails before the batch is claimed (the worker cannot reach the database, say).
@@ -69,7 +84,9 @@ describe('stuck batches and rekey redrive (local pipeline)', () => {
             }
           : handler,
     });
-    const { rows: jobs } = await db.sql.query<{ id: string; status: string; error: string }>('SELECT id, status, error FROM rekey_jobs WHERE NOT dry_run');
+    const { rows: jobs } = await db.sql.query<{ id: string; status: string; error: string }>(
+      'SELECT id, status, error FROM rekey_jobs WHERE NOT dry_run',
+    );
     expect(jobs).toHaveLength(1);
     const job = jobs[0]!;
     const batchIds = Array.from({ length: ROWS / BATCH }, (_, i) => `${TABLE}#${i}`).sort();
@@ -95,19 +112,37 @@ describe('stuck batches and rekey redrive (local pipeline)', () => {
 
     // 2. rekey redrive: the messages go back, the job reopens for the execution that resumes it.
     const redrive = await fx.rekey(
-      'redrive', job.id, '--json',
-      '--queue-url', queues.queueUrl,
-      '--dead-letter-queue-url', queues.deadLetterQueueUrl,
-      '--state-machine-arn', LOCAL_STATE_MACHINE_ARN,
+      'redrive',
+      job.id,
+      '--json',
+      '--queue-url',
+      queues.queueUrl,
+      '--dead-letter-queue-url',
+      queues.deadLetterQueueUrl,
+      '--state-machine-arn',
+      LOCAL_STATE_MACHINE_ARN,
       '--no-start', // the local runner below plays Step Functions
     );
     expect(redrive.err).toBe('');
     expect(redrive.code).toBe(0);
-    const report = JSON.parse(redrive.out) as { status: string; movedFromDeadLetterQueue: number; batchIds: string[]; execution: { name: string; arn: string; started: boolean; input: unknown } };
-    expect(report).toMatchObject({ status: 'running', movedFromDeadLetterQueue: batchIds.length, batchIds, execution: { started: false } });
+    const report = JSON.parse(redrive.out) as {
+      status: string;
+      movedFromDeadLetterQueue: number;
+      batchIds: string[];
+      execution: { name: string; arn: string; started: boolean; input: unknown };
+    };
+    expect(report).toMatchObject({
+      status: 'running',
+      movedFromDeadLetterQueue: batchIds.length,
+      batchIds,
+      execution: { started: false },
+    });
     expect(await depth(queues.deadLetterQueueUrl)).toBe(0);
     expect(await depth(queues.queueUrl)).toBe(batchIds.length);
-    const reopened = await db.sql.query<{ status: string; execution_id: string; error: string | null }>('SELECT status, execution_id, error FROM rekey_jobs WHERE id = $1', [job.id]);
+    const reopened = await db.sql.query<{ status: string; execution_id: string; error: string | null }>(
+      'SELECT status, execution_id, error FROM rekey_jobs WHERE id = $1',
+      [job.id],
+    );
     expect(reopened.rows[0]).toEqual({ status: 'running', execution_id: report.execution.arn, error: null });
 
     // 3. The resuming execution (the input and name redrive printed) finishes the same job.
@@ -126,11 +161,15 @@ describe('stuck batches and rekey redrive (local pipeline)', () => {
     expect(resumed.history.at(-1)).toBe('Completed');
     expect(resumed.worker.messages).toBe(batchIds.length); // the redriven messages; Enqueue sent nothing new
     expect(resumed.deadLetters).toBe(0);
-    const after = await db.sql.query<{ id: string; status: string; rows_done: string }>('SELECT id, status, rows_done FROM rekey_jobs WHERE NOT dry_run');
+    const after = await db.sql.query<{ id: string; status: string; rows_done: string }>(
+      'SELECT id, status, rows_done FROM rekey_jobs WHERE NOT dry_run',
+    );
     expect(after.rows).toEqual([{ id: job.id, status: 'completed', rows_done: String(ROWS) }]);
     expect(await onKeys()).toEqual({ 'kek-v2': ROWS });
     const verify = await fx.rekey('verify');
     expect(verify.code).toBe(0);
-    fx.assertNoSecrets(redrive.out + verify.out + verify.err + JSON.stringify(stuck) + JSON.stringify(resumed.taskOutputs));
+    fx.assertNoSecrets(
+      redrive.out + verify.out + verify.err + JSON.stringify(stuck) + JSON.stringify(resumed.taskOutputs),
+    );
   }, 120_000);
 });

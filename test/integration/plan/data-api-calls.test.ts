@@ -34,8 +34,19 @@ describe('Data API calls per batch', () => {
   });
 
   it('a default batch makes about DATA_API_CALLS_PER_BATCH requests', async () => {
-    const client = new RDSDataClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const sql = createDataApiSql({ client, resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db', database: 'rekey', baseDelayMs: 1 });
+    const client = new RDSDataClient({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const sql = createDataApiSql({
+      client,
+      resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:rekey',
+      secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-db',
+      database: 'rekey',
+      baseDelayMs: 1,
+    });
     await migrate(sql);
     const v1 = { id: 'kek-v1', key: randomBytes(32) };
     const v2 = { id: 'kek-v2', key: randomBytes(32) };
@@ -59,7 +70,9 @@ describe('Data API calls per batch', () => {
     const measured = total() - before;
     expect(result.outcome).toBe('done');
     expect(result.counts.done).toBe(2000);
-    process.stderr.write(`Data API requests for one 2,000-row batch: ${measured} (${JSON.stringify(server.calls)}); the plan counts ${DATA_API_CALLS_PER_BATCH}\n`);
+    process.stderr.write(
+      `Data API requests for one 2,000-row batch: ${measured} (${JSON.stringify(server.calls)}); the plan counts ${DATA_API_CALLS_PER_BATCH}\n`,
+    );
     expect(measured).toBeGreaterThanOrEqual(Math.floor(DATA_API_CALLS_PER_BATCH * 0.75));
     expect(measured).toBeLessThanOrEqual(Math.ceil(DATA_API_CALLS_PER_BATCH * 1.25));
     await runtime.close();

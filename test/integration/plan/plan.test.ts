@@ -37,10 +37,23 @@ describe('rekey plan', () => {
     const before = await fx.tableDigest();
     const keys = await db.sql.query('SELECT id, status FROM rekey_keys ORDER BY id');
     const plan = await planJson('-b', '1000');
-    expect(plan.total).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batches: ROWS / 1000, kmsCalls: 0, secretsManagerCalls: 0, aws: null });
+    expect(plan.total).toMatchObject({
+      rowsTotal: ROWS,
+      rowsToChange: ROWS,
+      batches: ROWS / 1000,
+      kmsCalls: 0,
+      secretsManagerCalls: 0,
+      aws: null,
+    });
     expect(plan.total.operations).toEqual({ rewrap: ROWS, reencrypt: 0, encrypt: 0, migrate: 0, failing: 0 });
     expect(plan.tables.map((t) => t.table)).toEqual([TABLE]);
-    expect(plan).toMatchObject({ mode: 'rewrap', keyring: 'raw', targetKeyId: 'kek-v2', runner: 'cli', counted: 'inventory' });
+    expect(plan).toMatchObject({
+      mode: 'rewrap',
+      keyring: 'raw',
+      targetKeyId: 'kek-v2',
+      runner: 'cli',
+      counted: 'inventory',
+    });
     expect(plan.throughput.source).toBe('default');
     expect(plan.throughput.basis).toContain('no finished rewrap job');
     expect(plan.duration.seconds).toBeGreaterThan(0);
@@ -90,8 +103,20 @@ describe('rekey plan', () => {
   });
 
   it('takes the KMS quota, the runner and a price table from the command line', async () => {
-    writeFileSync(join(fx.dir, 'prices.json'), JSON.stringify({ kmsRequest: 0.001, date: '2027-01-01', source: 'our negotiated rates' }));
-    const plan = await planJson('--runner', 'state-machine', '--kms-quota', '500', '--prices', 'prices.json', '--region', 'eu-west-3');
+    writeFileSync(
+      join(fx.dir, 'prices.json'),
+      JSON.stringify({ kmsRequest: 0.001, date: '2027-01-01', source: 'our negotiated rates' }),
+    );
+    const plan = await planJson(
+      '--runner',
+      'state-machine',
+      '--kms-quota',
+      '500',
+      '--prices',
+      'prices.json',
+      '--region',
+      'eu-west-3',
+    );
     expect(plan.runner).toBe('state-machine');
     expect(plan.concurrency).toBe(4);
     expect(plan.throughput.kmsQuotaPerSecond).toBe(500);
@@ -107,7 +132,10 @@ describe('rekey plan', () => {
     expect(bad.err).toContain('--prices bad.json: 2 problems');
     expect(bad.err).toContain('typo: unknown field');
     const missing = await fx.rekey('plan', '--prices', 'nope.json');
-    expect([missing.code, missing.err]).toEqual([2, expect.stringContaining('--prices nope.json: cannot read it (ENOENT)')]);
+    expect([missing.code, missing.err]).toEqual([
+      2,
+      expect.stringContaining('--prices nope.json: cannot read it (ENOENT)'),
+    ]);
     const quota = await fx.rekey('plan', '--kms-quota', '0');
     expect(quota.code).toBe(2);
   });

@@ -13,13 +13,21 @@ async function main(): Promise<void> {
   const sql = createPgSql({ connectionString: process.env.DATABASE_URL!, max: 1 });
   const rekey = await createFieldEncryption({
     keyring: RawKeyring.fromEnv(process.env),
-    readers: { sql, intervalSeconds: Number(process.env.READER_INTERVAL ?? 1), host: process.env.READER_HOST, onError: (e) => process.stderr.write(`heartbeat: ${String(e)}\n`) },
+    readers: {
+      sql,
+      intervalSeconds: Number(process.env.READER_INTERVAL ?? 1),
+      host: process.env.READER_HOST,
+      onError: (e) => process.stderr.write(`heartbeat: ${String(e)}\n`),
+    },
   });
   const where = { table: 't', column: 'secret', rowId: '1' };
   const ok = (await rekey.decryptField(await rekey.encryptField('probe', where), where)) === 'probe';
   process.stdout.write(`${JSON.stringify({ readerId: rekey.reader?.readerId ?? null, ok })}\n`);
   process.on('SIGTERM', () => {
-    void rekey.close().then(() => sql.close()).then(() => process.exit(0));
+    void rekey
+      .close()
+      .then(() => sql.close())
+      .then(() => process.exit(0));
   });
   setInterval(() => undefined, 1 << 30); // the heartbeat timer is unref'd: keep the "application" running
 }

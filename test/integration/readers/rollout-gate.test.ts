@@ -36,7 +36,10 @@ describe('rollout gate', () => {
     await catalog.add({ id: 'kek-v1', keyring: 'raw', status: 'active' });
     await catalog.add({ id: 'kek-v2', keyring: 'raw' });
     dir = mkdtempSync(join(tmpdir(), 'rekey-readers-'));
-    writeFileSync(join(dir, 'rekey.config.json'), JSON.stringify({ tables: [{ name: 't', idColumn: 'id', columns: ['secret'] }] }));
+    writeFileSync(
+      join(dir, 'rekey.config.json'),
+      JSON.stringify({ tables: [{ name: 't', idColumn: 'id', columns: ['secret'] }] }),
+    );
   });
   afterEach(async () => {
     for (const c of children.splice(0)) signal(c, 'SIGKILL');
@@ -53,7 +56,10 @@ describe('rollout gate', () => {
   };
 
   /** Starts a reader process; resolves with its reader id once its first heartbeat is written. */
-  const startReader = async (host: string, env: Record<string, string>): Promise<{ id: string; child: ChildProcess }> => {
+  const startReader = async (
+    host: string,
+    env: Record<string, string>,
+  ): Promise<{ id: string; child: ChildProcess }> => {
     const child = spawn(process.execPath, [require.resolve('tsx/cli'), join(__dirname, 'reader-process.ts')], {
       env: { PATH: process.env.PATH, DATABASE_URL: db.url, READER_INTERVAL: '1', READER_HOST: host, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -72,7 +78,13 @@ describe('rollout gate', () => {
   const rekey = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
     let out = '';
     let err = '';
-    const env = { PATH: process.env.PATH, DATABASE_URL: db.url, SECRETS_ENCRYPTION_KEY: V2, SECRETS_ENCRYPTION_KEY_PREVIOUS: V1, USER: 'gate-test' };
+    const env = {
+      PATH: process.env.PATH,
+      DATABASE_URL: db.url,
+      SECRETS_ENCRYPTION_KEY: V2,
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: V1,
+      USER: 'gate-test',
+    };
     const io: CliIo = { stdout: (x) => void (out += x), stderr: (x) => void (err += x), isTTY: false, env, cwd: dir };
     const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
     expect(out + err).not.toContain(keys.v1.toString('base64'));
@@ -87,8 +99,18 @@ describe('rollout gate', () => {
     const a = await startReader('app-a', { SECRETS_ENCRYPTION_KEY: V1, SECRETS_ENCRYPTION_KEY_PREVIOUS: V2 });
     const b = await startReader('app-b', { SECRETS_ENCRYPTION_KEY: V1, SECRETS_ENCRYPTION_KEY_PREVIOUS: V2 });
     const readers = await listReaders(db.sql);
-    expect(readers.filter((r) => r.live).map((r) => r.readerId).sort()).toEqual([old.id, a.id, b.id].sort());
-    expect(readers.find((r) => r.readerId === a.id)).toMatchObject({ kind: 'library', host: 'app-a', keyIds: ['kek-v1', 'kek-v2'], primaryKeyId: 'kek-v1' });
+    expect(
+      readers
+        .filter((r) => r.live)
+        .map((r) => r.readerId)
+        .sort(),
+    ).toEqual([old.id, a.id, b.id].sort());
+    expect(readers.find((r) => r.readerId === a.id)).toMatchObject({
+      kind: 'library',
+      host: 'app-a',
+      keyIds: ['kek-v1', 'kek-v2'],
+      primaryKeyId: 'kek-v1',
+    });
 
     const listed = await rekey('readers', '--key', 'kek-v2');
     expect(listed.code).toBe(1);
@@ -116,7 +138,9 @@ describe('rollout gate', () => {
     const audit = await db.sql.query<{ actor: string; details: { laggingReaders: { readerId: string }[] } }>(
       `SELECT actor, details FROM rekey_audit_log WHERE action = 'key.activation_forced' AND subject = 'key:kek-v2'`,
     );
-    expect(audit.rows.map((r) => [r.actor, r.details.laggingReaders.map((x) => x.readerId)])).toEqual([['gate-test', [old.id]]]);
+    expect(audit.rows.map((r) => [r.actor, r.details.laggingReaders.map((x) => x.readerId)])).toEqual([
+      ['gate-test', [old.id]],
+    ]);
 
     // Late writers: every reader still encrypts with kek-v1 (their keyring's primary), so kek-v1 stays.
     const lateRetire = await rekey('keys', 'retire', 'kek-v1');
@@ -129,7 +153,12 @@ describe('rollout gate', () => {
     signal(a.child, 'SIGTERM');
     signal(b.child, 'SIGTERM');
     signal(old.child, 'SIGKILL');
-    await Promise.all([a, b].map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    await Promise.all(
+      [a, b].map(
+        ({ child }) =>
+          new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+      ),
+    );
     const a2 = await startReader('app-a', { SECRETS_ENCRYPTION_KEY: V2, SECRETS_ENCRYPTION_KEY_PREVIOUS: V1 });
     await new Promise((resolve) => setTimeout(resolve, 3500)); // three missed heartbeats of 1 s
     const after = await listReaders(db.sql);

@@ -3,7 +3,16 @@ import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
 import { createJob } from '../../../functions/core/reencrypt/jobs';
 import type { FaultSite } from '../../../functions/core/reencrypt/ports';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
-import { ctxOf, engine, oldCipher, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
+import {
+  ctxOf,
+  engine,
+  oldCipher,
+  plaintextOf,
+  readSecrets,
+  rotationWorld,
+  seedSecrets,
+  type World,
+} from './support/fixtures';
 import { seededRandom } from '../../support/random';
 
 /**
@@ -28,7 +37,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-it('loses no concurrent write: every row ends with the application\'s last value', async () => {
+it("loses no concurrent write: every row ends with the application's last value", async () => {
   const random = seededRandom(20240611);
   const old: EnvelopeCipher = oldCipher(world);
   /** id → the token plaintext the application last wrote (null: it set NULL). */
@@ -40,7 +49,10 @@ it('loses no concurrent write: every row ends with the application\'s last value
     const org = `org-${id % 3}`;
     const g = ++generation;
     const plain = plaintextOf(id, 'token', g);
-    const value = mode === 'null' ? null : await (mode === 'new' ? world.cipher : old).encrypt(plain, ctxOf('secrets', 'token', id, org));
+    const value =
+      mode === 'null'
+        ? null
+        : await (mode === 'new' ? world.cipher : old).encrypt(plain, ctxOf('secrets', 'token', id, org));
     await db.sql.query('UPDATE secrets SET token = $2 WHERE id = $1', [id, value]);
     expected.set(id, mode === 'null' ? null : plain);
     appWrites++;
@@ -67,7 +79,13 @@ it('loses no concurrent write: every row ends with the application\'s last value
   };
 
   const deps = engine(db, world, undefined, { faults });
-  const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 50, requestedBy: 'test', maxErrorRate: 0 });
+  const job = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    batchSize: 50,
+    requestedBy: 'test',
+    maxErrorRate: 0,
+  });
   let running = true;
   const writer = (async () => {
     while (running || appWrites < 300) {
@@ -84,7 +102,9 @@ it('loses no concurrent write: every row ends with the application\'s last value
   expect(outcome.job.counters.rowsConflicted).toBeGreaterThan(0);
   expect(outcome.job.counters.rowsFailed).toBe(0);
 
-  const check = async (): Promise<Map<string, { token: string | null; tokenKey: string | null; blob: string | null }>> => {
+  const check = async (): Promise<
+    Map<string, { token: string | null; tokenKey: string | null; blob: string | null }>
+  > => {
     const rows = await readSecrets(db.sql, world);
     expect(rows.size).toBe(N);
     for (const [id, r] of rows) {
@@ -97,7 +117,12 @@ it('loses no concurrent write: every row ends with the application\'s last value
   await check();
 
   // The next pass (no writer now) moves whatever the application wrote under the old key, and then retires it.
-  const next = await startJob(engine(db, world), { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 500, requestedBy: 'test' });
+  const next = await startJob(engine(db, world), {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    batchSize: 500,
+    requestedBy: 'test',
+  });
   expect(next.job.status).toBe('completed');
   const rows = await check();
   for (const r of rows.values()) if (r.token !== null) expect(r.tokenKey).toBe('kek-v2');

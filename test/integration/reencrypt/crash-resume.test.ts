@@ -39,7 +39,15 @@ async function endState(world: World, table: string, jobId: string) {
     rows,
     status: job.status,
     counters: job.counters,
-    batches: batches.map((b) => ({ seq: b.seq, lo: b.lo, hi: b.hi, status: b.status, done: b.rowsDone, failed: b.rowsFailed, skipped: b.rowsSkipped })),
+    batches: batches.map((b) => ({
+      seq: b.seq,
+      lo: b.lo,
+      hi: b.hi,
+      status: b.status,
+      done: b.rowsDone,
+      failed: b.rowsFailed,
+      skipped: b.rowsSkipped,
+    })),
     rowErrors: (await listRowErrors(db.sql, jobId)).length,
   };
 }
@@ -56,7 +64,11 @@ describe.each([
     await seedSecrets(db.sql, world, N, 'twin');
 
     // The reference: an uninterrupted run on the twin table (retire off: it would retire kek-v1 while `secrets` still uses it).
-    const reference = await startJob(engine(db, world, registry), { mode, targetKeyId: 'kek-v2', tables: ['twin'], batchSize: 100, requestedBy: 'test' }, { concurrency: 2, retire: false });
+    const reference = await startJob(
+      engine(db, world, registry),
+      { mode, targetKeyId: 'kek-v2', tables: ['twin'], batchSize: 100, requestedBy: 'test' },
+      { concurrency: 2, retire: false },
+    );
     expect(reference.job.status).toBe('completed');
 
     const random = seededRandom(seed);
@@ -68,7 +80,13 @@ describe.each([
       }
     };
     const deps = engine(db, world, registry, { faults, leaseMs: 25 });
-    const job = await createJob(deps, { mode, targetKeyId: 'kek-v2', tables: ['secrets'], batchSize: 100, requestedBy: 'test' });
+    const job = await createJob(deps, {
+      mode,
+      targetKeyId: 'kek-v2',
+      tables: ['secrets'],
+      batchSize: 100,
+      requestedBy: 'test',
+    });
     let crashes = 0;
     for (let attempt = 0; ; attempt++) {
       expect(attempt).toBeLessThan(200);
@@ -113,7 +131,9 @@ describe('two runners of one job at once (a run and a --resume beside it)', () =
     const finished = await getJob(db.sql, job.id);
     expect(finished.counters.rowsDone).toBe(410);
     expect(finished.retiredKeyIds).toEqual(['kek-v1']);
-    const retirements = await db.sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM rekey_audit_log WHERE action = 'key.retired' AND subject LIKE '%kek-v1%'`);
+    const retirements = await db.sql.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM rekey_audit_log WHERE action = 'key.retired' AND subject LIKE '%kek-v1%'`,
+    );
     expect(Number(retirements.rows[0]!.n)).toBe(1);
   });
 });

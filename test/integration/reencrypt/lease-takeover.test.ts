@@ -36,7 +36,7 @@ async function jobWithLeases(holders: readonly string[]): Promise<string> {
   return jobId;
 }
 
-it('keeps a live holder\'s leases, takes a gone holder\'s over at once, and waits for a holder that cannot prove anything', async () => {
+it("keeps a live holder's leases, takes a gone holder's over at once, and waits for a holder that cannot prove anything", async () => {
   const liveness = createPgLiveness({ connectionString: db.url });
   const alive = await liveness.hold('runner-a');
   const dying = await liveness.hold('runner-b');
@@ -63,7 +63,9 @@ it('keeps a live holder\'s leases, takes a gone holder\'s over at once, and wait
   expect(describeForeignLease(leases[2]!)).toMatch(
     /^1 batch\(es\) leased by live:runner-b until \d{4}-\d\d-\d\dT[\d:.]+Z: that runner is gone \(its liveness lock is free\); taking them over now$/,
   );
-  expect(describeForeignLease(leases[0]!)).toContain('cannot be proven gone (it holds no liveness lock); waiting until the lease expires');
+  expect(describeForeignLease(leases[0]!)).toContain(
+    'cannot be proven gone (it holds no liveness lock); waiting until the lease expires',
+  );
 
   // The checker's own leases are never its concern; a second look finds the gone holder's leases expired, not live.
   expect((await takeOverDeadLeases(db.sql, jobId, 'live:runner-a')).map((l) => l.worker)).toEqual(['lambda-worker-1']);

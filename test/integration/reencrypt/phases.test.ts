@@ -1,6 +1,20 @@
 import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
-import { abortJob, finalizeJob, jobProgress, markJobFailed, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/job-phases';
-import { batchIdOf, batchesToEnqueue, countBatchesToEnqueue, findJobByExecution, markBatchesEnqueued, parseBatchId } from '../../../functions/core/reencrypt/job-store';
+import {
+  abortJob,
+  finalizeJob,
+  jobProgress,
+  markJobFailed,
+  settleBatchPhase,
+  verifyJob,
+} from '../../../functions/core/reencrypt/job-phases';
+import {
+  batchIdOf,
+  batchesToEnqueue,
+  countBatchesToEnqueue,
+  findJobByExecution,
+  markBatchesEnqueued,
+  parseBatchId,
+} from '../../../functions/core/reencrypt/job-store';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld, seedSecrets } from './support/fixtures';
@@ -22,14 +36,27 @@ it('plan, enqueue, work, progress, verify and finalize, each step safe to repeat
   const world = await rotationWorld(db.sql);
   await seedSecrets(db.sql, world, 450);
   const deps = engine(db, world);
-  const request = { mode: 'rewrap' as const, targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'state-machine', executionId: 'arn:exec:1' };
+  const request = {
+    mode: 'rewrap' as const,
+    targetKeyId: 'kek-v2',
+    batchSize: 100,
+    requestedBy: 'state-machine',
+    executionId: 'arn:exec:1',
+  };
 
   const job = await createJob(deps, request);
   expect((await createJob(deps, request)).id).toBe(job.id); // a retried Plan task finds the same job
   expect((await findJobByExecution(db.sql, 'arn:exec:1'))?.id).toBe(job.id);
   const plan = await planJob(deps, job.id);
-  expect(plan).toMatchObject({ planned: true, summary: [{ table: 'secrets', rowsTotal: 450, rowsPending: 450, batches: 5 }] });
-  expect(await planJob(deps, job.id)).toMatchObject({ planned: false, summary: plan.summary, job: { counters: { batchesTotal: 5 } } });
+  expect(plan).toMatchObject({
+    planned: true,
+    summary: [{ table: 'secrets', rowsTotal: 450, rowsPending: 450, batches: 5 }],
+  });
+  expect(await planJob(deps, job.id)).toMatchObject({
+    planned: false,
+    summary: plan.summary,
+    job: { counters: { batchesTotal: 5 } },
+  });
 
   // Enqueue in chunks of 3; a resend of a chunk is harmless.
   const sent: string[] = [];
@@ -71,14 +98,24 @@ it('abort and mark-failed are idempotent and refuse nonsense', async () => {
   await db.sql.query('DROP TABLE IF EXISTS secrets');
   await seedSecrets(db.sql, world, 50);
   const deps = engine(db, world);
-  const a = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 'sm', executionId: 'arn:exec:2' });
+  const a = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    requestedBy: 'sm',
+    executionId: 'arn:exec:2',
+  });
   await planJob(deps, a.id);
   const aborted = await abortJob(deps, a.id, 'error rate 3 % above 1 %');
   expect(aborted).toMatchObject({ status: 'aborted', error: 'error rate 3 % above 1 %' });
   expect(await abortJob(deps, a.id)).toMatchObject({ status: 'aborted' });
   expect(await executeBatch(deps, a.id, 'secrets#0')).toMatchObject({ outcome: 'job-not-running' });
 
-  const b = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 'sm', executionId: 'arn:exec:3' });
+  const b = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    requestedBy: 'sm',
+    executionId: 'arn:exec:3',
+  });
   expect(await markJobFailed(deps, b.id, 'RegistryError')).toMatchObject({ status: 'failed', error: 'RegistryError' });
   await expect(verifyJob(deps, b.id)).rejects.toMatchObject({ code: 'JOB_STATE' });
   await expect(abortJob(deps, b.id)).rejects.toMatchObject({ code: 'JOB_STATE' });

@@ -30,15 +30,18 @@ beforeAll(async () => {
   requireRealPostgres('EXPLAIN ANALYZE of the planner on a real server');
   db = await freshDatabase();
   // Every third row is already on the target key: the scans must also skip rows that need no work.
-  await db.sql.query(
-    `CREATE TABLE scan_ints (id bigint PRIMARY KEY, key_id text, secret text)`,
-  );
+  await db.sql.query(`CREATE TABLE scan_ints (id bigint PRIMARY KEY, key_id text, secret text)`);
   await db.sql.query(
     `INSERT INTO scan_ints SELECT g, CASE WHEN g % 3 = 0 THEN 'kek-v2' ELSE 'kek-v1' END, 'v' || g FROM generate_series(1, $1::int) g`,
     [ROWS],
   );
-  await db.sql.query(`CREATE TABLE scan_uuids (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), key_id text, secret text)`);
-  await db.sql.query(`INSERT INTO scan_uuids (key_id, secret) SELECT 'kek-v1', 'v' || g FROM generate_series(1, $1::int) g`, [ROWS]);
+  await db.sql.query(
+    `CREATE TABLE scan_uuids (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), key_id text, secret text)`,
+  );
+  await db.sql.query(
+    `INSERT INTO scan_uuids (key_id, secret) SELECT 'kek-v1', 'v' || g FROM generate_series(1, $1::int) g`,
+    [ROWS],
+  );
   await db.sql.query('ANALYZE scan_ints');
   await db.sql.query('ANALYZE scan_uuids');
 });
@@ -54,7 +57,10 @@ const registry = parseRegistry({
 });
 
 async function plan(text: string, params: readonly unknown[]): Promise<PlanNode> {
-  const { rows } = await db.sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params as never);
+  const { rows } = await db.sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+    params as never,
+  );
   return rows[0]!['QUERY PLAN'][0].Plan;
 }
 
@@ -74,7 +80,8 @@ function expectBounded(root: PlanNode, bound: number, what: string): void {
   if (scans.length === 0) violations.push(`${what}: no scan of the table in the plan`);
   for (const scan of scans) {
     if (scan['Node Type'] === 'Seq Scan') violations.push(`${what}: sequential scan of ${scan['Relation Name']}`);
-    if (examined(scan) > bound + 1) violations.push(`${what}: ${scan['Node Type']} read ${examined(scan)} rows, bound ${bound}`);
+    if (examined(scan) > bound + 1)
+      violations.push(`${what}: ${scan['Node Type']} read ${examined(scan)} rows, bound ${bound}`);
   }
   for (const sort of all.filter((n) => n['Node Type'] === 'Sort')) {
     const input = sort.Plans?.[0];
@@ -99,13 +106,30 @@ describe.each([
   it('batch boundaries: page × batch size pending rows, from the start and after a boundary, and the result matches a full count', async () => {
     const batch = 500;
     const page = 8;
-    expectBounded(await plan(stmts.batchBoundaries(false).text, ['kek-v2', batch, page]), scanBound(batch * page), 'boundaries, first page');
-    expectBounded(await plan(stmts.batchBoundaries(true).text, ['kek-v2', batch, page, after]), scanBound(batch * page), 'boundaries, later page');
+    expectBounded(
+      await plan(stmts.batchBoundaries(false).text, ['kek-v2', batch, page]),
+      scanBound(batch * page),
+      'boundaries, first page',
+    );
+    expectBounded(
+      await plan(stmts.batchBoundaries(true).text, ['kek-v2', batch, page, after]),
+      scanBound(batch * page),
+      'boundaries, later page',
+    );
     // Still the right boundaries: every 500th pending row in id order.
-    const got = (await db.sql.query<{ id: string }>(stmts.batchBoundaries(false).text, ['kek-v2', batch, page])).rows.map((r) => r.id);
+    const got = (
+      await db.sql.query<{ id: string }>(stmts.batchBoundaries(false).text, ['kek-v2', batch, page])
+    ).rows.map((r) => r.id);
     // (Ordered by the id itself: the id's text sorts '99' after '105'.)
-    const pending = (await db.sql.query<{ tid: string }>(`SELECT id::text AS tid FROM ${table} WHERE key_id IS DISTINCT FROM 'kek-v2' ORDER BY id`)).rows;
-    const want = pending.filter((_, i) => (i + 1) % batch === 0).slice(0, page).map((r) => r.tid);
+    const pending = (
+      await db.sql.query<{ tid: string }>(
+        `SELECT id::text AS tid FROM ${table} WHERE key_id IS DISTINCT FROM 'kek-v2' ORDER BY id`,
+      )
+    ).rows;
+    const want = pending
+      .filter((_, i) => (i + 1) % batch === 0)
+      .slice(0, page)
+      .map((r) => r.tid);
     expect(got).toEqual(want);
     expect(got).toHaveLength(page);
   });
@@ -113,9 +137,17 @@ describe.each([
   it('counting and verify slices: the slice size', async () => {
     const slice = 7_000;
     expectBounded(await plan(stmts.countByKeyIdSlice(false).text, ['kek-v2', slice]), slice, 'count slice, first');
-    expectBounded(await plan(stmts.countByKeyIdSlice(true).text, ['kek-v2', slice, after]), slice, 'count slice, later');
+    expectBounded(
+      await plan(stmts.countByKeyIdSlice(true).text, ['kek-v2', slice, after]),
+      slice,
+      'count slice, later',
+    );
     expectBounded(await plan(stmts.verifyCountsSlice(false).text, ['kek-v2', slice]), slice, 'verify slice, first');
-    expectBounded(await plan(stmts.verifyCountsSlice(true).text, ['kek-v2', slice, after]), slice, 'verify slice, later');
+    expectBounded(
+      await plan(stmts.verifyCountsSlice(true).text, ['kek-v2', slice, after]),
+      slice,
+      'verify slice, later',
+    );
   });
 
   it('keyset walk pages (planner without key id column, verify by values) and batch reads: the page or the range', async () => {

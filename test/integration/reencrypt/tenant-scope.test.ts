@@ -55,11 +55,17 @@ it('a global job leaves the rows of a tenant with its own active key where they 
   expect(await keysByTenant(world)).toEqual({ 'org-0': ['kek-v2'], 'org-1': ['kek-v1'], 'org-2': ['kek-v2'] });
 });
 
-it('a tenant job moves only that tenant\'s rows, to the tenant\'s key', async () => {
+it("a tenant job moves only that tenant's rows, to the tenant's key", async () => {
   const world = await rotationWorld(db.sql, { tenantKeys: [{ id: 'org-1-v1', tenant: 'org-1' }] });
   await seedSecrets(db.sql, world, ROWS);
   const deps = engine(db, world);
-  const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'org-1-v1', tenant: 'org-1', batchSize: 20, requestedBy: 'test' });
+  const job = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'org-1-v1',
+    tenant: 'org-1',
+    batchSize: 20,
+    requestedBy: 'test',
+  });
   expect(job.scope).toEqual({ kind: 'tenant', tenant: 'org-1' });
   const plan = await planJob(deps, job.id);
   expect(plan.summary).toEqual([{ table: 'secrets', rowsTotal: 30, rowsPending: 30, batches: 2 }]);
@@ -82,10 +88,24 @@ it('without a tenant key, a global job covers every row; a tenant job needs tabl
   const deps = engine(db, world);
   const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 50, requestedBy: 'test' });
   expect(job.scope).toEqual({ kind: 'all' });
-  expect((await planJob(deps, job.id)).summary).toEqual([{ table: 'secrets', rowsTotal: ROWS, rowsPending: ROWS, batches: 2 }]);
+  expect((await planJob(deps, job.id)).summary).toEqual([
+    { table: 'secrets', rowsTotal: ROWS, rowsPending: ROWS, batches: 2 },
+  ]);
 
-  const untenanted = engine(db, world, parseRegistry({ tables: [{ name: 'secrets', idColumn: 'id', columns: ['token'] }] }));
-  const refused = await createJob(untenanted, { mode: 'rewrap', targetKeyId: 'kek-v2', tenant: 'org-1', tables: ['secrets'], requestedBy: 'test' }).catch((e: Error) => e);
+  const untenanted = engine(
+    db,
+    world,
+    parseRegistry({ tables: [{ name: 'secrets', idColumn: 'id', columns: ['token'] }] }),
+  );
+  const refused = await createJob(untenanted, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    tenant: 'org-1',
+    tables: ['secrets'],
+    requestedBy: 'test',
+  }).catch((e: Error) => e);
   expect(refused).toBeInstanceOf(JobOptionsError);
-  expect((refused as Error).message).toMatch(/secrets has no tenantColumn, so a job for tenant "org-1" cannot tell its rows/);
+  expect((refused as Error).message).toMatch(
+    /secrets has no tenantColumn, so a job for tenant "org-1" cannot tell its rows/,
+  );
 });

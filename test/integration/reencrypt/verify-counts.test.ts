@@ -31,8 +31,16 @@ it('SQL counts by key id column, sliced, equal the value-by-value counts; a miss
     const b = id % 4 === 0 ? null : await cipher.encrypt(`b-${id}`, ctxOf('tagged', 'b', id));
     await db.sql.query('INSERT INTO tagged VALUES ($1, $2, $3, $4)', [id, id % 3 === 0 ? 'kek-v2' : 'kek-v1', a, b]);
   }
-  const withKeyId = engine(db, world, parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['a', 'b'], keyIdColumn: 'key_id' }] }));
-  const byValue = engine(db, world, parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['a', 'b'] }] }));
+  const withKeyId = engine(
+    db,
+    world,
+    parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['a', 'b'], keyIdColumn: 'key_id' }] }),
+  );
+  const byValue = engine(
+    db,
+    world,
+    parseRegistry({ tables: [{ name: 'tagged', idColumn: 'id', columns: ['a', 'b'] }] }),
+  );
 
   const statements: string[] = [];
   const query = withKeyId.sql.query.bind(withKeyId.sql);
@@ -51,15 +59,21 @@ it('SQL counts by key id column, sliced, equal the value-by-value counts; a miss
   expect(sql.tables[0]).toMatchObject({ rows: 25, rowsOnTarget: 8, rowsNotOnTarget: 17 });
 
   // A row whose values carry no key id: the column cannot be trusted, so the values are read.
-  await db.sql.query("UPDATE tagged SET key_id = NULL WHERE id = 1");
+  await db.sql.query('UPDATE tagged SET key_id = NULL WHERE id = 1');
   const fallback = await verify(withKeyId, { targetKeyId: 'kek-v2', countSliceRows: 7 });
   expect(fallback.keys).toEqual(read.keys);
 });
 
-it('Finalize retires on the counts the job\'s Verify kept, without reading the tables again (one look for rows written since Verify)', async () => {
+it("Finalize retires on the counts the job's Verify kept, without reading the tables again (one look for rows written since Verify)", async () => {
   const world = await rotationWorld(db.sql);
   await seedSecrets(db.sql, world, 40, 'secrets_fin');
-  const deps = engine(db, world, parseRegistry({ tables: [{ name: 'secrets_fin', idColumn: 'id', columns: ['token', 'blob'], tenantColumn: 'org' }] }));
+  const deps = engine(
+    db,
+    world,
+    parseRegistry({
+      tables: [{ name: 'secrets_fin', idColumn: 'id', columns: ['token', 'blob'], tenantColumn: 'org' }],
+    }),
+  );
   const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', batchSize: 100, requestedBy: 'test' });
   await planJob(deps, job.id);
   const refs = await batchesToEnqueue(db.sql, job.id, 10);
@@ -79,5 +93,9 @@ it('Finalize retires on the counts the job\'s Verify kept, without reading the t
   spy.mockRestore();
   expect(done.job).toMatchObject({ status: 'completed', retiredKeyIds: ['kek-v1'] });
   // Only the late-writes check (late-writes.ts): rows with an xmin newer than Verify's start, none here.
-  expect(statements.filter((t) => t.includes('secrets_fin'))).toEqual([expect.stringMatching(/^SELECT "token", "blob" FROM "secrets_fin" WHERE age\(xmin\) < age\(\$1::text::xid\) LIMIT \d+$/)]);
+  expect(statements.filter((t) => t.includes('secrets_fin'))).toEqual([
+    expect.stringMatching(
+      /^SELECT "token", "blob" FROM "secrets_fin" WHERE age\(xmin\) < age\(\$1::text::xid\) LIMIT \d+$/,
+    ),
+  ]);
 });

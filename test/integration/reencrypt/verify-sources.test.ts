@@ -20,8 +20,11 @@ afterAll(async () => {
 it('a waiting plaintext source fails verify until encrypt mode has moved it, and is never printed', async () => {
   const world = await rotationWorld(db.sql);
   await db.sql.query('CREATE TABLE people (id bigint PRIMARY KEY, email text, email_encrypted text)');
-  for (let id = 1; id <= 6; id++) await db.sql.query('INSERT INTO people VALUES ($1, $2, NULL)', [id, id <= 4 ? `person${id}@example.com` : null]);
-  const registry = parseRegistry({ tables: [{ name: 'people', idColumn: 'id', encrypt: { email: { target: 'email_encrypted', clearSource: true } } }] });
+  for (let id = 1; id <= 6; id++)
+    await db.sql.query('INSERT INTO people VALUES ($1, $2, NULL)', [id, id <= 4 ? `person${id}@example.com` : null]);
+  const registry = parseRegistry({
+    tables: [{ name: 'people', idColumn: 'id', encrypt: { email: { target: 'email_encrypted', clearSource: true } } }],
+  });
   const deps = engine(db, world, registry);
 
   const before = await verify(deps, { targetKeyId: 'kek-v2' });

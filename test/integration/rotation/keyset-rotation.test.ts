@@ -5,14 +5,26 @@ import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import { generateWrappedKek, parseKeyset, serializeKeyset, type Keyset } from '../../../functions/core/crypto/keyrings/keyset';
+import {
+  generateWrappedKek,
+  parseKeyset,
+  serializeKeyset,
+  type Keyset,
+} from '../../../functions/core/crypto/keyrings/keyset';
 import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { ExecutionStartError } from '../../../functions/core/ports/execution-errors';
 import type { ExecutionStarter } from '../../../functions/core/ports/executions';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../functions/core/ports/secrets';
 import { RotationSelfTestError, RotationStateError, RotationStepError } from '../../../functions/core/rotation/errors';
-import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS, rotateKeysetSecret, type RotationDeps, type RotationStep, type StepResult } from '../../../functions/core/rotation/rotate';
+import {
+  KEYSET_BOOTSTRAP_FORMAT,
+  ROTATION_STEPS,
+  rotateKeysetSecret,
+  type RotationDeps,
+  type RotationStep,
+  type StepResult,
+} from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
 import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
@@ -48,9 +60,13 @@ describe('keyset rotation hook', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     catalog = new KeyCatalog(db.sql);
-    kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey test root' }))).KeyMetadata!.Arn!;
+    kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey test root' })))
+      .KeyMetadata!.Arn!;
     const secret = await smClient.send(
-      new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }),
+      new CreateSecretCommand({
+        Name: `rekey-keyset-${randomUUID()}`,
+        SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
+      }),
     );
     secretArn = secret.ARN!;
     rewrapCalls = [];
@@ -61,11 +77,16 @@ describe('keyset rotation hook', () => {
         rewrapCalls.push({ targetKeyId, clientToken });
         if (failingStarts > 0) {
           failingStarts -= 1;
-          throw new ExecutionStartError('states:StartExecution failed (ThrottlingException); retry later', { retryable: true });
+          throw new ExecutionStartError('states:StartExecution failed (ThrottlingException); retry later', {
+            retryable: true,
+          });
         }
         const first = !executions.some((e) => e.clientToken === clientToken);
         if (first) executions.push({ targetKeyId, clientToken });
-        return { executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null, started: first };
+        return {
+          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null,
+          started: first,
+        };
       },
     };
     deps = {
@@ -84,10 +105,13 @@ describe('keyset rotation hook', () => {
     await db.drop();
   });
 
-  const run = (Step: RotationStep, token: string): Promise<StepResult> => rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
+  const run = (Step: RotationStep, token: string): Promise<StepResult> =>
+    rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
 
   /** A whole rotation as Secrets Manager drives it; with `twice`, every step is called a second time right after. */
-  async function rotate(options: { twice?: boolean; steps?: readonly RotationStep[]; token?: string } = {}): Promise<{ token: string; results: StepResult[] }> {
+  async function rotate(
+    options: { twice?: boolean; steps?: readonly RotationStep[]; token?: string } = {},
+  ): Promise<{ token: string; results: StepResult[] }> {
     const token = options.token ?? (await startMotoRotation(secretArn, lambdaArn));
     const results: StepResult[] = [];
     for (const Step of options.steps ?? ROTATION_STEPS) {
@@ -98,9 +122,11 @@ describe('keyset rotation hook', () => {
   }
 
   const stages = async () => (await secrets.describeSecret({ secretId: secretArn })).versionIdsToStages;
-  const current = async (): Promise<Keyset> => parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+  const current = async (): Promise<Keyset> =>
+    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
   const statuses = async () => Object.fromEntries((await catalog.list()).map((k) => [k.id, k.status]));
-  const withPending = (stageMap: Record<string, readonly string[]>) => Object.keys(stageMap).filter((v) => stageMap[v]!.includes(AWSPENDING));
+  const withPending = (stageMap: Record<string, readonly string[]>) =>
+    Object.keys(stageMap).filter((v) => stageMap[v]!.includes(AWSPENDING));
 
   it('first rotation turns the bootstrap document into kek-v1, creates the catalog and starts no rewrap', async () => {
     const { token, results } = await rotate({ twice: true });
@@ -111,14 +137,26 @@ describe('keyset rotation hook', () => {
     expect(await statuses()).toEqual({ 'kek-v1': 'active' });
     expect(rewrapCalls).toEqual([]);
     expect((await stages())[token]).toEqual([AWSCURRENT]);
-    expect(results.map((r) => r.outcome)).toEqual(['done', 'already-done', 'done', 'already-done', 'done', 'done', 'done', 'already-done']);
+    expect(results.map((r) => r.outcome)).toEqual([
+      'done',
+      'already-done',
+      'done',
+      'already-done',
+      'done',
+      'done',
+      'done',
+      'already-done',
+    ]);
   });
 
   it('rotates kek-v1 → kek-v2 with every step run twice: no key lost, catalog moved, one rewrap', async () => {
     const { token: first } = await rotate();
     const before = await current();
     const ctx = { table: 'users', column: 'email', rowId: '1' };
-    const cipherBefore = new EnvelopeCipher({ keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }), policy: await catalog.policy() });
+    const cipherBefore = new EnvelopeCipher({
+      keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }),
+      policy: await catalog.policy(),
+    });
     const stored = await cipherBefore.encrypt('alice@example.com', ctx);
 
     const { token, results } = await rotate({ twice: true });
@@ -143,7 +181,9 @@ describe('keyset rotation hook', () => {
     expect(rewrapCalls).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
     expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
     const audit = await new AuditLog(db.sql).list({ subject: `rotation:${token}` });
-    expect(audit.map((a) => [a.action, a.details.targetKeyId, a.details.startedByThisCall])).toEqual([['rotation.rewrap_started', 'kek-v2', true]]);
+    expect(audit.map((a) => [a.action, a.details.targetKeyId, a.details.startedByThisCall])).toEqual([
+      ['rotation.rewrap_started', 'kek-v2', true],
+    ]);
     expect(results[6]!.executionArn).toContain(token);
     expect(results[6]!.rotationDurationMs).toBeGreaterThanOrEqual(0);
 
@@ -153,7 +193,10 @@ describe('keyset rotation hook', () => {
     expect(withPending(after)).toEqual([]);
 
     // A worker reading AWSCURRENT decrypts the old value and moves it to the new primary.
-    const cipherAfter = new EnvelopeCipher({ keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }), policy: await catalog.policy() });
+    const cipherAfter = new EnvelopeCipher({
+      keyring: new HierarchicalKeyring({ kms, secrets, secretId: secretArn }),
+      policy: await catalog.policy(),
+    });
     expect((await cipherAfter.decrypt(stored, ctx)).toString()).toBe('alice@example.com');
     const rewrapped = await cipherAfter.rewrap(stored, ctx);
     expect(cipherAfter.parse(rewrapped).keyId).toBe('kek-v2');
@@ -190,7 +233,12 @@ describe('keyset rotation hook', () => {
     expect(executions).toEqual([]);
 
     const { results } = await rotate({ token });
-    expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual(['createSecret:already-done', 'setSecret:already-done', 'testSecret:already-done', 'finishSecret:done']);
+    expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+      'createSecret:already-done',
+      'setSecret:already-done',
+      'testSecret:already-done',
+      'finishSecret:done',
+    ]);
     expect(results[3]!.detail).toBe('rewrap to kek-v2 started');
     expect(results[3]!.promoted).toBe(false);
     expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
@@ -210,19 +258,35 @@ describe('keyset rotation hook', () => {
     const keyset = await current();
     expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v2', 'kek-v3', 'kek-v4']);
     expect(keyset.keys[0]!.wrapped.equals(v2.wrapped)).toBe(true);
-    expect(await statuses()).toEqual({ 'kek-v1': 'destroyed', 'kek-v2': 'rotating', 'kek-v3': 'rotating', 'kek-v4': 'active' });
+    expect(await statuses()).toEqual({
+      'kek-v1': 'destroyed',
+      'kek-v2': 'rotating',
+      'kek-v3': 'rotating',
+      'kek-v4': 'active',
+    });
 
     // Leaving out a key that is not destroyed is still refused.
     const token = await startMotoRotation(secretArn, lambdaArn);
-    const shrunk = { ...keyset, primary: 'kek-v5', keys: [keyset.keys[1]!, keyset.keys[2]!, await generateWrappedKek(kms, kmsKeyArn, 'kek-v5')] };
-    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: token, string: serializeKeyset(shrunk), versionStages: [AWSPENDING] });
+    const shrunk = {
+      ...keyset,
+      primary: 'kek-v5',
+      keys: [keyset.keys[1]!, keyset.keys[2]!, await generateWrappedKek(kms, kmsKeyArn, 'kek-v5')],
+    };
+    await secrets.putSecretValue({
+      secretId: secretArn,
+      clientRequestToken: token,
+      string: serializeKeyset(shrunk),
+      versionStages: [AWSPENDING],
+    });
     await expect(run('testSecret', token)).rejects.toThrow(/would lose kek-v2$/);
   });
 
   it('a stale AWSPENDING from an abandoned rotation does not break the next one', async () => {
     await rotate();
     const { token: abandoned } = await rotate({ steps: ['createSecret', 'setSecret'] });
-    const staleKeyset = parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSPENDING, versionId: abandoned })).string);
+    const staleKeyset = parseKeyset(
+      (await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSPENDING, versionId: abandoned })).string,
+    );
     expect(staleKeyset.primary).toBe('kek-v2');
     expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
 
@@ -247,8 +311,18 @@ describe('keyset rotation hook', () => {
   it('PutSecretValue with VersionStages [AWSPENDING] takes the label off a stale version (what createSecret relies on)', async () => {
     const stale = randomUUID();
     const fresh = randomUUID();
-    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: stale, string: '{"stale":true}', versionStages: [AWSPENDING] });
-    await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: fresh, string: '{"fresh":true}', versionStages: [AWSPENDING] });
+    await secrets.putSecretValue({
+      secretId: secretArn,
+      clientRequestToken: stale,
+      string: '{"stale":true}',
+      versionStages: [AWSPENDING],
+    });
+    await secrets.putSecretValue({
+      secretId: secretArn,
+      clientRequestToken: fresh,
+      string: '{"fresh":true}',
+      versionStages: [AWSPENDING],
+    });
     const after = await stages();
     expect(withPending(after)).toEqual([fresh]);
     expect(after[stale] ?? []).toEqual([]);
@@ -259,15 +333,28 @@ describe('keyset rotation hook', () => {
     async function pendingFrom(make: (current: Keyset) => Promise<Keyset>): Promise<string> {
       const token = await startMotoRotation(secretArn, lambdaArn);
       const string = serializeKeyset(await make(await current()));
-      await secrets.putSecretValue({ secretId: secretArn, clientRequestToken: token, string, versionStages: [AWSPENDING] });
+      await secrets.putSecretValue({
+        secretId: secretArn,
+        clientRequestToken: token,
+        string,
+        versionStages: [AWSPENDING],
+      });
       await run('setSecret', token);
       return token;
     }
     const newKek = (id: string) => generateWrappedKek(kms, kmsKeyArn, id);
 
     it.each<[string, (current: Keyset) => Promise<Keyset>, RegExp]>([
-      ['one that drops kek-v1', async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v2')] }), /would lose kek-v1/],
-      ['one whose kek-v1 is another key', async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v1'), await newKek('kek-v2')] }), /different key material for kek-v1/],
+      [
+        'one that drops kek-v1',
+        async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v2')] }),
+        /would lose kek-v1/,
+      ],
+      [
+        'one whose kek-v1 is another key',
+        async (c) => ({ ...c, primary: 'kek-v2', keys: [await newKek('kek-v1'), await newKek('kek-v2')] }),
+        /different key material for kek-v1/,
+      ],
     ])('%s, before any KMS call, and AWSCURRENT stays', async (_what, make, message) => {
       await rotate();
       const before = await current();
@@ -286,10 +373,16 @@ describe('keyset rotation hook', () => {
     it('one whose new KEK does not unwrap', async () => {
       await rotate();
       // Wrapped for another id: KMS refuses it under kek-v2's encryption context.
-      const token = await pendingFrom(async (c) => ({ ...c, primary: 'kek-v2', keys: [...c.keys, { ...(await newKek('kek-v9')), id: 'kek-v2' }] }));
+      const token = await pendingFrom(async (c) => ({
+        ...c,
+        primary: 'kek-v2',
+        keys: [...c.keys, { ...(await newKek('kek-v9')), id: 'kek-v2' }],
+      }));
       const error = await run('testSecret', token).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RotationSelfTestError);
-      expect((error as Error).message).toMatch(/^testSecret: the pending keyset does not load \(KEY_MATERIAL: .*KEK "kek-v2" did not unwrap/);
+      expect((error as Error).message).toMatch(
+        /^testSecret: the pending keyset does not load \(KEY_MATERIAL: .*KEK "kek-v2" did not unwrap/,
+      );
       expect(error).not.toHaveProperty('retryable', true);
     });
   });
@@ -331,20 +424,31 @@ describe('keyset rotation hook', () => {
     await rotate();
     const before = serializeKeyset(await current());
     const refusals: [string, () => Promise<unknown>, RegExp][] = [
-      ['a token that is no version of the secret', () => run('createSecret', randomUUID()), /has no stage for rotation/],
+      [
+        'a token that is no version of the secret',
+        () => run('createSecret', randomUUID()),
+        /has no stage for rotation/,
+      ],
       ['a version that is only AWSPREVIOUS', () => run('setSecret', first), /not set as AWSPENDING/],
       [
         'a secret without rotation enabled',
         async () => {
-          const other = await smClient.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }));
-          return rotateKeysetSecret({ ...deps, expectedSecretArn: undefined }, { Step: 'createSecret', SecretId: other.ARN!, ClientRequestToken: randomUUID() });
+          const other = await smClient.send(
+            new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }),
+          );
+          return rotateKeysetSecret(
+            { ...deps, expectedSecretArn: undefined },
+            { Step: 'createSecret', SecretId: other.ARN!, ClientRequestToken: randomUUID() },
+          );
         },
         /does not have rotation enabled/,
       ],
       [
         'another secret than the function’s own',
         async () => {
-          const other = await smClient.send(new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }));
+          const other = await smClient.send(
+            new CreateSecretCommand({ Name: `rekey-other-${randomUUID()}`, SecretString: '{}' }),
+          );
           const token = await startMotoRotation(other.ARN!, lambdaArn);
           return rotateKeysetSecret(deps, { Step: 'createSecret', SecretId: other.ARN!, ClientRequestToken: token });
         },
@@ -356,7 +460,11 @@ describe('keyset rotation hook', () => {
         () => new Error(`${what}: expected a refusal`),
         (e: unknown) => e,
       );
-      expect([what, error instanceof RotationStateError, (error as Error).message]).toEqual([what, true, expect.stringMatching(message)]);
+      expect([what, error instanceof RotationStateError, (error as Error).message]).toEqual([
+        what,
+        true,
+        expect.stringMatching(message),
+      ]);
     }
     expect(serializeKeyset(await current())).toBe(before);
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });

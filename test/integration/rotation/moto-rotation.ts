@@ -22,13 +22,21 @@ import { awsClientConfig, motoEndpoint } from '../../support/aws';
  */
 export async function motoRotationLambda(): Promise<string> {
   const endpoint = motoEndpoint();
-  await expectOk(fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) }), 'moto config');
+  await expectOk(
+    fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) }),
+    'moto config',
+  );
   const name = `rekey-rotation-${randomUUID().slice(0, 8)}`;
   const role = await expectOk(
     fetch(`${endpoint}/`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: scope('iam') },
-      body: new URLSearchParams({ Action: 'CreateRole', Version: '2010-05-08', RoleName: name, AssumeRolePolicyDocument: '{}' }),
+      body: new URLSearchParams({
+        Action: 'CreateRole',
+        Version: '2010-05-08',
+        RoleName: name,
+        AssumeRolePolicyDocument: '{}',
+      }),
     }),
     'iam:CreateRole',
   );
@@ -39,7 +47,13 @@ export async function motoRotationLambda(): Promise<string> {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: scope('lambda') },
       // An empty zip: moto's docker-free backend never runs it.
-      body: JSON.stringify({ FunctionName: name, Runtime: 'nodejs20.x', Role: roleArn, Handler: 'index.handler', Code: { ZipFile: Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'binary').toString('base64') } }),
+      body: JSON.stringify({
+        FunctionName: name,
+        Runtime: 'nodejs20.x',
+        Role: roleArn,
+        Handler: 'index.handler',
+        Code: { ZipFile: Buffer.from(`PK\x05\x06${'\0'.repeat(18)}`, 'binary').toString('base64') },
+      }),
     }),
     'lambda:CreateFunction',
   );
@@ -47,10 +61,21 @@ export async function motoRotationLambda(): Promise<string> {
 }
 
 /** RotateSecret as the rotation schedule issues it; returns the token the steps run with. */
-export async function startMotoRotation(secretId: string, lambdaArn: string, token: string = randomUUID()): Promise<string> {
+export async function startMotoRotation(
+  secretId: string,
+  lambdaArn: string,
+  token: string = randomUUID(),
+): Promise<string> {
   const client = new SecretsManagerClient(awsClientConfig());
   // Always with the Lambda ARN: without one, moto promotes the (empty) new version to AWSCURRENT at once.
-  await client.send(new RotateSecretCommand({ SecretId: secretId, ClientRequestToken: token, RotationLambdaARN: lambdaArn, RotationRules: { AutomaticallyAfterDays: 90 } }));
+  await client.send(
+    new RotateSecretCommand({
+      SecretId: secretId,
+      ClientRequestToken: token,
+      RotationLambdaARN: lambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 90 },
+    }),
+  );
   return token;
 }
 

@@ -12,7 +12,12 @@ import { ReadersLagError } from '../../../functions/core/readers/errors';
 import { startReaderHeartbeat } from '../../../functions/core/readers/heartbeat';
 import { removeReader, writeHeartbeat } from '../../../functions/core/readers/store';
 import { promoteKeysetKey } from '../../../functions/core/rotation/promote';
-import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS, rotateKeysetSecret, type RotationDeps } from '../../../functions/core/rotation/rotate';
+import {
+  KEYSET_BOOTSTRAP_FORMAT,
+  ROTATION_STEPS,
+  rotateKeysetSecret,
+  type RotationDeps,
+} from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
 import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
@@ -41,19 +46,38 @@ describe('two-phase keyset rotation', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     await migrate(db.sql);
-    const kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey two-phase test' }))).KeyMetadata!.Arn!;
+    const kmsKeyArn = (
+      await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey two-phase test' }))
+    ).KeyMetadata!.Arn!;
     secretArn = (
-      await smClient.send(new CreateSecretCommand({ Name: `rekey-keyset-${randomUUID()}`, SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }) }))
+      await smClient.send(
+        new CreateSecretCommand({
+          Name: `rekey-keyset-${randomUUID()}`,
+          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
+        }),
+      )
     ).ARN!;
     rewraps = [];
     const executions: ExecutionStarter = {
       startRewrap: async ({ targetKeyId, clientToken }) => {
         const first = !rewraps.includes(`${targetKeyId}:${clientToken}`);
         if (first) rewraps.push(`${targetKeyId}:${clientToken}`);
-        return { executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:${clientToken}` : null, started: first };
+        return {
+          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:${clientToken}` : null,
+          started: first,
+        };
       },
     };
-    deps = { secrets, kms, catalog: new KeyCatalog(db.sql), executions, sql: db.sql, expectedSecretArn: secretArn, retryDelaysMs: [0], twoPhase: true };
+    deps = {
+      secrets,
+      kms,
+      catalog: new KeyCatalog(db.sql),
+      executions,
+      sql: db.sql,
+      expectedSecretArn: secretArn,
+      retryDelaysMs: [0],
+      twoPhase: true,
+    };
   });
   afterEach(async () => {
     await db.drop();
@@ -66,7 +90,8 @@ describe('two-phase keyset rotation', () => {
       await rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token }); // every step re-runs safely
     }
   };
-  const current = async () => parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+  const current = async () =>
+    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
   const statuses = async () => Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
 
   it('publishes the next KEK decrypt-only, and promotes it only when every live reader has it', async () => {
@@ -83,9 +108,24 @@ describe('two-phase keyset rotation', () => {
 
     // An application reading AWSCURRENT has kek-v2 for decrypting and still encrypts with kek-v1.
     const ring = new HierarchicalKeyring({ kms, secrets, secretId: secretArn });
-    const reader = (await startReaderHeartbeat({ sql: db.sql, kind: 'library', keyring: ring, intervalSeconds: 60, env: {} }))!;
+    const reader = (await startReaderHeartbeat({
+      sql: db.sql,
+      kind: 'library',
+      keyring: ring,
+      intervalSeconds: 60,
+      env: {},
+    }))!;
     // And one instance whose keyset cache never refreshes.
-    await writeHeartbeat(db.sql, { readerId: 'library:stuck:1:x', kind: 'library', host: 'stuck', pid: 1, keyIds: ['kek-v1'], keysetVersion: 'old', primaryKeyId: 'kek-v1', intervalSeconds: 60 });
+    await writeHeartbeat(db.sql, {
+      readerId: 'library:stuck:1:x',
+      kind: 'library',
+      host: 'stuck',
+      pid: 1,
+      keyIds: ['kek-v1'],
+      keysetVersion: 'old',
+      primaryKeyId: 'kek-v1',
+      intervalSeconds: 60,
+    });
 
     await expect(promoteKeysetKey(deps, secretArn, 'kek-v2')).rejects.toThrow(ReadersLagError);
     await expect(promoteKeysetKey(deps, secretArn, 'kek-v2')).rejects.toThrow(/library:stuck:1:x/);

@@ -1,6 +1,10 @@
 import { freshDatabase, requireRealPostgres } from '../../support/database';
 import { createPgSql } from '../../../functions/core/adapters/pg/sql';
-import { MigrationChecksumError, SchemaNotMigratedError, SchemaTooNewError } from '../../../functions/core/schema/errors';
+import {
+  MigrationChecksumError,
+  SchemaNotMigratedError,
+  SchemaTooNewError,
+} from '../../../functions/core/schema/errors';
 import { assertSchemaCurrent, migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { MIGRATIONS } from '../../../functions/core/schema/migrations';
 import type { Migration } from '../../../functions/core/schema/migration';
@@ -42,7 +46,11 @@ describe('schema migrations on a real PostgreSQL', () => {
 
   it('refuses a database migrated by a newer rekey, naming both versions, before changing anything', async () => {
     await migrate(db.sql);
-    const future: Migration = { version: MIGRATIONS.length + 1, name: 'from_the_future', up: 'CREATE TABLE rekey_future (x int)' };
+    const future: Migration = {
+      version: MIGRATIONS.length + 1,
+      name: 'from_the_future',
+      up: 'CREATE TABLE rekey_future (x int)',
+    };
     await migrate(db.sql, { migrations: [...MIGRATIONS, future] });
     const err = await migrate(db.sql).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
@@ -62,9 +70,15 @@ describe('schema migrations on a real PostgreSQL', () => {
   });
 
   it('rolls a failing migration back whole', async () => {
-    const broken: Migration = { version: 1, name: 'broken', up: 'CREATE TABLE rekey_half (x int); SELECT no_such_function()' };
+    const broken: Migration = {
+      version: 1,
+      name: 'broken',
+      up: 'CREATE TABLE rekey_half (x int); SELECT no_such_function()',
+    };
     await expect(migrate(db.sql, { migrations: [broken] })).rejects.toBeDefined();
-    const { rows } = await db.sql.query<{ present: boolean }>("SELECT to_regclass('rekey_half') IS NOT NULL AS present");
+    const { rows } = await db.sql.query<{ present: boolean }>(
+      "SELECT to_regclass('rekey_half') IS NOT NULL AS present",
+    );
     expect(rows[0]!.present).toBe(false);
     expect((await schemaStatus(db.sql, { migrations: [broken] })).databaseVersion).toBe(0);
   });

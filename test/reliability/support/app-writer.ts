@@ -25,9 +25,16 @@ async function main(): Promise<void> {
   const lib = await createFieldEncryption({ keyring: RawKeyring.fromEnv(process.env) });
   // An instance still on the old key: the same keys with the previous one as its primary.
   const old = await createFieldEncryption({
-    keyring: RawKeyring.fromEnv({ SECRETS_ENCRYPTION_KEY: process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS, SECRETS_ENCRYPTION_KEY_PREVIOUS: process.env.SECRETS_ENCRYPTION_KEY }),
+    keyring: RawKeyring.fromEnv({
+      SECRETS_ENCRYPTION_KEY: process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS,
+      SECRETS_ENCRYPTION_KEY_PREVIOUS: process.env.SECRETS_ENCRYPTION_KEY,
+    }),
   });
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(lanes), application_name: 'app-writer' });
+  const pool = new pg.Pool({
+    connectionString: process.env.DATABASE_URL,
+    max: Number(lanes),
+    application_name: 'app-writer',
+  });
   let stdinOpen = true;
   process.stdin.on('end', () => void (stdinOpen = false)).resume();
 

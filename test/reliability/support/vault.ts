@@ -19,7 +19,11 @@ export const VAULT = 'vault';
 export const COLUMN = 'secret';
 export const BIN = join(__dirname, '..', '..', '..', 'bin', 'rekey.ts');
 
-export const ctxOf = (id: number | string): { table: string; column: string; rowId: string } => ({ table: VAULT, column: COLUMN, rowId: String(id) });
+export const ctxOf = (id: number | string): { table: string; column: string; rowId: string } => ({
+  table: VAULT,
+  column: COLUMN,
+  rowId: String(id),
+});
 export const valueOf = (id: number, generation = 0): string => `vault-${id}-${generation}`;
 
 export interface Vault {
@@ -69,7 +73,13 @@ export async function seedVault(sql: Sql, url: string, rows: number, keyCount: n
     DATABASE_URL: url,
     SECRETS_ENCRYPTION_KEY: formatRawKey(`kek-${primary}`, keys[primary]!),
     ...(primary > 0
-      ? { SECRETS_ENCRYPTION_KEY_PREVIOUS: keys.slice(0, primary).map((k, i) => formatRawKey(`kek-${i}`, k)).reverse().join(',') }
+      ? {
+          SECRETS_ENCRYPTION_KEY_PREVIOUS: keys
+            .slice(0, primary)
+            .map((k, i) => formatRawKey(`kek-${i}`, k))
+            .reverse()
+            .join(','),
+        }
       : {}),
     USER: 'reliability',
     ...extra,
@@ -89,16 +99,26 @@ export async function seedVault(sql: Sql, url: string, rows: number, keyCount: n
     async rekey(primary, ...args) {
       let out = '';
       let err = '';
-      const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env: env(primary), cwd: dir };
+      const io: CliIo = {
+        stdout: (t) => void (out += t),
+        stderr: (t) => void (err += t),
+        isTTY: false,
+        env: env(primary),
+        cwd: dir,
+      };
       const code = await main(['--config', config, ...args], io);
       return { code, out, err };
     },
     spawnRekey(primary, args, extraEnv = {}) {
       // tsx's loader in this very process (`tsx/cli` would run the CLI in a grandchild that a SIGKILL of the child leaves running).
-      const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), BIN, '--config', config, ...args], {
-        cwd: dir,
-        env: env(primary, extraEnv),
-      });
+      const child = spawn(
+        process.execPath,
+        ['--require', require.resolve('tsx/cjs'), BIN, '--config', config, ...args],
+        {
+          cwd: dir,
+          env: env(primary, extraEnv),
+        },
+      );
       let out = '';
       let err = '';
       const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -138,8 +158,15 @@ export interface VaultCheck {
   readonly notUnderTarget: number;
 }
 
-export async function checkVault(sql: Sql, lib: FieldEncryption, expected: ReadonlyMap<number, string>, targetKeyId: string): Promise<VaultCheck> {
-  const { rows } = await sql.query<{ id: string; v: string | null }>(`SELECT id::text AS id, ${COLUMN} AS v FROM ${VAULT}`);
+export async function checkVault(
+  sql: Sql,
+  lib: FieldEncryption,
+  expected: ReadonlyMap<number, string>,
+  targetKeyId: string,
+): Promise<VaultCheck> {
+  const { rows } = await sql.query<{ id: string; v: string | null }>(
+    `SELECT id::text AS id, ${COLUMN} AS v FROM ${VAULT}`,
+  );
   const seen = new Map(rows.map((r) => [Number(r.id), r.v]));
   let lost = 0;
   let changed = 0;

@@ -15,7 +15,12 @@ const creds = { region: 'us-east-1', credentials: { accessKeyId: 'x', secretAcce
 const cw = mockClient(CloudWatchClient);
 const sns = mockClient(SNSClient);
 const scheduler = mockClient(SchedulerClient);
-const monitoring = () => new AwsMonitoring({ cloudwatch: new CloudWatchClient(creds), sns: new SNSClient(creds), scheduler: new SchedulerClient(creds) });
+const monitoring = () =>
+  new AwsMonitoring({
+    cloudwatch: new CloudWatchClient(creds),
+    sns: new SNSClient(creds),
+    scheduler: new SchedulerClient(creds),
+  });
 const topic = 'arn:aws:sns:us-east-1:123456789012:alarms';
 
 describe('AwsMonitoring', () => {
@@ -30,7 +35,12 @@ describe('AwsMonitoring', () => {
       .on(ListSubscriptionsByTopicCommand, { TopicArn: topic, NextToken: undefined })
       .resolves({ Subscriptions: [{ Protocol: 'email', SubscriptionArn: 'PendingConfirmation' }], NextToken: 'p2' })
       .on(ListSubscriptionsByTopicCommand, { TopicArn: topic, NextToken: 'p2' })
-      .resolves({ Subscriptions: [{ Protocol: 'email', SubscriptionArn: 'Deleted' }, { Protocol: 'https', SubscriptionArn: `${topic}:0d5f` }] });
+      .resolves({
+        Subscriptions: [
+          { Protocol: 'email', SubscriptionArn: 'Deleted' },
+          { Protocol: 'https', SubscriptionArn: `${topic}:0d5f` },
+        ],
+      });
     await expect(monitoring().subscriptions(topic)).resolves.toEqual([
       { protocol: 'email', confirmed: false },
       { protocol: 'email', confirmed: false },
@@ -51,11 +61,28 @@ describe('AwsMonitoring', () => {
   });
 
   it('names the call and the resource when access is denied (not retryable) or throttled (retryable)', async () => {
-    scheduler.on(ListSchedulesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 403 } }));
-    const denied = await monitoring().schedules('rekey-group').catch((e: unknown) => e);
+    scheduler.on(ListSchedulesCommand).rejects(
+      Object.assign(new Error('denied'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
+    const denied = await monitoring()
+      .schedules('rekey-group')
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(MonitoringReadError);
-    expect(denied).toMatchObject({ message: 'scheduler:ListSchedules on schedule group rekey-group failed (AccessDeniedException)', retryable: false });
-    cw.on(DescribeAlarmsCommand).rejects(Object.assign(new Error('slow down'), { name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    expect(denied).toMatchObject({
+      message: 'scheduler:ListSchedules on schedule group rekey-group failed (AccessDeniedException)',
+      retryable: false,
+    });
+    cw.on(DescribeAlarmsCommand).rejects(
+      Object.assign(new Error('slow down'), {
+        name: 'Throttling',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     await expect(monitoring().alarms('Rekey-')).rejects.toMatchObject({ retryable: true });
   });
 });

@@ -1,6 +1,17 @@
-import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  RDSDataClient,
+  RollbackTransactionCommand,
+} from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDataApiSql, DataApiConfigurationError, DataApiLimitError, DataApiTransactionError } from '../../../functions/core/adapters/data-api-sql';
+import {
+  createDataApiSql,
+  DataApiConfigurationError,
+  DataApiLimitError,
+  DataApiTransactionError,
+} from '../../../functions/core/adapters/data-api-sql';
 import { mapPgError } from '../../../functions/core/adapters/pg/errors';
 import {
   DatabaseAuthenticationError,
@@ -51,24 +62,41 @@ it('gives up after the bounded attempts with a retryable connection error that k
   expect(err).toBeInstanceOf(DatabaseConnectionError);
   expect(err.retryable).toBe(true);
   expect(err.message).toMatch(/Data API is unavailable \(ThrottlingException\)/);
-  expect(err.cause).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded', $metadata: cause.$metadata });
+  expect(err.cause).toMatchObject({
+    name: 'ThrottlingException',
+    message: 'Rate exceeded',
+    $metadata: cause.$metadata,
+  });
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(6);
 });
 
 it('does not retry a SQL error, and drops DETAIL lines that may quote values from the message and the cause', async () => {
-  const cause = error('DatabaseErrorException', 'ERROR: duplicate key value violates unique constraint "u_pkey"\n  Detail: Key (id)=(secret-7) already exists.; SQLState: 23505');
+  const cause = error(
+    'DatabaseErrorException',
+    'ERROR: duplicate key value violates unique constraint "u_pkey"\n  Detail: Key (id)=(secret-7) already exists.; SQLState: 23505',
+  );
   rds.on(ExecuteStatementCommand).rejects(cause);
   const err = await caught(sql().query('INSERT INTO u VALUES ($1)', ['secret-7']));
   expect(err).toBeInstanceOf(UniqueViolationError);
   expect(err.sqlState).toBe('23505');
   expect(err.message).toBe('ExecuteStatement failed: ERROR: duplicate key value violates unique constraint "u_pkey"');
-  expect(err.cause).toMatchObject({ name: 'DatabaseErrorException', message: 'ERROR: duplicate key value violates unique constraint "u_pkey"' });
+  expect(err.cause).toMatchObject({
+    name: 'DatabaseErrorException',
+    message: 'ERROR: duplicate key value violates unique constraint "u_pkey"',
+  });
   expect(JSON.stringify(err.cause, Object.getOwnPropertyNames(err.cause))).not.toContain('secret-7');
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
 });
 
 it('hides the input PostgreSQL quotes in a data exception, in the older BadRequestException framing too', async () => {
-  rds.on(ExecuteStatementCommand).rejects(error('BadRequestException', 'Database error code: 0. Message: ERROR: invalid input syntax for type uuid: "hunter2"; SQLState: 22P02'));
+  rds
+    .on(ExecuteStatementCommand)
+    .rejects(
+      error(
+        'BadRequestException',
+        'Database error code: 0. Message: ERROR: invalid input syntax for type uuid: "hunter2"; SQLState: 22P02',
+      ),
+    );
   const err = await caught(sql().query('SELECT $1::uuid', ['hunter2']));
   expect(err).toBeInstanceOf(QueryError);
   expect(err.sqlState).toBe('22P02');
@@ -76,7 +104,11 @@ it('hides the input PostgreSQL quotes in a data exception, in the older BadReque
 });
 
 it('maps serialization failures to the retryable SerializationError, as the pg adapter does', async () => {
-  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: could not serialize access due to concurrent update; SQLState: 40001'));
+  rds
+    .on(ExecuteStatementCommand)
+    .rejects(
+      error('DatabaseErrorException', 'ERROR: could not serialize access due to concurrent update; SQLState: 40001'),
+    );
   const err = await caught(sql().query('UPDATE t SET n = 1'));
   expect(err).toBeInstanceOf(SerializationError);
   expect(err.retryable).toBe(true);
@@ -107,11 +139,15 @@ it('a statement stopped at the 45 s timeout is a retryable StatementTimeoutError
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
 
   rds.reset();
-  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: canceling statement due to statement timeout; SQLState: 57014'));
+  rds
+    .on(ExecuteStatementCommand)
+    .rejects(error('DatabaseErrorException', 'ERROR: canceling statement due to statement timeout; SQLState: 57014'));
   const sqlTimeout = await caught(sql().query('SELECT 1'));
   expect(sqlTimeout).toBeInstanceOf(StatementTimeoutError);
   expect(sqlTimeout.sqlState).toBe('57014');
-  const pgErr = mapPgError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014', severity: 'ERROR' }));
+  const pgErr = mapPgError(
+    Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014', severity: 'ERROR' }),
+  );
   expect(pgErr).toBeInstanceOf(StatementTimeoutError);
 });
 
@@ -134,9 +170,21 @@ it.each([
 });
 
 it.each([
-  ['UnsupportedResultException', 'The result contains the unsupported data type void.', /cast unsupported types to text/],
-  ['UnsupportedResultException', 'The result contains the unsupported data type "CHAR".', /cast unsupported types to text/],
-  ['UnsupportedResultException', 'The result contains a multidimensional array, which is not supported.', /multidimensional/],
+  [
+    'UnsupportedResultException',
+    'The result contains the unsupported data type void.',
+    /cast unsupported types to text/,
+  ],
+  [
+    'UnsupportedResultException',
+    'The result contains the unsupported data type "CHAR".',
+    /cast unsupported types to text/,
+  ],
+  [
+    'UnsupportedResultException',
+    'The result contains a multidimensional array, which is not supported.',
+    /multidimensional/,
+  ],
   ['BadRequestException', 'Packet for query is too large', /64 KB row limit/],
   ['BadRequestException', 'Database returned a row larger than the 65536-byte row size limit', /64 KB row limit/],
 ] as const)('%s "%s" is a DataApiLimitError no smaller page can cure', async (name, message, says) => {
@@ -170,7 +218,9 @@ it('sends one call at a time on a transaction, even when the caller does not wai
     return { numberOfRecordsUpdated: 1 };
   });
   rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
-  await sql().transaction((t) => Promise.all([t.query('UPDATE a SET n = 1'), t.query('UPDATE b SET n = 1'), t.query('UPDATE c SET n = 1')]));
+  await sql().transaction((t) =>
+    Promise.all([t.query('UPDATE a SET n = 1'), t.query('UPDATE b SET n = 1'), t.query('UPDATE c SET n = 1')]),
+  );
   expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(3);
   expect(most).toBe(1);
   // Outside a transaction calls are independent: they may overlap.
@@ -182,7 +232,10 @@ it('retries a throttled commit but not one that may have committed', async () =>
   const tx = sql();
   rds.on(BeginTransactionCommand).resolves({ transactionId: 't1' });
   rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 1 });
-  rds.on(CommitTransactionCommand).rejectsOnce(error('ThrottlingException')).resolves({ transactionStatus: 'Transaction Committed' });
+  rds
+    .on(CommitTransactionCommand)
+    .rejectsOnce(error('ThrottlingException'))
+    .resolves({ transactionStatus: 'Transaction Committed' });
   await expect(tx.transaction((t) => t.query('UPDATE t SET n = 1'))).resolves.toEqual({ rows: [], rowCount: 1 });
   expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(2);
 
@@ -193,7 +246,9 @@ it('retries a throttled commit but not one that may have committed', async () =>
 
 it('rolls back when the transaction body fails and surfaces the body error', async () => {
   rds.on(BeginTransactionCommand).resolves({ transactionId: 't2' });
-  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
+  rds
+    .on(ExecuteStatementCommand)
+    .rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
   rds.on(RollbackTransactionCommand).rejects(error('TransactionNotFoundException'));
   const err = await caught(sql().transaction((t) => t.query('SELECT * FROM nope')));
   expect(err).toBeInstanceOf(QueryError);
@@ -204,8 +259,13 @@ it('rolls back when the transaction body fails and surfaces the body error', asy
 
 it('retries a throttled rollback, and rolls back after a commit that failed unclearly', async () => {
   rds.on(BeginTransactionCommand).resolves({ transactionId: 't3' });
-  rds.on(ExecuteStatementCommand).rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
-  rds.on(RollbackTransactionCommand).rejectsOnce(error('ThrottlingException')).resolves({ transactionStatus: 'Rollback Complete' });
+  rds
+    .on(ExecuteStatementCommand)
+    .rejects(error('DatabaseErrorException', 'ERROR: relation "nope" does not exist; SQLState: 42P01'));
+  rds
+    .on(RollbackTransactionCommand)
+    .rejectsOnce(error('ThrottlingException'))
+    .resolves({ transactionStatus: 'Rollback Complete' });
   await expect(sql().transaction((t) => t.query('SELECT * FROM nope'))).rejects.toBeInstanceOf(QueryError);
   expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(2);
 
@@ -224,8 +284,11 @@ it('a savepoint whose rollback fails too still reports the error that caused it'
   rds.on(BeginTransactionCommand).resolves({ transactionId: 't5' });
   rds.on(ExecuteStatementCommand).callsFake((input: { sql: string }) => {
     if (input.sql.startsWith('SAVEPOINT')) return Promise.resolve({});
-    if (input.sql.startsWith('ROLLBACK TO SAVEPOINT')) return Promise.reject(error('DatabaseErrorException', 'ERROR: current transaction is aborted; SQLState: 25P02'));
-    return Promise.reject(error('DatabaseErrorException', 'ERROR: duplicate key value violates unique constraint "k"; SQLState: 23505'));
+    if (input.sql.startsWith('ROLLBACK TO SAVEPOINT'))
+      return Promise.reject(error('DatabaseErrorException', 'ERROR: current transaction is aborted; SQLState: 25P02'));
+    return Promise.reject(
+      error('DatabaseErrorException', 'ERROR: duplicate key value violates unique constraint "k"; SQLState: 23505'),
+    );
   });
   rds.on(RollbackTransactionCommand).resolves({});
   const err = await caught(sql().transaction((t) => t.transaction((inner) => inner.query('INSERT INTO t VALUES (1)'))));
@@ -247,7 +310,11 @@ it('maps SQLSTATEs as the pg adapter does: server restarts and too many connecti
     const err = await caught(sql().query('SELECT 1'));
     expect([sqlState, err instanceof type, err.sqlState]).toEqual([sqlState, true, sqlState]);
     const pgErr = mapPgError(Object.assign(new Error('something'), { code: sqlState, severity: 'FATAL' }));
-    expect([sqlState, pgErr instanceof type, (pgErr as { retryable?: boolean }).retryable]).toEqual([sqlState, true, err.retryable]);
+    expect([sqlState, pgErr instanceof type, (pgErr as { retryable?: boolean }).retryable]).toEqual([
+      sqlState,
+      true,
+      err.retryable,
+    ]);
   }
 });
 

@@ -4,7 +4,9 @@ import { rewritePositional } from '../../../functions/core/adapters/data-api/pos
 const named = (sql: string) => rewritePositional(sql, (i) => `:p${i}`);
 
 it('rewrites parameters, multi-digit ones whole', () => {
-  expect(named('SELECT $1, $2 FROM t WHERE x = $10 AND y IN ($3,$11)')).toBe('SELECT :p1, :p2 FROM t WHERE x = :p10 AND y IN (:p3,:p11)');
+  expect(named('SELECT $1, $2 FROM t WHERE x = $10 AND y IN ($3,$11)')).toBe(
+    'SELECT :p1, :p2 FROM t WHERE x = :p10 AND y IN (:p3,:p11)',
+  );
   expect(named('UPDATE t SET v = $2 WHERE id = $1::bigint')).toBe('UPDATE t SET v = :p2 WHERE id = :p1::bigint');
 });
 

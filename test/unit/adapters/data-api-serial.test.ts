@@ -5,17 +5,30 @@ describe('serialQueue (one Data API call at a time per transaction)', () => {
     const serial = serialQueue();
     const log: string[] = [];
     let running = 0;
-    const task = (name: string, fail = false) => async (): Promise<string> => {
-      running++;
-      log.push(`start ${name} (${running} running)`);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-      log.push(`end ${name}`);
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    };
+    const task =
+      (name: string, fail = false) =>
+      async (): Promise<string> => {
+        running++;
+        log.push(`start ${name} (${running} running)`);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        log.push(`end ${name}`);
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      };
     const results = await Promise.allSettled([serial(task('a')), serial(task('b', true)), serial(task('c'))]);
-    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c']);
-    expect(log).toEqual(['start a (1 running)', 'end a', 'start b (1 running)', 'end b', 'start c (1 running)', 'end c']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      'a',
+      'b failed',
+      'c',
+    ]);
+    expect(log).toEqual([
+      'start a (1 running)',
+      'end a',
+      'start b (1 running)',
+      'end b',
+      'start c (1 running)',
+      'end c',
+    ]);
   });
 });

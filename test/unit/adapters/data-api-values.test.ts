@@ -5,8 +5,14 @@ import { decodeField, encodeParameter } from '../../../functions/core/adapters/d
 /** Data API value encoding and batch splitting (wire round trips are in test/integration/adapters). */
 describe('encodeParameter', () => {
   it('sends bigints past 2^53 as digits cast in SQL, not as a rounded JSON number', () => {
-    expect(encodeParameter(1, 2n ** 62n)).toEqual({ parameter: { name: 'p1', value: { stringValue: '4611686018427387904' } }, placeholder: 'CAST(:p1 AS bigint)' });
-    expect(encodeParameter(2, 42n)).toEqual({ parameter: { name: 'p2', value: { longValue: 42 } }, placeholder: ':p2' });
+    expect(encodeParameter(1, 2n ** 62n)).toEqual({
+      parameter: { name: 'p1', value: { stringValue: '4611686018427387904' } },
+      placeholder: 'CAST(:p1 AS bigint)',
+    });
+    expect(encodeParameter(2, 42n)).toEqual({
+      parameter: { name: 'p2', value: { longValue: 42 } },
+      placeholder: ':p2',
+    });
     expect(encodeParameter(3, 2n ** 70n).parameter.typeHint).toBe('DECIMAL');
   });
 
@@ -46,7 +52,9 @@ describe('encodeParameter', () => {
   it('turns arrays into one JSON parameter and an order-keeping ARRAY expression', () => {
     const text = encodeParameter(2, ['a', null, 'c']);
     expect(text.parameter).toEqual({ name: 'p2', value: { stringValue: '["a",null,"c"]' }, typeHint: 'JSON' });
-    expect(text.placeholder).toBe('ARRAY(SELECT e.x FROM jsonb_array_elements_text(CAST(:p2 AS jsonb)) WITH ORDINALITY AS e(x, i) ORDER BY e.i)');
+    expect(text.placeholder).toBe(
+      'ARRAY(SELECT e.x FROM jsonb_array_elements_text(CAST(:p2 AS jsonb)) WITH ORDINALITY AS e(x, i) ORDER BY e.i)',
+    );
     const bytes = encodeParameter(3, [Buffer.from([0, 255]), null]);
     expect(bytes.parameter.value).toEqual({ stringValue: '["AP8=",null]' });
     expect(bytes.placeholder).toContain("decode(e.x, 'base64')");
@@ -62,13 +70,21 @@ describe('decodeField', () => {
   });
 
   it('reads zone-less timestamps as UTC and tolerates an offset', () => {
-    expect(decodeField({ stringValue: '2026-01-02 03:04:05.6' }, { typeName: 'timestamptz' })).toEqual(new Date('2026-01-02T03:04:05.600Z'));
-    expect(decodeField({ stringValue: '2026-01-02 03:04:05+02' }, { typeName: 'timestamptz' })).toEqual(new Date('2026-01-02T01:04:05Z'));
+    expect(decodeField({ stringValue: '2026-01-02 03:04:05.6' }, { typeName: 'timestamptz' })).toEqual(
+      new Date('2026-01-02T03:04:05.600Z'),
+    );
+    expect(decodeField({ stringValue: '2026-01-02 03:04:05+02' }, { typeName: 'timestamptz' })).toEqual(
+      new Date('2026-01-02T01:04:05Z'),
+    );
   });
 });
 
 describe('splitParameterSets', () => {
-  const envelope = { resourceArn: 'arn:aws:rds:r:1:cluster:c', secretArn: 'arn:aws:secretsmanager:r:1:secret:s', sql: 'INSERT INTO t VALUES (:p1)' };
+  const envelope = {
+    resourceArn: 'arn:aws:rds:r:1:cluster:c',
+    secretArn: 'arn:aws:secretsmanager:r:1:secret:s',
+    sql: 'INSERT INTO t VALUES (:p1)',
+  };
   const set = (kib: number) => [{ name: 'p1', value: { blobValue: new Uint8Array(kib * 1024) } }];
 
   it('keeps every request within the limit and the sets in order', () => {
@@ -77,11 +93,14 @@ describe('splitParameterSets', () => {
     const requests = splitParameterSets(envelope, sets, limit);
     expect(requests.length).toBeGreaterThan(1);
     expect(requests.flat()).toEqual(sets);
-    for (const r of requests) expect(jsonBytes({ ...envelope, parameterSets: r }) + 8 * 1024).toBeLessThanOrEqual(limit);
+    for (const r of requests)
+      expect(jsonBytes({ ...envelope, parameterSets: r }) + 8 * 1024).toBeLessThanOrEqual(limit);
   });
 
   it('measures blobs as the base64 the SDK sends', () => {
-    expect(jsonBytes(set(3))).toBe(JSON.stringify([{ name: 'p1', value: { blobValue: Buffer.alloc(3 * 1024).toString('base64') } }]).length);
+    expect(jsonBytes(set(3))).toBe(
+      JSON.stringify([{ name: 'p1', value: { blobValue: Buffer.alloc(3 * 1024).toString('base64') } }]).length,
+    );
   });
 
   it('refuses a single set too large for any request, naming it', () => {

@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseUrlError, describeConnection, isLoopback, pgConnectionOptions } from '../../../functions/core/adapters/pg/connection';
+import {
+  DatabaseUrlError,
+  describeConnection,
+  isLoopback,
+  pgConnectionOptions,
+} from '../../../functions/core/adapters/pg/connection';
 import { DatabaseError } from '../../../functions/core/ports/sql-errors';
 
 const files = mkdtempSync(join(tmpdir(), 'rekey-pgconn-'));
@@ -18,19 +23,44 @@ const key = pem('client.key', 'KEY-BYTES');
 describe('describeConnection', () => {
   it('names host, port, database and user, never the password', () => {
     const d = describeConnection('postgresql://app:pa%3Ass@db.example.com:6543/prod', {});
-    expect(d).toEqual({ host: 'db.example.com', port: 6543, database: 'prod', user: 'app', tls: false, sslmode: 'prefer', loopback: false });
+    expect(d).toEqual({
+      host: 'db.example.com',
+      port: 6543,
+      database: 'prod',
+      user: 'app',
+      tls: false,
+      sslmode: 'prefer',
+      loopback: false,
+    });
     expect(JSON.stringify(d)).not.toMatch(/pa(%3A|:)ss/);
   });
 
   it('defaults the port to 5432 and the database to the user name, as libpq does', () => {
-    expect(describeConnection('postgres://rekey@10.1.2.3', {})).toMatchObject({ port: 5432, database: 'rekey', user: 'rekey' });
+    expect(describeConnection('postgres://rekey@10.1.2.3', {})).toMatchObject({
+      port: 5432,
+      database: 'rekey',
+      user: 'rekey',
+    });
   });
 
   it('fills what the URL leaves out from PGHOST/PGPORT/PGDATABASE/PGUSER, as node-postgres connects', () => {
     const env = { PGHOST: 'db.example.com', PGPORT: '6000', PGDATABASE: 'prod', PGUSER: 'app' };
-    expect(describeConnection('postgres:///', env)).toMatchObject({ host: 'db.example.com', port: 6000, database: 'prod', user: 'app', loopback: false, tls: false });
+    expect(describeConnection('postgres:///', env)).toMatchObject({
+      host: 'db.example.com',
+      port: 6000,
+      database: 'prod',
+      user: 'app',
+      loopback: false,
+      tls: false,
+    });
     // The URL wins over the environment.
-    expect(describeConnection('postgres://me@127.0.0.1:5433/mine', env)).toMatchObject({ host: '127.0.0.1', port: 5433, database: 'mine', user: 'me', loopback: true });
+    expect(describeConnection('postgres://me@127.0.0.1:5433/mine', env)).toMatchObject({
+      host: '127.0.0.1',
+      port: 5433,
+      database: 'mine',
+      user: 'me',
+      loopback: true,
+    });
   });
 
   it.each([
@@ -66,11 +96,16 @@ describe('describeConnection', () => {
   });
 
   it('rejects a bad URL with a DatabaseUrlError that does not echo the password', () => {
-    const attempt = (url: string, env: NodeJS.ProcessEnv = {}) => () => describeConnection(url, env);
+    const attempt =
+      (url: string, env: NodeJS.ProcessEnv = {}) =>
+      () =>
+        describeConnection(url, env);
     expect(attempt('not a url :secretpw')).toThrow(DatabaseUrlError);
     expect(attempt('not a url :secretpw')).not.toThrow(/secretpw/);
     expect(attempt('mysql://u:secretpw@h/db')).toThrow(/postgres:\/\/ or postgresql:\/\/, not mysql:/);
-    expect(attempt('postgres://u@h/db', { PGSSLMODE: 'always' })).toThrow(/sslmode "always" is not one of disable, allow, prefer, require, verify-ca, verify-full/);
+    expect(attempt('postgres://u@h/db', { PGSSLMODE: 'always' })).toThrow(
+      /sslmode "always" is not one of disable, allow, prefer, require, verify-ca, verify-full/,
+    );
     try {
       describeConnection('http://u:secretpw@h/db', {});
     } catch (err) {
@@ -115,19 +150,37 @@ describe('pgConnectionOptions (TLS for node-postgres)', () => {
   });
 
   it('reads the root certificate and client certificate/key from the PGSSL* variables', () => {
-    const o = pgConnectionOptions('postgres://u@h/db', { PGSSLMODE: 'verify-full', PGSSLROOTCERT: ca, PGSSLCERT: cert, PGSSLKEY: key });
-    expect(o.ssl).toMatchObject({ ca: Buffer.from('CA-BYTES'), cert: Buffer.from('CERT-BYTES'), key: Buffer.from('KEY-BYTES') });
+    const o = pgConnectionOptions('postgres://u@h/db', {
+      PGSSLMODE: 'verify-full',
+      PGSSLROOTCERT: ca,
+      PGSSLCERT: cert,
+      PGSSLKEY: key,
+    });
+    expect(o.ssl).toMatchObject({
+      ca: Buffer.from('CA-BYTES'),
+      cert: Buffer.from('CERT-BYTES'),
+      key: Buffer.from('KEY-BYTES'),
+    });
   });
 
   it('URL parameters take precedence over the PGSSL* variables', () => {
     const other = pem('other-ca.pem', 'OTHER-CA');
-    const o = pgConnectionOptions(`postgres://u@h/db?sslmode=verify-ca&sslrootcert=${other}`, { PGSSLMODE: 'disable', PGSSLROOTCERT: ca });
+    const o = pgConnectionOptions(`postgres://u@h/db?sslmode=verify-ca&sslrootcert=${other}`, {
+      PGSSLMODE: 'disable',
+      PGSSLROOTCERT: ca,
+    });
     expect(o.ssl).toMatchObject({ ca: Buffer.from('OTHER-CA') });
   });
 
   it('names an unreadable certificate file and a client certificate without its key', () => {
-    expect(() => pgConnectionOptions('postgres://u@h/db?sslmode=verify-full&sslrootcert=/nope/ca.pem', {})).toThrow(/cannot read sslrootcert \/nope\/ca.pem/);
-    expect(() => pgConnectionOptions(`postgres://u@h/db?sslmode=require&sslcert=${cert}`, {})).toThrow(/needs both sslcert and sslkey/);
-    expect(() => pgConnectionOptions(`postgres://u@h/db?sslmode=require&sslcert=${cert}`, {})).toThrow(DatabaseUrlError);
+    expect(() => pgConnectionOptions('postgres://u@h/db?sslmode=verify-full&sslrootcert=/nope/ca.pem', {})).toThrow(
+      /cannot read sslrootcert \/nope\/ca.pem/,
+    );
+    expect(() => pgConnectionOptions(`postgres://u@h/db?sslmode=require&sslcert=${cert}`, {})).toThrow(
+      /needs both sslcert and sslkey/,
+    );
+    expect(() => pgConnectionOptions(`postgres://u@h/db?sslmode=require&sslcert=${cert}`, {})).toThrow(
+      DatabaseUrlError,
+    );
   });
 });

@@ -111,7 +111,9 @@ describe('rekey command line', () => {
 
     const usage = await run('--json', 'reencrypt', '--bogus');
     expect(usage.code).toBe(2);
-    expect(JSON.parse(usage.out)).toEqual({ error: { code: 'USAGE', message: expect.stringMatching(/unknown option '--bogus'/) } });
+    expect(JSON.parse(usage.out)).toEqual({
+      error: { code: 'USAGE', message: expect.stringMatching(/unknown option '--bogus'/) },
+    });
 
     const resume = await run('--json', 'reencrypt', '--resume', 'x', '-n');
     expect(resume.code).toBe(2);
@@ -151,7 +153,12 @@ describe('verify report formatting', () => {
 
   it('gives no verdict in inventory mode and says OK only when everything is on the primary', () => {
     expect(formatReport(report({}), 'inventory')).not.toMatch(/OK/);
-    const done = { ...table, rowsOnTarget: 10, rowsNotOnTarget: 0, values: { ...table.values, envelopes: { 'kek-v2': 10 }, fernet: 0, jsonKeyId: {} } };
+    const done = {
+      ...table,
+      rowsOnTarget: 10,
+      rowsNotOnTarget: 0,
+      values: { ...table.values, envelopes: { 'kek-v2': 10 }, fernet: 0, jsonKeyId: {} },
+    };
     const ok = formatReport(report({ tables: [done], allOnTarget: true, ok: true }), 'verify');
     expect(ok).toContain('OK: every row is on the primary key kek-v2');
   });
@@ -161,6 +168,9 @@ describe('verify report formatting', () => {
     expect((await run('plan', '--runner', 'mainframe')).code).toBe(2);
     expect((await run('keys', 'activate', 'kek-v2', '--wait', 'soon')).code).toBe(2);
     const promote = await run('keys', 'promote', 'kek-v2');
-    expect([promote.code, promote.err]).toEqual([2, expect.stringContaining('needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN')]);
+    expect([promote.code, promote.err]).toEqual([
+      2,
+      expect.stringContaining('needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN'),
+    ]);
   });
 });

@@ -23,7 +23,15 @@ describe('CLI value parsers', () => {
 describe('database URL handling', () => {
   it('describes a connection without its password', () => {
     const d = describeConnection('postgres://app:s3cret@db.example.com:6543/prod?sslmode=verify-full', {});
-    expect(d).toEqual({ host: 'db.example.com', port: 6543, database: 'prod', user: 'app', tls: true, sslmode: 'verify-full', loopback: false });
+    expect(d).toEqual({
+      host: 'db.example.com',
+      port: 6543,
+      database: 'prod',
+      user: 'app',
+      tls: true,
+      sslmode: 'verify-full',
+      loopback: false,
+    });
     expect(JSON.stringify(d)).not.toContain('s3cret');
   });
   it('takes sslmode from PGSSLMODE when the URL has none, and flags loopback hosts', () => {
@@ -41,7 +49,9 @@ describe('database URL handling', () => {
   });
   it('names a bad sslmode and an unreadable root certificate', () => {
     expect(() => describeConnection('postgres://u@h/db?sslmode=sometimes', {})).toThrow(/sslmode "sometimes"/);
-    expect(() => pgConnectionOptions('postgres://u@h/db?sslmode=verify-full&sslrootcert=/nope/ca.pem', {})).toThrow(/sslrootcert \/nope\/ca.pem/);
+    expect(() => pgConnectionOptions('postgres://u@h/db?sslmode=verify-full&sslrootcert=/nope/ca.pem', {})).toThrow(
+      /sslrootcert \/nope\/ca.pem/,
+    );
     expect(() => describeConnection('mysql://u@h/db', {})).toThrow(/postgres:\/\//);
   });
 });

@@ -8,7 +8,9 @@ const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const case16 = {
   key: hex('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308'),
   nonce: hex('cafebabefacedbaddecaf888'),
-  plaintext: hex('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39'),
+  plaintext: hex(
+    'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39',
+  ),
   aad: hex('feedfacedeadbeeffeedfacedeadbeefabaddad2'),
   sealed: hex(
     '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662' +
@@ -53,15 +55,25 @@ describe('AES-256-GCM seal/open', () => {
   });
 
   it('refuses other AAD, another nonce, a short tag', () => {
-    expect(() => open(case16.key, case16.nonce, case16.sealed, Buffer.from('x'), 'ciphertext')).toThrow(AuthenticationError);
-    expect(() => open(case16.key, Buffer.alloc(12), case16.sealed, case16.aad, 'ciphertext')).toThrow(AuthenticationError);
-    expect(() => open(case16.key, case16.nonce.subarray(0, 8), case16.sealed, case16.aad, 'ciphertext')).toThrow(AuthenticationError);
-    expect(() => open(case16.key, case16.nonce, case16.sealed.subarray(0, 15), case16.aad, 'ciphertext')).toThrow(AuthenticationError);
+    expect(() => open(case16.key, case16.nonce, case16.sealed, Buffer.from('x'), 'ciphertext')).toThrow(
+      AuthenticationError,
+    );
+    expect(() => open(case16.key, Buffer.alloc(12), case16.sealed, case16.aad, 'ciphertext')).toThrow(
+      AuthenticationError,
+    );
+    expect(() => open(case16.key, case16.nonce.subarray(0, 8), case16.sealed, case16.aad, 'ciphertext')).toThrow(
+      AuthenticationError,
+    );
+    expect(() => open(case16.key, case16.nonce, case16.sealed.subarray(0, 15), case16.aad, 'ciphertext')).toThrow(
+      AuthenticationError,
+    );
   });
 
   it('refuses keys that are not 32 bytes with KeyMaterialError, and nonces that are not 12 bytes', () => {
     expect(() => seal(Buffer.alloc(16), case16.nonce, case16.plaintext, case16.aad)).toThrow(KeyMaterialError);
-    expect(() => open(Buffer.alloc(31), case16.nonce, case16.sealed, case16.aad, 'ciphertext')).toThrow(KeyMaterialError);
+    expect(() => open(Buffer.alloc(31), case16.nonce, case16.sealed, case16.aad, 'ciphertext')).toThrow(
+      KeyMaterialError,
+    );
     expect(() => seal(case16.key, Buffer.alloc(16), case16.plaintext, case16.aad)).toThrow(RangeError);
   });
 });

@@ -39,12 +39,28 @@ beforeAll(async () => {
 });
 
 type Expected = (err: unknown) => boolean;
-const is = (cls: abstract new (...args: never[]) => Error): Expected => (err) => err instanceof cls;
-const auth = (part: 'data-key' | 'ciphertext'): Expected => (err) => err instanceof AuthenticationError && err.part === part;
-const format = (reason?: string): Expected => (err) => err instanceof EnvelopeFormatError && (reason === undefined || err.reason === reason);
-const anyOf = (...options: Expected[]): Expected => (err) => options.some((o) => o(err));
+const is =
+  (cls: abstract new (...args: never[]) => Error): Expected =>
+  (err) =>
+    err instanceof cls;
+const auth =
+  (part: 'data-key' | 'ciphertext'): Expected =>
+  (err) =>
+    err instanceof AuthenticationError && err.part === part;
+const format =
+  (reason?: string): Expected =>
+  (err) =>
+    err instanceof EnvelopeFormatError && (reason === undefined || err.reason === reason);
+const anyOf =
+  (...options: Expected[]): Expected =>
+  (err) =>
+    options.some((o) => o(err));
 
-async function failure(envelope: Buffer | string, context: EncryptionContext = ctx, using: EnvelopeCipher = c): Promise<unknown> {
+async function failure(
+  envelope: Buffer | string,
+  context: EncryptionContext = ctx,
+  using: EnvelopeCipher = c,
+): Promise<unknown> {
   try {
     const out = await using.decrypt(envelope, context);
     return new Error(`decrypted (${out.length} bytes) where it should have failed`);
@@ -61,7 +77,13 @@ function assertClean(err: unknown, what: string): void {
   }
 }
 
-async function expectFailure(envelope: Buffer | string, expected: Expected, what: string, context: EncryptionContext = ctx, using: EnvelopeCipher = c): Promise<void> {
+async function expectFailure(
+  envelope: Buffer | string,
+  expected: Expected,
+  what: string,
+  context: EncryptionContext = ctx,
+  using: EnvelopeCipher = c,
+): Promise<void> {
   const err = await failure(envelope, context, using);
   assertClean(err, what);
   if (!expected(err)) throw new Error(`${what}: unexpected ${inspect(err)}`);
@@ -76,7 +98,12 @@ function regions(b: Buffer): { name: string; from: number; to: number; expected:
   return [
     { name: 'version byte', from: 0, to: 1, expected: is(UnsupportedVersionError) },
     { name: 'key id length', from: 1, to: 2, expected: anyOf(format(), is(UnknownKeyError)) },
-    { name: 'key id', from: 2, to: keyIdEnd, expected: anyOf(format('bad-field'), is(UnknownKeyError), auth('data-key')) },
+    {
+      name: 'key id',
+      from: 2,
+      to: keyIdEnd,
+      expected: anyOf(format('bad-field'), is(UnknownKeyError), auth('data-key')),
+    },
     { name: 'wrapped-key length', from: keyIdEnd, to: wrappedStart, expected: anyOf(format(), auth('data-key')) },
     { name: 'wrapped key', from: wrappedStart, to: nonceStart, expected: auth('data-key') },
     { name: 'nonce', from: nonceStart, to: sealedStart, expected: auth('ciphertext') },
@@ -125,7 +152,11 @@ describe('bad input: every case a typed error, no secret in any message', () => 
     const text = toText(good);
     for (let at = 0; at < text.length; at++) {
       const swapped = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
-      await expectFailure(swapped, anyOf(format(), is(UnsupportedVersionError), is(UnknownKeyError), auth('data-key'), auth('ciphertext')), `text char ${at}`);
+      await expectFailure(
+        swapped,
+        anyOf(format(), is(UnsupportedVersionError), is(UnknownKeyError), auth('data-key'), auth('ciphertext')),
+        `text char ${at}`,
+      );
     }
   });
 
@@ -152,12 +183,30 @@ describe('bad input: every case a typed error, no secret in any message', () => 
     const e = parseEnvelope(good);
     const { StaticKeyPolicy } = await import('../../../functions/core/keys/policy');
     const { EnvelopeCipher } = await import('../../../functions/core/crypto/envelope-cipher');
-    const catalogOnly = new EnvelopeCipher({ keyring: recording, policy: new StaticKeyPolicy([{ id: 'kek-v9', status: 'retired' }, { id: 'kek-v2', status: 'active' }]) });
-    await expectFailure(serializeEnvelope({ ...e, keyId: 'kek-v9' }), is(UnknownKeyError), 'keyring lacks key', ctx, catalogOnly);
+    const catalogOnly = new EnvelopeCipher({
+      keyring: recording,
+      policy: new StaticKeyPolicy([
+        { id: 'kek-v9', status: 'retired' },
+        { id: 'kek-v2', status: 'active' },
+      ]),
+    });
+    await expectFailure(
+      serializeEnvelope({ ...e, keyId: 'kek-v9' }),
+      is(UnknownKeyError),
+      'keyring lacks key',
+      ctx,
+      catalogOnly,
+    );
   });
 
   it('destroyed key', async () => {
-    await expectFailure(good, is(KeyDestroyedError), 'destroyed', ctx, cipher({ 'kek-v2': 'destroyed', 'kek-v3': 'active' }));
+    await expectFailure(
+      good,
+      is(KeyDestroyedError),
+      'destroyed',
+      ctx,
+      cipher({ 'kek-v2': 'destroyed', 'kek-v3': 'active' }),
+    );
   });
 
   it.each<[string, EncryptionContext]>([
@@ -173,7 +222,10 @@ describe('bad input: every case a typed error, no secret in any message', () => 
   });
 
   it('malformed context', async () => {
-    await expectFailure(good, is(InvalidContextError), 'no rowId', { table: 'users', column: 'x' } as EncryptionContext);
+    await expectFailure(good, is(InvalidContextError), 'no rowId', {
+      table: 'users',
+      column: 'x',
+    } as EncryptionContext);
   });
 
   it.each<[string, (good: Buffer) => string]>([

@@ -19,7 +19,10 @@ const email = { table: 'users', column: 'email' };
 describe('BlindIndex', () => {
   const v1 = randomBytes(32);
   const v2 = randomBytes(32);
-  const env = { BLIND_INDEX_KEY: `bidx-v2:${v2.toString('base64')}`, BLIND_INDEX_KEY_PREVIOUS: `bidx-v1:${v1.toString('base64')}` };
+  const env = {
+    BLIND_INDEX_KEY: `bidx-v2:${v2.toString('base64')}`,
+    BLIND_INDEX_KEY_PREVIOUS: `bidx-v1:${v1.toString('base64')}`,
+  };
 
   it('matches the Python known answers: HKDF-SHA256 per column, HMAC-SHA256, `<key id>:<hex>`', () => {
     const index = BlindIndex.fromEnv({ BLIND_INDEX_KEY: `bidx-v1:${KAT_KEY.toString('base64')}` });
@@ -52,7 +55,13 @@ describe('BlindIndex', () => {
   it('reads the version of stored indexes and refuses what is not one', () => {
     const index = BlindIndex.fromEnv(env);
     expect(index.versionOf(`bidx-v9:${'ab'.repeat(32)}`)).toBe('bidx-v9');
-    for (const notOne of ['ab'.repeat(32), `bidx-v1:${'ab'.repeat(31)}`, `bidx-v1:${'AB'.repeat(32)}`, 'bidx-v1:', '']) {
+    for (const notOne of [
+      'ab'.repeat(32),
+      `bidx-v1:${'ab'.repeat(31)}`,
+      `bidx-v1:${'AB'.repeat(32)}`,
+      'bidx-v1:',
+      '',
+    ]) {
       expect(index.versionOf(notOne)).toBeUndefined();
       expect(index.isCurrent(notOne)).toBe(false);
     }
@@ -60,7 +69,10 @@ describe('BlindIndex', () => {
 
   it('normalises e-mail addresses only when asked, for strings and bytes alike, per index or per column', () => {
     const exact = BlindIndex.fromEnv({ BLIND_INDEX_KEY: `bidx-v1:${KAT_KEY.toString('base64')}` });
-    const emails = BlindIndex.fromEnv({ BLIND_INDEX_KEY: `bidx-v1:${KAT_KEY.toString('base64')}` }, { normalize: 'email' });
+    const emails = BlindIndex.fromEnv(
+      { BLIND_INDEX_KEY: `bidx-v1:${KAT_KEY.toString('base64')}` },
+      { normalize: 'email' },
+    );
     expect(exact.index(' Alice@Example.com ', email)).not.toBe(KAT.email);
     expect(emails.index(' Alice@Example.com ', email)).toBe(KAT.email);
     expect(emails.index(Buffer.from(' ALICE@example.com\n'), email)).toBe(KAT.email); // the engine indexes decrypted bytes
@@ -76,9 +88,21 @@ describe('BlindIndex', () => {
       [{ BLIND_INDEX_KEY: `bidx-v1:${short}` }, /^BLIND_INDEX_KEY: the key decodes to 16 bytes, expected 32$/],
       [{ BLIND_INDEX_KEY: 'bidx-v1:not base64!' }, /^BLIND_INDEX_KEY: the key is not base64$/],
       [{ BLIND_INDEX_KEY: `bidx v1:${v1.toString('base64')}` }, /^BLIND_INDEX_KEY: the key id must be/],
-      [{ BLIND_INDEX_KEY: env.BLIND_INDEX_KEY, BLIND_INDEX_KEY_PREVIOUS: `${env.BLIND_INDEX_KEY_PREVIOUS},bidx-v0:${short}` }, /^BLIND_INDEX_KEY_PREVIOUS\[2\]: the key decodes to 16 bytes/],
-      [{ BLIND_INDEX_KEY: env.BLIND_INDEX_KEY, BLIND_INDEX_KEY_PREVIOUS: `bidx-v2:${v1.toString('base64')}` }, /^duplicate blind index key id bidx-v2$/],
-      [{ BLIND_INDEX_KEY_PREVIOUS: env.BLIND_INDEX_KEY_PREVIOUS }, /BLIND_INDEX_KEY_PREVIOUS is set but BLIND_INDEX_KEY is not/],
+      [
+        {
+          BLIND_INDEX_KEY: env.BLIND_INDEX_KEY,
+          BLIND_INDEX_KEY_PREVIOUS: `${env.BLIND_INDEX_KEY_PREVIOUS},bidx-v0:${short}`,
+        },
+        /^BLIND_INDEX_KEY_PREVIOUS\[2\]: the key decodes to 16 bytes/,
+      ],
+      [
+        { BLIND_INDEX_KEY: env.BLIND_INDEX_KEY, BLIND_INDEX_KEY_PREVIOUS: `bidx-v2:${v1.toString('base64')}` },
+        /^duplicate blind index key id bidx-v2$/,
+      ],
+      [
+        { BLIND_INDEX_KEY_PREVIOUS: env.BLIND_INDEX_KEY_PREVIOUS },
+        /BLIND_INDEX_KEY_PREVIOUS is set but BLIND_INDEX_KEY is not/,
+      ],
     ];
     for (const [bad, message] of cases) {
       const err = caught(() => BlindIndex.fromEnv(bad));

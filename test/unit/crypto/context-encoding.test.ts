@@ -2,14 +2,27 @@ import type { EncryptionContext } from '../../../functions/core/crypto/context';
 import { encodeContext } from '../../../functions/core/crypto/context-encoding';
 import { InvalidContextError } from '../../../functions/core/crypto/errors';
 
-const ctx = (table: string, column: string, rowId: string, tenant?: string | null): EncryptionContext => ({ table, column, rowId, tenant });
+const ctx = (table: string, column: string, rowId: string, tenant?: string | null): EncryptionContext => ({
+  table,
+  column,
+  rowId,
+  tenant,
+});
 
 describe('canonical encryption context encoding', () => {
   it('has the documented layout', () => {
     expect(encodeContext(ctx('users', 'email', '42')).toString('hex')).toBe(
-      '0005' + Buffer.from('users').toString('hex') + '0005' + Buffer.from('email').toString('hex') + '0002' + Buffer.from('42').toString('hex') + '00',
+      '0005' +
+        Buffer.from('users').toString('hex') +
+        '0005' +
+        Buffer.from('email').toString('hex') +
+        '0002' +
+        Buffer.from('42').toString('hex') +
+        '00',
     );
-    expect(encodeContext(ctx('t', 'c', 'r', 'acme')).toString('hex')).toBe('000174' + '000163' + '000172' + '01' + '0004' + Buffer.from('acme').toString('hex'));
+    expect(encodeContext(ctx('t', 'c', 'r', 'acme')).toString('hex')).toBe(
+      '000174' + '000163' + '000172' + '01' + '0004' + Buffer.from('acme').toString('hex'),
+    );
   });
 
   it('keeps field boundaries: ("a","bc") and ("ab","c") differ, in every pair of fields', () => {

@@ -55,7 +55,7 @@ describe('EnvelopeCipher', () => {
   });
 
   describe('key policy', () => {
-    it('encrypts under the active key by default, or the tenant\'s own active key', async () => {
+    it("encrypts under the active key by default, or the tenant's own active key", async () => {
       expect(peekKeyId(await c.encrypt('x', ctx))).toBe('kek-v2');
       const tenantPolicy = new StaticKeyPolicy([
         { id: 'kek-v2', status: 'active' },
@@ -66,7 +66,7 @@ describe('EnvelopeCipher', () => {
       expect(peekKeyId(await t.encrypt('x', { ...ctx, tenant: 'other' }))).toBe('kek-v2');
     });
 
-    it('a tenant\'s key encrypts only that tenant\'s values (encrypt, rewrap, reencrypt)', async () => {
+    it("a tenant's key encrypts only that tenant's values (encrypt, rewrap, reencrypt)", async () => {
       const t = new EnvelopeCipher({
         keyring: rawKeyring(),
         policy: new StaticKeyPolicy([
@@ -76,20 +76,26 @@ describe('EnvelopeCipher', () => {
       });
       const globex = { ...ctx, tenant: 'globex' };
       await expect(t.encrypt('x', globex, { keyId: 'kek-v3' })).rejects.toThrow(KeyScopeError);
-      await expect(t.encrypt('x', ctx, { keyId: 'kek-v3' })).rejects.toThrow(/belongs to tenant "acme": a value of the global scope/);
+      await expect(t.encrypt('x', ctx, { keyId: 'kek-v3' })).rejects.toThrow(
+        /belongs to tenant "acme": a value of the global scope/,
+      );
       const stored = await t.encrypt('x', globex);
       await expect(t.rewrap(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
       await expect(t.reencrypt(stored, globex, 'kek-v3')).rejects.toThrow(KeyScopeError);
       // The global key encrypts a tenant without its own key, never one with it.
       expect(peekKeyId(await t.encrypt('x', globex, { keyId: 'kek-v2' }))).toBe('kek-v2');
-      await expect(t.encrypt('x', { ...ctx, tenant: 'acme' }, { keyId: 'kek-v2' })).rejects.toThrow(/tenant "acme" has its own active key "kek-v3"/);
+      await expect(t.encrypt('x', { ...ctx, tenant: 'acme' }, { keyId: 'kek-v2' })).rejects.toThrow(
+        /tenant "acme" has its own active key "kek-v3"/,
+      );
       await expect(t.rewrap(stored, { ...ctx, tenant: 'acme' }, 'kek-v2')).rejects.toThrow(KeyScopeError);
     });
 
     it('refuses to encrypt under a retired, pending or destroyed key, or an unknown one', async () => {
       await expect(c.encrypt('x', ctx, { keyId: 'kek-v1' })).rejects.toThrow(KeyNotActiveError);
       await expect(c.encrypt('x', ctx, { keyId: 'kek-v3' })).rejects.toThrow(KeyNotActiveError);
-      await expect(cipher({ 'kek-v1': 'destroyed' }).encrypt('x', ctx, { keyId: 'kek-v1' })).rejects.toThrow(KeyDestroyedError);
+      await expect(cipher({ 'kek-v1': 'destroyed' }).encrypt('x', ctx, { keyId: 'kek-v1' })).rejects.toThrow(
+        KeyDestroyedError,
+      );
       await expect(c.encrypt('x', ctx, { keyId: 'kek-v9' })).rejects.toThrow(UnknownKeyError);
     });
 
@@ -136,10 +142,12 @@ describe('EnvelopeCipher', () => {
     it('refuses a target that may not encrypt, and a destroyed source', async () => {
       const e = await c.encrypt('x', ctx);
       await expect(c.rewrap(e, ctx, 'kek-v1')).rejects.toThrow(KeyNotActiveError);
-      await expect(cipher({ 'kek-v2': 'destroyed', 'kek-v3': 'active' }).rewrap(e, ctx, 'kek-v3')).rejects.toThrow(KeyDestroyedError);
+      await expect(cipher({ 'kek-v2': 'destroyed', 'kek-v3': 'active' }).rewrap(e, ctx, 'kek-v3')).rejects.toThrow(
+        KeyDestroyedError,
+      );
     });
 
-    it('refuses another row\'s envelope (the wrap is bound to the context)', async () => {
+    it("refuses another row's envelope (the wrap is bound to the context)", async () => {
       const e = await c.encrypt('x', ctx);
       await expect(c.rewrap(e, { ...ctx, rowId: '43' })).rejects.toMatchObject({ part: 'data-key' });
     });
@@ -236,7 +244,9 @@ describe('EnvelopeCipher', () => {
     it('refuses a bad context before any key is used', async () => {
       await expect(c.encrypt('x', { ...ctx, rowId: '' })).rejects.toThrow(InvalidContextError);
       const e = await c.encrypt('x', ctx);
-      await expect(c.decrypt(e, { table: 'users', column: 'email' } as typeof ctx)).rejects.toThrow(InvalidContextError);
+      await expect(c.decrypt(e, { table: 'users', column: 'email' } as typeof ctx)).rejects.toThrow(
+        InvalidContextError,
+      );
     });
 
     it('refuses a negative or fractional limit', () => {

@@ -66,7 +66,11 @@ describe('envelope v1 layout', () => {
   });
 
   it('accepts KMS-style key ids (ARN, alias) up to 255 characters', () => {
-    for (const keyId of ['arn:aws:kms:eu-west-1:123456789012:key/3f2504e0-4f89-11d3-9a0c-0305e82c3301', 'alias/app+x=y@z', 'k'.repeat(255)]) {
+    for (const keyId of [
+      'arn:aws:kms:eu-west-1:123456789012:key/3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+      'alias/app+x=y@z',
+      'k'.repeat(255),
+    ]) {
       expect(peekKeyId(serializeEnvelope({ ...sample, keyId }))).toBe(keyId);
     }
   });
@@ -89,7 +93,12 @@ describe('envelope v1 layout', () => {
   });
 
   it('needs at least 34 bytes (1-byte key id and wrapped key, empty plaintext)', () => {
-    const smallest = serializeEnvelope({ ...sample, keyId: 'k', wrappedKey: Buffer.alloc(1), sealed: Buffer.alloc(16) });
+    const smallest = serializeEnvelope({
+      ...sample,
+      keyId: 'k',
+      wrappedKey: Buffer.alloc(1),
+      sealed: Buffer.alloc(16),
+    });
     expect(smallest.length).toBe(MIN_ENVELOPE_BYTES);
     expect(parseEnvelope(smallest).sealed.length).toBe(16);
     expect(reasonOf(() => parseEnvelope(smallest.subarray(0, 33)))).toBe('truncated');
@@ -145,7 +154,16 @@ describe('envelope v1 layout', () => {
     const b = serializeEnvelope(sample);
     expect(isEnvelope(b)).toBe(true);
     expect(isEnvelope(toText(b))).toBe(true);
-    for (const other of ['', 'rk1:', 's3cret', 'gAAAAABl' + 'x'.repeat(80), '{"key_id":"k1"}', Buffer.alloc(0), Buffer.from('plain'), b.subarray(0, 40)]) {
+    for (const other of [
+      '',
+      'rk1:',
+      's3cret',
+      'gAAAAABl' + 'x'.repeat(80),
+      '{"key_id":"k1"}',
+      Buffer.alloc(0),
+      Buffer.from('plain'),
+      b.subarray(0, 40),
+    ]) {
       expect(isEnvelope(other)).toBe(false);
     }
     expect(isEnvelope(null as unknown as string)).toBe(false);

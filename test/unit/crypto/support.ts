@@ -10,7 +10,11 @@ export type TestKeyId = keyof typeof keks;
 
 /** Every spelling of every test KEK a leak could take. */
 export function keySpellings(extra: readonly Buffer[] = []): string[] {
-  return [...Object.values(keks), ...extra].flatMap((k) => [k.toString('base64'), k.toString('hex'), k.toString('base64url')]);
+  return [...Object.values(keks), ...extra].flatMap((k) => [
+    k.toString('base64'),
+    k.toString('hex'),
+    k.toString('base64url'),
+  ]);
 }
 
 export function rawKeyring(): RawKeyring {
@@ -19,11 +23,20 @@ export function rawKeyring(): RawKeyring {
 
 /** kek-v2 active; kek-v1 retired; kek-v3 pending unless `states` says otherwise. */
 export function policy(states: Partial<Record<TestKeyId, KeyState['status']>> = {}): StaticKeyPolicy {
-  const all: Record<TestKeyId, KeyState['status']> = { 'kek-v1': 'retired', 'kek-v2': 'active', 'kek-v3': 'pending', ...states };
+  const all: Record<TestKeyId, KeyState['status']> = {
+    'kek-v1': 'retired',
+    'kek-v2': 'active',
+    'kek-v3': 'pending',
+    ...states,
+  };
   return new StaticKeyPolicy(Object.entries(all).map(([id, status]) => ({ id, status })));
 }
 
-export function cipher(states: Partial<Record<TestKeyId, KeyState['status']>> = {}, keyring: Keyring = rawKeyring(), maxPlaintextBytes?: number): EnvelopeCipher {
+export function cipher(
+  states: Partial<Record<TestKeyId, KeyState['status']>> = {},
+  keyring: Keyring = rawKeyring(),
+  maxPlaintextBytes?: number,
+): EnvelopeCipher {
   return new EnvelopeCipher({ keyring, policy: policy(states), maxPlaintextBytes });
 }
 
@@ -55,7 +68,13 @@ export class RecordingKeyring implements Keyring {
     this.dataKeyCopies.push(Buffer.from(key));
     return key;
   }
-  rewrapDataKey(keyId: string, wrapped: Buffer, wc: WrapContext, target: string, targetWc: WrapContext): Promise<Buffer> {
+  rewrapDataKey(
+    keyId: string,
+    wrapped: Buffer,
+    wc: WrapContext,
+    target: string,
+    targetWc: WrapContext,
+  ): Promise<Buffer> {
     return this.inner.rewrapDataKey(keyId, wrapped, wc, target, targetWc);
   }
   refresh(): Promise<void> {

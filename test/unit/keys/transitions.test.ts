@@ -24,7 +24,9 @@ describe('key lifecycle transitions', () => {
 
   it('is the same table the database trigger of migration 0001 enforces', () => {
     const triggerPairs = [...up.matchAll(/\('([a-z]+)', '([a-z]+)'\)/g)].map((m) => `${m[1]}->${m[2]}`).sort();
-    const codePairs = allowedKeyTransitionPairs().map(([f, t]) => `${f}->${t}`).sort();
+    const codePairs = allowedKeyTransitionPairs()
+      .map(([f, t]) => `${f}->${t}`)
+      .sort();
     expect(triggerPairs).toEqual(codePairs);
     expect(Object.keys(KEY_TRANSITIONS).sort()).toEqual([...KEY_STATUSES].sort());
   });

@@ -23,12 +23,23 @@ describe('the execution input schema', () => {
   });
 
   test('every example of the schema is accepted by ValidateInput, and covers every mode', () => {
-    for (const example of EXECUTION_INPUT_SCHEMA.examples) expect(() => validateExecutionInput(example, {}, deps)).not.toThrow();
-    expect(new Set(EXECUTION_INPUT_SCHEMA.examples.map((e) => e.mode))).toEqual(new Set(EXECUTION_INPUT_SCHEMA.properties.mode.enum));
+    for (const example of EXECUTION_INPUT_SCHEMA.examples)
+      expect(() => validateExecutionInput(example, {}, deps)).not.toThrow();
+    expect(new Set(EXECUTION_INPUT_SCHEMA.examples.map((e) => e.mode))).toEqual(
+      new Set(EXECUTION_INPUT_SCHEMA.properties.mode.enum),
+    );
   });
 
-  test('the fields ValidateInput accepts are exactly the schema\'s properties', () => {
-    const everyField = { mode: 'rewrap', tables: ['users'], batchSize: 10, dryRun: true, maxErrorRate: 0.5, targetKeyId: null, tenant: null };
+  test("the fields ValidateInput accepts are exactly the schema's properties", () => {
+    const everyField = {
+      mode: 'rewrap',
+      tables: ['users'],
+      batchSize: 10,
+      dryRun: true,
+      maxErrorRate: 0.5,
+      targetKeyId: null,
+      tenant: null,
+    };
     expect(Object.keys(everyField).sort()).toEqual(Object.keys(EXECUTION_INPUT_SCHEMA.properties).sort());
     expect(() => validateExecutionInput(everyField, {}, deps)).not.toThrow();
     expect(problemsOf({ ...everyField, extra: 1 })[0]).toMatch(/^extra: unknown field; expected a JSON object/);
@@ -50,10 +61,15 @@ describe('malformed input gets the expected shape in its message', () => {
 
   test('the console\'s sample input {"Comment": "Insert your JSON here"} is named as such', () => {
     const [problem] = problemsOf(CONSOLE_SAMPLE_INPUT);
-    expect(problem).toMatch(/^this is the Step Functions console's sample input .*replace it; expected a JSON object such as \{"mode": "rewrap"\}/);
+    expect(problem).toMatch(
+      /^this is the Step Functions console's sample input .*replace it; expected a JSON object such as \{"mode": "rewrap"\}/,
+    );
   });
 
   test('unknown fields beside good ones: each named, then the shape once', () => {
-    expect(problemsOf({ mode: 'rewrap', Comment: 'x', table: 'users' })).toEqual(['Comment: unknown field', expect.stringMatching(/^table: unknown field; expected a JSON object such as/)]);
+    expect(problemsOf({ mode: 'rewrap', Comment: 'x', table: 'users' })).toEqual([
+      'Comment: unknown field',
+      expect.stringMatching(/^table: unknown field; expected a JSON object such as/),
+    ]);
   });
 });

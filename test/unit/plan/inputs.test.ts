@@ -1,7 +1,12 @@
 import { PlanInputError } from '../../../functions/core/plan/errors';
 import { defaultKmsQuota, kmsQuota } from '../../../functions/core/plan/kms-quotas';
 import { DEFAULT_PRICES, pricesWith } from '../../../functions/core/plan/prices';
-import { DEFAULT_ROWS_PER_SECOND, batchSizeFactor, chooseThroughput, type JobFigures } from '../../../functions/core/plan/throughput';
+import {
+  DEFAULT_ROWS_PER_SECOND,
+  batchSizeFactor,
+  chooseThroughput,
+  type JobFigures,
+} from '../../../functions/core/plan/throughput';
 
 describe('price table', () => {
   it('has a date and a source, and every price is a number', () => {
@@ -94,6 +99,8 @@ describe('speed probe', () => {
     const { probeSpeed, REFERENCE_REWRAPS_PER_SECOND } = await import('../../../functions/core/plan/speed-probe');
     const speed = await probeSpeed(50);
     expect(speed.rewrapsPerSecond).toBeGreaterThan(0);
-    expect(speed.factor).toBeCloseTo(Math.min(2, Math.max(0.02, speed.rewrapsPerSecond / REFERENCE_REWRAPS_PER_SECOND)));
+    expect(speed.factor).toBeCloseTo(
+      Math.min(2, Math.max(0.02, speed.rewrapsPerSecond / REFERENCE_REWRAPS_PER_SECOND)),
+    );
   });
 });

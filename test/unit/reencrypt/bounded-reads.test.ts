@@ -1,8 +1,14 @@
-import { chunkByBytes, estimateRowBytes, estimateValueBytes, PageSizer } from '../../../functions/core/reencrypt/bounded-reads';
+import {
+  chunkByBytes,
+  estimateRowBytes,
+  estimateValueBytes,
+  PageSizer,
+} from '../../../functions/core/reencrypt/bounded-reads';
 import { QueryError, ResultTooLargeError } from '../../../functions/core/ports/sql-errors';
 
 const LIMITS = { maxRequestBytes: 4000, maxResponseBytes: 10_000 };
-const rowsOf = (n: number, width: number): Record<string, unknown>[] => Array.from({ length: n }, (_, i) => ({ id: String(i), v: 'x'.repeat(width) }));
+const rowsOf = (n: number, width: number): Record<string, unknown>[] =>
+  Array.from({ length: n }, (_, i) => ({ id: String(i), v: 'x'.repeat(width) }));
 
 describe('estimates', () => {
   it('counts text as UTF-8, binary as base64, and framing per value', () => {
@@ -26,7 +32,10 @@ describe('PageSizer', () => {
     const limits = { maxRequestBytes: 4000, maxResponseBytes: 100_000 };
     const pages = new PageSizer(limits, 300);
     // A probe first: no row's width is known yet.
-    const first = await pages.read(async (limit) => ({ rows: [...rowsOf(limit - 1, 10), { id: 'w', v: 'x'.repeat(2000) }], rowCount: limit }));
+    const first = await pages.read(async (limit) => ({
+      rows: [...rowsOf(limit - 1, 10), { id: 'w', v: 'x'.repeat(2000) }],
+      rowCount: limit,
+    }));
     expect(first.limit).toBe(100);
     const widest = estimateRowBytes({ id: 'w', v: 'x'.repeat(2000) });
     expect(pages.current).toBe(Math.floor((limits.maxResponseBytes * 0.5) / widest));
@@ -97,6 +106,10 @@ describe('chunkByBytes', () => {
   });
 
   it('gives an item larger than the budget a chunk of its own', () => {
-    expect(chunkByBytes(['a', 'huge', 'b'], (s) => (s === 'huge' ? 10_000 : 100), LIMITS)).toEqual([['a'], ['huge'], ['b']]);
+    expect(chunkByBytes(['a', 'huge', 'b'], (s) => (s === 'huge' ? 10_000 : 100), LIMITS)).toEqual([
+      ['a'],
+      ['huge'],
+      ['b'],
+    ]);
   });
 });

@@ -4,7 +4,11 @@ import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { KeyDestroyedError } from '../../../functions/core/crypto/errors';
 import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
 import type { LegacyReader } from '../../../functions/core/crypto/legacy/reader';
-import { UNREADABLE_KEY_ID, classifyStoredValue, valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
+import {
+  UNREADABLE_KEY_ID,
+  classifyStoredValue,
+  valueCryptoFrom,
+} from '../../../functions/core/reencrypt/crypto-bridge';
 
 const reader = (format: LegacyReader['format'], prefix: string): LegacyReader => ({
   format,
@@ -20,7 +24,10 @@ describe('value classification from headers', () => {
   it('reads the key id of text and binary envelopes without decrypting', async () => {
     const cipher = await EnvelopeCipher.create({ keyring });
     expect(classifyStoredValue(await cipher.encrypt('x', ctx))).toEqual({ kind: 'envelope', keyId: 'kek-v2' });
-    expect(classifyStoredValue(await cipher.encrypt(Buffer.from('x'), ctx))).toEqual({ kind: 'envelope', keyId: 'kek-v2' });
+    expect(classifyStoredValue(await cipher.encrypt(Buffer.from('x'), ctx))).toEqual({
+      kind: 'envelope',
+      keyId: 'kek-v2',
+    });
     expect(classifyStoredValue(null)).toEqual({ kind: 'null' });
   });
 
@@ -39,8 +46,14 @@ describe('value classification from headers', () => {
 
   it('refuses legacy decryption without a reader for that format, with a typed error', async () => {
     const crypto = valueCryptoFrom({ cipher: await EnvelopeCipher.create({ keyring }) });
-    await expect(crypto.decryptLegacy('gAAAA', 'fernet')).rejects.toMatchObject({ code: 'LEGACY_FORMAT', message: expect.stringMatching(/ENCRYPTION_KEY/) });
-    const withReader = valueCryptoFrom({ cipher: await EnvelopeCipher.create({ keyring }), legacyReaders: [reader('fernet', 'gAAAA')] });
+    await expect(crypto.decryptLegacy('gAAAA', 'fernet')).rejects.toMatchObject({
+      code: 'LEGACY_FORMAT',
+      message: expect.stringMatching(/ENCRYPTION_KEY/),
+    });
+    const withReader = valueCryptoFrom({
+      cipher: await EnvelopeCipher.create({ keyring }),
+      legacyReaders: [reader('fernet', 'gAAAA')],
+    });
     expect((await withReader.decryptLegacy('gAAAA', 'fernet')).toString()).toBe('legacy plaintext');
   });
 
@@ -51,11 +64,12 @@ describe('value classification from headers', () => {
     ]);
     const json = { ...reader('json-key-id', '{'), decrypt: jest.fn(async () => Buffer.from('legacy plaintext')) };
     const crypto = valueCryptoFrom({ cipher: new EnvelopeCipher({ keyring, policy }), legacyReaders: [json] });
-    await expect(crypto.decryptLegacy('{"key_id":"legacy-7"}', 'json-key-id')).rejects.toBeInstanceOf(KeyDestroyedError);
+    await expect(crypto.decryptLegacy('{"key_id":"legacy-7"}', 'json-key-id')).rejects.toBeInstanceOf(
+      KeyDestroyedError,
+    );
     expect(json.decrypt).not.toHaveBeenCalled();
     // Not in the catalog at all: the reader decides (legacy ids predate the catalog).
     const unlisted = valueCryptoFrom({ cipher: await EnvelopeCipher.create({ keyring }), legacyReaders: [json] });
     expect((await unlisted.decryptLegacy('{"key_id":"legacy-7"}', 'json-key-id')).toString()).toBe('legacy plaintext');
   });
 });
-

@@ -1,6 +1,11 @@
 import { describeErrorRate, errorRateExceeded } from '../../../functions/core/reencrypt/error-rate';
 
-const counters = (done: number, failed: number, total: number, conflicted = 0) => ({ rowsDone: done, rowsFailed: failed, rowsConflicted: conflicted, rowsTotal: total });
+const counters = (done: number, failed: number, total: number, conflicted = 0) => ({
+  rowsDone: done,
+  rowsFailed: failed,
+  rowsConflicted: conflicted,
+  rowsTotal: total,
+});
 
 describe('maximum error rate', () => {
   it('waits for the minimum sample while running, then compares failed with attempted rows', () => {
@@ -19,6 +24,8 @@ describe('maximum error rate', () => {
   });
 
   it('explains itself with counts only', () => {
-    expect(describeErrorRate(counters(980, 20, 0), 0.01)).toBe('20 of 1000 rows failed (2 %), above the maximum error rate of 1 %');
+    expect(describeErrorRate(counters(980, 20, 0), 0.01)).toBe(
+      '20 of 1000 rows failed (2 %), above the maximum error rate of 1 %',
+    );
   });
 });

@@ -1,7 +1,11 @@
 import { RangeCutter, formatDryRun, rangesFromBoundaries } from '../../../functions/core/reencrypt/planner';
 
 /** Which range of `ranges` holds `id` under the given order (the database's ORDER BY). */
-function rangeOf(ranges: { lo: string | null; hi: string | null }[], id: string, cmp: (a: string, b: string) => number): number {
+function rangeOf(
+  ranges: { lo: string | null; hi: string | null }[],
+  id: string,
+  cmp: (a: string, b: string) => number,
+): number {
   return ranges.findIndex((r) => (r.lo === null || cmp(id, r.lo) > 0) && (r.hi === null || cmp(id, r.hi) <= 0));
 }
 
@@ -43,10 +47,16 @@ describe('keyset range planning', () => {
   });
 
   it('works with uuid and text ids: every id lands in exactly one range, batches hold batch-size rows', () => {
-    const uuids = Array.from({ length: 50 }, (_, i) => `${(i * 2654435761 % 4294967296).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`).sort();
+    const uuids = Array.from(
+      { length: 50 },
+      (_, i) => `${((i * 2654435761) % 4294967296).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`,
+    ).sort();
     const texts = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank', 'grace'];
     const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-    for (const [ids, size] of [[uuids, 8], [texts, 3]] as const) {
+    for (const [ids, size] of [
+      [uuids, 8],
+      [texts, 3],
+    ] as const) {
       const cutter = new RangeCutter(size);
       ids.forEach((id) => cutter.add(id));
       const ranges = cutter.finish();
@@ -67,7 +77,7 @@ describe('keyset range planning', () => {
     expect(() => new RangeCutter(1.5)).toThrow(/positive integer/);
   });
 
-  it('reports a dry run in the runbook tool\'s words, per table and in total', () => {
+  it("reports a dry run in the runbook tool's words, per table and in total", () => {
     expect(
       formatDryRun('rewrap', [
         { table: 'llm_providers', rowsTotal: 100, rowsPending: 42 },
@@ -78,6 +88,8 @@ describe('keyset range planning', () => {
       'DRY RUN: users: Would re-encrypt 0 of 10 records',
       'DRY RUN: Would re-encrypt 42 of 110 records',
     ]);
-    expect(formatDryRun('encrypt', [{ table: 't', rowsTotal: 3, rowsPending: 3 }]).at(-1)).toBe('DRY RUN: Would encrypt 3 of 3 records');
+    expect(formatDryRun('encrypt', [{ table: 't', rowsTotal: 3, rowsPending: 3 }]).at(-1)).toBe(
+      'DRY RUN: Would encrypt 3 of 3 records',
+    );
   });
 });

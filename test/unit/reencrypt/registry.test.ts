@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
-import { findTable, loadRegistry, parseRegistry, selectTables, tableKey } from '../../../functions/core/reencrypt/registry';
+import {
+  findTable,
+  loadRegistry,
+  parseRegistry,
+  selectTables,
+  tableKey,
+} from '../../../functions/core/reencrypt/registry';
 
 function problemsOf(value: unknown): { path: string; message: string }[] {
   try {
@@ -34,9 +40,17 @@ describe('registry validation', () => {
     const users = registry.tables[0]!;
     expect(users.columns).toEqual(['ssn', 'email_encrypted']);
     expect(users.blindIndex).toEqual({ ssn: 'ssn_hash', email_encrypted: 'email_hash' });
-    expect(users.encrypt).toEqual([{ source: 'email', target: 'email_encrypted', blindIndex: 'email_hash', clearSource: true }]);
+    expect(users.encrypt).toEqual([
+      { source: 'email', target: 'email_encrypted', blindIndex: 'email_hash', clearSource: true },
+    ]);
     expect(tableKey(users)).toBe('app.users');
-    expect(registry.tables[1]).toEqual({ name: 'llm_providers', idColumn: 'id', columns: ['api_key_encrypted'], blindIndex: {}, encrypt: [] });
+    expect(registry.tables[1]).toEqual({
+      name: 'llm_providers',
+      idColumn: 'id',
+      columns: ['api_key_encrypted'],
+      blindIndex: {},
+      encrypt: [],
+    });
   });
 
   it('lists every problem at once, each with its path', () => {
@@ -48,7 +62,12 @@ describe('registry validation', () => {
         { name: 'bad name', idColumn: '1id', columns: 'ssn' },
         { name: 'ok', idColumn: 'id', columns: ['a'], blindIndex: { b: 'b_hash' }, keyIdColumn: 'a' },
         'not an object',
-        { name: 'x', idColumn: 'id', columns: [], encrypt: { email: { target: 'email_enc', clearSource: 'yes', extra: 1 } } },
+        {
+          name: 'x',
+          idColumn: 'id',
+          columns: [],
+          encrypt: { email: { target: 'email_enc', clearSource: 'yes', extra: 1 } },
+        },
         { name: 'y', idColumn: 'id', columns: ['"; DROP TABLE users; --'] },
       ],
     });
@@ -82,7 +101,12 @@ describe('registry validation', () => {
   it('reports duplicate tables, the missing tables array and reserved names', () => {
     expect(problemsOf({})).toEqual([{ path: 'tables', message: 'required' }]);
     expect(problemsOf([])[0]!.path).toBe('(root)');
-    const dup = problemsOf({ tables: [{ name: 't', idColumn: 'id', columns: ['a'] }, { name: 't', idColumn: 'id', columns: ['b'] }] });
+    const dup = problemsOf({
+      tables: [
+        { name: 't', idColumn: 'id', columns: ['a'] },
+        { name: 't', idColumn: 'id', columns: ['b'] },
+      ],
+    });
     expect(dup).toEqual([{ path: 'tables[1].name', message: 'duplicate table "t" (also tables[0])' }]);
     const reserved = problemsOf({ tables: [{ name: 't', idColumn: 'id', columns: ['__rekey_id'] }] });
     expect(reserved[0]).toEqual({ path: 'tables[0].columns[0]', message: expect.stringMatching(/reserved/) });
@@ -114,7 +138,10 @@ describe('registry validation', () => {
   it('loads a file, and names the file when it is missing or not JSON', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rekey-registry-'));
     const good = join(dir, 'rekey.config.json');
-    writeFileSync(good, JSON.stringify({ tables: [{ name: 'llm_providers', idColumn: 'id', columns: ['api_key_encrypted'] }] }));
+    writeFileSync(
+      good,
+      JSON.stringify({ tables: [{ name: 'llm_providers', idColumn: 'id', columns: ['api_key_encrypted'] }] }),
+    );
     expect(loadRegistry(good).tables[0]!.name).toBe('llm_providers');
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ "tables": [ }');
@@ -133,7 +160,9 @@ describe('registry validation', () => {
     expect(selectTables(registry).map(tableKey)).toEqual(['a', 's.b']);
     expect(selectTables(registry, ['s.b']).map(tableKey)).toEqual(['s.b']);
     expect(selectTables(registry, ['b']).map(tableKey)).toEqual(['s.b']);
-    expect(() => selectTables(registry, ['nope', 'a', 'also'])).toThrow(/tables\[0\]: unknown table "nope"[\s\S]*tables\[2\]: unknown table "also"/);
+    expect(() => selectTables(registry, ['nope', 'a', 'also'])).toThrow(
+      /tables\[0\]: unknown table "nope"[\s\S]*tables\[2\]: unknown table "also"/,
+    );
     expect(findTable(registry, 's.b')?.name).toBe('b');
   });
 });

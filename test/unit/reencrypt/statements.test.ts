@@ -18,8 +18,20 @@ describe('identifiers', () => {
 describe('table statements', () => {
   const registry = parseRegistry({
     tables: [
-      { name: 'Secrets', schema: 'app', idColumn: 'id', columns: ['token', 'blob'], keyIdColumn: 'key_id', tenantColumn: 'org' },
-      { name: 'users', idColumn: 'uid', columns: [], encrypt: { email: { target: 'email_enc', blindIndex: 'email_hash', clearSource: true } } },
+      {
+        name: 'Secrets',
+        schema: 'app',
+        idColumn: 'id',
+        columns: ['token', 'blob'],
+        keyIdColumn: 'key_id',
+        tenantColumn: 'org',
+      },
+      {
+        name: 'users',
+        idColumn: 'uid',
+        columns: [],
+        encrypt: { email: { target: 'email_enc', blindIndex: 'email_hash', clearSource: true } },
+      },
     ],
   });
   const secrets = registry.tables[0]!;
@@ -77,16 +89,24 @@ describe('table statements', () => {
         ' WHERE (t."key_id" IS DISTINCT FROM $1::text AND (t."token" IS NOT NULL OR t."blob" IS NOT NULL))) AS s WHERE s.rn % $2 = 0 ORDER BY s.id LIMIT $3',
     );
     // Ordered by the raw id (the window's own order), never by rn or the id's text: LIMIT must be able to stop the scan.
-    expect(s.batchBoundaries(true).text).toContain('(t."token" IS NOT NULL OR t."blob" IS NOT NULL)) AND t."id" > $4::bigint) AS s WHERE s.rn % $2 = 0 ORDER BY s.id LIMIT $3');
+    expect(s.batchBoundaries(true).text).toContain(
+      '(t."token" IS NOT NULL OR t."blob" IS NOT NULL)) AND t."id" > $4::bigint) AS s WHERE s.rn % $2 = 0 ORDER BY s.id LIMIT $3',
+    );
     expect(s.batchBoundaries(true).text).not.toMatch(/ORDER BY (s\.)?rn/);
     expect(s.countByKeyId().text).toContain('GROUP BY 1');
     // The slice's last id is ordered as the id, not as its text ('99' sorts after '105').
     expect(s.countByKeyIdSlice(true).text).toContain('WHERE t."id" > $3::bigint ORDER BY t."id" LIMIT $2)');
-    expect(s.countByKeyIdSlice(true).text).toContain('(SELECT s.id FROM slice AS s ORDER BY s.id DESC LIMIT 1)::text AS last_id');
+    expect(s.countByKeyIdSlice(true).text).toContain(
+      '(SELECT s.id FROM slice AS s ORDER BY s.id DESC LIMIT 1)::text AS last_id',
+    );
   });
 
   it('encrypt mode reads the plaintext source and writes target, blind index and the cleared source', () => {
-    const s = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary', email: 'text' } }, 'encrypt');
+    const s = new TableStatements(
+      users,
+      { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary', email: 'text' } },
+      'encrypt',
+    );
     expect(s.sets.read).toEqual(['email_enc', 'email_hash', 'email']);
     expect(s.sets.write).toEqual(['email_enc', 'email_hash', 'email']);
     expect(s.pendingCondition(1)).toBeUndefined(); // no key id column: classified in memory
@@ -95,7 +115,11 @@ describe('table statements', () => {
     );
     expect(s.selectByIds().text).toContain('WHERE t."uid" = ANY($1::uuid[])');
     // rewrap mode never touches the plaintext source; the blind index it may recompute
-    const r = new TableStatements(users, { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary' } }, 'rewrap');
+    const r = new TableStatements(
+      users,
+      { idType: 'uuid', forms: { email_enc: 'text', email_hash: 'binary' } },
+      'rewrap',
+    );
     expect(r.sets.read).toEqual(['email_enc', 'email_hash']);
     expect(r.sets.guard).toEqual([]);
   });

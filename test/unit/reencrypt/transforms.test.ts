@@ -39,19 +39,43 @@ const policy = new StaticKeyPolicy([
 ]);
 const cipher = new EnvelopeCipher({ keyring, policy });
 const crypto = valueCryptoFrom({ cipher, legacyReaders: [jsonReader] });
-const v1Cipher = new EnvelopeCipher({ keyring, policy: new StaticKeyPolicy([{ id: 'kek-v1', status: 'active' }, { id: 'kek-v0', status: 'active' }]) });
+const v1Cipher = new EnvelopeCipher({
+  keyring,
+  policy: new StaticKeyPolicy([
+    { id: 'kek-v1', status: 'active' },
+    { id: 'kek-v0', status: 'active' },
+  ]),
+});
 
 const registry = parseRegistry({
   tables: [
-    { name: 'secrets', idColumn: 'id', columns: ['token', 'blob'], keyIdColumn: 'key_id', tenantColumn: 'org', blindIndex: { token: 'token_hash' } },
-    { name: 'users', idColumn: 'id', columns: [], encrypt: { email: { target: 'email_enc', blindIndex: 'email_hash', clearSource: true } } },
+    {
+      name: 'secrets',
+      idColumn: 'id',
+      columns: ['token', 'blob'],
+      keyIdColumn: 'key_id',
+      tenantColumn: 'org',
+      blindIndex: { token: 'token_hash' },
+    },
+    {
+      name: 'users',
+      idColumn: 'id',
+      columns: [],
+      encrypt: { email: { target: 'email_enc', blindIndex: 'email_hash', clearSource: true } },
+    },
   ],
 });
 const secrets = registry.tables[0]!;
 const users = registry.tables[1]!;
-const secretsShape: TableShape = { idType: 'bigint', forms: { token: 'text', blob: 'binary', key_id: 'text', token_hash: 'text' } };
+const secretsShape: TableShape = {
+  idType: 'bigint',
+  forms: { token: 'text', blob: 'binary', key_id: 'text', token_hash: 'text' },
+};
 const usersShape: TableShape = { idType: 'bigint', forms: { email_enc: 'text', email_hash: 'text', email: 'text' } };
-const hasher = { index: (p: Buffer, where: { table: string; column: string }) => `h:${where.table}.${where.column}:${p.toString('hex')}` };
+const hasher = {
+  index: (p: Buffer, where: { table: string; column: string }) =>
+    `h:${where.table}.${where.column}:${p.toString('hex')}`,
+};
 
 function ctxFor(table: RegistryTable, shape: TableShape, mode: Mode, c: ValueCrypto = crypto) {
   return { table, shape, sets: columnSets(table, mode), mode, targetKeyId: 'kek-v2', crypto: c, blindIndex: hasher };
@@ -91,7 +115,10 @@ describe('row transforms', () => {
       ['bidx-v1:old', 'bidx-v2:token:tok-9'],
       ['bidx-v2:current', 'bidx-v2:current'],
     ] as const) {
-      const plan = await transformRow({ id: '9', tenant: 'acme', values: { token, blob: null, key_id: null, token_hash: stored } }, ctx);
+      const plan = await transformRow(
+        { id: '9', tenant: 'acme', values: { token, blob: null, key_id: null, token_hash: stored } },
+        ctx,
+      );
       expect(plan.outcome).toBe('changed');
       expect(plan.next['token_hash']).toBe(want);
     }
@@ -99,7 +126,10 @@ describe('row transforms', () => {
 
   it('reencrypt mode changes every byte after the header', async () => {
     const token = await v1Cipher.encrypt('tok', at('token'), { keyId: 'kek-v1' });
-    const plan = await transformRow({ id: '1', tenant: 'acme', values: { token, blob: null, key_id: null } }, ctxFor(secrets, secretsShape, 'reencrypt'));
+    const plan = await transformRow(
+      { id: '1', tenant: 'acme', values: { token, blob: null, key_id: null } },
+      ctxFor(secrets, secretsShape, 'reencrypt'),
+    );
     expect(plan.outcome).toBe('changed');
     expect(parseEnvelope(plan.next['token']!).sealed.equals(parseEnvelope(token).sealed)).toBe(false);
     expect((await cipher.decrypt(plan.next['token']!, at('token'))).toString()).toBe('tok');
@@ -120,7 +150,10 @@ describe('row transforms', () => {
     const wrapped = Buffer.from(env.wrappedKey);
     wrapped[wrapped.length - 1]! ^= 0x01;
     const tampered = toText(serializeEnvelope({ ...env, wrappedKey: wrapped }));
-    const plan = await transformRow({ id: '1', tenant: 'acme', values: { token: tampered, blob: good, key_id: 'kek-v1' } }, ctxFor(secrets, secretsShape, 'rewrap'));
+    const plan = await transformRow(
+      { id: '1', tenant: 'acme', values: { token: tampered, blob: good, key_id: 'kek-v1' } },
+      ctxFor(secrets, secretsShape, 'rewrap'),
+    );
     expect(plan.outcome).toBe('failed');
     expect(plan.errors).toEqual([{ column: 'token', code: 'AUTHENTICATION_FAILED', message: expect.any(String) }]);
     expect(peekKeyId(plan.next['blob']!)).toBe('kek-v2');
@@ -128,7 +161,10 @@ describe('row transforms', () => {
     expect(plan.changed).toBe(true);
 
     const destroyed = await v1Cipher.encrypt('d', at('token'), { keyId: 'kek-v0' });
-    const p2 = await transformRow({ id: '1', tenant: 'acme', values: { token: destroyed, blob: 'plain text!', key_id: null } }, ctxFor(secrets, secretsShape, 'rewrap'));
+    const p2 = await transformRow(
+      { id: '1', tenant: 'acme', values: { token: destroyed, blob: 'plain text!', key_id: null } },
+      ctxFor(secrets, secretsShape, 'rewrap'),
+    );
     expect(p2.errors.map((e) => `${e.column}:${e.code}`)).toEqual(['token:KEY_DESTROYED', 'blob:UNEXPECTED_PLAINTEXT']);
     for (const e of [...plan.errors, ...p2.errors]) {
       expect(e.message).not.toContain('secret-value');
@@ -140,29 +176,48 @@ describe('row transforms', () => {
     const token = await v1Cipher.encrypt('t', at('token'), { keyId: 'kek-v1' });
     const row: RowValues = { id: '1', tenant: 'acme', values: { token, blob: null, key_id: null } };
     const flaky: ValueCrypto = { ...crypto, rewrap: () => Promise.reject(new KeyringUnavailableError('throttled')) };
-    await expect(transformRow(row, ctxFor(secrets, secretsShape, 'rewrap', flaky))).rejects.toBeInstanceOf(KeyringUnavailableError);
+    await expect(transformRow(row, ctxFor(secrets, secretsShape, 'rewrap', flaky))).rejects.toBeInstanceOf(
+      KeyringUnavailableError,
+    );
     const leaky: ValueCrypto = { ...crypto, rewrap: () => Promise.reject(new Error('bad value: hunter2')) };
     const plan = await transformRow(row, ctxFor(secrets, secretsShape, 'rewrap', leaky));
-    expect(plan.errors[0]).toEqual({ column: 'token', code: 'UNEXPECTED_ERROR', message: expect.not.stringContaining('hunter2') });
+    expect(plan.errors[0]).toEqual({
+      column: 'token',
+      code: 'UNEXPECTED_ERROR',
+      message: expect.not.stringContaining('hunter2'),
+    });
   });
 
   it('migrate mode turns legacy values into envelopes (with the blind index); other modes refuse them', async () => {
     const legacy = JSON.stringify({ key_id: 'old-1', data: Buffer.from('legacy secret').toString('base64') });
-    const row: RowValues = { id: '7', tenant: 'acme', values: { token: legacy, blob: null, key_id: null, token_hash: null } };
+    const row: RowValues = {
+      id: '7',
+      tenant: 'acme',
+      values: { token: legacy, blob: null, key_id: null, token_hash: null },
+    };
     expect(classifyStoredValue(legacy, [jsonReader])).toEqual({ kind: 'json-key-id', keyId: 'old-1' });
     const plan = await transformRow(row, ctxFor(secrets, secretsShape, 'migrate'));
     expect(plan.outcome).toBe('changed');
     expect((await cipher.decrypt(plan.next['token']!, at('token', '7'))).toString()).toBe('legacy secret');
     expect(plan.next['token_hash']).toBe(`h:secrets.token:${Buffer.from('legacy secret').toString('hex')}`);
     const refused = await transformRow(row, ctxFor(secrets, secretsShape, 'rewrap'));
-    expect(refused.errors).toEqual([{ column: 'token', code: 'LEGACY_VALUE', message: expect.stringMatching(/migrate mode/) }]);
-    const broken = await transformRow({ ...row, values: { ...row.values, token: JSON.stringify({ key_id: 'old-1', data: '!' }) } }, ctxFor(secrets, secretsShape, 'migrate'));
+    expect(refused.errors).toEqual([
+      { column: 'token', code: 'LEGACY_VALUE', message: expect.stringMatching(/migrate mode/) },
+    ]);
+    const broken = await transformRow(
+      { ...row, values: { ...row.values, token: JSON.stringify({ key_id: 'old-1', data: '!' }) } },
+      ctxFor(secrets, secretsShape, 'migrate'),
+    );
     expect(broken.errors[0]!.code).toBe('LEGACY_FORMAT');
   });
 
   it('encrypt mode moves a plaintext source into its target with a blind index and clears the source', async () => {
     const ctx = ctxFor(users, usersShape, 'encrypt');
-    const row: RowValues = { id: '3', tenant: null, values: { email_enc: null, email_hash: null, email: 'a@example.com' } };
+    const row: RowValues = {
+      id: '3',
+      tenant: null,
+      values: { email_enc: null, email_hash: null, email: 'a@example.com' },
+    };
     expect(rowNeedsWork(row, ctx)).toBe(true);
     const plan = await transformRow(row, ctx);
     expect(plan.outcome).toBe('changed');
@@ -173,19 +228,37 @@ describe('row transforms', () => {
 
     // Target already holds the same plaintext (an earlier run, cut short before clearing): only the source is cleared.
     const same = await cipher.encrypt('b@example.com', { ...ctxUsers, rowId: '4' });
-    const p2 = await transformRow({ id: '4', tenant: null, values: { email_enc: same, email_hash: 'h', email: 'b@example.com' } }, ctx);
+    const p2 = await transformRow(
+      { id: '4', tenant: null, values: { email_enc: same, email_hash: 'h', email: 'b@example.com' } },
+      ctx,
+    );
     expect(p2.next).toEqual({ email_enc: same, email_hash: 'h', email: null });
     // The source changed since (the application still writes it): the target is re-encrypted from the source.
-    const p3 = await transformRow({ id: '4', tenant: null, values: { email_enc: same, email_hash: 'h', email: 'new@example.com' } }, ctx);
-    expect((await cipher.decrypt(p3.next['email_enc']!, { ...ctxUsers, rowId: '4' })).toString()).toBe('new@example.com');
+    const p3 = await transformRow(
+      { id: '4', tenant: null, values: { email_enc: same, email_hash: 'h', email: 'new@example.com' } },
+      ctx,
+    );
+    expect((await cipher.decrypt(p3.next['email_enc']!, { ...ctxUsers, rowId: '4' })).toString()).toBe(
+      'new@example.com',
+    );
     expect(p3.next['email']).toBeNull();
-    expect(rowNeedsWork({ id: '4', tenant: null, values: { email_enc: p3.next['email_enc']!, email_hash: 'x', email: null } }, ctx)).toBe(false);
+    expect(
+      rowNeedsWork(
+        { id: '4', tenant: null, values: { email_enc: p3.next['email_enc']!, email_hash: 'x', email: null } },
+        ctx,
+      ),
+    ).toBe(false);
   });
 
   it('encrypt mode reports a missing blind indexer instead of writing a row without its index', async () => {
     const ctx = { ...ctxFor(users, usersShape, 'encrypt'), blindIndex: undefined };
-    const plan = await transformRow({ id: '5', tenant: null, values: { email_enc: null, email_hash: null, email: 'c@example.com' } }, ctx);
-    expect(plan.errors).toEqual([{ column: 'email_enc', code: 'NO_BLIND_INDEXER', message: expect.stringMatching(/users.email_hash/) }]);
+    const plan = await transformRow(
+      { id: '5', tenant: null, values: { email_enc: null, email_hash: null, email: 'c@example.com' } },
+      ctx,
+    );
+    expect(plan.errors).toEqual([
+      { column: 'email_enc', code: 'NO_BLIND_INDEXER', message: expect.stringMatching(/users.email_hash/) },
+    ]);
     expect(plan.next['email_enc']).toBeNull();
     expect(plan.next['email']).toBe('c@example.com');
   });

@@ -1,10 +1,24 @@
-import { AuthenticationError, KeyDestroyedError, KeyNotActiveError, UnknownKeyError } from '../../../functions/core/crypto/errors';
+import {
+  AuthenticationError,
+  KeyDestroyedError,
+  KeyNotActiveError,
+  UnknownKeyError,
+} from '../../../functions/core/crypto/errors';
 import { ROW_ERROR } from '../../../functions/core/reencrypt/transforms';
 import { countValueErrors, valueErrorKind } from '../../../functions/core/reencrypt/value-error-kinds';
 
 describe('value error kinds', () => {
   it('reads failures of stored values as decryption errors', () => {
-    for (const code of ['AUTHENTICATION_FAILED', 'ENVELOPE_FORMAT', 'ENVELOPE_VERSION', 'UNKNOWN_KEY', 'KEY_DESTROYED', 'INVALID_CONTEXT', 'LEGACY_FORMAT', 'KEY_MATERIAL']) {
+    for (const code of [
+      'AUTHENTICATION_FAILED',
+      'ENVELOPE_FORMAT',
+      'ENVELOPE_VERSION',
+      'UNKNOWN_KEY',
+      'KEY_DESTROYED',
+      'INVALID_CONTEXT',
+      'LEGACY_FORMAT',
+      'KEY_MATERIAL',
+    ]) {
       expect([code, valueErrorKind(code, 'rewrap')]).toEqual([code, 'decryption']);
     }
   });
@@ -32,7 +46,17 @@ describe('value error kinds', () => {
   });
 
   it('counts per value', () => {
-    expect(countValueErrors([{ code: 'AUTHENTICATION_FAILED' }, { code: 'UNKNOWN_KEY' }, { code: 'KEY_NOT_ACTIVE' }, { code: ROW_ERROR.legacyValue }], 'rewrap')).toEqual({
+    expect(
+      countValueErrors(
+        [
+          { code: 'AUTHENTICATION_FAILED' },
+          { code: 'UNKNOWN_KEY' },
+          { code: 'KEY_NOT_ACTIVE' },
+          { code: ROW_ERROR.legacyValue },
+        ],
+        'rewrap',
+      ),
+    ).toEqual({
       decryption: 2,
       encryption: 1,
       other: 1,

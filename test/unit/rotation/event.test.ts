@@ -6,12 +6,27 @@ const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-keyset-A
 
 describe('parseRotationEvent', () => {
   it.each(ROTATION_STEPS)('accepts the %s event Secrets Manager sends', (Step) => {
-    expect(parseRotationEvent({ Step, SecretId: arn, ClientRequestToken: token })).toEqual({ Step, SecretId: arn, ClientRequestToken: token });
+    expect(parseRotationEvent({ Step, SecretId: arn, ClientRequestToken: token })).toEqual({
+      Step,
+      SecretId: arn,
+      ClientRequestToken: token,
+    });
   });
 
   it('keeps RotationToken and ignores fields Secrets Manager may add', () => {
-    const event = { Step: 'createSecret', SecretId: arn, ClientRequestToken: token, RotationToken: 'rt-1', SomethingNew: 1 };
-    expect(parseRotationEvent(event)).toEqual({ Step: 'createSecret', SecretId: arn, ClientRequestToken: token, RotationToken: 'rt-1' });
+    const event = {
+      Step: 'createSecret',
+      SecretId: arn,
+      ClientRequestToken: token,
+      RotationToken: 'rt-1',
+      SomethingNew: 1,
+    };
+    expect(parseRotationEvent(event)).toEqual({
+      Step: 'createSecret',
+      SecretId: arn,
+      ClientRequestToken: token,
+      RotationToken: 'rt-1',
+    });
   });
 
   it('lists every problem at once, as a RotationEventError (a RotationStateError: the invocation is refused)', () => {

@@ -9,7 +9,13 @@ const key = (id: string) => ({ id, wrapped: randomBytes(180), createdAt: '2026-0
 const v1 = key('kek-v1');
 const v2 = key('kek-v2');
 const v3 = key('kek-v3');
-const keyset = (primary: string, keys: Keyset['keys'], kms = kmsKeyId): Keyset => ({ format: 'rekey-keyset', version: 1, kmsKeyId: kms, primary, keys });
+const keyset = (primary: string, keys: Keyset['keys'], kms = kmsKeyId): Keyset => ({
+  format: 'rekey-keyset',
+  version: 1,
+  kmsKeyId: kms,
+  primary,
+  keys,
+});
 const current: CurrentKeyset = { kind: 'keyset', keyset: keyset('kek-v2', [v1, v2]), versionId: 'v-current' };
 
 describe('assertKeepsEveryKey', () => {
@@ -18,13 +24,25 @@ describe('assertKeepsEveryKey', () => {
   });
 
   it('accepts a first keyset under the bootstrap document’s KMS key', () => {
-    expect(() => assertKeepsEveryKey({ kind: 'bootstrap', kmsKeyId, versionId: 'b' }, keyset('kek-v1', [v1]), 'test')).not.toThrow();
-    expect(() => assertKeepsEveryKey({ kind: 'bootstrap', kmsKeyId, versionId: 'b' }, keyset('kek-v1', [v1], 'alias/other'), 'test')).toThrow(/under KMS key alias\/other/);
+    expect(() =>
+      assertKeepsEveryKey({ kind: 'bootstrap', kmsKeyId, versionId: 'b' }, keyset('kek-v1', [v1]), 'test'),
+    ).not.toThrow();
+    expect(() =>
+      assertKeepsEveryKey(
+        { kind: 'bootstrap', kmsKeyId, versionId: 'b' },
+        keyset('kek-v1', [v1], 'alias/other'),
+        'test',
+      ),
+    ).toThrow(/under KMS key alias\/other/);
   });
 
   it.each<[string, Keyset, RegExp]>([
     ['a lost key', keyset('kek-v3', [v2, v3]), /would lose kek-v1/],
-    ['the same id with other material', keyset('kek-v3', [{ ...v1, wrapped: randomBytes(180) }, v2, v3]), /different key material for kek-v1/],
+    [
+      'the same id with other material',
+      keyset('kek-v3', [{ ...v1, wrapped: randomBytes(180) }, v2, v3]),
+      /different key material for kek-v1/,
+    ],
     ['no new primary', keyset('kek-v2', [v1, v2, v3]), /primary kek-v2 is not a new key/],
     ['another KMS key', keyset('kek-v3', [v1, v2, v3], 'alias/other'), /under KMS key alias\/other, AWSCURRENT under/],
   ])('refuses %s, naming it', (_what, pending, message) => {
@@ -46,10 +64,14 @@ describe('assertKeepsEveryKey', () => {
   it('accepts leaving out a key the catalog holds as destroyed, and only that one', () => {
     const withoutV1 = keyset('kek-v3', [v2, v3]);
     expect(() => assertKeepsEveryKey(current, withoutV1, 'test', new Set(['kek-v1']))).not.toThrow();
-    expect(() => assertKeepsEveryKey(current, keyset('kek-v3', [v3]), 'test', new Set(['kek-v1']))).toThrow(/would lose kek-v2$/);
+    expect(() => assertKeepsEveryKey(current, keyset('kek-v3', [v3]), 'test', new Set(['kek-v1']))).toThrow(
+      /would lose kek-v2$/,
+    );
   });
 
   it('lists every problem at once', () => {
-    expect(() => assertKeepsEveryKey(current, keyset('kek-v2', [v2], 'alias/other'), 'x')).toThrow(/alias\/other.*; it would lose kek-v1; its primary kek-v2 is not a new key/);
+    expect(() => assertKeepsEveryKey(current, keyset('kek-v2', [v2], 'alias/other'), 'x')).toThrow(
+      /alias\/other.*; it would lose kek-v1; its primary kek-v2 is not a new key/,
+    );
   });
 });

@@ -9,11 +9,22 @@ const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey-keyset-A
 const event: RotationEvent = { Step: 'setSecret', SecretId: arn, ClientRequestToken: token };
 
 function describing(description: Partial<SecretDescription>): SecretsPort {
-  const full: SecretDescription = { arn, name: 'rekey-keyset', versionIdsToStages: {}, rotationEnabled: true, ...description };
+  const full: SecretDescription = {
+    arn,
+    name: 'rekey-keyset',
+    versionIdsToStages: {},
+    rotationEnabled: true,
+    ...description,
+  };
   const unused = async (): Promise<never> => {
     throw new Error('not used by readRotationState');
   };
-  return { describeSecret: async () => full, getSecretValue: unused, putSecretValue: unused, updateSecretVersionStage: unused };
+  return {
+    describeSecret: async () => full,
+    getSecretValue: unused,
+    putSecretValue: unused,
+    updateSecretVersionStage: unused,
+  };
 }
 
 describe('readRotationState', () => {
@@ -30,14 +41,33 @@ describe('readRotationState', () => {
 
   it('reports a token already promoted (a re-run after finishSecret)', async () => {
     const secrets = describing({ versionIdsToStages: { old: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] } });
-    await expect(readRotationState(secrets, event)).resolves.toMatchObject({ tokenIsCurrent: true, currentVersionId: token });
+    await expect(readRotationState(secrets, event)).resolves.toMatchObject({
+      tokenIsCurrent: true,
+      currentVersionId: token,
+    });
   });
 
   it.each([
-    ['rotation is not enabled', { rotationEnabled: false, versionIdsToStages: { [token]: ['AWSPENDING'] } }, /does not have rotation enabled/],
-    ['the token is not a version of the secret', { versionIdsToStages: { old: ['AWSCURRENT'] } }, /has no stage for rotation/],
-    ['the token is only AWSPREVIOUS', { versionIdsToStages: { [token]: ['AWSPREVIOUS'] } }, /not set as AWSPENDING .*its stages: AWSPREVIOUS/],
-    ['the token has lost every stage', { versionIdsToStages: { [token]: [] } }, /not set as AWSPENDING .*its stages: none/],
+    [
+      'rotation is not enabled',
+      { rotationEnabled: false, versionIdsToStages: { [token]: ['AWSPENDING'] } },
+      /does not have rotation enabled/,
+    ],
+    [
+      'the token is not a version of the secret',
+      { versionIdsToStages: { old: ['AWSCURRENT'] } },
+      /has no stage for rotation/,
+    ],
+    [
+      'the token is only AWSPREVIOUS',
+      { versionIdsToStages: { [token]: ['AWSPREVIOUS'] } },
+      /not set as AWSPENDING .*its stages: AWSPREVIOUS/,
+    ],
+    [
+      'the token has lost every stage',
+      { versionIdsToStages: { [token]: [] } },
+      /not set as AWSPENDING .*its stages: none/,
+    ],
   ])('refuses when %s', async (_why, description, message) => {
     const error = await readRotationState(describing(description), event).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RotationStateError);
@@ -46,7 +76,9 @@ describe('readRotationState', () => {
 
   it('refuses a secret other than the one the function rotates', async () => {
     const secrets = describing({ versionIdsToStages: { [token]: ['AWSPENDING'] } });
-    await expect(readRotationState(secrets, event, `${arn}-other`)).rejects.toThrow(/rotates the keyset secret .*-other; it was invoked for/);
+    await expect(readRotationState(secrets, event, `${arn}-other`)).rejects.toThrow(
+      /rotates the keyset secret .*-other; it was invoked for/,
+    );
     await expect(readRotationState(secrets, event, arn)).resolves.toMatchObject({ secretArn: arn });
   });
 });

@@ -41,7 +41,9 @@ const committed = JSON.parse(readFileSync(join(__dirname, 'legacy-vectors.json')
 const ci = process.env.CI === 'true' || process.env.CI === '1';
 
 function freshFromPython(): Vectors | string {
-  const run = spawnSync('python3', [join(__dirname, '../../../scripts/gen-legacy-vectors.py'), '--stdout'], { encoding: 'utf8' });
+  const run = spawnSync('python3', [join(__dirname, '../../../scripts/gen-legacy-vectors.py'), '--stdout'], {
+    encoding: 'utf8',
+  });
   if (run.error) return `python3 could not be run (${run.error.message})`;
   if (run.status !== 0) return `python3 scripts/gen-legacy-vectors.py failed: ${run.stderr.trim().split('\n').pop()}`;
   return JSON.parse(run.stdout) as Vectors;
@@ -57,15 +59,25 @@ function thrown(fn: () => unknown): Error | undefined {
 }
 
 function plaintexts(v: Vectors): string[] {
-  return [...v.fernet.tokens, ...v.json_key_id.values].map((t) => Buffer.from(t.plaintext_hex, 'hex').toString('utf8')).filter((p) => p.length >= 8);
+  return [...v.fernet.tokens, ...v.json_key_id.values]
+    .map((t) => Buffer.from(t.plaintext_hex, 'hex').toString('utf8'))
+    .filter((p) => p.length >= 8);
 }
 
 function rawKeyring(v: Vectors): RawKeyring {
-  return new RawKeyring(Object.entries(v.json_key_id.keks).map(([id, entry]) => ({ id, key: Buffer.from(entry.slice(entry.indexOf(':') + 1), 'base64') })));
+  return new RawKeyring(
+    Object.entries(v.json_key_id.keks).map(([id, entry]) => ({
+      id,
+      key: Buffer.from(entry.slice(entry.indexOf(':') + 1), 'base64'),
+    })),
+  );
 }
 
 function checkFernet(v: Vectors): void {
-  const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: v.fernet.keys.new, ENCRYPTION_KEY_FALLBACK: v.fernet.keys.old });
+  const reader = FernetReader.fromEnv({
+    ENCRYPTION_KEY: v.fernet.keys.new,
+    ENCRYPTION_KEY_FALLBACK: v.fernet.keys.old,
+  });
   for (const t of v.fernet.tokens) {
     expect(reader.recognizes(t.token)).toBe(true);
     expect(classifyValue(t.token)).toEqual({ kind: 'fernet' });
@@ -75,7 +87,9 @@ function checkFernet(v: Vectors): void {
 
   const spec = v.fernet.spec;
   expect(FernetReader.fromKeys([spec.secret]).decryptSync(spec.token).toString()).toBe(spec.plaintext);
-  expect(fernetEncrypt(spec.secret, spec.plaintext, { iv: Buffer.from(spec.iv_hex, 'hex'), time: spec.time })).toBe(spec.token);
+  expect(fernetEncrypt(spec.secret, spec.plaintext, { iv: Buffer.from(spec.iv_hex, 'hex'), time: spec.time })).toBe(
+    spec.token,
+  );
 }
 
 function checkFernetInvalid(v: Vectors): void {
@@ -140,7 +154,14 @@ describe('legacy formats against the committed Python cryptography set', () => {
 
   it('refuses every invalid Fernet token (tampered version, timestamp, IV, ciphertext, HMAC; truncated; bad base64; TTL) with its typed error', () => {
     expect(committed.fernet.invalid.map((c) => c.desc)).toEqual(
-      expect.arrayContaining(['version byte flipped', 'IV flipped', 'ciphertext flipped', 'HMAC flipped', 'truncated', 'not base64url']),
+      expect.arrayContaining([
+        'version byte flipped',
+        'IV flipped',
+        'ciphertext flipped',
+        'HMAC flipped',
+        'truncated',
+        'not base64url',
+      ]),
     );
     checkFernetInvalid(committed);
   });
@@ -166,7 +187,10 @@ describe('legacy formats against values Python makes now', () => {
 
   // A missing python3/cryptography fails both tests (never an early return): a run without the oracle is not green.
   const python = (): Exclude<typeof fresh, string> => {
-    if (typeof fresh === 'string') throw new Error(`NOT RUN${ci ? ' (CI=true)' : ''}: the fresh Python vectors (test/vectors/legacy) cannot be made: ${fresh}`);
+    if (typeof fresh === 'string')
+      throw new Error(
+        `NOT RUN${ci ? ' (CI=true)' : ''}: the fresh Python vectors (test/vectors/legacy) cannot be made: ${fresh}`,
+      );
     return fresh;
   };
 

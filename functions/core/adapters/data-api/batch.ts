@@ -11,7 +11,10 @@ export const DATA_API_MAX_SQL_LENGTH = 65_536;
 
 /** `sql` as is, or a DataApiLimitError before sending a statement the service would refuse for its length. */
 export function checkSqlLength(sql: string, max = DATA_API_MAX_SQL_LENGTH): string {
-  if (sql.length > max) throw new DataApiLimitError(`the statement is ${sql.length} characters long, more than the ${max} the Data API accepts: split it, or pass long values as parameters`);
+  if (sql.length > max)
+    throw new DataApiLimitError(
+      `the statement is ${sql.length} characters long, more than the ${max} the Data API accepts: split it, or pass long values as parameters`,
+    );
   return sql;
 }
 
@@ -31,14 +34,17 @@ export function splitParameterSets(
 ): SqlParameter[][][] {
   const fixed = jsonBytes({ ...envelope, parameterSets: [] }) + HEADER_ALLOWANCE_BYTES;
   const budget = maxRequestBytes - fixed;
-  if (budget <= 0) throw new DataApiLimitError(`the batch statement alone is over the ${maxRequestBytes}-byte request limit`);
+  if (budget <= 0)
+    throw new DataApiLimitError(`the batch statement alone is over the ${maxRequestBytes}-byte request limit`);
   const requests: SqlParameter[][][] = [];
   let current: SqlParameter[][] = [];
   let used = 0;
   sets.forEach((set, i) => {
     const size = jsonBytes(set) + 1; // and a comma
     if (size > budget) {
-      throw new DataApiLimitError(`parameter set ${i + 1} takes ${size} bytes, more than the ${budget} a ${maxRequestBytes}-byte Data API request leaves for it`);
+      throw new DataApiLimitError(
+        `parameter set ${i + 1} takes ${size} bytes, more than the ${budget} a ${maxRequestBytes}-byte Data API request leaves for it`,
+      );
     }
     if (used + size > budget && current.length > 0) {
       requests.push(current);
@@ -54,6 +60,8 @@ export function splitParameterSets(
 
 /** UTF-8 length of the JSON the SDK would send: blobs as base64 strings. */
 export function jsonBytes(value: unknown): number {
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v));
+  const text = JSON.stringify(value, (_key, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v,
+  );
   return Buffer.byteLength(text, 'utf8');
 }

@@ -38,7 +38,13 @@ export class DataApiTransactionError extends DatabaseError {
  * Aurora Serverless cluster resuming from a pause. A statement timeout or an
  * internal error is not here: the statement may have run.
  */
-const TRANSIENT = new Set(['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailableError', 'DatabaseUnavailableException', 'DatabaseResumingException']);
+const TRANSIENT = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ServiceUnavailableError',
+  'DatabaseUnavailableException',
+  'DatabaseResumingException',
+]);
 
 export function isTransientDataApiError(err: unknown): boolean {
   return TRANSIENT.has(errorName(err)) || isTransactionBusy(err);
@@ -110,13 +116,25 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
         options,
       );
     case 'HttpEndpointNotEnabledException':
-      return new DataApiConfigurationError(`the Data API is not enabled on the cluster (${message}): enable it (EnableHttpEndpoint) or check DB_CLUSTER_ARN`, undefined, options);
+      return new DataApiConfigurationError(
+        `the Data API is not enabled on the cluster (${message}): enable it (EnableHttpEndpoint) or check DB_CLUSTER_ARN`,
+        undefined,
+        options,
+      );
     case 'DatabaseNotFoundException':
     case 'NotFoundException':
     case 'InvalidResourceStateException':
-      return new DataApiConfigurationError(`${operation}: the cluster or secret was not found or is not available (${message}): check DB_CLUSTER_ARN and DB_SECRET_ARN`, undefined, options);
+      return new DataApiConfigurationError(
+        `${operation}: the cluster or secret was not found or is not available (${message}): check DB_CLUSTER_ARN and DB_SECRET_ARN`,
+        undefined,
+        options,
+      );
     case 'TransactionNotFoundException':
-      return new DataApiTransactionError(`${operation}: the transaction is gone (${message}): it ended or sat idle past the Data API's 3 minutes`, undefined, options);
+      return new DataApiTransactionError(
+        `${operation}: the transaction is gone (${message}): it ended or sat idle past the Data API's 3 minutes`,
+        undefined,
+        options,
+      );
     case 'StatementTimeoutException':
       // rekey never sets continueAfterTimeout, so the service stopped the statement: nothing of it stays.
       // Retryable (a lock or a scaling cluster may have held it up); when it keeps timing out the retries run out with this message.
@@ -126,28 +144,56 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
         options,
       );
     case 'InternalServerErrorException':
-      return new DatabaseConnectionError(`${operation}: the Data API failed internally; the statement may or may not have run`, undefined, options);
+      return new DatabaseConnectionError(
+        `${operation}: the Data API failed internally; the statement may or may not have run`,
+        undefined,
+        options,
+      );
     case 'UnsupportedResultException':
       // Documented causes: an unsupported data type, a multidimensional array, or a result too large. Only the last is cured by a smaller page.
       if (RESULT_TOO_LARGE.test(message) && !ROW_TOO_LARGE.test(message)) {
-        return new ResultTooLargeError(`${operation}: the Data API refused the result as too large (${message}): select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
+        return new ResultTooLargeError(
+          `${operation}: the Data API refused the result as too large (${message}): select fewer rows (smaller batches) or slice large values with substring()`,
+          undefined,
+          options,
+        );
       }
-      return new DataApiLimitError(`${operation}: the Data API cannot return this result (${message}): cast unsupported types to text (or select 1 for a function returning void), avoid multidimensional arrays, select fewer or smaller values`, undefined, options);
+      return new DataApiLimitError(
+        `${operation}: the Data API cannot return this result (${message}): cast unsupported types to text (or select 1 for a function returning void), avoid multidimensional arrays, select fewer or smaller values`,
+        undefined,
+        options,
+      );
     default:
       break;
   }
   if (TRANSIENT.has(name)) {
-    return new DatabaseConnectionError(`${operation}: the Data API is unavailable (${name}) after retries; retry later`, undefined, options);
+    return new DatabaseConnectionError(
+      `${operation}: the Data API is unavailable (${name}) after retries; retry later`,
+      undefined,
+      options,
+    );
   }
   if (ROW_TOO_LARGE.test(message) && !sqlState) {
-    return new DataApiLimitError(`${operation}: ${message}: a single row is over the Data API's 64 KB row limit; slice large values with substring()`, undefined, options);
+    return new DataApiLimitError(
+      `${operation}: ${message}: a single row is over the Data API's 64 KB row limit; slice large values with substring()`,
+      undefined,
+      options,
+    );
   }
   if (RESULT_TOO_LARGE.test(message) && !sqlState) {
     // Its own class: paging readers answer it with a smaller page (reencrypt/bounded-reads.ts).
-    return new ResultTooLargeError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
+    return new ResultTooLargeError(
+      `${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`,
+      undefined,
+      options,
+    );
   }
   if (/size limit|Request size|request (is )?too large/i.test(message) && !sqlState) {
-    return new DataApiLimitError(`${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`, undefined, options);
+    return new DataApiLimitError(
+      `${operation}: ${message}: select fewer rows (smaller batches) or slice large values with substring()`,
+      undefined,
+      options,
+    );
   }
   if (/Transaction .* is not found/i.test(message)) {
     return new DataApiTransactionError(`${operation}: the transaction is gone (${message})`, undefined, options);
@@ -157,7 +203,11 @@ export function mapDataApiError(err: unknown, operation: string): unknown {
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-    return new DatabaseConnectionError(`${operation}: cannot reach the Data API endpoint (${code})`, undefined, options);
+    return new DatabaseConnectionError(
+      `${operation}: cannot reach the Data API endpoint (${code})`,
+      undefined,
+      options,
+    );
   }
   return err;
 }
@@ -172,11 +222,19 @@ function forSqlState(message: string, sqlState: string | undefined, options: { c
     case 'unknown-database':
       return new UnknownDatabaseError(`${message}: fix DB_NAME`, sqlState, options);
     case 'authentication':
-      return new DatabaseAuthenticationError(`${message}: check the credentials in the database secret`, sqlState, options);
+      return new DatabaseAuthenticationError(
+        `${message}: check the credentials in the database secret`,
+        sqlState,
+        options,
+      );
     case 'connection':
       return new DatabaseConnectionError(message, sqlState, options);
     case 'timeout':
-      return new StatementTimeoutError(`${message}: the statement was cancelled by a statement timeout; retry, or make it cheaper`, sqlState, options);
+      return new StatementTimeoutError(
+        `${message}: the statement was cancelled by a statement timeout; retry, or make it cheaper`,
+        sqlState,
+        options,
+      );
     case 'query':
       return new QueryError(message, sqlState, options);
   }

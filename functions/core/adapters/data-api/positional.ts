@@ -41,7 +41,7 @@ export function rewritePositional(sql: string, render: (index: number) => string
     } else {
       // Copy a run of ordinary characters at once.
       stop = i + 1;
-      while (stop < n && !"-/'\"$".includes(sql[stop]!)) stop += 1;
+      while (stop < n && !'-/\'"$'.includes(sql[stop]!)) stop += 1;
     }
     out += sql.slice(i, stop);
     i = stop;

@@ -30,13 +30,21 @@ const INT8_MAX = 2n ** 63n - 1n;
 export function encodeParameter(index: number, value: SqlValue | undefined): EncodedParameter {
   const name = `p${index}`;
   const named = `:${name}`;
-  if (value === null || value === undefined) return { parameter: { name, value: { isNull: true } }, placeholder: named };
-  if (value instanceof Uint8Array) return { parameter: { name, value: { blobValue: new Uint8Array(value.buffer, value.byteOffset, value.byteLength) } }, placeholder: named };
+  if (value === null || value === undefined)
+    return { parameter: { name, value: { isNull: true } }, placeholder: named };
+  if (value instanceof Uint8Array)
+    return {
+      parameter: { name, value: { blobValue: new Uint8Array(value.buffer, value.byteOffset, value.byteLength) } },
+      placeholder: named,
+    };
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime()) || value.getUTCFullYear() < 1 || value.getUTCFullYear() > 9999) {
       throw new DataApiParameterError(`parameter $${index} is an invalid Date or outside years 1-9999`);
     }
-    return { parameter: { name, value: { stringValue: timestampText(value) }, typeHint: 'TIMESTAMP' }, placeholder: `(${named} AT TIME ZONE 'UTC')` };
+    return {
+      parameter: { name, value: { stringValue: timestampText(value) }, typeHint: 'TIMESTAMP' },
+      placeholder: `(${named} AT TIME ZONE 'UTC')`,
+    };
   }
   if (Array.isArray(value)) return encodeArray(index, name, value as readonly unknown[]);
   switch (typeof value) {
@@ -58,7 +66,10 @@ export function encodeParameter(index: number, value: SqlValue | undefined): Enc
     case 'boolean':
       return { parameter: { name, value: { booleanValue: value } }, placeholder: named };
     case 'object':
-      return { parameter: { name, value: { stringValue: JSON.stringify(value) }, typeHint: 'JSON' }, placeholder: named };
+      return {
+        parameter: { name, value: { stringValue: JSON.stringify(value) }, typeHint: 'JSON' },
+        placeholder: named,
+      };
     default:
       throw new DataApiParameterError(`parameter $${index} is a ${typeof value}, which has no SQL type`);
   }
@@ -69,10 +80,14 @@ function encodeArray(index: number, name: string, value: readonly unknown[]): En
   const elements = value.map((v, i) => {
     if (v === null || v === undefined) return null;
     if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-    if (binary) throw new DataApiParameterError(`parameter $${index} mixes bytea and other elements (element ${i + 1})`);
+    if (binary)
+      throw new DataApiParameterError(`parameter $${index} mixes bytea and other elements (element ${i + 1})`);
     if (typeof v === 'string') return v;
-    if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-    throw new DataApiParameterError(`parameter $${index} element ${i + 1} is not a string, Buffer, finite number, boolean or null`);
+    if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint' || typeof v === 'boolean')
+      return String(v);
+    throw new DataApiParameterError(
+      `parameter $${index} element ${i + 1} is not a string, Buffer, finite number, boolean or null`,
+    );
   });
   const element = binary ? "decode(e.x, 'base64')" : 'e.x';
   return {
@@ -91,7 +106,8 @@ export function decodeField(field: Field, column: ColumnMetadata | undefined): u
   const type = (column?.typeName ?? '').toLowerCase();
   if (field.blobValue !== undefined) return Buffer.from(field.blobValue);
   if (field.booleanValue !== undefined) return field.booleanValue;
-  if (field.longValue !== undefined) return type === 'int8' || type === 'bigserial' || type === 'numeric' ? String(field.longValue) : field.longValue;
+  if (field.longValue !== undefined)
+    return type === 'int8' || type === 'bigserial' || type === 'numeric' ? String(field.longValue) : field.longValue;
   if (field.doubleValue !== undefined) return type === 'numeric' ? String(field.doubleValue) : field.doubleValue;
   if (field.arrayValue !== undefined) {
     const a = field.arrayValue;

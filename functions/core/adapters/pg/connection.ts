@@ -38,7 +38,9 @@ function parse(connectionString: string, env: NodeJS.ProcessEnv): Parsed {
     url = new URL(connectionString);
   } catch {
     // No cause: URL's TypeError carries the input, password included.
-    throw new DatabaseUrlError('the database URL is not a valid URL: expected postgres://user:password@host:port/database');
+    throw new DatabaseUrlError(
+      'the database URL is not a valid URL: expected postgres://user:password@host:port/database',
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new DatabaseUrlError(`the database URL must start with postgres:// or postgresql://, not ${url.protocol}//`);
@@ -57,7 +59,10 @@ function parse(connectionString: string, env: NodeJS.ProcessEnv): Parsed {
   };
 }
 
-export function describeConnection(connectionString: string, env: NodeJS.ProcessEnv = process.env): ConnectionDescription {
+export function describeConnection(
+  connectionString: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionDescription {
   const { url, sslmode } = parse(connectionString, env);
   // What the URL leaves out node-postgres takes from PGHOST/PGPORT/PGDATABASE/PGUSER,
   // as libpq does: describe the server it will really reach, so a remote PGHOST
@@ -80,7 +85,12 @@ export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h.startsWith('/') || h === 'localhost') return true;
   if (isIPv4(h)) return h.startsWith('127.');
-  if (isIPv6(h)) return h === '::1' || h === '0:0:0:0:0:0:0:1' || (/^::ffff:/.test(h) && isIPv4(h.slice(7)) && h.startsWith('::ffff:127.'));
+  if (isIPv6(h))
+    return (
+      h === '::1' ||
+      h === '0:0:0:0:0:0:0:1' ||
+      (/^::ffff:/.test(h) && isIPv4(h.slice(7)) && h.startsWith('::ffff:127.'))
+    );
   return false;
 }
 
@@ -114,7 +124,9 @@ export function pgConnectionOptions(
     }
   };
   if (Boolean(parsed.sslcert) !== Boolean(parsed.sslkey)) {
-    throw new DatabaseUrlError('a TLS client certificate needs both sslcert and sslkey (URL parameters or PGSSLCERT / PGSSLKEY)');
+    throw new DatabaseUrlError(
+      'a TLS client certificate needs both sslcert and sslkey (URL parameters or PGSSLCERT / PGSSLKEY)',
+    );
   }
   const ca = read(parsed.sslrootcert, 'sslrootcert');
   const ssl: ConnectionOptions = {

@@ -11,7 +11,16 @@ import {
 } from '../../ports/sql-errors';
 
 /** Network-level failures node reports before PostgreSQL says anything. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 interface PgErrorFields {
   readonly code?: unknown;
@@ -52,16 +61,32 @@ export function mapPgError(err: unknown): unknown {
       case 'unknown-database':
         return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
       case 'serialization':
-        return new SerializationError(`transaction conflict (${message}): safe to run the transaction again`, code, options);
+        return new SerializationError(
+          `transaction conflict (${message}): safe to run the transaction again`,
+          code,
+          options,
+        );
       case 'unique-violation': {
         const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
         const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
-        return new UniqueViolationError(`unique constraint${constraint}${table} refused the row: a row with the same key exists`, code, options);
+        return new UniqueViolationError(
+          `unique constraint${constraint}${table} refused the row: a row with the same key exists`,
+          code,
+          options,
+        );
       }
       case 'connection':
-        return new DatabaseConnectionError(`lost or refused the database connection (${message}): retry once the server is available`, code, options);
+        return new DatabaseConnectionError(
+          `lost or refused the database connection (${message}): retry once the server is available`,
+          code,
+          options,
+        );
       case 'timeout':
-        return new StatementTimeoutError(`${message}: the statement ran past statement_timeout and was cancelled; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`, code, options);
+        return new StatementTimeoutError(
+          `${message}: the statement ran past statement_timeout and was cancelled; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`,
+          code,
+          options,
+        );
       case 'query':
         break;
     }
@@ -81,8 +106,16 @@ export function mapPgError(err: unknown): unknown {
       options,
     );
   }
-  if (/timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable|Client was closed/i.test(raw)) {
-    return new DatabaseConnectionError(`cannot reach the database (${raw}): check that PostgreSQL is running and reachable`, undefined, options);
+  if (
+    /timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable|Client was closed/i.test(
+      raw,
+    )
+  ) {
+    return new DatabaseConnectionError(
+      `cannot reach the database (${raw}): check that PostgreSQL is running and reachable`,
+      undefined,
+      options,
+    );
   }
   return err;
 }
@@ -111,5 +144,7 @@ function serverMessage(message: string, sqlState: string): string {
  * Only applied to data exceptions: elsewhere quotes hold object names.
  */
 export function withholdQuoted(line: string): string {
-  return line.replace(/"(?:[^"]|"")*"/g, '(input withheld)').replace(/0x[0-9a-f]{2}(?:\s+0x[0-9a-f]{2})*/gi, '(input withheld)');
+  return line
+    .replace(/"(?:[^"]|"")*"/g, '(input withheld)')
+    .replace(/0x[0-9a-f]{2}(?:\s+0x[0-9a-f]{2})*/gi, '(input withheld)');
 }

@@ -1,5 +1,10 @@
 import pg from 'pg';
-import { LIVE_WORKER_PREFIX, LIVENESS_LOCK_NAMESPACE, type LivenessHold, type RunnerLiveness } from '../../reencrypt/lease-takeover';
+import {
+  LIVE_WORKER_PREFIX,
+  LIVENESS_LOCK_NAMESPACE,
+  type LivenessHold,
+  type RunnerLiveness,
+} from '../../reencrypt/lease-takeover';
 import { pgConnectionOptions } from './connection';
 import { mapPgError } from './errors';
 
@@ -18,17 +23,27 @@ const RECONNECT_MS = 1000;
  * name; until then the runner looks gone and may lose its leases, which the
  * executor's fencing makes harmless.
  */
-export function createPgLiveness(options: { readonly connectionString: string; readonly env?: NodeJS.ProcessEnv }): RunnerLiveness & {
+export function createPgLiveness(options: {
+  readonly connectionString: string;
+  readonly env?: NodeJS.ProcessEnv;
+}): RunnerLiveness & {
   close(): Promise<void>;
 } {
   const connection = pgConnectionOptions(options.connectionString, options.env);
   const holds = new Map<string, { worker: string; users: number; session: LockSession }>();
 
   const open = async (worker: string): Promise<LockSession | undefined> => {
-    const client = new pg.Client({ connectionString: connection.connectionString, ssl: connection.ssl, application_name: 'rekey-liveness' });
+    const client = new pg.Client({
+      connectionString: connection.connectionString,
+      ssl: connection.ssl,
+      application_name: 'rekey-liveness',
+    });
     try {
       await client.connect();
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LIVENESS_LOCK_NAMESPACE, worker]);
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+        LIVENESS_LOCK_NAMESPACE,
+        worker,
+      ]);
       if (rows[0]?.ok) return new LockSession(client, worker, open);
       await client.end();
       return undefined;

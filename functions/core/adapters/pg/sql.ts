@@ -3,7 +3,13 @@ import type { Sql, SqlPool, SqlResult, SqlValue } from '../../ports/sql';
 import { pgConnectionOptions } from './connection';
 import { mapPgError } from './errors';
 
-export { DatabaseUrlError, describeConnection, isLoopback, type ConnectionDescription, type SslMode } from './connection';
+export {
+  DatabaseUrlError,
+  describeConnection,
+  isLoopback,
+  type ConnectionDescription,
+  type SslMode,
+} from './connection';
 export { mapPgError } from './errors';
 
 /*
@@ -109,7 +115,11 @@ export function createPgSql(options: PgSqlOptions): SqlPool {
   return { ...root, close: () => (closing ??= pool.end()) };
 }
 
-async function run<Row>(client: pg.PoolClient | pg.Pool, text: string, params?: readonly SqlValue[]): Promise<SqlResult<Row>> {
+async function run<Row>(
+  client: pg.PoolClient | pg.Pool,
+  text: string,
+  params?: readonly SqlValue[],
+): Promise<SqlResult<Row>> {
   try {
     const result = await client.query(text, params as unknown[] | undefined);
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
@@ -117,4 +127,3 @@ async function run<Row>(client: pg.PoolClient | pg.Pool, text: string, params?: 
     throw mapPgError(err);
   }
 }
-

@@ -79,13 +79,20 @@ export class HierarchicalKeyring implements Keyring {
     const ttl = options.cacheTtlMs ?? DEFAULT_KEYSET_TTL_MS;
     const missInterval = options.missReloadIntervalMs ?? DEFAULT_MISS_RELOAD_INTERVAL_MS;
     const problems: string[] = [];
-    if (typeof options.secretId !== 'string' || options.secretId === '') problems.push('secretId: expected the keyset secret name or ARN');
-    if (options.versionStage !== undefined && (typeof options.versionStage !== 'string' || options.versionStage === '')) {
+    if (typeof options.secretId !== 'string' || options.secretId === '')
+      problems.push('secretId: expected the keyset secret name or ARN');
+    if (
+      options.versionStage !== undefined &&
+      (typeof options.versionStage !== 'string' || options.versionStage === '')
+    ) {
       problems.push('versionStage: expected a stage label such as AWSCURRENT or AWSPENDING');
     }
-    if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_KEYSET_TTL_MS) problems.push(`cacheTtlMs: expected 1-${MAX_KEYSET_TTL_MS} ms, got ${ttl}`);
-    if (!Number.isFinite(missInterval) || missInterval < 0) problems.push(`missReloadIntervalMs: expected 0 or more ms, got ${missInterval}`);
-    if (problems.length > 0) throw new KeyMaterialError(`hierarchical keyring configuration is invalid: ${problems.join('; ')}`);
+    if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_KEYSET_TTL_MS)
+      problems.push(`cacheTtlMs: expected 1-${MAX_KEYSET_TTL_MS} ms, got ${ttl}`);
+    if (!Number.isFinite(missInterval) || missInterval < 0)
+      problems.push(`missReloadIntervalMs: expected 0 or more ms, got ${missInterval}`);
+    if (problems.length > 0)
+      throw new KeyMaterialError(`hierarchical keyring configuration is invalid: ${problems.join('; ')}`);
     this.kms = options.kms;
     this.secrets = options.secrets;
     this.secretId = options.secretId;
@@ -231,7 +238,11 @@ export class HierarchicalKeyring implements Keyring {
   private async fetchAndUnwrap(): Promise<LoadedKeyset> {
     const source = `secret ${JSON.stringify(this.secretId)} (${this.versionStage}${this.versionId ? ` ${this.versionId}` : ''})`;
     this.counts.secretsManagerCalls += 1;
-    const secret = await this.secrets.getSecretValue({ secretId: this.secretId, versionStage: this.versionStage, versionId: this.versionId });
+    const secret = await this.secrets.getSecretValue({
+      secretId: this.secretId,
+      versionStage: this.versionStage,
+      versionId: this.versionId,
+    });
     const keyset = parseKeyset(secret.string, source);
     const keks = await this.unwrapAll(keyset, source);
     return {
@@ -249,7 +260,11 @@ export class HierarchicalKeyring implements Keyring {
     this.counts.kmsCalls += keyset.keys.length;
     const results = await Promise.allSettled(
       keyset.keys.map(async (key) => {
-        const plaintext = await this.kms.decrypt({ ciphertextBlob: key.wrapped, keyId: keyset.kmsKeyId, context: kekContext(key.id) });
+        const plaintext = await this.kms.decrypt({
+          ciphertextBlob: key.wrapped,
+          keyId: keyset.kmsKeyId,
+          context: kekContext(key.id),
+        });
         // Our own memory, so zeroing it later cannot depend on how the port allocated it.
         const kek = Buffer.alloc(KEY_BYTES);
         const length = plaintext.length;
@@ -257,7 +272,9 @@ export class HierarchicalKeyring implements Keyring {
         plaintext.fill(0);
         if (length !== KEY_BYTES) {
           kek.fill(0);
-          throw new KeyMaterialError(`${source}: KEK ${JSON.stringify(key.id)} unwrapped to ${length} bytes; a KEK is ${KEY_BYTES}`);
+          throw new KeyMaterialError(
+            `${source}: KEK ${JSON.stringify(key.id)} unwrapped to ${length} bytes; a KEK is ${KEY_BYTES}`,
+          );
         }
         return [key.id, kek] as const;
       }),

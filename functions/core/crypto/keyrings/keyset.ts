@@ -88,7 +88,10 @@ export function parseKeyset(json: string, source?: string): Keyset {
   } catch (err) {
     // V8's message can quote part of the text; keep only the position.
     const position = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
-    throw new KeysetFormatError([`not valid JSON${position === undefined ? '' : ` (at position ${position})`}`], source);
+    throw new KeysetFormatError(
+      [`not valid JSON${position === undefined ? '' : ` (at position ${position})`}`],
+      source,
+    );
   }
   const problems: string[] = [];
   const keyset = validate(doc, problems);
@@ -133,7 +136,11 @@ export function addKeyVersion(
   if (!KEY_ID_PATTERN.test(key.id)) {
     throw new KeysetUpdateError(`key id ${JSON.stringify(key.id)} is not valid (expected ${KEY_ID_PATTERN.source})`);
   }
-  const added: KeysetKey = { id: key.id, wrapped: key.wrapped, createdAt: key.createdAt ?? (options.now?.() ?? new Date()).toISOString() };
+  const added: KeysetKey = {
+    id: key.id,
+    wrapped: key.wrapped,
+    createdAt: key.createdAt ?? (options.now?.() ?? new Date()).toISOString(),
+  };
   return { ...keyset, primary: options.makePrimary ? key.id : keyset.primary, keys: [...keyset.keys, added] };
 }
 
@@ -154,7 +161,9 @@ export function removeKey(keyset: Keyset, keyId: string): Keyset {
     throw new KeysetUpdateError(`cannot remove ${JSON.stringify(keyId)}: it is not in the keyset`);
   }
   if (keyset.primary === keyId) {
-    throw new KeysetUpdateError(`cannot remove ${JSON.stringify(keyId)}: it is the primary key; make another key primary first`);
+    throw new KeysetUpdateError(
+      `cannot remove ${JSON.stringify(keyId)}: it is the primary key; make another key primary first`,
+    );
   }
   return { ...keyset, keys: keyset.keys.filter((k) => k.id !== keyId) };
 }
@@ -212,15 +221,23 @@ function validate(doc: unknown, problems: string[]): Keyset | undefined {
   }
   if (doc.format !== KEYSET_FORMAT) {
     problems.push(
-      doc.format === undefined ? `format: missing (expected "${KEYSET_FORMAT}")` : `format: expected "${KEYSET_FORMAT}", got ${describeValue(doc.format)}`,
+      doc.format === undefined
+        ? `format: missing (expected "${KEYSET_FORMAT}")`
+        : `format: expected "${KEYSET_FORMAT}", got ${describeValue(doc.format)}`,
     );
   }
   if (doc.version === undefined) problems.push(`version: missing (expected ${KEYSET_VERSION})`);
-  else if (typeof doc.version !== 'number') problems.push(`version: expected the number ${KEYSET_VERSION}, got ${typeName(doc.version)}`);
-  else if (doc.version !== KEYSET_VERSION) problems.push(`version: ${doc.version} is not supported (this build reads version ${KEYSET_VERSION})`);
+  else if (typeof doc.version !== 'number')
+    problems.push(`version: expected the number ${KEYSET_VERSION}, got ${typeName(doc.version)}`);
+  else if (doc.version !== KEYSET_VERSION)
+    problems.push(`version: ${doc.version} is not supported (this build reads version ${KEYSET_VERSION})`);
 
   if (typeof doc.kmsKeyId !== 'string' || doc.kmsKeyId.trim() === '') {
-    problems.push(doc.kmsKeyId === undefined ? 'kmsKeyId: missing' : 'kmsKeyId: expected a non-empty string (KMS key id, ARN or alias)');
+    problems.push(
+      doc.kmsKeyId === undefined
+        ? 'kmsKeyId: missing'
+        : 'kmsKeyId: expected a non-empty string (KMS key id, ARN or alias)',
+    );
   }
 
   const keys: KeysetKey[] = [];
@@ -265,24 +282,32 @@ function validateKey(entry: unknown, path: string, problems: string[]): KeysetKe
     if (!KEY_FIELDS.has(field)) problems.push(`${path}: unknown field ${JSON.stringify(field)}`);
   }
   const { id, wrapped, createdAt } = entry;
-  if (typeof id !== 'string') problems.push(`${path}.id: ${id === undefined ? 'missing' : `expected a string, got ${typeName(id)}`}`);
-  else if (!KEY_ID_PATTERN.test(id)) problems.push(`${path}.id: ${quote(id)} is not a valid key id (expected ${KEY_ID_PATTERN.source})`);
+  if (typeof id !== 'string')
+    problems.push(`${path}.id: ${id === undefined ? 'missing' : `expected a string, got ${typeName(id)}`}`);
+  else if (!KEY_ID_PATTERN.test(id))
+    problems.push(`${path}.id: ${quote(id)} is not a valid key id (expected ${KEY_ID_PATTERN.source})`);
 
   let wrappedBytes: Buffer | undefined;
   if (typeof wrapped !== 'string') {
-    problems.push(`${path}.wrapped: ${wrapped === undefined ? 'missing' : `expected a base64 string, got ${typeName(wrapped)}`}`);
+    problems.push(
+      `${path}.wrapped: ${wrapped === undefined ? 'missing' : `expected a base64 string, got ${typeName(wrapped)}`}`,
+    );
   } else if (wrapped === '') {
     problems.push(`${path}.wrapped: empty`);
   } else if ((wrappedBytes = decodeStandardBase64(wrapped)) === undefined) {
     problems.push(`${path}.wrapped: not base64`);
   } else {
     if (wrappedBytes.length > MAX_WRAPPED_BYTES) {
-      problems.push(`${path}.wrapped: ${wrappedBytes.length} bytes is too long for a KMS ciphertext (limit ${MAX_WRAPPED_BYTES})`);
+      problems.push(
+        `${path}.wrapped: ${wrappedBytes.length} bytes is too long for a KMS ciphertext (limit ${MAX_WRAPPED_BYTES})`,
+      );
     }
   }
 
   if (typeof createdAt !== 'string') {
-    problems.push(`${path}.createdAt: ${createdAt === undefined ? 'missing' : `expected an ISO 8601 string, got ${typeName(createdAt)}`}`);
+    problems.push(
+      `${path}.createdAt: ${createdAt === undefined ? 'missing' : `expected an ISO 8601 string, got ${typeName(createdAt)}`}`,
+    );
   } else if (!/^\d{4}-\d{2}-\d{2}T/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) {
     problems.push(`${path}.createdAt: ${quote(createdAt)} is not an ISO 8601 timestamp`);
   }

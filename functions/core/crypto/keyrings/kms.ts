@@ -38,14 +38,17 @@ export class KmsKeyring implements Keyring {
 
   constructor(options: KmsKeyringOptions) {
     const problems: string[] = [];
-    if (!Array.isArray(options.keys) || options.keys.length === 0) problems.push('keys: at least one { id, kmsKeyId } is required');
+    if (!Array.isArray(options.keys) || options.keys.length === 0)
+      problems.push('keys: at least one { id, kmsKeyId } is required');
     for (const [i, key] of (options.keys ?? []).entries()) {
       if (typeof key?.id !== 'string' || key.id === '') problems.push(`keys[${i}].id: expected a non-empty string`);
       else if (this.kmsKeyIds.has(key.id)) problems.push(`keys[${i}].id: duplicate id ${JSON.stringify(key.id)}`);
-      if (typeof key?.kmsKeyId !== 'string' || key.kmsKeyId === '') problems.push(`keys[${i}].kmsKeyId: expected a KMS key id, ARN or alias`);
+      if (typeof key?.kmsKeyId !== 'string' || key.kmsKeyId === '')
+        problems.push(`keys[${i}].kmsKeyId: expected a KMS key id, ARN or alias`);
       if (typeof key?.id === 'string' && typeof key.kmsKeyId === 'string') this.kmsKeyIds.set(key.id, key.kmsKeyId);
     }
-    if (!this.kmsKeyIds.has(options.primary)) problems.push(`primary: ${JSON.stringify(options.primary)} is not one of the keys`);
+    if (!this.kmsKeyIds.has(options.primary))
+      problems.push(`primary: ${JSON.stringify(options.primary)} is not one of the keys`);
     if (problems.length > 0) throw new KeyMaterialError(`kms keyring configuration is invalid: ${problems.join('; ')}`);
     this.kms = options.kms;
     this.primary = options.primary;
@@ -67,7 +70,10 @@ export class KmsKeyring implements Keyring {
   async generateDataKey(keyId: string, wrapContext: WrapContext): Promise<GeneratedDataKey> {
     const kmsKeyId = this.resolve(keyId);
     this.counts.kmsCalls += 1;
-    const { plaintext, ciphertextBlob } = await this.kms.generateDataKey({ keyId: kmsKeyId, context: kmsContext(keyId, wrapContext) });
+    const { plaintext, ciphertextBlob } = await this.kms.generateDataKey({
+      keyId: kmsKeyId,
+      context: kmsContext(keyId, wrapContext),
+    });
     assertDataKey(plaintext, 'GenerateDataKey', kmsKeyId);
     return { keyId, plaintext, wrapped: ciphertextBlob };
   }
@@ -76,7 +82,11 @@ export class KmsKeyring implements Keyring {
     const kmsKeyId = this.resolve(keyId);
     this.counts.kmsCalls += 1;
     // KeyId is pinned: a blob made under another KMS key is refused, not decrypted.
-    const plaintext = await this.kms.decrypt({ ciphertextBlob: wrapped, keyId: kmsKeyId, context: kmsContext(keyId, wrapContext) });
+    const plaintext = await this.kms.decrypt({
+      ciphertextBlob: wrapped,
+      keyId: kmsKeyId,
+      context: kmsContext(keyId, wrapContext),
+    });
     assertDataKey(plaintext, 'Decrypt', kmsKeyId);
     return plaintext;
   }
@@ -121,7 +131,13 @@ export class KmsKeyring implements Keyring {
  */
 export function kmsContext(keyId: string, wrapContext: WrapContext): KmsEncryptionContext {
   const { table, column, rowId, tenant } = wrapContext.context;
-  const context: Record<string, string> = { table, column, rowId, keyId, formatVersion: String(wrapContext.formatVersion) };
+  const context: Record<string, string> = {
+    table,
+    column,
+    rowId,
+    keyId,
+    formatVersion: String(wrapContext.formatVersion),
+  };
   if (tenant !== null && tenant !== undefined) context.tenant = tenant;
   return context;
 }

@@ -14,7 +14,8 @@ import { randomPool } from '../random-pool';
 export const LOCAL_WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + TAG_BYTES;
 
 export function wrapLocal(kek: AeadKey, dataKey: Buffer, aad: Buffer): Buffer {
-  if (dataKey.length !== KEY_BYTES) throw new KeyMaterialError(`a data key must be ${KEY_BYTES} bytes, got ${dataKey.length}`);
+  if (dataKey.length !== KEY_BYTES)
+    throw new KeyMaterialError(`a data key must be ${KEY_BYTES} bytes, got ${dataKey.length}`);
   const out = Buffer.allocUnsafe(LOCAL_WRAPPED_KEY_BYTES);
   randomPool.fill(out, 0, NONCE_BYTES);
   sealInto(kek, out.subarray(0, NONCE_BYTES), dataKey, aad, out, NONCE_BYTES);

@@ -51,7 +51,8 @@ export class RawKeyring implements Keyring {
       this.keks.set(id, toKeyObject(key, `raw key ${JSON.stringify(id)}`));
     }
     const primary = primaryKeyId ?? (keys[0] as RawKey).id;
-    if (!this.keks.has(primary)) throw new KeyMaterialError(`the primary key ${JSON.stringify(primary)} is not among the keys given`);
+    if (!this.keks.has(primary))
+      throw new KeyMaterialError(`the primary key ${JSON.stringify(primary)} is not among the keys given`);
     this.ids = [primary, ...[...this.keks.keys()].filter((id) => id !== primary)];
   }
 
@@ -92,10 +93,14 @@ export class RawKeyring implements Keyring {
         );
       }
       if (primary + list + previous === 0) {
-        throw new KeyMaterialError(`no key-encryption key configured: set ${RAW_KEY_ENV.primary}=kek-v1:<base64 of 32 random bytes>`);
+        throw new KeyMaterialError(
+          `no key-encryption key configured: set ${RAW_KEY_ENV.primary}=kek-v1:<base64 of 32 random bytes>`,
+        );
       }
       if (primary + list === 0) {
-        throw new KeyMaterialError(`${RAW_KEY_ENV.previous} is set but there is no primary key: set ${RAW_KEY_ENV.primary} (or ${RAW_KEY_ENV.list})`);
+        throw new KeyMaterialError(
+          `${RAW_KEY_ENV.previous} is set but there is no primary key: set ${RAW_KEY_ENV.primary} (or ${RAW_KEY_ENV.list})`,
+        );
       }
 
       const unique = new Map<string, ParsedEntry>();
@@ -173,13 +178,15 @@ export class RawKeyring implements Keyring {
 /** `<id>:<base64>` — the line an operator puts in SECRETS_ENCRYPTION_KEY. For generating keys (CLI, examples, tests). */
 export function formatRawKey(id: string, key: Buffer): string {
   if (!RAW_KEY_ID.test(id)) throw new KeyMaterialError('the id must be 1-64 characters from [A-Za-z0-9._-]');
-  if (key.length !== KEY_BYTES) throw new KeyMaterialError(`a key-encryption key must be ${KEY_BYTES} bytes, got ${key.length}`);
+  if (key.length !== KEY_BYTES)
+    throw new KeyMaterialError(`a key-encryption key must be ${KEY_BYTES} bytes, got ${key.length}`);
   return `${id}:${key.toString('base64')}`;
 }
 
 function toKeyObject(key: Buffer | KeyObject, what: string): KeyObject {
   if (Buffer.isBuffer(key)) {
-    if (key.length !== KEY_BYTES) throw new KeyMaterialError(`${what} is ${key.length} bytes; a key-encryption key is ${KEY_BYTES}`);
+    if (key.length !== KEY_BYTES)
+      throw new KeyMaterialError(`${what} is ${key.length} bytes; a key-encryption key is ${KEY_BYTES}`);
     return createSecretKey(Buffer.from(key)); // a copy, so a caller zeroing its buffer cannot break the keyring
   }
   if (key?.type !== 'secret' || key.symmetricKeySize !== KEY_BYTES) {
@@ -197,7 +204,11 @@ interface ParsedEntry {
 }
 
 /** Parses one variable's entries into `into`; returns how many it held. */
-function parseEntries(env: Readonly<Record<string, string | undefined>>, variable: string, into: ParsedEntry[]): number {
+function parseEntries(
+  env: Readonly<Record<string, string | undefined>>,
+  variable: string,
+  into: ParsedEntry[],
+): number {
   const raw = env[variable];
   if (raw === undefined || raw.trim() === '') return 0;
   const parts = raw.split(',');
@@ -208,7 +219,9 @@ function parseEntries(env: Readonly<Record<string, string | undefined>>, variabl
     const where = parts.length > 1 ? `${variable} entry ${index + 1}` : variable;
     const colon = text.indexOf(':');
     if (colon < 0) {
-      throw new KeyMaterialError(`${where}: missing the "<key id>:" prefix (expected e.g. kek-v2:<base64 of 32 bytes>)`);
+      throw new KeyMaterialError(
+        `${where}: missing the "<key id>:" prefix (expected e.g. kek-v2:<base64 of 32 bytes>)`,
+      );
     }
     const id = text.slice(0, colon);
     if (!RAW_KEY_ID.test(id)) {
@@ -222,7 +235,9 @@ function parseEntries(env: Readonly<Record<string, string | undefined>>, variabl
     into.push({ id, key, variable, where });
     count += 1;
     if (key.length !== KEY_BYTES) {
-      throw new KeyMaterialError(`${where} (${id}): the key decodes to ${key.length} bytes; a key-encryption key is ${KEY_BYTES}`);
+      throw new KeyMaterialError(
+        `${where} (${id}): the key decodes to ${key.length} bytes; a key-encryption key is ${KEY_BYTES}`,
+      );
     }
   }
   return count;

@@ -25,7 +25,10 @@ export type ValueClassification =
  * and calling it plaintext would have `encrypt` mode wrap it as if it were
  * the secret. Working on it then fails with an error naming the missing keys.
  */
-export function classifyValue(value: Buffer | string | null | undefined, readers: readonly LegacyReader[] = []): ValueClassification {
+export function classifyValue(
+  value: Buffer | string | null | undefined,
+  readers: readonly LegacyReader[] = [],
+): ValueClassification {
   if (value === null || value === undefined) return { kind: 'null' };
   if (isEnvelope(value)) {
     try {

@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createSecretKey,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { randomPool } from '../random-pool';
 import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
 import { LegacyAuthenticationError } from './errors';
@@ -73,7 +81,8 @@ export interface FernetReaderOptions {
  * for a header, one block and the HMAC. No key needed; nothing decoded.
  */
 export function looksLikeFernet(value: Buffer | string): boolean {
-  if (typeof value !== 'string' && !(Buffer.isBuffer(value) && value.subarray(0, 6).equals(FERNET_PREFIX))) return false; // no copy of a large bytea
+  if (typeof value !== 'string' && !(Buffer.isBuffer(value) && value.subarray(0, 6).equals(FERNET_PREFIX)))
+    return false; // no copy of a large bytea
   const text = typeof value === 'string' ? value : value.toString('latin1');
   if (!text.startsWith('gAAAAA') || !TOKEN_PATTERN.test(text)) return false;
   return Math.floor((text.replace(/=+$/, '').length * 3) / 4) >= MIN_TOKEN_BYTES;
@@ -90,7 +99,10 @@ export function looksLikeFernet(value: Buffer | string): boolean {
 export class FernetReader implements LegacyReader {
   readonly format = 'fernet' as const;
 
-  constructor(private readonly keys: readonly FernetKey[], private readonly options: FernetReaderOptions = {}) {
+  constructor(
+    private readonly keys: readonly FernetKey[],
+    private readonly options: FernetReaderOptions = {},
+  ) {
     if (keys.length === 0) throw new KeyMaterialError('a Fernet reader needs at least one key');
     if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds > 0)) {
       throw new KeyMaterialError(`ttlSeconds must be a positive whole number of seconds, got ${options.ttlSeconds}`);
@@ -98,10 +110,15 @@ export class FernetReader implements LegacyReader {
   }
 
   /** Keys from ENCRYPTION_KEY then ENCRYPTION_KEY_FALLBACK; errors name the variable, never the key. */
-  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, options: FernetReaderOptions = {}): FernetReader {
+  static fromEnv(
+    env: Readonly<Record<string, string | undefined>> = process.env,
+    options: FernetReaderOptions = {},
+  ): FernetReader {
     const keys = [...parseKeys(env, FERNET_ENV.primary), ...parseKeys(env, FERNET_ENV.fallback)];
     if (keys.length === 0) {
-      throw new KeyMaterialError(`no Fernet key: set ${FERNET_ENV.primary} (and ${FERNET_ENV.fallback} for the previous one) to read Fernet tokens`);
+      throw new KeyMaterialError(
+        `no Fernet key: set ${FERNET_ENV.primary} (and ${FERNET_ENV.fallback} for the previous one) to read Fernet tokens`,
+      );
     }
     return new FernetReader(keys, options);
   }
@@ -175,14 +192,20 @@ export class FernetReader implements LegacyReader {
   /** The plaintext and the id of the key whose HMAC verified it: one pass for a rotation, which needs both. */
   decryptWithKeyId(value: Buffer | string): { readonly plaintext: Buffer; readonly keyId: string } {
     const text = typeof value === 'string' ? value : value.toString('latin1');
-    if (!TOKEN_PATTERN.test(text)) throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
+    if (!TOKEN_PATTERN.test(text))
+      throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
     const token = Buffer.from(text, 'base64url');
     if (token.length < MIN_TOKEN_BYTES) {
-      throw new LegacyFormatError(`the Fernet token is truncated: ${token.length} bytes, at least ${MIN_TOKEN_BYTES} expected`);
+      throw new LegacyFormatError(
+        `the Fernet token is truncated: ${token.length} bytes, at least ${MIN_TOKEN_BYTES} expected`,
+      );
     }
-    if (token[0] !== VERSION) throw new LegacyFormatError(`the Fernet token has version byte 0x${token[0]!.toString(16)}, expected 0x80`);
+    if (token[0] !== VERSION)
+      throw new LegacyFormatError(`the Fernet token has version byte 0x${token[0]!.toString(16)}, expected 0x80`);
     if ((token.length - HEADER_BYTES - HMAC_BYTES) % 16 !== 0) {
-      throw new LegacyFormatError(`the Fernet token is malformed: its ciphertext is not a whole number of 16-byte blocks (${token.length} bytes in all)`);
+      throw new LegacyFormatError(
+        `the Fernet token is malformed: its ciphertext is not a whole number of 16-byte blocks (${token.length} bytes in all)`,
+      );
     }
     const signed = token.subarray(0, token.length - HMAC_BYTES);
     const mac = token.subarray(token.length - HMAC_BYTES);
@@ -204,7 +227,13 @@ export class FernetReader implements LegacyReader {
     const iv = token.subarray(9, HEADER_BYTES);
     const decipher = createDecipheriv('aes-128-cbc', key.encryption, iv);
     try {
-      return { plaintext: Buffer.concat([decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)), decipher.final()]), keyId: key.id };
+      return {
+        plaintext: Buffer.concat([
+          decipher.update(token.subarray(HEADER_BYTES, token.length - HMAC_BYTES)),
+          decipher.final(),
+        ]),
+        keyId: key.id,
+      };
     } catch (err) {
       // The HMAC verified, so bad padding means the token was made by a broken writer.
       throw new LegacyFormatError('the Fernet token authenticated but its PKCS7 padding is invalid', { cause: err });
@@ -215,9 +244,12 @@ export class FernetReader implements LegacyReader {
     const ttl = this.options.ttlSeconds;
     if (ttl === undefined) return;
     const now = BigInt(Math.floor((this.options.now?.() ?? Date.now()) / 1000));
-    if (issuedAt + BigInt(ttl) < now) throw new LegacyFormatError(`the Fernet token has expired: issued ${now - issuedAt} s ago, TTL ${ttl} s`);
+    if (issuedAt + BigInt(ttl) < now)
+      throw new LegacyFormatError(`the Fernet token has expired: issued ${now - issuedAt} s ago, TTL ${ttl} s`);
     if (issuedAt > now + BigInt(MAX_CLOCK_SKEW_SECONDS)) {
-      throw new LegacyFormatError(`the Fernet token is stamped ${issuedAt - now} s in the future (more than the ${MAX_CLOCK_SKEW_SECONDS} s clock skew allowed)`);
+      throw new LegacyFormatError(
+        `the Fernet token is stamped ${issuedAt - now} s in the future (more than the ${MAX_CLOCK_SKEW_SECONDS} s clock skew allowed)`,
+      );
     }
   }
 }
@@ -228,11 +260,19 @@ export class FernetReader implements LegacyReader {
  * and `time` (seconds) make it deterministic. Tests of the reader use tokens
  * from Python's cryptography, not from this.
  */
-export function fernetEncrypt(key: string | Buffer, plaintext: Buffer | string, options: { iv?: Buffer; time?: number } = {}): string {
+export function fernetEncrypt(
+  key: string | Buffer,
+  plaintext: Buffer | string,
+  options: { iv?: Buffer; time?: number } = {},
+): string {
   return writeToken(toKey(typeof key === 'string' ? decodeKey(key, 'key') : key, 'key'), plaintext, options);
 }
 
-function writeToken(k: FernetKey, plaintext: Buffer | string, options: { iv?: Buffer | undefined; time?: number | undefined }): string {
+function writeToken(
+  k: FernetKey,
+  plaintext: Buffer | string,
+  options: { iv?: Buffer | undefined; time?: number | undefined },
+): string {
   const iv = options.iv ?? randomPool.bytes(16);
   if (iv.length !== 16) throw new KeyMaterialError(`a Fernet IV is 16 bytes, got ${iv.length}`);
   const header = Buffer.alloc(HEADER_BYTES);
@@ -240,7 +280,11 @@ function writeToken(k: FernetKey, plaintext: Buffer | string, options: { iv?: Bu
   header.writeBigUInt64BE(BigInt(options.time ?? Math.floor(Date.now() / 1000)), 1);
   iv.copy(header, 9);
   const cipher = createCipheriv('aes-128-cbc', k.encryption, iv);
-  const body = Buffer.concat([header, cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+  const body = Buffer.concat([
+    header,
+    cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
+    cipher.final(),
+  ]);
   const mac = createHmac('sha256', k.signing).update(body).digest();
   // Fernet tokens are base64url with padding, as Python's urlsafe_b64encode writes them.
   const text = Buffer.concat([body, mac]).toString('base64url');
@@ -258,13 +302,22 @@ function parseKeys(env: Readonly<Record<string, string | undefined>>, variable: 
 
 /** base64url as Fernet.generate_key() writes it; standard-base64 `+` `/` are accepted too, as Python's urlsafe_b64decode does. */
 function decodeKey(text: string, where: string): Buffer {
-  if (!/^[A-Za-z0-9_\-+/]+={0,2}$/.test(text) || text.length % 4 === 1) throw new KeyMaterialError(`${where} is not a base64url Fernet key`);
+  if (!/^[A-Za-z0-9_\-+/]+={0,2}$/.test(text) || text.length % 4 === 1)
+    throw new KeyMaterialError(`${where} is not a base64url Fernet key`);
   const key = Buffer.from(text.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
-  if (key.length !== 32) throw new KeyMaterialError(`${where} decodes to ${key.length} bytes; a Fernet key is 32 bytes (44 base64url characters)`);
+  if (key.length !== 32)
+    throw new KeyMaterialError(
+      `${where} decodes to ${key.length} bytes; a Fernet key is 32 bytes (44 base64url characters)`,
+    );
   return key;
 }
 
 function toKey(key: Buffer, source: string): FernetKey {
   if (key.length !== 32) throw new KeyMaterialError(`${source}: a Fernet key is 32 bytes, got ${key.length}`);
-  return { signing: createSecretKey(key.subarray(0, 16)), encryption: createSecretKey(key.subarray(16)), source, id: fernetKeyId(key) };
+  return {
+    signing: createSecretKey(key.subarray(0, 16)),
+    encryption: createSecretKey(key.subarray(16)),
+    source,
+    id: fernetKeyId(key),
+  };
 }

@@ -102,33 +102,50 @@ export class JsonKeyIdReader implements LegacyReader {
     const parsed = parse(typeof value === 'string' ? value : value.toString('utf8'));
     if (!parsed) throw new LegacyFormatError('the JSON key_id value is not a JSON object');
     const problems: string[] = [];
-    if (typeof parsed.key_id !== 'string' || parsed.key_id.length === 0) problems.push('key_id is missing or not a string');
-    if (parsed.version !== PAYLOAD_VERSION) problems.push(`version is ${describe(parsed.version)}, expected ${PAYLOAD_VERSION}`);
+    if (typeof parsed.key_id !== 'string' || parsed.key_id.length === 0)
+      problems.push('key_id is missing or not a string');
+    if (parsed.version !== PAYLOAD_VERSION)
+      problems.push(`version is ${describe(parsed.version)}, expected ${PAYLOAD_VERSION}`);
     if (parsed.alg !== ALGORITHM) problems.push(`alg is ${describe(parsed.alg)}, expected "${ALGORITHM}"`);
     const wrapped = base64Field(parsed.dek_wrapped, 'dek_wrapped', problems);
     const nonce = base64Field(parsed.nonce, 'nonce', problems);
     const sealed = base64Field(parsed.ciphertext, 'ciphertext', problems);
-    if (wrapped && wrapped.length !== WRAPPED_DEK_BYTES) problems.push(`dek_wrapped is ${wrapped.length} bytes, expected ${WRAPPED_DEK_BYTES}`);
+    if (wrapped && wrapped.length !== WRAPPED_DEK_BYTES)
+      problems.push(`dek_wrapped is ${wrapped.length} bytes, expected ${WRAPPED_DEK_BYTES}`);
     if (nonce && nonce.length !== NONCE_BYTES) problems.push(`nonce is ${nonce.length} bytes, expected ${NONCE_BYTES}`);
-    if (sealed && sealed.length < TAG_BYTES) problems.push(`ciphertext is ${sealed.length} bytes, shorter than the ${TAG_BYTES}-byte tag`);
+    if (sealed && sealed.length < TAG_BYTES)
+      problems.push(`ciphertext is ${sealed.length} bytes, shorter than the ${TAG_BYTES}-byte tag`);
     if (problems.length > 0) throw new LegacyFormatError(`the JSON key_id value is malformed: ${problems.join('; ')}`);
 
     const keyId = parsed.key_id as string;
     const kek = this.resolveKek(keyId);
     if (!kek) throw new UnknownKeyError(keyId);
-    const dek = gcmOpen(kek, wrapped!.subarray(0, NONCE_BYTES), wrapped!.subarray(NONCE_BYTES), (cause) =>
-      new LegacyAuthenticationError(
-        'json-key-id',
-        'data-key',
-        `the JSON key_id value's wrapped data key does not verify under ${JSON.stringify(keyId)}: the KEK configured under that id is not the one that wrote it, or dek_wrapped was altered`,
-        { cause },
-      ),
+    const dek = gcmOpen(
+      kek,
+      wrapped!.subarray(0, NONCE_BYTES),
+      wrapped!.subarray(NONCE_BYTES),
+      (cause) =>
+        new LegacyAuthenticationError(
+          'json-key-id',
+          'data-key',
+          `the JSON key_id value's wrapped data key does not verify under ${JSON.stringify(keyId)}: the KEK configured under that id is not the one that wrote it, or dek_wrapped was altered`,
+          { cause },
+        ),
     );
     try {
-      return gcmOpen(dek, nonce!, sealed!, (cause) =>
-        new LegacyAuthenticationError('json-key-id', 'ciphertext', "the JSON key_id value's ciphertext does not authenticate: nonce, ciphertext or tag were altered", {
-          cause,
-        }),
+      return gcmOpen(
+        dek,
+        nonce!,
+        sealed!,
+        (cause) =>
+          new LegacyAuthenticationError(
+            'json-key-id',
+            'ciphertext',
+            "the JSON key_id value's ciphertext does not authenticate: nonce, ciphertext or tag were altered",
+            {
+              cause,
+            },
+          ),
       );
     } finally {
       dek.fill(0);
@@ -156,7 +173,11 @@ export function jsonKeyIdEncrypt(kek: KeyObject | Buffer, keyId: string, plainte
       key_id: keyId,
       dek_wrapped: Buffer.concat([wrapNonce, gcmSeal(kek, wrapNonce, dek)]).toString('base64'),
       nonce: nonce.toString('base64'),
-      ciphertext: gcmSeal(dek, nonce, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext).toString('base64'),
+      ciphertext: gcmSeal(
+        dek,
+        nonce,
+        typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext,
+      ).toString('base64'),
     };
     return JSON.stringify(payload);
   } finally {
@@ -167,7 +188,9 @@ export function jsonKeyIdEncrypt(kek: KeyObject | Buffer, keyId: string, plainte
 function parse(text: string): JsonPayload | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as JsonPayload) : undefined;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as JsonPayload)
+      : undefined;
   } catch {
     return undefined;
   }

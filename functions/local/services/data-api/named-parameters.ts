@@ -16,7 +16,14 @@ export interface WireParameter {
 }
 
 /** PostgreSQL type each typeHint sends a stringValue as. */
-const HINT_TYPES: Record<string, string> = { TIMESTAMP: 'timestamp', DATE: 'date', TIME: 'time', DECIMAL: 'numeric', UUID: 'uuid', JSON: 'json' };
+const HINT_TYPES: Record<string, string> = {
+  TIMESTAMP: 'timestamp',
+  DATE: 'date',
+  TIME: 'time',
+  DECIMAL: 'numeric',
+  UUID: 'uuid',
+  JSON: 'json',
+};
 /** Formats the service accepts for the date/time hints. */
 const HINT_FORMATS: Record<string, RegExp> = {
   TIMESTAMP: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/,
@@ -87,7 +94,8 @@ function toValue(name: string, p: WireParameter): unknown {
   if (v.stringValue !== undefined) {
     if (p.typeHint && !(p.typeHint in HINT_TYPES)) throw badRequest(`Invalid type hint: ${p.typeHint}`);
     const format = p.typeHint ? HINT_FORMATS[p.typeHint] : undefined;
-    if (format && !format.test(v.stringValue)) throw badRequest(`Parameter ${name} does not match the ${p.typeHint} format`);
+    if (format && !format.test(v.stringValue))
+      throw badRequest(`Parameter ${name} does not match the ${p.typeHint} format`);
     return v.stringValue;
   }
   throw badRequest(`Parameter ${name} has no value`);

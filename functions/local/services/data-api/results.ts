@@ -48,7 +48,14 @@ const TYPES: Record<number, { name: string; jdbc: number }> = {
   1022: { name: '_float8', jdbc: 2003 },
 };
 const ARRAY_KIND: Record<number, 'boolean' | 'long' | 'double' | 'string'> = {
-  1000: 'boolean', 1005: 'long', 1007: 'long', 1016: 'long', 1021: 'double', 1022: 'double', 1009: 'string', 1015: 'string',
+  1000: 'boolean',
+  1005: 'long',
+  1007: 'long',
+  1016: 'long',
+  1021: 'double',
+  1022: 'double',
+  1009: 'string',
+  1015: 'string',
 };
 /** Array types PostgreSQL has that the Data API cannot return (bytea[], uuid[], json[], …). */
 const UNSUPPORTED_ARRAYS = new Set([1001, 1014, 1182, 1183, 1185, 1115, 1231, 2951, 199, 3807]);
@@ -71,12 +78,18 @@ export function resultTypeCheck(): (client: pg.PoolClient, fields: readonly pg.F
       if (supportedResultType(f.dataTypeID)) continue;
       let type = userTypes.get(f.dataTypeID);
       if (!type) {
-        const { rows } = await client.query<{ typname: string; typtype: string }>('SELECT typname::text AS typname, typtype::text AS typtype FROM pg_type WHERE oid = $1', [f.dataTypeID]);
+        const { rows } = await client.query<{ typname: string; typtype: string }>(
+          'SELECT typname::text AS typname, typtype::text AS typtype FROM pg_type WHERE oid = $1',
+          [f.dataTypeID],
+        );
         type = rows[0] ?? { typname: String(f.dataTypeID), typtype: '?' };
         userTypes.set(f.dataTypeID, type);
       }
       if (!supportedResultType(f.dataTypeID, type)) {
-        throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${type.typname.toUpperCase()}.`);
+        throw new DataApiFault(
+          'UnsupportedResultException',
+          `The result contains the unsupported data type ${type.typname.toUpperCase()}.`,
+        );
       }
     }
   };
@@ -120,7 +133,8 @@ export function toField(text: string | null, oid: number, options: ResultSetOpti
     case 701:
       return { doubleValue: Number(text) };
     case 1700:
-      if (options.decimalReturnType === 'DOUBLE_OR_LONG') return /^-?\d+$/.test(text) ? { longValue: Number(text) } : { doubleValue: Number(text) };
+      if (options.decimalReturnType === 'DOUBLE_OR_LONG')
+        return /^-?\d+$/.test(text) ? { longValue: Number(text) } : { doubleValue: Number(text) };
       return { stringValue: text };
     case 1184:
       // The service returns timestamps without a zone, in UTC (this server's sessions run in UTC).
@@ -131,13 +145,18 @@ export function toField(text: string | null, oid: number, options: ResultSetOpti
   const kind = ARRAY_KIND[oid];
   if (kind) {
     const elements = (pg.types.getTypeParser(oid === 1015 ? 1009 : oid, 'text') as (t: string) => unknown[])(text);
-    if (elements.some((e) => Array.isArray(e))) throw new DataApiFault('UnsupportedResultException', 'The result contains a multidimensional array, which is not supported.');
+    if (elements.some((e) => Array.isArray(e)))
+      throw new DataApiFault(
+        'UnsupportedResultException',
+        'The result contains a multidimensional array, which is not supported.',
+      );
     if (kind === 'long') return { arrayValue: { longValues: elements.map(Number) } };
     if (kind === 'double') return { arrayValue: { doubleValues: elements.map(Number) } };
     if (kind === 'boolean') return { arrayValue: { booleanValues: elements } };
     return { arrayValue: { stringValues: elements } };
   }
-  if (UNSUPPORTED_ARRAYS.has(oid)) throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${oid}.`);
+  if (UNSUPPORTED_ARRAYS.has(oid))
+    throw new DataApiFault('UnsupportedResultException', `The result contains the unsupported data type ${oid}.`);
   return { stringValue: text };
 }
 

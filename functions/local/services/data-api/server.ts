@@ -99,7 +99,10 @@ const ABORTED = 'Transaction has been aborted due to an error from a previous ca
 // Every column comes back as PostgreSQL's text output; results.ts types it as the service would.
 const RAW_TEXT = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
 
-export async function startDataApiServer(databaseUrl: string, options: DataApiServerOptions = {}): Promise<DataApiServer> {
+export async function startDataApiServer(
+  databaseUrl: string,
+  options: DataApiServerOptions = {},
+): Promise<DataApiServer> {
   const limits = {
     request: options.maxRequestBytes ?? 4 * 1024 * 1024,
     response: options.maxResponseBytes ?? 1024 * 1024,
@@ -110,7 +113,10 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
   // Sessions in UTC, Aurora's default TimeZone: timestamptz results come back in UTC.
   const url = new URL(databaseUrl);
   const statementTimeoutMs = options.statementTimeoutMs ?? 45_000;
-  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`.trim());
+  url.searchParams.set(
+    'options',
+    `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`.trim(),
+  );
   const pool = new pg.Pool({ connectionString: url.toString(), max: options.maxConnections ?? 8, types: RAW_TEXT });
   pool.on('error', () => undefined);
   const transactions = new Map<string, Transaction>();
@@ -199,7 +205,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       const e = err as { message?: string; code?: string; detail?: string; severity?: string };
       if (!e.severity) throw err;
       // 57014 from statement_timeout: the service's own timeout, not a SQL error.
-      if (e.code === '57014' && /statement timeout/.test(e.message ?? '')) throw new DataApiFault('StatementTimeoutException', 'Request timed out', 400);
+      if (e.code === '57014' && /statement timeout/.test(e.message ?? ''))
+        throw new DataApiFault('StatementTimeoutException', 'Request timed out', 400);
       const detail = e.detail ? `\n  Detail: ${e.detail}` : '';
       throw new DataApiFault(sqlErrorType, `${e.severity}: ${e.message}${detail}; SQLState: ${e.code ?? 'XX000'}`);
     }
@@ -213,7 +220,10 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       if (result.fields?.length) await checkResultTypes(client, result.fields);
       return result;
     };
-    const result = body.transactionId !== undefined ? await inTransaction(body.transactionId, statement) : await autocommit(statement);
+    const result =
+      body.transactionId !== undefined
+        ? await inTransaction(body.transactionId, statement)
+        : await autocommit(statement);
     if (!result.fields?.length) return { numberOfRecordsUpdated: result.rowCount ?? 0, generatedFields: [] };
     const resultOptions = (body.resultSetOptions as ResultSetOptions | undefined) ?? {};
     const records = (result.rows as unknown as (string | null)[][]).map((row) => {
@@ -222,7 +232,9 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       return record;
     });
     if (body.formatRecordsAs === 'JSON') {
-      const objects = records.map((record) => Object.fromEntries(record.map((f, i) => [result.fields[i]!.name, toJsonValue(f)])));
+      const objects = records.map((record) =>
+        Object.fromEntries(record.map((f, i) => [result.fields[i]!.name, toJsonValue(f)])),
+      );
       return { numberOfRecordsUpdated: 0, formattedRecords: JSON.stringify(objects) };
     }
     return {
@@ -256,7 +268,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
 
   const requireSql = (body: Record<string, unknown>): string => {
     const sql = requireString(body, 'sql');
-    if (sql.length > maxSqlLength) throw badRequest(`sql is ${sql.length} characters long, more than the ${maxSqlLength} allowed`);
+    if (sql.length > maxSqlLength)
+      throw badRequest(`sql is ${sql.length} characters long, more than the ${maxSqlLength} allowed`);
     return sql;
   };
 
@@ -300,14 +313,17 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
       const route = (req.url ?? '').split('?')[0]!;
       const body = Buffer.concat(chunks);
       // Request line + headers + body, as the service counts them.
-      const headerBytes = req.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) + `POST ${req.url} HTTP/1.1\r\n\r\n`.length;
+      const headerBytes =
+        req.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) + `POST ${req.url} HTTP/1.1\r\n\r\n`.length;
       const respond = (status: number, out: unknown, type?: string): void => {
         const text = JSON.stringify(out);
         res.writeHead(status, {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(text),
           'x-amzn-requestid': randomUUID(),
-          ...(type ? { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` } : {}),
+          ...(type
+            ? { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` }
+            : {}),
         });
         res.end(text);
       };
@@ -315,7 +331,10 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
         if (err instanceof DataApiFault) return respond(err.status, { message: err.message }, err.type);
         respond(500, { message: 'Internal error' }, 'InternalServerErrorException');
       };
-      if (headerBytes + body.length > limits.request) return fail(refused('request', `Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`));
+      if (headerBytes + body.length > limits.request)
+        return fail(
+          refused('request', `Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`),
+        );
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -339,7 +358,8 @@ export async function startDataApiServer(databaseUrl: string, options: DataApiSe
     refusals,
     largestResponse: () => largestResponse,
     openTransactions: () => transactions.size,
-    failNext: (route, type, o = {}) => faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
+    failNext: (route, type, o = {}) =>
+      faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {
       if (!server.listening) return;
       // Rolled back even while a call still runs on them (a busy transaction refuses finish()): the pool must get every connection back to end.

@@ -49,7 +49,10 @@ export interface World {
  * A fresh catalog with kek-v1 (rotating: the old key) and kek-v2 (active: the
  * new primary), raw KEKs for both, and a cipher checking the catalog's policy.
  */
-export async function rotationWorld(sql: Sql, options: { readonly tenantKeys?: readonly { id: string; tenant: string }[] } = {}): Promise<World> {
+export async function rotationWorld(
+  sql: Sql,
+  options: { readonly tenantKeys?: readonly { id: string; tenant: string }[] } = {},
+): Promise<World> {
   await sql.query('TRUNCATE rekey_audit_log, rekey_keys, rekey_known_tables');
   const tenantKeys = options.tenantKeys ?? [];
   const keyring = new RawKeyring(
@@ -66,7 +69,8 @@ export async function rotationWorld(sql: Sql, options: { readonly tenantKeys?: r
   await catalog.add({ id: 'kek-v2', keyring: 'raw' }, 'setup');
   await catalog.activate('kek-v2', 'setup');
   // Tenants with their own key: active in their scope (rotationWorld's rows of that tenant are still under kek-v1).
-  for (const k of tenantKeys) await catalog.add({ id: k.id, keyring: 'raw', tenant: k.tenant, status: 'active' }, 'setup');
+  for (const k of tenantKeys)
+    await catalog.add({ id: k.id, keyring: 'raw', tenant: k.tenant, status: 'active' }, 'setup');
   const policy = new ReloadablePolicy(catalog);
   await policy.refresh();
   const { rows } = await sql.query<{ max: string | null }>('SELECT max(id)::text AS max FROM rekey_audit_log');
@@ -79,7 +83,10 @@ export async function rotationWorld(sql: Sql, options: { readonly tenantKeys?: r
     refreshKeys: () => policy.refresh(),
     status: async (id) => (await catalog.get(id))?.status,
     actions: async () => {
-      const r = await sql.query<{ action: string }>('SELECT action FROM rekey_audit_log WHERE id > $1::bigint ORDER BY id', [since]);
+      const r = await sql.query<{ action: string }>(
+        'SELECT action FROM rekey_audit_log WHERE id > $1::bigint ORDER BY id',
+        [since],
+      );
       return r.rows.map((x) => x.action);
     },
   };
@@ -94,7 +101,12 @@ export const SECRETS_REGISTRY: Registry = parseRegistry({
   tables: [{ name: 'secrets', idColumn: 'id', columns: ['token', 'blob'], tenantColumn: 'org' }],
 });
 
-export function engine(db: { sql: Sql }, world: World, registry: Registry = SECRETS_REGISTRY, extra: Partial<EngineDeps> = {}): EngineDeps {
+export function engine(
+  db: { sql: Sql },
+  world: World,
+  registry: Registry = SECRETS_REGISTRY,
+  extra: Partial<EngineDeps> = {},
+): EngineDeps {
   return {
     sql: db.sql,
     registry,
@@ -106,7 +118,12 @@ export function engine(db: { sql: Sql }, world: World, registry: Registry = SECR
   };
 }
 
-export const ctxOf = (table: string, column: string, id: string | number, tenant: string | null = null): EncryptionContext => ({
+export const ctxOf = (
+  table: string,
+  column: string,
+  id: string | number,
+  tenant: string | null = null,
+): EncryptionContext => ({
   table,
   column,
   rowId: String(id),
@@ -136,15 +153,24 @@ export async function seedSecrets(sql: Sql, world: World, n: number, table = 'se
       ids.push(String(id));
       orgs.push(org);
       tokens.push(await old.encrypt(plaintextOf(id, 'token'), ctxOf(table, 'token', id, org)));
-      blobs.push(id % 10 === 0 ? null : await old.encrypt(Buffer.from(plaintextOf(id, 'blob')), ctxOf(table, 'blob', id, org)));
+      blobs.push(
+        id % 10 === 0 ? null : await old.encrypt(Buffer.from(plaintextOf(id, 'blob')), ctxOf(table, 'blob', id, org)),
+      );
     }
-    await sql.query(`INSERT INTO ${table} SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[])`, [ids, orgs, tokens, blobs]);
+    await sql.query(`INSERT INTO ${table} SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[])`, [
+      ids,
+      orgs,
+      tokens,
+      blobs,
+    ]);
   }
 }
 
 /** md5 over every row's text form, in id order: equal digests, byte-identical table. */
 export async function tableDigest(sql: Sql, table: string): Promise<string> {
-  const { rows } = await sql.query<{ digest: string }>(`SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '')) AS digest FROM ${table} t`);
+  const { rows } = await sql.query<{ digest: string }>(
+    `SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '')) AS digest FROM ${table} t`,
+  );
   return rows[0]!.digest;
 }
 
@@ -156,14 +182,20 @@ export interface RowState {
 }
 
 /** Decrypts every row of a seeded table: plaintexts and key ids, by id. */
-export async function readSecrets(sql: Sql, world: World, table = 'secrets', where = 'true'): Promise<Map<string, RowState>> {
+export async function readSecrets(
+  sql: Sql,
+  world: World,
+  table = 'secrets',
+  where = 'true',
+): Promise<Map<string, RowState>> {
   const { rows } = await sql.query<{ id: string; org: string; token: string | null; blob: Buffer | null }>(
     `SELECT id::text AS id, org, token, blob FROM ${table} WHERE ${where} ORDER BY id`,
   );
   const out = new Map<string, RowState>();
   for (const r of rows) {
     out.set(r.id, {
-      token: r.token === null ? null : (await world.cipher.decrypt(r.token, ctxOf(table, 'token', r.id, r.org))).toString(),
+      token:
+        r.token === null ? null : (await world.cipher.decrypt(r.token, ctxOf(table, 'token', r.id, r.org))).toString(),
       blob: r.blob === null ? null : (await world.cipher.decrypt(r.blob, ctxOf(table, 'blob', r.id, r.org))).toString(),
       tokenKey: r.token === null ? null : peekKeyId(r.token),
       blobKey: r.blob === null ? null : peekKeyId(r.blob),

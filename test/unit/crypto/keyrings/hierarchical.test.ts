@@ -9,9 +9,17 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsSecretsAdapter } from '../../../../functions/core/adapters/aws-secrets';
 import { wrapAad } from '../../../../functions/core/crypto/envelope';
-import { AuthenticationError, KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../../../../functions/core/crypto/errors';
+import {
+  AuthenticationError,
+  KeyMaterialError,
+  KeyringUnavailableError,
+  UnknownKeyError,
+} from '../../../../functions/core/crypto/errors';
 import { HierarchicalKeyring } from '../../../../functions/core/crypto/keyrings/hierarchical';
-import { KeyServiceAccessDeniedError, KeyServiceNotFoundError } from '../../../../functions/core/crypto/keyrings/key-service-errors';
+import {
+  KeyServiceAccessDeniedError,
+  KeyServiceNotFoundError,
+} from '../../../../functions/core/crypto/keyrings/key-service-errors';
 import { KeysetFormatError, serializeKeyset, type Keyset } from '../../../../functions/core/crypto/keyrings/keyset';
 import type { WrapContext } from '../../../../functions/core/crypto/keyring';
 import { isRetryable } from '../../../../functions/core/errors';
@@ -53,7 +61,13 @@ class FakeKms implements KmsPort {
   returned: Buffer[] = [];
   gate: Promise<void> | undefined;
 
-  async decrypt({ ciphertextBlob, context }: { ciphertextBlob: Buffer; context: Readonly<Record<string, string>> }): Promise<Buffer> {
+  async decrypt({
+    ciphertextBlob,
+    context,
+  }: {
+    ciphertextBlob: Buffer;
+    context: Readonly<Record<string, string>>;
+  }): Promise<Buffer> {
     this.decrypts += 1;
     if (this.gate) await this.gate;
     if (ciphertextBlob.toString() !== `wrapped:${context.keyId}` || context.purpose !== 'rekey-kek') {
@@ -182,7 +196,9 @@ describe('HierarchicalKeyring cache', () => {
   it('a failed load is not cached: the next call tries again', async () => {
     const kms = new FakeKms();
     const secrets = new FakeSecrets(keysetOf(['kek-v1'], 'kek-v1'));
-    const failing = jest.spyOn(secrets, 'getSecretValue').mockRejectedValueOnce(new KeyringUnavailableError('throttled'));
+    const failing = jest
+      .spyOn(secrets, 'getSecretValue')
+      .mockRejectedValueOnce(new KeyringUnavailableError('throttled'));
     const keyring = new HierarchicalKeyring({ kms, secrets, secretId: 'ks' });
     await expect(keyring.keyIds()).rejects.toBeInstanceOf(KeyringUnavailableError);
     expect(await keyring.keyIds()).toEqual(['kek-v1']);
@@ -214,7 +230,9 @@ describe('HierarchicalKeyring cache', () => {
     const dk = await keyring.generateDataKey('kek-v1', wc('kek-v1'));
     jest.spyOn(secrets, 'getSecretValue').mockRejectedValue(new KeyringUnavailableError('throttled'));
     now += 10_000;
-    await expect(keyring.unwrapDataKey('kek-v9', dk.wrapped, wc('kek-v9'))).rejects.toBeInstanceOf(KeyringUnavailableError);
+    await expect(keyring.unwrapDataKey('kek-v9', dk.wrapped, wc('kek-v9'))).rejects.toBeInstanceOf(
+      KeyringUnavailableError,
+    );
     const getsAfterMiss = secrets.gets;
     // Still within the TTL: kek-v1 is served from the cache, with no further Secrets Manager call.
     for (const t of [20_000, 60_000, 120_000]) {
@@ -231,15 +249,24 @@ describe('HierarchicalKeyring cache', () => {
     const keyring = new HierarchicalKeyring({ kms, secrets: new FakeSecrets(swapped), secretId: 'ks' });
     const err = await rejection<Error>(keyring.keyIds());
     expect(err).toBeInstanceOf(KeyMaterialError);
-    expect((err as Error).message).toContain('secret "ks" (AWSCURRENT): KEK "kek-v2" did not unwrap under KMS key "alias/root"');
+    expect((err as Error).message).toContain(
+      'secret "ks" (AWSCURRENT): KEK "kek-v2" did not unwrap under KMS key "alias/root"',
+    );
     expect(kms.returned.every((b) => b.equals(Buffer.alloc(32)))).toBe(true);
     expect(heldKeks(keyring)).toEqual([]);
   });
 
   it('a malformed keyset secret lists its problems and names the secret', async () => {
     const secrets = new FakeSecrets(keysetOf(['kek-v1'], 'kek-v1'));
-    jest.spyOn(secrets, 'getSecretValue').mockResolvedValue({ versionId: 'v1', string: '{"format":"rekey-keyset","version":1}', stages: [] });
-    const keyring = new HierarchicalKeyring({ kms: new FakeKms(), secrets, secretId: 'ks', versionStage: 'AWSPENDING' });
+    jest
+      .spyOn(secrets, 'getSecretValue')
+      .mockResolvedValue({ versionId: 'v1', string: '{"format":"rekey-keyset","version":1}', stages: [] });
+    const keyring = new HierarchicalKeyring({
+      kms: new FakeKms(),
+      secrets,
+      secretId: 'ks',
+      versionStage: 'AWSPENDING',
+    });
     const err = await rejection<KeysetFormatError>(keyring.keyIds());
     expect(err).toBeInstanceOf(KeysetFormatError);
     expect(err.problems).toEqual(['kmsKeyId: missing', 'keys: missing', 'primary: missing']);
@@ -267,7 +294,10 @@ describe('HierarchicalKeyring cache', () => {
 
 describe('AwsSecretsAdapter error mapping', () => {
   function setup(): { mock: ReturnType<typeof mockClient>; keyring: HierarchicalKeyring; adapter: AwsSecretsAdapter } {
-    const client = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const client = new SecretsManagerClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
     const mock = mockClient(client);
     const adapter = new AwsSecretsAdapter(client);
     const keyring = new HierarchicalKeyring({ kms: new FakeKms(), secrets: adapter, secretId: 'prod/rekey/keyset' });
@@ -278,7 +308,13 @@ describe('AwsSecretsAdapter error mapping', () => {
     const { mock, keyring, adapter } = setup();
     mock
       .on(GetSecretValueCommand)
-      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(
+        Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      )
       .rejectsOnce(new InternalServiceError({ message: 'oops', $metadata: { httpStatusCode: 500 } }));
     for (let i = 0; i < 2; i += 1) {
       const err = await rejection<Error>(keyring.keyIds());
@@ -292,7 +328,13 @@ describe('AwsSecretsAdapter error mapping', () => {
 
   it('access denied names the secret and the permission, and is not retryable', async () => {
     const { mock, keyring } = setup();
-    mock.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    mock.on(GetSecretValueCommand).rejects(
+      Object.assign(new Error('denied'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     const err = await rejection<Error>(keyring.keyIds());
     expect(err).toBeInstanceOf(KeyServiceAccessDeniedError);
     expect(isRetryable(err)).toBe(false);
@@ -304,7 +346,9 @@ describe('AwsSecretsAdapter error mapping', () => {
 
   it('a secret Secrets Manager cannot decrypt points at its KMS key', async () => {
     const { mock, keyring } = setup();
-    mock.on(GetSecretValueCommand).rejects(new DecryptionFailure({ message: 'kms', $metadata: { httpStatusCode: 400 } }));
+    mock
+      .on(GetSecretValueCommand)
+      .rejects(new DecryptionFailure({ message: 'kms', $metadata: { httpStatusCode: 400 } }));
     const err = await rejection<Error>(keyring.keyIds());
     expect(err).toBeInstanceOf(KeyServiceAccessDeniedError);
     expect(err.message).toContain('allow kms:Decrypt on the KMS key that encrypts this secret');
@@ -312,13 +356,18 @@ describe('AwsSecretsAdapter error mapping', () => {
 
   it('a missing secret or stage says which stage was asked for', async () => {
     const { mock, keyring } = setup();
-    mock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'nope', $metadata: { httpStatusCode: 400 } }));
+    mock
+      .on(GetSecretValueCommand)
+      .rejects(new ResourceNotFoundException({ message: 'nope', $metadata: { httpStatusCode: 400 } }));
     const err = await rejection<Error>(keyring.keyIds());
     expect(err).toBeInstanceOf(KeyServiceNotFoundError);
     expect(err.message).toBe(
       'secretsmanager:GetSecretValue: secret "prod/rekey/keyset" was not found (or it has no version labelled AWSCURRENT): check the secret name or ARN and the region',
     );
-    expect(mock.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({ SecretId: 'prod/rekey/keyset', VersionStage: 'AWSCURRENT' });
+    expect(mock.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({
+      SecretId: 'prod/rekey/keyset',
+      VersionStage: 'AWSCURRENT',
+    });
   });
 
   it('a binary secret is refused with what to do', async () => {

@@ -85,12 +85,20 @@ describe('parseKeyset / serializeKeyset', () => {
   });
 
   it('names duplicates, missing fields and empty key lists', () => {
-    const dup = { format: 'rekey-keyset', version: 1, kmsKeyId: 'k', primary: 'a', keys: [{ id: 'a', wrapped: 'AAAA', createdAt: CREATED }, { id: 'a', wrapped: 'AAAA', createdAt: CREATED }] };
+    const dup = {
+      format: 'rekey-keyset',
+      version: 1,
+      kmsKeyId: 'k',
+      primary: 'a',
+      keys: [
+        { id: 'a', wrapped: 'AAAA', createdAt: CREATED },
+        { id: 'a', wrapped: 'AAAA', createdAt: CREATED },
+      ],
+    };
     expect(problemsOf(JSON.stringify(dup))).toEqual(['keys[1].id: duplicate id "a"']);
-    expect(problemsOf(JSON.stringify({ format: 'rekey-keyset', version: 1, kmsKeyId: 'k', primary: 'a', keys: [] }))).toEqual([
-      'keys: empty (a keyset holds at least its primary key)',
-      'primary: "a" is not one of the keys',
-    ]);
+    expect(
+      problemsOf(JSON.stringify({ format: 'rekey-keyset', version: 1, kmsKeyId: 'k', primary: 'a', keys: [] })),
+    ).toEqual(['keys: empty (a keyset holds at least its primary key)', 'primary: "a" is not one of the keys']);
     expect(problemsOf('{}')).toEqual([
       'format: missing (expected "rekey-keyset")',
       'version: missing (expected 1)',
@@ -98,7 +106,9 @@ describe('parseKeyset / serializeKeyset', () => {
       'keys: missing',
       'primary: missing',
     ]);
-    expect(problemsOf(JSON.stringify({ format: 'rekey-keyset', version: 1, kmsKeyId: 'k', primary: 'a', keys: [{}] }))).toEqual([
+    expect(
+      problemsOf(JSON.stringify({ format: 'rekey-keyset', version: 1, kmsKeyId: 'k', primary: 'a', keys: [{}] })),
+    ).toEqual([
       'keys[0].id: missing',
       'keys[0].wrapped: missing',
       'keys[0].createdAt: missing',
@@ -123,7 +133,15 @@ describe('parseKeyset / serializeKeyset', () => {
 
   it('cuts long strings short in messages', () => {
     const long = 'x'.repeat(500);
-    const problems = problemsOf(JSON.stringify({ format: long, version: 1, kmsKeyId: 'k', primary: 'a', keys: [{ id: 'a', wrapped: 'AAAA', createdAt: CREATED }] }));
+    const problems = problemsOf(
+      JSON.stringify({
+        format: long,
+        version: 1,
+        kmsKeyId: 'k',
+        primary: 'a',
+        keys: [{ id: 'a', wrapped: 'AAAA', createdAt: CREATED }],
+      }),
+    );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(`${'x'.repeat(40)}...`);
     expect(problems[0]?.length).toBeLessThan(120);
@@ -143,14 +161,24 @@ describe('keyset helpers', () => {
 
   it('addKeyVersion appends, optionally as primary, without touching its input', () => {
     const before = keyset(['kek-v1']);
-    const added = addKeyVersion(before, { id: 'kek-v2', wrapped: Buffer.from('w2') }, { makePrimary: false, now: () => new Date(CREATED) });
+    const added = addKeyVersion(
+      before,
+      { id: 'kek-v2', wrapped: Buffer.from('w2') },
+      { makePrimary: false, now: () => new Date(CREATED) },
+    );
     expect(added.primary).toBe('kek-v1');
     expect(added.keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2']);
     expect(added.keys[1]?.createdAt).toBe(CREATED);
     expect(before.keys).toHaveLength(1);
-    expect(addKeyVersion(before, { id: 'kek-v2', wrapped: Buffer.from('w2') }, { makePrimary: true }).primary).toBe('kek-v2');
-    expect(() => addKeyVersion(before, { id: 'kek-v1', wrapped: Buffer.from('w') }, { makePrimary: true })).toThrow(KeysetUpdateError);
-    expect(() => addKeyVersion(before, { id: 'bad id', wrapped: Buffer.from('w') }, { makePrimary: true })).toThrow(/not valid/);
+    expect(addKeyVersion(before, { id: 'kek-v2', wrapped: Buffer.from('w2') }, { makePrimary: true }).primary).toBe(
+      'kek-v2',
+    );
+    expect(() => addKeyVersion(before, { id: 'kek-v1', wrapped: Buffer.from('w') }, { makePrimary: true })).toThrow(
+      KeysetUpdateError,
+    );
+    expect(() => addKeyVersion(before, { id: 'bad id', wrapped: Buffer.from('w') }, { makePrimary: true })).toThrow(
+      /not valid/,
+    );
   });
 
   it('removeKey refuses the primary and unknown ids; setPrimary refuses unknown ids', () => {
@@ -165,7 +193,10 @@ describe('keyset helpers', () => {
 
 describe('generateWrappedKek / createKeyset', () => {
   /** Records what KMS Encrypt was asked to do; the integration tests use real KMS (moto). */
-  function recordingKms(): { kms: KmsPort; seen: { keyId: string; context: Record<string, string>; plaintext: Buffer; copy: Buffer }[] } {
+  function recordingKms(): {
+    kms: KmsPort;
+    seen: { keyId: string; context: Record<string, string>; plaintext: Buffer; copy: Buffer }[];
+  } {
     const seen: { keyId: string; context: Record<string, string>; plaintext: Buffer; copy: Buffer }[] = [];
     const refuse = (): never => {
       throw new Error('not used');

@@ -11,7 +11,13 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsKmsAdapter } from '../../../../functions/core/adapters/aws-kms';
-import { AuthenticationError, CryptoError, KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../../../../functions/core/crypto/errors';
+import {
+  AuthenticationError,
+  CryptoError,
+  KeyMaterialError,
+  KeyringUnavailableError,
+  UnknownKeyError,
+} from '../../../../functions/core/crypto/errors';
 import {
   KeyServiceAccessDeniedError,
   KeyServiceNotFoundError,
@@ -33,14 +39,30 @@ const wrapContext: WrapContext = {
 
 /** An error shaped like the ones the SDK throws for a service response. */
 function serviceError(name: string, status: number, fault: 'client' | 'server' = 'client'): Error {
-  return Object.assign(new Error(`${name} from the service`), { name, $fault: fault, $metadata: { httpStatusCode: status } });
+  return Object.assign(new Error(`${name} from the service`), {
+    name,
+    $fault: fault,
+    $metadata: { httpStatusCode: status },
+  });
 }
 
-function setup(): { client: KMSClient; mock: ReturnType<typeof mockClient>; adapter: AwsKmsAdapter; keyring: KmsKeyring } {
+function setup(): {
+  client: KMSClient;
+  mock: ReturnType<typeof mockClient>;
+  adapter: AwsKmsAdapter;
+  keyring: KmsKeyring;
+} {
   const client = new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   const mock = mockClient(client);
   const adapter = new AwsKmsAdapter(client);
-  const keyring = new KmsKeyring({ kms: adapter, keys: [{ id: 'kms-v1', kmsKeyId: KEY_ARN }, { id: 'kms-v2', kmsKeyId: 'alias/rekey-v2' }], primary: 'kms-v2' });
+  const keyring = new KmsKeyring({
+    kms: adapter,
+    keys: [
+      { id: 'kms-v1', kmsKeyId: KEY_ARN },
+      { id: 'kms-v2', kmsKeyId: 'alias/rekey-v2' },
+    ],
+    primary: 'kms-v2',
+  });
   return { client, mock, adapter, keyring };
 }
 
@@ -127,10 +149,14 @@ describe('AwsKmsAdapter error mapping', () => {
       .rejectsOnce(serviceError('ValidationException', 400));
     const notFound = await caught(keyring.generateDataKey('kms-v2', wrapContext));
     expect(notFound).toBeInstanceOf(KeyServiceNotFoundError);
-    expect(notFound.message).toBe('kms:GenerateDataKey: KMS key "alias/rekey-v2" was not found: check the key id, ARN or alias and the region');
+    expect(notFound.message).toBe(
+      'kms:GenerateDataKey: KMS key "alias/rekey-v2" was not found: check the key id, ARN or alias and the region',
+    );
     const disabled = await caught(keyring.generateDataKey('kms-v2', wrapContext));
     expect(disabled).toBeInstanceOf(KeyServiceRejectedError);
-    expect(disabled.message).toContain('disabled or pending deletion (DisabledException): enable it or cancel its deletion');
+    expect(disabled.message).toContain(
+      'disabled or pending deletion (DisabledException): enable it or cancel its deletion',
+    );
     const other = await caught(keyring.generateDataKey('kms-v2', wrapContext));
     expect(other).toBeInstanceOf(KeyServiceRejectedError);
     expect(other.message).toContain('ValidationException');
@@ -169,7 +195,14 @@ describe('AwsKmsAdapter error mapping', () => {
     expect(key.equals(Buffer.alloc(32, 1))).toBe(true);
     const input = mock.commandCalls(DecryptCommand)[0]?.args[0].input;
     expect(input?.KeyId).toBe(KEY_ARN);
-    expect(input?.EncryptionContext).toEqual({ table: 'users', column: 'email', rowId: '42', tenant: 'acme', keyId: 'kms-v1', formatVersion: '1' });
+    expect(input?.EncryptionContext).toEqual({
+      table: 'users',
+      column: 'email',
+      rowId: '42',
+      tenant: 'acme',
+      keyId: 'kms-v1',
+      formatVersion: '1',
+    });
   });
 });
 
@@ -177,7 +210,14 @@ describe('KmsKeyring', () => {
   const kms = new AwsKmsAdapter(new KMSClient({ region: 'eu-west-1' }));
 
   it('lists the primary first and maps catalog ids to KMS keys', async () => {
-    const keyring = new KmsKeyring({ kms, keys: [{ id: 'kms-v1', kmsKeyId: KEY_ARN }, { id: 'kms-v2', kmsKeyId: 'alias/b' }], primary: 'kms-v2' });
+    const keyring = new KmsKeyring({
+      kms,
+      keys: [
+        { id: 'kms-v1', kmsKeyId: KEY_ARN },
+        { id: 'kms-v2', kmsKeyId: 'alias/b' },
+      ],
+      primary: 'kms-v2',
+    });
     expect(await keyring.keyIds()).toEqual(['kms-v2', 'kms-v1']);
     expect(await keyring.primaryKeyId()).toBe('kms-v2');
     expect(keyring.kmsKeyIdOf('kms-v1')).toBe(KEY_ARN);
@@ -186,8 +226,12 @@ describe('KmsKeyring', () => {
 
   it('refuses an unknown catalog id before calling KMS', async () => {
     const keyring = new KmsKeyring({ kms, keys: [{ id: 'kms-v1', kmsKeyId: KEY_ARN }], primary: 'kms-v1' });
-    await expect(keyring.unwrapDataKey('kms-v9', Buffer.from('x'), wrapContext)).rejects.toBeInstanceOf(UnknownKeyError);
-    await expect(keyring.rewrapDataKey('kms-v1', Buffer.from('x'), wrapContext, 'kms-v9', wrapContext)).rejects.toBeInstanceOf(UnknownKeyError);
+    await expect(keyring.unwrapDataKey('kms-v9', Buffer.from('x'), wrapContext)).rejects.toBeInstanceOf(
+      UnknownKeyError,
+    );
+    await expect(
+      keyring.rewrapDataKey('kms-v1', Buffer.from('x'), wrapContext, 'kms-v9', wrapContext),
+    ).rejects.toBeInstanceOf(UnknownKeyError);
     expect(keyring.stats()).toEqual({ kmsCalls: 0, secretsManagerCalls: 0 });
   });
 
@@ -196,7 +240,10 @@ describe('KmsKeyring', () => {
       () =>
         new KmsKeyring({
           kms,
-          keys: [{ id: 'kms-v1', kmsKeyId: '' }, { id: 'kms-v1', kmsKeyId: KEY_ARN }],
+          keys: [
+            { id: 'kms-v1', kmsKeyId: '' },
+            { id: 'kms-v1', kmsKeyId: KEY_ARN },
+          ],
           primary: 'kms-v3',
         }),
     ).toThrow(
@@ -208,7 +255,13 @@ describe('KmsKeyring', () => {
   });
 
   it('the KMS encryption context leaves tenant out when there is none', () => {
-    expect(kmsContext('kms-v2', { formatVersion: 1, context: { table: 't', column: 'c', rowId: '1', tenant: null }, aad: Buffer.alloc(0) })).toEqual({
+    expect(
+      kmsContext('kms-v2', {
+        formatVersion: 1,
+        context: { table: 't', column: 'c', rowId: '1', tenant: null },
+        aad: Buffer.alloc(0),
+      }),
+    ).toEqual({
       table: 't',
       column: 'c',
       rowId: '1',

@@ -53,11 +53,21 @@ describe('classifyValue', () => {
       binary.subarray(0, binary.length - 20),
       Buffer.concat([Buffer.from([2]), binary.subarray(1)]), // version byte 2
     ];
-    for (const v of damagedEnvelopes) expect(classifyValue(v, readers)).toEqual({ kind: 'envelope', keyId: UNREADABLE_KEY_ID });
+    for (const v of damagedEnvelopes)
+      expect(classifyValue(v, readers)).toEqual({ kind: 'envelope', keyId: UNREADABLE_KEY_ID });
     expect(classifyValue(jsonValue.slice(0, 90), readers)).toEqual({ kind: 'json-key-id', keyId: undefined });
     // Plaintext that merely resembles them stays plaintext.
-    for (const plain of ['rk1 notes', 'rk:1', '{"key_id":"mine","name":"x"}', '{"key_id": "x", "dek_wrapped"', Buffer.from([0x08, 0x96, 0x01]), Buffer.from([1, 5, 0, 1, 2, 3, 4])]) {
-      expect(classifyValue(plain, readers).kind).toBe(typeof plain === 'string' && plain.startsWith('{"key_id": "x", "dek') ? 'json-key-id' : 'plaintext');
+    for (const plain of [
+      'rk1 notes',
+      'rk:1',
+      '{"key_id":"mine","name":"x"}',
+      '{"key_id": "x", "dek_wrapped"',
+      Buffer.from([0x08, 0x96, 0x01]),
+      Buffer.from([1, 5, 0, 1, 2, 3, 4]),
+    ]) {
+      expect(classifyValue(plain, readers).kind).toBe(
+        typeof plain === 'string' && plain.startsWith('{"key_id": "x", "dek') ? 'json-key-id' : 'plaintext',
+      );
     }
   });
 
@@ -85,7 +95,8 @@ describe('PlaintextReader', () => {
     const { text, binary } = await envelopes();
     expect(reader.recognizes('alice@example.com')).toBe(true);
     expect(reader.recognizes(Buffer.from('{"name":"x"}'))).toBe(true);
-    for (const notPlain of [text, binary, fernetToken, Buffer.from(fernetToken), jsonValue]) expect(reader.recognizes(notPlain)).toBe(false);
+    for (const notPlain of [text, binary, fernetToken, Buffer.from(fernetToken), jsonValue])
+      expect(reader.recognizes(notPlain)).toBe(false);
   });
 
   it('returns the stored bytes as they are, in a copy', async () => {

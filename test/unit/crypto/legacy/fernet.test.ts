@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { AuthenticationError, KeyMaterialError, LegacyFormatError } from '../../../../functions/core/crypto/errors';
 import { LegacyAuthenticationError } from '../../../../functions/core/crypto/legacy/errors';
 import { UnknownKeyError } from '../../../../functions/core/crypto/errors';
-import { fernetEncrypt, fernetKeyId, FernetReader, fernetTimestamp, looksLikeFernet, UNKNOWN_FERNET_KEY } from '../../../../functions/core/crypto/legacy/fernet';
+import {
+  fernetEncrypt,
+  fernetKeyId,
+  FernetReader,
+  fernetTimestamp,
+  looksLikeFernet,
+  UNKNOWN_FERNET_KEY,
+} from '../../../../functions/core/crypto/legacy/fernet';
 import { caught, expectError, expectNoLeak } from './support';
 
 /**
@@ -32,16 +39,35 @@ describe('FernetReader against the spec vector', () => {
   });
 
   it('reads tokens given as bytes (a bytea column) as well as text', async () => {
-    expect((await FernetReader.fromKeys([SPEC.secret]).decrypt(Buffer.from(SPEC.token, 'latin1'))).toString()).toBe(SPEC.plaintext);
+    expect((await FernetReader.fromKeys([SPEC.secret]).decrypt(Buffer.from(SPEC.token, 'latin1'))).toString()).toBe(
+      SPEC.plaintext,
+    );
   });
 
   it('does no time check by default; with a TTL refuses expired and far-future tokens (60 s skew, as Python)', () => {
-    const at = (seconds: number): FernetReader => FernetReader.fromKeys([SPEC.secret], { ttlSeconds: 60, now: () => seconds * 1000 });
+    const at = (seconds: number): FernetReader =>
+      FernetReader.fromKeys([SPEC.secret], { ttlSeconds: 60, now: () => seconds * 1000 });
     expect(FernetReader.fromKeys([SPEC.secret]).decryptSync(SPEC.token).toString()).toBe('hello'); // issued in 1985
-    expect(at(SPEC.time + 60).decryptSync(SPEC.token).toString()).toBe('hello');
-    expectError(caught(() => at(SPEC.time + 61).decryptSync(SPEC.token)), LegacyFormatError, /expired/);
-    expect(at(SPEC.time - 60).decryptSync(SPEC.token).toString()).toBe('hello');
-    expectError(caught(() => at(SPEC.time - 61).decryptSync(SPEC.token)), LegacyFormatError, /future/);
+    expect(
+      at(SPEC.time + 60)
+        .decryptSync(SPEC.token)
+        .toString(),
+    ).toBe('hello');
+    expectError(
+      caught(() => at(SPEC.time + 61).decryptSync(SPEC.token)),
+      LegacyFormatError,
+      /expired/,
+    );
+    expect(
+      at(SPEC.time - 60)
+        .decryptSync(SPEC.token)
+        .toString(),
+    ).toBe('hello');
+    expectError(
+      caught(() => at(SPEC.time - 61).decryptSync(SPEC.token)),
+      LegacyFormatError,
+      /future/,
+    );
     expect(() => FernetReader.fromKeys([SPEC.secret], { ttlSeconds: 0 })).toThrow(KeyMaterialError);
   });
 });
@@ -53,8 +79,13 @@ describe('FernetReader keys (ENCRYPTION_KEY, then ENCRYPTION_KEY_FALLBACK)', () 
 
   it('reads tokens under the primary, the fallback, and every entry of a comma-separated list', () => {
     const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: k1, ENCRYPTION_KEY_FALLBACK: ` ${k2} , ${k3} ` });
-    for (const key of [k1, k2, k3]) expect(reader.decryptSync(fernetEncrypt(key, SECRET_TEXT)).toString()).toBe(SECRET_TEXT);
-    expect(FernetReader.fromEnv({ ENCRYPTION_KEY: `${k1},${k2}` }).decryptSync(fernetEncrypt(k2, 'x')).toString()).toBe('x');
+    for (const key of [k1, k2, k3])
+      expect(reader.decryptSync(fernetEncrypt(key, SECRET_TEXT)).toString()).toBe(SECRET_TEXT);
+    expect(
+      FernetReader.fromEnv({ ENCRYPTION_KEY: `${k1},${k2}` })
+        .decryptSync(fernetEncrypt(k2, 'x'))
+        .toString(),
+    ).toBe('x');
   });
 
   it('accepts the standard-base64 spelling of a key, as Python does', () => {
@@ -93,7 +124,10 @@ describe('FernetReader keys (ENCRYPTION_KEY, then ENCRYPTION_KEY_FALLBACK)', () 
     const cases: [Record<string, string>, RegExp][] = [
       [{ ENCRYPTION_KEY: 'not base64!' }, /^ENCRYPTION_KEY is not a base64url Fernet key$/],
       [{ ENCRYPTION_KEY: short }, /^ENCRYPTION_KEY decodes to 16 bytes; a Fernet key is 32 bytes/],
-      [{ ENCRYPTION_KEY: k1, ENCRYPTION_KEY_FALLBACK: `${k2},${short}` }, /^ENCRYPTION_KEY_FALLBACK\[2\] decodes to 16 bytes/],
+      [
+        { ENCRYPTION_KEY: k1, ENCRYPTION_KEY_FALLBACK: `${k2},${short}` },
+        /^ENCRYPTION_KEY_FALLBACK\[2\] decodes to 16 bytes/,
+      ],
       [{ ENCRYPTION_KEY: k1.slice(0, 41) }, /^ENCRYPTION_KEY is not a base64url Fernet key$/],
     ];
     for (const [env, message] of cases) {
@@ -102,7 +136,11 @@ describe('FernetReader keys (ENCRYPTION_KEY, then ENCRYPTION_KEY_FALLBACK)', () 
       expect(err.message).toMatch(message);
       expectNoLeak(err, [short, k1, k2]);
     }
-    expectError(caught(() => FernetReader.fromEnv({})), KeyMaterialError, /ENCRYPTION_KEY/);
+    expectError(
+      caught(() => FernetReader.fromEnv({})),
+      KeyMaterialError,
+      /ENCRYPTION_KEY/,
+    );
     expect(FernetReader.configured({ ENCRYPTION_KEY_FALLBACK: k1 })).toBe(true);
     expect(FernetReader.configured({ ENCRYPTION_KEY: '  ' })).toBe(false);
   });

@@ -1,8 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { AuthenticationError, KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../../../../functions/core/crypto/errors';
+import {
+  AuthenticationError,
+  KeyMaterialError,
+  LegacyFormatError,
+  UnknownKeyError,
+} from '../../../../functions/core/crypto/errors';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import { LegacyAuthenticationError } from '../../../../functions/core/crypto/legacy/errors';
-import { jsonKeyIdEncrypt, jsonKeyIdOf, JsonKeyIdReader, looksLikeJsonKeyId, OVERSIZED_KEY_ID } from '../../../../functions/core/crypto/legacy/json-key-id';
+import {
+  jsonKeyIdEncrypt,
+  jsonKeyIdOf,
+  JsonKeyIdReader,
+  looksLikeJsonKeyId,
+  OVERSIZED_KEY_ID,
+} from '../../../../functions/core/crypto/legacy/json-key-id';
 import { caughtAsync, expectError, expectNoLeak } from './support';
 
 /**
@@ -50,8 +61,22 @@ describe('JsonKeyIdReader on everruns EncryptedPayload values', () => {
     expect(reader.keyIdOf(KAT)).toBe('kek-v1');
     expect(jsonKeyIdOf(Buffer.from(` \n${variant({ key_id: 'kek-v7' })}`))).toBe('kek-v7');
     expect(reader.recognizes(KAT)).toBe(true);
-    const plaintextJson = JSON.stringify({ key_id: 'stripe-live', account: 'acme', note: 'an application setting, not an envelope' });
-    for (const other of ['{"a":1}', '{"key_id":5}', '["key_id"]', '{"key_id":', 'alice@example.com', '"key_id"', '', plaintextJson, variant({ key_id: 5 })]) {
+    const plaintextJson = JSON.stringify({
+      key_id: 'stripe-live',
+      account: 'acme',
+      note: 'an application setting, not an envelope',
+    });
+    for (const other of [
+      '{"a":1}',
+      '{"key_id":5}',
+      '["key_id"]',
+      '{"key_id":',
+      'alice@example.com',
+      '"key_id"',
+      '',
+      plaintextJson,
+      variant({ key_id: 5 }),
+    ]) {
       expect(looksLikeJsonKeyId(other)).toBe(false);
       expect(reader.keyIdOf(other)).toBeUndefined();
     }
@@ -82,13 +107,16 @@ describe('JsonKeyIdReader bad input', () => {
     ['the nonce', 'nonce', 5, 'ciphertext'],
     ['the ciphertext', 'ciphertext', 0, 'ciphertext'],
     ['the tag', 'ciphertext', -1, 'ciphertext'],
-  ] as const)('refuses a value with a flipped bit in %s as an authentication failure', async (_what, field, offset, part) => {
-    const err = await caughtAsync(() => reader.decrypt(flippedField(field, offset)));
-    expect(err).toBeInstanceOf(LegacyAuthenticationError);
-    expect(err).toBeInstanceOf(AuthenticationError);
-    expect(err).toMatchObject({ part, format: 'json-key-id', code: 'AUTHENTICATION_FAILED' });
-    expectNoLeak(err, leaks);
-  });
+  ] as const)(
+    'refuses a value with a flipped bit in %s as an authentication failure',
+    async (_what, field, offset, part) => {
+      const err = await caughtAsync(() => reader.decrypt(flippedField(field, offset)));
+      expect(err).toBeInstanceOf(LegacyAuthenticationError);
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err).toMatchObject({ part, format: 'json-key-id', code: 'AUTHENTICATION_FAILED' });
+      expectNoLeak(err, leaks);
+    },
+  );
 
   it('refuses a KEK that is not the one that wrote the value, naming the key id only', async () => {
     const wrongKek = randomBytes(32);
@@ -111,10 +139,22 @@ describe('JsonKeyIdReader bad input', () => {
     ['another alg', variant({ alg: 'AES-128-GCM' }), /alg is "AES-128-GCM", expected "AES-256-GCM"/],
     ['no dek_wrapped', variant({ dek_wrapped: undefined }), /dek_wrapped is missing/],
     ['a base64url nonce', variant({ nonce: 'sLGys7S1tre4ub-_' }), /nonce is not standard base64/],
-    ['unpadded ciphertext', variant({ ciphertext: 'RZEHK/tVrSMDPy7ONguqDq8DLGNJoHURQfIdMlTjLVkHSA' }), /ciphertext is not standard base64/],
+    [
+      'unpadded ciphertext',
+      variant({ ciphertext: 'RZEHK/tVrSMDPy7ONguqDq8DLGNJoHURQfIdMlTjLVkHSA' }),
+      /ciphertext is not standard base64/,
+    ],
     ['a short nonce', variant({ nonce: Buffer.alloc(8).toString('base64') }), /nonce is 8 bytes, expected 12/],
-    ['a truncated dek_wrapped', variant({ dek_wrapped: Buffer.alloc(59).toString('base64') }), /dek_wrapped is 59 bytes, expected 60/],
-    ['a ciphertext shorter than its tag', variant({ ciphertext: Buffer.alloc(15).toString('base64') }), /ciphertext is 15 bytes, shorter than the 16-byte tag/],
+    [
+      'a truncated dek_wrapped',
+      variant({ dek_wrapped: Buffer.alloc(59).toString('base64') }),
+      /dek_wrapped is 59 bytes, expected 60/,
+    ],
+    [
+      'a ciphertext shorter than its tag',
+      variant({ ciphertext: Buffer.alloc(15).toString('base64') }),
+      /ciphertext is 15 bytes, shorter than the 16-byte tag/,
+    ],
     ['an empty key_id', variant({ key_id: '' }), /key_id is missing/],
   ])('refuses %s with a format error saying what is wrong', async (_what, value, message) => {
     const err = await caughtAsync(() => reader.decrypt(value));
@@ -124,6 +164,10 @@ describe('JsonKeyIdReader bad input', () => {
 
   it('lists every problem of a malformed value at once', async () => {
     const err = await caughtAsync(() => reader.decrypt('{"key_id":"kek-v1","nonce":"!!","ciphertext":5,"alg":"DES"}'));
-    expectError(err, LegacyFormatError, /version is missing.*alg is "DES".*dek_wrapped is missing.*nonce is not standard base64.*ciphertext is not standard base64/);
+    expectError(
+      err,
+      LegacyFormatError,
+      /version is missing.*alg is "DES".*dek_wrapped is missing.*nonce is not standard base64.*ciphertext is not standard base64/,
+    );
   });
 });

@@ -20,7 +20,10 @@ export async function caughtAsync(fn: () => Promise<unknown>): Promise<Error> {
 /** Asserts that none of the secrets appears in the message, in the spellings a leak could take. */
 export function expectNoLeak(err: Error, secrets: readonly (string | Buffer)[]): void {
   for (const secret of secrets) {
-    const spellings = typeof secret === 'string' ? [secret] : [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')];
+    const spellings =
+      typeof secret === 'string'
+        ? [secret]
+        : [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')];
     for (const s of spellings) if (s.length > 0) expect(err.message).not.toContain(s);
   }
 }
