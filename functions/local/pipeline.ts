@@ -6,7 +6,7 @@ import { QUEUE_DEFAULTS } from '../../lib/defaults';
 import { TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/registry';
-import { resetContainerRuntime } from '../handlers/shared/runtime';
+import { resetPipelineContainer } from '../runtime/pipeline-container';
 import { LocalPipelineOptionsError } from './errors';
 import { lambdaContext } from './lambda-events';
 import { SqsEventSource } from './sqs-event-source';
@@ -152,7 +152,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
       POWERTOOLS_LOG_LEVEL: saved.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
-    await resetContainerRuntime();
+    await resetPipelineContainer();
 
     const definition = options.definition ?? synthesizeStateMachineDefinition();
     const wrap = options.wrap ?? ((_n: string, h: LocalHandler) => h);
@@ -213,7 +213,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     };
   } finally {
     await source.events?.stop();
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     for (const url of queues) await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
     sqs.destroy();
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
