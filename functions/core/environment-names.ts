@@ -77,6 +77,10 @@ export const RUNTIME_ENV = {
   cliKeysetSecretArn: 'REKEY_KEYSET_SECRET_ARN',
   /** Who the CLI acts as in the audit log (else USER). */
   actor: 'REKEY_ACTOR',
+  /** Test-only (runtime/test-pause-hook.ts): `<fault point>:<n>` pauses there so a test can kill the process. */
+  testPauseAt: 'REKEY_TEST_PAUSE_AT',
+  /** Test-only: how long that pause lasts at most. */
+  testPauseMs: 'REKEY_TEST_PAUSE_MS',
   /** 'true' on the rotation function: two-phase keyset rotation (docs/readers.md). Set by the operator. */
   rotationTwoPhase: 'REKEY_ROTATION_TWO_PHASE',
 } as const;
