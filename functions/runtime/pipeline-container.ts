@@ -27,6 +27,7 @@ import { jobQueueUrl, stuckBatchSettings } from './pipeline-settings';
  * REKEY_TRIAL_EXAMPLE_TABLE=true (set by a trial stack only) creates the
  * example table first, so a trial execution and the daily inventory find it.
  */
+/** The `applyMigrations` of the call that builds the runtime (read by the build only; later calls reuse it as built). */
 let applyMigrations = false;
 const runtime = memoize(() => buildEngineRuntime(process.env, applyMigrations), {
   dispose: (built) => built.close(),
