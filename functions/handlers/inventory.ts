@@ -1,4 +1,4 @@
-import { verify } from '../core/reencrypt/verify';
+import { verify } from '../core/reencrypt/verify/verify';
 import { pipelineRuntime } from '../runtime/pipeline-container';
 import { retiringKeyGraceDays } from '../runtime/pipeline-settings';
 import { rekeyHandler } from './shared/handler';

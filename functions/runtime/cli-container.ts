@@ -3,7 +3,7 @@ import { createPgSql } from '../core/adapters/pg/sql';
 import type { KeyringKind } from '../core/crypto/keyring';
 import { RUNTIME_ENV } from '../core/environment-names';
 import type { SqlPool } from '../core/ports/sql';
-import type { Registry } from '../core/reencrypt/registry';
+import type { Registry } from '../core/reencrypt/config/registry';
 import { awsPorts, type AwsPorts } from './aws-ports';
 import { createEngineRuntime, type EngineRuntime, type EngineRuntimeOptions } from './engine-runtime';
 import { memoize } from './memoize';

@@ -2,7 +2,7 @@ import type { KeyringKind } from '../core/crypto/keyring';
 import { ENV, ENV_DEFAULTS, RUNTIME_ENV } from '../core/environment-names';
 import type { StuckBatchOptions } from '../core/pipeline/stuck-batches';
 import type { QueuePort } from '../core/ports/queues';
-import { parseRegistry } from '../core/reencrypt/registry';
+import { parseRegistry } from '../core/reencrypt/config/registry';
 import { ensureExampleTable } from '../core/schema/example-table';
 import { awsPorts } from './aws-ports';
 import { createEngineRuntime, type EngineRuntime } from './engine-runtime';

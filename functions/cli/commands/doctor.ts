@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { doctorChecks, type DoctorDeps } from '../../core/doctor/checks';
 import { formatReport, runChecks } from '../../core/doctor/report';
-import { DEFAULT_REGISTRY_FILE, loadRegistry, type Registry } from '../../core/reencrypt/registry';
+import { DEFAULT_REGISTRY_FILE, loadRegistry, type Registry } from '../../core/reencrypt/config/registry';
 import { cliAws, deploymentDatabase } from '../../runtime/cli-container';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';

@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { isJobId, parseBatchId } from '../../core/reencrypt/job-store';
+import { isJobId, parseBatchId } from '../../core/reencrypt/store/job-store';
 import { MalformedMessageError } from './errors';
 
 /** The `{jobId, batchId}` of a batch queue record, or MalformedMessageError. */

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KeyCatalog } from '../../core/keys/catalog';
 import { INVENTORY_DIMENSIONS, MetricNames } from '../../core/metrics-names';
-import type { verify } from '../../core/reencrypt/verify';
+import type { verify } from '../../core/reencrypt/verify/verify';
 import { metrics } from './powertools';
 
 type VerifyReport = Awaited<ReturnType<typeof verify>>;
