@@ -23,6 +23,27 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [noTestImports] }] },
   },
   {
+    // Handlers, the containers and the CLI take AWS clients and pg pools from functions/runtime (its containers and
+    // aws-ports.ts), which builds them from functions/core/adapters: none of them imports the SDK or pg.
+    files: ['functions/handlers/**/*.ts', 'functions/runtime/**/*.ts', 'functions/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'pg', message: 'take pools from functions/runtime; functions/core/adapters/pg builds them' }],
+          patterns: [
+            {
+              group: ['@aws-sdk/*'],
+              message:
+                'take clients from functions/runtime (aws-ports.ts, the *-container.ts modules); adapters build them',
+            },
+            noTestImports,
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The domain never reaches for Lambda, middy, CDK, the AWS SDK or pg directly: only adapters do.
     files: ['functions/core/**/*.ts'],
     ignores: ['functions/core/adapters/**'],

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ENV_DEFAULTS } from '../functions/core/environment-names';
 import { DATA_API_STATEMENT_LIMIT_MS, DEFAULT_BATCH_BUDGET_MS } from '../functions/core/pipeline/time-budget';
 import { PIPELINE_SHAPE } from '../functions/core/plan/pipeline-shape';
 
@@ -117,7 +118,7 @@ export const SCHEDULE_DEFAULTS = {
   retryAttempts: 3,
   maxEventAge: Duration.hours(6),
   /** Days a key may stay `rotating` with rows still under it before the overdue alarm fires. */
-  retiringKeyGraceDays: 7,
+  retiringKeyGraceDays: ENV_DEFAULTS.retiringKeyGraceDays,
 } as const;
 
 /**

@@ -7,6 +7,7 @@ import { Code, Function as LambdaFunction, Tracing, type FunctionProps } from 'a
 import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { POWERTOOLS_ENV } from './environment';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/metrics-names';
 import { FUNCTION_DEFAULTS } from './defaults';
 import { allowCloudWatchLogs } from './key-policies';
@@ -123,9 +124,9 @@ export class RekeyFunction extends Construct {
       tracing: Tracing.ACTIVE,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        POWERTOOLS_LOG_LEVEL: FUNCTION_DEFAULTS.logLevel,
+        [POWERTOOLS_ENV.serviceName]: SERVICE_NAME,
+        [POWERTOOLS_ENV.metricsNamespace]: METRICS_NAMESPACE,
+        [POWERTOOLS_ENV.logLevel]: FUNCTION_DEFAULTS.logLevel,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

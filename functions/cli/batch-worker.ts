@@ -3,7 +3,7 @@ import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../
 import { BatchLeaseLostError } from '../core/reencrypt/errors';
 import { claimNextBatch } from '../core/reencrypt/store/job-store';
 import { claimWithRetry } from '../core/reencrypt/jobs/job-runner';
-import { createEngineRuntime } from '../runtime/engine-runtime';
+import { threadEngineRuntime, type ThreadRuntimeSettings } from '../runtime/cli-container';
 
 /**
  * A worker thread of `rekey reencrypt --concurrency N`: its own database
@@ -12,27 +12,12 @@ import { createEngineRuntime } from '../runtime/engine-runtime';
  * worker does, until none is left. The main thread plans, verifies and
  * finishes the job. Only ids and counts cross the thread boundary.
  */
-export interface BatchWorkerData {
+export interface BatchWorkerData extends ThreadRuntimeSettings {
   readonly jobId: string;
-  readonly databaseUrl: string;
-  readonly registryJson: string;
-  readonly env: Record<string, string>;
-  readonly actor: string;
-  readonly keyringKind?: 'raw' | 'hierarchical' | 'kms';
-  readonly keysetSecretId?: string;
 }
 
 async function run(data: BatchWorkerData): Promise<void> {
-  const runtime = await createEngineRuntime({
-    env: data.env,
-    databaseUrl: data.databaseUrl,
-    registry: JSON.parse(data.registryJson) as never,
-    actor: data.actor,
-    poolSize: 2,
-    syncCatalog: false,
-    ...(data.keyringKind ? { keyringKind: data.keyringKind } : {}),
-    ...(data.keysetSecretId ? { keysetSecretId: data.keysetSecretId } : {}),
-  });
+  const runtime = await threadEngineRuntime(data);
   // Leased under a name whose liveness lock proves this thread alive (and gone once the process is killed).
   const base = `cli-thread-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const hold = await runtime.deps.liveness?.hold(base);

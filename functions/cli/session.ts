@@ -1,4 +1,6 @@
-import { createEngineRuntime, type EngineRuntime, type EngineRuntimeOptions } from '../runtime/engine-runtime';
+import { RUNTIME_ENV } from '../core/environment-names';
+import { cliEngineRuntime } from '../runtime/cli-container';
+import type { EngineRuntime, EngineRuntimeOptions } from '../runtime/engine-runtime';
 import { rolloutStatus } from '../core/readers/gate';
 import { EXIT, type CliIo, type GlobalOptions } from './io';
 
@@ -8,12 +10,7 @@ export async function openSession(
   io: CliIo,
   extra: Partial<EngineRuntimeOptions> = {},
 ): Promise<EngineRuntime> {
-  const runtime = await createEngineRuntime({
-    env: io.env,
-    ...(globals.databaseUrl ? { databaseUrl: globals.databaseUrl } : {}),
-    ...(globals.config ? { registry: globals.config } : {}),
-    ...(globals.keyring ? { keyringKind: globals.keyring } : {}),
-    ...(globals.keysetSecret ? { keysetSecretId: globals.keysetSecret } : {}),
+  const runtime = await cliEngineRuntime(globals, io.env, {
     actor: actorOf(globals, io),
     // The CLI decrypts too: it is a reader of the rollout gate while it runs (removed when it exits).
     reader: 'cli',
@@ -44,7 +41,7 @@ export async function openSession(
 }
 
 export function actorOf(globals: GlobalOptions, io: CliIo): string {
-  return globals.actor ?? io.env.REKEY_ACTOR ?? io.env.USER ?? 'rekey-cli';
+  return globals.actor ?? io.env[RUNTIME_ENV.actor] ?? io.env.USER ?? 'rekey-cli';
 }
 
 export function printJson(io: CliIo, value: unknown): void {

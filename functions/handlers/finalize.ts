@@ -1,6 +1,6 @@
 import { finalizeStep } from '../core/pipeline/steps';
+import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
-import { containerRuntime } from './shared/runtime';
 
 export interface FinalizeEvent {
   readonly executionId: string;
@@ -9,7 +9,7 @@ export interface FinalizeEvent {
 
 /** Finalize: retire the old key(s) verify found empty; the job becomes completed. */
 export const handler = rekeyHandler('Finalize', async (event: FinalizeEvent) => {
-  const runtime = await containerRuntime();
+  const runtime = await pipelineRuntime();
   const result = await finalizeStep(runtime.deps, event.jobId);
   await runtime.refreshPolicy();
   return result;

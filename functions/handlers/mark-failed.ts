@@ -1,6 +1,6 @@
 import { markFailedStep } from '../core/pipeline/steps';
+import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
-import { containerRuntime } from './shared/runtime';
 
 export interface MarkFailedEvent {
   readonly executionId: string;
@@ -10,6 +10,6 @@ export interface MarkFailedEvent {
 
 /** MarkFailed: the execution's job (if it has one yet) becomes `failed`. */
 export const handler = rekeyHandler('MarkFailed', async (event: MarkFailedEvent) => {
-  const runtime = await containerRuntime();
+  const runtime = await pipelineRuntime();
   return markFailedStep(runtime.deps, event.executionId, String(event.error ?? 'Error'));
 });

@@ -1,6 +1,7 @@
+import { RUNTIME_ENV } from '../core/environment-names';
 import { planStep, type ExecutionRequest } from '../core/pipeline/steps';
+import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
-import { containerRuntime } from './shared/runtime';
 
 export interface PlanEvent {
   readonly executionId: string;
@@ -9,9 +10,9 @@ export interface PlanEvent {
 
 /** Plan: the execution's job (created once per execution id), counted and cut into keyset batches. */
 export const handler = rekeyHandler('Plan', async (event: PlanEvent) => {
-  const runtime = await containerRuntime();
+  const runtime = await pipelineRuntime();
   await runtime.refreshPolicy();
   return planStep(runtime.deps, event.executionId, event.request, (tenant) => runtime.policy.encryptionKeyId(tenant), {
-    region: process.env.AWS_REGION,
+    region: process.env[RUNTIME_ENV.region],
   });
 });

@@ -1,6 +1,6 @@
 import { validateExecutionInput, type ExecutionRequest } from '../core/pipeline/steps';
+import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
-import { containerRuntime } from './shared/runtime';
 
 export interface ValidateInputEvent {
   readonly executionId: string;
@@ -16,7 +16,7 @@ export interface ValidateInputEvent {
  * so a fresh deployment's first execution needs no manual setup.
  */
 export const handler = rekeyHandler('ValidateInput', async (event: ValidateInputEvent): Promise<ExecutionRequest> => {
-  const runtime = await containerRuntime(process.env, { applyMigrations: true });
+  const runtime = await pipelineRuntime({ applyMigrations: true });
   await runtime.refreshPolicy();
   return validateExecutionInput(event.input, event.defaults ?? {}, runtime.deps, runtime.policy);
 });

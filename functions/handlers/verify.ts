@@ -1,6 +1,6 @@
 import { verifyStep } from '../core/pipeline/steps';
+import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
-import { containerRuntime } from './shared/runtime';
 
 export interface VerifyEvent {
   readonly executionId: string;
@@ -9,6 +9,6 @@ export interface VerifyEvent {
 
 /** Verify: values still under other keys; the job becomes completed_with_errors when any remain. */
 export const handler = rekeyHandler('Verify', async (event: VerifyEvent) => {
-  const runtime = await containerRuntime();
+  const runtime = await pipelineRuntime();
   return verifyStep(runtime.deps, event.jobId);
 });

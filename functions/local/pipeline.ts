@@ -1,3 +1,4 @@
+import { ENV, POWERTOOLS_ENV, RUNTIME_ENV } from '../core/environment-names';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -6,7 +7,7 @@ import { QUEUE_DEFAULTS } from '../../lib/defaults';
 import { TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/config/registry';
-import { resetContainerRuntime } from '../handlers/shared/runtime';
+import { resetPipelineContainer } from '../runtime/pipeline-container';
 import { LocalPipelineOptionsError } from './errors';
 import { lambdaContext } from './lambda-events';
 import { SqsEventSource } from './sqs-event-source';
@@ -140,19 +141,21 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     if (owned) queues.push(dlqUrl, queueUrl);
 
     Object.assign(process.env, options.keyEnv ?? {}, {
-      DATABASE_URL: options.databaseUrl,
-      KEYRING_KIND: 'raw',
-      REKEY_REGISTRY: JSON.stringify(registry),
-      JOB_QUEUE_URL: queueUrl,
-      DEAD_LETTER_QUEUE_URL: dlqUrl,
-      ...(options.stuckAfterSeconds !== undefined ? { STUCK_AFTER_SECONDS: String(options.stuckAfterSeconds) } : {}),
-      AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
+      [RUNTIME_ENV.databaseUrl]: options.databaseUrl,
+      [ENV.keyringKind]: 'raw',
+      [ENV.registry]: JSON.stringify(registry),
+      [ENV.jobQueueUrl]: queueUrl,
+      [ENV.deadLetterQueueUrl]: dlqUrl,
+      ...(options.stuckAfterSeconds !== undefined
+        ? { [ENV.stuckAfterSeconds]: String(options.stuckAfterSeconds) }
+        : {}),
+      [RUNTIME_ENV.sqsEndpoint]: options.sqsEndpoint,
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
-      POWERTOOLS_LOG_LEVEL: saved.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      [POWERTOOLS_ENV.logLevel]: saved[POWERTOOLS_ENV.logLevel] ?? 'WARN',
     });
-    await resetContainerRuntime();
+    await resetPipelineContainer();
 
     const definition = options.definition ?? synthesizeStateMachineDefinition();
     const wrap = options.wrap ?? ((_n: string, h: LocalHandler) => h);
@@ -213,7 +216,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     };
   } finally {
     await source.events?.stop();
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     for (const url of queues) await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
     sqs.destroy();
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
@@ -227,9 +230,10 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
  * so a bad one fails before any queue exists; passed on as written.
  */
 function resolveRegistry(given: unknown): unknown {
-  if (given === undefined && process.env.REKEY_REGISTRY) {
-    const raw = JSON.parse(process.env.REKEY_REGISTRY) as unknown;
-    parseRegistry(raw, 'REKEY_REGISTRY');
+  const fromEnv = process.env[ENV.registry];
+  if (given === undefined && fromEnv) {
+    const raw = JSON.parse(fromEnv) as unknown;
+    parseRegistry(raw, ENV.registry);
     return raw;
   }
   if (given === undefined || typeof given === 'string') {

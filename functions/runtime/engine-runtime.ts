@@ -1,5 +1,6 @@
 import { createPgSql, describeConnection, type ConnectionDescription } from '../core/adapters/pg/sql';
 import { createPgLiveness } from '../core/adapters/pg/liveness';
+import { RUNTIME_ENV } from '../core/environment-names';
 import { RekeyError } from '../core/errors';
 import { BlindIndex } from '../core/crypto/blind-index';
 import { EnvelopeCipher } from '../core/crypto/envelope-cipher';
@@ -106,7 +107,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
   let sql = options.sql;
   let liveness: ReturnType<typeof createPgLiveness> | undefined;
   if (!sql) {
-    const url = options.databaseUrl ?? env.DATABASE_URL;
+    const url = options.databaseUrl ?? env[RUNTIME_ENV.databaseUrl];
     if (!url)
       throw new RuntimeConfigError(
         'no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)',
@@ -210,7 +211,7 @@ export class RuntimeConfigError extends RekeyError {
 function resolveRegistry(registry: Registry | string | undefined, env: NodeJS.ProcessEnv): Registry {
   if (registry && typeof registry !== 'string') return registry;
   if (typeof registry === 'string') return loadRegistry(registry);
-  if (env.REKEY_REGISTRY_JSON)
-    return parseRegistry(JSON.parse(env.REKEY_REGISTRY_JSON) as unknown, 'REKEY_REGISTRY_JSON');
+  const json = env[RUNTIME_ENV.registryJson];
+  if (json) return parseRegistry(JSON.parse(json) as unknown, RUNTIME_ENV.registryJson);
   return loadRegistry();
 }

@@ -1,12 +1,10 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsKmsAdapter } from '../core/adapters/aws-kms';
-import { AwsSecretsAdapter } from '../core/adapters/aws-secrets';
 import { KeyMaterialError } from '../core/crypto/errors';
 import type { Keyring, KeyringKind } from '../core/crypto/keyring';
 import { HierarchicalKeyring } from '../core/crypto/keyrings/hierarchical';
 import { KmsKeyring } from '../core/crypto/keyrings/kms';
 import { RawKeyring } from '../core/crypto/keyrings/raw';
+import { RUNTIME_ENV } from '../core/environment-names';
+import { awsPorts } from './aws-ports';
 
 export interface KeyringChoice {
   /** @default 'raw' (keys from SECRETS_ENCRYPTION_KEY / _PREVIOUS) */
@@ -25,25 +23,26 @@ export interface KeyringChoice {
  * - kms: REKEY_KMS_KEYS=`kms-v2=arn:…,kms-v1=arn:…` (primary first).
  */
 export function keyringFromEnv(env: NodeJS.ProcessEnv, choice: KeyringChoice = {}): Keyring {
-  const kind = choice.kind ?? (env.REKEY_KEYRING as KeyringKind | undefined) ?? 'raw';
-  const aws = choice.awsEndpoint ? { endpoint: choice.awsEndpoint } : {};
+  const kind = choice.kind ?? (env[RUNTIME_ENV.keyring] as KeyringKind | undefined) ?? 'raw';
+  // Its own clients: the keyring's KMS call counts (stats()) are this keyring's alone.
+  const aws = awsPorts(choice.awsEndpoint ? { endpoint: choice.awsEndpoint } : {});
   switch (kind) {
     case 'raw':
       return RawKeyring.fromEnv(env);
     case 'hierarchical': {
-      const secretId = choice.keysetSecretId ?? env.REKEY_KEYSET_SECRET_ARN;
+      const secretId = choice.keysetSecretId ?? env[RUNTIME_ENV.cliKeysetSecretArn];
       if (!secretId)
         throw new KeyMaterialError(
           'the hierarchical keyring needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN',
         );
       return new HierarchicalKeyring({
-        kms: new AwsKmsAdapter(new KMSClient(aws)),
-        secrets: new AwsSecretsAdapter(new SecretsManagerClient(aws)),
+        kms: aws.kms(),
+        secrets: aws.secrets(),
         secretId,
       });
     }
     case 'kms': {
-      const spec = env.REKEY_KMS_KEYS?.trim();
+      const spec = env[RUNTIME_ENV.kmsKeys]?.trim();
       if (!spec)
         throw new KeyMaterialError(
           'the kms keyring needs REKEY_KMS_KEYS=<id>=<kms key arn or alias>,… (primary first)',
@@ -53,7 +52,7 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv, choice: KeyringChoice = {
         if (eq <= 0) throw new KeyMaterialError(`REKEY_KMS_KEYS[${i + 1}] must be <id>=<kms key arn or alias>`);
         return { id: entry.slice(0, eq).trim(), kmsKeyId: entry.slice(eq + 1).trim() };
       });
-      return new KmsKeyring({ kms: new AwsKmsAdapter(new KMSClient(aws)), keys, primary: keys[0]!.id });
+      return new KmsKeyring({ kms: aws.kms(), keys, primary: keys[0]!.id });
     }
     default:
       throw new KeyMaterialError(`unknown keyring ${JSON.stringify(kind)}: use raw, hierarchical or kms`);

@@ -1,5 +1,3 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsSecretsAdapter } from '../core/adapters/aws-secrets';
 import { CryptoError } from '../core/crypto/errors';
 import { RawKeyring, RAW_KEY_ENV } from '../core/crypto/keyrings/raw';
 import { FERNET_ENV, FernetReader } from '../core/crypto/legacy/fernet';
@@ -32,16 +30,6 @@ export async function readLegacyKeys(
 ): Promise<Record<LegacyKeyField, string | undefined>> {
   const { string } = await secrets.getSecretValue({ secretId, versionStage: AWSCURRENT });
   return parseLegacyKeys(string, secretId);
-}
-
-/** readLegacyKeys over a Secrets Manager client of its own (region, credentials, endpoint from the environment as the SDK reads them). */
-export async function readLegacyKeysFromAws(secretId: string): Promise<Record<LegacyKeyField, string | undefined>> {
-  const client = new SecretsManagerClient({});
-  try {
-    return await readLegacyKeys(new AwsSecretsAdapter(client), secretId);
-  } finally {
-    client.destroy();
-  }
 }
 
 export function parseLegacyKeys(secretString: string, secretId: string): Record<LegacyKeyField, string | undefined> {

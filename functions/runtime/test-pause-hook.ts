@@ -1,3 +1,4 @@
+import { RUNTIME_ENV } from '../core/environment-names';
 import type { FaultHook } from '../core/reencrypt/ports';
 
 /** Longest pause; the reliability suite kills the process long before. */
@@ -13,16 +14,16 @@ const MAX_PAUSE_MS = 120_000;
  * The announcement carries ids only.
  */
 export function testPauseHook(env: NodeJS.ProcessEnv): FaultHook | undefined {
-  const spec = env.REKEY_TEST_PAUSE_AT;
+  const spec = env[RUNTIME_ENV.testPauseAt];
   if (!spec) return undefined;
   const m = /^([a-z.-]+):([1-9][0-9]*)$/.exec(spec);
   if (!m)
     throw new Error(
-      `REKEY_TEST_PAUSE_AT must be <fault point>:<n>, e.g. batch.written:2 (got ${JSON.stringify(spec)})`,
+      `${RUNTIME_ENV.testPauseAt} must be <fault point>:<n>, e.g. batch.written:2 (got ${JSON.stringify(spec)})`,
     );
   const point = m[1]!;
   const nth = Number(m[2]);
-  const pauseMs = Math.min(Number(env.REKEY_TEST_PAUSE_MS ?? MAX_PAUSE_MS) || MAX_PAUSE_MS, MAX_PAUSE_MS);
+  const pauseMs = Math.min(Number(env[RUNTIME_ENV.testPauseMs] ?? MAX_PAUSE_MS) || MAX_PAUSE_MS, MAX_PAUSE_MS);
   let seen = 0;
   return async (at, where) => {
     if (at !== point || ++seen !== nth) return;

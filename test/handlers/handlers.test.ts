@@ -11,7 +11,7 @@ import { handler as plan } from '../../functions/handlers/plan';
 import { handler as rotation } from '../../functions/handlers/rotation';
 import { handler as validateInput } from '../../functions/handlers/validate-input';
 import { handler as worker } from '../../functions/handlers/worker';
-import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { resetPipelineContainer } from '../../functions/runtime/pipeline-container';
 import { EXAMPLE_TABLE } from '../../functions/core/schema/example-table';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/lambda';
@@ -48,7 +48,7 @@ describe('Lambda handlers', () => {
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
     });
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     logged = '';
     const capture = (chunk: string | Uint8Array): boolean => {
       logged += chunk.toString();
@@ -60,7 +60,7 @@ describe('Lambda handlers', () => {
   afterEach(async () => {
     writeSpy.mockRestore();
     errSpy.mockRestore();
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = { ...saved };
     await db.drop();
     expect(logged.length).toBeGreaterThan(0); // the handlers did log: the scan below means something
@@ -211,7 +211,7 @@ describe('Lambda handlers', () => {
     delete process.env.KEYRING_KIND;
     delete process.env.SECRETS_ENCRYPTION_KEY;
     delete process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS;
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     const request = {
       mode: 'rewrap' as const,
       tables: null,
@@ -242,7 +242,7 @@ describe('Lambda handlers', () => {
         ],
       }),
     });
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     const ok = await validateInput(
       { executionId: 'arn:exec:trial', input: { mode: 'encrypt' }, defaults: {} },
       context,
@@ -256,7 +256,7 @@ describe('Lambda handlers', () => {
       ).rows[0]!.n;
     expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
     // Idempotent: another container (a fresh runtime) finds the table and adds nothing.
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     await validateInput({ executionId: 'arn:exec:trial-2', input: { mode: 'encrypt' }, defaults: {} }, context);
     expect(await count()).toBe(String(EXAMPLE_TABLE.seedRows));
   });

@@ -22,7 +22,7 @@ import { handler as progress } from '../../functions/handlers/progress';
 import { handler as validateInput } from '../../functions/handlers/validate-input';
 import { handler as verify } from '../../functions/handlers/verify';
 import { handler as worker } from '../../functions/handlers/worker';
-import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { resetPipelineContainer } from '../../functions/runtime/pipeline-container';
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
@@ -99,7 +99,7 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
   });
 
   afterAll(async () => {
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = { ...saved };
     for (const id of createdSecrets)
       await secrets.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true }));
@@ -136,7 +136,7 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
   }
 
   async function asFunction<T>(name: string, env: Env, call: (context: Context) => Promise<T>): Promise<T> {
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = {
       PATH: saved.PATH,
       ...env,

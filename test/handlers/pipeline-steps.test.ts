@@ -24,8 +24,9 @@ import { handler as plan } from '../../functions/handlers/plan';
 import { handler as progress } from '../../functions/handlers/progress';
 import { handler as verify } from '../../functions/handlers/verify';
 import { handler as worker } from '../../functions/handlers/worker';
-import { BatchBusyError, HandlerConfigError, QueueSendError } from '../../functions/handlers/shared/errors';
-import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { BatchBusyError, HandlerConfigError } from '../../functions/handlers/shared/errors';
+import { QueueSendError } from '../../functions/core/ports/queues';
+import { resetPipelineContainer } from '../../functions/runtime/pipeline-container';
 import { awsClientConfig } from '../support/aws';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
@@ -92,7 +93,7 @@ describe('pipeline step handlers', () => {
       AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
       POWERTOOLS_TRACE_ENABLED: 'false',
     });
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     logged = '';
     const capture = (chunk: string | Uint8Array): boolean => ((logged += chunk.toString()), true);
     spies = [
@@ -103,7 +104,7 @@ describe('pipeline step handlers', () => {
 
   afterEach(async () => {
     spies.forEach((s) => s.mockRestore());
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = { ...saved };
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
     sqs.destroy();

@@ -11,7 +11,8 @@ import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
 import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';
-import { handler, resetRotationDeps } from '../../functions/handlers/rotation';
+import { handler } from '../../functions/handlers/rotation';
+import { resetRotationContainer } from '../../functions/runtime/rotation-container';
 import { KEYSET_BOOTSTRAP_DOCUMENT } from '../../lib/keyset-rotation';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
@@ -72,7 +73,7 @@ describe('rotation handler', () => {
       KEYSET_SECRET_ARN: secretArn,
       POWERTOOLS_TRACE_ENABLED: 'false',
     });
-    await resetRotationDeps();
+    await resetRotationContainer();
     stdout = '';
     const capture = (chunk: string | Uint8Array): boolean => {
       stdout += chunk.toString();
@@ -86,7 +87,7 @@ describe('rotation handler', () => {
 
   afterEach(async () => {
     spies.forEach((s) => s.mockRestore());
-    await resetRotationDeps();
+    await resetRotationContainer();
     process.env = { ...saved };
     await db.drop();
   });
@@ -223,7 +224,7 @@ describe('rotation handler', () => {
       )
     ).ARN!;
     Object.assign(process.env, { KEYSET_SECRET_ARN: seeded, KMS_KEY_ARN: stackKey });
-    await resetRotationDeps();
+    await resetRotationContainer();
     const rotate = async () => {
       const token = await startMotoRotation(seeded, lambdaArn);
       for (const Step of ROTATION_STEPS) await handler(event(Step, token, seeded), context);
@@ -236,7 +237,7 @@ describe('rotation handler', () => {
 
     // The stack's key changed after the first rotation (what the synth-time guard refuses): the hook refuses too.
     process.env.KMS_KEY_ARN = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-    await resetRotationDeps();
+    await resetRotationContainer();
     const token = await startMotoRotation(seeded, lambdaArn);
     await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(
       /wraps its KEKs under KMS key .*configured with .*Changing the KMS key/,
@@ -255,7 +256,7 @@ describe('rotation handler', () => {
     ).ARN!;
     process.env.KEYSET_SECRET_ARN = seeded;
     delete process.env.KMS_KEY_ARN;
-    await resetRotationDeps();
+    await resetRotationContainer();
     const token = await startMotoRotation(seeded, lambdaArn);
     await expect(handler(event('createSecret', token, seeded), context)).rejects.toThrow(
       /no KMS key is configured \(KMS_KEY_ARN\)/,

@@ -22,7 +22,7 @@ import { handler as progress } from '../../functions/handlers/progress';
 import { handler as validateInput } from '../../functions/handlers/validate-input';
 import { handler as verify } from '../../functions/handlers/verify';
 import { handler as worker } from '../../functions/handlers/worker';
-import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { resetPipelineContainer } from '../../functions/runtime/pipeline-container';
 import { awsClientConfig } from '../support/aws';
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { freshDatabase, type TestDatabase } from '../support/database';
@@ -80,7 +80,7 @@ describe('handlers with the environment the template gives their functions', () 
   });
 
   afterAll(async () => {
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = { ...saved };
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
     await sqs.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
@@ -107,7 +107,7 @@ describe('handlers with the environment the template gives their functions', () 
 
   /** As Lambda runs it: a new container (runtime) whose process environment is the function's own plus AWS plumbing. */
   async function asFunction<T>(name: string, env: Env, call: (context: Context) => Promise<T>): Promise<T> {
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     const aws = plumbing;
     process.env = {
       PATH: saved.PATH,

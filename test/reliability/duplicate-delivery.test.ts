@@ -9,7 +9,7 @@ import {
 import type { SQSEvent } from 'aws-lambda';
 import { formatRawKey } from '../../functions/core/crypto/keyrings/raw';
 import { handler as plan } from '../../functions/handlers/plan';
-import { resetContainerRuntime } from '../../functions/handlers/shared/runtime';
+import { resetPipelineContainer } from '../../functions/runtime/pipeline-container';
 import { handler as worker } from '../../functions/handlers/worker';
 import { SqsEventSource } from '../../functions/local/sqs-event-source';
 import { awsClientConfig } from '../support/aws';
@@ -70,7 +70,7 @@ beforeAll(async () => {
     REKEY_TEST_PAUSE_AT: 'batch.written:3',
     REKEY_TEST_PAUSE_MS: String((VISIBILITY_SECONDS + 2) * 1000),
   });
-  await resetContainerRuntime();
+  await resetPipelineContainer();
   sqs = new SQSClient(awsClientConfig());
   queueUrl = (
     await sqs.send(
@@ -82,7 +82,7 @@ beforeAll(async () => {
   ).QueueUrl!;
 });
 afterAll(async () => {
-  await resetContainerRuntime();
+  await resetPipelineContainer();
   process.env = { ...saved };
   if (queueUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   sqs?.destroy();

@@ -20,7 +20,8 @@ import { fernetEncrypt } from '../../functions/core/crypto/legacy/fernet';
 import { StaticKeyPolicy } from '../../functions/core/keys/policy';
 import { AWSCURRENT } from '../../functions/core/ports/secrets';
 import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';
-import { handler as rotation, resetRotationDeps } from '../../functions/handlers/rotation';
+import { handler as rotation } from '../../functions/handlers/rotation';
+import { resetRotationContainer } from '../../functions/runtime/rotation-container';
 import { runLocalPipeline, type LocalHandler } from '../../functions/local/pipeline';
 import { synthesizeStateMachineDefinition } from '../../lib/synthesize-definition';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
@@ -390,7 +391,7 @@ async function rotateKeysetThroughHook(
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_METRICS_DISABLED: 'false',
     });
-    await resetRotationDeps();
+    await resetRotationContainer();
     const context = lambdaContext('rotation', { remainingMs: 60_000 });
     capture();
     try {
@@ -426,7 +427,7 @@ async function rotateKeysetThroughHook(
     }
     return out;
   } finally {
-    await resetRotationDeps();
+    await resetRotationContainer();
     process.env = { ...saved };
     process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
     await db.drop();

@@ -1,12 +1,8 @@
 import { resolve } from 'node:path';
-import { createDataApiSql } from '../../core/adapters/data-api-sql';
-import { AwsKmsAdapter } from '../../core/adapters/aws-kms';
-import { AwsMonitoring } from '../../core/adapters/aws-monitoring';
-import { AwsSecretsAdapter } from '../../core/adapters/aws-secrets';
-import { SqsQueues } from '../../core/adapters/aws-sqs';
 import { doctorChecks, type DoctorDeps } from '../../core/doctor/checks';
 import { formatReport, runChecks } from '../../core/doctor/report';
 import { DEFAULT_REGISTRY_FILE, loadRegistry, type Registry } from '../../core/reencrypt/config/registry';
+import { cliAws, deploymentDatabase } from '../../runtime/cli-container';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';
 import { OUTPUT, readStackOutputs } from '../stack-outputs';
@@ -40,7 +36,7 @@ export async function doctorCommand(
   ];
   const sql = missing.length
     ? { missing: missing.join(', ') }
-    : createDataApiSql({
+    : deploymentDatabase({
         resourceArn: outputs[OUTPUT.databaseClusterArn]!,
         secretArn: outputs[OUTPUT.databaseSecretArn]!,
         database: databaseName!,
@@ -53,11 +49,12 @@ export async function doctorCommand(
   } catch (err) {
     registryProblem = err instanceof Error ? err.message : String(err);
   }
+  const aws = cliAws();
   const deps: DoctorDeps = {
-    kms: clients.kms ?? AwsKmsAdapter.fromConfig(),
-    secrets: clients.secrets ?? AwsSecretsAdapter.fromConfig(),
-    monitoring: clients.monitoring ?? new AwsMonitoring(),
-    queues: clients.queues ?? new SqsQueues(),
+    kms: clients.kms ?? aws.kms(),
+    secrets: clients.secrets ?? aws.secrets(),
+    monitoring: clients.monitoring ?? aws.monitoring(),
+    queues: clients.queues ?? aws.queues(),
     sql,
   };
   const checks = doctorChecks(

@@ -1,5 +1,5 @@
-import { createPgSql } from '../../core/adapters/pg/sql';
 import { migrate, schemaStatus } from '../../core/schema/migrate';
+import { cliDatabase } from '../../runtime/cli-container';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';
 
@@ -9,9 +9,7 @@ export async function migrateCommand(
   options: { status?: boolean },
   io: CliIo,
 ): Promise<number> {
-  const url = globals.databaseUrl ?? io.env.DATABASE_URL;
-  if (!url) throw new Error('no database: pass --database-url or set DATABASE_URL');
-  const sql = createPgSql({ connectionString: url, max: 1, env: io.env });
+  const sql = cliDatabase(globals, io.env);
   try {
     if (options.status) {
       const status = await schemaStatus(sql);

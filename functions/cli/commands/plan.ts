@@ -1,3 +1,4 @@
+import { RUNTIME_ENV } from '../../core/environment-names';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatPlan } from '../../core/plan/format';
@@ -86,7 +87,7 @@ function planOptions(
   return {
     runner: options.runner,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-    region: options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    region: options.region ?? io.env[RUNTIME_ENV.region] ?? io.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(options.kmsQuota !== undefined ? { kmsQuotaPerSecond: options.kmsQuota } : {}),
     ...(prices ? { prices } : {}),
     keyring: runtime.keyring.kind,

@@ -1,10 +1,6 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { AwsKmsAdapter } from '../../core/adapters/aws-kms';
-import { AwsSecretsAdapter } from '../../core/adapters/aws-secrets';
-import { SfnExecutionStarter } from '../../core/adapters/aws-sfn';
+import { ENV, RUNTIME_ENV } from '../../core/environment-names';
 import { promoteKeysetKey } from '../../core/rotation/promote';
+import { cliAws } from '../../runtime/cli-container';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { actorOf, openSession, printJson } from '../session';
 
@@ -21,18 +17,19 @@ export async function promoteCommand(
   options: { readonly wait?: number; readonly force?: boolean },
   io: CliIo,
 ): Promise<number> {
-  const secretId = globals.keysetSecret ?? io.env.REKEY_KEYSET_SECRET_ARN;
+  const secretId = globals.keysetSecret ?? io.env[RUNTIME_ENV.cliKeysetSecretArn];
   if (!secretId)
     throw new UsageError('rekey keys promote needs the keyset secret: --keyset-secret ARN or REKEY_KEYSET_SECRET_ARN');
   const runtime = await openSession(globals, io, { needsRegistry: false, syncCatalog: false });
   try {
-    const stateMachineArn = io.env.STATE_MACHINE_ARN;
+    const stateMachineArn = io.env[ENV.stateMachineArn];
+    const aws = cliAws();
     const result = await promoteKeysetKey(
       {
-        secrets: new AwsSecretsAdapter(new SecretsManagerClient({})),
-        kms: new AwsKmsAdapter(new KMSClient({})),
+        secrets: aws.secrets(),
+        kms: aws.kms(),
         catalog: runtime.catalog,
-        executions: new SfnExecutionStarter(stateMachineArn ?? 'arn:unset', new SFNClient({})),
+        executions: aws.executionStarter(stateMachineArn ?? 'arn:unset'),
         sql: runtime.sql,
         actor: actorOf(globals, io),
       },

@@ -1,5 +1,3 @@
-import { SqsQueues } from '../../core/adapters/aws-sqs';
-import { SfnExecutions } from '../../core/adapters/aws-sfn';
 import {
   executionArnOf,
   moveJobMessages,
@@ -10,6 +8,7 @@ import {
 import type { ExecutionControl } from '../../core/ports/executions';
 import type { QueuePort } from '../../core/ports/queues';
 import { batchIdOf, getJob, listBatches } from '../../core/reencrypt/store/job-store';
+import { cliAws } from '../../runtime/cli-container';
 import { KeylessKeyring } from '../../runtime/keyless-keyring';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { actorOf, openSession, printJson } from '../session';
@@ -55,8 +54,8 @@ export async function redriveCommand(
   ];
   if (missing.length > 0)
     throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
-  const queues = clients.queues ?? new SqsQueues();
-  const executions = (clients.executions ?? ((arn: string) => new SfnExecutions(arn)))(stateMachineArn!);
+  const queues = clients.queues ?? cliAws().queues();
+  const executions = (clients.executions ?? ((arn: string) => cliAws().executions(arn)))(stateMachineArn!);
   const start = opts.start !== false;
 
   const runtime = await openSession({ ...globals, quiet: true }, io, {

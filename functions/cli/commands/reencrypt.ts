@@ -1,3 +1,4 @@
+import { RUNTIME_ENV } from '../../core/environment-names';
 import { getJob, type JobRecord } from '../../core/reencrypt/store/job-store';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/jobs/job-runner';
 import { createJob, planJob } from '../../core/reencrypt/jobs/jobs';
@@ -177,7 +178,7 @@ function startThreads(
   io: CliIo,
 ): WorkerPoolHandle | undefined {
   if (options.concurrency <= 1) return undefined;
-  const url = globals.databaseUrl ?? io.env.DATABASE_URL!;
+  const url = globals.databaseUrl ?? io.env[RUNTIME_ENV.databaseUrl]!;
   return startBatchWorkers(options.concurrency - 1, {
     jobId,
     databaseUrl: url,

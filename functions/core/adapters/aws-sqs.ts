@@ -5,13 +5,19 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SQSClient,
+  type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
-import { QueueError, type QueueDepth, type QueueMessage, type QueuePort } from '../ports/queues';
+import { QueueError, QueueSendError, type QueueDepth, type QueueMessage, type QueuePort } from '../ports/queues';
 import { isTransientAwsError } from './aws-error-mapping';
 
 /** QueuePort over Amazon SQS. Every failure is a QueueError naming the queue and the SQS action. */
 export class SqsQueues implements QueuePort {
   constructor(private readonly client: SQSClient = new SQSClient({})) {}
+
+  /** An adapter over a new client; `config` is passed to SQSClient as-is (region, endpoint, credentials). */
+  static fromConfig(config: SQSClientConfig = {}): SqsQueues {
+    return new SqsQueues(new SQSClient(config));
+  }
 
   async depth(queueUrl: string): Promise<QueueDepth> {
     const out = await this.call('GetQueueAttributes', queueUrl, () =>
@@ -72,11 +78,11 @@ export class SqsQueues implements QueuePort {
     );
     const failed = out.Failed ?? [];
     if (failed.length > 0) {
-      throw new QueueError(
+      throw new QueueSendError(
         `sqs:SendMessageBatch to ${queueUrl} refused ${failed.length} of ${bodies.length} messages (${failed[0]?.Code ?? 'no code'})`,
-        {
-          retryable: failed.every((f) => !f.SenderFault),
-        },
+        failed.length,
+        bodies.length,
+        { retryable: failed.every((f) => !f.SenderFault) },
       );
     }
   }

@@ -39,13 +39,6 @@ export interface StuckBatchOptions {
   readonly maxMessages?: number;
 }
 
-/**
- * Default quiet window: longer than a batch message's round trip through the
- * queue (visibility timeout 6 × the 60 s worker timeout) and than a lease
- * (5 min), so a redelivered duplicate or a slow claim is never taken for stuck.
- */
-export const DEFAULT_STUCK_AFTER_SECONDS = 900;
-
 /** Seconds a DLQ message stays hidden while it is read, should the release after the read fail. */
 const PEEK_HIDE_SECONDS = 30;
 

@@ -1,3 +1,5 @@
+import { ENV, ENV_DEFAULTS } from '../environment-names';
+
 /**
  * How much invocation time one batch needs before a worker may claim it: the
  * RDS Data API stops a statement after 45 s, the adapter retries transient
@@ -6,7 +8,8 @@
  * by the Lambda timeout halfway; it is left for another delivery instead.
  */
 export const DATA_API_STATEMENT_LIMIT_MS = 45_000;
-export const DEFAULT_BATCH_BUDGET_MS = 75_000;
+/** WORKER_BATCH_BUDGET_MS when unset: defined with the variable's name (core/environment-names.ts). */
+export const DEFAULT_BATCH_BUDGET_MS = ENV_DEFAULTS.workerBatchBudgetMs;
 
 /** The remaining-time check of one worker invocation. */
 export class TimeBudget {
@@ -19,7 +22,7 @@ export class TimeBudget {
 
   /** Read from the environment: WORKER_BATCH_BUDGET_MS when it is a positive whole number, else the default. */
   static fromEnv(remainingMs: () => number, env: NodeJS.ProcessEnv = process.env): TimeBudget {
-    const v = Number(env.WORKER_BATCH_BUDGET_MS);
+    const v = Number(env[ENV.workerBatchBudgetMs]);
     return new TimeBudget(remainingMs, Number.isInteger(v) && v > 0 ? v : DEFAULT_BATCH_BUDGET_MS);
   }
 

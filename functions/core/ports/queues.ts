@@ -35,11 +35,28 @@ export interface QueuePort {
 
 /** A queue call failed. Retryable for throttling, 5xx and network failures; otherwise the message names the queue and what to fix. */
 export class QueueError extends RekeyError {
-  readonly code = 'QUEUE';
+  readonly code: string = 'QUEUE';
   override readonly retryable: boolean;
 
   constructor(message: string, options: { readonly retryable: boolean; readonly cause?: unknown }) {
     super(message, { cause: options.cause });
     this.retryable = options.retryable;
+  }
+}
+
+/**
+ * The queue refused `failed` of the `sent` messages of one send (the others
+ * went). Retryable unless the queue blamed the sender for every refusal: the
+ * Enqueue task is retried as a whole and batches tolerate being sent twice.
+ */
+export class QueueSendError extends QueueError {
+  override readonly code = 'QUEUE_SEND';
+  constructor(
+    message: string,
+    readonly failed: number,
+    readonly sent: number,
+    options: { readonly retryable: boolean },
+  ) {
+    super(message, options);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Keyring } from '../crypto/keyring';
+import { RUNTIME_ENV } from '../environment-names';
 import type { KeyPolicy } from '../keys/policy';
 import type { Sql } from '../ports/sql';
 import { forgetGoneReaders, removeReader, writeHeartbeat, type ReaderReport } from './store';
@@ -59,7 +60,7 @@ export async function startReaderHeartbeat(options: HeartbeatOptions): Promise<R
   const env = options.env ?? process.env;
   if (heartbeatDisabled(env)) return undefined;
   const intervalSeconds = intervalOf(options, env);
-  const host = options.host ?? env.AWS_LAMBDA_FUNCTION_NAME ?? hostname();
+  const host = options.host ?? env[RUNTIME_ENV.lambdaFunctionName] ?? hostname();
   const readerId = `${options.kind}:${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const onError = options.onError ?? (() => undefined);
   let inFlight: Promise<void> | undefined;

@@ -19,22 +19,6 @@ export class HandlerConfigError extends HandlerError {
 }
 
 /**
- * SQS refused some of a SendMessageBatch's entries. Retryable: the Enqueue
- * task is retried as a whole and batches tolerate being sent twice.
- */
-export class QueueSendError extends HandlerError {
-  readonly code = 'QUEUE_SEND';
-  override readonly retryable = true;
-  constructor(
-    readonly failed: number,
-    readonly sent: number,
-    firstCode: string | undefined,
-  ) {
-    super(`SQS refused ${failed} of ${sent} messages (${firstCode ?? 'no code'})`);
-  }
-}
-
-/**
  * Another worker holds the batch's lease. Retryable: the record is reported
  * as a batch item failure, and SQS redelivers it after the visibility
  * timeout, by when the batch is done (acknowledged then) or its lease expired.

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { handler as worker } from '../../../functions/handlers/worker';
-import { resetContainerRuntime } from '../../../functions/handlers/shared/runtime';
+import { resetPipelineContainer } from '../../../functions/runtime/pipeline-container';
 import { SqsEventSource } from '../../../functions/local/sqs-event-source';
 import { awsClientConfig } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -40,7 +40,7 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     });
     delete process.env.KEYRING_KIND; // keyless, as deployed workers without key access would be: no batch gets that far here
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     sqs = new SQSClient(awsClientConfig());
     const suffix = randomUUID().slice(0, 8);
     dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${suffix}` }))).QueueUrl!;
@@ -57,7 +57,7 @@ describe('SqsEventSource + worker handler on moto SQS', () => {
   });
 
   afterEach(async () => {
-    await resetContainerRuntime();
+    await resetPipelineContainer();
     process.env = { ...saved };
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
     await sqs.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
