@@ -22,13 +22,14 @@ export interface SpeedProbe {
 
 /**
  * Rewraps throwaway 150-byte values (random keys, no data of anyone's) for
- * about `millis` ms after a warm-up of WARMUP_REWRAPS, and compares the
+ * about `millis` ms (a second: on a shared machine the speed swings 3× between
+ * 200 ms slices, docs/performance.md) after a warm-up of WARMUP_REWRAPS, and compares the
  * median rate of five slices with the reference machine's. A
  * plan with no job history scales its defaults by it: a loaded machine (or a
  * slower one) rotates slower by about as much as it rewraps slower. Clamped
  * to [0.02, 2].
  */
-export async function probeSpeed(millis = 200): Promise<SpeedProbe> {
+export async function probeSpeed(millis = 1000): Promise<SpeedProbe> {
   const keyring = new RawKeyring([
     { id: 'probe-v2', key: randomBytes(32) },
     { id: 'probe-v1', key: randomBytes(32) },
