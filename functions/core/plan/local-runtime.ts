@@ -5,16 +5,17 @@ import { LOCAL_RUNTIME_SHAPE } from './pipeline-shape';
  * besides the rows, in seconds **on the reference machine** of the speed probe
  * (speed-probe.ts): the plan divides each by the probe's factor of the moment,
  * as it does the rows/s. Measured by `npx tsx bench/local-runtime.bench.ts`
- * (docs/performance.md, "Where the local runtime's time goes", 2026-12-04):
- * each figure is the measured seconds × the probe factor of its run (the mean
- * of a probe before and after it), the median of the runs that show it.
+ * (docs/performance.md, "Where the local runtime's time goes", its run of
+ * 2026-12-04 15:05, load 17): each figure is the measured seconds × the probe
+ * factor of its case (the mean of a probe before and after it), the median of
+ * the cases that show it.
  * The rows themselves need no figure of their own: the same bench measured the
  * local runtime's batch phase at 0.86–1.21× the rows/s of one CLI worker beside
  * it (SQS round trips included), so the plan takes the CLI's one-worker rate.
  */
 export const LOCAL_RUNTIME_COSTS = {
-  /** Importing the handlers (AWS SDK clients, Powertools) on a process's first run: first minus next run's set-up (0.12, 0.24, 0.46). */
-  handlerLoadSeconds: 0.24,
+  /** Importing the handlers (AWS SDK clients, Powertools) on a process's first run: the first run's set-up minus the next's. */
+  handlerLoadSeconds: 0.46,
   /** Each run: the queue and its DLQ created and deleted, the container runtime reset (0.05, 0.10, 0.20, 0.26), the pollers' last long poll apart. */
   runSeconds: 0.15,
   /** The five Task states of an execution (ValidateInput, Plan, Enqueue, Verify, Finalize) on a one-row table (0.07, 0.15). */
