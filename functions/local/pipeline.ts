@@ -6,7 +6,7 @@ import { QUEUE_DEFAULTS } from '../../lib/defaults';
 import { TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { LOCAL_RUNTIME_SHAPE } from '../core/plan/pipeline-shape';
-import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/registry';
+import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/config/registry';
 import { resetContainerRuntime } from '../handlers/shared/runtime';
 import { LocalPipelineOptionsError } from './errors';
 import { lambdaContext } from './lambda-events';

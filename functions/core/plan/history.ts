@@ -1,6 +1,6 @@
 import type { KeyringKind } from '../crypto/keyring';
 import type { Sql } from '../ports/sql';
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 import { LOCAL_RUNTIME_SHAPE } from './pipeline-shape';
 import type { JobFigures, Runner } from './throughput';
 

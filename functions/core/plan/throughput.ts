@@ -1,5 +1,5 @@
 import type { KeyringKind } from '../crypto/keyring';
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 import type { Operation } from './operations';
 
 /**
