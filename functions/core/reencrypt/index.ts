@@ -13,7 +13,14 @@
  * // queue worker: await executeBatch(deps, jobId, { table, seq });
  * ```
  */
-export { loadRegistry, parseRegistry, selectTables, findTable, tableKey, DEFAULT_REGISTRY_FILE } from './config/registry';
+export {
+  loadRegistry,
+  parseRegistry,
+  selectTables,
+  findTable,
+  tableKey,
+  DEFAULT_REGISTRY_FILE,
+} from './config/registry';
 export type { Registry, RegistryTable, EncryptMapping } from './config/registry';
 export { checkAgainstDatabase, describeTable, TableShapeCache } from './sql/table-shape';
 export type { TableShape, IdType, StorageForm } from './sql/table-shape';
@@ -66,7 +73,14 @@ export {
   parseBatchId,
   isJobId,
 } from './store/job-store';
-export type { JobRecord, JobCounters, BatchRecord, BatchRef, RowErrorRecord, TablePlanSummary } from './store/job-store';
+export type {
+  JobRecord,
+  JobCounters,
+  BatchRecord,
+  BatchRef,
+  RowErrorRecord,
+  TablePlanSummary,
+} from './store/job-store';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './jobs/job-status';
 export type { JobStatus, BatchStatus } from './jobs/job-status';
 export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './jobs/error-rate';

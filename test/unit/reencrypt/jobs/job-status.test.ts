@@ -1,4 +1,9 @@
-import { JOB_STATUSES, JOB_TRANSITIONS, canTransition, isTerminal } from '../../../../functions/core/reencrypt/jobs/job-status';
+import {
+  JOB_STATUSES,
+  JOB_TRANSITIONS,
+  canTransition,
+  isTerminal,
+} from '../../../../functions/core/reencrypt/jobs/job-status';
 import { allowedTransitions } from '../../../../functions/core/schema/migrations/0002_reencryption_jobs';
 
 describe('job lifecycle', () => {
