@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       const predicted = plan.duration.seconds;
       const ratio = Math.max(predicted, actual) / Math.min(predicted, actual);
       table.push(
-        `| ${c.mode}, ${c.concurrency} worker${c.concurrency > 1 ? 's' : ''} | ${ROWS.toLocaleString('en-US')} | ${plan.throughput.source} | ${Math.round(plan.throughput.rowsPerSecond).toLocaleString('en-US')} | ${predicted.toFixed(2)} | ${actual.toFixed(2)} | ${ratio.toFixed(2)}× ${ratio <= 2 ? '(within 2×)' : '(OUTSIDE 2×)'} |`,
+        `| ${c.mode}, ${c.concurrency} worker${c.concurrency > 1 ? 's' : ''} | ${ROWS.toLocaleString('en-US')} | ${plan.throughput.source} | ${Math.round(plan.throughput.rowsPerSecond).toLocaleString('en-US')} | ${predicted.toFixed(2)} | ${actual.toFixed(2)} | ${ratio.toFixed(2)}× ${ratio <= 2 ? '(within 2×)' : '(OUTSIDE 2×)'}, ${predicted < actual ? 'optimistic' : 'pessimistic'} (plan ÷ run ${(predicted / actual).toFixed(2)}) |`,
       );
       console.error(table[table.length - 1]);
     }

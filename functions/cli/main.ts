@@ -6,6 +6,7 @@ import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { doctorCommand, type DoctorOptions } from './commands/doctor';
 import { planCommand } from './commands/plan';
+import { RUNNERS } from '../core/plan/throughput';
 import { promoteCommand } from './commands/promote';
 import { readersCommand } from './commands/readers';
 import { reencryptCommand } from './commands/reencrypt';
@@ -151,8 +152,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--tenant <tenant>', "only this tenant's rows")
     .option(
       '--runner <runner>',
-      'where the job would run: cli | state-machine',
-      oneOf(['cli', 'state-machine'] as const),
+      `where the job would run, each with its own time model: ${RUNNERS.join(' | ')} (the local runtime: npm run demo)`,
+      oneOf(RUNNERS),
       'cli',
     )
     .option('--region <region>', 'AWS region for the KMS quota default (default: $AWS_REGION, else us-east-1)')

@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import { QUEUE_DEFAULTS } from '../../lib/defaults';
 import { TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
+import { LOCAL_RUNTIME_SHAPE } from '../core/plan/pipeline-shape';
 import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/config/registry';
 import { resetPipelineContainer } from '../runtime/pipeline-container';
 import { LocalPipelineOptionsError } from './errors';
@@ -29,7 +30,7 @@ export interface LocalPipelineOptions {
   readonly keyEnv?: Readonly<Record<string, string>>;
   /** The state machine definition; default: synthesized from lib/ now (about 10 s). */
   readonly definition?: StateMachineDefinition;
-  /** Concurrent SQS pollers (the event source mapping's maximum concurrency). @default 2 */
+  /** Concurrent SQS pollers (the event source mapping's maximum concurrency). @default LOCAL_RUNTIME_SHAPE.workers (2) */
   readonly workers?: number;
   /** Replace a handler (tests: fault injection), by state name or 'Worker'. */
   readonly wrap?: (name: string, handler: LocalHandler) => LocalHandler;
@@ -55,7 +56,7 @@ export interface PipelineQueues {
 }
 
 /** The state machine ARN the local runner plays (execution ids derive from it). */
-export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:rekey';
+export const LOCAL_STATE_MACHINE_ARN = `${LOCAL_RUNTIME_SHAPE.executionArnPrefix}000000000000:stateMachine:rekey`;
 
 /** Creates a batch queue with a DLQ after maxReceiveCount receives, as the stack does. */
 export async function createPipelineQueues(
@@ -175,7 +176,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     const events = new SqsEventSource({
       client: sqs,
       queueUrl,
-      maxConcurrency: options.workers ?? 2,
+      maxConcurrency: options.workers ?? LOCAL_RUNTIME_SHAPE.workers,
       batchSize: QUEUE_DEFAULTS.workerBatchSize,
       region: process.env.AWS_REGION,
       handler: (event) => workerHandler(event, lambdaContext('Worker')) as never,
@@ -184,8 +185,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     await events.start();
     const execution = runLocalStateMachine(definition as AslDefinition, options.input, {
       tasks,
-      defaultWaitMs: 100,
-      retryIntervalMs: 10,
+      defaultWaitMs: LOCAL_RUNTIME_SHAPE.waitMs,
+      retryIntervalMs: LOCAL_RUNTIME_SHAPE.retryIntervalMs,
       executionName: options.executionName ?? `local-${suffix}`,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });

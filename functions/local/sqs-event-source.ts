@@ -7,6 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { LOCAL_RUNTIME_SHAPE } from '../core/plan/pipeline-shape';
 import { sqsRecordOfMessage } from './lambda-events';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -55,7 +56,7 @@ export class SqsEventSource {
     );
     this.queueArn = attrs.Attributes?.QueueArn ?? '';
     this.running = true;
-    const n = this.options.maxConcurrency ?? 2;
+    const n = this.options.maxConcurrency ?? LOCAL_RUNTIME_SHAPE.workers;
     this.loops = Array.from({ length: n }, () => this.poll());
   }
 
@@ -92,7 +93,7 @@ export class SqsEventSource {
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: Math.min(this.options.batchSize ?? 10, 10),
-        WaitTimeSeconds: 1,
+        WaitTimeSeconds: LOCAL_RUNTIME_SHAPE.receiveWaitSeconds,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),

@@ -1,5 +1,6 @@
 import './promise-polyfill';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { LOCAL_RUNTIME_SHAPE } from '../core/plan/pipeline-shape';
 import { TaskMappingError } from './errors';
 
 /** A local stand-in for one Task state: receives the Lambda payload, returns the Lambda result. */
@@ -83,7 +84,7 @@ export function runLocalStateMachine(definition: AslDefinition, input: unknown, 
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       context: {
         Execution: {
-          Id: `arn:aws:states:local:000000000000:execution:rekey:${options.executionName ?? 'local'}`,
+          Id: `${LOCAL_RUNTIME_SHAPE.executionArnPrefix}000000000000:execution:rekey:${options.executionName ?? 'local'}`,
           Name: options.executionName ?? 'local',
           Input: input,
           StartTime: new Date().toISOString(),

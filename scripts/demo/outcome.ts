@@ -73,15 +73,23 @@ export async function lastJob(sql: SqlPool): Promise<{
   };
 }
 
+/** Predicted ÷ measured, as `0.71×`: within 2× when between 0.50× and 2.00×. */
+export function ratio(predicted: number, measured: number): string {
+  return Number.isFinite(predicted) && Number.isFinite(measured) && measured > 0
+    ? `${(predicted / measured).toFixed(2)}×`
+    : '-';
+}
+
 /**
  * The final table: one line per job, the plan's prediction beside the
- * measurement. "job" compares the plan's batch phase + planning/verify scans
- * with the job row (started → finished); "total" compares the plan's whole
- * duration with the wall clock, which on the state machine includes the AWS
- * Wait states between progress polls that the local runtime shortens.
+ * measurement and their ratio. "job" compares the plan's batch phase +
+ * planning/verify scans with the job row (started → finished); "total"
+ * compares the plan's whole duration (with the runtime's own time: set-up,
+ * task states, progress polling) with the wall clock of the run.
  */
 export function formatOutcomes(outcomes: readonly JobOutcome[]): string[] {
   const s = (x: number): string => (Number.isFinite(x) ? formatSeconds(x) : '-');
+  const jobPlan = (o: JobOutcome): number => o.plan.duration.batchPhaseSeconds + o.plan.duration.scanSeconds;
   const rows: string[][] = [
     [
       'job',
@@ -92,7 +100,9 @@ export function formatOutcomes(outcomes: readonly JobOutcome[]): string[] {
       'row errors',
       'KMS calls plan/run',
       'job s plan/run',
+      'ratio',
       'total s plan/run',
+      'ratio',
       'retired',
     ],
     ...outcomes.map((o) => [
@@ -105,15 +115,18 @@ export function formatOutcomes(outcomes: readonly JobOutcome[]): string[] {
         : '-',
       String(o.rowsFailed),
       `${o.plan.total.kmsCalls} / ${o.kmsCalls}`,
-      `${s(o.plan.duration.batchPhaseSeconds + o.plan.duration.scanSeconds)} / ${s(o.batchSeconds)}`,
+      `${s(jobPlan(o))} / ${s(o.batchSeconds)}`,
+      ratio(jobPlan(o), o.batchSeconds),
       `${s(o.plan.duration.seconds)} / ${s(o.wallSeconds)}`,
+      ratio(o.plan.duration.seconds, o.wallSeconds),
       o.retired.join(', ') || 'none',
     ]),
   ];
+  const last = rows[0]!.length - 1;
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: readonly string[]): string =>
     r
-      .map((c, i) => (i < 3 || i === 9 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .map((c, i) => (i < 3 || i === last ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
   return [line(rows[0]!), ...rows.slice(1).map(line)];

@@ -27,6 +27,7 @@ import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
 import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
 import { QueueError, type QueuePort } from '../ports/queues';
+import { runnerOf } from '../plan/history';
 import { planFromJob } from '../plan/plan-job';
 import type { RotationPlan } from '../plan/estimate';
 
@@ -180,7 +181,7 @@ export async function planStep(
     rowsToChange: summary.reduce((a, t) => a + t.rowsPending, 0),
     batchesTotal: planned.job.counters.batchesTotal,
     plan: planned.job.dryRun
-      ? await planFromJob(deps, planned.job, { runner: 'state-machine', region: planOptions.region })
+      ? await planFromJob(deps, planned.job, { runner: runnerOf(executionId), region: planOptions.region })
       : null,
   };
 }

@@ -2,9 +2,10 @@ import type { KeyringKind } from '../crypto/keyring';
 import type { Mode } from '../reencrypt/values/modes';
 import type { KmsQuota } from './kms-quotas';
 import { addOperations, noOperations, perValueKmsCalls, valuesMoving, type OperationCounts } from './operations';
-import { PIPELINE_SHAPE, STATE_TRANSITIONS, progressPolls, secondsAfterPolls } from './pipeline-shape';
+import { PIPELINE_SHAPE, STATE_TRANSITIONS } from './pipeline-shape';
 import type { PriceTable } from './prices';
 import { recommend, type Recommendation } from './recommend';
+import { mixedRate, runtimeTime, TASK_SECONDS } from './runtime-models';
 import type { Runner, Throughput } from './throughput';
 
 /** One table as planning counted it. */
@@ -32,6 +33,13 @@ export interface PlanSettings {
   readonly keysetTtlSeconds: number;
   /** How the per-operation counts were made: `inventory` (every value classified) or `pending rows`. */
   readonly counted: 'inventory' | 'pending rows';
+  /**
+   * This machine's speed now against the reference machine (speed-probe.ts):
+   * the local runtime's fixed costs are divided by it. @default 1
+   */
+  readonly speedFactor?: number | undefined;
+  /** local-state-machine: the run is its process's first, which imports the handlers. @default true */
+  readonly coldStart?: boolean | undefined;
   /** Throughput of the same settings with another batch size / concurrency, for the recommendations. */
   readonly alternatives?: { readonly batchSize2000?: Throughput; readonly rewrap?: Throughput } | undefined;
 }
@@ -58,6 +66,8 @@ export interface RotationPlan {
   readonly keyring: KeyringKind;
   readonly targetKeyId: string;
   readonly runner: Runner;
+  /** Which time model the plan used, in words (the runtime it models and what it counts). */
+  readonly model: string;
   readonly batchSize: number;
   readonly concurrency: number;
   readonly counted: 'inventory' | 'pending rows';
@@ -85,7 +95,10 @@ export interface RotationPlan {
     readonly seconds: number;
     readonly batchPhaseSeconds: number;
     readonly scanSeconds: number;
+    /** Until the progress loop notices the last batch (the state machine's runners). */
     readonly pollingSeconds: number;
+    /** The runtime's own work: task states, set-up (the state machine's runners; 0 for the CLI). */
+    readonly runtimeSeconds: number;
   };
   readonly cost: {
     readonly usd: number;
@@ -108,8 +121,6 @@ export const DATA_API_CALLS_PER_BATCH = 12;
 export const DATA_API_CALLS_PER_TASK = 4;
 /** Rows per counting slice of the Plan / Verify scans on the Data API (planner.ts COUNT_SLICE_ROWS). */
 const SCAN_ROWS_PER_STATEMENT = 500_000;
-/** Seconds a task function runs besides scanning (cold start, Data API round trips). */
-const TASK_SECONDS = 1;
 /** Lambda event source pollers long-poll SQS (20 s waits) while the queue is watched; five at least. */
 const SQS_IDLE_POLLERS = 5;
 
@@ -127,17 +138,15 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
   const kmsPerRow = rowsToChange > 0 ? perValue / rowsToChange : 0;
 
   // The KMS quota bounds the rows/s of a keyring that calls KMS per value.
-  const engineRate = Math.max(1e-9, s.throughput.rowsPerSecond);
+  const engineRate = Math.max(1e-9, mixedRate(s.throughput, operations));
   const quotaRate = kmsPerRow > 0 ? s.kmsQuota.perSecond / kmsPerRow : Number.POSITIVE_INFINITY;
   const rate = Math.min(engineRate, quotaRate);
   const batchPhaseSeconds = rowsToChange / rate;
   // Planning and verify each read the job's tables; the calibrated scan rate covers both.
   const scanSeconds = rowsTotal / Math.max(1e-9, s.throughput.scanRowsPerSecond);
-  const polls = s.runner === 'state-machine' ? (rowsToChange > 0 ? progressPolls(batchPhaseSeconds) : 0) : 0;
-  // The state machine notices the end at its next poll, not when the last batch finishes.
-  const pollingSeconds =
-    s.runner === 'state-machine' ? Math.max(0, secondsAfterPolls(polls) - batchPhaseSeconds) + 6 * TASK_SECONDS : 0;
-  const seconds = batchPhaseSeconds + scanSeconds + pollingSeconds;
+  const runtime = runtimeTime(s, batchPhaseSeconds, rowsToChange > 0 ? batches : 0);
+  const polls = runtime.polls;
+  const seconds = batchPhaseSeconds + scanSeconds + runtime.pollingSeconds + runtime.runtimeSeconds;
 
   // Each worker (thread or Lambda container) loads the keyset at start and once per TTL; on AWS Verify loads it too.
   const keysetLoads =
@@ -181,6 +190,7 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
     keyring: s.keyring,
     targetKeyId: s.targetKeyId,
     runner: s.runner,
+    model: runtime.model,
     batchSize: s.batchSize,
     concurrency: s.concurrency,
     counted: s.counted,
@@ -194,7 +204,13 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
       kmsQuotaFrom: s.kmsQuota.from,
       kmsRequestsPerSecond: kmsPerRow * rate,
     },
-    duration: { seconds, batchPhaseSeconds, scanSeconds, pollingSeconds },
+    duration: {
+      seconds,
+      batchPhaseSeconds,
+      scanSeconds,
+      pollingSeconds: runtime.pollingSeconds,
+      runtimeSeconds: runtime.runtimeSeconds,
+    },
     cost: {
       usd: sum(lines.map((l) => l.usd)),
       lines,

@@ -20,13 +20,19 @@ function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
+const RUNNER_LABEL: Readonly<Record<RotationPlan['runner'], string>> = {
+  cli: 'CLI job runner',
+  'state-machine': 'state machine on AWS (SQS → Lambda)',
+  'local-state-machine': 'state machine, local runtime (SQS in moto_server → in-process workers)',
+};
+
 /** The plan as the CLI prints it (the same figures as `--json`). */
 export function formatPlan(plan: RotationPlan): string[] {
   const t = plan.total;
   const tp = plan.throughput;
   const lines: string[] = [];
   lines.push(
-    `PLAN: ${plan.mode} to ${plan.targetKeyId} — ${plan.keyring} keyring, ${plan.runner === 'cli' ? 'CLI job runner' : 'state machine (SQS → Lambda)'}, batch ${n(plan.batchSize)}, concurrency ${plan.concurrency}`,
+    `PLAN: ${plan.mode} to ${plan.targetKeyId} — ${plan.keyring} keyring, ${RUNNER_LABEL[plan.runner]}, batch ${n(plan.batchSize)}, concurrency ${plan.concurrency}`,
   );
   const header = [
     'table',
@@ -97,8 +103,9 @@ export function formatPlan(plan: RotationPlan): string[] {
   }
   const d = plan.duration;
   lines.push(
-    `Predicted duration: ${formatSeconds(d.seconds)} (batches ${formatSeconds(d.batchPhaseSeconds)}, planning + verify ${formatSeconds(d.scanSeconds)}${d.pollingSeconds > 0 ? `, progress polling ${formatSeconds(d.pollingSeconds)}` : ''})`,
+    `Predicted duration: ${formatSeconds(d.seconds)} (batches ${formatSeconds(d.batchPhaseSeconds)}, planning + verify ${formatSeconds(d.scanSeconds)}${d.pollingSeconds > 0 ? `, progress polling ${formatSeconds(d.pollingSeconds)}` : ''}${d.runtimeSeconds > 0 ? `, runtime ${formatSeconds(d.runtimeSeconds)}` : ''})`,
   );
+  lines.push(`  time model: ${plan.model}`);
   lines.push(
     `Predicted cost: ${usd(plan.cost.usd)}${
       plan.cost.lines.filter((l) => l.usd > 0).length

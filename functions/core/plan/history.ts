@@ -1,7 +1,8 @@
 import type { KeyringKind } from '../crypto/keyring';
 import type { Sql } from '../ports/sql';
 import type { Mode } from '../reencrypt/values/modes';
-import type { JobFigures } from './throughput';
+import { LOCAL_RUNTIME_SHAPE } from './pipeline-shape';
+import type { JobFigures, Runner } from './throughput';
 
 /**
  * The planner's calibration, read from the job history rekey keeps anyway:
@@ -10,7 +11,7 @@ import type { JobFigures } from './throughput';
  * key's keyring in rekey_keys. No table of its own: every finished job is a
  * measurement, so the plan learns from the last runs on this database.
  * A job without `options.concurrency` (the state machine's) ran with the
- * pipeline's worker concurrency, passed in.
+ * pipeline's worker concurrency, passed in (the local runtime's: its pollers).
  */
 export async function recentJobFigures(
   sql: Sql,
@@ -19,7 +20,7 @@ export async function recentJobFigures(
 ): Promise<JobFigures[]> {
   const { rows } = await sql.query<{
     id: string;
-    cli: boolean;
+    execution_id: string | null;
     keyring: KeyringKind | null;
     options: Record<string, unknown> | string | null;
     plan: { rowsTotal?: number }[] | string | null;
@@ -29,7 +30,7 @@ export async function recentJobFigures(
     batch_seconds: number | string | null;
     finished_at: Date | string;
   }>(
-    `SELECT j.id, j.execution_id IS NULL AS cli, k.keyring, j.options, j.plan, j.batch_size, j.rows_done, j.finished_at,
+    `SELECT j.id, j.execution_id, k.keyring, j.options, j.plan, j.batch_size, j.rows_done, j.finished_at,
             EXTRACT(EPOCH FROM (j.finished_at - j.started_at)) AS job_seconds,
             (SELECT EXTRACT(EPOCH FROM (max(b.finished_at) - min(b.started_at))) FROM rekey_job_batches b WHERE b.job_id = j.id) AS batch_seconds
        FROM rekey_jobs j LEFT JOIN rekey_keys k ON k.id = j.target_key_id
@@ -41,15 +42,18 @@ export async function recentJobFigures(
   return rows.map((r) => {
     const opts = (typeof r.options === 'string' ? JSON.parse(r.options) : (r.options ?? {})) as Record<string, unknown>;
     const plan = (typeof r.plan === 'string' ? JSON.parse(r.plan) : (r.plan ?? [])) as { rowsTotal?: number }[];
+    const runner = runnerOf(r.execution_id);
     const concurrency =
       typeof opts.concurrency === 'number' && opts.concurrency >= 1
         ? opts.concurrency
-        : r.cli
+        : runner === 'cli'
           ? 1
-          : options.pipelineConcurrency;
+          : runner === 'local-state-machine'
+            ? LOCAL_RUNTIME_SHAPE.workers
+            : options.pipelineConcurrency;
     return {
       jobId: r.id,
-      runner: r.cli ? 'cli' : 'state-machine',
+      runner,
       mode,
       keyring: r.keyring,
       concurrency,
@@ -61,4 +65,14 @@ export async function recentJobFigures(
       finishedAt: r.finished_at instanceof Date ? r.finished_at : new Date(r.finished_at),
     };
   });
+}
+
+/**
+ * Which runner ran a job: no execution is the CLI; an execution id of the
+ * local runtime names the region `local` (LOCAL_RUNTIME_SHAPE.executionArnPrefix);
+ * any other is the deployed state machine.
+ */
+export function runnerOf(executionId: string | null): Runner {
+  if (executionId === null) return 'cli';
+  return executionId.startsWith(LOCAL_RUNTIME_SHAPE.executionArnPrefix) ? 'local-state-machine' : 'state-machine';
 }

@@ -4,13 +4,21 @@ import { PlanInputError } from './errors';
  * AWS KMS "Cryptographic operations (symmetric) request rate", the quota
  * shared by Decrypt, Encrypt, GenerateDataKey and ReEncrypt across an
  * account's callers in a region (requests per second, adjustable through
- * Service Quotas). Source: docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html
- * (table "Request quotas for each AWS KMS API operation"), as of 2026-12-04.
- * Regions not listed get the lowest tier. `--kms-quota N` replaces it with
- * the account's actual quota.
+ * Service Quotas). Checked 2026-12-04:
+ * - 10,000 (shared) by default; 20,000 in us-east-2, ap-southeast-1,
+ *   ap-southeast-2, ap-northeast-1, eu-central-1, eu-west-2 — the developer
+ *   guide's table, https://docs.amazonaws.cn/kms/latest/developerguide/requests-per-second.html
+ *   (same page as docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html);
+ * - 100,000 in us-east-1, us-west-2, eu-west-1 — the General Reference quota
+ *   table, https://docs.aws.amazon.com/general/latest/gr/kms.html (as quoted
+ *   in a stored review of that table).
+ * The 5,500 / 10,000 figures sometimes quoted are those of the 2018 raise
+ * (https://aws.amazon.com/about-aws/whats-new/2018/08/aws-key-management-service-increases-api-requests-per-second-limits/),
+ * since superseded; no 50,000 tier was found. Regions not listed get the
+ * lowest tier. `--kms-quota N` replaces it with the account's actual quota.
  */
 export const KMS_QUOTA_SOURCE =
-  'docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html (shared symmetric request rate, 2026-12-04)';
+  'docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html and docs.aws.amazon.com/general/latest/gr/kms.html (shared symmetric request rate, checked 2026-12-04)';
 
 const TIER_100K = ['us-east-1', 'us-west-2', 'eu-west-1'];
 const TIER_20K = ['us-east-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-northeast-1', 'eu-central-1', 'eu-west-2'];

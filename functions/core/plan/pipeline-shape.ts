@@ -67,3 +67,22 @@ export function secondsAfterPolls(polls: number, pacing = PIPELINE_SHAPE.progres
     );
   return elapsed;
 }
+
+/**
+ * The local state-machine runtime (functions/local/pipeline.ts): the same
+ * definition and handlers as on AWS, run in one Node process with SQS in
+ * moto_server. Its timing settings live here so the runtime and the planner
+ * share one definition of each.
+ */
+export const LOCAL_RUNTIME_SHAPE = {
+  /** Every Wait state of the definition waits this long locally instead of its seconds. */
+  waitMs: 100,
+  /** Retry pauses shortened to this. */
+  retryIntervalMs: 10,
+  /** The event source's long poll (ReceiveMessage WaitTimeSeconds): stopping the pollers waits up to this. */
+  receiveWaitSeconds: 1,
+  /** Concurrent SQS pollers (the event source mapping's maximum concurrency) unless told otherwise. */
+  workers: 2,
+  /** Execution ids of the local runtime begin with this (a deployed one names its region): how the job history tells them apart. */
+  executionArnPrefix: 'arn:aws:states:local:',
+} as const;

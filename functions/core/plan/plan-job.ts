@@ -9,7 +9,7 @@ import { buildPlan, type RotationPlan, type TableCounts } from './estimate';
 import { recentJobFigures } from './history';
 import { kmsQuota } from './kms-quotas';
 import { operationsFor, operationsOfPendingRows } from './operations';
-import { PIPELINE_SHAPE } from './pipeline-shape';
+import { LOCAL_RUNTIME_SHAPE, PIPELINE_SHAPE } from './pipeline-shape';
 import { DEFAULT_PRICES, type PriceTable } from './prices';
 import { probeSpeed, REFERENCE_REWRAPS_PER_SECOND, type SpeedProbe } from './speed-probe';
 import { chooseThroughput, type Runner, type Throughput } from './throughput';
@@ -17,6 +17,8 @@ import { chooseThroughput, type Runner, type Throughput } from './throughput';
 export interface PlanOptions {
   /** Where the job would run. @default 'cli' */
   readonly runner?: Runner | undefined;
+  /** local-state-machine: the run will be its process's first (it imports the handlers). @default true */
+  readonly coldStart?: boolean | undefined;
   /** Workers: CLI threads, or the pipeline's Lambda concurrency. @default 1 (CLI) / PIPELINE_SHAPE.maxConcurrency */
   readonly concurrency?: number | undefined;
   /** For the KMS quota's default. @default AWS_REGION, else us-east-1 */
@@ -32,9 +34,10 @@ export interface PlanOptions {
    */
   readonly inventory?: boolean | undefined;
   /**
-   * With no job history on the CLI runner, measure this machine's speed and
-   * scale the documented defaults by it (speed-probe.ts). Tests pass a fixed
-   * probe. @default probeSpeed
+   * Measure this machine's speed (speed-probe.ts): with no job history on the
+   * CLI or the local runtime, the documented defaults are scaled by it; the
+   * local runtime's fixed costs always are. Not on AWS (Lambda is not this
+   * machine). Tests pass a fixed probe. @default probeSpeed
    */
   readonly speedProbe?: (() => Promise<SpeedProbe>) | false | undefined;
 }
@@ -103,6 +106,7 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
       ? await recentJobFigures(deps.sql, 'rewrap', { pipelineConcurrency: PIPELINE_SHAPE.maxConcurrency })
       : [];
   const region = options.region ?? 'us-east-1';
+  const speed = await machineSpeed(runner, options.speedProbe);
   return buildPlan(counts, {
     mode: job.mode,
     keyring,
@@ -112,10 +116,12 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
     concurrency,
     kmsQuota: kmsQuota(region, options.kmsQuotaPerSecond),
     prices: options.prices ?? DEFAULT_PRICES,
-    throughput: await scaledToThisMachine(chooseThroughput(request, history), runner, options.speedProbe),
+    throughput: scaledToThisMachine(chooseThroughput(request, history), speed),
     keysetKeys,
     keysetTtlSeconds: DEFAULT_KEYSET_TTL_MS / 1000,
     counted: options.inventory === false ? 'pending rows' : 'inventory',
+    speedFactor: speed?.factor,
+    coldStart: options.coldStart,
     alternatives:
       job.mode === 'reencrypt'
         ? { rewrap: chooseThroughput({ ...request, mode: 'rewrap' }, rewrapHistory) }
@@ -123,22 +129,35 @@ export async function planFromJob(deps: EngineDeps, job: JobRecord, options: Pla
   });
 }
 
-/** A default (no history) for the CLI runner is scaled by how fast this machine is now; history already is. */
-async function scaledToThisMachine(
-  t: Throughput,
-  runner: Runner,
-  probe: PlanOptions['speedProbe'],
-): Promise<Throughput> {
-  if (t.source !== 'default' || runner !== 'cli' || probe === false) return t;
-  const speed = await (probe ?? probeSpeed)();
+/** This machine's speed now, for the runners that run here (the CLI, the local runtime); none for AWS. */
+async function machineSpeed(runner: Runner, probe: PlanOptions['speedProbe']): Promise<SpeedProbe | undefined> {
+  if (runner === 'state-machine' || probe === false) return undefined;
+  return (probe ?? probeSpeed)();
+}
+
+/** A default (no history) is scaled by how fast this machine is now; history already is. */
+function scaledToThisMachine(t: Throughput, speed: SpeedProbe | undefined): Throughput {
+  if (t.source !== 'default' || !speed) return t;
+  const scale = (r: number): number => r * speed.factor;
   return {
     ...t,
-    rowsPerSecond: t.rowsPerSecond * speed.factor,
-    scanRowsPerSecond: t.scanRowsPerSecond * speed.factor,
+    rowsPerSecond: scale(t.rowsPerSecond),
+    scanRowsPerSecond: scale(t.scanRowsPerSecond),
+    ...(t.perOperation
+      ? {
+          perOperation: {
+            rewrap: scale(t.perOperation.rewrap),
+            reencrypt: scale(t.perOperation.reencrypt),
+            encrypt: scale(t.perOperation.encrypt),
+            migrate: scale(t.perOperation.migrate),
+          },
+        }
+      : {}),
     basis: `${t.basis}, scaled by this machine's speed now (×${speed.factor.toFixed(2)}: ${Math.round(speed.rewrapsPerSecond).toLocaleString('en-US')} rewraps/s against the reference's ${REFERENCE_REWRAPS_PER_SECOND.toLocaleString('en-US')})`,
   };
 }
 
 function defaultConcurrency(runner: Runner | undefined): number {
-  return runner === 'state-machine' ? PIPELINE_SHAPE.maxConcurrency : 1;
+  if (runner === 'state-machine') return PIPELINE_SHAPE.maxConcurrency;
+  return runner === 'local-state-machine' ? LOCAL_RUNTIME_SHAPE.workers : 1;
 }

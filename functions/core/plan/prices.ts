@@ -30,17 +30,26 @@ export interface PriceTable {
 }
 
 /**
- * List prices of us-east-1, no free tier, as published on each service's
- * pricing page: KMS $1/key-month and $0.03 per 10,000 requests; Secrets
- * Manager $0.40/secret-month and $0.05 per 10,000 API calls; Lambda $0.20 per
- * 1 M requests and $0.0000133334 per GB-s (Arm); Step Functions Standard
- * $0.025 per 1,000 state transitions; SQS standard $0.40 per 1 M requests;
- * Data API $0.35 per 1 M requests (first billion per month).
+ * List prices of us-east-1, no free tier, each checked on 2026-12-04 against
+ * the sources below (the figures written earlier from memory all held):
+ *
+ * | field | price | source (read 2026-12-04) |
+ * |---|---|---|
+ * | kmsKeyMonth | $1 per KMS key-month (each rotated backing key adds $1/month) | https://aws.amazon.com/kms/pricing/ |
+ * | kmsRequest | $0.03 per 10,000 symmetric requests (20,000 free a month) | https://aws.amazon.com/kms/pricing/ (request table as quoted by https://www.wring.co/blog/aws-kms-pricing-guide, 2026-03) |
+ * | stepFunctionsTransition | $0.025 per 1,000 Standard state transitions (US East (N. Virginia) $0.0250; 4,000 free a month) | https://aws.amazon.com/step-functions/pricing/ |
+ * | lambdaRequest, lambdaGbSecond | $0.20 per 1 M requests; Arm $0.0000133334 per GB-s (first 7.5 billion GB-s a month) | https://aws.amazon.com/lambda/pricing/ (Arm tier as quoted by https://cloudchipr.com/blog/aws-lambda-pricing) |
+ * | sqsRequest | $0.40 per 1 M standard requests (first 100 billion a month), per 64 KB chunk | https://aws.amazon.com/sqs/pricing/ (as quoted by https://cloudburn.io/blog/amazon-sqs-pricing, 2026-03) |
+ * | secretMonth, secretsManagerRequest | $0.40 per secret-month, $0.05 per 10,000 API calls | NOT re-verified: no AWS page found in the stored sources; kept from aws.amazon.com/secrets-manager/pricing as last read |
+ * | dataApiRequest | $0.35 per 1 M requests (first billion a month) | NOT re-verified: aws.amazon.com/rds/aurora/pricing was not found with its Data API section; kept |
+ *
+ * Secrets Manager and Data API requests are a few per worker or per batch:
+ * a wrong unit price there moves a plan's cost by cents, not its time.
  */
 export const DEFAULT_PRICES: PriceTable = {
   date: '2026-12-04',
   source:
-    'AWS list prices, us-east-1, no free tier: aws.amazon.com/kms/pricing, /secrets-manager/pricing, /lambda/pricing, /step-functions/pricing, /sqs/pricing, /rds/aurora/pricing (Data API)',
+    'AWS list prices, us-east-1, no free tier, checked 2026-12-04: aws.amazon.com/kms/pricing, /step-functions/pricing, /lambda/pricing, /sqs/pricing; /secrets-manager/pricing and /rds/aurora/pricing (Data API) not re-verified (functions/core/plan/prices.ts)',
   region: 'us-east-1',
   kmsRequest: 0.03 / 10_000,
   kmsKeyMonth: 1,

@@ -1,8 +1,17 @@
 import type { KeyringKind } from '../crypto/keyring';
 import type { Mode } from '../reencrypt/values/modes';
+import type { Operation } from './operations';
 
-/** Where the job runs: the CLI's job runner (pg, worker threads) or the state machine (SQS → Lambda workers). */
-export type Runner = 'cli' | 'state-machine';
+/**
+ * Where the job runs, each timed by its own model (docs/decisions.md, "The plan
+ * models the runtime that runs the job"): the CLI's job runner (pg, worker
+ * threads); the state machine deployed on AWS (SQS → a fleet of Lambda
+ * workers, Wait states of ≥ 30 s); or the local state-machine runtime
+ * (functions/local/pipeline.ts: the same definition and handlers in one Node
+ * process, SQS in moto_server, 100 ms waits).
+ */
+export type Runner = 'cli' | 'state-machine' | 'local-state-machine';
+export const RUNNERS: readonly Runner[] = ['cli', 'state-machine', 'local-state-machine'];
 
 /** One finished job of this database, as the planner learns from it (rekey_jobs + its batches' timestamps). */
 export interface JobFigures {
@@ -31,6 +40,13 @@ export interface Throughput {
   /** Which figures, in words: `median of 3 completed jobs (…)` or `docs/performance.md …, no job history`. */
   readonly basis: string;
   readonly jobIds: readonly string[];
+  /**
+   * With no history: the rows/s of each operation (the defaults), so a job
+   * whose values are re-encrypted in place (Fernet, JSON key_id) is not timed
+   * at its mode's rewrap rate. Absent when calibrated: the history already
+   * measured this mode's mix.
+   */
+  readonly perOperation?: Readonly<Record<Operation, number>> | undefined;
 }
 
 /**
@@ -80,6 +96,8 @@ export function batchSizeFactor(batchSize: number): number {
 export function concurrencyFactor(mode: Mode, runner: Runner, concurrency: number): number {
   // Lambda workers each have their own vCPU: they scale until the database or KMS stops them (bounded elsewhere).
   if (runner === 'state-machine') return concurrency;
+  // The local runtime runs every handler and worker on one JavaScript thread: more pollers overlap only their waits.
+  if (runner === 'local-state-machine') return 1;
   return concurrency <= 1 ? 1 : DEFAULT_TWO_WORKER_GAIN[mode];
 }
 
@@ -127,18 +145,30 @@ export function chooseThroughput(request: ThroughputRequest, history: readonly J
       jobIds: relevant.map((j) => j.jobId),
     };
   }
-  const rate =
-    DEFAULT_ROWS_PER_SECOND[request.mode] *
-    concurrencyFactor(request.mode, request.runner, request.concurrency) *
-    batchSizeFactor(request.batchSize);
+  const factor =
+    concurrencyFactor(request.mode, request.runner, request.concurrency) * batchSizeFactor(request.batchSize);
+  const perOperation = {
+    rewrap: DEFAULT_ROWS_PER_SECOND.rewrap * factor,
+    reencrypt: DEFAULT_ROWS_PER_SECOND.reencrypt * factor,
+    encrypt: DEFAULT_ROWS_PER_SECOND.encrypt * factor,
+    migrate: DEFAULT_ROWS_PER_SECOND.migrate * factor,
+  };
   return {
-    rowsPerSecond: rate,
+    rowsPerSecond: DEFAULT_ROWS_PER_SECOND[request.mode] * factor,
     scanRowsPerSecond: DEFAULT_SCAN_ROWS_PER_SECOND,
     source: 'default',
-    basis: `no finished ${request.mode} job with the ${request.keyring} keyring (${request.runner}) on this database yet: default from ${DEFAULT_SOURCE}${request.runner === 'state-machine' ? ', one CLI worker per Lambda worker (the Lambda path is not measured here)' : ''}`,
+    basis: `no finished ${request.mode} job with the ${request.keyring} keyring (${request.runner}) on this database yet: default from ${DEFAULT_SOURCE}${DEFAULT_BASIS_NOTE[request.runner]}`,
     jobIds: [],
+    perOperation,
   };
 }
+
+/** What the default means on each runner. */
+const DEFAULT_BASIS_NOTE: Readonly<Record<Runner, string>> = {
+  cli: '',
+  'state-machine': ', one CLI worker per Lambda worker (the Lambda path is not measured here)',
+  'local-state-machine': ', one CLI worker in all (the local runtime runs every worker on one JavaScript thread)',
+};
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -46,18 +46,22 @@ describe('npm run demo', () => {
     expect(output).toMatch(/4\. Run the jobs through (the synthesized state machine|the engine's job runner)/);
     if (process.env.REKEY_TEST_MOTO_ENDPOINT && process.env.REKEY_TEST_PG_KIND !== 'pglite') {
       expect(output).toContain('through the synthesized state machine');
+      // Planned for the runtime that runs them: the local one, not AWS's 30 s waits.
+      expect(plans.match(/time model: local state-machine runtime/g)).toHaveLength(3);
       expect(output.match(/, 0 in the DLQ/g)).toHaveLength(3);
     }
     expect(output).toContain('OK: every row is on the primary key kek-v2 (Fernet tables: fernet:');
     expect(output).toMatch(/kek-v1 +retired/);
 
-    // The final table: every job completed, every row, no errors, no KMS call, both durations, the old keys retired.
+    // The final table: every job completed, every row, no errors, no KMS call, both durations with their ratios, the old keys retired.
     const table = output.slice(output.indexOf('7. Plan against outcome')).split('\n');
     const line = (label: string): string => table.find((l) => l.startsWith(label)) ?? `no line for ${label}`;
     const seconds = '[\\d.]+ s|\\d+ min \\d+ s';
+    // Predicted ÷ measured, e.g. 0.71×.
+    const ratio = '\\d+\\.\\d\\d×';
     const figures = (mode: string, rows: string, retired: string): RegExp =>
       new RegExp(
-        ` +${mode} +completed +${rows} +[\\d,]+ +0 +0 / 0 +(${seconds}) / (${seconds}) +(${seconds}) / (${seconds}) +${retired}$`,
+        ` +${mode} +completed +${rows} +[\\d,]+ +0 +0 / 0 +(${seconds}) / (${seconds}) +${ratio} +(${seconds}) / (${seconds}) +${ratio} +${retired}$`,
       );
     expect(line('plaintext → rk1')).toMatch(figures('encrypt', '600', 'none'));
     expect(line('rk1 kek-v1 → kek-v2')).toMatch(figures('rewrap', '3,000', 'kek-v1'));

@@ -125,6 +125,18 @@ describe('rekey plan', () => {
     expect(plan.total.aws!.lambdaInvocations).toBeGreaterThan(Math.ceil(ROWS / 2000 / 5));
   });
 
+  it('--runner local-state-machine: the model of the local runtime, its pollers, nothing billed', async () => {
+    const plan = await planJson('--runner', 'local-state-machine');
+    expect(plan).toMatchObject({ runner: 'local-state-machine', concurrency: 2 });
+    expect(plan.model).toContain('local state-machine runtime');
+    expect(plan.total.aws).toBeNull();
+    expect(plan.duration.runtimeSeconds).toBeGreaterThan(0);
+    expect(plan.throughput.basis).toContain('one JavaScript thread');
+    const text = await fx.rekey('plan', '--runner', 'local-state-machine');
+    expect(text.out).toContain('state machine, local runtime');
+    expect(text.out).toContain('time model: local state-machine runtime');
+  });
+
   it('refuses a bad price table or quota with the reason and a non-zero exit', async () => {
     writeFileSync(join(fx.dir, 'bad.json'), JSON.stringify({ kmsRequest: 'cheap', typo: 1 }));
     const bad = await fx.rekey('plan', '--prices', 'bad.json');
