@@ -26,7 +26,7 @@ import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import { RandomPool } from '../functions/core/crypto/random-pool';
 import { createFieldEncryption } from '../functions/core/field-encryption';
-import { StaticKeyPolicy } from '../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../functions/core/crypto/key-policy';
 import { BenchFernet } from './lib/fernet';
 import { measure, type Measurement } from './lib/measure';
 import { NaiveEnvelope } from './lib/naive-envelope';

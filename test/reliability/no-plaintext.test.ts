@@ -17,7 +17,7 @@ import { peekKeyId } from '../../functions/core/crypto/envelope';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { kekContext, parseKeyset } from '../../functions/core/crypto/keyrings/keyset';
 import { fernetEncrypt } from '../../functions/core/crypto/legacy/fernet';
-import { StaticKeyPolicy } from '../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../functions/core/crypto/key-policy';
 import { AWSCURRENT } from '../../functions/core/ports/secrets';
 import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';
 import { handler as rotation, resetRotationDeps } from '../../functions/handlers/rotation';

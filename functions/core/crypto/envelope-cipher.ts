@@ -1,4 +1,4 @@
-import { StaticKeyPolicy, type KeyPolicy } from '../keys/policy';
+import { StaticKeyPolicy, type KeyPolicy } from './key-policy';
 import { NONCE_BYTES, TAG_BYTES, open, sealInto } from './aead';
 import type { EncryptionContext } from './context';
 import { encodeContext } from './context-encoding';

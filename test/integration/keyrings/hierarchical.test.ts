@@ -19,7 +19,7 @@ import {
   type Keyset,
 } from '../../../functions/core/crypto/keyrings/keyset';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../functions/core/crypto/key-policy';
 import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
 import { awsClientConfig, countCommands } from '../../support/aws';
 

@@ -11,7 +11,7 @@ import {
   OversizeError,
   UnknownKeyError,
 } from '../../../functions/core/crypto/errors';
-import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../functions/core/crypto/key-policy';
 import { RecordingKeyring, cipher, rawKeyring } from './support';
 
 const ctx = { table: 'users', column: 'email', rowId: '42' };

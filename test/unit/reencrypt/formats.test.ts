@@ -9,7 +9,7 @@ import {
   fernetTimestamp,
 } from '../../../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt, JsonKeyIdReader } from '../../../functions/core/crypto/legacy/json-key-id';
-import { StaticKeyPolicy, type KeyState } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy, type KeyState } from '../../../functions/core/crypto/key-policy';
 import { valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
 import { targetKeyFor, valueDoneIn } from '../../../functions/core/reencrypt/formats';
 import { columnSets, type Mode } from '../../../functions/core/reencrypt/modes';
