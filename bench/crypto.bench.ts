@@ -21,7 +21,8 @@ import {
 } from '@aws-crypto/client-node';
 import { open, sealInto } from '../functions/core/crypto/aead';
 import { encodeContext } from '../functions/core/crypto/context-encoding';
-import { dataAadFromEncoded, fromText, toText, wrapAadFromEncoded } from '../functions/core/crypto/envelope';
+import { fromText, toText } from '../functions/core/crypto/envelope';
+import { dataAadFromEncoded, wrapAadFromEncoded } from '../functions/core/crypto/envelope-aad';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import { RandomPool } from '../functions/core/crypto/random-pool';

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsSecretsAdapter } from '../../../../functions/core/adapters/aws-secrets';
-import { wrapAad } from '../../../../functions/core/crypto/envelope';
+import { wrapAad } from '../../../../functions/core/crypto/envelope-aad';
 import {
   AuthenticationError,
   KeyMaterialError,
