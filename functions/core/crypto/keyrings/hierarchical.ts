@@ -4,7 +4,8 @@ import { KEY_BYTES } from '../aead';
 import { AuthenticationError, KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../errors';
 import type { GeneratedDataKey, Keyring, KeyringStats, WrapContext } from '../keyring';
 import { randomPool } from '../random-pool';
-import { kekContext, parseKeyset, type Keyset } from './keyset';
+import { kekContext, type Keyset } from './keyset';
+import { parseKeyset } from './keyset-document';
 import { unwrapLocal, wrapLocal } from './local-wrap';
 
 /** How long an unwrapped keyset is used before it is fetched again, unless configured. */

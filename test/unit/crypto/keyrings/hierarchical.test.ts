@@ -20,7 +20,8 @@ import {
   KeyServiceAccessDeniedError,
   KeyServiceNotFoundError,
 } from '../../../../functions/core/crypto/keyrings/key-service-errors';
-import { KeysetFormatError, serializeKeyset, type Keyset } from '../../../../functions/core/crypto/keyrings/keyset';
+import { KeysetFormatError, type Keyset } from '../../../../functions/core/crypto/keyrings/keyset';
+import { serializeKeyset } from '../../../../functions/core/crypto/keyrings/keyset-document';
 import type { WrapContext } from '../../../../functions/core/crypto/keyring';
 import { isRetryable } from '../../../../functions/core/errors';
 import type { KmsPort } from '../../../../functions/core/ports/kms';
