@@ -4,7 +4,7 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
-import { createDataApiSql } from '../../functions/core/adapters/data-api-sql';
+import { createDataApiSql } from '../../functions/core/adapters/data-api/sql';
 import type { Keyring } from '../../functions/core/crypto/keyring';
 import { HierarchicalKeyring } from '../../functions/core/crypto/keyrings/hierarchical';
 import { addKeyVersion, createKeyset, generateWrappedKek } from '../../functions/core/crypto/keyrings/keyset-changes';

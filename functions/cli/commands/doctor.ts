@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createDataApiSql } from '../../core/adapters/data-api-sql';
+import { createDataApiSql } from '../../core/adapters/data-api/sql';
 import { AwsKmsAdapter } from '../../core/adapters/aws-kms';
 import { AwsMonitoring } from '../../core/adapters/aws-monitoring';
 import { AwsSecretsAdapter } from '../../core/adapters/aws-secrets';
