@@ -18,11 +18,11 @@ import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';
-import { createJob, planJob } from '../functions/core/reencrypt/jobs';
-import { runJob } from '../functions/core/reencrypt/job-runner';
-import type { Mode } from '../functions/core/reencrypt/modes';
+import { createJob, planJob } from '../functions/core/reencrypt/jobs/jobs';
+import { runJob } from '../functions/core/reencrypt/jobs/job-runner';
+import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
-import { parseRegistry } from '../functions/core/reencrypt/registry';
+import { parseRegistry } from '../functions/core/reencrypt/config/registry';
 import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -32,7 +32,7 @@ import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchi
 import { KEYSET_FORMAT, KEYSET_VERSION } from '../functions/core/crypto/keyrings/keyset';
 import { generateWrappedKek } from '../functions/core/crypto/keyrings/keyset-changes';
 import { serializeKeyset } from '../functions/core/crypto/keyrings/keyset-document';
-import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
+import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs/jobs';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 
