@@ -21,12 +21,13 @@ import {
 } from '@aws-crypto/client-node';
 import { open, sealInto } from '../functions/core/crypto/aead';
 import { encodeContext } from '../functions/core/crypto/context-encoding';
-import { dataAadFromEncoded, fromText, toText, wrapAadFromEncoded } from '../functions/core/crypto/envelope';
+import { fromText, toText } from '../functions/core/crypto/envelope';
+import { dataAadFromEncoded, wrapAadFromEncoded } from '../functions/core/crypto/envelope-aad';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import { RandomPool } from '../functions/core/crypto/random-pool';
 import { createFieldEncryption } from '../functions/core/field-encryption';
-import { StaticKeyPolicy } from '../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../functions/core/crypto/key-policy';
 import { BenchFernet } from './lib/fernet';
 import { measure, type Measurement } from './lib/measure';
 import { NaiveEnvelope } from './lib/naive-envelope';

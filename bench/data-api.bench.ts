@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
-import { createDataApiSql, type DataApiSqlPool } from '../functions/core/adapters/data-api-sql';
+import { createDataApiSql, type DataApiSqlPool } from '../functions/core/adapters/data-api/sql';
 import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';

@@ -29,12 +29,9 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { AwsKmsAdapter } from '../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchical';
-import {
-  generateWrappedKek,
-  KEYSET_FORMAT,
-  KEYSET_VERSION,
-  serializeKeyset,
-} from '../functions/core/crypto/keyrings/keyset';
+import { KEYSET_FORMAT, KEYSET_VERSION } from '../functions/core/crypto/keyrings/keyset';
+import { generateWrappedKek } from '../functions/core/crypto/keyrings/keyset-changes';
+import { serializeKeyset } from '../functions/core/crypto/keyrings/keyset-document';
 import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs/jobs';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';

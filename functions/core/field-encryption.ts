@@ -4,7 +4,7 @@ import { isEnvelope, peekKeyId } from './crypto/envelope';
 import { EnvelopeFormatError, OversizeError, PlaintextEncodingError } from './crypto/errors';
 import type { Keyring } from './crypto/keyring';
 import type { LegacyFormat, LegacyReader } from './crypto/legacy/reader';
-import { assertLegacyKeyReadable, type KeyPolicy } from './keys/policy';
+import { assertLegacyKeyReadable, type KeyPolicy } from './crypto/key-policy';
 import type { Sql } from './ports/sql';
 import { startReaderHeartbeat, type ReaderHeartbeat } from './readers/heartbeat';
 

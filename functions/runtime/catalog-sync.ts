@@ -3,7 +3,7 @@ import { KmsKeyring } from '../core/crypto/keyrings/kms';
 import { AuditLog } from '../core/keys/audit';
 import { KeyCatalog, type CatalogKey, type CatalogKeyringKind } from '../core/keys/catalog';
 import type { FernetReader } from '../core/crypto/legacy/fernet';
-import { isFernetKeyId } from '../core/keys/policy';
+import { isFernetKeyId } from '../core/crypto/key-policy';
 import { CatalogError } from '../core/keys/errors';
 import type { Sql } from '../core/ports/sql';
 

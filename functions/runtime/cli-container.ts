@@ -1,4 +1,4 @@
-import { createDataApiSql } from '../core/adapters/data-api-sql';
+import { createDataApiSql } from '../core/adapters/data-api/sql';
 import { createPgSql } from '../core/adapters/pg/sql';
 import type { KeyringKind } from '../core/crypto/keyring';
 import { RUNTIME_ENV } from '../core/environment-names';

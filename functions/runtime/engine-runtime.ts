@@ -11,7 +11,7 @@ import { JsonKeyIdReader } from '../core/crypto/legacy/json-key-id';
 import type { LegacyReader } from '../core/crypto/legacy/reader';
 import { AuditLog } from '../core/keys/audit';
 import { KeyCatalog } from '../core/keys/catalog';
-import type { KeyPolicy } from '../core/keys/policy';
+import type { KeyPolicy } from '../core/crypto/key-policy';
 import type { SqlPool } from '../core/ports/sql';
 import { blindIndexerFrom, valueCryptoFrom } from '../core/reencrypt/values/crypto-bridge';
 import type { EngineDeps } from '../core/reencrypt/ports';

@@ -1,4 +1,4 @@
-import { createDataApiSql } from '../core/adapters/data-api-sql';
+import { createDataApiSql } from '../core/adapters/data-api/sql';
 import { createPgSql } from '../core/adapters/pg/sql';
 import { ENV, RUNTIME_ENV } from '../core/environment-names';
 import type { SqlPool } from '../core/ports/sql';

@@ -7,7 +7,7 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset';
+import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset-document';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
 import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';

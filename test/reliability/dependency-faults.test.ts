@@ -4,15 +4,11 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
-import { createDataApiSql } from '../../functions/core/adapters/data-api-sql';
+import { createDataApiSql } from '../../functions/core/adapters/data-api/sql';
 import type { Keyring } from '../../functions/core/crypto/keyring';
 import { HierarchicalKeyring } from '../../functions/core/crypto/keyrings/hierarchical';
-import {
-  addKeyVersion,
-  createKeyset,
-  generateWrappedKek,
-  serializeKeyset,
-} from '../../functions/core/crypto/keyrings/keyset';
+import { addKeyVersion, createKeyset, generateWrappedKek } from '../../functions/core/crypto/keyrings/keyset-changes';
+import { serializeKeyset } from '../../functions/core/crypto/keyrings/keyset-document';
 import { KmsKeyring } from '../../functions/core/crypto/keyrings/kms';
 import { RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { createFieldEncryption, type FieldEncryption } from '../../functions/core/field-encryption';

@@ -3,7 +3,7 @@ import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { parseEnvelope, peekKeyId, serializeEnvelope, toText } from '../../functions/core/crypto/envelope';
 import { fernetEncrypt, FernetReader } from '../../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt, JsonKeyIdReader } from '../../functions/core/crypto/legacy/json-key-id';
-import { StaticKeyPolicy } from '../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../functions/core/crypto/key-policy';
 import { valueCryptoFrom } from '../../functions/core/reencrypt/values/crypto-bridge';
 import { startJob } from '../../functions/core/reencrypt/jobs/job-runner';
 import { listBatches, listRowErrors } from '../../functions/core/reencrypt/store/job-store';

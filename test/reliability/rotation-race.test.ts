@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
-import { parseKeyset, type Keyset } from '../../functions/core/crypto/keyrings/keyset';
+import type { Keyset } from '../../functions/core/crypto/keyrings/keyset';
+import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset-document';
 import { AuditLog } from '../../functions/core/keys/audit';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import type { ExecutionStarter } from '../../functions/core/ports/executions';

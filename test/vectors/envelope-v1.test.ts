@@ -6,7 +6,7 @@ import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { fromText, parseEnvelope, peekKeyId, serializeEnvelope, toText } from '../../functions/core/crypto/envelope';
 import * as errors from '../../functions/core/crypto/errors';
 import { RawKeyring } from '../../functions/core/crypto/keyrings/raw';
-import { StaticKeyPolicy, type KeyState } from '../../functions/core/keys/policy';
+import { StaticKeyPolicy, type KeyState } from '../../functions/core/crypto/key-policy';
 
 /**
  * The committed known-answer vectors of envelope format v1 must decrypt with

@@ -1,4 +1,4 @@
-import { StaticKeyPolicy, type KeyPolicy } from '../keys/policy';
+import { StaticKeyPolicy, type KeyPolicy } from './key-policy';
 import { NONCE_BYTES, TAG_BYTES, open, sealInto } from './aead';
 import type { EncryptionContext } from './context';
 import { encodeContext } from './context-encoding';
@@ -8,16 +8,16 @@ import {
   MAX_WRAPPED_KEY_BYTES,
   MIN_ENVELOPE_BYTES,
   TEXT_PREFIX_V1,
-  dataAadFromEncoded,
   layoutEnvelope,
   parseEnvelope,
   serializeEnvelope,
   toText,
-  wrapAadFromEncoded,
   type EnvelopeV1,
 } from './envelope';
+import { dataAadFromEncoded, wrapAadFromEncoded } from './envelope-aad';
 import { InvalidPlaintextError, OversizeError } from './errors';
 import type { Keyring, WrapContext } from './keyring';
+import { needs } from './needs';
 import { randomPool } from './random-pool';
 
 /** Default limit on one plaintext value: 4 MiB. Large enough for any field, small enough to refuse a runaway blob. */
@@ -65,9 +65,11 @@ export class EnvelopeCipher {
     this.keyring = options.keyring;
     this.policy = options.policy;
     const max = options.maxPlaintextBytes ?? DEFAULT_MAX_PLAINTEXT_BYTES;
-    if (!Number.isSafeInteger(max) || max < 0) {
-      throw new RangeError(`maxPlaintextBytes must be a non-negative integer, got ${max}`);
-    }
+    /* Precondition: maxPlaintextBytes is a non-negative integer. */
+    needs(
+      Number.isSafeInteger(max) && max >= 0,
+      () => new RangeError(`maxPlaintextBytes must be a non-negative integer, got ${max}`),
+    );
     this.maxPlaintextBytes = max;
     this.maxEnvelopeBytes = MIN_ENVELOPE_BYTES - 2 + MAX_KEY_ID_BYTES + MAX_WRAPPED_KEY_BYTES + max;
     this.maxTextLength = TEXT_PREFIX_V1.length + Math.ceil((this.maxEnvelopeBytes * 4) / 3);
@@ -198,7 +200,8 @@ export class EnvelopeCipher {
   assertStoredSize(stored: Buffer | string, what = 'stored value'): void {
     const size = typeof stored === 'string' ? stored.length : stored?.length;
     const limit = typeof stored === 'string' ? this.maxTextLength : this.maxEnvelopeBytes;
-    if (size > limit) throw new OversizeError(size, limit, what);
+    /* Precondition: a stored value is no longer than an envelope of the largest plaintext. */
+    needs(!(size > limit), () => new OversizeError(size, limit, what));
   }
 
   private async sealNew(plaintext: Buffer, ctx: EncryptionContext, keyId: string): Promise<Buffer> {
@@ -225,21 +228,32 @@ export class EnvelopeCipher {
   private plaintextBytes(plaintext: Buffer | string): Buffer {
     if (typeof plaintext === 'string') {
       const size = Buffer.byteLength(plaintext, 'utf8');
-      if (size > this.maxPlaintextBytes) throw new OversizeError(size, this.maxPlaintextBytes);
-      if (LONE_SURROGATE.test(plaintext)) {
-        // UTF-8 would turn it into U+FFFD: the value decrypted would not be the value stored.
-        throw new InvalidPlaintextError(
-          'the plaintext string is not well-formed Unicode (lone surrogate); encrypt it as bytes instead',
-        );
-      }
+      /* Precondition: a plaintext string is at most maxPlaintextBytes of UTF-8. */
+      needs(size <= this.maxPlaintextBytes, () => new OversizeError(size, this.maxPlaintextBytes));
+      // UTF-8 would turn a lone surrogate into U+FFFD: the value decrypted would not be the value stored.
+      /* Precondition: a plaintext string is well-formed Unicode. */
+      needs(
+        !LONE_SURROGATE.test(plaintext),
+        () =>
+          new InvalidPlaintextError(
+            'the plaintext string is not well-formed Unicode (lone surrogate); encrypt it as bytes instead',
+          ),
+      );
       return Buffer.from(plaintext, 'utf8');
     }
-    if (!((plaintext as unknown) instanceof Uint8Array)) {
-      throw new InvalidPlaintextError(
-        `plaintext must be a string or a Buffer, got ${plaintext === null ? 'null' : typeof plaintext}`,
-      );
-    }
-    if (plaintext.length > this.maxPlaintextBytes) throw new OversizeError(plaintext.length, this.maxPlaintextBytes);
+    /* Precondition: plaintext is a string or bytes. */
+    needs(
+      (plaintext as unknown) instanceof Uint8Array,
+      () =>
+        new InvalidPlaintextError(
+          `plaintext must be a string or a Buffer, got ${plaintext === null ? 'null' : typeof plaintext}`,
+        ),
+    );
+    /* Precondition: plaintext bytes are at most maxPlaintextBytes. */
+    needs(
+      plaintext.length <= this.maxPlaintextBytes,
+      () => new OversizeError(plaintext.length, this.maxPlaintextBytes),
+    );
     return Buffer.isBuffer(plaintext) ? plaintext : Buffer.from(plaintext as Uint8Array); // a copy: ours to zero
   }
 }

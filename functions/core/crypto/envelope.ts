@@ -1,6 +1,5 @@
-import type { EncryptionContext } from './context';
-import { encodeContext } from './context-encoding';
-import { EnvelopeFormatError, UnsupportedVersionError } from './errors';
+import { UnsupportedVersionError } from './errors';
+import { needs } from './needs';
 
 /**
  * Envelope format v1 (docs/envelope-format.md is the specification):
@@ -11,7 +10,9 @@ import { EnvelopeFormatError, UnsupportedVersionError } from './errors';
  * the binary form for text/varchar columns. The key id sits in clear in the
  * header so tools can count rows per key without decrypting.
  *
- * This module only lays out and checks bytes; EnvelopeCipher does the crypto.
+ * This module only lays out and checks bytes (the authenticated data is in
+ * envelope-aad.ts); EnvelopeCipher does the crypto. Every check is a tagged
+ * precondition with a unit test of the same title (see needs.ts).
  */
 export const ENVELOPE_V1 = 0x01;
 export const TEXT_PREFIX_V1 = 'rk1:';
@@ -33,10 +34,6 @@ const BASE64URL_PATTERN = /^[A-Za-z0-9_-]+$/;
 const OTHER_TEXT_VERSION = /^rk(\d{1,3}):/;
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-// Domain-separation tags: a wrap AAD can never equal a data AAD.
-const WRAP_AAD_TAG = 0x77; // 'w'
-const DATA_AAD_TAG = 0x64; // 'd'
-
 export interface EnvelopeV1 {
   readonly version: typeof ENVELOPE_V1;
   /** Id of the key-encryption key the data key is wrapped under. */
@@ -56,30 +53,46 @@ export interface EnvelopeV1 {
  */
 export function parseEnvelope(value: Buffer | string): EnvelopeV1 {
   const binary = typeof value === 'string' ? fromText(value) : asBuffer(value);
-  if (binary.length === 0)
-    throw new EnvelopeFormatError('empty', 'the value is empty: an envelope is at least 34 bytes');
-  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
-  if (binary.length < MIN_ENVELOPE_BYTES) throw truncated(binary.length, MIN_ENVELOPE_BYTES);
+  /* Precondition: the value is not empty. */
+  needs(binary.length > 0, 'empty', 'the value is empty: an envelope is at least 34 bytes');
+  /* Precondition: the version byte is a known version. */
+  needs(binary[0] === ENVELOPE_V1, () => new UnsupportedVersionError(binary[0] as number));
+  /* Precondition: the value holds at least the smallest envelope (34 bytes). */
+  needs(binary.length >= MIN_ENVELOPE_BYTES, 'truncated', () =>
+    truncated(binary.length, MIN_ENVELOPE_BYTES, 'the smallest envelope'),
+  );
 
   const keyIdLength = binary[1] as number;
-  if (keyIdLength === 0) throw new EnvelopeFormatError('bad-field', 'envelope key id length is 0 (byte 1)');
+  /* Precondition: the key id length (byte 1) is not 0. */
+  needs(keyIdLength > 0, 'bad-field', 'the envelope key id length (byte 1) is 0: a key id is 1-255 characters');
   const keyIdEnd = 2 + keyIdLength;
-  if (binary.length < keyIdEnd + 2) throw truncated(binary.length, keyIdEnd + 2);
+  /* Precondition: the value holds the key id and the wrapped-key length. */
+  needs(binary.length >= keyIdEnd + 2, 'truncated', () =>
+    truncated(binary.length, keyIdEnd + 2, `the ${keyIdLength}-byte key id of byte 1, then the wrapped-key length`),
+  );
   const keyId = binary.toString('latin1', 2, keyIdEnd);
-  if (!KEY_ID_PATTERN.test(keyId)) {
-    throw new EnvelopeFormatError(
-      'bad-field',
-      `envelope key id (bytes 2-${keyIdEnd - 1}) holds characters outside [A-Za-z0-9._:/+=@-]`,
-    );
-  }
+  /* Precondition: the key id holds only [A-Za-z0-9._:/+=@-]. */
+  needs(
+    KEY_ID_PATTERN.test(keyId),
+    'bad-field',
+    () => `envelope key id (bytes 2-${keyIdEnd - 1}) holds characters outside [A-Za-z0-9._:/+=@-]`,
+  );
 
   const wrappedLength = binary.readUInt16BE(keyIdEnd);
-  if (wrappedLength === 0)
-    throw new EnvelopeFormatError('bad-field', `envelope wrapped-key length is 0 (bytes ${keyIdEnd}-${keyIdEnd + 1})`);
+  /* Precondition: the wrapped-key length is not 0. */
+  needs(wrappedLength > 0, 'bad-field', () => `envelope wrapped-key length is 0 (bytes ${keyIdEnd}-${keyIdEnd + 1})`);
   const wrappedStart = keyIdEnd + 2;
   const nonceStart = wrappedStart + wrappedLength;
   const sealedStart = nonceStart + NONCE_BYTES;
-  if (binary.length < sealedStart + TAG_BYTES) throw truncated(binary.length, sealedStart + TAG_BYTES);
+  /* Precondition: the value holds the wrapped key, the nonce and the tag. */
+  needs(binary.length >= sealedStart + TAG_BYTES, 'truncated', () =>
+    truncated(
+      binary.length,
+      sealedStart + TAG_BYTES,
+      `the ${wrappedLength}-byte wrapped key of bytes ${keyIdEnd}-${keyIdEnd + 1}, a ${NONCE_BYTES}-byte nonce ` +
+        `and a ${TAG_BYTES}-byte tag`,
+    ),
+  );
 
   return {
     version: ENVELOPE_V1,
@@ -92,16 +105,20 @@ export function parseEnvelope(value: Buffer | string): EnvelopeV1 {
 
 /** The binary form of an envelope. Throws EnvelopeFormatError('bad-field') for a field out of range. */
 export function serializeEnvelope(e: EnvelopeV1): Buffer {
-  if (e.version !== ENVELOPE_V1) throw new UnsupportedVersionError(e.version);
-  if (e.nonce.length !== NONCE_BYTES) {
-    throw new EnvelopeFormatError('bad-field', `envelope nonce must be ${NONCE_BYTES} bytes, got ${e.nonce.length}`);
-  }
-  if (e.sealed.length < TAG_BYTES) {
-    throw new EnvelopeFormatError(
-      'bad-field',
-      `envelope ciphertext must hold at least the ${TAG_BYTES}-byte tag, got ${e.sealed.length} bytes`,
-    );
-  }
+  /* Precondition: only a version 1 envelope is serialized. */
+  needs(e.version === ENVELOPE_V1, () => new UnsupportedVersionError(e.version));
+  /* Precondition: the nonce is 12 bytes. */
+  needs(
+    e.nonce.length === NONCE_BYTES,
+    'bad-field',
+    () => `envelope nonce must be ${NONCE_BYTES} bytes, got ${e.nonce.length}`,
+  );
+  /* Precondition: the sealed bytes hold at least the 16-byte tag. */
+  needs(
+    e.sealed.length >= TAG_BYTES,
+    'bad-field',
+    () => `envelope ciphertext must hold at least the ${TAG_BYTES}-byte tag, got ${e.sealed.length} bytes`,
+  );
   const { bytes, nonceOffset, sealedOffset } = layoutEnvelope(e.keyId, e.wrappedKey, e.sealed.length);
   e.nonce.copy(bytes, nonceOffset);
   e.sealed.copy(bytes, sealedOffset);
@@ -119,12 +136,12 @@ export function layoutEnvelope(
   sealedLength: number,
 ): { bytes: Buffer; nonceOffset: number; sealedOffset: number } {
   assertKeyId(keyId);
-  if (wrappedKey.length === 0 || wrappedKey.length > MAX_WRAPPED_KEY_BYTES) {
-    throw new EnvelopeFormatError(
-      'bad-field',
-      `envelope wrapped key must be 1-${MAX_WRAPPED_KEY_BYTES} bytes, got ${wrappedKey.length}`,
-    );
-  }
+  /* Precondition: the wrapped key is 1-65535 bytes. */
+  needs(
+    wrappedKey.length > 0 && wrappedKey.length <= MAX_WRAPPED_KEY_BYTES,
+    'bad-field',
+    () => `envelope wrapped key must be 1-${MAX_WRAPPED_KEY_BYTES} bytes, got ${wrappedKey.length}`,
+  );
   const keyIdEnd = 2 + keyId.length;
   const nonceOffset = keyIdEnd + 2 + wrappedKey.length;
   const sealedOffset = nonceOffset + NONCE_BYTES;
@@ -139,8 +156,10 @@ export function layoutEnvelope(
 
 /** `rk1:` + base64url (no padding) of a binary v1 envelope. */
 export function toText(binary: Buffer): string {
-  if (binary.length === 0) throw new EnvelopeFormatError('empty', 'cannot encode an empty value as an envelope');
-  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
+  /* Precondition: only a non-empty binary is encoded as text. */
+  needs(binary.length > 0, 'empty', 'cannot encode an empty value as an envelope');
+  /* Precondition: only a version 1 binary is encoded as text. */
+  needs(binary[0] === ENVELOPE_V1, () => new UnsupportedVersionError(binary[0] as number));
   return TEXT_PREFIX_V1 + binary.toString('base64url');
 }
 
@@ -150,25 +169,25 @@ export function toText(binary: Buffer): string {
  * invalid characters silently, and accept several spellings of the same bytes).
  */
 export function fromText(text: string): Buffer {
-  if (typeof text !== 'string')
-    throw new EnvelopeFormatError('bad-field', `a text envelope must be a string, got ${typeof text}`);
-  if (text.length === 0)
-    throw new EnvelopeFormatError('empty', 'the value is empty: a text envelope starts with "rk1:"');
+  /* Precondition: a text envelope is a string. */
+  needs(typeof text === 'string', 'bad-field', () => `a text envelope must be a string, got ${typeof text}`);
+  /* Precondition: a text envelope is not empty. */
+  needs(text.length > 0, 'empty', 'the value is empty: a text envelope starts with "rk1:"');
   if (!text.startsWith(TEXT_PREFIX_V1)) {
     const other = OTHER_TEXT_VERSION.exec(text);
-    if (other) throw new UnsupportedVersionError(Number(other[1]));
-    throw new EnvelopeFormatError(
-      'bad-prefix',
-      'the value does not start with "rk1:": it is not a rekey text envelope',
-    );
+    /* Precondition: a text envelope of another version is refused as that version. */
+    needs(other === null, () => new UnsupportedVersionError(Number(other![1])));
+    /* Precondition: a text envelope starts with "rk1:". */
+    needs(false, 'bad-prefix', 'the value does not start with "rk1:": it is not a rekey text envelope');
   }
   const body = text.slice(TEXT_PREFIX_V1.length);
-  if (body.length === 0) throw new EnvelopeFormatError('empty', 'the text envelope has nothing after "rk1:"');
-  if (!isCanonicalBase64url(body)) {
-    throw new EnvelopeFormatError('not-base64', 'the text after "rk1:" is not canonical unpadded base64url');
-  }
+  /* Precondition: a text envelope has a body after "rk1:". */
+  needs(body.length > 0, 'empty', 'the text envelope has nothing after "rk1:"');
+  /* Precondition: the body is canonical unpadded base64url. */
+  needs(isCanonicalBase64url(body), 'not-base64', () => notCanonical(body));
   const binary = Buffer.from(body, 'base64url');
-  if (binary[0] !== ENVELOPE_V1) throw new UnsupportedVersionError(binary[0] as number);
+  /* Precondition: the version byte is a known version. */
+  needs(binary[0] === ENVELOPE_V1, () => new UnsupportedVersionError(binary[0] as number));
   return binary;
 }
 
@@ -224,57 +243,16 @@ export function peekKeyId(value: Buffer | string): string {
   return parseEnvelope(value).keyId;
 }
 
-/**
- * Authenticated data for wrapping the data key: binds format version, key id
- * and encryption context. `'w' | version | u8 keyIdLength | keyId | context`.
- */
-export function wrapAad(version: number, keyId: string, ctx: EncryptionContext): Buffer {
-  return wrapAadFromEncoded(version, keyId, encodeContext(ctx));
-}
-
-/**
- * Authenticated data for the data ciphertext: binds format version and
- * encryption context, not the key id, so a rewrap (new key id, same
- * ciphertext) leaves it valid. `'d' | version | context`.
- */
-export function dataAad(version: number, ctx: EncryptionContext): Buffer {
-  return dataAadFromEncoded(version, encodeContext(ctx));
-}
-
-/** wrapAad over an already encoded context (EnvelopeCipher encodes once per call, uses it twice). */
-export function wrapAadFromEncoded(version: number, keyId: string, encodedContext: Buffer): Buffer {
-  assertKeyId(keyId);
-  const out = Buffer.allocUnsafe(3 + keyId.length + encodedContext.length);
-  out[0] = WRAP_AAD_TAG;
-  out[1] = version;
-  out[2] = keyId.length;
-  out.write(keyId, 3, 'latin1');
-  encodedContext.copy(out, 3 + keyId.length);
-  return out;
-}
-
-export function dataAadFromEncoded(version: number, encodedContext: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(2 + encodedContext.length);
-  out[0] = DATA_AAD_TAG;
-  out[1] = version;
-  encodedContext.copy(out, 2);
-  return out;
-}
-
 /** Throws EnvelopeFormatError('bad-field') unless `keyId` fits the v1 header. */
 export function assertKeyId(keyId: string): void {
-  if (
-    typeof keyId !== 'string' ||
-    keyId.length === 0 ||
-    keyId.length > MAX_KEY_ID_BYTES ||
-    !KEY_ID_PATTERN.test(keyId)
-  ) {
-    throw new EnvelopeFormatError(
-      'bad-field',
+  /* Precondition: a key id is 1-255 characters from [A-Za-z0-9._:/+=@-]. */
+  needs(
+    typeof keyId === 'string' && keyId.length > 0 && keyId.length <= MAX_KEY_ID_BYTES && KEY_ID_PATTERN.test(keyId),
+    'bad-field',
+    () =>
       `a key id must be 1-${MAX_KEY_ID_BYTES} characters from [A-Za-z0-9._:/+=@-]` +
-        (typeof keyId === 'string' ? ` (got ${keyId.length} characters)` : ` (got ${typeof keyId})`),
-    );
-  }
+      (typeof keyId === 'string' ? ` (got ${keyId.length} characters)` : ` (got ${typeof keyId})`),
+  );
 }
 
 function isCanonicalBase64url(body: string): boolean {
@@ -287,18 +265,26 @@ function isCanonicalBase64url(body: string): boolean {
   return (last & ((1 << unusedBits) - 1)) === 0;
 }
 
-function asBuffer(value: Buffer | Uint8Array): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new EnvelopeFormatError(
-    'bad-field',
-    `an envelope must be a Buffer or a string, got ${value === null ? 'null' : typeof value}`,
-  );
+/** What makes a body not canonical base64url, and where (never the text itself: it may be a secret). */
+function notCanonical(body: string): string {
+  const at = body.search(/[^A-Za-z0-9_-]/);
+  if (at >= 0) return `the text after "rk1:" is not base64url: its character ${at + 1} is outside [A-Za-z0-9_-]`;
+  if (body.length % 4 === 1)
+    return `the text after "rk1:" is not base64url: ${body.length} characters are no whole bytes`;
+  return 'the text after "rk1:" is not canonical base64url: its last character has non-zero unused bits';
 }
 
-function truncated(have: number, need: number): EnvelopeFormatError {
-  return new EnvelopeFormatError(
-    'truncated',
-    `the envelope is truncated: it has ${have} bytes, its header calls for at least ${need}`,
+function asBuffer(value: Buffer | Uint8Array): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  /* Precondition: an envelope is a Buffer, a Uint8Array or a string. */
+  needs(
+    (value as unknown) instanceof Uint8Array,
+    'bad-field',
+    () => `an envelope must be a Buffer, a Uint8Array or a string, got ${value === null ? 'null' : typeof value}`,
   );
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function truncated(have: number, need: number, what: string): string {
+  return `the envelope is truncated: it has ${have} bytes, its header calls for at least ${need} (${what})`;
 }

@@ -8,12 +8,15 @@ import { RekeyError } from '../errors';
  */
 export abstract class CryptoError extends RekeyError {}
 
+/** What is wrong with a value that is not an envelope. */
+export type EnvelopeFormatReason =
+  'empty' | 'truncated' | 'not-base64' | 'bad-prefix' | 'trailing-bytes' | 'bad-field' | 'bad-type';
+
 /** The value is not an envelope at all, or is cut short, or has trailing bytes. */
 export class EnvelopeFormatError extends CryptoError {
   readonly code = 'ENVELOPE_FORMAT';
   constructor(
-    /** What is wrong: 'empty' | 'truncated' | 'not-base64' | 'bad-prefix' | 'trailing-bytes' | 'bad-field' | 'bad-type' */
-    readonly reason: string,
+    readonly reason: EnvelopeFormatReason,
     message: string,
   ) {
     super(message);

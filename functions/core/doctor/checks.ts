@@ -1,6 +1,6 @@
 import { EnvelopeCipher } from '../crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../crypto/keyrings/hierarchical';
-import { parseKeyset } from '../crypto/keyrings/keyset';
+import { parseKeyset } from '../crypto/keyrings/keyset-document';
 import type { KmsPort } from '../ports/kms';
 import type { MonitoringPort } from '../ports/monitoring';
 import type { QueuePort } from '../ports/queues';

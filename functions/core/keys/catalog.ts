@@ -8,7 +8,7 @@ import {
   KeyAlreadyExistsError,
   KeyChangedConcurrentlyError,
 } from './errors';
-import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from './policy';
+import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from '../crypto/key-policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
 import { assertNoLateWriters } from '../readers/gate';
 

@@ -1,5 +1,5 @@
 import { RekeyError } from '../errors';
-import type { KeyStatus } from './policy';
+import type { KeyStatus } from '../crypto/key-policy';
 
 /** Base of the key catalog's errors. None is retryable except a lost compare-and-swap race. */
 export abstract class CatalogError extends RekeyError {}

@@ -2,7 +2,7 @@ import type { Sql } from '../ports/sql';
 import { AuditLog } from './audit';
 import { KeyCatalog, type CatalogKey } from './catalog';
 import { CatalogError } from './errors';
-import type { KeyStatus } from './policy';
+import type { KeyStatus } from '../crypto/key-policy';
 
 /**
  * Crypto-shredding: destroying a key while values remain under it, so they

@@ -1,4 +1,4 @@
-import type { KeyStatus } from './policy';
+import type { KeyStatus } from '../crypto/key-policy';
 
 /**
  * The key lifecycle. pending → active → rotating → retired → destroyed, plus:

@@ -1,5 +1,5 @@
 import { KeyNotActiveError } from '../crypto/errors';
-import type { KeyPolicy } from '../keys/policy';
+import type { KeyPolicy } from '../crypto/key-policy';
 import { executeBatch, type BatchResult } from '../reencrypt/batches/batch-executor';
 import type { EngineDeps } from '../reencrypt/ports';
 import {

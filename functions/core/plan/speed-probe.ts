@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../crypto/envelope-cipher';
 import { RawKeyring } from '../crypto/keyrings/raw';
-import { StaticKeyPolicy } from '../keys/policy';
+import { StaticKeyPolicy } from '../crypto/key-policy';
 
 /**
  * One core's rewraps per second in docs/performance.md (bench:crypto, 150-byte

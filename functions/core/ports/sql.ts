@@ -1,7 +1,7 @@
 /**
  * The one narrow port through which domain code talks to PostgreSQL. Two
  * adapters implement it: `adapters/pg/sql.ts` (node-postgres) and, for AWS,
- * `adapters/data-api-sql.ts` (RDS Data API). Statements use PostgreSQL
+ * `adapters/data-api/sql.ts` (RDS Data API). Statements use PostgreSQL
  * positional parameters ($1, $2, ...); adapters translate when they must.
  *
  * Parameter values: string, number, bigint, boolean, null, Buffer (bytea),

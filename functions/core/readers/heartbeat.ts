@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Keyring } from '../crypto/keyring';
 import { RUNTIME_ENV } from '../environment-names';
-import type { KeyPolicy } from '../keys/policy';
+import type { KeyPolicy } from '../crypto/key-policy';
 import type { Sql } from '../ports/sql';
 import { forgetGoneReaders, removeReader, writeHeartbeat, type ReaderReport } from './store';
 

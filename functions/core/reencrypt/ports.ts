@@ -1,5 +1,5 @@
 import type { EncryptionContext } from '../crypto/context';
-import type { KeyState, KeyStatus } from '../keys/policy';
+import type { KeyState, KeyStatus } from '../crypto/key-policy';
 import type { Sql } from '../ports/sql';
 import type { RunnerLiveness } from './jobs/lease-takeover';
 import type { Registry } from './config/registry';

@@ -1,4 +1,5 @@
-import { nextKeyId, type Keyset } from '../crypto/keyrings/keyset';
+import type { Keyset } from '../crypto/keyrings/keyset';
+import { nextKeyId } from '../crypto/keyrings/keyset-changes';
 import type { CatalogKey, KeyCatalog } from '../keys/catalog';
 import { KeyAlreadyExistsError } from '../keys/errors';
 import { DEFAULT_ROTATION_ACTOR, type RotationDeps } from './deps';

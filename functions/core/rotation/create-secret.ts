@@ -1,11 +1,6 @@
-import {
-  addKeyVersion,
-  createKeyset,
-  generateWrappedKek,
-  removeKey,
-  serializeKeyset,
-  type Keyset,
-} from '../crypto/keyrings/keyset';
+import type { Keyset } from '../crypto/keyrings/keyset';
+import { addKeyVersion, createKeyset, generateWrappedKek, removeKey } from '../crypto/keyrings/keyset-changes';
+import { serializeKeyset } from '../crypto/keyrings/keyset-document';
 import { AWSPENDING } from '../ports/secrets';
 import { chooseNewKeyId, destroyedKeyIds } from './catalog-keys';
 import type { RotationDeps, StepResult } from './deps';

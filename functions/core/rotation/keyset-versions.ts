@@ -1,5 +1,6 @@
 import { KeyServiceNotFoundError, KeyServiceRejectedError } from '../crypto/keyrings/key-service-errors';
-import { parseKeyset, type Keyset } from '../crypto/keyrings/keyset';
+import type { Keyset } from '../crypto/keyrings/keyset';
+import { parseKeyset } from '../crypto/keyrings/keyset-document';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
 import type { RotationDeps } from './deps';
 import { RotationStateError } from './errors';

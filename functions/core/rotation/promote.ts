@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { parseKeyset, serializeKeyset, setPrimary } from '../crypto/keyrings/keyset';
+import { setPrimary } from '../crypto/keyrings/keyset-changes';
+import { parseKeyset, serializeKeyset } from '../crypto/keyrings/keyset-document';
 import { AuditLog } from '../keys/audit';
 import { AWSCURRENT } from '../ports/secrets';
 import { gateActivation, type ActivationGateOptions } from '../readers/gate';

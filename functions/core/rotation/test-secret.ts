@@ -3,7 +3,7 @@ import type { EncryptionContext } from '../crypto/context';
 import { EnvelopeCipher } from '../crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../crypto/keyrings/hierarchical';
 import { isRetryable, RekeyError } from '../errors';
-import { StaticKeyPolicy } from '../keys/policy';
+import { StaticKeyPolicy } from '../crypto/key-policy';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
 import type { RotationDeps, StepResult } from './deps';
 import { RotationSelfTestError } from './errors';

@@ -12,7 +12,7 @@ import {
   DataApiTransactionError,
   type DataApiSqlOptions,
   type DataApiSqlPool,
-} from '../../../functions/core/adapters/data-api-sql';
+} from '../../../functions/core/adapters/data-api/sql';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';

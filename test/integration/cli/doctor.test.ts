@@ -9,7 +9,8 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { CreateTopicCommand, SetTopicAttributesCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
-import { createKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset';
+import { createKeyset } from '../../../functions/core/crypto/keyrings/keyset-changes';
+import { serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { main } from '../../../functions/cli/main';
 import type { CliIo } from '../../../functions/cli/io';
 import { createPipelineQueues } from '../../../functions/local/pipeline';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { formatRawKey } from '../../../functions/core/crypto/keyrings/raw';
-import { fernetKeyId } from '../../../functions/core/crypto/legacy/fernet';
+import { fernetKeyId } from '../../../functions/core/crypto/legacy/fernet-keys';
 import type { Sql } from '../../../functions/core/ports/sql';
 import { runPythonJson } from '../../support/python';
 

@@ -8,18 +8,16 @@ import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { AuthenticationError, KeyMaterialError } from '../../../functions/core/crypto/errors';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
 import { KeyServiceNotFoundError } from '../../../functions/core/crypto/keyrings/key-service-errors';
+import { kekContext, type Keyset } from '../../../functions/core/crypto/keyrings/keyset';
 import {
   addKeyVersion,
   createKeyset,
   generateWrappedKek,
-  kekContext,
   nextKeyId,
-  parseKeyset,
-  serializeKeyset,
-  type Keyset,
-} from '../../../functions/core/crypto/keyrings/keyset';
+} from '../../../functions/core/crypto/keyrings/keyset-changes';
+import { parseKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../functions/core/crypto/key-policy';
 import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
 import { awsClientConfig, countCommands } from '../../support/aws';
 

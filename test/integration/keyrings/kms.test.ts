@@ -6,7 +6,7 @@ import { parseEnvelope, peekKeyId, serializeEnvelope, toText, fromText } from '.
 import { AuthenticationError } from '../../../functions/core/crypto/errors';
 import { KeyServiceNotFoundError } from '../../../functions/core/crypto/keyrings/key-service-errors';
 import { KmsKeyring } from '../../../functions/core/crypto/keyrings/kms';
-import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../functions/core/crypto/key-policy';
 import { awsClientConfig, countCommands } from '../../support/aws';
 
 // The kms keyring against moto_server through the real @aws-sdk/client-kms:

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { createDataApiSql } from '../../../functions/core/adapters/data-api-sql';
+import { createDataApiSql } from '../../../functions/core/adapters/data-api/sql';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { DATA_API_CALLS_PER_BATCH } from '../../../functions/core/plan/estimate';

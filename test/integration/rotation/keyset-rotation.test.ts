@@ -5,12 +5,9 @@ import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import {
-  generateWrappedKek,
-  parseKeyset,
-  serializeKeyset,
-  type Keyset,
-} from '../../../functions/core/crypto/keyrings/keyset';
+import type { Keyset } from '../../../functions/core/crypto/keyrings/keyset';
+import { generateWrappedKek } from '../../../functions/core/crypto/keyrings/keyset-changes';
+import { parseKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { ExecutionStartError } from '../../../functions/core/ports/execution-errors';

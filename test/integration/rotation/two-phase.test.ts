@@ -4,7 +4,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import { parseKeyset } from '../../../functions/core/crypto/keyrings/keyset';
+import { parseKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import type { ExecutionStarter } from '../../../functions/core/ports/executions';
 import { AWSCURRENT } from '../../../functions/core/ports/secrets';

@@ -11,7 +11,7 @@ import {
   DataApiConfigurationError,
   DataApiLimitError,
   DataApiTransactionError,
-} from '../../../functions/core/adapters/data-api-sql';
+} from '../../../functions/core/adapters/data-api/sql';
 import { mapPgError } from '../../../functions/core/adapters/pg/errors';
 import {
   DatabaseAuthenticationError,

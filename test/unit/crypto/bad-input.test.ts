@@ -181,7 +181,7 @@ describe('bad input: every case a typed error, no secret in any message', () => 
 
   it('a key the catalog knows but the keyring does not', async () => {
     const e = parseEnvelope(good);
-    const { StaticKeyPolicy } = await import('../../../functions/core/keys/policy');
+    const { StaticKeyPolicy } = await import('../../../functions/core/crypto/key-policy');
     const { EnvelopeCipher } = await import('../../../functions/core/crypto/envelope-cipher');
     const catalogOnly = new EnvelopeCipher({
       keyring: recording,

@@ -11,7 +11,7 @@ import {
   OversizeError,
   UnknownKeyError,
 } from '../../../functions/core/crypto/errors';
-import { StaticKeyPolicy } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../functions/core/crypto/key-policy';
 import { RecordingKeyring, cipher, rawKeyring } from './support';
 
 const ctx = { table: 'users', column: 'email', rowId: '42' };
@@ -222,23 +222,36 @@ describe('EnvelopeCipher', () => {
       expect(c.maxPlaintextBytes).toBe(DEFAULT_MAX_PLAINTEXT_BYTES);
     });
 
-    it('accepts exactly the limit and refuses one byte more (bytes and UTF-8 text)', async () => {
+    test('Precondition: a plaintext string is at most maxPlaintextBytes of UTF-8.', async () => {
       const small = cipher({}, rawKeyring(), 100);
-      await expect(small.encrypt(Buffer.alloc(100), ctx)).resolves.toBeDefined();
-      await expect(small.encrypt(Buffer.alloc(101), ctx)).rejects.toThrow(OversizeError);
+      await expect(small.encrypt('é'.repeat(50), ctx)).resolves.toBeDefined();
+      await expect(small.encrypt('é'.repeat(51), ctx)).rejects.toThrow(OversizeError);
       await expect(small.encrypt('é'.repeat(51), ctx)).rejects.toThrow(/102 bytes; the limit is 100 bytes/);
     });
 
-    it('refuses an oversized envelope before decoding it', async () => {
+    test('Precondition: plaintext bytes are at most maxPlaintextBytes.', async () => {
       const small = cipher({}, rawKeyring(), 100);
-      await expect(small.decrypt('rk1:' + 'A'.repeat(200_000), ctx)).rejects.toThrow(OversizeError);
-      await expect(small.decrypt(Buffer.alloc(200_000, 1), ctx)).rejects.toThrow(OversizeError);
+      await expect(small.encrypt(Buffer.alloc(100), ctx)).resolves.toBeDefined();
+      await expect(small.encrypt(Buffer.alloc(101), ctx)).rejects.toThrow(/101 bytes; the limit is 100 bytes/);
     });
 
-    it('refuses a non-string, non-Buffer plaintext and a string with a lone surrogate', async () => {
+    test('Precondition: a stored value is no longer than an envelope of the largest plaintext.', async () => {
+      const small = cipher({}, rawKeyring(), 100);
+      await expect(small.decrypt('rk1:' + 'A'.repeat(200_000), ctx)).rejects.toThrow(OversizeError);
+      await expect(small.decrypt(Buffer.alloc(200_000, 1), ctx)).rejects.toThrow(/^envelope is 200000 bytes/);
+      expect(() => small.assertStoredSize('x'.repeat(200_000))).toThrow(/^stored value is 200000 bytes/);
+    });
+
+    test('Precondition: plaintext is a string or bytes.', async () => {
       await expect(c.encrypt(42 as unknown as string, ctx)).rejects.toThrow(InvalidPlaintextError);
-      await expect(c.encrypt(null as unknown as string, ctx)).rejects.toThrow(InvalidPlaintextError);
+      await expect(c.encrypt(null as unknown as string, ctx)).rejects.toThrow(/a string or a Buffer, got null/);
+      await expect(c.encrypt(new Uint8Array([1, 2]) as Buffer, ctx)).resolves.toBeDefined();
+    });
+
+    test('Precondition: a plaintext string is well-formed Unicode.', async () => {
       await expect(c.encrypt('ab\udc00', ctx)).rejects.toThrow(InvalidPlaintextError);
+      await expect(c.encrypt('ab\ud800', ctx)).rejects.toThrow(/lone surrogate/);
+      await expect(c.encrypt('ab\ud83d\ude00', ctx)).resolves.toBeDefined(); // a surrogate pair is one code point
     });
 
     it('refuses a bad context before any key is used', async () => {
@@ -249,9 +262,10 @@ describe('EnvelopeCipher', () => {
       );
     });
 
-    it('refuses a negative or fractional limit', () => {
+    test('Precondition: maxPlaintextBytes is a non-negative integer.', () => {
       expect(() => cipher({}, rawKeyring(), -1)).toThrow(RangeError);
-      expect(() => cipher({}, rawKeyring(), 1.5)).toThrow(RangeError);
+      expect(() => cipher({}, rawKeyring(), 1.5)).toThrow(/maxPlaintextBytes must be a non-negative integer, got 1.5/);
+      expect(cipher({}, rawKeyring(), 0).maxPlaintextBytes).toBe(0);
     });
   });
 });

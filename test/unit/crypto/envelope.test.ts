@@ -2,16 +2,15 @@ import {
   ENVELOPE_V1,
   MIN_ENVELOPE_BYTES,
   TEXT_PREFIX_V1,
-  dataAad,
   fromText,
   isEnvelope,
   parseEnvelope,
   peekKeyId,
   serializeEnvelope,
   toText,
-  wrapAad,
   type EnvelopeV1,
 } from '../../../functions/core/crypto/envelope';
+import { dataAad, wrapAad } from '../../../functions/core/crypto/envelope-aad';
 import { EnvelopeFormatError, UnsupportedVersionError } from '../../../functions/core/crypto/errors';
 
 const sample: EnvelopeV1 = {

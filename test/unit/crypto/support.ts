@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import type { GeneratedDataKey, Keyring, WrapContext } from '../../../functions/core/crypto/keyring';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
-import { StaticKeyPolicy, type KeyState } from '../../../functions/core/keys/policy';
+import { StaticKeyPolicy, type KeyState } from '../../../functions/core/crypto/key-policy';
 
 /** Test KEKs, fresh per test run. */
 export const keks = { 'kek-v1': randomBytes(32), 'kek-v2': randomBytes(32), 'kek-v3': randomBytes(32) } as const;

@@ -1,4 +1,4 @@
-import { KEY_STATUSES } from '../../../functions/core/keys/policy';
+import { KEY_STATUSES } from '../../../functions/core/crypto/key-policy';
 import { allowedKeyTransitionPairs, canTransitionKey, KEY_TRANSITIONS } from '../../../functions/core/keys/transitions';
 import { up } from '../../../functions/core/schema/migrations/0001_key_catalog';
 

@@ -1,10 +1,11 @@
 import type { KmsPort } from '../../ports/kms';
 import { AWSCURRENT, type SecretsPort } from '../../ports/secrets';
 import { KEY_BYTES } from '../aead';
-import { AuthenticationError, KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../errors';
+import { KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../errors';
 import type { GeneratedDataKey, Keyring, KeyringStats, WrapContext } from '../keyring';
 import { randomPool } from '../random-pool';
-import { kekContext, parseKeyset, type Keyset } from './keyset';
+import { parseKeyset } from './keyset-document';
+import { unwrapKeks } from './keyset-unwrap';
 import { unwrapLocal, wrapLocal } from './local-wrap';
 
 /** How long an unwrapped keyset is used before it is fetched again, unless configured. */
@@ -244,7 +245,8 @@ export class HierarchicalKeyring implements Keyring {
       versionId: this.versionId,
     });
     const keyset = parseKeyset(secret.string, source);
-    const keks = await this.unwrapAll(keyset, source);
+    this.counts.kmsCalls += keyset.keys.length;
+    const keks = await unwrapKeks(this.kms, keyset, source);
     return {
       versionId: secret.versionId,
       primary: keyset.primary,
@@ -253,43 +255,6 @@ export class HierarchicalKeyring implements Keyring {
       loadedAt: this.now(),
       disposed: false,
     };
-  }
-
-  /** One KMS Decrypt per KEK, in parallel; on any failure every KEK already unwrapped is zeroed. */
-  private async unwrapAll(keyset: Keyset, source: string): Promise<Map<string, Buffer>> {
-    this.counts.kmsCalls += keyset.keys.length;
-    const results = await Promise.allSettled(
-      keyset.keys.map(async (key) => {
-        const plaintext = await this.kms.decrypt({
-          ciphertextBlob: key.wrapped,
-          keyId: keyset.kmsKeyId,
-          context: kekContext(key.id),
-        });
-        // Our own memory, so zeroing it later cannot depend on how the port allocated it.
-        const kek = Buffer.alloc(KEY_BYTES);
-        const length = plaintext.length;
-        plaintext.copy(kek);
-        plaintext.fill(0);
-        if (length !== KEY_BYTES) {
-          kek.fill(0);
-          throw new KeyMaterialError(
-            `${source}: KEK ${JSON.stringify(key.id)} unwrapped to ${length} bytes; a KEK is ${KEY_BYTES}`,
-          );
-        }
-        return [key.id, kek] as const;
-      }),
-    );
-    const keks = new Map<string, Buffer>();
-    let failure: unknown;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') keks.set(result.value[0], result.value[1]);
-      else failure ??= explainUnwrapFailure(result.reason, keyset, keyset.keys[i]?.id ?? '?', source);
-    });
-    if (failure !== undefined) {
-      for (const kek of keks.values()) kek.fill(0);
-      throw failure;
-    }
-    return keks;
   }
 }
 
@@ -303,15 +268,4 @@ function dispose(ks: LoadedKeyset): void {
   ks.disposed = true;
   for (const kek of ks.keks.values()) kek.fill(0);
   ks.keks.clear();
-}
-
-/** KMS refusing a KEK's ciphertext means the keyset entry is wrong, not a row: say which entry and why. */
-function explainUnwrapFailure(err: unknown, keyset: Keyset, keyId: string, source: string): unknown {
-  if (!(err instanceof AuthenticationError)) return err;
-  return new KeyMaterialError(
-    `${source}: KEK ${JSON.stringify(keyId)} did not unwrap under KMS key ${JSON.stringify(keyset.kmsKeyId)} ` +
-      `with encryption context {purpose: "rekey-kek", keyId: ${JSON.stringify(keyId)}}: ` +
-      'the entry was altered, copied from another id, or wrapped under another KMS key',
-    { cause: err },
-  );
 }

@@ -1,22 +1,15 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  createSecretKey,
-  timingSafeEqual,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { randomPool } from '../random-pool';
 import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors';
 import { LegacyAuthenticationError } from './errors';
+import { decodeKey, parseKeys, toKey, type FernetKey } from './fernet-keys';
 import type { LegacyReader } from './reader';
 
 /**
  * Fernet (https://github.com/fernet/spec): version 0x80 | timestamp (8, BE) |
  * IV (16) | AES-128-CBC ciphertext, PKCS7 | HMAC-SHA256 (32) over everything
  * before it; the whole base64url. A key is 32 bytes, base64url: signing key
- * (first 16) | encryption key (last 16).
+ * (first 16) | encryption key (last 16); keys are read and named in fernet-keys.ts.
  */
 const VERSION = 0x80;
 const HEADER_BYTES = 1 + 8 + 16;
@@ -30,34 +23,8 @@ const FERNET_PREFIX = Buffer.from('gAAAAA', 'latin1');
 
 export const FERNET_ENV = { primary: 'ENCRYPTION_KEY', fallback: 'ENCRYPTION_KEY_FALLBACK' } as const;
 
-interface FernetKey {
-  /** KeyObjects: imported once, not on every HMAC and cipher of a rotation. */
-  readonly signing: KeyObject;
-  readonly encryption: KeyObject;
-  /** Where it came from, for messages: `ENCRYPTION_KEY`, `ENCRYPTION_KEY_FALLBACK[2]`, `key 1`. */
-  readonly source: string;
-  /** Its catalog id, `fernet:<16 hex>` (fernetKeyId): names the key in counts and the catalog, never reveals it. */
-  readonly id: string;
-}
-
-/** Prefix of every Fernet key's catalog id. */
-export const FERNET_KEY_ID_PREFIX = 'fernet:';
 /** Key id counted for a token whose HMAC verifies under none of the configured keys. */
 export const UNKNOWN_FERNET_KEY = '(unknown fernet key)';
-const FINGERPRINT_LABEL = Buffer.from('rekey fernet key id v1\0', 'latin1');
-
-/**
- * The catalog id of a Fernet key: `fernet:` and the first 8 bytes (16 hex) of
- * SHA-256("rekey fernet key id v1\0" ‖ key). A one-way fingerprint — it names
- * the key in counts, the catalog and the audit log without revealing it; the
- * label keeps it from matching any other hash of the key. 64 bits tell a
- * deployment's handful of keys apart with no realistic collision.
- */
-export function fernetKeyId(key: string | Buffer): string {
-  const raw = typeof key === 'string' ? decodeKey(key, 'key') : key;
-  if (raw.length !== 32) throw new KeyMaterialError(`a Fernet key is 32 bytes, got ${raw.length}`);
-  return FERNET_KEY_ID_PREFIX + createHash('sha256').update(FINGERPRINT_LABEL).update(raw).digest('hex').slice(0, 16);
-}
 
 /** The timestamp (seconds) a token carries, read without a key; undefined when the value is not a decodable token. */
 export function fernetTimestamp(value: Buffer | string): number | undefined {
@@ -289,35 +256,4 @@ function writeToken(
   // Fernet tokens are base64url with padding, as Python's urlsafe_b64encode writes them.
   const text = Buffer.concat([body, mac]).toString('base64url');
   return text + '='.repeat((4 - (text.length % 4)) % 4);
-}
-
-function parseKeys(env: Readonly<Record<string, string | undefined>>, variable: string): FernetKey[] {
-  const raw = env[variable]?.trim();
-  if (!raw) return [];
-  return raw.split(',').map((entry, i, all) => {
-    const where = all.length > 1 ? `${variable}[${i + 1}]` : variable;
-    return toKey(decodeKey(entry.trim(), where), where);
-  });
-}
-
-/** base64url as Fernet.generate_key() writes it; standard-base64 `+` `/` are accepted too, as Python's urlsafe_b64decode does. */
-function decodeKey(text: string, where: string): Buffer {
-  if (!/^[A-Za-z0-9_\-+/]+={0,2}$/.test(text) || text.length % 4 === 1)
-    throw new KeyMaterialError(`${where} is not a base64url Fernet key`);
-  const key = Buffer.from(text.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
-  if (key.length !== 32)
-    throw new KeyMaterialError(
-      `${where} decodes to ${key.length} bytes; a Fernet key is 32 bytes (44 base64url characters)`,
-    );
-  return key;
-}
-
-function toKey(key: Buffer, source: string): FernetKey {
-  if (key.length !== 32) throw new KeyMaterialError(`${source}: a Fernet key is 32 bytes, got ${key.length}`);
-  return {
-    signing: createSecretKey(key.subarray(0, 16)),
-    encryption: createSecretKey(key.subarray(16)),
-    source,
-    id: fernetKeyId(key),
-  };
 }

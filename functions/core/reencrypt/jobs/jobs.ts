@@ -18,7 +18,7 @@ import { describeScope, scopeFor, scopeToOptions } from '../batches/row-scope';
 import { rememberTables } from '../config/known-tables';
 import { resolveFernetTarget } from './fernet-target';
 import { targetKeyFor } from '../values/formats';
-import { isFernetKeyId } from '../../keys/policy';
+import { isFernetKeyId } from '../../crypto/key-policy';
 import { OPTION_FERNET_TARGET } from '../store/job-store';
 
 /**

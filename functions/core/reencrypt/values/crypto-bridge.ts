@@ -5,7 +5,7 @@ import { FernetReader } from '../../crypto/legacy/fernet';
 import { JsonKeyIdReader } from '../../crypto/legacy/json-key-id';
 import { classifyValue, UNREADABLE_KEY_ID } from '../../crypto/legacy/classify';
 import type { LegacyReader } from '../../crypto/legacy/reader';
-import { assertLegacyKeyReadable } from '../../keys/policy';
+import { assertLegacyKeyReadable } from '../../crypto/key-policy';
 import type { BlindIndexer, LegacyKind, StoredValue, ValueClass, ValueCrypto } from '../ports';
 
 /**

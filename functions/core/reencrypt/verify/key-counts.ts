@@ -1,5 +1,5 @@
 import { UNKNOWN_FERNET_KEY } from '../../crypto/legacy/fernet';
-import { isFernetKeyId } from '../../keys/policy';
+import { isFernetKeyId } from '../../crypto/key-policy';
 
 /** Values per key id, as a verify report counts them (`VerifyReport.keys`). */
 export interface KeyCounts {

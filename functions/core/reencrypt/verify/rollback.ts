@@ -2,7 +2,7 @@ import type { EngineDeps } from '../ports';
 import { KeyLifecycleError } from '../errors';
 import { startJob, type JobOutcome, type RunOptions } from '../jobs/job-runner';
 import type { KeyLifecycle } from '../ports';
-import { isFernetKeyId } from '../../keys/policy';
+import { isFernetKeyId } from '../../crypto/key-policy';
 
 /**
  * Rollback: make the previous key primary again in the catalog, then rewrap

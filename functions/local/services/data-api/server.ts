@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import pg from 'pg';
 import { DATA_API_MAX_SQL_LENGTH } from '../../../core/adapters/data-api/batch';
 import { badRequest, DataApiFault, statusOf } from './faults';
-import { toPositional, type WireParameter } from './named-parameters';
-import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOptions } from './results';
+import { resultTypeCheck } from './results';
+import type { SqlErrorType } from './run-statement';
+import { batchExecute, execute, requireString, type StatementContext } from './statements';
+import { TransactionTable } from './transactions';
 
 /**
  * A Data API endpoint backed by a real PostgreSQL, faithful enough that the
@@ -47,6 +49,10 @@ import { columnMetadata, resultTypeCheck, toField, toJsonValue, type ResultSetOp
  *
  * Not modelled: resourceArn/secretArn/database are checked for shape only
  * (the URL's database is used), no IAM, no ExecuteSql, generatedFields empty.
+ *
+ * This file routes requests and holds the HTTP side (limits on request and
+ * response, error responses); statements.ts runs Execute and BatchExecute,
+ * transactions.ts hands out connections and transactions.
  */
 export interface DataApiServer {
   readonly endpoint: string;
@@ -75,7 +81,7 @@ export interface DataApiServerOptions {
   /** Idle time after which an open transaction is rolled back. @default 180000 */
   readonly transactionIdleMs?: number;
   /** @default 'DatabaseErrorException' */
-  readonly sqlErrorType?: 'DatabaseErrorException' | 'BadRequestException';
+  readonly sqlErrorType?: SqlErrorType;
   /** Length limit of `sql`, in characters. @default 65536 (the API's constraint) */
   readonly maxSqlLength?: number;
   /**
@@ -86,18 +92,15 @@ export interface DataApiServerOptions {
   readonly statementTimeoutMs?: number;
 }
 
-interface Transaction {
-  readonly client: pg.PoolClient;
-  timer: NodeJS.Timeout;
-  /** A call is running on it: the service refuses another until it ends. */
-  busy: boolean;
-}
-
-/** The service's answer to a call on a transaction whose earlier call failed. */
-const ABORTED = 'Transaction has been aborted due to an error from a previous call';
-
 // Every column comes back as PostgreSQL's text output; results.ts types it as the service would.
 const RAW_TEXT = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
+
+interface Fault {
+  readonly type: string;
+  readonly status: number;
+  readonly message: string;
+  times: number;
+}
 
 export async function startDataApiServer(
   databaseUrl: string,
@@ -106,24 +109,15 @@ export async function startDataApiServer(
   const limits = {
     request: options.maxRequestBytes ?? 4 * 1024 * 1024,
     response: options.maxResponseBytes ?? 1024 * 1024,
-    row: options.maxRowBytes ?? 64 * 1024,
-    idle: options.transactionIdleMs ?? 180_000,
   };
   const sqlErrorType = options.sqlErrorType ?? 'DatabaseErrorException';
-  // Sessions in UTC, Aurora's default TimeZone: timestamptz results come back in UTC.
-  const url = new URL(databaseUrl);
-  const statementTimeoutMs = options.statementTimeoutMs ?? 45_000;
-  url.searchParams.set(
-    'options',
-    `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`.trim(),
-  );
-  const pool = new pg.Pool({ connectionString: url.toString(), max: options.maxConnections ?? 8, types: RAW_TEXT });
+  const pool = new pg.Pool({
+    connectionString: sessionUrl(databaseUrl, options),
+    max: options.maxConnections ?? 8,
+    types: RAW_TEXT,
+  });
   pool.on('error', () => undefined);
-  const transactions = new Map<string, Transaction>();
-  /** Transactions the server ended after a failed call: their ids answer TransactionNotFoundException with the reason. */
-  const aborted = new Set<string>();
-  const maxSqlLength = options.maxSqlLength ?? DATA_API_MAX_SQL_LENGTH;
-  const checkResultTypes = resultTypeCheck();
+  const transactions = new TransactionTable(pool, { idleMs: options.transactionIdleMs ?? 180_000, sqlErrorType });
   const calls: Record<string, number> = {};
   const refusals = { request: 0, response: 0, row: 0 };
   let largestResponse = 0;
@@ -131,176 +125,33 @@ export async function startDataApiServer(
     refusals[limit] += 1;
     return badRequest(message);
   };
-  const faults = new Map<string, { type: string; status: number; message: string; times: number }>();
-
-  const transaction = (id: unknown): Transaction => {
-    const tx = typeof id === 'string' ? transactions.get(id) : undefined;
-    if (!tx) {
-      const why = typeof id === 'string' && aborted.has(id) ? `: ${ABORTED}` : '';
-      throw new DataApiFault('TransactionNotFoundException', `Transaction ${String(id)} is not found${why}`);
-    }
-    if (tx.busy) throw new DataApiFault(sqlErrorType, 'Transaction is still running a query');
-    tx.timer.refresh();
-    return tx;
-  };
-
-  /** Ends a transaction: COMMIT or ROLLBACK, then its connection is reset and returned to the pool. */
-  const finish = async (id: unknown, verb: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
-    const tx = transaction(id);
-    transactions.delete(id as string);
-    clearTimeout(tx.timer);
-    try {
-      await run(tx.client, verb, []);
-    } finally {
-      await release(tx.client);
-    }
-    return verb === 'COMMIT' ? 'Transaction Committed' : 'Rollback Complete';
-  };
-
-  /** Resets a connection's session (SET, temp tables, prepared statements) before the next call may use it; a connection that cannot be reset is dropped. */
-  const release = async (client: pg.PoolClient): Promise<void> => {
-    try {
-      await client.query('DISCARD ALL');
-      client.release();
-    } catch (err) {
-      client.release(err as Error);
-    }
-  };
-
-  /** Runs a call in a transaction, one at a time; a failed call ends the transaction, as the service does. */
-  const inTransaction = async <T>(id: unknown, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const tx = transaction(id);
-    tx.busy = true;
-    try {
-      return await fn(tx.client);
-    } catch (err) {
-      if (err instanceof DataApiFault && transactions.get(id as string) === tx) {
-        transactions.delete(id as string);
-        aborted.add(id as string);
-        clearTimeout(tx.timer);
-        await tx.client.query('ROLLBACK').catch(() => undefined);
-        await release(tx.client);
-      }
-      throw err;
-    } finally {
-      tx.busy = false;
-    }
-  };
-
-  /** Runs an autocommit call on a pooled connection that is reset afterwards: no session state reaches the next call. */
-  const autocommit = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await release(client);
-    }
-  };
-
-  const run = async (client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> => {
-    try {
-      // Extended protocol always: one statement per call, as the service allows.
-      return await client.query({ text, values, queryMode: 'extended', rowMode: 'array' } as pg.QueryArrayConfig);
-    } catch (err) {
-      const e = err as { message?: string; code?: string; detail?: string; severity?: string };
-      if (!e.severity) throw err;
-      // 57014 from statement_timeout: the service's own timeout, not a SQL error.
-      if (e.code === '57014' && /statement timeout/.test(e.message ?? ''))
-        throw new DataApiFault('StatementTimeoutException', 'Request timed out', 400);
-      const detail = e.detail ? `\n  Detail: ${e.detail}` : '';
-      throw new DataApiFault(sqlErrorType, `${e.severity}: ${e.message}${detail}; SQLState: ${e.code ?? 'XX000'}`);
-    }
-  };
-
-  const execute = async (body: Record<string, unknown>): Promise<unknown> => {
-    const sql = requireSql(body);
-    const { text, values } = toPositional(sql, (body.parameters as WireParameter[] | undefined) ?? []);
-    const statement = async (client: pg.PoolClient): Promise<pg.QueryResult> => {
-      const result = await run(client, text, values);
-      if (result.fields?.length) await checkResultTypes(client, result.fields);
-      return result;
-    };
-    const result =
-      body.transactionId !== undefined
-        ? await inTransaction(body.transactionId, statement)
-        : await autocommit(statement);
-    if (!result.fields?.length) return { numberOfRecordsUpdated: result.rowCount ?? 0, generatedFields: [] };
-    const resultOptions = (body.resultSetOptions as ResultSetOptions | undefined) ?? {};
-    const records = (result.rows as unknown as (string | null)[][]).map((row) => {
-      const record = result.fields.map((f, i) => toField(row[i] ?? null, f.dataTypeID, resultOptions));
-      if (Buffer.byteLength(JSON.stringify(record)) > limits.row) throw refused('row', 'Packet for query is too large');
-      return record;
-    });
-    if (body.formatRecordsAs === 'JSON') {
-      const objects = records.map((record) =>
-        Object.fromEntries(record.map((f, i) => [result.fields[i]!.name, toJsonValue(f)])),
-      );
-      return { numberOfRecordsUpdated: 0, formattedRecords: JSON.stringify(objects) };
-    }
-    return {
-      numberOfRecordsUpdated: 0,
-      records,
-      ...(body.includeResultMetadata ? { columnMetadata: result.fields.map(columnMetadata) } : {}),
-    };
-  };
-
-  const batchExecute = async (body: Record<string, unknown>): Promise<unknown> => {
-    const sql = requireSql(body);
-    const sets = (body.parameterSets as WireParameter[][] | undefined) ?? [[]];
-    const statements = sets.map((set) => toPositional(sql, set));
-    const runAll = async (client: pg.PoolClient): Promise<unknown> => {
-      for (const s of statements) await run(client, s.text, s.values);
-      return { updateResults: statements.map(() => ({ generatedFields: [] })) };
-    };
-    if (body.transactionId !== undefined) return inTransaction(body.transactionId, runAll);
-    return autocommit(async (client) => {
-      try {
-        await client.query('BEGIN');
-        const out = await runAll(client);
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
-  };
-
-  const requireSql = (body: Record<string, unknown>): string => {
-    const sql = requireString(body, 'sql');
-    if (sql.length > maxSqlLength)
-      throw badRequest(`sql is ${sql.length} characters long, more than the ${maxSqlLength} allowed`);
-    return sql;
+  const faults = new Map<string, Fault>();
+  const statements: StatementContext = {
+    transactions,
+    sqlErrorType,
+    maxSqlLength: options.maxSqlLength ?? DATA_API_MAX_SQL_LENGTH,
+    maxRowBytes: options.maxRowBytes ?? 64 * 1024,
+    checkResultTypes: resultTypeCheck(),
+    refused,
   };
 
   const handle = async (route: string, body: Record<string, unknown>): Promise<unknown> => {
     calls[route] = (calls[route] ?? 0) + 1;
-    const fault = faults.get(route);
-    if (fault && fault.times > 0) {
-      fault.times -= 1;
-      throw new DataApiFault(fault.type, fault.message, fault.status);
-    }
+    injectFault(faults, route);
     for (const field of ['resourceArn', 'secretArn']) {
       if (!requireString(body, field).startsWith('arn:')) throw badRequest(`Invalid ${field}: not an ARN`);
     }
     switch (route) {
-      case '/BeginTransaction': {
-        const client = await pool.connect();
-        await client.query('BEGIN');
-        const id = randomUUID();
-        const timer = setTimeout(() => void finish(id, 'ROLLBACK').catch(() => undefined), limits.idle);
-        timer.unref();
-        transactions.set(id, { client, timer, busy: false });
-        return { transactionId: id };
-      }
+      case '/BeginTransaction':
+        return { transactionId: await transactions.begin() };
       case '/CommitTransaction':
-        return { transactionStatus: await finish(body.transactionId, 'COMMIT') };
+        return { transactionStatus: await transactions.finish(body.transactionId, 'COMMIT') };
       case '/RollbackTransaction':
-        return { transactionStatus: await finish(body.transactionId, 'ROLLBACK') };
+        return { transactionStatus: await transactions.finish(body.transactionId, 'ROLLBACK') };
       case '/Execute':
-        return execute(body);
+        return execute(statements, body);
       case '/BatchExecute':
-        return batchExecute(body);
+        return batchExecute(statements, body);
       default:
         throw new DataApiFault('UnknownOperationException', `Unknown operation ${route}`, 404);
     }
@@ -312,29 +163,10 @@ export async function startDataApiServer(
     req.on('end', () => {
       const route = (req.url ?? '').split('?')[0]!;
       const body = Buffer.concat(chunks);
-      // Request line + headers + body, as the service counts them.
-      const headerBytes =
-        req.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) + `POST ${req.url} HTTP/1.1\r\n\r\n`.length;
-      const respond = (status: number, out: unknown, type?: string): void => {
-        const text = JSON.stringify(out);
-        res.writeHead(status, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(text),
-          'x-amzn-requestid': randomUUID(),
-          ...(type
-            ? { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` }
-            : {}),
-        });
-        res.end(text);
-      };
-      const fail = (err: unknown): void => {
-        if (err instanceof DataApiFault) return respond(err.status, { message: err.message }, err.type);
-        respond(500, { message: 'Internal error' }, 'InternalServerErrorException');
-      };
-      if (headerBytes + body.length > limits.request)
-        return fail(
-          refused('request', `Request size ${headerBytes + body.length} exceeds the ${limits.request}-byte limit`),
-        );
+      const fail = (err: unknown): void => respondWithFault(res, err);
+      const size = requestBytes(req) + body.length;
+      if (size > limits.request)
+        return fail(refused('request', `Request size ${size} exceeds the ${limits.request}-byte limit`));
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -345,7 +177,7 @@ export async function startDataApiServer(
         const size = Buffer.byteLength(JSON.stringify(out));
         if (size > limits.response) return fail(refused('response', 'Database response exceeded size limit'));
         largestResponse = Math.max(largestResponse, size);
-        respond(200, out);
+        respond(res, 200, out);
       }, fail);
     });
   });
@@ -362,13 +194,7 @@ export async function startDataApiServer(
       faults.set(route, { type, status: o.status ?? statusOf(type), message: o.message ?? type, times: o.times ?? 1 }),
     close: async () => {
       if (!server.listening) return;
-      // Rolled back even while a call still runs on them (a busy transaction refuses finish()): the pool must get every connection back to end.
-      for (const [id, tx] of [...transactions]) {
-        transactions.delete(id);
-        clearTimeout(tx.timer);
-        await tx.client.query('ROLLBACK').catch(() => undefined);
-        tx.client.release(true);
-      }
+      await transactions.rollBackAll();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await pool.end();
@@ -376,8 +202,43 @@ export async function startDataApiServer(
   };
 }
 
-function requireString(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
-  if (typeof value !== 'string' || value === '') throw badRequest(`${field} is required`);
-  return value;
+/** The database URL with the session settings of the service: TimeZone UTC (Aurora's default) and its statement timeout. */
+function sessionUrl(databaseUrl: string, options: DataApiServerOptions): string {
+  const url = new URL(databaseUrl);
+  const statementTimeoutMs = options.statementTimeoutMs ?? 45_000;
+  url.searchParams.set(
+    'options',
+    `${url.searchParams.get('options') ?? ''} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`.trim(),
+  );
+  return url.toString();
+}
+
+/** Throws the fault failNext set for `route`, while it has calls left. */
+function injectFault(faults: Map<string, Fault>, route: string): void {
+  const fault = faults.get(route);
+  if (!fault || fault.times <= 0) return;
+  fault.times -= 1;
+  throw new DataApiFault(fault.type, fault.message, fault.status);
+}
+
+/** Request line + headers, as the service counts them toward the request size. */
+function requestBytes(req: IncomingMessage): number {
+  return req.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) + `POST ${req.url} HTTP/1.1\r\n\r\n`.length;
+}
+
+function respond(res: ServerResponse, status: number, out: unknown, type?: string): void {
+  const text = JSON.stringify(out);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...(type ? { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.rdsdataservice/` } : {}),
+  });
+  res.end(text);
+}
+
+/** A DataApiFault as the service answers it (status and x-amzn-ErrorType the SDK maps); anything else a 500. */
+function respondWithFault(res: ServerResponse, err: unknown): void {
+  if (err instanceof DataApiFault) return respond(res, err.status, { message: err.message }, err.type);
+  respond(res, 500, { message: 'Internal error' }, 'InternalServerErrorException');
 }

@@ -5,7 +5,7 @@ import { peekKeyId } from '../../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import { AuditLog } from '../../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../../functions/core/keys/catalog';
-import { StaticKeyPolicy, type KeyPolicy, type KeyStatus } from '../../../../functions/core/keys/policy';
+import { StaticKeyPolicy, type KeyPolicy, type KeyStatus } from '../../../../functions/core/crypto/key-policy';
 import type { Sql } from '../../../../functions/core/ports/sql';
 import { valueCryptoFrom } from '../../../../functions/core/reencrypt/values/crypto-bridge';
 import type { EngineDeps } from '../../../../functions/core/reencrypt/ports';

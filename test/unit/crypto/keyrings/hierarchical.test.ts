@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsSecretsAdapter } from '../../../../functions/core/adapters/aws-secrets';
-import { wrapAad } from '../../../../functions/core/crypto/envelope';
+import { wrapAad } from '../../../../functions/core/crypto/envelope-aad';
 import {
   AuthenticationError,
   KeyMaterialError,
@@ -20,7 +20,8 @@ import {
   KeyServiceAccessDeniedError,
   KeyServiceNotFoundError,
 } from '../../../../functions/core/crypto/keyrings/key-service-errors';
-import { KeysetFormatError, serializeKeyset, type Keyset } from '../../../../functions/core/crypto/keyrings/keyset';
+import { KeysetFormatError, type Keyset } from '../../../../functions/core/crypto/keyrings/keyset';
+import { serializeKeyset } from '../../../../functions/core/crypto/keyrings/keyset-document';
 import type { WrapContext } from '../../../../functions/core/crypto/keyring';
 import { isRetryable } from '../../../../functions/core/errors';
 import type { KmsPort } from '../../../../functions/core/ports/kms';

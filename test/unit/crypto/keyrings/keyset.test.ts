@@ -2,17 +2,18 @@ import type { KmsPort } from '../../../../functions/core/ports/kms';
 import {
   KeysetFormatError,
   KeysetUpdateError,
+  kekContext,
+  type Keyset,
+} from '../../../../functions/core/crypto/keyrings/keyset';
+import {
   addKeyVersion,
   createKeyset,
   generateWrappedKek,
-  kekContext,
   nextKeyId,
-  parseKeyset,
   removeKey,
-  serializeKeyset,
   setPrimary,
-  type Keyset,
-} from '../../../../functions/core/crypto/keyrings/keyset';
+} from '../../../../functions/core/crypto/keyrings/keyset-changes';
+import { parseKeyset, serializeKeyset } from '../../../../functions/core/crypto/keyrings/keyset-document';
 
 const CREATED = '2025-01-02T03:04:05.000Z';
 

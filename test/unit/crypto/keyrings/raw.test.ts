@@ -1,6 +1,6 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { wrapAad } from '../../../../functions/core/crypto/envelope';
+import { wrapAad } from '../../../../functions/core/crypto/envelope-aad';
 import { AuthenticationError, KeyMaterialError, UnknownKeyError } from '../../../../functions/core/crypto/errors';
 import type { WrapContext } from '../../../../functions/core/crypto/keyring';
 import { RAW_WRAPPED_KEY_BYTES, RawKeyring, formatRawKey } from '../../../../functions/core/crypto/keyrings/raw';

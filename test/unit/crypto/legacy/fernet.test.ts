@@ -4,12 +4,12 @@ import { LegacyAuthenticationError } from '../../../../functions/core/crypto/leg
 import { UnknownKeyError } from '../../../../functions/core/crypto/errors';
 import {
   fernetEncrypt,
-  fernetKeyId,
   FernetReader,
   fernetTimestamp,
   looksLikeFernet,
   UNKNOWN_FERNET_KEY,
 } from '../../../../functions/core/crypto/legacy/fernet';
+import { fernetKeyId } from '../../../../functions/core/crypto/legacy/fernet-keys';
 import { caught, expectError, expectNoLeak } from './support';
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import { KeyDestroyedError } from '../../../../functions/core/crypto/errors';
-import { StaticKeyPolicy } from '../../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../../functions/core/crypto/key-policy';
 import type { LegacyReader } from '../../../../functions/core/crypto/legacy/reader';
 import {
   UNREADABLE_KEY_ID,

@@ -2,14 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../../../functions/core/crypto/envelope';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
-import {
-  fernetEncrypt,
-  fernetKeyId,
-  FernetReader,
-  fernetTimestamp,
-} from '../../../../functions/core/crypto/legacy/fernet';
+import { fernetEncrypt, FernetReader, fernetTimestamp } from '../../../../functions/core/crypto/legacy/fernet';
+import { fernetKeyId } from '../../../../functions/core/crypto/legacy/fernet-keys';
 import { jsonKeyIdEncrypt, JsonKeyIdReader } from '../../../../functions/core/crypto/legacy/json-key-id';
-import { StaticKeyPolicy, type KeyState } from '../../../../functions/core/keys/policy';
+import { StaticKeyPolicy, type KeyState } from '../../../../functions/core/crypto/key-policy';
 import { valueCryptoFrom } from '../../../../functions/core/reencrypt/values/crypto-bridge';
 import { targetKeyFor, valueDoneIn } from '../../../../functions/core/reencrypt/values/formats';
 import { columnSets, type Mode } from '../../../../functions/core/reencrypt/values/modes';

@@ -4,7 +4,7 @@ import { parseEnvelope, peekKeyId, serializeEnvelope, toText } from '../../../..
 import { KeyringUnavailableError, LegacyFormatError } from '../../../../functions/core/crypto/errors';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import type { LegacyReader } from '../../../../functions/core/crypto/legacy/reader';
-import { StaticKeyPolicy } from '../../../../functions/core/keys/policy';
+import { StaticKeyPolicy } from '../../../../functions/core/crypto/key-policy';
 import { classifyStoredValue, valueCryptoFrom } from '../../../../functions/core/reencrypt/values/crypto-bridge';
 import { columnSets, type Mode } from '../../../../functions/core/reencrypt/values/modes';
 import type { ValueCrypto } from '../../../../functions/core/reencrypt/ports';

@@ -1,4 +1,4 @@
-import { KeyDestroyedError, KeyNotActiveError, KeyScopeError, UnknownKeyError } from '../crypto/errors';
+import { KeyDestroyedError, KeyNotActiveError, KeyScopeError, UnknownKeyError } from './errors';
 
 export const KEY_STATUSES = ['pending', 'active', 'rotating', 'retired', 'destroyed'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
