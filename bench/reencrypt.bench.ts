@@ -35,7 +35,7 @@ import {
   KEYSET_VERSION,
   serializeKeyset,
 } from '../functions/core/crypto/keyrings/keyset';
-import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
+import { JOB_DEFAULTS } from '../functions/core/job-settings';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 
@@ -45,7 +45,7 @@ const arg = (name: string, fallback: number): number => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const ROWS = arg('rows', 1_000_000);
-const BATCH = arg('batch-size', BATCH_DEFAULT);
+const BATCH = arg('batch-size', JOB_DEFAULTS.batchSize);
 const KEYS = Array.from({ length: 12 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
 const TABLE = 'bench_secrets';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
@@ -228,7 +228,7 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       const job = await createJob(runtime.deps, {
         mode: 'rewrap',
         targetKeyId: 'hkek-2',
-        batchSize: BATCH_DEFAULT,
+        batchSize: JOB_DEFAULTS.batchSize,
         requestedBy: 'bench',
       });
       await planJob(runtime.deps, job.id);
@@ -244,7 +244,7 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       if (outcome.job.status !== 'completed') throw new Error(`hierarchical run ended ${outcome.job.status}`);
       const stats = keyring.stats();
       return {
-        what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${BATCH_DEFAULT})`,
+        what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${JOB_DEFAULTS.batchSize})`,
         rows,
         seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
         note:

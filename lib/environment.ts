@@ -40,4 +40,4 @@ export const ENV = {
   retiringKeyGraceDays: 'RETIRING_KEY_GRACE_DAYS',
 } as const;
 
-export type KeyringKind = 'hierarchical' | 'kms' | 'raw';
+export type { KeyringKind } from '../functions/core/keyring-kinds';

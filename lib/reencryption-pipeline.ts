@@ -19,6 +19,7 @@ import {
   WORKER_BUDGET,
 } from './defaults';
 import { ENV } from './environment';
+import { jobSettingProblems } from '../functions/core/job-settings';
 import { PropsProblems } from './errors';
 import { HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, REFERENCE_ROWS, worstCaseHistoryEvents } from './history-budget';
 import { kmsStatement } from './iam';
@@ -375,20 +376,30 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
     executionTimeout: props.executionTimeout ?? STATE_MACHINE_DEFAULTS.executionTimeout,
     retiringKeyGraceDays: props.retiringKeyGraceDays ?? SCHEDULE_DEFAULTS.retiringKeyGraceDays,
   };
-  problems.integer('batchSize', s.batchSize, 1, 100_000);
-  problems.number('maxErrorRate', s.maxErrorRate, 0, 1);
-  problems.integer('maxConcurrency', s.maxConcurrency, 2, 1000);
-  problems.integer('workerBatchSize', s.workerBatchSize, 1, 10);
-  problems.integer('maxReceiveCount', s.maxReceiveCount, 1, 1000);
-  problems.integer('enqueueBatchesPerInvocation', s.enqueueBatchesPerInvocation, 1, 100_000);
-  problems.integer('progressMinWaitSeconds', s.minWaitSeconds, 1, 3600);
-  problems.integer('progressMaxWaitSeconds', s.maxWaitSeconds, 1, 86_400);
+  // One validator with the engine's (core/job-settings.ts); tokens are checked at deploy time, not here.
+  const resolved = (value: number | undefined): number | undefined =>
+    value === undefined || Token.isUnresolved(value) ? undefined : value;
+  const bounded = jobSettingProblems(
+    {
+      batchSize: resolved(s.batchSize),
+      maxErrorRate: resolved(s.maxErrorRate),
+      maxConcurrency: resolved(s.maxConcurrency),
+      workerBatchSize: resolved(s.workerBatchSize),
+      maxReceiveCount: resolved(s.maxReceiveCount),
+      enqueueBatchesPerInvocation: resolved(s.enqueueBatchesPerInvocation),
+      progressMinWaitSeconds: resolved(s.minWaitSeconds),
+      progressMaxWaitSeconds: resolved(s.maxWaitSeconds),
+      retiringKeyGraceDays: resolved(s.retiringKeyGraceDays),
+      workerReservedConcurrency: resolved(props.workerReservedConcurrency),
+    },
+    String,
+  );
+  for (const { setting, problem } of bounded) problems.add(setting, problem);
   problems.check(
     s.minWaitSeconds <= s.maxWaitSeconds,
     'progressMaxWaitSeconds',
     `must be ≥ progressMinWaitSeconds (${s.minWaitSeconds}), got ${s.maxWaitSeconds}`,
   );
-  problems.integer('retiringKeyGraceDays', s.retiringKeyGraceDays, 1, 3650);
   if (!Token.isUnresolved(s.workerTimeout.toSeconds({ integral: false }))) {
     const seconds = s.workerTimeout.toSeconds({ integral: false });
     const min = WORKER_BUDGET.batchBudget.toSeconds() + WORKER_BUDGET.startup.toSeconds();
@@ -426,7 +437,6 @@ export function checkPipelineProps(problems: PropsProblems, props: ReencryptionP
     );
   }
   if (props.workerReservedConcurrency !== undefined) {
-    problems.integer('workerReservedConcurrency', props.workerReservedConcurrency, 1, 10_000);
     problems.check(
       props.workerReservedConcurrency >= s.maxConcurrency,
       'workerReservedConcurrency',

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { KeyringKind } from '../core/keyring-kinds';
 import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batch-executor';
 import { BatchLeaseLostError } from '../core/reencrypt/errors';
 import { claimNextBatch } from '../core/reencrypt/job-store';
@@ -18,7 +19,7 @@ export interface BatchWorkerData {
   readonly registryJson: string;
   readonly env: Record<string, string>;
   readonly actor: string;
-  readonly keyringKind?: 'raw' | 'hierarchical' | 'kms';
+  readonly keyringKind?: KeyringKind;
   readonly keysetSecretId?: string;
 }
 

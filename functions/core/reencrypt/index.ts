@@ -34,7 +34,7 @@ export type {
 } from './ports';
 export type { EngineDeps } from './engine-deps';
 
-export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs';
+export { createJob, planJob, validateJobRequest } from './jobs';
 export type { JobRequest, PlanResult } from './jobs';
 export { planTable, formatDryRun, RangeCutter } from './planner';
 export type { TablePlan, PlannedRange } from './planner';
@@ -69,7 +69,7 @@ export {
 export type { JobRecord, JobCounters, BatchRecord, BatchRef, RowErrorRecord, TablePlanSummary } from './job-store';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './job-status';
 export type { JobStatus, BatchStatus } from './job-status';
-export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './error-rate';
+export { errorRate, errorRateExceeded } from './error-rate';
 export { verify, valuesUnderKey } from './verify';
 export type { VerifyReport, VerifyOptions, TableVerify } from './verify';
 export { retireVerifiedKeys } from './retire';
