@@ -23,6 +23,8 @@ export const JOB_DEFAULTS = {
   enqueueBatchesPerInvocation: PIPELINE_SHAPE.enqueueBatchesPerInvocation,
   /** `rekey reencrypt --concurrency`: worker threads of the CLI, each with its own connection. */
   cliThreads: 1,
+  /** Concurrent batch loops of the job runner in one process (the CLI's main thread, the library's runJob). */
+  runnerConcurrency: 2,
 } as const;
 
 /** An integer or number setting's allowed range; `hint` explains the unit in messages. */

@@ -1,3 +1,4 @@
+import { JOB_DEFAULTS } from '../../core/job-settings';
 import { getJob, type JobRecord } from '../../core/reencrypt/job-store';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/job-runner';
 import { createJob, planJob } from '../../core/reencrypt/jobs';
@@ -67,7 +68,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       pool = startThreads(options, runtime, job.id, globals, io);
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
         runJob(runtime.deps, job.id, {
-          concurrency: 2,
+          concurrency: JOB_DEFAULTS.runnerConcurrency,
           onProgress: pool ? undefined : progress.update,
           signal: abort.signal,
           onForeignLeases: tellLeases,
@@ -92,7 +93,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
         runJob(runtime.deps, job.id, {
-          concurrency: 2,
+          concurrency: JOB_DEFAULTS.runnerConcurrency,
           onProgress: pool ? undefined : progress.update,
           signal: abort.signal,
           onForeignLeases: tellLeases,
