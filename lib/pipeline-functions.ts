@@ -102,14 +102,14 @@ export function stuckBatchEnvironment(queues: BatchQueues, settings: PipelineSet
   };
 }
 
+/** The state machine's tasks, each with the environment and permissions of its step (docs/state-machine.md). */
 function buildTaskFunctions(
   parts: FunctionParts,
   props: ReencryptionPipelineProps,
   queues: BatchQueues,
   settings: PipelineSettings,
 ): PipelineFunctions['tasks'] {
-  const { base, trial, keyring, legacyKeys, dbStatements: db, keyStatements: keys, fn } = parts;
-  const legacyKeyStatements = parts.legacyKeyStatements;
+  const { base, trial, keyring, legacyKeys, dbStatements: db, keyStatements: keys, legacyKeyStatements, fn } = parts;
   return {
     // kms: ValidateInput registers the stack's KMS key in the catalog from its id alone (no KMS permission
     // needed); hierarchical: the keyset rotation registers its KEKs (keyset-rotation.ts).
