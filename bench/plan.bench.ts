@@ -20,7 +20,7 @@ import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { RotationPlan } from '../functions/core/plan/estimate';
-import type { Mode } from '../functions/core/reencrypt/modes';
+import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
 import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 

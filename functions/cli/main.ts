@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { RekeyError } from '../core/errors';
 import { KEYRING_KINDS } from '../core/keyring-kinds';
 import { JOB_BOUNDS, JOB_DEFAULTS } from '../core/job-settings';
-import { MODES } from '../core/reencrypt/modes';
+import { MODES } from '../core/reencrypt/values/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { doctorCommand, type DoctorOptions } from './commands/doctor';

@@ -1,5 +1,5 @@
 import { JOB_BOUNDS, JOB_DEFAULTS } from '../job-settings';
-import { MODES } from '../reencrypt/modes';
+import { MODES } from '../reencrypt/values/modes';
 
 /**
  * The JSON schema (draft 2020-12) of a re-encryption execution's input, the

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { planStep, progressStep, verifyStep } from '../../../functions/core/pipeline/steps';
-import { executeClaimedBatch } from '../../../functions/core/reencrypt/batch-executor';
-import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/job-store';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { executeClaimedBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
+import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/store/job-store';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 

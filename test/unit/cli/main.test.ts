@@ -1,7 +1,7 @@
 import { main } from '../../../functions/cli/main';
 import type { CliIo } from '../../../functions/cli/io';
 import { formatReport } from '../../../functions/cli/commands/verify';
-import type { VerifyReport } from '../../../functions/core/reencrypt/verify';
+import type { VerifyReport } from '../../../functions/core/reencrypt/verify/verify';
 
 /**
  * The command line without a database: help and usage errors are decided by
