@@ -27,7 +27,8 @@ import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { Sql, SqlPool } from '../functions/core/ports/sql';
-import { createJob, DEFAULT_BATCH_SIZE, planJob } from '../functions/core/reencrypt/jobs/jobs';
+import { JOB_DEFAULTS } from '../functions/core/job-settings';
+import { createJob, planJob } from '../functions/core/reencrypt/jobs/jobs';
 import { runJob } from '../functions/core/reencrypt/jobs/job-runner';
 import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { planTable } from '../functions/core/reencrypt/batches/planner';
@@ -45,7 +46,7 @@ const arg = (name: string, fallback: string): string => {
 const PLAN_SIZES = arg('plan-sizes', '1000000,4000000').split(',').map(Number);
 const PLAN_BATCH = Number(arg('plan-batch-size', '100'));
 const ROWS = Number(arg('rows', '200000'));
-const BATCH = Number(arg('batch-size', String(DEFAULT_BATCH_SIZE)));
+const BATCH = Number(arg('batch-size', String(JOB_DEFAULTS.batchSize)));
 const OLD = !args.includes('--no-old');
 const ARNS = {
   resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:bench',

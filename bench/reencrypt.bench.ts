@@ -32,7 +32,7 @@ import { HierarchicalKeyring } from '../functions/core/crypto/keyrings/hierarchi
 import { KEYSET_FORMAT, KEYSET_VERSION } from '../functions/core/crypto/keyrings/keyset';
 import { generateWrappedKek } from '../functions/core/crypto/keyrings/keyset-changes';
 import { serializeKeyset } from '../functions/core/crypto/keyrings/keyset-document';
-import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs/jobs';
+import { JOB_DEFAULTS } from '../functions/core/job-settings';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 
@@ -42,7 +42,7 @@ const arg = (name: string, fallback: number): number => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const ROWS = arg('rows', 1_000_000);
-const BATCH = arg('batch-size', BATCH_DEFAULT);
+const BATCH = arg('batch-size', JOB_DEFAULTS.batchSize);
 const KEYS = Array.from({ length: 12 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
 const TABLE = 'bench_secrets';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
@@ -225,7 +225,7 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       const job = await createJob(runtime.deps, {
         mode: 'rewrap',
         targetKeyId: 'hkek-2',
-        batchSize: BATCH_DEFAULT,
+        batchSize: JOB_DEFAULTS.batchSize,
         requestedBy: 'bench',
       });
       await planJob(runtime.deps, job.id);
@@ -241,7 +241,7 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
       if (outcome.job.status !== 'completed') throw new Error(`hierarchical run ended ${outcome.job.status}`);
       const stats = keyring.stats();
       return {
-        what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${BATCH_DEFAULT})`,
+        what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${JOB_DEFAULTS.batchSize})`,
         rows,
         seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
         note:

@@ -56,17 +56,12 @@ export const WORKER_BUDGET = {
   startup: Duration.seconds(15),
 } as const;
 
-/** The re-encryption job defaults, also passed to ValidateInput so an execution input may omit them. */
-export const JOB_DEFAULTS = {
-  /** Rows per batch (one SQS message = one batch). */
-  batchSize: 2000,
-  /** Abort when failed rows pass this share of the rows (the runbooks' "> 1 % of records fail"). */
-  maxErrorRate: 0.01,
-  /** Upper bound on the tables one execution input may name (keeps the payload small). */
-  maxTablesPerExecution: 100,
-  /** Batches one Enqueue invocation sends (SendMessageBatch of 10 → 1,000 calls, well inside its timeout). */
-  enqueueBatchesPerInvocation: PIPELINE_SHAPE.enqueueBatchesPerInvocation,
-} as const;
+/**
+ * The re-encryption job defaults (batch size, maximum error rate, tables per execution, batches per Enqueue), also
+ * passed to ValidateInput so an execution input may omit them. Defined once, with their bounds, in
+ * functions/core/job-settings.ts: the engine, the CLI and the handlers read the same values.
+ */
+export { JOB_BOUNDS, JOB_DEFAULTS } from '../functions/core/job-settings';
 
 /** The progress loop: wait = clamp(ceil(elapsed × waitFraction), min, max). See docs/state-machine.md. */
 export const PROGRESS_DEFAULTS = {

@@ -6,4 +6,4 @@
  */
 export { ENV, ENV_DEFAULTS, POWERTOOLS_ENV } from '../functions/core/environment-names';
 
-export type KeyringKind = 'hierarchical' | 'kms' | 'raw';
+export type { KeyringKind } from '../functions/core/keyring-kinds';

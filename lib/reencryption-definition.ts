@@ -1,69 +1,21 @@
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   Choice,
   Condition,
-  Errors,
   Fail,
-  JitterType,
   JsonPath,
   Pass,
   Succeed,
-  TaskInput,
   Wait,
   WaitTime,
   type IChainable,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { NON_RETRYABLE_ERROR_NAMES } from '../functions/core/non-retryable-errors';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { STATE_MACHINE_DEFAULTS } from './defaults';
+import { EXECUTION_ID, failureHandling, task, type Guard } from './reencryption-task';
+import { EXECUTION_ERRORS, STATE_NAMES } from './reencryption-state-names';
 
-/**
- * The re-encryption state machine, JSONPath only (no JSONata, no Assign: the
- * local runner, aws-local-stepfunctions, ignores them). Every state has a
- * fixed name: the local runtime overrides tasks by state name, and operators
- * read these names in the console. docs/state-machine.md has the contract of
- * each task (payload in, fields out) and the history/payload arithmetic.
- */
-export const STATE_NAMES = {
-  readInput: 'ReadInput',
-  validateInput: 'ValidateInput',
-  plan: 'Plan',
-  isDryRun: 'IsDryRun',
-  dryRunReport: 'DryRunReport',
-  enqueue: 'Enqueue',
-  allBatchesEnqueued: 'AllBatchesEnqueued',
-  checkProgress: 'CheckProgress',
-  progressDecision: 'ProgressDecision',
-  waitForProgress: 'WaitForProgress',
-  abort: 'Abort',
-  jobAborted: 'JobAborted',
-  verify: 'Verify',
-  canRetireOldKey: 'CanRetireOldKey',
-  finalize: 'Finalize',
-  completed: 'Completed',
-  completedWithErrors: 'CompletedWithErrors',
-  markFailed: 'MarkFailed',
-  jobFailed: 'JobFailed',
-} as const;
-
-/** The Task states, by state name → the handler entry file (functions/handlers/<file>.ts) behind it. */
-export const TASK_HANDLERS = {
-  [STATE_NAMES.validateInput]: 'validate-input',
-  [STATE_NAMES.plan]: 'plan',
-  [STATE_NAMES.enqueue]: 'enqueue',
-  [STATE_NAMES.checkProgress]: 'progress',
-  [STATE_NAMES.abort]: 'abort',
-  [STATE_NAMES.verify]: 'verify',
-  [STATE_NAMES.finalize]: 'finalize',
-  [STATE_NAMES.markFailed]: 'mark-failed',
-} as const;
-
-/** Fail-state error names an execution can end with (besides a task's own error, passed through by JobFailed). */
-export const EXECUTION_ERRORS = {
-  jobAborted: 'RekeyJobAborted',
-  completedWithErrors: 'RekeyCompletedWithErrors',
-} as const;
+export { EXECUTION_ERRORS, STATE_NAMES, TASK_HANDLERS } from './reencryption-state-names';
 
 export interface ReencryptionTaskFunctions {
   readonly validateInput: IFunction;
@@ -89,7 +41,6 @@ export interface ReencryptionDefinitionOptions {
   readonly waitFraction: number;
 }
 
-const EXECUTION_ID = JsonPath.stringAt('$$.Execution.Id');
 const JOB_ID = JsonPath.stringAt('$.job.jobId');
 
 /**
@@ -111,6 +62,10 @@ const JOB_ID = JsonPath.stringAt('$.job.jobId');
  *
  * CheckProgress runs once before the first wait, so a job with nothing to do
  * goes straight to Verify and the first wait length comes from the job itself.
+ *
+ * Built in phases (failure handling, intake, batch phase, closing), then
+ * joined by the Choice states; every state is created in the order the
+ * template has always had, so the definition is unchanged by the split.
  */
 export function buildReencryptionDefinition(
   scope: Construct,
@@ -118,23 +73,27 @@ export function buildReencryptionDefinition(
   options: ReencryptionDefinitionOptions,
 ): IChainable {
   const states = new Construct(scope, 'States');
+  const guarded = failureHandling(states, fns.markFailed);
+  const intake = intakeStates(states, fns, options, guarded);
+  const batchPhase = batchPhaseStates(states, fns, options, guarded);
+  const closing = closingStates(states, fns, guarded);
+  return connectStates(states, intake, batchPhase, closing);
+}
 
-  const jobFailed = new Fail(states, STATE_NAMES.jobFailed, {
-    comment: 'A task failed after its retries; MarkFailed recorded it on the job.',
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
-  const markFailed = task(states, STATE_NAMES.markFailed, fns.markFailed, {
-    payload: { executionId: EXECUTION_ID, error: JsonPath.stringAt('$.error.Error') },
-    resultPath: JsonPath.DISCARD,
-  });
-  // MarkFailed's own failure must not hide the original error: it goes straight to JobFailed.
-  markFailed.addCatch(jobFailed, { errors: [Errors.ALL], resultPath: '$.markFailedError' }).next(jobFailed);
-  const guarded = (t: LambdaInvoke): LambdaInvoke => {
-    t.addCatch(markFailed, { errors: [Errors.ALL], resultPath: '$.error' });
-    return t;
-  };
+interface IntakeStates {
+  readonly readInput: Pass;
+  readonly validateInput: LambdaInvoke;
+  readonly plan: LambdaInvoke;
+  readonly dryRunReport: Succeed;
+}
 
+/** ReadInput → ValidateInput → Plan, and the dry run's end. */
+function intakeStates(
+  states: Construct,
+  fns: ReencryptionTaskFunctions,
+  options: ReencryptionDefinitionOptions,
+  guarded: Guard,
+): IntakeStates {
   const readInput = new Pass(states, STATE_NAMES.readInput, {
     comment:
       'Wraps the execution input (any JSON value) as {input}, so that every later state, and the Catch of ValidateInput, works on an object.',
@@ -185,6 +144,24 @@ export function buildReencryptionDefinition(
     outputPath: '$.job',
   });
 
+  return { readInput, validateInput, plan, dryRunReport };
+}
+
+interface BatchPhaseStates {
+  readonly enqueue: LambdaInvoke;
+  readonly checkProgress: LambdaInvoke;
+  readonly waitForProgress: Wait;
+  readonly abort: LambdaInvoke;
+  readonly jobAborted: Fail;
+}
+
+/** Enqueue, the progress loop (CheckProgress, WaitForProgress) and its way out on too many errors (Abort → JobAborted). */
+function batchPhaseStates(
+  states: Construct,
+  fns: ReencryptionTaskFunctions,
+  options: ReencryptionDefinitionOptions,
+  guarded: Guard,
+): BatchPhaseStates {
   const enqueue = guarded(
     task(states, STATE_NAMES.enqueue, fns.enqueue, {
       payload: { executionId: EXECUTION_ID, jobId: JOB_ID, maxBatches: options.enqueueBatchesPerInvocation },
@@ -236,6 +213,18 @@ export function buildReencryptionDefinition(
     cause: 'Failed rows passed maxErrorRate: the job was aborted and no key was retired. See rekey_row_errors.',
   });
 
+  return { enqueue, checkProgress, waitForProgress, abort, jobAborted };
+}
+
+interface ClosingStates {
+  readonly verify: LambdaInvoke;
+  readonly finalize: LambdaInvoke;
+  readonly completed: Succeed;
+  readonly completedWithErrors: Fail;
+}
+
+/** Verify, then Finalize → Completed, or CompletedWithErrors. */
+function closingStates(states: Construct, fns: ReencryptionTaskFunctions, guarded: Guard): ClosingStates {
   const verify = guarded(
     task(states, STATE_NAMES.verify, fns.verify, {
       payload: { executionId: EXECUTION_ID, jobId: JOB_ID },
@@ -265,6 +254,16 @@ export function buildReencryptionDefinition(
       'Rows remain on the old key (failed or changed meanwhile): it was not retired and still decrypts. See rekey_row_errors, fix, and rerun.',
   });
 
+  return { verify, finalize, completed, completedWithErrors };
+}
+
+/** The Choice states that join the phases; returns the start state. */
+function connectStates(
+  states: Construct,
+  { readInput, validateInput, plan, dryRunReport }: IntakeStates,
+  { enqueue, checkProgress, waitForProgress, abort, jobAborted }: BatchPhaseStates,
+  { verify, finalize, completed, completedWithErrors }: ClosingStates,
+): IChainable {
   const canRetireOldKey = new Choice(states, STATE_NAMES.canRetireOldKey)
     .when(Condition.numberEquals('$.verify.rowsOnOldKeys', 0), finalize.next(completed))
     .otherwise(completedWithErrors);
@@ -283,39 +282,4 @@ export function buildReencryptionDefinition(
     .otherwise(enqueue.next(allBatchesEnqueued));
 
   return readInput.next(validateInput).next(plan).next(isDryRun);
-}
-
-interface TaskOptions {
-  readonly payload: Record<string, unknown>;
-  readonly resultSelector?: Record<string, unknown>;
-  /** @default - the result replaces the state */
-  readonly resultPath?: string;
-}
-
-/** A Lambda task with the retry policy every rekey task shares. */
-function task(scope: Construct, name: string, fn: IFunction, options: TaskOptions): LambdaInvoke {
-  const t = new LambdaInvoke(scope, name, {
-    lambdaFunction: fn,
-    payload: TaskInput.fromObject(options.payload),
-    resultSelector: options.resultSelector,
-    resultPath: options.resultPath,
-    retryOnServiceExceptions: false,
-  });
-  const { serviceRetry, taskRetry } = STATE_MACHINE_DEFAULTS;
-  // First match wins: an error no retry can fix (bad input, configuration, schema, keys) goes
-  // straight to the Catch instead of being retried for a minute under States.TaskFailed.
-  t.addRetry({ errors: [...NON_RETRYABLE_ERROR_NAMES], maxAttempts: 0 });
-  t.addRetry({
-    errors: [
-      'Lambda.ServiceException',
-      'Lambda.AWSLambdaException',
-      'Lambda.SdkClientException',
-      'Lambda.TooManyRequestsException',
-    ],
-    ...serviceRetry,
-    jitterStrategy: JitterType.FULL,
-  });
-  // Handlers are idempotent (keyed by execution and job), so a retried task that had half-run is harmless.
-  t.addRetry({ errors: [Errors.TASKS_FAILED, Errors.TIMEOUT], ...taskRetry, jitterStrategy: JitterType.FULL });
-  return t;
 }

@@ -1,148 +1,28 @@
-import { CfnOutput, RemovalPolicy, Stack, type Duration, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type Duration } from 'aws-cdk-lib';
 import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { DataApiDatabase } from './database';
 import { KEY_DEFAULTS, SCHEDULE_DEFAULTS } from './defaults';
-import type { KeyringKind } from './environment';
-import { ARN_PATTERNS, PropsProblems } from './errors';
-import { checkKeysetRotationProps, KeysetRotation } from './keyset-rotation';
 import type { KeyringAccess } from './keyring-access';
-import { checkLegacyKeysProps, type LegacyKeysSecret } from './legacy-keys-access';
-import { checkPipelineProps, ReencryptionPipeline, type ReencryptionPipelineTuning } from './reencryption-pipeline';
-import { checkRegistry, type EncryptedColumnRegistry } from './registry';
-import { checkMonitoringProps, RekeyMonitoring, type AlarmThresholds } from './rekey-monitoring';
-import { checkRotationSchedulesProps, RotationSchedules, type TenantSchedule } from './rotation-schedules';
-import { checkTrialDatabaseProps, TrialDatabase, type TrialDatabaseOptions } from './trial-database';
+import { KeysetRotation } from './keyset-rotation';
+import { ReencryptionPipeline } from './reencryption-pipeline';
+import { RekeyMonitoring } from './rekey-monitoring';
+import { checkStackProps, legacyKeysSecret, type AwsKeyringKind, type RekeyStackProps } from './rekey-stack-props';
+import { RotationSchedules } from './rotation-schedules';
+import { TrialDatabase } from './trial-database';
 
-/** An existing Aurora PostgreSQL cluster with the RDS Data API enabled. */
-export interface ExistingDatabase {
-  /** `arn:aws:rds:<region>:<account>:cluster:<name>`. */
-  readonly clusterArn: string;
-  /** The Secrets Manager secret with the credentials the Data API uses (full ARN). */
-  readonly secretArn: string;
-  /**
-   * Database name.
-   * @default 'postgres'
-   */
-  readonly databaseName?: string;
-  /**
-   * ARN of the customer managed KMS key encrypting that secret, if any.
-   * @default - the secret uses the AWS managed key
-   */
-  readonly secretKeyArn?: string;
-}
-
-/** The KMS key a deployed stack uses (its `KmsKeyArn` and `KmsKeySource` outputs). */
-export interface DeployedKmsKey {
-  /** The deployed stack's KmsKeyArn output. */
-  readonly keyArn: string;
-  /** The deployed stack created the key itself (KmsKeySource output `stack`), rather than importing `kmsKeyArn`. */
-  readonly createdByStack: boolean;
-}
-
-export interface RekeyStackProps extends StackProps {
-  /**
-   * The database holding the encrypted columns and rekey's own tables. Give this, or `trialDatabase`.
-   * @default - none: `trialDatabase` must be set
-   */
-  readonly database?: ExistingDatabase;
-  /**
-   * Create a small Aurora Serverless v2 PostgreSQL cluster with the Data API, for a trial.
-   * `true` for the defaults, or options. Exclusive with `database`.
-   * @default false
-   */
-  readonly trialDatabase?: boolean | TrialDatabaseOptions;
-  /**
-   * Use this existing KMS key (its policy must let CloudWatch Logs and, for the alarm topic,
-   * CloudWatch use it: see docs/alarms.md).
-   * @default - a new key: automatic rotation on, retained on stack deletion
-   */
-  readonly kmsKeyArn?: string;
-  /** The encrypted-column registry: the content of rekey.config.json. */
-  readonly registry: EncryptedColumnRegistry;
-  /**
-   * Complete ARN of a Secrets Manager secret holding the keys of the registry's Fernet tables: its
-   * SecretString is JSON with the application's own variables, `{"ENCRYPTION_KEY": "...",
-   * "ENCRYPTION_KEY_FALLBACK": "..."}` (docs/deploy.md). The functions that work on Fernet values
-   * read it once per container. Required when a table has format "fernet".
-   * @default none
-   */
-  readonly legacyKeysSecretArn?: string;
-  /**
-   * ARN of the customer managed KMS key encrypting the legacy keys secret, if any.
-   * @default - the secret uses the AWS managed key
-   */
-  readonly legacyKeysSecretKeyArn?: string;
-  /**
-   * Keyring: 'hierarchical' (KEKs in a Secrets Manager keyset wrapped by the KMS key; no KMS call
-   * per row) or 'kms' (a data key per value from KMS; a CloudTrail record per decrypt).
-   * 'raw' is refused: it reads KEKs from environment variables, which on Lambda would put key
-   * material in the function configuration and the CloudFormation template.
-   * @default 'hierarchical'
-   */
-  readonly keyring?: KeyringKind;
-  /**
-   * Automatic rotation interval, whole days: the keyset secret's rotation schedule
-   * (hierarchical, 1–1000 days), or the KMS key's own rotation period (kms, 90–1000 days;
-   * KMS keeps every earlier key material, so no row needs rewriting — a scheduled `rewrap`
-   * to the same key would move nothing). With `kms` and an imported `kmsKeyArn`, the
-   * key's owner sets its rotation.
-   * @default 90 days
-   */
-  readonly rotationEvery?: Duration;
-  /**
-   * Secrets Manager schedule expression starting the keyset's rotation window (hierarchical keyring):
-   * `rate(N days)` or `cron(min hour day month weekday year)` in UTC.
-   * @default `rate(<rotationEvery> days)`, whose window opens at 00:00 UTC
-   */
-  readonly rotationSchedule?: string;
-  /**
-   * Length of the keyset's rotation window, whole hours (1–24).
-   * @default 4 hours
-   */
-  readonly rotationWindow?: Duration;
-  /**
-   * The KMS key of the already deployed stack, if any (the app reads it from cdk-outputs.json).
-   * A different key is refused: the keyset's KEKs are wrapped under the deployed key.
-   * @default - no deployed stack known: any key
-   */
-  readonly deployedKmsKey?: DeployedKmsKey;
-  /**
-   * Daily inventory time (UTC), or `false` for none.
-   * @default 03:15 UTC
-   */
-  readonly inventory?: { readonly minute: string; readonly hour: string } | false;
-  /**
-   * Per-tenant rotation schedules.
-   * Each execution moves that tenant's rows (tables with a `tenantColumn`) to the tenant's
-   * own active key; ValidateInput refuses it while the tenant has none.
-   * @default - none
-   */
-  readonly tenants?: readonly TenantSchedule[];
-  /** @default the runbooks' thresholds (docs/alarms.md) */
-  readonly thresholds?: AlarmThresholds;
-  /**
-   * E-mail addresses notified of every alarm.
-   * @default - none (subscribe to the topic later)
-   */
-  readonly notificationEmails?: readonly string[];
-  /**
-   * ACM certificate ARNs (this region) to alarm on before expiry.
-   * @default - none
-   */
-  readonly certificateArns?: readonly string[];
-  /**
-   * Pipeline tuning: batch size, concurrency, receive count, timeouts.
-   * @default the values in lib/defaults.ts
-   */
-  readonly pipeline?: ReencryptionPipelineTuning;
-}
+export {
+  type AwsKeyringKind,
+  type DeployedKmsKey,
+  type ExistingDatabase,
+  type RekeyStackProps,
+} from './rekey-stack-props';
 
 /**
  * rekey on AWS: the stack KMS key, the database (given, or a trial cluster),
  * the re-encryption pipeline, the keyset and its rotation (hierarchical
  * keyring), the schedules, and monitoring. Every prop problem of every part
- * is reported in one error before anything is built.
+ * is reported in one error before anything is built (rekey-stack-props.ts).
  */
 export class RekeyStack extends Stack {
   readonly key: IKey;
@@ -156,51 +36,21 @@ export class RekeyStack extends Stack {
   constructor(scope: Construct, id: string, props: RekeyStackProps) {
     super(scope, id, props);
     const keyringKind = checkStackProps(this, props);
-
     const rotationEvery = props.rotationEvery ?? SCHEDULE_DEFAULTS.rotationEvery;
-    this.key = props.kmsKeyArn
-      ? Key.fromKeyArn(this, 'Key', props.kmsKeyArn)
-      : new Key(this, 'Key', {
-          description: `rekey ${this.stackName}: root of the key hierarchy; encrypts queues, logs, secrets, topic`,
-          enableKeyRotation: true,
-          // kms keyring: the key's own rotation is the automatic rotation (data keys wrapped under older material still decrypt).
-          rotationPeriod: keyringKind === 'kms' ? rotationEvery : KEY_DEFAULTS.rotationPeriod,
-          pendingWindow: KEY_DEFAULTS.pendingWindow,
-          // Deleting the key would make every value encrypted under it unreadable: never with the stack.
-          removalPolicy: RemovalPolicy.RETAIN,
-        });
+    this.key = stackKey(this, props, keyringKind, rotationEvery);
 
     if (props.database) {
-      this.database = {
-        clusterArn: props.database.clusterArn,
-        secretArn: props.database.secretArn,
-        databaseName: props.database.databaseName ?? 'postgres',
-        secretKey: props.database.secretKeyArn
-          ? Key.fromKeyArn(this, 'DatabaseSecretKey', props.database.secretKeyArn)
-          : undefined,
-      };
+      this.database = existingDatabase(this, props.database);
     } else {
       const options = typeof props.trialDatabase === 'object' ? props.trialDatabase : {};
       this.trialDatabase = new TrialDatabase(this, 'TrialDatabase', { key: this.key, ...options });
       this.database = this.trialDatabase.database;
     }
 
-    let keyring: KeyringAccess;
+    let keyring: KeyringAccess = { kind: 'kms' };
     if (keyringKind === 'hierarchical') {
-      this.keysetRotation = new KeysetRotation(this, 'KeysetRotation', {
-        key: this.key,
-        database: this.database,
-        rotateEvery: rotationEvery,
-        schedule: props.rotationSchedule,
-        window: props.rotationWindow,
-      });
-      // Secrets Manager test-runs the hook when the schedule is created (RotateImmediatelyOnUpdate false),
-      // over the Data API: the trial cluster's writer instance (a child of the cluster construct) must be up
-      // by then, not only the cluster.
-      if (this.trialDatabase) this.keysetRotation.rotationSchedule.node.addDependency(this.trialDatabase.cluster);
+      this.keysetRotation = keyset(this, props, rotationEvery);
       keyring = { kind: 'hierarchical', keysetSecret: this.keysetRotation.secret };
-    } else {
-      keyring = { kind: 'kms' };
     }
 
     this.pipeline = new ReencryptionPipeline(this, 'Pipeline', {
@@ -213,173 +63,111 @@ export class RekeyStack extends Stack {
       createExampleTable: this.trialDatabase !== undefined,
     });
     this.keysetRotation?.startsRewrapWith(this.pipeline.stateMachine);
-
-    this.schedules = new RotationSchedules(this, 'Schedules', {
-      stateMachine: this.pipeline.stateMachine,
-      inventoryFunction: this.pipeline.inventory.function,
-      key: this.key,
-      // hierarchical: the keyset secret's own rotation schedule rotates, and its finishSecret starts the rewrap.
-      // kms: the KMS key rotates itself (rotationPeriod above); a rewrap to the same key id would move no row.
-      automaticRotation: false,
-      inventory: props.inventory,
-      tenants: props.tenants,
-    });
-
-    this.monitoring = new RekeyMonitoring(this, 'Monitoring', {
-      key: this.key,
-      stateMachine: this.pipeline.stateMachine,
-      queue: this.pipeline.queue,
-      deadLetterQueue: this.pipeline.deadLetterQueue,
-      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
-      // Invoked asynchronously (schedule, Secrets Manager): nobody else sees them fail.
-      watchedFunctions: {
-        Inventory: this.pipeline.inventory.function,
-        ...(this.keysetRotation ? { RotationHook: this.keysetRotation.rotation.function } : {}),
-      },
-      notificationEmails: props.notificationEmails,
-      certificateArns: props.certificateArns,
-      thresholds: props.thresholds,
-    });
-
-    new CfnOutput(this, 'StateMachineArn', {
-      value: this.pipeline.stateMachine.stateMachineArn,
-      description: 'Start re-encryption executions here',
-    });
-    new CfnOutput(this, 'BatchQueueUrl', { value: this.pipeline.queue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueArn', {
-      value: this.pipeline.deadLetterQueue.queueArn,
-      description:
-        'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
-    });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
-    new CfnOutput(this, 'KmsKeyArn', {
-      value: this.key.keyArn,
-      description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)',
-    });
-    new CfnOutput(this, 'KmsKeySource', {
-      value: props.kmsKeyArn ? 'imported' : 'stack',
-      description: 'stack: created by this stack; imported: rekey:kmsKeyArn',
-    });
-    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.schedules.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'InventoryFunctionName', { value: this.pipeline.inventory.function.functionName });
-    new CfnOutput(this, 'DatabaseClusterArn', { value: this.database.clusterArn });
-    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secretArn });
-    if (this.keysetRotation) new CfnOutput(this, 'KeysetSecretArn', { value: this.keysetRotation.secret.secretArn });
-    // rekey doctor (docs/doctor.md) reads these two as well: the Data API needs the database name, the schedule check the group.
-    new CfnOutput(this, 'DatabaseName', { value: this.database.databaseName });
-    new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
+    this.schedules = schedules(this, props);
+    this.monitoring = monitoring(this, props);
+    addStackOutputs(this, props);
   }
 }
 
-function legacyKeysSecret(props: RekeyStackProps): LegacyKeysSecret | undefined {
-  if (props.legacyKeysSecretArn === undefined) return undefined;
+/** The root of the key hierarchy: imported, or created with rotation on and retained. */
+function stackKey(stack: Stack, props: RekeyStackProps, keyringKind: AwsKeyringKind, rotationEvery: Duration): IKey {
+  if (props.kmsKeyArn) return Key.fromKeyArn(stack, 'Key', props.kmsKeyArn);
+  return new Key(stack, 'Key', {
+    description: `rekey ${stack.stackName}: root of the key hierarchy; encrypts queues, logs, secrets, topic`,
+    enableKeyRotation: true,
+    // kms keyring: the key's own rotation is the automatic rotation (data keys wrapped under older material still decrypt).
+    rotationPeriod: keyringKind === 'kms' ? rotationEvery : KEY_DEFAULTS.rotationPeriod,
+    pendingWindow: KEY_DEFAULTS.pendingWindow,
+    // Deleting the key would make every value encrypted under it unreadable: never with the stack.
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+}
+
+function existingDatabase(stack: Stack, database: NonNullable<RekeyStackProps['database']>): DataApiDatabase {
   return {
-    secretArn: props.legacyKeysSecretArn,
-    ...(props.legacyKeysSecretKeyArn ? { secretKeyArn: props.legacyKeysSecretKeyArn } : {}),
+    clusterArn: database.clusterArn,
+    secretArn: database.secretArn,
+    databaseName: database.databaseName ?? 'postgres',
+    secretKey: database.secretKeyArn ? Key.fromKeyArn(stack, 'DatabaseSecretKey', database.secretKeyArn) : undefined,
   };
 }
 
-/** Checks the stack's own props and every part's, and throws one error listing all problems. */
-function checkStackProps(stack: Stack, props: RekeyStackProps): 'hierarchical' | 'kms' {
-  const problems = PropsProblems.for(`RekeyStack ${stack.node.path}`);
-  const keyring = props.keyring ?? 'hierarchical';
-  if (keyring === 'raw') {
-    problems.add(
-      'keyring',
-      '"raw" is refused on AWS: it reads KEKs from environment variables, which on Lambda would put key material in the function configuration and the CloudFormation template. Use "hierarchical" (KEKs in a KMS-wrapped Secrets Manager keyset) or "kms"; keep "raw" for local runs and self-hosting',
-    );
-  } else if (keyring !== 'hierarchical' && keyring !== 'kms') {
-    problems.add('keyring', `must be "hierarchical" or "kms", got ${JSON.stringify(keyring)}`);
-  }
-
-  const trial = props.trialDatabase !== undefined && props.trialDatabase !== false;
-  if (props.database && trial) problems.add('database', 'give either database or trialDatabase, not both');
-  if (!props.database && !trial)
-    problems.add('database', 'required: an existing Aurora cluster (clusterArn, secretArn), or trialDatabase: true');
-  if (props.database) {
-    const db = problems.scoped('database');
-    db.pattern(
-      'clusterArn',
-      props.database.clusterArn,
-      ARN_PATTERNS.auroraCluster,
-      'an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)',
-    );
-    db.pattern(
-      'secretArn',
-      props.database.secretArn,
-      ARN_PATTERNS.secret,
-      'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
-    );
-    db.pattern(
-      'databaseName',
-      props.database.databaseName,
-      /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
-      'a PostgreSQL database name',
-    );
-    db.pattern(
-      'secretKeyArn',
-      props.database.secretKeyArn,
-      ARN_PATTERNS.kmsKey,
-      'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
-    );
-  }
-  if (trial && typeof props.trialDatabase === 'object')
-    checkTrialDatabaseProps(problems.scoped('trialDatabase'), props.trialDatabase);
-  problems.pattern(
-    'kmsKeyArn',
-    props.kmsKeyArn,
-    ARN_PATTERNS.kmsKey,
-    'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
-  );
-  const deployed = props.deployedKmsKey;
-  if (deployed && keyring === 'hierarchical') {
-    const unchanged = props.kmsKeyArn ? props.kmsKeyArn === deployed.keyArn : deployed.createdByStack;
-    if (!unchanged) {
-      problems.add(
-        'kmsKeyArn',
-        `the deployed stack's keyset is wrapped under ${deployed.keyArn} (${deployed.createdByStack ? 'created by the stack' : 'imported'}); ` +
-          `${props.kmsKeyArn ? `changing it to ${props.kmsKeyArn}` : 'creating a new key'} would leave the keyset's KEKs unreadable to the rotation hook. ` +
-          `Keep ${deployed.createdByStack ? 'no rekey:kmsKeyArn' : `rekey:kmsKeyArn=${deployed.keyArn}`}, or follow "Changing the KMS key" in docs/deploy.md`,
-      );
-    }
-  }
-
-  checkRegistry(problems, 'registry', props.registry);
-  if (props.legacyKeysSecretKeyArn !== undefined && props.legacyKeysSecretArn === undefined) {
-    problems.add('legacyKeysSecretKeyArn', 'applies only with legacyKeysSecretArn');
-  }
-  checkLegacyKeysProps(problems, props.registry, legacyKeysSecret(props), {
-    secretArn: 'legacyKeysSecretArn',
-    secretKeyArn: 'legacyKeysSecretKeyArn',
+/** Hierarchical keyring: the KMS-wrapped keyset secret and its rotation hook. */
+function keyset(stack: RekeyStack, props: RekeyStackProps, rotationEvery: Duration): KeysetRotation {
+  const rotation = new KeysetRotation(stack, 'KeysetRotation', {
+    key: stack.key,
+    database: stack.database,
+    rotateEvery: rotationEvery,
+    schedule: props.rotationSchedule,
+    window: props.rotationWindow,
   });
-  checkPipelineProps(problems.scoped('pipeline'), props.pipeline ?? {});
-  // The keyset secret's Secrets Manager schedule (1–1000 days) is the narrower of the two consumers.
-  if (keyring === 'kms' && !props.kmsKeyArn)
-    problems.wholeDays('rotationEvery', props.rotationEvery, 90, 1000); // KMS's rotation period range, within Secrets Manager's
-  else {
-    checkKeysetRotationProps(
-      problems,
-      { rotateEvery: props.rotationEvery, schedule: props.rotationSchedule, window: props.rotationWindow },
-      { rotateEvery: 'rotationEvery', schedule: 'rotationSchedule', window: 'rotationWindow' },
-    );
-  }
-  if (keyring === 'kms' && (props.rotationSchedule !== undefined || props.rotationWindow !== undefined)) {
-    problems.add(
-      'rotationSchedule',
-      "applies to the hierarchical keyring only (the kms keyring rotates with the KMS key's rotationPeriod: use rotationEvery)",
-    );
-  }
-  checkRotationSchedulesProps(problems, {
+  // Secrets Manager test-runs the hook when the schedule is created (RotateImmediatelyOnUpdate false),
+  // over the Data API: the trial cluster's writer instance (a child of the cluster construct) must be up
+  // by then, not only the cluster.
+  if (stack.trialDatabase) rotation.rotationSchedule.node.addDependency(stack.trialDatabase.cluster);
+  return rotation;
+}
+
+function schedules(stack: RekeyStack, props: RekeyStackProps): RotationSchedules {
+  return new RotationSchedules(stack, 'Schedules', {
+    stateMachine: stack.pipeline.stateMachine,
+    inventoryFunction: stack.pipeline.inventory.function,
+    key: stack.key,
+    // hierarchical: the keyset secret's own rotation schedule rotates, and its finishSecret starts the rewrap.
+    // kms: the KMS key rotates itself (rotationPeriod above); a rewrap to the same key id would move no row.
     automaticRotation: false,
     inventory: props.inventory,
     tenants: props.tenants,
   });
-  checkMonitoringProps(problems, stack, {
+}
+
+function monitoring(stack: RekeyStack, props: RekeyStackProps): RekeyMonitoring {
+  return new RekeyMonitoring(stack, 'Monitoring', {
+    key: stack.key,
+    stateMachine: stack.pipeline.stateMachine,
+    queue: stack.pipeline.queue,
+    deadLetterQueue: stack.pipeline.deadLetterQueue,
+    scheduleDeadLetterQueue: stack.schedules.deadLetterQueue,
+    // Invoked asynchronously (schedule, Secrets Manager): nobody else sees them fail.
+    watchedFunctions: {
+      Inventory: stack.pipeline.inventory.function,
+      ...(stack.keysetRotation ? { RotationHook: stack.keysetRotation.rotation.function } : {}),
+    },
     notificationEmails: props.notificationEmails,
     certificateArns: props.certificateArns,
     thresholds: props.thresholds,
   });
-  problems.throwIfAny();
-  return keyring === 'kms' ? 'kms' : 'hierarchical';
+}
+
+/** What operators, the CLI (cdk-outputs.json) and rekey doctor read from the deployed stack. */
+function addStackOutputs(stack: RekeyStack, props: RekeyStackProps): void {
+  const { pipeline, schedules, monitoring, database, keysetRotation } = stack;
+  new CfnOutput(stack, 'StateMachineArn', {
+    value: pipeline.stateMachine.stateMachineArn,
+    description: 'Start re-encryption executions here',
+  });
+  new CfnOutput(stack, 'BatchQueueUrl', { value: pipeline.queue.queueUrl });
+  new CfnOutput(stack, 'DeadLetterQueueUrl', { value: pipeline.deadLetterQueue.queueUrl });
+  new CfnOutput(stack, 'DeadLetterQueueArn', {
+    value: pipeline.deadLetterQueue.queueArn,
+    description:
+      'Batches that failed before a worker could claim them; after fixing the cause: rekey redrive JOB (docs/doctor.md)',
+  });
+  new CfnOutput(stack, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
+  new CfnOutput(stack, 'KmsKeyArn', {
+    value: stack.key.keyArn,
+    description: 'Root of the key hierarchy: cannot change once the keyset exists (docs/deploy.md)',
+  });
+  new CfnOutput(stack, 'KmsKeySource', {
+    value: props.kmsKeyArn ? 'imported' : 'stack',
+    description: 'stack: created by this stack; imported: rekey:kmsKeyArn',
+  });
+  new CfnOutput(stack, 'ScheduleDeadLetterQueueUrl', { value: schedules.deadLetterQueue.queueUrl });
+  new CfnOutput(stack, 'InventoryFunctionName', { value: pipeline.inventory.function.functionName });
+  new CfnOutput(stack, 'DatabaseClusterArn', { value: database.clusterArn });
+  new CfnOutput(stack, 'DatabaseSecretArn', { value: database.secretArn });
+  if (keysetRotation) new CfnOutput(stack, 'KeysetSecretArn', { value: keysetRotation.secret.secretArn });
+  // rekey doctor (docs/doctor.md) reads these two as well: the Data API needs the database name, the schedule check the group.
+  new CfnOutput(stack, 'DatabaseName', { value: database.databaseName });
+  new CfnOutput(stack, 'ScheduleGroupName', { value: schedules.group.scheduleGroupName });
 }

@@ -1,3 +1,4 @@
+import type { KeyringKind } from '../core/keyring-kinds';
 /** Where the CLI writes; injected so tests run it in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -34,7 +35,7 @@ export interface GlobalOptions {
   readonly config?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
-  readonly keyring?: 'raw' | 'hierarchical' | 'kms';
+  readonly keyring?: KeyringKind;
   readonly keysetSecret?: string;
   readonly actor?: string;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RekeyError } from '../core/errors';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs/jobs';
+import { KEYRING_KINDS } from '../core/keyring-kinds';
+import { JOB_BOUNDS, JOB_DEFAULTS } from '../core/job-settings';
 import { MODES } from '../core/reencrypt/values/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
@@ -103,7 +104,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       new Option(
         '--keyring <kind>',
         'where the keys come from (default: raw, from SECRETS_ENCRYPTION_KEY/_PREVIOUS)',
-      ).choices(['raw', 'hierarchical', 'kms']),
+      ).choices(KEYRING_KINDS),
     )
     .option('--keyset-secret <arn>', 'hierarchical keyring: the keyset secret (default: $REKEY_KEYSET_SECRET_ARN)')
     .option('--actor <name>', 'who is acting, for the audit log (default: $USER)');
@@ -119,11 +120,24 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('reencrypt')
     .description('move every stored value to the primary key (dry run first: -n)')
     .option('-n, --dry-run', 'show what would change; change nothing')
-    .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
+    .option(
+      '-b, --batch-size <n>',
+      `rows per batch (default: ${JOB_DEFAULTS.batchSize})`,
+      positiveInt(JOB_BOUNDS.batchSize.max),
+    )
     .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
     .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
-    .option('--concurrency <n>', 'worker threads (each with its own connection)', positiveInt(64), 1)
-    .option('--max-error-rate <r>', 'abort when failed rows pass this fraction (default: 0.01)', rate)
+    .option(
+      '--concurrency <n>',
+      'worker threads (each with its own connection)',
+      positiveInt(JOB_BOUNDS.cliThreads.max),
+      JOB_DEFAULTS.cliThreads,
+    )
+    .option(
+      '--max-error-rate <r>',
+      `abort when failed rows pass this fraction (default: ${JOB_DEFAULTS.maxErrorRate})`,
+      rate,
+    )
     .option('--target-key <id>', "key to move to (default: the primary key, or the tenant's own key with --tenant)")
     .option(
       '--tenant <tenant>',
@@ -140,13 +154,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('plan')
     .description('what a re-encryption job would change, call, take and cost (changes nothing)')
-    .option('-b, --batch-size <n>', `rows per batch (default: ${DEFAULT_BATCH_SIZE})`, positiveInt(MAX_BATCH_SIZE))
+    .option(
+      '-b, --batch-size <n>',
+      `rows per batch (default: ${JOB_DEFAULTS.batchSize})`,
+      positiveInt(JOB_BOUNDS.batchSize.max),
+    )
     .option('-t, --table <name>', 'only this table (repeatable; default: all in the registry)', collect)
     .option('--mode <mode>', `${MODES.join(' | ')}`, oneOf(MODES), 'rewrap')
     .option(
       '--concurrency <n>',
-      "workers (default: 1 for the CLI, the pipeline's Lambda concurrency for the state machine)",
-      positiveInt(1000),
+      `workers (default: ${JOB_DEFAULTS.cliThreads} for the CLI, the pipeline's Lambda concurrency for the state machine)`,
+      positiveInt(JOB_BOUNDS.maxConcurrency.max),
     )
     .option('--target-key <id>', "key to move to (default: the primary key, or the tenant's own key with --tenant)")
     .option('--tenant <tenant>', "only this tenant's rows")
@@ -251,7 +269,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     );
   keyAction('add', 'register a new key version (pending)', (c) =>
     c
-      .addOption(new Option('--keyring <kind>', 'raw | kms | hierarchical').choices(['raw', 'kms', 'hierarchical']))
+      .addOption(new Option('--keyring <kind>', KEYRING_KINDS.join(' | ')).choices(KEYRING_KINDS))
       .option('--kms-key-arn <arn>', 'kms keyring: the KMS key')
       .option('--tenant <tenant>', 'tenant scope (default: global)'),
   );
@@ -286,7 +304,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('rollback')
     .description('make the previous key primary again and rewrap everything back to it')
     .option('--to <id>', 'the key to return to (default: the rotating key)')
-    .option('-b, --batch-size <n>', 'rows per batch', positiveInt(MAX_BATCH_SIZE))
+    .option('-b, --batch-size <n>', 'rows per batch', positiveInt(JOB_BOUNDS.batchSize.max))
     .action(
       wrap(async (opts: { to?: string; batchSize?: number }, cmd: Command) =>
         keysCommand(globals(cmd), 'rollback', undefined, opts, io),

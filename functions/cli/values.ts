@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { JOB_BOUNDS, withinBound } from '../core/job-settings';
 
 /** commander value parsers: a bad value is a usage error (exit 2) naming the flag's expectation. */
 export function positiveInt(max: number) {
@@ -11,10 +12,12 @@ export function positiveInt(max: number) {
   };
 }
 
+/** `--max-error-rate`: within JOB_BOUNDS.maxErrorRate. */
 export function rate(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new InvalidArgumentError(`expected a fraction from 0 to 1 (0.01 = 1 %), got ${JSON.stringify(value)}`);
+  const { min, max, hint } = JOB_BOUNDS.maxErrorRate;
+  if (value.trim() === '' || !withinBound(n, JOB_BOUNDS.maxErrorRate)) {
+    throw new InvalidArgumentError(`expected a fraction from ${min} to ${max} (${hint}), got ${JSON.stringify(value)}`);
   }
   return n;
 }

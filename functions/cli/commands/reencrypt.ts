@@ -1,4 +1,6 @@
 import { RUNTIME_ENV } from '../../core/environment-names';
+
+import { JOB_DEFAULTS } from '../../core/job-settings';
 import { getJob, type JobRecord } from '../../core/reencrypt/store/job-store';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/jobs/job-runner';
 import { createJob, planJob } from '../../core/reencrypt/jobs/jobs';
@@ -68,7 +70,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       pool = startThreads(options, runtime, job.id, globals, io);
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
         runJob(runtime.deps, job.id, {
-          concurrency: 2,
+          concurrency: JOB_DEFAULTS.runnerConcurrency,
           onProgress: pool ? undefined : progress.update,
           signal: abort.signal,
           onForeignLeases: tellLeases,
@@ -93,7 +95,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
       outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
         runJob(runtime.deps, job.id, {
-          concurrency: 2,
+          concurrency: JOB_DEFAULTS.runnerConcurrency,
           onProgress: pool ? undefined : progress.update,
           signal: abort.signal,
           onForeignLeases: tellLeases,

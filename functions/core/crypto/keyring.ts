@@ -1,6 +1,7 @@
+import type { KeyringKind } from '../keyring-kinds';
 import type { EncryptionContext } from './context';
 
-export type KeyringKind = 'raw' | 'kms' | 'hierarchical';
+export type { KeyringKind };
 
 /**
  * What a keyring binds a data key to. `aad` is the canonical encoding of the

@@ -11,10 +11,9 @@ import {
 import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from '../crypto/key-policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
 import { assertNoLateWriters } from '../readers/gate';
+import { CATALOG_KEYRING_KINDS, type CatalogKeyringKind } from '../keyring-kinds';
 
-/** `fernet`: a Fernet key of a table whose application reads Fernet tokens (migration 0005; id `fernet:<fingerprint>`). */
-export const KEYRING_KINDS = ['raw', 'kms', 'hierarchical', 'fernet'] as const;
-export type CatalogKeyringKind = (typeof KEYRING_KINDS)[number];
+export type { CatalogKeyringKind };
 
 const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -243,8 +242,8 @@ function validateNewKey(key: NewCatalogKey): void {
       `id ${JSON.stringify(key.id)} must be 1-128 characters of letters, digits, . _ : - starting with a letter or digit`,
     );
   }
-  if (!KEYRING_KINDS.includes(key.keyring)) {
-    problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${KEYRING_KINDS.join(', ')}`);
+  if (!CATALOG_KEYRING_KINDS.includes(key.keyring)) {
+    problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${CATALOG_KEYRING_KINDS.join(', ')}`);
   }
   if (key.keyring === 'kms' && !key.kmsKeyArn) problems.push('a kms key needs kmsKeyArn');
   if (typeof key.id === 'string' && (key.keyring === 'fernet') !== isFernetKeyId(key.id)) {

@@ -1,5 +1,4 @@
-import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/jobs/error-rate';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../reencrypt/jobs/jobs';
+import { JOB_BOUNDS, JOB_DEFAULTS } from '../job-settings';
 import { MODES } from '../reencrypt/values/modes';
 
 /**
@@ -34,17 +33,17 @@ export const EXECUTION_INPUT_SCHEMA = {
     batchSize: {
       description: 'Rows per batch (one SQS message).',
       type: 'integer',
-      minimum: 1,
-      maximum: MAX_BATCH_SIZE,
-      default: DEFAULT_BATCH_SIZE,
+      minimum: JOB_BOUNDS.batchSize.min,
+      maximum: JOB_BOUNDS.batchSize.max,
+      default: JOB_DEFAULTS.batchSize,
     },
     dryRun: { description: 'Plan and count only; change nothing.', type: 'boolean', default: false },
     maxErrorRate: {
-      description: 'Abort when failed rows pass this share (0.01 = 1 %).',
+      description: `Abort when failed rows pass this share (${JOB_BOUNDS.maxErrorRate.hint}).`,
       type: 'number',
-      minimum: 0,
-      maximum: 1,
-      default: DEFAULT_MAX_ERROR_RATE,
+      minimum: JOB_BOUNDS.maxErrorRate.min,
+      maximum: JOB_BOUNDS.maxErrorRate.max,
+      default: JOB_DEFAULTS.maxErrorRate,
     },
     targetKeyId: {
       description: 'Key to move rows to (must be in the key catalog); null or absent: the primary key.',

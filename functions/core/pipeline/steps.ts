@@ -19,10 +19,10 @@ import {
   markBatchesEnqueued,
   type BatchRef,
 } from '../reencrypt/store/job-store';
-import { createJob, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, planJob } from '../reencrypt/jobs/jobs';
+import { createJob, planJob } from '../reencrypt/jobs/jobs';
 import { isMode, MODES, type Mode } from '../reencrypt/values/modes';
 import { findTable } from '../reencrypt/config/registry';
-import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/jobs/error-rate';
+import { describeSettingProblems, JOB_DEFAULTS, jobSettingProblems } from '../job-settings';
 import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
 import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';
@@ -95,16 +95,12 @@ export function validateExecutionInput(
         problems.push(`tables: at most ${defaults.maxTables}`);
     }
   }
-  const batchSize = i.batchSize ?? defaults.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-    problems.push(`batchSize: must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${JSON.stringify(i.batchSize)}`);
-  }
+  const batchSize = i.batchSize ?? defaults.batchSize ?? JOB_DEFAULTS.batchSize;
+  problems.push(...describeSettingProblems(jobSettingProblems({ batchSize })));
   const dryRun = i.dryRun ?? false;
   if (typeof dryRun !== 'boolean') problems.push(`dryRun: must be true or false, got ${JSON.stringify(i.dryRun)}`);
-  const maxErrorRate = i.maxErrorRate ?? defaults.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
-  if (typeof maxErrorRate !== 'number' || !(maxErrorRate >= 0 && maxErrorRate <= 1)) {
-    problems.push(`maxErrorRate: must be a number from 0 to 1 (0.01 = 1 %), got ${JSON.stringify(i.maxErrorRate)}`);
-  }
+  const maxErrorRate = i.maxErrorRate ?? defaults.maxErrorRate ?? JOB_DEFAULTS.maxErrorRate;
+  problems.push(...describeSettingProblems(jobSettingProblems({ maxErrorRate })));
   const targetKeyId = i.targetKeyId ?? null;
   if (targetKeyId !== null && typeof targetKeyId !== 'string') problems.push('targetKeyId: must be a key id string');
   else if (typeof targetKeyId === 'string' && policy && policy.statusOf(targetKeyId) === undefined) {

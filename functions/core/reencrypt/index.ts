@@ -41,7 +41,7 @@ export type {
 } from './ports';
 export type { EngineDeps, ExecutorDeps } from './ports';
 
-export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs/jobs';
+export { createJob, planJob, validateJobRequest } from './jobs/jobs';
 export type { JobRequest, PlanResult } from './jobs/jobs';
 export { planTable, formatDryRun, RangeCutter } from './batches/planner';
 export type { TablePlan, PlannedRange } from './batches/planner';
@@ -83,7 +83,7 @@ export type {
 } from './store/job-store';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './jobs/job-status';
 export type { JobStatus, BatchStatus } from './jobs/job-status';
-export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './jobs/error-rate';
+export { errorRate, errorRateExceeded } from './jobs/error-rate';
 export { verify, valuesUnderKey } from './verify/verify';
 export type { VerifyReport, VerifyOptions, TableVerify } from './verify/verify';
 export { retireVerifiedKeys } from './verify/retire';

@@ -1,18 +1,16 @@
 import type { JobCounters } from '../store/job-store';
 
 /**
- * When failed rows pass the job's maximum error rate (default 1 %, the
- * runbooks' rollback threshold), the job aborts and its remaining batches are
+ * When failed rows pass the job's maximum error rate (JOB_DEFAULTS.maxErrorRate
+ * in core/job-settings.ts: 1 %, the runbooks' rollback threshold), the job aborts and its remaining batches are
  * not run.
  *
  * The rate is failed / attempted rows (done + failed + conflicted; rows found
  * already on the target key do not count). While the job runs, it is judged
  * only once `minRows` rows were attempted (or the whole job, if smaller), so
  * one bad row in the first small batch does not abort a million-row job; at
- * the end of the run it is judged on all rows.
+ * the end of the run it is judged on all rows (`minRows`: JOB_DEFAULTS.abortMinRows).
  */
-export const DEFAULT_MAX_ERROR_RATE = 0.01;
-export const DEFAULT_ABORT_MIN_ROWS = 1000;
 
 export function attemptedRows(c: Pick<JobCounters, 'rowsDone' | 'rowsFailed' | 'rowsConflicted'>): number {
   return c.rowsDone + c.rowsFailed + c.rowsConflicted;

@@ -6,6 +6,7 @@ import {
   type BatchResult,
 } from '../batches/batch-executor';
 import type { EngineDeps } from '../ports';
+import { JOB_DEFAULTS } from '../../job-settings';
 import { isRetryable } from '../../errors';
 import { BatchLeaseLostError, InjectedFaultError } from '../errors';
 import { isTerminal } from './job-status';
@@ -51,7 +52,7 @@ export interface JobProgress {
 }
 
 export interface RunOptions {
-  /** Concurrent batch workers in this process. Default 2. */
+  /** Concurrent batch workers in this process. @default JOB_DEFAULTS.runnerConcurrency */
   readonly concurrency?: number | undefined;
   /** Called after every batch this process finishes. */
   readonly onProgress?: ((progress: JobProgress) => void) | undefined;
@@ -165,7 +166,7 @@ async function runBatches(
   job: JobRecord,
   options: RunOptions,
 ): Promise<{ job: JobRecord; interrupted: boolean }> {
-  const concurrency = Math.max(1, options.concurrency ?? 2);
+  const concurrency = Math.max(1, options.concurrency ?? JOB_DEFAULTS.runnerConcurrency);
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const worker = workerName(deps);

@@ -1,5 +1,5 @@
 import type { EngineDeps } from '../ports';
-import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
+import { describeSettingProblems, JOB_DEFAULTS, jobSettingProblems } from '../../job-settings';
 import { JobOptionsError, RegistryError, type RegistryProblem } from '../errors';
 import {
   deleteBatches,
@@ -28,23 +28,19 @@ import { OPTION_FERNET_TARGET } from '../store/job-store';
  * them, and planning again simply starts over.
  */
 
-/** Default rows per batch; see docs/performance.md for the measurements behind it. */
-export const DEFAULT_BATCH_SIZE = 2000;
-export const MAX_BATCH_SIZE = 100_000;
-
 export interface JobRequest {
   readonly mode: Mode;
   /** The key every value should end under (normally the primary key). */
   readonly targetKeyId: string;
   /** Table names; all registered tables when absent or empty. */
   readonly tables?: readonly string[] | undefined;
-  /** Default DEFAULT_BATCH_SIZE. */
+  /** @default JOB_DEFAULTS.batchSize */
   readonly batchSize?: number | undefined;
   /** Plan and report only; the tables are not touched. */
   readonly dryRun?: boolean | undefined;
-  /** Abort when failed rows pass this fraction of attempted rows. Default 0.01. */
+  /** Abort when failed rows pass this fraction of attempted rows. @default JOB_DEFAULTS.maxErrorRate */
   readonly maxErrorRate?: number | undefined;
-  /** Attempted rows before the error rate is judged while running. Default 1,000. */
+  /** Attempted rows before the error rate is judged while running. @default JOB_DEFAULTS.abortMinRows */
   readonly abortMinRows?: number | undefined;
   /** Who asked: a user, `schedule`, `rotation-hook`, ... */
   readonly requestedBy: string;
@@ -89,17 +85,14 @@ export function validateJobRequest(request: JobRequest): string[] {
       `targetKeyId: ${request.targetKeyId} is a Fernet key; name a KEK (Fernet tables go to ENCRYPTION_KEY's key, the catalog's active Fernet key)`,
     );
   }
-  const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-    problems.push(`batchSize: must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(request.batchSize)}`);
-  }
-  const rate = request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-    problems.push(`maxErrorRate: must be a number from 0 to 1 (0.01 = 1 %), got ${String(request.maxErrorRate)}`);
-  }
-  const minRows = request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS;
-  if (!Number.isInteger(minRows) || minRows < 0)
-    problems.push(`abortMinRows: must be a non-negative integer, got ${String(request.abortMinRows)}`);
+  problems.push(
+    ...describeSettingProblems(
+      jobSettingProblems(
+        { batchSize: request.batchSize, maxErrorRate: request.maxErrorRate, abortMinRows: request.abortMinRows },
+        String,
+      ),
+    ),
+  );
   if (typeof request.requestedBy !== 'string' || request.requestedBy.length === 0)
     problems.push('requestedBy: required');
   return problems;
@@ -172,9 +165,9 @@ export async function createJob(
       dryRun: request.dryRun === true,
       tables,
       targetKeyId: request.targetKeyId,
-      batchSize: request.batchSize ?? DEFAULT_BATCH_SIZE,
-      maxErrorRate: request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
-      abortMinRows: request.abortMinRows ?? DEFAULT_ABORT_MIN_ROWS,
+      batchSize: request.batchSize ?? JOB_DEFAULTS.batchSize,
+      maxErrorRate: request.maxErrorRate ?? JOB_DEFAULTS.maxErrorRate,
+      abortMinRows: request.abortMinRows ?? JOB_DEFAULTS.abortMinRows,
       requestedBy: request.requestedBy,
       executionId: request.executionId,
       options: {
