@@ -1,4 +1,4 @@
-import { getJob, type JobRecord } from '../../core/reencrypt/store/job-store';
+import { getJob, type JobRecord } from '../../core/reencrypt/store/jobs-table';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/jobs/job-runner';
 import { createJob, planJob } from '../../core/reencrypt/jobs/jobs';
 import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/jobs/lease-takeover';

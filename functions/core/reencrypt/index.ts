@@ -58,29 +58,21 @@ export type { RunnerLiveness, LivenessHold, ForeignLease } from './jobs/lease-ta
 export type { RunOptions, JobOutcome, JobProgress } from './jobs/job-runner';
 export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './jobs/job-phases';
 export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './jobs/job-phases';
+export { getJob, findJobByExecution, listJobs, isJobId } from './store/jobs-table';
 export {
-  getJob,
   getBatch,
-  findJobByExecution,
-  listJobs,
   listBatches,
-  listRowErrors,
   batchStatusCounts,
   batchesToEnqueue,
   markBatchesEnqueued,
   countBatchesToEnqueue,
-  batchIdOf,
-  parseBatchId,
-  isJobId,
-} from './store/job-store';
-export type {
-  JobRecord,
-  JobCounters,
-  BatchRecord,
-  BatchRef,
-  RowErrorRecord,
-  TablePlanSummary,
-} from './store/job-store';
+} from './store/batches-table';
+export { listRowErrors } from './store/row-errors-table';
+export { batchIdOf, parseBatchId } from './store/batch-ids';
+export type { JobRecord, JobCounters, TablePlanSummary } from './store/jobs-table';
+export type { BatchRecord } from './store/batches-table';
+export type { BatchRef } from './store/batch-ids';
+export type { RowErrorRecord } from './store/row-errors-table';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './jobs/job-status';
 export type { JobStatus, BatchStatus } from './jobs/job-status';
 export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './jobs/error-rate';

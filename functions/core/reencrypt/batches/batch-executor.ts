@@ -8,18 +8,10 @@ import { chunkByBytes, estimateValueBytes, PageSizer } from '../sql/bounded-read
 import { describeErrorRate, errorRateExceeded } from '../jobs/error-rate';
 import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, RegistryError } from '../errors';
 import type { JobStatus } from '../jobs/job-status';
-import {
-  claimBatch,
-  extendLease,
-  failBatch,
-  getBatch,
-  getJob,
-  jobFromRow,
-  parseBatchId,
-  transitionJob,
-  type BatchRef,
-  type ClaimedBatch,
-} from '../store/job-store';
+import { claimBatch, extendLease, failBatch, type ClaimedBatch } from '../store/batch-leases';
+import { getBatch } from '../store/batches-table';
+import { getJob, jobFromRow, transitionJob } from '../store/jobs-table';
+import { parseBatchId, type BatchRef } from '../store/batch-ids';
 import type { ExecutorDeps, StoredValue } from '../ports';
 import { findTable } from '../config/registry';
 import { targetKeyFor } from '../values/formats';

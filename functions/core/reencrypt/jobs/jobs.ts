@@ -1,15 +1,8 @@
 import type { EngineDeps } from '../ports';
 import { DEFAULT_ABORT_MIN_ROWS, DEFAULT_MAX_ERROR_RATE } from './error-rate';
 import { JobOptionsError, RegistryError, type RegistryProblem } from '../errors';
-import {
-  deleteBatches,
-  getJob,
-  insertBatches,
-  insertJob,
-  transitionJob,
-  type JobRecord,
-  type TablePlanSummary,
-} from '../store/job-store';
+import { deleteBatches, insertBatches } from '../store/batches-table';
+import { getJob, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from '../store/jobs-table';
 import { columnSets, isMode, MODES, type Mode } from '../values/modes';
 import { formatDryRun, planTable, type TablePlan } from '../batches/planner';
 import { selectTables, tableKey, type RegistryTable } from '../config/registry';
@@ -19,7 +12,7 @@ import { rememberTables } from '../config/known-tables';
 import { resolveFernetTarget } from './fernet-target';
 import { targetKeyFor } from '../values/formats';
 import { isFernetKeyId } from '../../keys/policy';
-import { OPTION_FERNET_TARGET } from '../store/job-store';
+import { OPTION_FERNET_TARGET } from '../store/row-values';
 
 /**
  * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
