@@ -46,7 +46,8 @@ export type { JobRequest, PlanResult } from './jobs/jobs';
 export { planTable, formatDryRun, RangeCutter } from './batches/planner';
 export type { TablePlan, PlannedRange } from './batches/planner';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batches/batch-executor';
-export type { BatchResult, BatchCounts } from './batches/batch-executor';
+export type { BatchResult } from './batches/batch-executor';
+export type { BatchCounts } from './store/batch-leases';
 export { startJob, runJob, resumeJob } from './jobs/job-runner';
 export {
   takeOverDeadLeases,

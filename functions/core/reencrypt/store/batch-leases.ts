@@ -107,3 +107,36 @@ export async function failBatch(sql: Sql, batch: ClaimedBatch, worker: string, e
     [batch.jobId, batch.table, batch.seq, worker, batch.attempts, error],
   );
 }
+
+/**
+ * The fence of a batch's commit: true when the lease is still this worker's
+ * (same worker, same attempt). Locks the batch row until the transaction
+ * ends, so a worker that took over an expired lease cannot finish the same
+ * batch concurrently.
+ */
+export async function holdsLease(tx: Sql, batch: ClaimedBatch, worker: string): Promise<boolean> {
+  const own = await tx.query(
+    `SELECT 1 FROM rekey_job_batches WHERE job_id = $1::uuid AND table_name = $2 AND seq = $3
+        AND status = 'running' AND worker = $4 AND attempts = $5 FOR UPDATE`,
+    [batch.jobId, batch.table, batch.seq, worker, batch.attempts],
+  );
+  return own.rowCount > 0;
+}
+
+/** Rows of one batch run by outcome (kept on the batch and added to the job's counters). */
+export interface BatchCounts {
+  readonly done: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly conflicted: number;
+}
+
+/** Marks a batch done with its row counts, in the transaction that wrote its rows. */
+export async function completeBatch(tx: Sql, batch: ClaimedBatch, counts: BatchCounts): Promise<void> {
+  await tx.query(
+    `UPDATE rekey_job_batches SET status = 'done', lease_until = NULL, finished_at = now(), updated_at = now(),
+            rows_done = $4, rows_failed = $5, rows_skipped = $6, rows_conflicted = $7
+      WHERE job_id = $1::uuid AND table_name = $2 AND seq = $3`,
+    [batch.jobId, batch.table, batch.seq, counts.done, counts.failed, counts.skipped, counts.conflicted],
+  );
+}

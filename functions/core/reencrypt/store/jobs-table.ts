@@ -3,6 +3,7 @@ import type { RowScope } from '../batches/row-scope';
 import { JobNotFoundError, JobStateError } from '../errors';
 import type { JobStatus } from '../jobs/job-status';
 import type { Mode } from '../values/modes';
+import type { BatchCounts } from './batch-leases';
 import { date, num, parseOptions, targetAndScopeFromOptions, type Row } from './row-values';
 
 /**
@@ -240,4 +241,15 @@ export async function recordVerifiedKeys(
     jobId,
     JSON.stringify(stored),
   ]);
+}
+
+/** Adds one finished batch's row counts to its job (in the batch's transaction); the job as it is now. */
+export async function addBatchCounts(tx: Sql, jobId: string, counts: BatchCounts): Promise<JobRecord> {
+  const { rows } = await tx.query<Row>(
+    `UPDATE rekey_jobs SET rows_done = rows_done + $2, rows_failed = rows_failed + $3, rows_skipped = rows_skipped + $4,
+            rows_conflicted = rows_conflicted + $5, batches_done = batches_done + 1, heartbeat_at = now()
+      WHERE id = $1::uuid RETURNING *`,
+    [jobId, counts.done, counts.failed, counts.skipped, counts.conflicted],
+  );
+  return jobFromRow(rows[0]!);
 }
