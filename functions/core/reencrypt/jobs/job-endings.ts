@@ -79,6 +79,7 @@ export function reasons(job: JobRecord, report: VerifyReport | undefined, retire
   return why;
 }
 
+/** Ends a `verifying` job; when another runner of the same job finished it first, its outcome stands. */
 export async function finish(
   deps: EngineDeps,
   job: JobRecord,
@@ -87,35 +88,24 @@ export async function finish(
   retire?: RetireResult,
 ): Promise<JobRecord> {
   try {
-    return await finishOnce(deps, job, status, why, retire);
+    return await deps.sql.transaction(async (tx) => {
+      const done = await transitionJob(tx, job.id, ['verifying'], status, {
+        finished: true,
+        error: why.length ? why.join('; ') : null,
+        retiredKeyIds: retire?.retired ?? [],
+      });
+      await deps.audit?.record(tx, {
+        actor: job.requestedBy,
+        action: `job.${status}`,
+        subject: `job:${job.id}`,
+        details: { ...done.counters, retired: retire?.retired ?? [], kept: retire?.kept ?? [] },
+      });
+      return done;
+    });
   } catch (err) {
-    // Another runner of the same job finished it first: its outcome stands.
     if (!(err instanceof JobStateError)) throw err;
     const current = await getJob(deps.sql, job.id);
     if (!isTerminal(current.status)) throw err;
     return current;
   }
-}
-
-async function finishOnce(
-  deps: EngineDeps,
-  job: JobRecord,
-  status: 'completed' | 'completed_with_errors',
-  why: readonly string[],
-  retire?: RetireResult,
-): Promise<JobRecord> {
-  return deps.sql.transaction(async (tx) => {
-    const done = await transitionJob(tx, job.id, ['verifying'], status, {
-      finished: true,
-      error: why.length ? why.join('; ') : null,
-      retiredKeyIds: retire?.retired ?? [],
-    });
-    await deps.audit?.record(tx, {
-      actor: job.requestedBy,
-      action: `job.${status}`,
-      subject: `job:${job.id}`,
-      details: { ...done.counters, retired: retire?.retired ?? [], kept: retire?.kept ?? [] },
-    });
-    return done;
-  });
 }

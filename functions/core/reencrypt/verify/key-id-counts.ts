@@ -4,7 +4,8 @@ import { tableKey } from '../config/registry';
 import { TableStatements } from '../sql/statements';
 import type { TableShape } from '../sql/table-shape';
 import { targetFormat } from '../values/formats';
-import type { TableVerify, VerifyDeps, VerifyOptions } from './verify';
+import type { VerifyDeps } from '../ports';
+import type { TableVerify, VerifyOptions } from './verify';
 
 /** Rows per counting slice: the planner's, well inside the Data API's 45 s statement timeout. */
 const VERIFY_SLICE_ROWS = COUNT_SLICE_ROWS;

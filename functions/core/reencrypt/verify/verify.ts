@@ -1,8 +1,7 @@
-import type { Sql } from '../../ports/sql';
 import { PageSizer } from '../sql/bounded-reads';
-import type { FaultHook, ValueCrypto } from '../ports';
+import type { VerifyDeps } from '../ports';
 import { DEFAULT_PAGE_SIZE } from '../batches/planner';
-import { selectTables, tableKey, type Registry, type RegistryTable } from '../config/registry';
+import { selectTables, tableKey, type RegistryTable } from '../config/registry';
 import { ID_ALIAS, TableStatements, toRowValues } from '../sql/statements';
 import { TableShapeCache, type TableShape } from '../sql/table-shape';
 import { ALL_ROWS, inScope, type RowScope } from '../batches/row-scope';
@@ -78,14 +77,6 @@ export interface VerifyReport {
   readonly scope: RowScope;
   /** allOnTarget, no plaintext source waiting, and (when decrypting) every value decrypted. */
   readonly ok: boolean;
-}
-
-export interface VerifyDeps {
-  readonly sql: Sql;
-  readonly registry: Registry;
-  readonly crypto: ValueCrypto;
-  readonly shapes?: TableShapeCache | undefined;
-  readonly faults?: FaultHook | undefined;
 }
 
 export interface VerifyOptions {
