@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batches/batch-executor';
 import { BatchLeaseLostError } from '../core/reencrypt/errors';
-import { claimNextBatch } from '../core/reencrypt/store/job-store';
+import { claimNextBatch } from '../core/reencrypt/store/batch-leases';
 import { claimWithRetry } from '../core/reencrypt/jobs/job-runner';
 import { threadEngineRuntime, type ThreadRuntimeSettings } from '../runtime/cli-container';
 

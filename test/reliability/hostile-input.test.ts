@@ -6,7 +6,8 @@ import { jsonKeyIdEncrypt, JsonKeyIdReader } from '../../functions/core/crypto/l
 import { StaticKeyPolicy } from '../../functions/core/crypto/key-policy';
 import { valueCryptoFrom } from '../../functions/core/reencrypt/values/crypto-bridge';
 import { startJob } from '../../functions/core/reencrypt/jobs/job-runner';
-import { listBatches, listRowErrors } from '../../functions/core/reencrypt/store/job-store';
+import { listBatches } from '../../functions/core/reencrypt/store/batches-table';
+import { listRowErrors } from '../../functions/core/reencrypt/store/row-errors-table';
 import type { Mode } from '../../functions/core/reencrypt/values/modes';
 import type { StoredValue } from '../../functions/core/reencrypt/ports';
 import { parseRegistry } from '../../functions/core/reencrypt/config/registry';

@@ -2,7 +2,7 @@ import { peekKeyId } from '../../functions/core/crypto/envelope';
 import { runJob } from '../../functions/core/reencrypt/jobs/job-runner';
 import { createJob } from '../../functions/core/reencrypt/jobs/jobs';
 import { finalizeJob } from '../../functions/core/reencrypt/jobs/job-phases';
-import { getJob } from '../../functions/core/reencrypt/store/job-store';
+import { getJob } from '../../functions/core/reencrypt/store/jobs-table';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import {
   ctxOf,

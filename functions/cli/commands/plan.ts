@@ -7,7 +7,7 @@ import { PlanInputError } from '../../core/plan/errors';
 import { pricesWith, type PriceTable } from '../../core/plan/prices';
 import type { Runner } from '../../core/plan/throughput';
 import type { RotationPlan } from '../../core/plan/estimate';
-import type { JobRecord } from '../../core/reencrypt/store/job-store';
+import type { JobRecord } from '../../core/reencrypt/store/jobs-table';
 import type { Mode } from '../../core/reencrypt/values/modes';
 import type { EngineRuntime } from '../../runtime/engine-runtime';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';

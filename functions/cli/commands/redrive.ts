@@ -7,7 +7,9 @@ import {
 } from '../../core/pipeline/redrive';
 import type { ExecutionControl } from '../../core/ports/executions';
 import type { QueuePort } from '../../core/ports/queues';
-import { batchIdOf, getJob, listBatches } from '../../core/reencrypt/store/job-store';
+import { batchIdOf } from '../../core/reencrypt/store/batch-ids';
+import { getJob } from '../../core/reencrypt/store/jobs-table';
+import { listBatches } from '../../core/reencrypt/store/batches-table';
 import { cliAws } from '../../runtime/cli-container';
 import { KeylessKeyring } from '../../runtime/keyless-keyring';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';

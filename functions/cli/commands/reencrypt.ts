@@ -1,7 +1,7 @@
 import { RUNTIME_ENV } from '../../core/environment-names';
 
 import { JOB_DEFAULTS } from '../../core/job-settings';
-import { getJob, type JobRecord } from '../../core/reencrypt/store/job-store';
+import { getJob, type JobRecord } from '../../core/reencrypt/store/jobs-table';
 import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/jobs/job-runner';
 import { createJob, planJob } from '../../core/reencrypt/jobs/jobs';
 import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/jobs/lease-takeover';

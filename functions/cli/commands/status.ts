@@ -1,4 +1,6 @@
-import { batchStatusCounts, getJob, listJobs, listRowErrors } from '../../core/reencrypt/store/job-store';
+import { batchStatusCounts } from '../../core/reencrypt/store/batches-table';
+import { getJob, listJobs } from '../../core/reencrypt/store/jobs-table';
+import { listRowErrors } from '../../core/reencrypt/store/row-errors-table';
 import { DEFAULT_MAX_ATTEMPTS } from '../../core/reencrypt/batches/batch-executor';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { openSession, printJson } from '../session';

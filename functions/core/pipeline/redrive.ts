@@ -1,7 +1,8 @@
 import type { QueueMessage, QueuePort } from '../ports/queues';
 import type { EngineDeps } from '../reencrypt/ports';
 import { JobStateError } from '../reencrypt/errors';
-import { getJob, resetFailedBatches, transitionJob, type JobRecord } from '../reencrypt/store/job-store';
+import { getJob, transitionJob, type JobRecord } from '../reencrypt/store/jobs-table';
+import { resetFailedBatches } from '../reencrypt/store/batches-table';
 import { batchMessageIds } from './stuck-batches';
 
 /**

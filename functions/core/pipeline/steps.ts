@@ -10,15 +10,9 @@ import {
   settleBatchPhase,
   verifyJob,
 } from '../reencrypt/jobs/job-phases';
-import {
-  batchIdOf,
-  batchesToEnqueue,
-  countBatchesToEnqueue,
-  findJobByExecution,
-  getJob,
-  markBatchesEnqueued,
-  type BatchRef,
-} from '../reencrypt/store/job-store';
+import { batchIdOf, type BatchRef } from '../reencrypt/store/batch-ids';
+import { batchesToEnqueue, countBatchesToEnqueue, markBatchesEnqueued } from '../reencrypt/store/batches-table';
+import { findJobByExecution, getJob } from '../reencrypt/store/jobs-table';
 import { createJob, planJob } from '../reencrypt/jobs/jobs';
 import { isMode, MODES, type Mode } from '../reencrypt/values/modes';
 import { findTable } from '../reencrypt/config/registry';

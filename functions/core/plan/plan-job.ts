@@ -2,7 +2,7 @@ import type { KeyringKind } from '../crypto/keyring';
 import { DEFAULT_KEYSET_TTL_MS } from '../crypto/keyrings/hierarchical';
 import type { EngineDeps } from '../reencrypt/ports';
 import { startJob } from '../reencrypt/jobs/job-runner';
-import type { JobRecord } from '../reencrypt/store/job-store';
+import type { JobRecord } from '../reencrypt/store/jobs-table';
 import type { JobRequest } from '../reencrypt/jobs/jobs';
 import { verify } from '../reencrypt/verify/verify';
 import { buildPlan, type RotationPlan, type TableCounts } from './estimate';

@@ -46,7 +46,8 @@ export type { JobRequest, PlanResult } from './jobs/jobs';
 export { planTable, formatDryRun, RangeCutter } from './batches/planner';
 export type { TablePlan, PlannedRange } from './batches/planner';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batches/batch-executor';
-export type { BatchResult, BatchCounts } from './batches/batch-executor';
+export type { BatchResult } from './batches/batch-executor';
+export type { BatchCounts } from './store/batch-leases';
 export { startJob, runJob, resumeJob } from './jobs/job-runner';
 export {
   takeOverDeadLeases,
@@ -58,29 +59,21 @@ export type { RunnerLiveness, LivenessHold, ForeignLease } from './jobs/lease-ta
 export type { RunOptions, JobOutcome, JobProgress } from './jobs/job-runner';
 export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './jobs/job-phases';
 export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './jobs/job-phases';
+export { getJob, findJobByExecution, listJobs, isJobId } from './store/jobs-table';
 export {
-  getJob,
   getBatch,
-  findJobByExecution,
-  listJobs,
   listBatches,
-  listRowErrors,
   batchStatusCounts,
   batchesToEnqueue,
   markBatchesEnqueued,
   countBatchesToEnqueue,
-  batchIdOf,
-  parseBatchId,
-  isJobId,
-} from './store/job-store';
-export type {
-  JobRecord,
-  JobCounters,
-  BatchRecord,
-  BatchRef,
-  RowErrorRecord,
-  TablePlanSummary,
-} from './store/job-store';
+} from './store/batches-table';
+export { listRowErrors } from './store/row-errors-table';
+export { batchIdOf, parseBatchId } from './store/batch-ids';
+export type { JobRecord, JobCounters, TablePlanSummary } from './store/jobs-table';
+export type { BatchRecord } from './store/batches-table';
+export type { BatchRef } from './store/batch-ids';
+export type { RowErrorRecord } from './store/row-errors-table';
 export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './jobs/job-status';
 export type { JobStatus, BatchStatus } from './jobs/job-status';
 export { errorRate, errorRateExceeded } from './jobs/error-rate';

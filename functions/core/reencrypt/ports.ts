@@ -146,6 +146,9 @@ export interface ExecutorDeps {
   readonly shapes?: TableShapeCache | undefined;
 }
 
+/** What verify reads the tables with: the executor's database, registry, crypto, shape cache and fault hook. */
+export type VerifyDeps = Pick<ExecutorDeps, 'sql' | 'registry' | 'crypto' | 'shapes' | 'faults'>;
+
 /**
  * Everything the engine runs on, built once per process (CLI, Lambda worker,
  * test) and passed down: the Sql pool, the registry, the value crypto, and

@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import { isJobId, parseBatchId } from '../../core/reencrypt/store/job-store';
+import { isJobId } from '../../core/reencrypt/store/jobs-table';
+import { parseBatchId } from '../../core/reencrypt/store/batch-ids';
 import { MalformedMessageError } from './errors';
 
 /** The `{jobId, batchId}` of a batch queue record, or MalformedMessageError. */

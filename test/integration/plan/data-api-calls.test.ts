@@ -5,7 +5,7 @@ import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { DATA_API_CALLS_PER_BATCH } from '../../../functions/core/plan/estimate';
 import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
-import { listBatches } from '../../../functions/core/reencrypt/store/job-store';
+import { listBatches } from '../../../functions/core/reencrypt/store/batches-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migrate } from '../../../functions/core/schema/migrate';

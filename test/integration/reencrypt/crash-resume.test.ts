@@ -1,6 +1,8 @@
 import { InjectedFaultError } from '../../../functions/core/reencrypt/errors';
 import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
-import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
+import { listBatches } from '../../../functions/core/reencrypt/store/batches-table';
+import { listRowErrors } from '../../../functions/core/reencrypt/store/row-errors-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';

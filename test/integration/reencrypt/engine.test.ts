@@ -7,7 +7,8 @@ import {
   JobNotFoundError,
 } from '../../../functions/core/reencrypt/errors';
 import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
-import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt/store/job-store';
+import { getBatch, listBatches } from '../../../functions/core/reencrypt/store/batches-table';
+import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import type { Sql } from '../../../functions/core/ports/sql';
 import { valueCryptoFrom } from '../../../functions/core/reencrypt/values/crypto-bridge';

@@ -1,7 +1,8 @@
 import { parseEnvelope, serializeEnvelope, toText } from '../../../functions/core/crypto/envelope';
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
 import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
-import { listBatches, listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { listBatches } from '../../../functions/core/reencrypt/store/batches-table';
+import { listRowErrors } from '../../../functions/core/reencrypt/store/row-errors-table';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { checkAgainstDatabase, MIN_TEXT_ENVELOPE_CHARS } from '../../../functions/core/reencrypt/sql/table-shape';
 import type { Sql } from '../../../functions/core/ports/sql';

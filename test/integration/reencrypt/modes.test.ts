@@ -7,7 +7,7 @@ import { FernetReader, fernetEncrypt } from '../../../functions/core/crypto/lega
 import { JsonKeyIdReader } from '../../../functions/core/crypto/legacy/json-key-id';
 import { blindIndexerFrom, valueCryptoFrom } from '../../../functions/core/reencrypt/values/crypto-bridge';
 import { startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
-import { listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { listRowErrors } from '../../../functions/core/reencrypt/store/row-errors-table';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { verify } from '../../../functions/core/reencrypt/verify/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';

@@ -7,14 +7,13 @@ import {
   settleBatchPhase,
   verifyJob,
 } from '../../../functions/core/reencrypt/jobs/job-phases';
+import { batchIdOf, parseBatchId } from '../../../functions/core/reencrypt/store/batch-ids';
 import {
-  batchIdOf,
   batchesToEnqueue,
   countBatchesToEnqueue,
-  findJobByExecution,
   markBatchesEnqueued,
-  parseBatchId,
-} from '../../../functions/core/reencrypt/store/job-store';
+} from '../../../functions/core/reencrypt/store/batches-table';
+import { findJobByExecution } from '../../../functions/core/reencrypt/store/jobs-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld, seedSecrets } from './support/fixtures';

@@ -1,5 +1,5 @@
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
-import { getJob } from '../../../functions/core/reencrypt/store/job-store';
+import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';

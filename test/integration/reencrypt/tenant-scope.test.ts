@@ -1,6 +1,7 @@
 import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import { JobOptionsError } from '../../../functions/core/reencrypt/errors';
-import { batchIdOf, batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/store/job-store';
+import { batchIdOf } from '../../../functions/core/reencrypt/store/batch-ids';
+import { batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/store/batches-table';
 import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/jobs/job-phases';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';

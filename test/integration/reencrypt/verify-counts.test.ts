@@ -4,12 +4,9 @@ import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, rotationWorld, seedSecrets } from './support/fixtures';
 import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/jobs/job-phases';
-import {
-  batchIdOf,
-  batchesToEnqueue,
-  getJob,
-  markBatchesEnqueued,
-} from '../../../functions/core/reencrypt/store/job-store';
+import { batchIdOf } from '../../../functions/core/reencrypt/store/batch-ids';
+import { batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/store/batches-table';
+import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 
 /**

@@ -1,31 +1,32 @@
 import { ALL_ROWS, inScope } from './row-scope';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { RekeyError } from '../../errors';
-import type { Sql, SqlValue } from '../../ports/sql';
-import { DatabaseError } from '../../ports/sql-errors';
-import { chunkByBytes, estimateValueBytes, PageSizer } from '../sql/bounded-reads';
+import type { Sql } from '../../ports/sql';
+import { batchErrorText } from './batch-error-text';
 import { describeErrorRate, errorRateExceeded } from '../jobs/error-rate';
 import { BatchLeaseLostError, BatchNotFoundError, InjectedFaultError, RegistryError } from '../errors';
 import type { JobStatus } from '../jobs/job-status';
 import {
   claimBatch,
+  completeBatch,
   extendLease,
   failBatch,
-  getBatch,
-  getJob,
-  jobFromRow,
-  parseBatchId,
-  transitionJob,
-  type BatchRef,
+  holdsLease,
+  type BatchCounts,
   type ClaimedBatch,
-} from '../store/job-store';
-import type { ExecutorDeps, StoredValue } from '../ports';
+} from '../store/batch-leases';
+import { getBatch } from '../store/batches-table';
+import { addBatchCounts, getJob, transitionJob, type JobRecord } from '../store/jobs-table';
+import { recordRowErrors, type NewRowError } from '../store/row-errors-table';
+import { parseBatchId, type BatchRef } from '../store/batch-ids';
+import type { ExecutorDeps } from '../ports';
 import { findTable } from '../config/registry';
 import { targetKeyFor } from '../values/formats';
-import { TableStatements, toRowValues } from '../sql/statements';
+import { TableStatements } from '../sql/statements';
 import { TableShapeCache } from '../sql/table-shape';
-import { mapLimit, transformRow, type RowPlan, type RowValues, type TransformContext } from '../values/transforms';
+import { mapLimit } from './map-limit';
+import { compareAndSwap, readBatchRows, rereadRows } from './batch-rows';
+import { transformRow, type RowPlan, type RowValues, type TransformContext } from '../values/transforms';
 import { countValueErrors, type ValueErrorCounts } from '../values/value-error-kinds';
 
 /**
@@ -53,13 +54,6 @@ const DEFAULT_CRYPTO_CONCURRENCY = 16;
 
 const PROCESS_WORKER = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
 const defaultShapes = new TableShapeCache();
-
-export interface BatchCounts {
-  readonly done: number;
-  readonly failed: number;
-  readonly skipped: number;
-  readonly conflicted: number;
-}
 
 export interface BatchResult {
   /**
@@ -129,26 +123,6 @@ export async function executeClaimedBatch(deps: ExecutorDeps, batch: ClaimedBatc
   }
 }
 
-/** Longest error text kept with a failed batch (status and the state machine show it). */
-const BATCH_ERROR_CHARS = 300;
-
-/**
- * What a failed batch records: enough to act on (`QueryError 22001: value too
- * long for type character varying(64)`), nothing that can hold a value.
- * rekey's own errors never carry plaintext or key material (the database
- * adapters drop DETAIL and quoted input), so their message is kept; any
- * other error keeps only its name.
- */
-export function batchErrorText(err: unknown): string {
-  if (err instanceof DatabaseError) return clip(`${err.name} ${err.sqlState ?? err.code}: ${err.message}`);
-  if (err instanceof RekeyError) return clip(`${err.name} ${err.code}: ${err.message}`);
-  return err instanceof Error ? err.name : 'error';
-}
-
-function clip(text: string): string {
-  return text.length > BATCH_ERROR_CHARS ? `${text.slice(0, BATCH_ERROR_CHARS - 1)}…` : text;
-}
-
 async function fault(
   deps: ExecutorDeps,
   point: string,
@@ -168,125 +142,19 @@ async function fault(
 }
 
 async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: string): Promise<BatchResult> {
-  const { sql } = deps;
-  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
-  const table = findTable(deps.registry, batch.table);
-  if (!table) {
-    throw new RegistryError(
-      [{ path: batch.table, message: 'the job names a table that is not in this registry' }],
-      'registry vs. job',
-    );
-  }
-  const shape = await (deps.shapes ?? defaultShapes).get(sql, table);
-  const stmts = new TableStatements(table, shape, batch.mode);
-  const ctx: TransformContext = {
-    table,
-    shape,
-    sets: stmts.sets,
-    mode: batch.mode,
-    targetKeyId: targetKeyFor(table, batch.mode, { keyId: batch.targetKeyId, fernetKeyId: batch.fernetTargetKeyId }),
-    crypto: deps.crypto,
-    blindIndex: deps.blindIndex,
-    scope: batch.scope,
-  };
-  const concurrency = deps.cryptoConcurrency ?? DEFAULT_CRYPTO_CONCURRENCY;
-  // transformRow itself answers `skipped` for a row already in the target state.
-  const plan = (rows: readonly RowValues[]): Promise<RowPlan[]> =>
-    mapLimit(rows, concurrency, (r) => transformRow(r, ctx));
+  const work = await prepareBatch(deps, batch);
   await fault(deps, 'batch.claimed', batch);
-
-  // Another tenant's rows in the range are not this job's: not transformed, written or counted.
-  const scope = batch.scope ?? ALL_ROWS;
-  const read = (await readBatchRows(sql, stmts, batch)).filter((r) => inScope(r.tenant, scope));
-  await fault(deps, 'batch.read', batch);
-  const plans = await plan(read);
-  await fault(deps, 'batch.transformed', batch);
-  if (!(await extendLease(sql, batch, worker, leaseMs)))
+  const { read, plans } = await readAndTransform(deps, work, batch);
+  if (!(await extendLease(deps.sql, batch, worker, deps.leaseMs ?? DEFAULT_LEASE_MS)))
     throw new BatchLeaseLostError(batch.jobId, batch.table, batch.seq);
 
-  return sql.transaction(async (tx) => {
-    // Fence: the lease must still be ours (same worker, same attempt). Locks the batch row until commit,
-    // so a worker that took over an expired lease cannot finish the same batch concurrently.
-    const own = await tx.query(
-      `SELECT 1 FROM rekey_job_batches WHERE job_id = $1::uuid AND table_name = $2 AND seq = $3
-          AND status = 'running' AND worker = $4 AND attempts = $5 FOR UPDATE`,
-      [batch.jobId, batch.table, batch.seq, worker, batch.attempts],
-    );
-    if (own.rowCount === 0) throw new BatchLeaseLostError(batch.jobId, batch.table, batch.seq);
-
-    const final = new Map<string, RowPlan>();
-    const byId = new Map(read.map((r) => [r.id, r]));
-    for (const p of plans) final.set(p.id, p);
-
-    const lost = await compareAndSwap(tx, stmts, plans, byId);
-    await fault(deps, 'batch.written', batch);
-    let conflicted = 0;
-    if (lost.length > 0) {
-      // Re-read the rows an application changed since we read them, transform them again, and retry once.
-      const reread = await rereadRows(tx, stmts, lost, read.length);
-      const seen = new Set(reread.map((r) => r.id));
-      for (const id of lost) if (!seen.has(id)) final.delete(id); // deleted meanwhile: nothing left to do
-      const replans = await plan(reread);
-      await fault(
-        deps,
-        'batch.retransformed',
-        batch,
-        reread.map((r) => r.id),
-      );
-      for (const p of replans) final.set(p.id, p);
-      const lostAgain = new Set(await compareAndSwap(tx, stmts, replans, new Map(reread.map((r) => [r.id, r]))));
-      conflicted = lostAgain.size;
-      for (const id of lostAgain) final.delete(id); // left for the next pass; never overwritten
-    }
-
-    const counts = { done: 0, failed: 0, skipped: 0, conflicted };
-    const errors: { row: string; column: string; code: string; message: string }[] = [];
-    for (const p of final.values()) {
-      if (p.outcome === 'failed') {
-        counts.failed++;
-        for (const e of p.errors) errors.push({ row: p.id, ...e });
-      } else if (p.outcome === 'changed') counts.done++;
-      else counts.skipped++;
-    }
-
-    if (errors.length > 0) {
-      await tx.query(
-        `INSERT INTO rekey_row_errors (job_id, table_name, row_id, column_name, code, message)
-         SELECT $1::uuid, $2, r, c, k, m FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS e(r, c, k, m)
-         ON CONFLICT (job_id, table_name, row_id, column_name) DO UPDATE SET code = EXCLUDED.code, message = EXCLUDED.message, at = now()`,
-        [
-          batch.jobId,
-          batch.table,
-          errors.map((e) => e.row),
-          errors.map((e) => e.column),
-          errors.map((e) => e.code),
-          errors.map((e) => e.message),
-        ],
-      );
-    }
-    await tx.query(
-      `UPDATE rekey_job_batches SET status = 'done', lease_until = NULL, finished_at = now(), updated_at = now(),
-              rows_done = $4, rows_failed = $5, rows_skipped = $6, rows_conflicted = $7
-        WHERE job_id = $1::uuid AND table_name = $2 AND seq = $3`,
-      [batch.jobId, batch.table, batch.seq, counts.done, counts.failed, counts.skipped, counts.conflicted],
-    );
-    const { rows } = await tx.query<Record<string, unknown>>(
-      `UPDATE rekey_jobs SET rows_done = rows_done + $2, rows_failed = rows_failed + $3, rows_skipped = rows_skipped + $4,
-              rows_conflicted = rows_conflicted + $5, batches_done = batches_done + 1, heartbeat_at = now()
-        WHERE id = $1::uuid RETURNING *`,
-      [batch.jobId, counts.done, counts.failed, counts.skipped, counts.conflicted],
-    );
-    let job = jobFromRow(rows[0]!);
-    if (job.status === 'running' && errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows)) {
-      const reason = describeErrorRate(job.counters, job.maxErrorRate);
-      job = await transitionJob(tx, job.id, ['running'], 'aborted', { error: reason, finished: true });
-      await deps.audit?.record(tx, {
-        actor: worker,
-        action: 'job.aborted',
-        subject: `job:${job.id}`,
-        details: { reason: 'max-error-rate', rowsFailed: job.counters.rowsFailed, maxErrorRate: job.maxErrorRate },
-      });
-    }
+  return deps.sql.transaction(async (tx) => {
+    if (!(await holdsLease(tx, batch, worker))) throw new BatchLeaseLostError(batch.jobId, batch.table, batch.seq);
+    const { final, conflicted } = await writeRows(deps, tx, work, batch, read, plans);
+    const { counts, errors } = tally(final.values(), conflicted);
+    await recordRowErrors(tx, batch.jobId, batch.table, errors);
+    await completeBatch(tx, batch, counts);
+    const job = await countIntoJob(deps, tx, batch, counts, worker);
     await fault(deps, 'batch.before-commit', batch);
     const valueErrors = countValueErrors(errors, batch.mode);
     return {
@@ -301,93 +169,120 @@ async function runClaimed(deps: ExecutorDeps, batch: ClaimedBatch, worker: strin
   });
 }
 
-/** Rows per page when a transport limit makes the executor page a batch's read; the sizer shrinks it to the rows' width. */
-const LIMITED_READ_PAGE_ROWS = 2000;
-
-/**
- * The batch's rows in id order: one SELECT, or with a transport response
- * limit (the Data API's 1 MiB), pages sized to the rows' width.
- */
-async function readBatchRows(sql: Sql, stmts: TableStatements, batch: ClaimedBatch): Promise<RowValues[]> {
-  if (!sql.limits) {
-    const select = stmts.selectRange(batch);
-    return (await sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId))).rows.map((r) =>
-      toRowValues(r, stmts.sets.read),
-    );
-  }
-  const sizer = new PageSizer(sql.limits, LIMITED_READ_PAGE_ROWS);
-  const rows: RowValues[] = [];
-  let cursor: string | null = null;
-  for (;;) {
-    const after: string | null = cursor;
-    const page = await sizer.read((limit) => {
-      const select = stmts.selectRangePage(batch, after, limit);
-      return sql.query<Record<string, unknown>>(select.text, select.params(batch.targetKeyId));
-    });
-    for (const r of page.rows) rows.push(toRowValues(r, stmts.sets.read));
-    if (page.rows.length < page.limit) return rows;
-    cursor = rows[rows.length - 1]!.id;
-  }
+/** What a batch's phases share: its table's statements and the transform of a list of rows. */
+interface BatchWork {
+  readonly stmts: TableStatements;
+  readonly plan: (rows: readonly RowValues[]) => Promise<RowPlan[]>;
 }
 
-/** Re-reads rows by id after a lost compare-and-swap, in pages when the transport limits results. */
-async function rereadRows(
-  tx: Sql,
-  stmts: TableStatements,
-  ids: readonly string[],
-  batchRows: number,
-): Promise<RowValues[]> {
-  const sizer = new PageSizer(tx.limits, Math.max(1, Math.min(ids.length, batchRows)));
-  const rows: RowValues[] = [];
-  for (let start = 0; start < ids.length;) {
-    const page = await sizer.read((limit) =>
-      tx.query<Record<string, unknown>>(stmts.selectByIds().text, [ids.slice(start, start + limit)]),
+/** The batch's table as this registry and the database have it, and how its rows are transformed. */
+async function prepareBatch(deps: ExecutorDeps, batch: ClaimedBatch): Promise<BatchWork> {
+  const table = findTable(deps.registry, batch.table);
+  if (!table) {
+    throw new RegistryError(
+      [{ path: batch.table, message: 'the job names a table that is not in this registry' }],
+      'registry vs. job',
     );
-    for (const r of page.rows) rows.push(toRowValues(r, stmts.sets.read));
-    start += page.limit;
   }
-  return rows;
-}
-
-/**
- * Writes every changed row of `plans` guarded by the values read — one
- * UPDATE, or with a transport request limit as many as the rows' bytes need,
- * all in the caller's transaction; returns the ids of the rows that were NOT
- * written (changed under us).
- */
-async function compareAndSwap(
-  tx: Sql,
-  stmts: TableStatements,
-  plans: readonly RowPlan[],
-  read: ReadonlyMap<string, RowValues>,
-): Promise<string[]> {
-  const changed = plans.filter((p) => p.changed);
-  if (changed.length === 0) return [];
-  const { write, guard } = stmts.sets;
-  // Columns no row changes are only compared, not rewritten.
-  const written = write.filter((c) => changed.some((p) => p.next[c] !== read.get(p.id)!.values[c]));
-  const guarded = [...write.filter((c) => !written.includes(c)), ...guard];
-  const text = stmts.casUpdate(written, guarded).text;
-  const rowBytes = (p: RowPlan): number => {
-    const before = read.get(p.id)!.values;
-    let bytes = estimateValueBytes(p.id);
-    for (const c of written) bytes += estimateValueBytes(before[c] ?? null) + estimateValueBytes(p.next[c] ?? null);
-    for (const c of guarded) bytes += estimateValueBytes(before[c] ?? null);
-    return bytes;
+  const shape = await (deps.shapes ?? defaultShapes).get(deps.sql, table);
+  const stmts = new TableStatements(table, shape, batch.mode);
+  const ctx: TransformContext = {
+    table,
+    shape,
+    sets: stmts.sets,
+    mode: batch.mode,
+    targetKeyId: targetKeyFor(table, batch.mode, { keyId: batch.targetKeyId, fernetKeyId: batch.fernetTargetKeyId }),
+    crypto: deps.crypto,
+    blindIndex: deps.blindIndex,
+    scope: batch.scope,
   };
-  const lost: string[] = [];
-  for (const chunk of chunkByBytes(changed, rowBytes, tx.limits)) {
-    const params: SqlValue[] = [chunk.map((p) => p.id)];
-    const column = (pick: (p: RowPlan) => StoredValue | null): SqlValue => chunk.map(pick) as SqlValue;
-    for (const c of written)
-      params.push(
-        column((p) => read.get(p.id)!.values[c] ?? null),
-        column((p) => p.next[c] ?? null),
-      );
-    for (const c of guarded) params.push(column((p) => read.get(p.id)!.values[c] ?? null));
-    const { rows } = await tx.query<{ id: string }>(text, params);
-    const ok = new Set(rows.map((r) => r.id));
-    for (const p of chunk) if (!ok.has(p.id)) lost.push(p.id);
+  const concurrency = deps.cryptoConcurrency ?? DEFAULT_CRYPTO_CONCURRENCY;
+  // transformRow itself answers `skipped` for a row already in the target state.
+  return { stmts, plan: (rows) => mapLimit(rows, concurrency, (r) => transformRow(r, ctx)) };
+}
+
+/** Reads the batch's rows of the job's scope and transforms them in memory, outside any transaction. */
+async function readAndTransform(
+  deps: ExecutorDeps,
+  work: BatchWork,
+  batch: ClaimedBatch,
+): Promise<{ read: RowValues[]; plans: RowPlan[] }> {
+  // Another tenant's rows in the range are not this job's: not transformed, written or counted.
+  const scope = batch.scope ?? ALL_ROWS;
+  const read = (await readBatchRows(deps.sql, work.stmts, batch)).filter((r) => inScope(r.tenant, scope));
+  await fault(deps, 'batch.read', batch);
+  const plans = await work.plan(read);
+  await fault(deps, 'batch.transformed', batch);
+  return { read, plans };
+}
+
+/**
+ * Writes the changed rows guarded by the values read. The rows an application
+ * changed since are re-read, transformed again and retried once; those lost
+ * again are left for the next pass (never overwritten) and counted as
+ * conflicted. Returns each row's final plan.
+ */
+async function writeRows(
+  deps: ExecutorDeps,
+  tx: Sql,
+  work: BatchWork,
+  batch: ClaimedBatch,
+  read: readonly RowValues[],
+  plans: readonly RowPlan[],
+): Promise<{ final: Map<string, RowPlan>; conflicted: number }> {
+  const final = new Map<string, RowPlan>();
+  for (const p of plans) final.set(p.id, p);
+  const lost = await compareAndSwap(tx, work.stmts, plans, new Map(read.map((r) => [r.id, r])));
+  await fault(deps, 'batch.written', batch);
+  if (lost.length === 0) return { final, conflicted: 0 };
+
+  const reread = await rereadRows(tx, work.stmts, lost, read.length);
+  const seen = new Set(reread.map((r) => r.id));
+  for (const id of lost) if (!seen.has(id)) final.delete(id); // deleted meanwhile: nothing left to do
+  const replans = await work.plan(reread);
+  await fault(
+    deps,
+    'batch.retransformed',
+    batch,
+    reread.map((r) => r.id),
+  );
+  for (const p of replans) final.set(p.id, p);
+  const lostAgain = new Set(await compareAndSwap(tx, work.stmts, replans, new Map(reread.map((r) => [r.id, r]))));
+  for (const id of lostAgain) final.delete(id); // left for the next pass; never overwritten
+  return { final, conflicted: lostAgain.size };
+}
+
+/** The batch's rows by outcome, and the column errors of its failed rows. */
+function tally(plans: Iterable<RowPlan>, conflicted: number): { counts: BatchCounts; errors: NewRowError[] } {
+  const counts = { done: 0, failed: 0, skipped: 0, conflicted };
+  const errors: NewRowError[] = [];
+  for (const p of plans) {
+    if (p.outcome === 'failed') {
+      counts.failed++;
+      for (const e of p.errors) errors.push({ row: p.id, ...e });
+    } else if (p.outcome === 'changed') counts.done++;
+    else counts.skipped++;
   }
-  return lost;
+  return { counts, errors };
+}
+
+/** Adds the batch to its job's counters, and aborts the job when this batch crossed its maximum error rate. */
+async function countIntoJob(
+  deps: ExecutorDeps,
+  tx: Sql,
+  batch: ClaimedBatch,
+  counts: BatchCounts,
+  worker: string,
+): Promise<JobRecord> {
+  const job = await addBatchCounts(tx, batch.jobId, counts);
+  if (job.status !== 'running' || !errorRateExceeded(job.counters, job.maxErrorRate, job.abortMinRows)) return job;
+  const reason = describeErrorRate(job.counters, job.maxErrorRate);
+  const aborted = await transitionJob(tx, job.id, ['running'], 'aborted', { error: reason, finished: true });
+  await deps.audit?.record(tx, {
+    actor: worker,
+    action: 'job.aborted',
+    subject: `job:${aborted.id}`,
+    details: { reason: 'max-error-rate', rowsFailed: aborted.counters.rowsFailed, maxErrorRate: aborted.maxErrorRate },
+  });
+  return aborted;
 }

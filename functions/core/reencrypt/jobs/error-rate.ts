@@ -1,4 +1,4 @@
-import type { JobCounters } from '../store/job-store';
+import type { JobCounters } from '../store/jobs-table';
 
 /**
  * When failed rows pass the job's maximum error rate (JOB_DEFAULTS.maxErrorRate

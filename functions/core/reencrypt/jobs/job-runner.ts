@@ -11,14 +11,9 @@ import { isRetryable } from '../../errors';
 import { BatchLeaseLostError, InjectedFaultError } from '../errors';
 import { isTerminal } from './job-status';
 import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
-import {
-  claimNextBatch,
-  getJob,
-  resetFailedBatches,
-  transitionJob,
-  type JobRecord,
-  type TablePlanSummary,
-} from '../store/job-store';
+import { claimNextBatch } from '../store/batch-leases';
+import { getJob, transitionJob, type JobRecord, type TablePlanSummary } from '../store/jobs-table';
+import { resetFailedBatches } from '../store/batches-table';
 import { createJob, planJob, type JobRequest } from './jobs';
 import { takeOverDeadLeases, type ForeignLease } from './lease-takeover';
 import type { RetireResult } from '../verify/retire';

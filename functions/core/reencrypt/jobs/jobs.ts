@@ -1,25 +1,19 @@
 import type { EngineDeps } from '../ports';
 import { describeSettingProblems, JOB_DEFAULTS, jobSettingProblems } from '../../job-settings';
-import { JobOptionsError, RegistryError, type RegistryProblem } from '../errors';
-import {
-  deleteBatches,
-  getJob,
-  insertBatches,
-  insertJob,
-  transitionJob,
-  type JobRecord,
-  type TablePlanSummary,
-} from '../store/job-store';
-import { columnSets, isMode, MODES, type Mode } from '../values/modes';
+import type { Sql } from '../../ports/sql';
+import { JobOptionsError } from '../errors';
+import { deleteBatches, insertBatches } from '../store/batches-table';
+import { getJob, insertJob, transitionJob, type JobRecord, type TablePlanSummary } from '../store/jobs-table';
+import { isMode, MODES, type Mode } from '../values/modes';
 import { formatDryRun, planTable, type TablePlan } from '../batches/planner';
-import { selectTables, tableKey, type RegistryTable } from '../config/registry';
-import { describeTable, type TableShape } from '../sql/table-shape';
+import { tableKey } from '../config/registry';
 import { describeScope, scopeFor, scopeToOptions } from '../batches/row-scope';
 import { rememberTables } from '../config/known-tables';
 import { resolveFernetTarget } from './fernet-target';
+import { checkTargetKey, describeJobTables, requestTables, type DescribedTable } from './job-preconditions';
 import { targetKeyFor } from '../values/formats';
 import { isFernetKeyId } from '../../crypto/key-policy';
-import { OPTION_FERNET_TARGET } from '../store/job-store';
+import { OPTION_FERNET_TARGET } from '../store/row-values';
 
 /**
  * Creating and planning re-encryption jobs. A job is a row in `rekey_jobs`;
@@ -108,48 +102,15 @@ export async function createJob(
 ): Promise<JobRecord> {
   const problems = validateJobRequest(request);
   if (problems.length > 0) throw new JobOptionsError(`invalid job request:\n  ${problems.join('\n  ')}`);
-  const tenant = request.tenant ?? null;
-  const selected = selectTables(deps.registry, request.tables);
-  const tables = selected.filter((t) => tenant === null || t.tenantColumn !== undefined).map(tableKey);
-  if (tenant !== null) {
-    const untenanted = selected.filter((t) => t.tenantColumn === undefined).map(tableKey);
-    if (request.tables?.length && untenanted.length > 0) {
-      throw new JobOptionsError(
-        `invalid job request:\n  tables: ${untenanted.join(', ')} ha${untenanted.length === 1 ? 's' : 've'} no tenantColumn, so a job for tenant ${JSON.stringify(tenant)} cannot tell its rows`,
-      );
-    }
-    if (tables.length === 0)
-      throw new JobOptionsError(
-        `invalid job request:\n  tenant: no registered table has a tenantColumn, so no row belongs to tenant ${JSON.stringify(tenant)}`,
-      );
-  }
+  const { selected, tables } = requestTables(deps.registry, request);
   return deps.sql.transaction(async (tx) => {
-    // A target the catalog does not hold as active would fail on every row of the real run, after a dry run said all was well.
-    const target = await tx.query<{ status: string; tenant: string | null }>(
-      'SELECT status, tenant FROM rekey_keys WHERE id = $1',
-      [request.targetKeyId],
-    );
-    const targetKey = target.rows[0];
-    // A dry run may preview the key about to be deployed (not yet registered,
-    // or pending): it only counts, and registering it would already change
-    // what every application encrypts with.
-    const previewable =
-      request.dryRun === true && request.previewTarget === true && (!targetKey || targetKey.status === 'pending');
-    if (!targetKey && !previewable)
-      throw new JobOptionsError(
-        `invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is not in the key catalog (rekey keys list)`,
-      );
-    if (targetKey && targetKey.status !== 'active' && !previewable) {
-      throw new JobOptionsError(
-        `invalid job request:\n  targetKeyId: ${JSON.stringify(request.targetKeyId)} is ${targetKey.status}: only an active key can be a target (rekey keys activate)`,
-      );
-    }
+    await checkTargetKey(tx, request);
     // Fixed now for every batch of the job: a global job leaves alone the tenants that have their own active key.
     const owners = await tx.query<{ tenant: string }>(
       `SELECT DISTINCT tenant FROM rekey_keys WHERE status = 'active' AND tenant IS NOT NULL`,
     );
     const scope = scopeFor(
-      tenant,
+      request.tenant ?? null,
       owners.rows.map((r) => r.tenant),
     );
     const fernetTarget = await resolveFernetTarget(
@@ -176,23 +137,30 @@ export async function createJob(
         ...(fernetTarget ? { [OPTION_FERNET_TARGET]: fernetTarget } : {}),
       },
     });
-    if (created) {
-      await deps.audit?.record(tx, {
-        actor: request.requestedBy,
-        action: 'job.created',
-        subject: `job:${job.id}`,
-        details: {
-          mode: job.mode,
-          targetKeyId: job.targetKeyId,
-          ...(fernetTarget ? { fernetTargetKeyId: fernetTarget } : {}),
-          tables: job.tables,
-          dryRun: job.dryRun,
-          batchSize: job.batchSize,
-          rows: describeScope(job.scope),
-        },
-      });
-    }
+    if (created) await auditCreated(deps, tx, job, fernetTarget);
     return job;
+  });
+}
+
+async function auditCreated(
+  deps: Pick<EngineDeps, 'audit'>,
+  tx: Sql,
+  job: JobRecord,
+  fernetTarget: string | undefined,
+): Promise<void> {
+  await deps.audit?.record(tx, {
+    actor: job.requestedBy,
+    action: 'job.created',
+    subject: `job:${job.id}`,
+    details: {
+      mode: job.mode,
+      targetKeyId: job.targetKeyId,
+      ...(fernetTarget ? { fernetTargetKeyId: fernetTarget } : {}),
+      tables: job.tables,
+      dryRun: job.dryRun,
+      batchSize: job.batchSize,
+      rows: describeScope(job.scope),
+    },
   });
 }
 
@@ -230,37 +198,33 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     const summary = job.plan ?? [];
     return { job, summary, planned: false, ...(job.dryRun ? { report: formatDryRun(job.mode, summary) } : {}) };
   }
+  const plans = await planTables(deps, job, await describeJobTables(deps, job));
+  const summary = summarize(plans);
+  const totals = {
+    plan: summary,
+    rowsTotal: plans.reduce((a, p) => a + p.rowsPending, 0),
+    sourceKeyIds: [...new Set(plans.flatMap((p) => p.sourceKeyIds))].sort(),
+  };
+  if (job.dryRun) {
+    const done = await completeDryRun(deps, job, totals);
+    return { job: done, summary, report: formatDryRun(done.mode, plans), planned: true };
+  }
+  return { job: await writeBatches(deps, job, plans, totals), summary, planned: true };
+}
 
-  // Every table checked against the database first, so one error names every problem of every table;
-  // a job that cannot be planned is marked failed with them (never left in `planning`).
-  const problems: RegistryProblem[] = [];
-  const described: { table: RegistryTable; shape: TableShape }[] = [];
-  for (const key of job.tables) {
-    const table = deps.registry.tables.find((t) => tableKey(t) === key);
-    if (!table) {
-      problems.push({ path: key, message: 'the job names a table that is not in this registry' });
-      continue;
-    }
-    const indexColumns = Object.values(columnSets(table, job.mode).blindIndex);
-    if ((job.mode === 'encrypt' || job.mode === 'migrate') && indexColumns.length > 0 && !deps.blindIndex) {
-      // Found now, not as an error on every row of the real run (a dry run would have said all is well).
-      problems.push({
-        path: `${key}.blindIndex`,
-        message: `${indexColumns.join(', ')} need a blind index key: set BLIND_INDEX_KEY=bidx-v1:<base64 of 32 bytes>`,
-      });
-    }
-    try {
-      described.push({ table, shape: await describeTable(deps.sql, table) });
-    } catch (err) {
-      if (!(err instanceof RegistryError)) throw err;
-      problems.push(...err.problems);
-    }
-  }
-  if (problems.length > 0) {
-    const err = new RegistryError(problems, 'registry vs. database');
-    await transitionJob(deps.sql, jobId, ['planning'], 'failed', { error: err.message });
-    throw err;
-  }
+/** What planning found, kept with the job. */
+interface PlanTotals {
+  readonly plan: TablePlanSummary[];
+  readonly rowsTotal: number;
+  readonly sourceKeyIds: string[];
+}
+
+/** Counts the pending rows of each table and cuts them into keyset ranges (the application tables are only read). */
+async function planTables(
+  deps: EngineDeps,
+  job: JobRecord,
+  described: readonly DescribedTable[],
+): Promise<TablePlan[]> {
   const plans: TablePlan[] = [];
   for (const { table, shape } of described) {
     plans.push(
@@ -276,42 +240,44 @@ export async function planJob(deps: EngineDeps, jobId: string): Promise<PlanResu
     );
     await deps.faults?.('plan.table');
   }
-  const summary = summarize(plans);
-  const rowsTotal = plans.reduce((a, p) => a + p.rowsPending, 0);
-  const sourceKeyIds = [...new Set(plans.flatMap((p) => p.sourceKeyIds))].sort();
+  return plans;
+}
 
-  if (job.dryRun) {
-    job = await deps.sql.transaction(async (tx) => {
-      const done = await transitionJob(tx, jobId, ['planning'], 'completed', {
-        plan: summary,
-        rowsTotal,
-        sourceKeyIds,
-        finished: true,
-      });
-      await deps.audit?.record(tx, {
-        actor: job.requestedBy,
-        action: 'job.dry_run',
-        subject: `job:${jobId}`,
-        details: { tables: summary },
-      });
-      return done;
+/** A dry run writes no batches: it goes straight to `completed` with the counts in `plan`. */
+async function completeDryRun(deps: EngineDeps, job: JobRecord, totals: PlanTotals): Promise<JobRecord> {
+  return deps.sql.transaction(async (tx) => {
+    const done = await transitionJob(tx, job.id, ['planning'], 'completed', { ...totals, finished: true });
+    await deps.audit?.record(tx, {
+      actor: job.requestedBy,
+      action: 'job.dry_run',
+      subject: `job:${job.id}`,
+      details: { tables: totals.plan },
     });
-    return { job, summary, report: formatDryRun(job.mode, plans), planned: true };
-  }
+    return done;
+  });
+}
 
-  job = await deps.sql.transaction(async (tx) => {
+/** Writes every batch of the job in one transaction (a crash leaves none or all) and sets it `running`. */
+async function writeBatches(
+  deps: EngineDeps,
+  job: JobRecord,
+  plans: readonly TablePlan[],
+  totals: PlanTotals,
+): Promise<JobRecord> {
+  const jobId = job.id;
+  return deps.sql.transaction(async (tx) => {
     await deleteBatches(tx, jobId);
     await tx.query('UPDATE rekey_jobs SET batches_total = 0 WHERE id = $1::uuid', [jobId]);
     for (const p of plans) await insertBatches(tx, jobId, p.table, p.idType, p.ranges, 1, 0);
     await deps.faults?.('plan.batches-written');
-    const running = await transitionJob(tx, jobId, ['planning'], 'running', { plan: summary, rowsTotal, sourceKeyIds });
+    const running = await transitionJob(tx, jobId, ['planning'], 'running', totals);
+    const { plan, rowsTotal, sourceKeyIds } = totals;
     await deps.audit?.record(tx, {
       actor: job.requestedBy,
       action: 'job.planned',
       subject: `job:${jobId}`,
-      details: { tables: summary, rowsTotal, batches: running.counters.batchesTotal, sourceKeyIds },
+      details: { tables: plan, rowsTotal, batches: running.counters.batchesTotal, sourceKeyIds },
     });
     return running;
   });
-  return { job, summary, planned: true };
 }

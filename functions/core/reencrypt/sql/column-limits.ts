@@ -1,5 +1,6 @@
 import type { StoredValue } from '../ports';
-import { ROW_ERROR, type ColumnError, type RowValues, type TransformContext } from '../values/transforms';
+import type { ColumnError, RowValues, TransformContext } from '../values/transforms';
+import { ROW_ERROR } from '../values/row-error-codes';
 
 /**
  * A value that does not fit its varchar(n) would fail the whole batch's

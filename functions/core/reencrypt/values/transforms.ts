@@ -1,15 +1,23 @@
-import { inScope, type RowScope } from '../batches/row-scope';
-import type { EncryptionContext } from '../../crypto/context';
-import { RekeyError, isRetryable } from '../../errors';
-import { NoBlindIndexerError } from '../errors';
-import { fernetTimestamp } from '../../crypto/legacy/fernet';
+import { inScope } from '../batches/row-scope';
+import type { RowScope } from '../batches/row-scope';
+import { isRetryable } from '../../errors';
 import type { ColumnSets, Mode } from './modes';
 import type { BlindIndexer, StoredValue, ValueClass, ValueCrypto } from '../ports';
 import type { RegistryTable } from '../config/registry';
-import type { StorageForm, TableShape } from '../sql/table-shape';
-import { FOREIGN_FORMAT, targetFormat, valueDoneIn, type ValueFormat } from './formats';
-import { encryptAs, foreignFormat, inForm, legacyWriter } from './format-writers';
+import type { TableShape } from '../sql/table-shape';
+import { targetFormat, valueDoneIn, type ValueFormat } from './formats';
+import { foreignFormat } from './format-writers';
 import { keepValuesTooLong } from '../sql/column-limits';
+import { describeError, ROW_ERROR } from './row-error-codes';
+import {
+  asBuffer,
+  contextOf,
+  encryptInto,
+  recordingErrors,
+  refreshBlindIndex,
+  rotateLegacy,
+  type RowWork,
+} from './row-work';
 
 /**
  * The in-memory part of a batch: what each row should become. Pure apart from
@@ -61,20 +69,6 @@ export interface TransformContext {
   readonly scope?: RowScope | undefined;
 }
 
-/** Error codes of per-row problems found by the engine itself (crypto errors keep their own codes). */
-export const ROW_ERROR = {
-  /** A Fernet / JSON key_id value outside migrate mode. */
-  legacyValue: 'LEGACY_VALUE',
-  /** A plaintext value where an envelope was expected (outside encrypt mode). */
-  unexpectedPlaintext: 'UNEXPECTED_PLAINTEXT',
-  /** A value in another format than the table's (an rk1 envelope in a Fernet table, ...), outside migrate mode. */
-  foreignFormat: FOREIGN_FORMAT,
-  /** An error that is not a RekeyError (its message is not trusted to be free of data). */
-  unexpected: 'UNEXPECTED_ERROR',
-  /** The new value does not fit the column's varchar(n). */
-  tooLong: 'VALUE_TOO_LONG',
-} as const;
-
 /** True when the value is NULL or, in the table's format (rk1 by default), under the target key. */
 export function valueDone(cls: ValueClass, targetKeyId: string, format: ValueFormat = 'rk1'): boolean {
   return valueDoneIn(cls, targetKeyId, format);
@@ -101,204 +95,165 @@ export function rowNeedsWork(
   return ctx.table.columns.some((c) => !valueDone(ctx.crypto.classify(row.values[c] ?? null), ctx.targetKeyId, format));
 }
 
-function contextOf(table: RegistryTable, column: string, row: RowValues): EncryptionContext {
-  return { table: table.name, column, rowId: row.id, tenant: row.tenant };
-}
-
-function asBuffer(value: StoredValue): Buffer {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-}
-
-/** A message safe to store: a RekeyError's own (they never carry data), else only the error's class. */
-function describeError(err: unknown): { code: string; message: string } {
-  if (err instanceof RekeyError) return { code: err.code, message: err.message };
-  const name = err instanceof Error ? err.name : typeof err;
-  return { code: ROW_ERROR.unexpected, message: `unexpected ${name} (message withheld: it may quote data)` };
-}
-
-export { mapLimit } from '../batches/map-limit';
-
 /**
  * What one row should become. Retryable errors (keyring throttling, outage)
  * are thrown so the whole batch is retried; every other failure is recorded
  * against its column and the row's other columns go on.
  */
 export async function transformRow(row: RowValues, ctx: TransformContext): Promise<RowPlan> {
-  const { table, mode, targetKeyId: target, crypto } = ctx;
   const next: Record<string, StoredValue | null> = {};
   for (const c of ctx.sets.write) next[c] = row.values[c] ?? null;
   if (ctx.scope && !inScope(row.tenant, ctx.scope))
     return { id: row.id, outcome: 'skipped', next, changed: false, errors: [] };
-  const errors: ColumnError[] = [];
+  const work: RowWork = { row, ctx, next, errors: [], format: targetFormat(ctx.table, ctx.mode) };
+  const handled = ctx.mode === 'encrypt' ? await moveEncryptSources(work) : NOTHING_HANDLED;
+  await moveColumns(work, handled);
+  keepValuesTooLong(ctx, row, next, work.errors);
+  followKeyIdColumn(work);
+  return finishedPlan(work);
+}
+
+const NOTHING_HANDLED: ReadonlySet<string> = new Set();
+
+/**
+ * Encrypt mode, source → target mappings: the plaintext source is
+ * authoritative while it is not NULL. Returns the targets it took care of
+ * (the column loop leaves them alone).
+ */
+async function moveEncryptSources(work: RowWork): Promise<ReadonlySet<string>> {
   const handled = new Set<string>();
-  const form = (c: string): StorageForm => ctx.shape.forms[c] ?? 'text';
-  const format = targetFormat(table, mode);
+  for (const m of work.ctx.table.encrypt) {
+    const source = work.row.values[m.source] ?? null;
+    if (source === null) continue;
+    const current = work.row.values[m.target] ?? null;
+    if (current !== null && !m.clearSource) continue; // migrated already; the column loop keeps it on the target key
+    handled.add(m.target);
+    await recordingErrors(work, m.target, async () => moveSource(work, m, source, current));
+  }
+  return handled;
+}
 
-  const guarded = async (column: string, work: () => Promise<void>): Promise<void> => {
-    try {
-      await work();
-    } catch (err) {
-      if (isRetryable(err)) throw err;
-      errors.push({ column, ...describeError(err) });
-    }
-  };
-
-  /** Envelope of `plaintext` into `column`, and its blind index when this mode writes one. Zeroes the plaintext. */
-  const encryptInto = async (column: string, plaintext: Buffer): Promise<void> => {
-    try {
-      const hashColumn = ctx.sets.blindIndex[column];
-      if (hashColumn !== undefined) {
-        // Thrown, not recorded here: the caller must not go on (e.g. clear a plaintext source) without the index.
-        if (!ctx.blindIndex)
-          throw new NoBlindIndexerError(
-            `${table.name}.${hashColumn} is a blind index column but no blind index key was given`,
-          );
-        next[hashColumn] = await ctx.blindIndex.index(plaintext, { table: table.name, column }, form(hashColumn));
-      }
-      next[column] = await encryptAs(crypto, format, plaintext, contextOf(table, column, row), target, form(column));
-    } finally {
-      plaintext.fill(0);
-    }
-  };
-
-  /**
-   * In-place rotation of a Fernet / JSON key_id value to the target key in the
-   * same format (MultiFernet.rotate: the token's timestamp kept), its blind
-   * index recomputed on the way when stale. Zeroes the plaintext.
-   */
-  const rotateLegacy = async (column: string, value: StoredValue, kind: 'fernet' | 'json-key-id'): Promise<void> => {
-    const plaintext = await crypto.decryptLegacy(value, kind);
-    try {
-      const hashColumn = ctx.sets.blindIndex[column];
-      const stored = hashColumn === undefined ? null : (row.values[hashColumn] ?? null);
-      if (hashColumn !== undefined && ctx.blindIndex && (stored === null || !ctx.blindIndex.isCurrent?.(stored))) {
-        next[hashColumn] = await ctx.blindIndex.index(plaintext, { table: table.name, column }, form(hashColumn));
-      }
-      const timestamp = kind === 'fernet' ? fernetTimestamp(value) : undefined;
-      next[column] = inForm(await legacyWriter(crypto)(plaintext, kind, target, { timestamp }), form(column));
-    } finally {
-      plaintext.fill(0);
-    }
-  };
-
-  /**
-   * While a value moves to the target key, its blind index is recomputed when
-   * missing or made with an older blind index key (rotation recomputes it).
-   * Needs the plaintext: one decryption, for such rows only.
-   */
-  const refreshBlindIndex = async (column: string, value: StoredValue, context: EncryptionContext): Promise<void> => {
-    const hashColumn = ctx.sets.blindIndex[column];
-    const indexer = ctx.blindIndex;
-    if (hashColumn === undefined || !indexer?.isCurrent) return;
-    const stored = row.values[hashColumn] ?? null;
-    if (stored !== null && indexer.isCurrent(stored)) return;
-    const plaintext = await crypto.decrypt(value, context);
-    try {
-      next[hashColumn] = await indexer.index(plaintext, { table: table.name, column }, form(hashColumn));
-    } finally {
-      plaintext.fill(0);
-    }
-  };
-
-  // encrypt mode, source → target mappings: the plaintext source is authoritative while it is not NULL.
-  if (mode === 'encrypt') {
-    for (const m of table.encrypt) {
-      const source = row.values[m.source] ?? null;
-      if (source === null) continue;
-      const current = row.values[m.target] ?? null;
-      if (current !== null && !m.clearSource) continue; // migrated already; the column loop keeps it on the target key
-      handled.add(m.target);
-      await guarded(m.target, async () => {
-        if (current !== null) {
-          // Clear the source only if the target holds the same plaintext; else the source is newer: re-encrypt it.
-          const inTarget = await crypto.decrypt(current, contextOf(table, m.target, row));
-          const same = inTarget.equals(asBuffer(source));
-          inTarget.fill(0);
-          if (same) {
-            const cls = crypto.classify(current);
-            if (!valueDone(cls, target))
-              next[m.target] = await crypto.rewrap(current, contextOf(table, m.target, row), target);
-            next[m.source] = null;
-            return;
-          }
-        }
-        await encryptInto(m.target, asBuffer(source));
-        if (m.clearSource) next[m.source] = null;
-      });
+async function moveSource(
+  work: RowWork,
+  m: RegistryTable['encrypt'][number],
+  source: StoredValue,
+  current: StoredValue | null,
+): Promise<void> {
+  const { crypto, targetKeyId: target } = work.ctx;
+  if (current !== null) {
+    // Clear the source only if the target holds the same plaintext; else the source is newer: re-encrypt it.
+    const inTarget = await crypto.decrypt(current, contextOf(work, m.target));
+    const same = inTarget.equals(asBuffer(source));
+    inTarget.fill(0);
+    if (same) {
+      const cls = crypto.classify(current);
+      if (!valueDone(cls, target))
+        work.next[m.target] = await crypto.rewrap(current, contextOf(work, m.target), target);
+      work.next[m.source] = null;
+      return;
     }
   }
+  await encryptInto(work, m.target, asBuffer(source));
+  if (m.clearSource) work.next[m.source] = null;
+}
 
+/** Every encrypted column not handled above, brought to the target key by what it holds. */
+async function moveColumns(work: RowWork, handled: ReadonlySet<string>): Promise<void> {
+  const { row, ctx, next, errors, format } = work;
+  const { table, mode, crypto, targetKeyId: target } = ctx;
   for (const column of table.columns) {
     if (handled.has(column)) continue;
     const value = row.values[column] ?? null;
     if (value === null) continue;
     const cls = crypto.classify(value);
-    const context = contextOf(table, column, row);
     switch (cls.kind) {
       case 'null':
         break;
-      case 'envelope':
+      case 'envelope': {
         if (format !== 'rk1') {
           errors.push(foreignFormat(table, column, 'an rk1 envelope', format));
           break;
         }
         if (cls.keyId === target) break;
         // The hot path of every rotation: no closure, no extra allocation.
+        const context = contextOf(work, column);
         try {
           next[column] =
             mode === 'reencrypt'
               ? await crypto.reencrypt(value, context, target)
               : await crypto.rewrap(value, context, target);
-          await refreshBlindIndex(column, value, context);
+          await refreshBlindIndex(work, column, value, context);
         } catch (err) {
           if (isRetryable(err)) throw err;
           errors.push({ column, ...describeError(err) });
         }
         break;
+      }
       case 'fernet':
       case 'json-key-id':
-        if (format === cls.kind) {
-          // The table's own format: rotated in place to the target key, in that format.
-          if (cls.keyId === target) break;
-          await guarded(column, async () => rotateLegacy(column, value, cls.kind));
-          break;
-        }
-        if (format !== 'rk1') {
-          errors.push(foreignFormat(table, column, `a ${cls.kind} value`, format));
-          break;
-        }
-        if (mode !== 'migrate') {
-          errors.push({
-            column,
-            code: ROW_ERROR.legacyValue,
-            message: `${table.name}.${column} holds a legacy ${cls.kind} value; run the migrate mode`,
-          });
-          break;
-        }
-        await guarded(column, async () => encryptInto(column, await crypto.decryptLegacy(value, cls.kind)));
+        await moveLegacyValue(work, column, value, cls);
         break;
       case 'plaintext':
-        if (mode !== 'encrypt') {
-          errors.push({
-            column,
-            code: ROW_ERROR.unexpectedPlaintext,
-            message: `${table.name}.${column} holds a value that is not an envelope; run the encrypt mode if it is plaintext`,
-          });
-          break;
-        }
-        await guarded(column, async () => encryptInto(column, asBuffer(value)));
+        await movePlaintext(work, column, value);
         break;
     }
   }
+}
 
-  keepValuesTooLong(ctx, row, next, errors);
+/** A Fernet / JSON key_id value: rotated in place in a table of that format, moved to rk1 by the migrate mode. */
+async function moveLegacyValue(
+  work: RowWork,
+  column: string,
+  value: StoredValue,
+  cls: Extract<ValueClass, { kind: 'fernet' | 'json-key-id' }>,
+): Promise<void> {
+  const { table, mode, crypto, targetKeyId: target } = work.ctx;
+  if (work.format === cls.kind) {
+    // The table's own format: rotated in place to the target key, in that format.
+    if (cls.keyId === target) return;
+    await recordingErrors(work, column, async () => rotateLegacy(work, column, value, cls.kind));
+    return;
+  }
+  if (work.format !== 'rk1') {
+    work.errors.push(foreignFormat(table, column, `a ${cls.kind} value`, work.format));
+    return;
+  }
+  if (mode !== 'migrate') {
+    work.errors.push({
+      column,
+      code: ROW_ERROR.legacyValue,
+      message: `${table.name}.${column} holds a legacy ${cls.kind} value; run the migrate mode`,
+    });
+    return;
+  }
+  await recordingErrors(work, column, async () =>
+    encryptInto(work, column, await crypto.decryptLegacy(value, cls.kind)),
+  );
+}
 
-  // The key id column follows the row: the target once every column is on it.
+/** A value that is no envelope: encrypted by the encrypt mode, an error in every other. */
+async function movePlaintext(work: RowWork, column: string, value: StoredValue): Promise<void> {
+  if (work.ctx.mode !== 'encrypt') {
+    work.errors.push({
+      column,
+      code: ROW_ERROR.unexpectedPlaintext,
+      message: `${work.ctx.table.name}.${column} holds a value that is not an envelope; run the encrypt mode if it is plaintext`,
+    });
+    return;
+  }
+  await recordingErrors(work, column, async () => encryptInto(work, column, asBuffer(value)));
+}
+
+/** The key id column follows the row: the target once every column is on it. */
+function followKeyIdColumn({ ctx, next, errors }: RowWork): void {
+  const { table } = ctx;
   if (table.keyIdColumn && errors.length === 0) {
     const anyValue = table.columns.some((c) => next[c] !== null);
-    if (anyValue) next[table.keyIdColumn] = target;
+    if (anyValue) next[table.keyIdColumn] = ctx.targetKeyId;
   }
+}
 
+function finishedPlan({ row, ctx, next, errors }: RowWork): RowPlan {
   const changed = ctx.sets.write.some((c) => !sameValue(next[c] ?? null, row.values[c] ?? null));
   const outcome: RowOutcome = errors.length > 0 ? 'failed' : changed ? 'changed' : 'skipped';
   return { id: row.id, outcome, next, changed, errors };

@@ -1,4 +1,4 @@
-import { batchErrorText } from '../../../../functions/core/reencrypt/batches/batch-executor';
+import { batchErrorText } from '../../../../functions/core/reencrypt/batches/batch-error-text';
 import { JobOptionsError } from '../../../../functions/core/reencrypt/errors';
 import { QueryError } from '../../../../functions/core/ports/sql-errors';
 

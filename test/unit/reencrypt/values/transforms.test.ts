@@ -10,12 +10,8 @@ import { columnSets, type Mode } from '../../../../functions/core/reencrypt/valu
 import type { ValueCrypto } from '../../../../functions/core/reencrypt/ports';
 import { parseRegistry, type RegistryTable } from '../../../../functions/core/reencrypt/config/registry';
 import type { TableShape } from '../../../../functions/core/reencrypt/sql/table-shape';
-import {
-  mapLimit,
-  rowNeedsWork,
-  transformRow,
-  type RowValues,
-} from '../../../../functions/core/reencrypt/values/transforms';
+import { mapLimit } from '../../../../functions/core/reencrypt/batches/map-limit';
+import { rowNeedsWork, transformRow, type RowValues } from '../../../../functions/core/reencrypt/values/transforms';
 
 /** A JSON `{"key_id","data"}` legacy format, for these tests only: data is base64 of the plaintext. */
 const jsonReader: LegacyReader = {

@@ -4,7 +4,7 @@ import {
   KeyNotActiveError,
   UnknownKeyError,
 } from '../../../../functions/core/crypto/errors';
-import { ROW_ERROR } from '../../../../functions/core/reencrypt/values/transforms';
+import { ROW_ERROR } from '../../../../functions/core/reencrypt/values/row-error-codes';
 import { countValueErrors, valueErrorKind } from '../../../../functions/core/reencrypt/values/value-error-kinds';
 
 describe('value error kinds', () => {
