@@ -26,11 +26,10 @@ import type { Mode } from '../functions/core/reencrypt/modes';
 import { parseRegistry } from '../functions/core/reencrypt/registry';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
-import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
+import { numberOption } from './lib/bench-options';
+import { benchDatabase } from './lib/engine-setup';
 
-const args = process.argv.slice(2);
-const at = args.indexOf('--rows');
-const ROWS = at >= 0 ? Number(args[at + 1]) : 100_000;
+const ROWS = numberOption('rows', 100_000);
 const SAMPLE = Math.min(2000, ROWS);
 const F = { old: `${randomBytes(32).toString('base64url')}=`, current: `${randomBytes(32).toString('base64url')}=` };
 const K = { v1: randomBytes(32), v2: randomBytes(32), v3: randomBytes(32) };
@@ -52,9 +51,8 @@ interface Result {
 const results: Result[] = [];
 
 async function main(): Promise<void> {
-  const external = process.env.DATABASE_URL;
-  const pg = external ? undefined : await startThrowawayPostgres();
-  const url = external ?? pg!.url;
+  const database = await benchDatabase();
+  const url = database.url;
   const sql = createPgSql({ connectionString: url, max: 4 });
   try {
     await migrate(sql);
@@ -110,7 +108,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await sql.close();
-    await pg?.stop();
+    await database.stop();
   }
   print();
 }
