@@ -34,7 +34,14 @@ import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 import { flag, numberOption, option } from './lib/bench-options';
 import { startEndpointProcess } from './lib/data-api-endpoint';
-import { benchDatabase, rawKeyChain, rawKeyringEnv, runTimedJob, seedEnvelopes } from './lib/engine-setup';
+import {
+  benchDatabase,
+  rawKeyChain,
+  rawKeyringEnv,
+  runTimedJob,
+  seedEnvelopes,
+  type BenchRow,
+} from './lib/engine-setup';
 
 const PLAN_SIZES = option('plan-sizes', '1000000,4000000').split(',').map(Number);
 const PLAN_BATCH = numberOption('plan-batch-size', 100);
@@ -57,12 +64,6 @@ interface PlanRow {
   readonly dataApiCalls: number;
   readonly old?: number;
 }
-interface RunRow {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note: string;
-}
 
 async function main(): Promise<void> {
   const database = await benchDatabase();
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   client.middlewareStack.add((next) => (a) => ((calls.n += 1), next(a)), { step: 'initialize', name: 'countCalls' });
   const dataApi = createDataApiSql({ client, ...ARNS, database: 'bench' });
   const plans: PlanRow[] = [];
-  const runs: RunRow[] = [];
+  const runs: BenchRow[] = [];
   try {
     await migrate(pg);
     for (const size of PLAN_SIZES) plans.push(await planningAt(pg, dataApi, calls, size));
@@ -169,13 +170,18 @@ async function oldBoundaries(pg: SqlPool, name: string, size: number): Promise<n
 }
 
 /** Engine jobs on ROWS real envelopes, alternating pg and the Data API so each run finds all rows to move to a fresh key. */
-async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, calls: { n: number }): Promise<RunRow[]> {
+async function throughput(
+  url: string,
+  pg: SqlPool,
+  dataApi: DataApiSqlPool,
+  calls: { n: number },
+): Promise<BenchRow[]> {
   await pg.query(`DROP TABLE IF EXISTS ${TABLE}`);
   await pg.query(`CREATE TABLE ${TABLE} (id bigint PRIMARY KEY, secret text NOT NULL)`);
   const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([KEYS[0]!]) });
   await seedEnvelopes(pg, cipher, { table: TABLE, rows: ROWS, analyze: true });
   let keyIndex = 0;
-  const run = async (transport: 'pg' | 'Data API', mode: Mode): Promise<RunRow> => {
+  const run = async (transport: 'pg' | 'Data API', mode: Mode): Promise<BenchRow> => {
     const target = keyIndex + 1;
     const runtime = await createEngineRuntime({
       env: rawKeyringEnv(KEYS, target),
@@ -211,7 +217,7 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
       await runtime.close();
     }
   };
-  const out: RunRow[] = [];
+  const out: BenchRow[] = [];
   for (const mode of ['rewrap', 'reencrypt'] as const) {
     out.push(await run('pg', mode));
     out.push(await run('Data API', mode));
@@ -219,7 +225,7 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
   return out;
 }
 
-function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
+function print(plans: readonly PlanRow[], runs: readonly BenchRow[]): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const perM = (s: number, rows: number): string => (s / (rows / 1e6)).toFixed(2);
   console.log(

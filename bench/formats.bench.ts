@@ -27,7 +27,7 @@ import { parseRegistry } from '../functions/core/reencrypt/registry';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 import { numberOption } from './lib/bench-options';
-import { benchDatabase } from './lib/engine-setup';
+import { benchDatabase, type BenchRow } from './lib/engine-setup';
 
 const ROWS = numberOption('rows', 100_000);
 const SAMPLE = Math.min(2000, ROWS);
@@ -42,13 +42,7 @@ const REGISTRY = parseRegistry({
 });
 const secretOf = (i: number): string => `sk-bench-${i}-${'z'.repeat(80)}`;
 
-interface Result {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note?: string;
-}
-const results: Result[] = [];
+const results: BenchRow[] = [];
 
 async function main(): Promise<void> {
   const database = await benchDatabase();
@@ -70,42 +64,14 @@ async function main(): Promise<void> {
       ENCRYPTION_KEY: F.current,
       ENCRYPTION_KEY_FALLBACK: F.old,
     });
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_fernet'],
-        'Fernet in place (MultiFernet.rotate semantics)',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_json'],
-        'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_rk1'],
-        'rk1 rewrap (kek-v1 → kek-v2), for comparison',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v3, 'kek-v3'),
-        'reencrypt',
-        ['bench_rk1'],
-        'rk1 re-encrypt (kek-v2 → kek-v3), for comparison',
-      ),
-    );
+    const cases: [Buffer, string, Mode, string, string][] = [
+      [K.v2, 'kek-v2', 'rewrap', 'bench_fernet', 'Fernet in place (MultiFernet.rotate semantics)'],
+      [K.v2, 'kek-v2', 'rewrap', 'bench_json', 'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)'],
+      [K.v2, 'kek-v2', 'rewrap', 'bench_rk1', 'rk1 rewrap (kek-v1 → kek-v2), for comparison'],
+      [K.v3, 'kek-v3', 'reencrypt', 'bench_rk1', 'rk1 re-encrypt (kek-v2 → kek-v3), for comparison'],
+    ];
+    for (const [key, keyId, mode, table, what] of cases)
+      results.push(await engineRun(url, env(key, keyId), mode, [table], what));
   } finally {
     await sql.close();
     await database.stop();
@@ -145,7 +111,7 @@ async function seed(sql: SqlPool): Promise<void> {
  * (MultiFernet.rotate: decrypt with any key, encrypt under the primary with
  * the old timestamp) and writes it back with one UPDATE, row after row.
  */
-async function perRowLoop(sql: SqlPool): Promise<Result> {
+async function perRowLoop(sql: SqlPool): Promise<BenchRow> {
   const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: F.current, ENCRYPTION_KEY_FALLBACK: F.old });
   const started = process.hrtime.bigint();
   for (let id = 1; id <= SAMPLE; id++) {
@@ -169,7 +135,7 @@ async function engineRun(
   mode: Mode,
   tables: string[],
   what: string,
-): Promise<Result> {
+): Promise<BenchRow> {
   const runtime = await createEngineRuntime({ env, databaseUrl: url, registry: REGISTRY, actor: 'bench', poolSize: 4 });
   try {
     const job = await createJob(runtime.deps, {

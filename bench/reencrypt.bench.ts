@@ -35,7 +35,14 @@ import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 import { numberOption } from './lib/bench-options';
-import { benchDatabase, rawKeyChain, rawKeyringEnv, runTimedJob, seedEnvelopes } from './lib/engine-setup';
+import {
+  benchDatabase,
+  rawKeyChain,
+  rawKeyringEnv,
+  runTimedJob,
+  seedEnvelopes,
+  type BenchRow,
+} from './lib/engine-setup';
 
 const ROWS = numberOption('rows', 1_000_000);
 const BATCH = numberOption('batch-size', BATCH_DEFAULT);
@@ -43,13 +50,7 @@ const KEYS = rawKeyChain(12);
 const TABLE = 'bench_secrets';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
 
-interface Row {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note?: string;
-}
-const results: Row[] = [];
+const results: BenchRow[] = [];
 const rss: { label: string; mb: number }[] = [];
 
 async function main(): Promise<void> {
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
 
     const env = (target: number): NodeJS.ProcessEnv => rawKeyringEnv(KEYS, target);
 
-    const engineRun = async (mode: Mode, workers: number, batchSize = BATCH, label?: string): Promise<Row> => {
+    const engineRun = async (mode: Mode, workers: number, batchSize = BATCH, label?: string): Promise<BenchRow> => {
       const target = keyIndex + 1;
       const runtime = await createEngineRuntime({
         env: env(target),
@@ -129,7 +130,7 @@ const ROWS_IN_TABLE = { value: 0 };
  * its own table of min(ROWS, 200,000) rows: the KMS and Secrets Manager calls
  * a whole rewrap costs. Skipped (said so) without moto_server.
  */
-async function hierarchicalRun(url: string): Promise<Row | undefined> {
+async function hierarchicalRun(url: string): Promise<BenchRow | undefined> {
   if (!motoServerAvailable()) {
     console.error('hierarchical keyring: skipped, moto_server is not installed');
     return undefined;
@@ -215,14 +216,14 @@ async function seed(sql: SqlPool, rows: number): Promise<number> {
   return (Date.now() - started) / 1000;
 }
 
-async function timed(what: string, rows: number, fn: () => Promise<unknown>, note?: string): Promise<Row> {
+async function timed(what: string, rows: number, fn: () => Promise<unknown>, note?: string): Promise<BenchRow> {
   const t = process.hrtime.bigint();
   await fn();
   return { what, rows, seconds: Number(process.hrtime.bigint() - t) / 1e9, ...(note ? { note } : {}) };
 }
 
 /** Keyset pages of BATCH rows written back with one compare-and-swap UPDATE each: the engine's I/O without crypto. */
-function casPass(sql: SqlPool, rows: number): Promise<Row> {
+function casPass(sql: SqlPool, rows: number): Promise<BenchRow> {
   return timed(`batched keyset + CAS UPDATE via pg (batch ${BATCH}, no crypto)`, rows, async () => {
     let last = '0';
     for (;;) {
@@ -242,7 +243,7 @@ function casPass(sql: SqlPool, rows: number): Promise<Row> {
 }
 
 /** The runbook scripts' shape: one UPDATE per row, on a 5,000-row sample. */
-async function naiveLoop(sql: SqlPool): Promise<Row> {
+async function naiveLoop(sql: SqlPool): Promise<BenchRow> {
   const sample = Math.min(5000, ROWS);
   const { rows } = await sql.query<{ id: string; secret: string }>(
     `SELECT id, secret FROM ${TABLE} ORDER BY id LIMIT $1`,

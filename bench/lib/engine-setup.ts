@@ -21,6 +21,14 @@ export async function benchDatabase(): Promise<{ readonly url: string; stop(): P
   return { url: cluster.url, stop: () => cluster.stop() };
 }
 
+/** One row of a bench's results table: a case, the rows it moved, its seconds (rows/s is derived), a note. */
+export interface BenchRow {
+  readonly what: string;
+  readonly rows: number;
+  readonly seconds: number;
+  readonly note?: string;
+}
+
 /** A raw key. */
 export interface RawKey {
   readonly id: string;
