@@ -20,6 +20,7 @@ import { createPipelineQueues, type PipelineQueues } from '../../../functions/lo
 import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
 
 /**
  * `rekey redrive` with the real SQS and Step Functions clients against moto
@@ -52,15 +53,7 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
       registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
       actor: 'test',
     });
-    const request = {
-      mode: 'encrypt' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.05,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest({ mode: 'encrypt', maxErrorRate: 0.05 });
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:first', request, () => runtime.primaryKeyId()));
     await markJobFailed(runtime.deps, jobId, 'job is stuck (test)');
     urls = await createPipelineQueues(sqs);

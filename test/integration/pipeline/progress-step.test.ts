@@ -7,6 +7,7 @@ import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/job-st
 import { parseRegistry } from '../../../functions/core/reencrypt/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
 
 /**
  * CheckProgress must never let the state machine reach Verify while a worker
@@ -41,15 +42,7 @@ describe('CheckProgress step', () => {
   });
 
   it('reports a leased batch as remaining, then settles the job for Verify once all are done', async () => {
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 20,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest({ batchSize: 20 });
     const { jobId } = await planStep(runtime.deps, 'arn:exec:progress', request, () => runtime.primaryKeyId());
     const first = (await claimNextBatch(db.sql, jobId, 'w1', 60_000, 5))!;
     await executeClaimedBatch({ ...runtime.deps, worker: 'w1' }, first);

@@ -13,6 +13,7 @@ import { createPipelineQueues, type PipelineQueues } from '../../../functions/lo
 import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { awsClientConfig } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
 
 /**
  * findStuckBatches on PostgreSQL and SQS in moto: each condition that keeps a
@@ -48,15 +49,7 @@ describe('stuck batch detection', () => {
     sqs = new SQSClient(awsClientConfig());
     queues = new SqsQueues(sqs);
     urls = await createPipelineQueues(sqs);
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest();
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:stuck', request, () => runtime.primaryKeyId()));
     await db.sql.query('UPDATE rekey_job_batches SET enqueued_at = now() WHERE job_id = $1', [jobId]);
   });
