@@ -30,6 +30,7 @@ import { awsClientConfig } from '../support/aws';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
 import { executionRequest, executionArn } from '../support/execution-input';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * The state machine's task handlers and the worker called one after the other
@@ -44,7 +45,7 @@ const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
 const request: ExecutionRequest = executionRequest();
-const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
 
 interface Emf {
   _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
