@@ -26,6 +26,7 @@ import {
 } from './support/deployed-functions';
 import { runPythonJson } from '../support/python';
 import { SYNTH_TIMEOUT_MS } from '../infra/support';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * A Fernet table rotated on the deployed path: every handler runs with the
@@ -149,7 +150,7 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
     expect(await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c))).toEqual({
       batchItemFailures: [],
     });
-    const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+    const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
     expect(
       await asFunction('CheckProgress', env.CheckProgress!, (c) =>
         progress({ executionId, jobId: job.jobId, ...wait }, c),

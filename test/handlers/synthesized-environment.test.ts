@@ -26,6 +26,7 @@ import {
   type AsFunction,
   type MotoQueues,
 } from './support/deployed-functions';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * Every handler run with exactly the environment the synthesized template
@@ -110,7 +111,7 @@ describe('handlers with the environment the template gives their functions', () 
     const worked = await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c));
     expect(worked).toEqual({ batchItemFailures: [] });
 
-    const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+    const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
     expect(
       await asFunction('CheckProgress', env.CheckProgress!, (c) =>
         progress({ executionId, jobId: job.jobId, ...wait }, c),
