@@ -20,10 +20,10 @@ import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw'
 import { fernetEncrypt, FernetReader, fernetTimestamp } from '../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt } from '../functions/core/crypto/legacy/json-key-id';
 import type { SqlPool } from '../functions/core/ports/sql';
-import { runJob } from '../functions/core/reencrypt/job-runner';
-import { createJob, planJob } from '../functions/core/reencrypt/jobs';
-import type { Mode } from '../functions/core/reencrypt/modes';
-import { parseRegistry } from '../functions/core/reencrypt/registry';
+import { runJob } from '../functions/core/reencrypt/jobs/job-runner';
+import { createJob, planJob } from '../functions/core/reencrypt/jobs/jobs';
+import type { Mode } from '../functions/core/reencrypt/values/modes';
+import { parseRegistry } from '../functions/core/reencrypt/config/registry';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 import { numberOption } from './lib/bench-options';

@@ -19,7 +19,7 @@ import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { RotationPlan } from '../functions/core/plan/estimate';
-import type { Mode } from '../functions/core/reencrypt/modes';
+import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
 import { numberOption } from './lib/bench-options';
 import { benchDatabase, rawKeyChain, seedEnvelopes } from './lib/engine-setup';

@@ -16,9 +16,9 @@ import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';
-import type { Mode } from '../functions/core/reencrypt/modes';
+import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
-import { parseRegistry } from '../functions/core/reencrypt/registry';
+import { parseRegistry } from '../functions/core/reencrypt/config/registry';
 import { randomUUID } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -31,7 +31,7 @@ import {
   KEYSET_VERSION,
   serializeKeyset,
 } from '../functions/core/crypto/keyrings/keyset';
-import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs';
+import { DEFAULT_BATCH_SIZE as BATCH_DEFAULT } from '../functions/core/reencrypt/jobs/jobs';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
 import { numberOption } from './lib/bench-options';

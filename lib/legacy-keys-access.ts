@@ -5,7 +5,7 @@ import { ENV } from './environment';
 import { ARN_PATTERNS, type PropsProblems } from './errors';
 import { kmsStatement, secretStatement } from './iam';
 import type { EncryptedColumnRegistry } from './registry';
-import { tableKey } from '../functions/core/reencrypt/registry';
+import { tableKey } from '../functions/core/reencrypt/config/registry';
 
 /**
  * Where the functions find the keys of the tables kept in an application's

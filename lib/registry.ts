@@ -1,6 +1,6 @@
 import { REGISTRY_MAX_BYTES } from './defaults';
 import type { PropsProblems } from './errors';
-import { VALUE_FORMATS, type ValueFormat } from '../functions/core/reencrypt/formats';
+import { VALUE_FORMATS, type ValueFormat } from '../functions/core/reencrypt/values/formats';
 
 /**
  * The encrypted-column registry as the stack carries it: the content of

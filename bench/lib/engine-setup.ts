@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey } from '../../functions/core/crypto/keyrings/raw';
 import type { Sql } from '../../functions/core/ports/sql';
-import { runJob } from '../../functions/core/reencrypt/job-runner';
-import { createJob, planJob } from '../../functions/core/reencrypt/jobs';
-import type { Mode } from '../../functions/core/reencrypt/modes';
+import { runJob } from '../../functions/core/reencrypt/jobs/job-runner';
+import { createJob, planJob } from '../../functions/core/reencrypt/jobs/jobs';
+import type { Mode } from '../../functions/core/reencrypt/values/modes';
 import { startThrowawayPostgres } from '../../functions/local/services/postgres-cluster';
 
 /**

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batch-executor';
+import { DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS, executeClaimedBatch } from '../core/reencrypt/batches/batch-executor';
 import { BatchLeaseLostError } from '../core/reencrypt/errors';
-import { claimNextBatch } from '../core/reencrypt/job-store';
-import { claimWithRetry } from '../core/reencrypt/job-runner';
+import { claimNextBatch } from '../core/reencrypt/store/job-store';
+import { claimWithRetry } from '../core/reencrypt/jobs/job-runner';
 import { createEngineRuntime } from '../runtime/engine-runtime';
 
 /**

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RekeyError } from '../core/errors';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs';
-import { MODES } from '../core/reencrypt/modes';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../core/reencrypt/jobs/jobs';
+import { MODES } from '../core/reencrypt/values/modes';
 import { keysCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { doctorCommand, type DoctorOptions } from './commands/doctor';

@@ -1,4 +1,4 @@
-import type { JobProgress } from '../core/reencrypt/job-runner';
+import type { JobProgress } from '../core/reencrypt/jobs/job-runner';
 import type { CliIo } from './io';
 
 /**

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { INVENTORY_DIMENSIONS, MetricNames } from '../core/metrics-names';
-import { verify } from '../core/reencrypt/verify';
+import { verify } from '../core/reencrypt/verify/verify';
 import { rekeyHandler } from './shared/handler';
 import { metrics } from './shared/powertools';
 import { containerRuntime } from './shared/runtime';

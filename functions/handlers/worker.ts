@@ -5,7 +5,7 @@ import { MetricNames } from '../core/metrics-names';
 import { workerStep } from '../core/pipeline/steps';
 import { TimeBudget } from '../core/pipeline/time-budget';
 import { BatchNotFoundError, JobNotFoundError } from '../core/reencrypt/errors';
-import { isJobId, parseBatchId } from '../core/reencrypt/job-store';
+import { isJobId, parseBatchId } from '../core/reencrypt/store/job-store';
 import { BatchBusyError, MalformedMessageError, TimeBudgetError } from './shared/errors';
 import { rekeyHandler } from './shared/handler';
 import { logger, metrics } from './shared/powertools';

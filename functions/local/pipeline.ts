@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { QUEUE_DEFAULTS } from '../../lib/defaults';
 import { TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
-import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/registry';
+import { DEFAULT_REGISTRY_FILE, loadRegistry, parseRegistry } from '../core/reencrypt/config/registry';
 import { resetContainerRuntime } from '../handlers/shared/runtime';
 import { LocalPipelineOptionsError } from './errors';
 import { lambdaContext } from './lambda-events';

@@ -7,7 +7,7 @@ import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { fernetEncrypt } from '../../functions/core/crypto/legacy/fernet';
 import { RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../../functions/core/ports/sql';
-import type { Mode } from '../../functions/core/reencrypt/modes';
+import type { Mode } from '../../functions/core/reencrypt/values/modes';
 
 /** rk1 envelopes under kek-v1: the existing table, rotated to kek-v2. */
 export const RK1_TABLE = 'demo_llm_providers';

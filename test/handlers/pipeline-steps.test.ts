@@ -14,7 +14,7 @@ import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { METRICS_NAMESPACE, MetricNames } from '../../functions/core/metrics-names';
 import type { ExecutionRequest } from '../../functions/core/pipeline/steps';
-import { claimBatch } from '../../functions/core/reencrypt/job-store';
+import { claimBatch } from '../../functions/core/reencrypt/store/job-store';
 import { handler as abort } from '../../functions/handlers/abort';
 import { handler as enqueue } from '../../functions/handlers/enqueue';
 import { handler as finalize } from '../../functions/handlers/finalize';

@@ -4,12 +4,12 @@ import { parseEnvelope, peekKeyId, serializeEnvelope, toText } from '../../funct
 import { fernetEncrypt, FernetReader } from '../../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt, JsonKeyIdReader } from '../../functions/core/crypto/legacy/json-key-id';
 import { StaticKeyPolicy } from '../../functions/core/keys/policy';
-import { valueCryptoFrom } from '../../functions/core/reencrypt/crypto-bridge';
-import { startJob } from '../../functions/core/reencrypt/job-runner';
-import { listBatches, listRowErrors } from '../../functions/core/reencrypt/job-store';
-import type { Mode } from '../../functions/core/reencrypt/modes';
+import { valueCryptoFrom } from '../../functions/core/reencrypt/values/crypto-bridge';
+import { startJob } from '../../functions/core/reencrypt/jobs/job-runner';
+import { listBatches, listRowErrors } from '../../functions/core/reencrypt/store/job-store';
+import type { Mode } from '../../functions/core/reencrypt/values/modes';
 import type { StoredValue } from '../../functions/core/reencrypt/ports';
-import { parseRegistry } from '../../functions/core/reencrypt/registry';
+import { parseRegistry } from '../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import {
   ctxOf,

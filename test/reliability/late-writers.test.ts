@@ -1,8 +1,8 @@
 import { peekKeyId } from '../../functions/core/crypto/envelope';
-import { runJob } from '../../functions/core/reencrypt/job-runner';
-import { createJob } from '../../functions/core/reencrypt/jobs';
-import { finalizeJob } from '../../functions/core/reencrypt/job-phases';
-import { getJob } from '../../functions/core/reencrypt/job-store';
+import { runJob } from '../../functions/core/reencrypt/jobs/job-runner';
+import { createJob } from '../../functions/core/reencrypt/jobs/jobs';
+import { finalizeJob } from '../../functions/core/reencrypt/jobs/job-phases';
+import { getJob } from '../../functions/core/reencrypt/store/job-store';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import {
   ctxOf,

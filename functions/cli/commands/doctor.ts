@@ -6,7 +6,7 @@ import { AwsSecretsAdapter } from '../../core/adapters/aws-secrets';
 import { SqsQueues } from '../../core/adapters/aws-sqs';
 import { doctorChecks, type DoctorDeps } from '../../core/doctor/checks';
 import { formatReport, runChecks } from '../../core/doctor/report';
-import { DEFAULT_REGISTRY_FILE, loadRegistry, type Registry } from '../../core/reencrypt/registry';
+import { DEFAULT_REGISTRY_FILE, loadRegistry, type Registry } from '../../core/reencrypt/config/registry';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { printJson } from '../session';
 import { OUTPUT, readStackOutputs } from '../stack-outputs';

@@ -1,9 +1,9 @@
 import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
 import { shredKey } from '../../core/keys/shred';
 import { gateActivation } from '../../core/readers/gate';
-import { rollback } from '../../core/reencrypt/rollback';
-import { coverage } from '../../core/reencrypt/known-tables';
-import { valuesNeedingKey, verify } from '../../core/reencrypt/verify';
+import { rollback } from '../../core/reencrypt/verify/rollback';
+import { coverage } from '../../core/reencrypt/config/known-tables';
+import { valuesNeedingKey, verify } from '../../core/reencrypt/verify/verify';
 import type { EngineRuntime } from '../../runtime/engine-runtime';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { progressReporter } from '../progress';

@@ -9,7 +9,7 @@ import {
 } from '../../core/pipeline/redrive';
 import type { ExecutionControl } from '../../core/ports/executions';
 import type { QueuePort } from '../../core/ports/queues';
-import { batchIdOf, getJob, listBatches } from '../../core/reencrypt/job-store';
+import { batchIdOf, getJob, listBatches } from '../../core/reencrypt/store/job-store';
 import { KeylessKeyring } from '../../runtime/keyless-keyring';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { actorOf, openSession, printJson } from '../session';

@@ -1,8 +1,8 @@
-import { getJob, type JobRecord } from '../../core/reencrypt/job-store';
-import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/job-runner';
-import { createJob, planJob } from '../../core/reencrypt/jobs';
-import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/lease-takeover';
-import type { Mode } from '../../core/reencrypt/modes';
+import { getJob, type JobRecord } from '../../core/reencrypt/store/job-store';
+import { runJob, startJob, type JobOutcome } from '../../core/reencrypt/jobs/job-runner';
+import { createJob, planJob } from '../../core/reencrypt/jobs/jobs';
+import { describeForeignLease, type ForeignLease } from '../../core/reencrypt/jobs/lease-takeover';
+import type { Mode } from '../../core/reencrypt/values/modes';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { progressReporter } from '../progress';
 import { actorOf, openSession, printJson } from '../session';

@@ -1,5 +1,5 @@
-import { batchStatusCounts, getJob, listJobs, listRowErrors } from '../../core/reencrypt/job-store';
-import { DEFAULT_MAX_ATTEMPTS } from '../../core/reencrypt/batch-executor';
+import { batchStatusCounts, getJob, listJobs, listRowErrors } from '../../core/reencrypt/store/job-store';
+import { DEFAULT_MAX_ATTEMPTS } from '../../core/reencrypt/batches/batch-executor';
 import { EXIT, type CliIo, type GlobalOptions } from '../io';
 import { openSession, printJson } from '../session';
 

@@ -1,4 +1,4 @@
-import { findTable } from '../../core/reencrypt/registry';
+import { findTable } from '../../core/reencrypt/config/registry';
 import type { EngineRuntime } from '../../runtime/engine-runtime';
 import { UsageError } from '../io';
 

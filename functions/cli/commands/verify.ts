@@ -1,5 +1,5 @@
-import { verify, type VerifyReport } from '../../core/reencrypt/verify';
-import { findTable } from '../../core/reencrypt/registry';
+import { verify, type VerifyReport } from '../../core/reencrypt/verify/verify';
+import { findTable } from '../../core/reencrypt/config/registry';
 import { EXIT, UsageError, type CliIo, type GlobalOptions } from '../io';
 import { openSession, printJson } from '../session';
 

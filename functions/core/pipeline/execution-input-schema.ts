@@ -1,6 +1,6 @@
-import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../reencrypt/jobs';
-import { MODES } from '../reencrypt/modes';
+import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/jobs/error-rate';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../reencrypt/jobs/jobs';
+import { MODES } from '../reencrypt/values/modes';
 
 /**
  * The JSON schema (draft 2020-12) of a re-encryption execution's input, the

@@ -1,7 +1,7 @@
 import type { QueueMessage, QueuePort } from '../ports/queues';
-import type { EngineDeps } from '../reencrypt/engine-deps';
+import type { EngineDeps } from '../reencrypt/ports';
 import { JobStateError } from '../reencrypt/errors';
-import { getJob, resetFailedBatches, transitionJob, type JobRecord } from '../reencrypt/job-store';
+import { getJob, resetFailedBatches, transitionJob, type JobRecord } from '../reencrypt/store/job-store';
 import { batchMessageIds } from './stuck-batches';
 
 /**

@@ -1,7 +1,7 @@
 import { KeyNotActiveError } from '../crypto/errors';
 import type { KeyPolicy } from '../keys/policy';
-import { executeBatch, type BatchResult } from '../reencrypt/batch-executor';
-import type { EngineDeps } from '../reencrypt/engine-deps';
+import { executeBatch, type BatchResult } from '../reencrypt/batches/batch-executor';
+import type { EngineDeps } from '../reencrypt/ports';
 import {
   abortJob,
   finalizeJob,
@@ -9,7 +9,7 @@ import {
   markJobFailed,
   settleBatchPhase,
   verifyJob,
-} from '../reencrypt/job-phases';
+} from '../reencrypt/jobs/job-phases';
 import {
   batchIdOf,
   batchesToEnqueue,
@@ -18,11 +18,11 @@ import {
   getJob,
   markBatchesEnqueued,
   type BatchRef,
-} from '../reencrypt/job-store';
-import { createJob, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, planJob } from '../reencrypt/jobs';
-import { isMode, MODES, type Mode } from '../reencrypt/modes';
-import { findTable } from '../reencrypt/registry';
-import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/error-rate';
+} from '../reencrypt/store/job-store';
+import { createJob, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, planJob } from '../reencrypt/jobs/jobs';
+import { isMode, MODES, type Mode } from '../reencrypt/values/modes';
+import { findTable } from '../reencrypt/config/registry';
+import { DEFAULT_MAX_ERROR_RATE } from '../reencrypt/jobs/error-rate';
 import { BatchesStuckError, InvalidInputError, JobFailedError } from './errors';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_FIELDS, EXECUTION_INPUT_HINT } from './execution-input-schema';
 import { describeStuckBatches, findStuckBatches, type StuckBatchOptions } from './stuck-batches';

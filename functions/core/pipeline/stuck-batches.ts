@@ -1,6 +1,6 @@
 import type { QueueMessage, QueuePort } from '../ports/queues';
 import type { Sql } from '../ports/sql';
-import { batchIdOf, parseBatchId } from '../reencrypt/job-store';
+import { batchIdOf, parseBatchId } from '../reencrypt/store/job-store';
 
 /**
  * Batches of a job that no worker will ever run: their queue message went to

@@ -1,5 +1,5 @@
 import type { KeyringKind } from '../crypto/keyring';
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 import type { KmsQuota } from './kms-quotas';
 import { addOperations, noOperations, perValueKmsCalls, valuesMoving, type OperationCounts } from './operations';
 import { PIPELINE_SHAPE, STATE_TRANSITIONS, progressPolls, secondsAfterPolls } from './pipeline-shape';

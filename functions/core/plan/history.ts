@@ -1,6 +1,6 @@
 import type { KeyringKind } from '../crypto/keyring';
 import type { Sql } from '../ports/sql';
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 import type { JobFigures } from './throughput';
 
 /**

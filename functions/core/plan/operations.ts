@@ -1,4 +1,4 @@
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 import type { KeyringKind } from '../crypto/keyring';
 import { UNKNOWN_FERNET_KEY } from '../crypto/legacy/fernet';
 

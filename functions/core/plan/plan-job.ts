@@ -1,10 +1,10 @@
 import type { KeyringKind } from '../crypto/keyring';
 import { DEFAULT_KEYSET_TTL_MS } from '../crypto/keyrings/hierarchical';
-import type { EngineDeps } from '../reencrypt/engine-deps';
-import { startJob } from '../reencrypt/job-runner';
-import type { JobRecord } from '../reencrypt/job-store';
-import type { JobRequest } from '../reencrypt/jobs';
-import { verify } from '../reencrypt/verify';
+import type { EngineDeps } from '../reencrypt/ports';
+import { startJob } from '../reencrypt/jobs/job-runner';
+import type { JobRecord } from '../reencrypt/store/job-store';
+import type { JobRequest } from '../reencrypt/jobs/jobs';
+import { verify } from '../reencrypt/verify/verify';
 import { buildPlan, type RotationPlan, type TableCounts } from './estimate';
 import { recentJobFigures } from './history';
 import { kmsQuota } from './kms-quotas';

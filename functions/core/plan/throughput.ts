@@ -1,5 +1,5 @@
 import type { KeyringKind } from '../crypto/keyring';
-import type { Mode } from '../reencrypt/modes';
+import type { Mode } from '../reencrypt/values/modes';
 
 /** Where the job runs: the CLI's job runner (pg, worker threads) or the state machine (SQS → Lambda workers). */
 export type Runner = 'cli' | 'state-machine';

@@ -1,5 +1,5 @@
-import type { ExecutorDeps } from './batch-executor';
-import type { RunnerLiveness } from './lease-takeover';
+import type { ExecutorDeps } from './batches/batch-executor';
+import type { RunnerLiveness } from './jobs/lease-takeover';
 import type { KeyLifecycle } from './ports';
 
 /**

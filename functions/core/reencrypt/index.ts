@@ -13,14 +13,21 @@
  * // queue worker: await executeBatch(deps, jobId, { table, seq });
  * ```
  */
-export { loadRegistry, parseRegistry, selectTables, findTable, tableKey, DEFAULT_REGISTRY_FILE } from './registry';
-export type { Registry, RegistryTable, EncryptMapping } from './registry';
-export { checkAgainstDatabase, describeTable, TableShapeCache } from './table-shape';
-export type { TableShape, IdType, StorageForm } from './table-shape';
-export { MODES, isMode } from './modes';
-export type { Mode } from './modes';
-export { valueCryptoFrom, classifyStoredValue, blindIndexerFrom, UNREADABLE_KEY_ID } from './crypto-bridge';
-export type { ValueCryptoOptions } from './crypto-bridge';
+export {
+  loadRegistry,
+  parseRegistry,
+  selectTables,
+  findTable,
+  tableKey,
+  DEFAULT_REGISTRY_FILE,
+} from './config/registry';
+export type { Registry, RegistryTable, EncryptMapping } from './config/registry';
+export { checkAgainstDatabase, describeTable, TableShapeCache } from './sql/table-shape';
+export type { TableShape, IdType, StorageForm } from './sql/table-shape';
+export { MODES, isMode } from './values/modes';
+export type { Mode } from './values/modes';
+export { valueCryptoFrom, classifyStoredValue, blindIndexerFrom, UNREADABLE_KEY_ID } from './values/crypto-bridge';
+export type { ValueCryptoOptions } from './values/crypto-bridge';
 export type {
   ValueCrypto,
   ValueClass,
@@ -32,25 +39,25 @@ export type {
   FaultHook,
   FaultSite,
 } from './ports';
-export type { EngineDeps } from './engine-deps';
+export type { EngineDeps } from './ports';
 
-export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs';
-export type { JobRequest, PlanResult } from './jobs';
-export { planTable, formatDryRun, RangeCutter } from './planner';
-export type { TablePlan, PlannedRange } from './planner';
-export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batch-executor';
-export type { ExecutorDeps, BatchResult, BatchCounts } from './batch-executor';
-export { startJob, runJob, resumeJob } from './job-runner';
+export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs/jobs';
+export type { JobRequest, PlanResult } from './jobs/jobs';
+export { planTable, formatDryRun, RangeCutter } from './batches/planner';
+export type { TablePlan, PlannedRange } from './batches/planner';
+export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batches/batch-executor';
+export type { ExecutorDeps, BatchResult, BatchCounts } from './batches/batch-executor';
+export { startJob, runJob, resumeJob } from './jobs/job-runner';
 export {
   takeOverDeadLeases,
   describeForeignLease,
   LIVE_WORKER_PREFIX,
   LIVENESS_LOCK_NAMESPACE,
-} from './lease-takeover';
-export type { RunnerLiveness, LivenessHold, ForeignLease } from './lease-takeover';
-export type { RunOptions, JobOutcome, JobProgress } from './job-runner';
-export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './job-phases';
-export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './job-phases';
+} from './jobs/lease-takeover';
+export type { RunnerLiveness, LivenessHold, ForeignLease } from './jobs/lease-takeover';
+export type { RunOptions, JobOutcome, JobProgress } from './jobs/job-runner';
+export { jobProgress, settleBatchPhase, abortJob, markJobFailed, verifyJob, finalizeJob } from './jobs/job-phases';
+export type { JobProgressState, BatchPhaseState, VerifyJobResult, FinalizeResult } from './jobs/job-phases';
 export {
   getJob,
   getBatch,
@@ -65,15 +72,22 @@ export {
   batchIdOf,
   parseBatchId,
   isJobId,
-} from './job-store';
-export type { JobRecord, JobCounters, BatchRecord, BatchRef, RowErrorRecord, TablePlanSummary } from './job-store';
-export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './job-status';
-export type { JobStatus, BatchStatus } from './job-status';
-export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './error-rate';
-export { verify, valuesUnderKey } from './verify';
-export type { VerifyReport, VerifyOptions, TableVerify } from './verify';
-export { retireVerifiedKeys } from './retire';
-export type { RetireResult } from './retire';
-export { rollback, rollbackTarget } from './rollback';
-export type { RollbackRequest, RollbackOutcome } from './rollback';
+} from './store/job-store';
+export type {
+  JobRecord,
+  JobCounters,
+  BatchRecord,
+  BatchRef,
+  RowErrorRecord,
+  TablePlanSummary,
+} from './store/job-store';
+export { JOB_STATUSES, JOB_TRANSITIONS, isTerminal } from './jobs/job-status';
+export type { JobStatus, BatchStatus } from './jobs/job-status';
+export { DEFAULT_MAX_ERROR_RATE, DEFAULT_ABORT_MIN_ROWS, errorRate, errorRateExceeded } from './jobs/error-rate';
+export { verify, valuesUnderKey } from './verify/verify';
+export type { VerifyReport, VerifyOptions, TableVerify } from './verify/verify';
+export { retireVerifiedKeys } from './verify/retire';
+export type { RetireResult } from './verify/retire';
+export { rollback, rollbackTarget } from './verify/rollback';
+export type { RollbackRequest, RollbackOutcome } from './verify/rollback';
 export * from './errors';

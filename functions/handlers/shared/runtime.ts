@@ -1,6 +1,6 @@
 import { ENV } from '../../../lib/environment';
 import type { KeyringKind } from '../../core/crypto/keyring';
-import { parseRegistry } from '../../core/reencrypt/registry';
+import { parseRegistry } from '../../core/reencrypt/config/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../runtime/engine-runtime';
 import { KeylessKeyring } from '../../runtime/keyless-keyring';
 import { readLegacyKeysFromAws } from '../../runtime/legacy-keys';

@@ -23,9 +23,9 @@ import {
   StatementTimeoutError,
   UniqueViolationError,
 } from '../../../functions/core/ports/sql-errors';
-import { startJob } from '../../../functions/core/reencrypt/job-runner';
-import { verify } from '../../../functions/core/reencrypt/verify';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { verify } from '../../../functions/core/reencrypt/verify/verify';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migrate, schemaStatus } from '../../../functions/core/schema/migrate';
 import { createEngineRuntime } from '../../../functions/runtime/engine-runtime';
 import {

@@ -1,5 +1,5 @@
 import { startBatchWorkers } from '../../../functions/cli/worker-pool';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { seedCliFixture, TABLE, type CliFixture } from './fixture';
 
@@ -24,7 +24,7 @@ describe('batch worker threads', () => {
 
   it('run every batch of a planned job, report done, and exit without being terminated', async () => {
     expect((await fx.rekey('keys', 'list')).code).toBe(0); // registers the keyring's keys in the catalog
-    const { createJob, planJob } = await import('../../../functions/core/reencrypt/jobs');
+    const { createJob, planJob } = await import('../../../functions/core/reencrypt/jobs/jobs');
     const { createEngineRuntime } = await import('../../../functions/runtime/engine-runtime');
     const runtime = await createEngineRuntime({
       env: fx.env,

@@ -1,6 +1,6 @@
 import { planStep, progressStep, verifyStep } from '../../../functions/core/pipeline/steps';
-import { executeClaimedBatch } from '../../../functions/core/reencrypt/batch-executor';
-import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/job-store';
+import { executeClaimedBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
+import { claimNextBatch, getJob } from '../../../functions/core/reencrypt/store/job-store';
 import { type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { executionRequest } from '../../support/execution-input';

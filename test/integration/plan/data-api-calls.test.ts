@@ -4,10 +4,10 @@ import { createDataApiSql } from '../../../functions/core/adapters/data-api-sql'
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { DATA_API_CALLS_PER_BATCH } from '../../../functions/core/plan/estimate';
-import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
-import { listBatches } from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
+import { listBatches } from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migrate } from '../../../functions/core/schema/migrate';
 import { createEngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { startDataApiServer, type DataApiServer } from '../../../functions/local/services/data-api/server';

@@ -1,6 +1,6 @@
 import type { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
-import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
-import { createJob } from '../../../functions/core/reencrypt/jobs';
+import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { createJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import type { FaultSite } from '../../../functions/core/reencrypt/ports';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import {

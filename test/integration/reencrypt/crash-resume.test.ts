@@ -1,8 +1,8 @@
 import { InjectedFaultError } from '../../../functions/core/reencrypt/errors';
-import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
-import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { getJob, listBatches, listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 import { seededRandom } from '../../support/random';

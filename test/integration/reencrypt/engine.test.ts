@@ -1,20 +1,20 @@
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
-import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
+import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import {
   BatchLeaseLostError,
   BatchNotFoundError,
   InjectedFaultError,
   JobNotFoundError,
 } from '../../../functions/core/reencrypt/errors';
-import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
-import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
+import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { getBatch, getJob, listBatches } from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import type { Sql } from '../../../functions/core/ports/sql';
-import { valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
-import { planTable } from '../../../functions/core/reencrypt/planner';
-import { describeTable } from '../../../functions/core/reencrypt/table-shape';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { verify } from '../../../functions/core/reencrypt/verify';
+import { valueCryptoFrom } from '../../../functions/core/reencrypt/values/crypto-bridge';
+import { planTable } from '../../../functions/core/reencrypt/batches/planner';
+import { describeTable } from '../../../functions/core/reencrypt/sql/table-shape';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { verify } from '../../../functions/core/reencrypt/verify/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import {
   ctxOf,

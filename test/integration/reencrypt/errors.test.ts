@@ -1,9 +1,9 @@
 import { parseEnvelope, serializeEnvelope, toText } from '../../../functions/core/crypto/envelope';
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
-import { runJob, startJob } from '../../../functions/core/reencrypt/job-runner';
-import { listBatches, listRowErrors } from '../../../functions/core/reencrypt/job-store';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { checkAgainstDatabase, MIN_TEXT_ENVELOPE_CHARS } from '../../../functions/core/reencrypt/table-shape';
+import { runJob, startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { listBatches, listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { checkAgainstDatabase, MIN_TEXT_ENVELOPE_CHARS } from '../../../functions/core/reencrypt/sql/table-shape';
 import type { Sql } from '../../../functions/core/ports/sql';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, plaintextOf, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';

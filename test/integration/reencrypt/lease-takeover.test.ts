@@ -1,5 +1,5 @@
 import { createPgLiveness } from '../../../functions/core/adapters/pg/liveness';
-import { describeForeignLease, takeOverDeadLeases } from '../../../functions/core/reencrypt/lease-takeover';
+import { describeForeignLease, takeOverDeadLeases } from '../../../functions/core/reencrypt/jobs/lease-takeover';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 
 /**

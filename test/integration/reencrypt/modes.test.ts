@@ -5,11 +5,11 @@ import { BlindIndex } from '../../../functions/core/crypto/blind-index';
 import { peekKeyId } from '../../../functions/core/crypto/envelope';
 import { FernetReader, fernetEncrypt } from '../../../functions/core/crypto/legacy/fernet';
 import { JsonKeyIdReader } from '../../../functions/core/crypto/legacy/json-key-id';
-import { blindIndexerFrom, valueCryptoFrom } from '../../../functions/core/reencrypt/crypto-bridge';
-import { startJob } from '../../../functions/core/reencrypt/job-runner';
-import { listRowErrors } from '../../../functions/core/reencrypt/job-store';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { verify } from '../../../functions/core/reencrypt/verify';
+import { blindIndexerFrom, valueCryptoFrom } from '../../../functions/core/reencrypt/values/crypto-bridge';
+import { startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { listRowErrors } from '../../../functions/core/reencrypt/store/job-store';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { verify } from '../../../functions/core/reencrypt/verify/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, rotationWorld, tableDigest, type World } from './support/fixtures';
 

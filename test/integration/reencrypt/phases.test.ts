@@ -1,4 +1,4 @@
-import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
+import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import {
   abortJob,
   finalizeJob,
@@ -6,7 +6,7 @@ import {
   markJobFailed,
   settleBatchPhase,
   verifyJob,
-} from '../../../functions/core/reencrypt/job-phases';
+} from '../../../functions/core/reencrypt/jobs/job-phases';
 import {
   batchIdOf,
   batchesToEnqueue,
@@ -14,8 +14,8 @@ import {
   findJobByExecution,
   markBatchesEnqueued,
   parseBatchId,
-} from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
+} from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld, seedSecrets } from './support/fixtures';
 

@@ -1,7 +1,7 @@
 import { RegistryError } from '../../../functions/core/reencrypt/errors';
-import { getJob } from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { getJob } from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld } from './support/fixtures';
 

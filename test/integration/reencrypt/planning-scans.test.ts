@@ -1,8 +1,8 @@
 import type { Sql } from '../../../functions/core/ports/sql';
-import { planTable } from '../../../functions/core/reencrypt/planner';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { TableStatements } from '../../../functions/core/reencrypt/statements';
-import { describeTable } from '../../../functions/core/reencrypt/table-shape';
+import { planTable } from '../../../functions/core/reencrypt/batches/planner';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { TableStatements } from '../../../functions/core/reencrypt/sql/statements';
+import { describeTable } from '../../../functions/core/reencrypt/sql/table-shape';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
 
 /**

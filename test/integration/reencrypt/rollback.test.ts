@@ -1,6 +1,6 @@
 import { KeyLifecycleError } from '../../../functions/core/reencrypt/errors';
-import { startJob } from '../../../functions/core/reencrypt/job-runner';
-import { rollback } from '../../../functions/core/reencrypt/rollback';
+import { startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { rollback } from '../../../functions/core/reencrypt/verify/rollback';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, plaintextOf, readSecrets, rotationWorld, seedSecrets } from './support/fixtures';
 

@@ -1,9 +1,9 @@
-import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
+import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import { JobOptionsError } from '../../../functions/core/reencrypt/errors';
-import { batchIdOf, batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/job-store';
-import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/job-phases';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
+import { batchIdOf, batchesToEnqueue, markBatchesEnqueued } from '../../../functions/core/reencrypt/store/job-store';
+import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/jobs/job-phases';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, readSecrets, rotationWorld, seedSecrets, type World } from './support/fixtures';
 

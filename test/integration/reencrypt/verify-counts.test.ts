@@ -1,11 +1,16 @@
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { verify } from '../../../functions/core/reencrypt/verify';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { verify } from '../../../functions/core/reencrypt/verify/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { ctxOf, engine, oldCipher, rotationWorld, seedSecrets } from './support/fixtures';
-import { executeBatch } from '../../../functions/core/reencrypt/batch-executor';
-import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/job-phases';
-import { batchIdOf, batchesToEnqueue, getJob, markBatchesEnqueued } from '../../../functions/core/reencrypt/job-store';
-import { createJob, planJob } from '../../../functions/core/reencrypt/jobs';
+import { executeBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
+import { finalizeJob, settleBatchPhase, verifyJob } from '../../../functions/core/reencrypt/jobs/job-phases';
+import {
+  batchIdOf,
+  batchesToEnqueue,
+  getJob,
+  markBatchesEnqueued,
+} from '../../../functions/core/reencrypt/store/job-store';
+import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 
 /**
  * Verify on a table with a key id column counts in SQL, in slices (no value

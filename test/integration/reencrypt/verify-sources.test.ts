@@ -1,6 +1,6 @@
-import { startJob } from '../../../functions/core/reencrypt/job-runner';
-import { parseRegistry } from '../../../functions/core/reencrypt/registry';
-import { verify } from '../../../functions/core/reencrypt/verify';
+import { startJob } from '../../../functions/core/reencrypt/jobs/job-runner';
+import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
+import { verify } from '../../../functions/core/reencrypt/verify/verify';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld } from './support/fixtures';
 

@@ -1,5 +1,5 @@
 import { formatReport } from '../../../functions/cli/commands/verify';
-import type { VerifyReport } from '../../../functions/core/reencrypt/verify';
+import type { VerifyReport } from '../../../functions/core/reencrypt/verify/verify';
 import { runCli, type CliRun } from '../../support/cli';
 
 /**

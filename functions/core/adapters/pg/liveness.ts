@@ -4,7 +4,7 @@ import {
   LIVENESS_LOCK_NAMESPACE,
   type LivenessHold,
   type RunnerLiveness,
-} from '../../reencrypt/lease-takeover';
+} from '../../reencrypt/jobs/lease-takeover';
 import { pgConnectionOptions } from './connection';
 import { mapPgError } from './errors';
 

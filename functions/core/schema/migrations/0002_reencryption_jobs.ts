@@ -4,7 +4,7 @@
  * - `rekey_jobs`: one row per re-encryption job (mode, target key, status,
  *   counters, timestamps; `execution_id` makes creation idempotent per
  *   state-machine execution). `rows_total` counts the rows planned for change. Status changes are checked by a trigger against the
- *   lifecycle in functions/core/reencrypt/job-status.ts (a unit test keeps the
+ *   lifecycle in functions/core/reencrypt/jobs/job-status.ts (a unit test keeps the
  *   two lists equal), so no code path can move a finished job back to running.
  * - `rekey_job_batches`: the keyset ranges (lo, hi] of a job, one row per
  *   batch, with its lease (worker, lease_until), attempts, counters, and when

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EnvelopeCipher } from '../../../../functions/core/crypto/envelope-cipher';
 import { RawKeyring } from '../../../../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../../../../functions/core/ports/sql';
-import { parseRegistry } from '../../../../functions/core/reencrypt/registry';
+import { parseRegistry } from '../../../../functions/core/reencrypt/config/registry';
 import { createEngineRuntime, type EngineRuntime } from '../../../../functions/runtime/engine-runtime';
 
 /**

@@ -7,9 +7,9 @@ import { AuditLog } from '../../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../../functions/core/keys/catalog';
 import { StaticKeyPolicy, type KeyPolicy, type KeyStatus } from '../../../../functions/core/keys/policy';
 import type { Sql } from '../../../../functions/core/ports/sql';
-import { valueCryptoFrom } from '../../../../functions/core/reencrypt/crypto-bridge';
-import type { EngineDeps } from '../../../../functions/core/reencrypt/engine-deps';
-import { parseRegistry, type Registry } from '../../../../functions/core/reencrypt/registry';
+import { valueCryptoFrom } from '../../../../functions/core/reencrypt/values/crypto-bridge';
+import type { EngineDeps } from '../../../../functions/core/reencrypt/ports';
+import { parseRegistry, type Registry } from '../../../../functions/core/reencrypt/config/registry';
 
 /** A KeyPolicy that delegates to a snapshot of the catalog, reloaded by `refresh` (KeyCatalog.policy() is a snapshot). */
 class ReloadablePolicy implements KeyPolicy {
