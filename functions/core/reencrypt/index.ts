@@ -39,14 +39,14 @@ export type {
   FaultHook,
   FaultSite,
 } from './ports';
-export type { EngineDeps } from './ports';
+export type { EngineDeps, ExecutorDeps } from './ports';
 
 export { createJob, planJob, validateJobRequest, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './jobs/jobs';
 export type { JobRequest, PlanResult } from './jobs/jobs';
 export { planTable, formatDryRun, RangeCutter } from './batches/planner';
 export type { TablePlan, PlannedRange } from './batches/planner';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batches/batch-executor';
-export type { ExecutorDeps, BatchResult, BatchCounts } from './batches/batch-executor';
+export type { BatchResult, BatchCounts } from './batches/batch-executor';
 export { startJob, runJob, resumeJob } from './jobs/job-runner';
 export {
   takeOverDeadLeases,

@@ -1,6 +1,9 @@
 import type { EncryptionContext } from '../crypto/context';
 import type { KeyState, KeyStatus } from '../keys/policy';
 import type { Sql } from '../ports/sql';
+import type { RunnerLiveness } from './jobs/lease-takeover';
+import type { Registry } from './config/registry';
+import type { TableShapeCache } from './sql/table-shape';
 
 /**
  * What the engine needs from the rest of rekey, kept narrow so the engine can
@@ -120,4 +123,51 @@ export interface FaultSite {
   readonly hi?: string | null;
   /** Rows re-read after a lost compare-and-swap (batch.retransformed). */
   readonly rowIds?: readonly string[];
+}
+
+/** What a batch run needs: the runners' shared dependencies. */
+export interface ExecutorDeps {
+  readonly sql: Sql;
+  readonly registry: Registry;
+  readonly crypto: ValueCrypto;
+  readonly blindIndex?: BlindIndexer | undefined;
+  readonly audit?: AuditSink | undefined;
+  /** Test hook: throw from it to simulate a crash at a named point. */
+  readonly faults?: FaultHook | undefined;
+  /** Lease holder name; default host/pid/random. */
+  readonly worker?: string | undefined;
+  /** How long a claimed batch stays leased without a heartbeat. Default 5 minutes. */
+  readonly leaseMs?: number | undefined;
+  /** Claims of a failed batch before it stays failed. Default 5. */
+  readonly maxAttempts?: number | undefined;
+  /** Crypto calls in flight per batch (matters for the kms keyring). Default 16. */
+  readonly cryptoConcurrency?: number | undefined;
+  /** Shared cache of table shapes; one per worker is plenty. */
+  readonly shapes?: TableShapeCache | undefined;
+}
+
+/**
+ * Everything the engine runs on, built once per process (CLI, Lambda worker,
+ * test) and passed down: the Sql pool, the registry, the value crypto, and
+ * optionally the blind indexer, the audit sink, the key catalog (for retire
+ * and rollback) and test fault hooks.
+ */
+export interface EngineDeps extends ExecutorDeps {
+  /** Rows per page of keyset walks (planner scan, verify). Default 2,000. */
+  readonly pageSize?: number | undefined;
+  /** The key catalog: retire after a clean verify, rollback. Without it, keys are left as they are. */
+  readonly catalog?: KeyLifecycle | undefined;
+  /**
+   * Called after the engine changed which key is active (rollback), so the
+   * caller reloads the key policy its cipher checks (KeyCatalog.policy() is a
+   * snapshot): the rewrap that follows must be allowed to encrypt under the
+   * newly active key.
+   */
+  readonly refreshKeys?: (() => Promise<void>) | undefined;
+  /**
+   * Liveness locks (lease-takeover.ts): a runner holding one can be proven
+   * gone after a crash, so a resumed run takes its leases over at once.
+   * Without it, other holders' leases are waited for until they expire.
+   */
+  readonly liveness?: RunnerLiveness | undefined;
 }

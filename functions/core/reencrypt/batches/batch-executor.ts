@@ -20,8 +20,8 @@ import {
   type BatchRef,
   type ClaimedBatch,
 } from '../store/job-store';
-import type { AuditSink, BlindIndexer, FaultHook, StoredValue, ValueCrypto } from '../ports';
-import { findTable, type Registry } from '../config/registry';
+import type { ExecutorDeps, StoredValue } from '../ports';
+import { findTable } from '../config/registry';
 import { targetKeyFor } from '../values/formats';
 import { TableStatements, toRowValues } from '../sql/statements';
 import { TableShapeCache } from '../sql/table-shape';
@@ -46,26 +46,6 @@ import { countValueErrors, type ValueErrorCounts } from '../values/value-error-k
  * the batch runs again from scratch; after the commit the batch is `done` and
  * a redelivery finds nothing to claim. Either way it counts once.
  */
-
-export interface ExecutorDeps {
-  readonly sql: Sql;
-  readonly registry: Registry;
-  readonly crypto: ValueCrypto;
-  readonly blindIndex?: BlindIndexer | undefined;
-  readonly audit?: AuditSink | undefined;
-  /** Test hook: throw from it to simulate a crash at a named point. */
-  readonly faults?: FaultHook | undefined;
-  /** Lease holder name; default host/pid/random. */
-  readonly worker?: string | undefined;
-  /** How long a claimed batch stays leased without a heartbeat. Default 5 minutes. */
-  readonly leaseMs?: number | undefined;
-  /** Claims of a failed batch before it stays failed. Default 5. */
-  readonly maxAttempts?: number | undefined;
-  /** Crypto calls in flight per batch (matters for the kms keyring). Default 16. */
-  readonly cryptoConcurrency?: number | undefined;
-  /** Shared cache of table shapes; one per worker is plenty. */
-  readonly shapes?: TableShapeCache | undefined;
-}
 
 export const DEFAULT_LEASE_MS = 5 * 60_000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
