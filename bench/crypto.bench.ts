@@ -29,6 +29,7 @@ import { RandomPool } from '../functions/core/crypto/random-pool';
 import { createFieldEncryption } from '../functions/core/field-encryption';
 import { StaticKeyPolicy } from '../functions/core/crypto/key-policy';
 import { BenchFernet } from './lib/fernet';
+import { option } from './lib/bench-options';
 import { measure, type Measurement } from './lib/measure';
 import { NaiveEnvelope } from './lib/naive-envelope';
 
@@ -49,11 +50,6 @@ const YARDSTICKS = {
   sdkUnsigned: 'DESIGN ~1.4k/s',
   pythonFernet: 'Python ~31k/s',
 };
-
-function option(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] !== undefined ? (process.argv[at + 1] as string) : fallback;
-}
 
 async function main(): Promise<void> {
   const seconds = Number(option('seconds', '2'));

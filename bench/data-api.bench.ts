@@ -18,41 +18,41 @@
  * Without DATABASE_URL it starts a throwaway cluster. Prints tables;
  * docs/performance.md records them.
  */
-import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { createDataApiSql, type DataApiSqlPool } from '../functions/core/adapters/data-api/sql';
 import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
-import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
+import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { Sql, SqlPool } from '../functions/core/ports/sql';
 import { JOB_DEFAULTS } from '../functions/core/job-settings';
-import { createJob, planJob } from '../functions/core/reencrypt/jobs/jobs';
-import { runJob } from '../functions/core/reencrypt/jobs/job-runner';
 import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { planTable } from '../functions/core/reencrypt/batches/planner';
 import { parseRegistry, type RegistryTable } from '../functions/core/reencrypt/config/registry';
 import { describeTable } from '../functions/core/reencrypt/sql/table-shape';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
+import { flag, numberOption, option } from './lib/bench-options';
 import { startEndpointProcess } from './lib/data-api-endpoint';
+import {
+  benchDatabase,
+  rawKeyChain,
+  rawKeyringEnv,
+  runTimedJob,
+  seedEnvelopes,
+  type BenchRow,
+} from './lib/engine-setup';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
-const PLAN_SIZES = arg('plan-sizes', '1000000,4000000').split(',').map(Number);
-const PLAN_BATCH = Number(arg('plan-batch-size', '100'));
-const ROWS = Number(arg('rows', '200000'));
-const BATCH = Number(arg('batch-size', String(JOB_DEFAULTS.batchSize)));
-const OLD = !args.includes('--no-old');
+const PLAN_SIZES = option('plan-sizes', '1000000,4000000').split(',').map(Number);
+const PLAN_BATCH = numberOption('plan-batch-size', 100);
+const ROWS = numberOption('rows', 200_000);
+const BATCH = numberOption('batch-size', JOB_DEFAULTS.batchSize);
+const OLD = !flag('no-old');
 const ARNS = {
   resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:bench',
   secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench',
 };
-const KEYS = Array.from({ length: 8 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
+const KEYS = rawKeyChain(8);
 const TABLE = 'bench_dapi';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
 
@@ -64,17 +64,10 @@ interface PlanRow {
   readonly dataApiCalls: number;
   readonly old?: number;
 }
-interface RunRow {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note: string;
-}
 
 async function main(): Promise<void> {
-  const external = process.env.DATABASE_URL;
-  const cluster = external ? undefined : await startThrowawayPostgres();
-  const url = external ?? cluster!.url;
+  const database = await benchDatabase();
+  const url = database.url;
   const pg = createPgSql({ connectionString: url, max: 4 });
   // 8 connections, as the test harness gives the endpoint; the service's pool is larger, and 2 workers use at most 4.
   const endpoint = await startEndpointProcess(url, 8);
@@ -88,7 +81,7 @@ async function main(): Promise<void> {
   client.middlewareStack.add((next) => (a) => ((calls.n += 1), next(a)), { step: 'initialize', name: 'countCalls' });
   const dataApi = createDataApiSql({ client, ...ARNS, database: 'bench' });
   const plans: PlanRow[] = [];
-  const runs: RunRow[] = [];
+  const runs: BenchRow[] = [];
   try {
     await migrate(pg);
     for (const size of PLAN_SIZES) plans.push(await planningAt(pg, dataApi, calls, size));
@@ -98,7 +91,7 @@ async function main(): Promise<void> {
     client.destroy();
     await endpoint.stop();
     await pg.close();
-    await cluster?.stop();
+    await database.stop();
   }
   print(plans, runs);
 }
@@ -177,61 +170,32 @@ async function oldBoundaries(pg: SqlPool, name: string, size: number): Promise<n
 }
 
 /** Engine jobs on ROWS real envelopes, alternating pg and the Data API so each run finds all rows to move to a fresh key. */
-async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, calls: { n: number }): Promise<RunRow[]> {
+async function throughput(
+  url: string,
+  pg: SqlPool,
+  dataApi: DataApiSqlPool,
+  calls: { n: number },
+): Promise<BenchRow[]> {
   await pg.query(`DROP TABLE IF EXISTS ${TABLE}`);
   await pg.query(`CREATE TABLE ${TABLE} (id bigint PRIMARY KEY, secret text NOT NULL)`);
   const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([KEYS[0]!]) });
-  for (let from = 1; from <= ROWS; from += 10_000) {
-    const ids: string[] = [];
-    const values: string[] = [];
-    for (let id = from; id < Math.min(from + 10_000, ROWS + 1); id++) {
-      ids.push(String(id));
-      values.push(
-        await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
-          table: TABLE,
-          column: 'secret',
-          rowId: String(id),
-        }),
-      );
-    }
-    await pg.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
-  }
-  await pg.query(`VACUUM ANALYZE ${TABLE}`);
+  await seedEnvelopes(pg, cipher, { table: TABLE, rows: ROWS, analyze: true });
   let keyIndex = 0;
-  const run = async (transport: 'pg' | 'Data API', mode: Mode): Promise<RunRow> => {
+  const run = async (transport: 'pg' | 'Data API', mode: Mode): Promise<BenchRow> => {
     const target = keyIndex + 1;
-    const env = {
-      ...process.env,
-      SECRETS_ENCRYPTION_KEY: formatRawKey(KEYS[target]!.id, KEYS[target]!.key),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target)
-        .map((k) => formatRawKey(k.id, k.key))
-        .join(','),
-    };
     const runtime = await createEngineRuntime({
-      env,
+      env: rawKeyringEnv(KEYS, target),
       registry: REGISTRY,
       actor: 'bench',
       ...(transport === 'pg' ? { databaseUrl: url, poolSize: 4 } : { sql: dataApi }),
     });
     try {
       const callsBefore = calls.n;
-      const started = process.hrtime.bigint();
-      const job = await createJob(runtime.deps, {
+      const { outcome, batchSeconds, wholeSeconds } = await runTimedJob(runtime.deps, {
         mode,
         targetKeyId: KEYS[target]!.id,
         batchSize: BATCH,
-        requestedBy: 'bench',
       });
-      await planJob(runtime.deps, job.id);
-      const planned = process.hrtime.bigint();
-      let batchPhaseEnd = 0n;
-      const outcome = await runJob(runtime.deps, job.id, {
-        concurrency: 2,
-        onProgress: (p) => {
-          if (p.batchesDone === p.batchesTotal) batchPhaseEnd = process.hrtime.bigint();
-        },
-      });
-      const finished = process.hrtime.bigint();
       if (outcome.job.status !== 'completed' || outcome.job.counters.rowsDone !== ROWS)
         throw new Error(
           `${transport} ${mode} ended ${outcome.job.status} with ${outcome.job.counters.rowsDone} rows done`,
@@ -242,9 +206,9 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
       return {
         what: `rekey ${mode} via ${transport}, 1 worker, 2 batches at a time (batch ${BATCH})`,
         rows: ROWS,
-        seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
+        seconds: batchSeconds,
         note:
-          `whole job incl. plan + verify ${(Number(finished - started) / 1e9).toFixed(1)} s` +
+          `whole job incl. plan + verify ${wholeSeconds.toFixed(1)} s` +
           (transport === 'Data API'
             ? `; ${dataApiCalls} Data API calls, ≈ ${(dataApiCalls / batches).toFixed(1)} per batch`
             : ''),
@@ -253,7 +217,7 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
       await runtime.close();
     }
   };
-  const out: RunRow[] = [];
+  const out: BenchRow[] = [];
   for (const mode of ['rewrap', 'reencrypt'] as const) {
     out.push(await run('pg', mode));
     out.push(await run('Data API', mode));
@@ -261,7 +225,7 @@ async function throughput(url: string, pg: SqlPool, dataApi: DataApiSqlPool, cal
   return out;
 }
 
-function print(plans: readonly PlanRow[], runs: readonly RunRow[]): void {
+function print(plans: readonly PlanRow[], runs: readonly BenchRow[]): void {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const perM = (s: number, rows: number): string => (s / (rows / 1e6)).toFixed(2);
   console.log(

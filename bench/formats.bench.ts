@@ -26,11 +26,10 @@ import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { parseRegistry } from '../functions/core/reencrypt/config/registry';
 import { migrate } from '../functions/core/schema/migrate';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
-import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
+import { numberOption } from './lib/bench-options';
+import { benchDatabase, type BenchRow } from './lib/engine-setup';
 
-const args = process.argv.slice(2);
-const at = args.indexOf('--rows');
-const ROWS = at >= 0 ? Number(args[at + 1]) : 100_000;
+const ROWS = numberOption('rows', 100_000);
 const SAMPLE = Math.min(2000, ROWS);
 const F = { old: `${randomBytes(32).toString('base64url')}=`, current: `${randomBytes(32).toString('base64url')}=` };
 const K = { v1: randomBytes(32), v2: randomBytes(32), v3: randomBytes(32) };
@@ -43,18 +42,11 @@ const REGISTRY = parseRegistry({
 });
 const secretOf = (i: number): string => `sk-bench-${i}-${'z'.repeat(80)}`;
 
-interface Result {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note?: string;
-}
-const results: Result[] = [];
+const results: BenchRow[] = [];
 
 async function main(): Promise<void> {
-  const external = process.env.DATABASE_URL;
-  const pg = external ? undefined : await startThrowawayPostgres();
-  const url = external ?? pg!.url;
+  const database = await benchDatabase();
+  const url = database.url;
   const sql = createPgSql({ connectionString: url, max: 4 });
   try {
     await migrate(sql);
@@ -72,45 +64,17 @@ async function main(): Promise<void> {
       ENCRYPTION_KEY: F.current,
       ENCRYPTION_KEY_FALLBACK: F.old,
     });
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_fernet'],
-        'Fernet in place (MultiFernet.rotate semantics)',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_json'],
-        'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v2, 'kek-v2'),
-        'rewrap',
-        ['bench_rk1'],
-        'rk1 rewrap (kek-v1 → kek-v2), for comparison',
-      ),
-    );
-    results.push(
-      await engineRun(
-        url,
-        env(K.v3, 'kek-v3'),
-        'reencrypt',
-        ['bench_rk1'],
-        'rk1 re-encrypt (kek-v2 → kek-v3), for comparison',
-      ),
-    );
+    const cases: [Buffer, string, Mode, string, string][] = [
+      [K.v2, 'kek-v2', 'rewrap', 'bench_fernet', 'Fernet in place (MultiFernet.rotate semantics)'],
+      [K.v2, 'kek-v2', 'rewrap', 'bench_json', 'JSON key_id in place (new DEK + nonces, kek-v1 → kek-v2)'],
+      [K.v2, 'kek-v2', 'rewrap', 'bench_rk1', 'rk1 rewrap (kek-v1 → kek-v2), for comparison'],
+      [K.v3, 'kek-v3', 'reencrypt', 'bench_rk1', 'rk1 re-encrypt (kek-v2 → kek-v3), for comparison'],
+    ];
+    for (const [key, keyId, mode, table, what] of cases)
+      results.push(await engineRun(url, env(key, keyId), mode, [table], what));
   } finally {
     await sql.close();
-    await pg?.stop();
+    await database.stop();
   }
   print();
 }
@@ -147,7 +111,7 @@ async function seed(sql: SqlPool): Promise<void> {
  * (MultiFernet.rotate: decrypt with any key, encrypt under the primary with
  * the old timestamp) and writes it back with one UPDATE, row after row.
  */
-async function perRowLoop(sql: SqlPool): Promise<Result> {
+async function perRowLoop(sql: SqlPool): Promise<BenchRow> {
   const reader = FernetReader.fromEnv({ ENCRYPTION_KEY: F.current, ENCRYPTION_KEY_FALLBACK: F.old });
   const started = process.hrtime.bigint();
   for (let id = 1; id <= SAMPLE; id++) {
@@ -171,7 +135,7 @@ async function engineRun(
   mode: Mode,
   tables: string[],
   what: string,
-): Promise<Result> {
+): Promise<BenchRow> {
   const runtime = await createEngineRuntime({ env, databaseUrl: url, registry: REGISTRY, actor: 'bench', poolSize: 4 });
   try {
     const job = await createJob(runtime.deps, {

@@ -10,7 +10,6 @@
  *
  * Without DATABASE_URL it starts a throwaway cluster (initdb/pg_ctl).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +21,11 @@ import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw'
 import type { RotationPlan } from '../functions/core/plan/estimate';
 import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
-import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
+import { numberOption } from './lib/bench-options';
+import { benchDatabase, rawKeyChain, seedEnvelopes } from './lib/engine-setup';
 
-const args = process.argv.slice(2);
-const ROWS = args.includes('--rows') ? Number(args[args.indexOf('--rows') + 1]) : 50_000;
-const KEYS = Array.from({ length: 10 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
+const ROWS = numberOption('rows', 50_000);
+const KEYS = rawKeyChain(10);
 const TABLE = 'plan_secrets';
 
 interface Case {
@@ -43,9 +42,8 @@ const CASES: readonly Case[] = [
 ];
 
 async function main(): Promise<void> {
-  const external = process.env.DATABASE_URL;
-  const pg = external ? undefined : await startThrowawayPostgres();
-  const url = external ?? pg!.url;
+  const database = await benchDatabase();
+  const url = database.url;
   const sql = createPgSql({ connectionString: url, max: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'rekey-plan-bench-'));
   const table: string[] = [];
@@ -98,7 +96,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await sql.close();
-    await pg?.stop();
+    await database.stop();
   }
   console.log(
     `\nplan vs actual, ${ROWS.toLocaleString('en-US')} rows, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load ${loadavg()[0]!.toFixed(2)}, node ${process.version}\n`,
@@ -111,17 +109,12 @@ async function main(): Promise<void> {
 /** Rows of ~150-byte secrets under kek-v1, like the demo's. */
 async function seed(sql: ReturnType<typeof createPgSql>): Promise<void> {
   const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([KEYS[0]!]) });
-  for (let start = 1; start <= ROWS; start += 5000) {
-    const ids: string[] = [];
-    const values: string[] = [];
-    for (let id = start; id < Math.min(start + 5000, ROWS + 1); id++) {
-      ids.push(String(id));
-      values.push(
-        await cipher.encrypt(`sk-live-${id}-${'x'.repeat(120)}`, { table: TABLE, column: 'secret', rowId: String(id) }),
-      );
-    }
-    await sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
-  }
+  await seedEnvelopes(sql, cipher, {
+    table: TABLE,
+    rows: ROWS,
+    chunk: 5000,
+    secret: (id) => `sk-live-${id}-${'x'.repeat(120)}`,
+  });
 }
 
 void main().catch((err: unknown) => {

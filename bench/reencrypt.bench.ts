@@ -10,16 +10,12 @@
  * engine run moves ALL rows to a fresh key (kek-v1 → v2 → v3 …), so no run
  * finds work already done. Prints one table; docs/performance.md records it.
  */
-import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { startThrowawayPostgres } from '../functions/local/services/postgres-cluster';
 import { startBatchWorkers } from '../functions/cli/worker-pool';
 import { createPgSql } from '../functions/core/adapters/pg/sql';
 import { EnvelopeCipher } from '../functions/core/crypto/envelope-cipher';
-import { formatRawKey, RawKeyring } from '../functions/core/crypto/keyrings/raw';
+import { RawKeyring } from '../functions/core/crypto/keyrings/raw';
 import type { SqlPool } from '../functions/core/ports/sql';
-import { createJob, planJob } from '../functions/core/reencrypt/jobs/jobs';
-import { runJob } from '../functions/core/reencrypt/jobs/job-runner';
 import type { Mode } from '../functions/core/reencrypt/values/modes';
 import { migrate } from '../functions/core/schema/migrate';
 import { parseRegistry } from '../functions/core/reencrypt/config/registry';
@@ -35,31 +31,28 @@ import { serializeKeyset } from '../functions/core/crypto/keyrings/keyset-docume
 import { JOB_DEFAULTS } from '../functions/core/job-settings';
 import { motoServerAvailable, startMotoServer } from '../functions/local/services/moto-server';
 import { createEngineRuntime } from '../functions/runtime/engine-runtime';
+import { numberOption } from './lib/bench-options';
+import {
+  benchDatabase,
+  rawKeyChain,
+  rawKeyringEnv,
+  runTimedJob,
+  seedEnvelopes,
+  type BenchRow,
+} from './lib/engine-setup';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('rows', 1_000_000);
-const BATCH = arg('batch-size', JOB_DEFAULTS.batchSize);
-const KEYS = Array.from({ length: 12 }, (_, i) => ({ id: `kek-v${i + 1}`, key: randomBytes(32) }));
+const ROWS = numberOption('rows', 1_000_000);
+const BATCH = numberOption('batch-size', JOB_DEFAULTS.batchSize);
+const KEYS = rawKeyChain(12);
 const TABLE = 'bench_secrets';
 const REGISTRY = parseRegistry({ tables: [{ name: TABLE, idColumn: 'id', columns: ['secret'] }] }, 'bench');
 
-interface Row {
-  readonly what: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly note?: string;
-}
-const results: Row[] = [];
+const results: BenchRow[] = [];
 const rss: { label: string; mb: number }[] = [];
 
 async function main(): Promise<void> {
-  const external = process.env.DATABASE_URL;
-  const pg = external ? undefined : await startThrowawayPostgres();
-  const url = external ?? pg!.url;
+  const database = await benchDatabase();
+  const url = database.url;
   const sql = createPgSql({ connectionString: url, max: 4 });
   let keyIndex = 0; // KEYS[keyIndex] holds the data now
   try {
@@ -77,15 +70,9 @@ async function main(): Promise<void> {
     results.push(await casPass(sql, ROWS));
     results.push(await naiveLoop(sql));
 
-    const env = (target: number): NodeJS.ProcessEnv => ({
-      ...process.env,
-      SECRETS_ENCRYPTION_KEY: formatRawKey(KEYS[target]!.id, KEYS[target]!.key),
-      SECRETS_ENCRYPTION_KEY_PREVIOUS: KEYS.slice(0, target)
-        .map((k) => formatRawKey(k.id, k.key))
-        .join(','),
-    });
+    const env = (target: number): NodeJS.ProcessEnv => rawKeyringEnv(KEYS, target);
 
-    const engineRun = async (mode: Mode, workers: number, batchSize = BATCH, label?: string): Promise<Row> => {
+    const engineRun = async (mode: Mode, workers: number, batchSize = BATCH, label?: string): Promise<BenchRow> => {
       const target = keyIndex + 1;
       const runtime = await createEngineRuntime({
         env: env(target),
@@ -95,36 +82,23 @@ async function main(): Promise<void> {
         poolSize: 4,
       });
       try {
-        const started = process.hrtime.bigint();
-        const job = await createJob(runtime.deps, {
+        const { outcome, batchSeconds, wholeSeconds } = await runTimedJob(runtime.deps, {
           mode,
           targetKeyId: KEYS[target]!.id,
           batchSize,
-          requestedBy: 'bench',
+          alongside: (jobId) =>
+            workers > 1 ? startBatchWorkers(workers - 1, workerData(url, env(target), jobId)).finished : undefined,
         });
-        await planJob(runtime.deps, job.id);
-        const planned = process.hrtime.bigint();
-        const pool = workers > 1 ? startBatchWorkers(workers - 1, workerData(url, env(target), job.id)) : undefined;
-        let batchPhaseEnd = 0n;
-        const outcome = await runJob(runtime.deps, job.id, {
-          concurrency: 2,
-          onProgress: (p) => {
-            if (p.batchesDone === p.batchesTotal) batchPhaseEnd = process.hrtime.bigint();
-          },
-        });
-        await pool?.finished;
-        const finished = process.hrtime.bigint();
         if (outcome.job.status !== 'completed' || outcome.job.counters.rowsDone !== ROWS_IN_TABLE.value) {
           throw new Error(`bench run ended ${outcome.job.status} with ${outcome.job.counters.rowsDone} rows done`);
         }
         keyIndex = target;
-        const batchSeconds = Number((batchPhaseEnd || finished) - planned) / 1e9;
         rss.push({ label: `${mode} ${workers}w`, mb: process.resourceUsage().maxRSS / 1024 });
         return {
           what: label ?? `rekey ${mode}, ${workers} worker${workers > 1 ? 's' : ''} (batch ${batchSize})`,
           rows: ROWS_IN_TABLE.value,
           seconds: batchSeconds,
-          note: `whole job incl. plan + verify: ${(Number(finished - started) / 1e9).toFixed(1)} s; KMS calls ${runtime.keyring.stats().kmsCalls}`,
+          note: `whole job incl. plan + verify: ${wholeSeconds.toFixed(1)} s; KMS calls ${runtime.keyring.stats().kmsCalls}`,
         };
       } finally {
         await runtime.close();
@@ -141,7 +115,7 @@ async function main(): Promise<void> {
     if (hierarchical) results.push(hierarchical);
   } finally {
     await sql.close();
-    await pg?.stop();
+    await database.stop();
   }
   print();
 }
@@ -153,7 +127,7 @@ const ROWS_IN_TABLE = { value: 0 };
  * its own table of min(ROWS, 200,000) rows: the KMS and Secrets Manager calls
  * a whole rewrap costs. Skipped (said so) without moto_server.
  */
-async function hierarchicalRun(url: string): Promise<Row | undefined> {
+async function hierarchicalRun(url: string): Promise<BenchRow | undefined> {
   if (!motoServerAvailable()) {
     console.error('hierarchical keyring: skipped, moto_server is not installed');
     return undefined;
@@ -189,21 +163,7 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
     const seedCipher = await EnvelopeCipher.create({ keyring: seedKeyring });
     await sql.query('DROP TABLE IF EXISTS bench_hier');
     await sql.query('CREATE TABLE bench_hier (id bigint PRIMARY KEY, secret text NOT NULL)');
-    for (let from = 1; from <= rows; from += 10_000) {
-      const ids: string[] = [];
-      const values: string[] = [];
-      for (let id = from; id < Math.min(from + 10_000, rows + 1); id++) {
-        ids.push(String(id));
-        values.push(
-          await seedCipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
-            table: 'bench_hier',
-            column: 'secret',
-            rowId: String(id),
-          }),
-        );
-      }
-      await sql.query('INSERT INTO bench_hier SELECT * FROM unnest($1::bigint[], $2::text[])', [ids, values]);
-    }
+    await seedEnvelopes(sql, seedCipher, { table: 'bench_hier', rows });
     // Rotation: hkek-2 becomes primary in AWSCURRENT (what the rotation hook's finishSecret leaves behind).
     await secrets.putSecretValue({
       secretId,
@@ -221,31 +181,19 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
     });
     try {
       // Measured as the engine runs above: the batch phase (plan → last batch), the whole job in the note.
-      const t = process.hrtime.bigint();
-      const job = await createJob(runtime.deps, {
+      const { outcome, batchSeconds, wholeSeconds } = await runTimedJob(runtime.deps, {
         mode: 'rewrap',
         targetKeyId: 'hkek-2',
         batchSize: JOB_DEFAULTS.batchSize,
-        requestedBy: 'bench',
       });
-      await planJob(runtime.deps, job.id);
-      const planned = process.hrtime.bigint();
-      let batchPhaseEnd = 0n;
-      const outcome = await runJob(runtime.deps, job.id, {
-        concurrency: 2,
-        onProgress: (p) => {
-          if (p.batchesDone === p.batchesTotal) batchPhaseEnd = process.hrtime.bigint();
-        },
-      });
-      const finished = process.hrtime.bigint();
       if (outcome.job.status !== 'completed') throw new Error(`hierarchical run ended ${outcome.job.status}`);
       const stats = keyring.stats();
       return {
         what: `rekey rewrap, hierarchical keyring (moto KMS + Secrets Manager), 1 worker (batch ${JOB_DEFAULTS.batchSize})`,
         rows,
-        seconds: Number((batchPhaseEnd || finished) - planned) / 1e9,
+        seconds: batchSeconds,
         note:
-          `whole job ${(Number(finished - t) / 1e9).toFixed(1)} s (its Finalize counts every table rekey knows, the ${ROWS_IN_TABLE.value.toLocaleString('en-US')}-row table too); ` +
+          `whole job ${wholeSeconds.toFixed(1)} s (its Finalize counts every table rekey knows, the ${ROWS_IN_TABLE.value.toLocaleString('en-US')}-row table too); ` +
           `KMS calls ${stats.kmsCalls}, Secrets Manager calls ${stats.secretsManagerCalls} for ${rows.toLocaleString('en-US')} rows`,
       };
     } finally {
@@ -260,36 +208,19 @@ async function hierarchicalRun(url: string): Promise<Row | undefined> {
 async function seed(sql: SqlPool, rows: number): Promise<number> {
   const started = Date.now();
   const cipher = await EnvelopeCipher.create({ keyring: new RawKeyring([KEYS[0]!]) });
-  const chunk = 10_000;
-  for (let from = 1; from <= rows; from += chunk) {
-    const ids: string[] = [];
-    const values: string[] = [];
-    for (let id = from; id < Math.min(from + chunk, rows + 1); id++) {
-      ids.push(String(id));
-      // ~40-byte secret → ~150-byte text envelope
-      values.push(
-        await cipher.encrypt(`sk-${randomBytes(18).toString('base64url')}`, {
-          table: TABLE,
-          column: 'secret',
-          rowId: String(id),
-        }),
-      );
-    }
-    await sql.query(`INSERT INTO ${TABLE} SELECT * FROM unnest($1::bigint[], $2::text[])`, [ids, values]);
-  }
-  await sql.query(`VACUUM ANALYZE ${TABLE}`);
+  await seedEnvelopes(sql, cipher, { table: TABLE, rows, analyze: true });
   ROWS_IN_TABLE.value = rows;
   return (Date.now() - started) / 1000;
 }
 
-async function timed(what: string, rows: number, fn: () => Promise<unknown>, note?: string): Promise<Row> {
+async function timed(what: string, rows: number, fn: () => Promise<unknown>, note?: string): Promise<BenchRow> {
   const t = process.hrtime.bigint();
   await fn();
   return { what, rows, seconds: Number(process.hrtime.bigint() - t) / 1e9, ...(note ? { note } : {}) };
 }
 
 /** Keyset pages of BATCH rows written back with one compare-and-swap UPDATE each: the engine's I/O without crypto. */
-function casPass(sql: SqlPool, rows: number): Promise<Row> {
+function casPass(sql: SqlPool, rows: number): Promise<BenchRow> {
   return timed(`batched keyset + CAS UPDATE via pg (batch ${BATCH}, no crypto)`, rows, async () => {
     let last = '0';
     for (;;) {
@@ -309,7 +240,7 @@ function casPass(sql: SqlPool, rows: number): Promise<Row> {
 }
 
 /** The runbook scripts' shape: one UPDATE per row, on a 5,000-row sample. */
-async function naiveLoop(sql: SqlPool): Promise<Row> {
+async function naiveLoop(sql: SqlPool): Promise<BenchRow> {
   const sample = Math.min(5000, ROWS);
   const { rows } = await sql.query<{ id: string; secret: string }>(
     `SELECT id, secret FROM ${TABLE} ORDER BY id LIMIT $1`,

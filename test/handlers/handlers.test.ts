@@ -15,6 +15,7 @@ import { resetPipelineContainer } from '../../functions/runtime/pipeline-contain
 import { EXAMPLE_TABLE } from '../../functions/core/schema/example-table';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/lambda';
+import { executionRequest, executionArn } from '../support/execution-input';
 
 /** Each handler called as Lambda calls it: real event shapes, real PostgreSQL, output and logs checked for secrets. */
 // The worker's default timeout: room for two batches of the 75 s budget.
@@ -102,19 +103,11 @@ describe('Lambda handlers', () => {
   });
 
   it('the SQS worker runs real batches and reports only the malformed record as a failure', async () => {
-    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const executionId = executionArn();
     const planned = (await plan(
       {
         executionId,
-        request: {
-          mode: 'rewrap',
-          tables: null,
-          batchSize: 10,
-          dryRun: false,
-          maxErrorRate: 0.01,
-          targetKeyId: null,
-          tenant: null,
-        },
+        request: executionRequest(),
       },
       context,
     )) as {
@@ -139,33 +132,11 @@ describe('Lambda handlers', () => {
   });
 
   it('the worker claims no batch it has no time left to finish: the rest of the delivery comes back as item failures', async () => {
-    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const executionId = executionArn();
+    const request = executionRequest();
     const planned = (await plan({ executionId, request }, context)) as { jobId: string; batchesTotal: number };
-    const record = (n: number) => ({
-      messageId: `m${n}`,
-      receiptHandle: `rh-${n}`,
-      body: JSON.stringify({ jobId: planned.jobId, batchId: `secrets#${n}` }),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: '0',
-        SenderId: 'x',
-        ApproximateFirstReceiveTimestamp: '0',
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:rekey-jobs',
-      awsRegion: 'us-east-1',
-    });
+    const record = (n: number) =>
+      sqsRecord(JSON.stringify({ jobId: planned.jobId, batchId: `secrets#${n}` }), { messageId: `m${n}` });
     const event: SQSEvent = { Records: [record(0), record(1), record(2)] };
     // Enough for one batch (75 s budget) at the start; the clock then moves past the budget.
     let remaining = 100_000;
@@ -212,15 +183,7 @@ describe('Lambda handlers', () => {
     delete process.env.SECRETS_ENCRYPTION_KEY;
     delete process.env.SECRETS_ENCRYPTION_KEY_PREVIOUS;
     await resetPipelineContainer();
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest();
     const planned = (await plan({ executionId: `arn:exec:${randomUUID()}`, request }, context)) as {
       rowsToChange: number;
       batchesTotal: number;

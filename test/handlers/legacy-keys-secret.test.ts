@@ -1,17 +1,8 @@
 import './log-everything';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { ENV as FUNCTION_ENV } from '../../lib/environment';
-import { RekeyStack } from '../../lib/rekey-stack';
 import type { EncryptedColumnRegistry } from '../../lib/registry';
 import { FernetReader } from '../../functions/core/crypto/legacy/fernet';
 import { fernetKeyId } from '../../functions/core/crypto/legacy/fernet-keys';
@@ -27,10 +18,16 @@ import { resetPipelineContainer } from '../../functions/runtime/pipeline-contain
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
-import { functionEnvironments } from './support/function-environments';
-import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
+import {
+  asDeployedFunction,
+  createMotoQueues,
+  kmsStackEnvironments,
+  type AsFunction,
+  type MotoQueues,
+} from './support/deployed-functions';
 import { runPythonJson } from '../support/python';
-import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
+import { SYNTH_TIMEOUT_MS } from '../infra/support';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * A Fernet table rotated on the deployed path: every handler runs with the
@@ -47,15 +44,13 @@ const REGISTRY: EncryptedColumnRegistry = {
   tables: [{ name: TABLE, idColumn: 'id', columns: ['email'], format: 'fernet' }],
 };
 const plaintextOf = (i: number): string => `user-${i}@example.com`;
-type Env = Record<string, string>;
 
 describe('Fernet rotation with the keys from the legacy keys secret', () => {
   let db: TestDatabase;
   let dataApi: DataApiServer;
-  let sqs: SQSClient;
+  let queues: MotoQueues;
+  let asFunction: AsFunction;
   let secrets: SecretsManagerClient;
-  let queueUrl: string;
-  let deadLetterQueueUrl: string;
   const createdSecrets: string[] = [];
   const saved = { ...process.env };
   let plumbing: ReturnType<typeof awsClientConfig>;
@@ -90,13 +85,9 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
       made.fernet,
     ]);
     dataApi = await startDataApiServer(db.url);
-    sqs = new SQSClient(plumbing);
+    queues = await createMotoQueues(plumbing, 'legacy-keys');
     secrets = new SecretsManagerClient(plumbing);
-    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-${randomUUID().slice(0, 8)}` })))
-      .QueueUrl!;
-    deadLetterQueueUrl = (
-      await sqs.send(new CreateQueueCommand({ QueueName: `legacy-keys-dlq-${randomUUID().slice(0, 8)}` }))
-    ).QueueUrl!;
+    asFunction = asDeployedFunction({ plumbing, dataApiEndpoint: dataApi.endpoint, path: saved.PATH });
   });
 
   afterAll(async () => {
@@ -104,9 +95,7 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
     process.env = { ...saved };
     for (const id of createdSecrets)
       await secrets.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true }));
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
-    sqs.destroy();
+    await queues.delete();
     secrets.destroy();
     await dataApi.close();
     await db.drop();
@@ -120,51 +109,14 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
     return out.ARN!;
   }
 
-  async function synthesizedEnvironments(legacyKeysSecretArn: string): Promise<Record<string, Env>> {
-    const kms = new KMSClient(plumbing);
-    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey legacy keys secret test' })))
-      .KeyMetadata!.Arn!;
-    kms.destroy();
-    const stack = new RekeyStack(testApp(), 'Rekey', {
-      env: ENV,
+  const synthesizedEnvironments = (legacyKeysSecretArn: string) =>
+    kmsStackEnvironments({
+      plumbing,
       registry: REGISTRY,
-      database: DATABASE,
-      keyring: 'kms',
-      kmsKeyArn,
+      queues,
+      keyDescription: 'rekey legacy keys secret test',
       legacyKeysSecretArn,
     });
-    return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
-  }
-
-  async function asFunction<T>(name: string, env: Env, call: (context: Context) => Promise<T>): Promise<T> {
-    await resetPipelineContainer();
-    process.env = {
-      PATH: saved.PATH,
-      ...env,
-      AWS_LAMBDA_FUNCTION_NAME: `rekey-${name}`,
-      AWS_REGION: plumbing.region,
-      AWS_ACCESS_KEY_ID: plumbing.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: plumbing.credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
-      AWS_ENDPOINT_URL_SQS: plumbing.endpoint,
-      AWS_ENDPOINT_URL_KMS: plumbing.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: plumbing.endpoint,
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    };
-    // The worker claims a batch only with its whole budget left (WORKER_BATCH_BUDGET_MS): give it the full default timeout.
-    return call(lambdaContext(name, { remainingMs: 180_000 }));
-  }
-
-  async function receiveAll(): Promise<Message[]> {
-    const all: Message[] = [];
-    for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
-      if (!r.Messages?.length) return all;
-      all.push(...r.Messages);
-    }
-  }
 
   it('rotates every token to ENCRYPTION_KEY from the secret, readable by Python with the new key alone, and retires the old key', async () => {
     const secretArn = await legacySecret(
@@ -195,13 +147,11 @@ describe('Fernet rotation with the keys from the legacy keys secret', () => {
     expect(
       await asFunction('Enqueue', env.Enqueue!, (c) => enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c)),
     ).toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
-    const records = (await receiveAll()).map((m) =>
-      sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:batches'),
-    );
+    const records = await queues.receiveRecords();
     expect(await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c))).toEqual({
       batchItemFailures: [],
     });
-    const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+    const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
     expect(
       await asFunction('CheckProgress', env.CheckProgress!, (c) =>
         progress({ executionId, jobId: job.jobId, ...wait }, c),

@@ -30,6 +30,8 @@ import { resetPipelineContainer } from '../../functions/runtime/pipeline-contain
 import { awsClientConfig } from '../support/aws';
 import { migratedDatabase, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
+import { executionRequest, executionArn } from '../support/execution-input';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * The state machine's task handlers and the worker called one after the other
@@ -43,16 +45,8 @@ const context = lambdaContext('step', { remainingMs: 180_000 });
 const ROWS = 30;
 const v1 = randomBytes(32);
 const v2 = randomBytes(32);
-const request: ExecutionRequest = {
-  mode: 'rewrap',
-  tables: null,
-  batchSize: 10,
-  dryRun: false,
-  maxErrorRate: 0.01,
-  targetKeyId: null,
-  tenant: null,
-};
-const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+const request: ExecutionRequest = executionRequest();
+const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
 
 interface Emf {
   _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
@@ -149,13 +143,13 @@ describe('pipeline step handlers', () => {
   const toRecord = (m: Message): SQSRecord => sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:steps');
 
   async function planned(): Promise<{ executionId: string; jobId: string; batchesTotal: number }> {
-    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const executionId = executionArn();
     const out = (await plan({ executionId, request }, context)) as { jobId: string; batchesTotal: number };
     return { executionId, ...out };
   }
 
   it('Plan → Enqueue (SQS) → worker → CheckProgress → Verify → Finalize → inventory, each returning exactly its contract', async () => {
-    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const executionId = executionArn();
     const job = (await plan({ executionId, request }, context)) as Record<string, unknown>;
     expect(Object.keys(job).sort()).toEqual(['batchesTotal', 'jobId', 'plan', 'rowsToChange', 'rowsTotal']);
     expect(job).toMatchObject({ rowsTotal: ROWS, rowsToChange: ROWS, batchesTotal: 3, plan: null }); // the rotation plan is a dry run's
@@ -308,7 +302,7 @@ describe('pipeline step handlers', () => {
   });
 
   it('Enqueue: a send refused midway marks the batches sent before it, so the retried task sends only the rest', async () => {
-    const executionId = `arn:aws:states:us-east-1:123456789012:execution:rekey:${randomUUID()}`;
+    const executionId = executionArn();
     const { jobId, batchesTotal } = (await plan({ executionId, request: { ...request, batchSize: 2 } }, context)) as {
       jobId: string;
       batchesTotal: number;

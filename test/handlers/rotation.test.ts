@@ -10,12 +10,13 @@ import {
 import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset-document';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { RotationConfigError, RotationEventError, RotationStateError } from '../../functions/core/rotation/errors';
-import { KEYSET_BOOTSTRAP_FORMAT, ROTATION_STEPS } from '../../functions/core/rotation/rotate';
+import { ROTATION_STEPS } from '../../functions/core/rotation/rotate';
 import { handler } from '../../functions/handlers/rotation';
 import { resetRotationContainer } from '../../functions/runtime/rotation-container';
 import { KEYSET_BOOTSTRAP_DOCUMENT } from '../../lib/keyset-rotation';
 import { awsClientConfig, motoEndpoint } from '../support/aws';
 import { freshDatabase, type TestDatabase } from '../support/database';
+import { createKeysetSecret } from '../integration/rotation/keyset-fixtures';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
 import { lambdaContext } from '../support/lambda';
 
@@ -53,15 +54,7 @@ describe('rotation handler', () => {
 
   beforeEach(async () => {
     db = await freshDatabase();
-    const kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-    secretArn = (
-      await sm.send(
-        new CreateSecretCommand({
-          Name: `rekey-keyset-${randomUUID()}`,
-          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
-        }),
-      )
-    ).ARN!;
+    ({ secretArn } = await createKeysetSecret());
     const { credentials, region } = awsClientConfig();
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: motoEndpoint(),

@@ -1,15 +1,7 @@
 import './log-everything';
 import { randomUUID } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { RekeyStack } from '../../lib/rekey-stack';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { SQSEvent } from 'aws-lambda';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { KmsKeyring } from '../../functions/core/crypto/keyrings/kms';
@@ -26,9 +18,15 @@ import { resetPipelineContainer } from '../../functions/runtime/pipeline-contain
 import { awsClientConfig } from '../support/aws';
 import { startDataApiServer, type DataApiServer } from '../../functions/local/services/data-api/server';
 import { freshDatabase, type TestDatabase } from '../support/database';
-import { DATABASE, ENV, SYNTH_TIMEOUT_MS, testApp } from '../infra/support';
-import { functionEnvironments } from './support/function-environments';
-import { lambdaContext, sqsRecordOfMessage } from '../support/lambda';
+import { SYNTH_TIMEOUT_MS } from '../infra/support';
+import {
+  asDeployedFunction,
+  createMotoQueues,
+  kmsStackEnvironments,
+  type AsFunction,
+  type MotoQueues,
+} from './support/deployed-functions';
+import { PROGRESS_DEFAULTS } from '../../lib/defaults';
 
 /**
  * Every handler run with exactly the environment the synthesized template
@@ -53,14 +51,11 @@ const REGISTRY: EncryptedColumnRegistry = {
   ],
 } as EncryptedColumnRegistry;
 
-type Env = Record<string, string>;
-
 describe('handlers with the environment the template gives their functions', () => {
   let db: TestDatabase;
   let dataApi: DataApiServer;
-  let sqs: SQSClient;
-  let queueUrl: string;
-  let deadLetterQueueUrl: string;
+  let queues: MotoQueues;
+  let asFunction: AsFunction;
   const saved = { ...process.env };
   let plumbing: ReturnType<typeof awsClientConfig>;
 
@@ -71,71 +66,26 @@ describe('handlers with the environment the template gives their functions', () 
     for (let i = 1; i <= ROWS; i++)
       await db.sql.query('INSERT INTO users (id, email) VALUES ($1, $2)', [i, `plain-secret-${i}@example.com`]);
     dataApi = await startDataApiServer(db.url);
-    sqs = new SQSClient(awsClientConfig());
-    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-${randomUUID().slice(0, 8)}` })))
-      .QueueUrl!;
-    deadLetterQueueUrl = (
-      await sqs.send(new CreateQueueCommand({ QueueName: `synth-env-dlq-${randomUUID().slice(0, 8)}` }))
-    ).QueueUrl!;
+    queues = await createMotoQueues(plumbing, 'synth-env');
+    asFunction = asDeployedFunction({ plumbing, dataApiEndpoint: dataApi.endpoint, path: saved.PATH });
   });
 
   afterAll(async () => {
     await resetPipelineContainer();
     process.env = { ...saved };
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
-    sqs.destroy();
+    await queues.delete();
     await dataApi.close();
     await db.drop();
   });
 
   /** The stack a kms-mode deployment synthesizes, and each function's environment made concrete. */
-  async function synthesizedEnvironments(): Promise<Record<string, Env>> {
-    const kms = new KMSClient(awsClientConfig());
-    const kmsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'rekey synthesized-environment test' })))
-      .KeyMetadata!.Arn!;
-    kms.destroy();
-    const stack = new RekeyStack(testApp(), 'Rekey', {
-      env: ENV,
+  const synthesizedEnvironments = () =>
+    kmsStackEnvironments({
+      plumbing,
       registry: REGISTRY,
-      database: DATABASE,
-      keyring: 'kms',
-      kmsKeyArn,
+      queues,
+      keyDescription: 'rekey synthesized-environment test',
     });
-    return functionEnvironments(stack, { queueUrl, deadLetterQueueUrl });
-  }
-
-  /** As Lambda runs it: a new container (runtime) whose process environment is the function's own plus AWS plumbing. */
-  async function asFunction<T>(name: string, env: Env, call: (context: Context) => Promise<T>): Promise<T> {
-    await resetPipelineContainer();
-    const aws = plumbing;
-    process.env = {
-      PATH: saved.PATH,
-      ...env,
-      AWS_LAMBDA_FUNCTION_NAME: `rekey-${name}`,
-      AWS_REGION: aws.region,
-      AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
-      AWS_ENDPOINT_URL_SQS: aws.endpoint,
-      AWS_ENDPOINT_URL_KMS: aws.endpoint,
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    };
-    const context = lambdaContext(name, { remainingMs: 180_000 });
-    return call(context);
-  }
-
-  async function receiveAll(): Promise<Message[]> {
-    const all: Message[] = [];
-    for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
-      if (!r.Messages?.length) return all;
-      all.push(...r.Messages);
-    }
-  }
-  const toRecord = (m: Message): SQSRecord => sqsRecordOfMessage(m, 'arn:aws:sqs:us-east-1:123456789012:batches');
 
   it('a first execution on a fresh database runs from ValidateInput to Finalize and the inventory', async () => {
     const env = await synthesizedEnvironments();
@@ -156,12 +106,12 @@ describe('handlers with the environment the template gives their functions', () 
       enqueue({ executionId, jobId: job.jobId, maxBatches: 100 }, c),
     );
     expect(enqueued).toEqual({ batchesEnqueued: 3, batchesLeft: 0 });
-    const records = (await receiveAll()).map(toRecord);
+    const records = await queues.receiveRecords();
     expect(records).toHaveLength(3);
     const worked = await asFunction('Worker', env.Worker!, (c) => worker({ Records: records } satisfies SQSEvent, c));
     expect(worked).toEqual({ batchItemFailures: [] });
 
-    const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+    const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
     expect(
       await asFunction('CheckProgress', env.CheckProgress!, (c) =>
         progress({ executionId, jobId: job.jobId, ...wait }, c),

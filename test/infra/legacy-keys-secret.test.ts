@@ -1,7 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { CONTEXT_KEYS, stackPropsFromContext } from '../../lib/app';
 import { ENV as FUNCTION_ENV } from '../../lib/environment';
-import { InvalidPropsError } from '../../lib/errors';
 import { RekeyStack, type RekeyStackProps } from '../../lib/rekey-stack';
 import type { EncryptedColumnRegistry } from '../../lib/registry';
 import {
@@ -9,6 +8,7 @@ import {
   DATABASE,
   ENV,
   identityAllowStatements,
+  invalidPropsProblems,
   nagFindings,
   resourcesIn,
   resourcesOf,
@@ -39,15 +39,7 @@ function build(props: Partial<RekeyStackProps>) {
   return { stack, template: Template.fromStack(stack) };
 }
 
-function problemsOf(props: Partial<RekeyStackProps>): string[] {
-  try {
-    build(props);
-  } catch (err) {
-    if (err instanceof InvalidPropsError) return [...err.problems];
-    throw err;
-  }
-  throw new Error('expected an InvalidPropsError');
-}
+const problemsOf = (props: Partial<RekeyStackProps>): string[] => invalidPropsProblems(() => build(props));
 
 /** Logical ids (without the role suffix) of the functions whose environment names the legacy keys secret. */
 function functionsWithSecret(template: Template): string[] {

@@ -4,6 +4,7 @@ import { validateExecutionInput } from '../../functions/core/pipeline/steps';
 import { EXECUTION_ERRORS, STATE_NAMES, TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { SYNTH_TIMEOUT_MS } from './support';
+import { executionRequest } from '../support/execution-input';
 
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
@@ -197,15 +198,7 @@ describe('executions on aws-local-stepfunctions', () => {
       'Completed',
     ]);
     expect(run.output).toEqual({
-      request: {
-        mode: 'rewrap',
-        tables: null,
-        batchSize: 2000,
-        dryRun: false,
-        maxErrorRate: 0.01,
-        targetKeyId: null,
-        tenant: null,
-      },
+      request: executionRequest({ batchSize: 2000 }),
       job: { jobId: 'job-1', rowsTotal: 100, rowsToChange: 42, batchesTotal: 3, plan: null },
       enqueue: { batchesEnqueued: 1, batchesLeft: 0 },
       progress: { rowsDone: 42, rowsFailed: 0, batchesRemaining: 0, errorRate: 0, waitSeconds: 30 },

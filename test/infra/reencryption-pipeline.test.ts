@@ -7,6 +7,7 @@ import { progressPolls, worstCaseHistoryEvents } from '../../lib/history-budget'
 import { ReencryptionPipeline, type ReencryptionPipelineProps } from '../../lib/reencryption-pipeline';
 import { STATE_NAMES } from '../../lib/reencryption-definition';
 import {
+  pipelineProps,
   actionsOf,
   DATABASE,
   identityAllowStatements,
@@ -23,13 +24,7 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
 
 function build(overrides: Partial<ReencryptionPipelineProps> = {}) {
   const { stack, key } = testStack();
-  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', {
-    key,
-    database: DATABASE,
-    keyring: { kind: 'kms' },
-    registry: REGISTRY,
-    ...overrides,
-  });
+  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', pipelineProps(key, overrides));
   return { stack, key, pipeline, template: Template.fromStack(stack) };
 }
 
@@ -264,15 +259,9 @@ describe('ReencryptionPipeline options', () => {
       idColumn: 'id',
       columns: ['secret_value_encrypted'],
     }));
-    expect(
-      () =>
-        new ReencryptionPipeline(stack, 'Pipeline', {
-          key,
-          database: DATABASE,
-          keyring: { kind: 'kms' },
-          registry: { tables },
-        }),
-    ).toThrow(/registry: is \d+ bytes as JSON; it travels in the Lambda environment/);
+    expect(() => new ReencryptionPipeline(stack, 'Pipeline', pipelineProps(key, { registry: { tables } }))).toThrow(
+      /registry: is \d+ bytes as JSON; it travels in the Lambda environment/,
+    );
   });
 });
 
@@ -305,13 +294,13 @@ describe('the 25,000-event history budget', () => {
     expect(expected).toBeGreaterThan(20_000);
     expect(
       () =>
-        new ReencryptionPipeline(stack, 'Pipeline', {
-          key,
-          database: DATABASE,
-          keyring: { kind: 'kms' },
-          registry: REGISTRY,
-          progressMaxWaitSeconds: 300,
-        }),
+        new ReencryptionPipeline(
+          stack,
+          'Pipeline',
+          pipelineProps(key, {
+            progressMaxWaitSeconds: 300,
+          }),
+        ),
     ).toThrow(
       new RegExp(
         `progressMaxWaitSeconds: with executionTimeout 14 days an execution over 100,000,000 rows may record ${expected} history events; keep it under 20000`,
@@ -320,14 +309,14 @@ describe('the 25,000-event history budget', () => {
     // A shorter timeout makes the same pacing acceptable.
     expect(
       () =>
-        new ReencryptionPipeline(stack, 'Pipeline2', {
-          key,
-          database: DATABASE,
-          keyring: { kind: 'kms' },
-          registry: REGISTRY,
-          progressMaxWaitSeconds: 300,
-          executionTimeout: Duration.days(5),
-        }),
+        new ReencryptionPipeline(
+          stack,
+          'Pipeline2',
+          pipelineProps(key, {
+            progressMaxWaitSeconds: 300,
+            executionTimeout: Duration.days(5),
+          }),
+        ),
     ).not.toThrow();
   });
 });

@@ -1,12 +1,12 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Duration } from 'aws-cdk-lib';
-import { InvalidPropsError } from '../../lib/errors';
 import { RekeyStack, type RekeyStackProps } from '../../lib/rekey-stack';
 import {
   actionsOf,
   DATABASE,
   ENV,
   identityAllowStatements,
+  invalidPropsProblems,
   nagFindings,
   REGISTRY,
   resourcesIn,
@@ -23,15 +23,7 @@ function build(props: Partial<RekeyStackProps>) {
   return { stack, template: Template.fromStack(stack) };
 }
 
-function problemsOf(props: Partial<RekeyStackProps>): string[] {
-  try {
-    build(props);
-  } catch (err) {
-    if (err instanceof InvalidPropsError) return [...err.problems];
-    throw err;
-  }
-  throw new Error('expected an InvalidPropsError');
-}
+const problemsOf = (props: Partial<RekeyStackProps>): string[] => invalidPropsProblems(() => build(props));
 
 describe('RekeyStack: trial database, hierarchical keyring (the defaults)', () => {
   let t: ReturnType<typeof build>;

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { ReencryptionPipeline } from '../../lib/reencryption-pipeline';
 import { ENV as FUNCTION_ENV } from '../../lib/environment';
-import { actionsOf, DATABASE, REGISTRY, resourcesOf, SYNTH_TIMEOUT_MS, testStack } from './support';
+import { actionsOf, resourcesOf, SYNTH_TIMEOUT_MS, testStack, pipelineProps } from './support';
 
 jest.setTimeout(SYNTH_TIMEOUT_MS);
 
@@ -14,12 +14,7 @@ jest.setTimeout(SYNTH_TIMEOUT_MS);
  */
 describe('CheckProgress can see the dead-letter queue', () => {
   const { stack, key } = testStack();
-  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', {
-    key,
-    database: DATABASE,
-    keyring: { kind: 'kms' },
-    registry: REGISTRY,
-  });
+  const pipeline = new ReencryptionPipeline(stack, 'Pipeline', pipelineProps(key));
   const template = Template.fromStack(stack);
   const ref = (c: { node: { defaultChild?: unknown } }) => ({
     Ref: Stack.of(stack).getLogicalId(c.node.defaultChild as never),

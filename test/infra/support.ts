@@ -7,6 +7,8 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { loadCdkJsonContext } from '../../lib/app';
+import { InvalidPropsError } from '../../lib/errors';
+import type { ReencryptionPipelineProps } from '../../lib/reencryption-pipeline';
 import type { DataApiDatabase } from '../../lib/database';
 import type { EncryptedColumnRegistry } from '../../lib/registry';
 
@@ -52,6 +54,22 @@ export function testStack(app = testApp()): { stack: Stack; key: Key } {
   const stack = new Stack(app, 'Test', { env: ENV });
   const key = new Key(stack, 'Key', { enableKeyRotation: true });
   return { stack, key };
+}
+
+/** A pipeline's props in the test stack: the stack key, the test database and registry, the kms keyring; `overrides` sets the rest. */
+export function pipelineProps(key: Key, overrides: Partial<ReencryptionPipelineProps> = {}): ReencryptionPipelineProps {
+  return { key, database: DATABASE, keyring: { kind: 'kms' }, registry: REGISTRY, ...overrides };
+}
+
+/** The problems of the InvalidPropsError that `build` throws; anything else (or nothing) fails the test. */
+export function invalidPropsProblems(build: () => unknown): string[] {
+  try {
+    build();
+  } catch (err) {
+    if (err instanceof InvalidPropsError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected an InvalidPropsError');
 }
 
 /** The cdk-nag AwsSolutions findings left after acknowledgments, as `rule @ construct path`. */

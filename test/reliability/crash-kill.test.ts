@@ -1,6 +1,7 @@
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { recordFigure, sized } from './support/figures';
-import { checkVault, seeded, seedVault, valueOf, type Vault } from './support/vault';
+import { checkVault, seedVault, valueOf, type Vault } from './support/vault';
+import { seededRandom } from '../support/random';
 
 /**
  * SIGKILL of a real `rekey reencrypt --concurrency 2` process (main thread +
@@ -57,7 +58,7 @@ interface Trial {
 it(
   `survives ${TRIALS} SIGKILLs of the runner at random points; --resume takes a dead runner's leases over at once`,
   async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const expected = new Map(Array.from({ length: ROWS }, (_, i) => [i + 1, valueOf(i + 1)] as const));
     const trials: Trial[] = [];
     const totals = {

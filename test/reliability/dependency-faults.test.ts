@@ -131,6 +131,31 @@ async function rotate(
   }
 }
 
+/**
+ * The figure every recovered fault records (job status, row errors, rows
+ * lost/changed/undecryptable) and the outcome it must have: completed, every
+ * row moved to the target, none lost, changed or unreadable.
+ */
+function expectCompletedWithNothingLost(
+  fault: string,
+  outcome: JobOutcome,
+  check: Awaited<ReturnType<typeof checkVault>>,
+): void {
+  const c = outcome.job.counters;
+  recordFigure({
+    area: 'Dependency faults',
+    figure: `${fault}: job status, row errors, rows lost/changed/undecryptable`,
+    value: `${outcome.job.status}, ${c.rowsFailed}, ${check.lost}/${check.changed}/${check.undecryptable} of ${ROWS}`,
+    goal: 'completed, 0, 0/0/0',
+  });
+  expect({ status: outcome.job.status, rowsFailed: c.rowsFailed, rowsDone: c.rowsDone }).toEqual({
+    status: 'completed',
+    rowsFailed: 0,
+    rowsDone: ROWS,
+  });
+  expect(check).toMatchObject({ lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0 });
+}
+
 it(
   'KMS throttling and a PostgreSQL session killed mid-batch are retried; the job completes with no row error',
   async () => {
@@ -170,7 +195,6 @@ it(
         keyring: new KmsKeyring({ kms: AwsKmsAdapter.fromConfig(awsClientConfig()), keys, primary: 'kms-v2' }),
       });
       const check = await checkVault(db.sql, lib, expected(), 'kms-v2');
-      const c = outcome.job.counters;
 
       recordFigure({
         area: 'Dependency faults',
@@ -184,23 +208,12 @@ it(
         value: `${killed} / ${batchRetries}`,
         goal: '≥ 1 / ≥ 1',
       });
-      recordFigure({
-        area: 'Dependency faults',
-        figure: 'KMS + PostgreSQL faults: job status, row errors, rows lost/changed/undecryptable',
-        value: `${outcome.job.status}, ${c.rowsFailed}, ${check.lost}/${check.changed}/${check.undecryptable} of ${ROWS}`,
-        goal: 'completed, 0, 0/0/0',
-      });
 
       expect(kms.faults).toBeGreaterThan(0);
       expect(kms.retries).toBeGreaterThanOrEqual(kms.faults);
       expect(killed).toBeGreaterThan(0);
       expect(batchRetries).toBeGreaterThan(0);
-      expect({ status: outcome.job.status, rowsFailed: c.rowsFailed, rowsDone: c.rowsDone }).toEqual({
-        status: 'completed',
-        rowsFailed: 0,
-        rowsDone: ROWS,
-      });
-      expect(check).toMatchObject({ lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0 });
+      expectCompletedWithNothingLost('KMS + PostgreSQL faults', outcome, check);
       // Retired only because verify found nothing left under it.
       expect(catalog).toMatchObject({ 'kms-v1': 'retired', 'kms-v2': 'active' });
     } finally {
@@ -266,7 +279,6 @@ it(
       // A keyring that reads the keyset now (the seeding one cached the keyset without kek-v2).
       const reader = new HierarchicalKeyring({ kms: admin.kms, secrets: new AwsSecretsAdapter(admin.sm), secretId });
       const check = await checkVault(db.sql, await createFieldEncryption({ keyring: reader }), expected(), 'kek-v2');
-      const c = outcome.job.counters;
 
       recordFigure({
         area: 'Dependency faults',
@@ -275,22 +287,11 @@ it(
         value: `${sm.faults} / ${sm.retries} / ${batchRetries} (job ran ${((Date.now() - started) / 1000).toFixed(1)} s, faults from ${((armedAt - started) / 1000).toFixed(1)} s)`,
         goal: '6 / ≥ 4 / ≥ 1',
       });
-      recordFigure({
-        area: 'Dependency faults',
-        figure: 'Secrets Manager outage: job status, row errors, rows lost/changed/undecryptable',
-        value: `${outcome.job.status}, ${c.rowsFailed}, ${check.lost}/${check.changed}/${check.undecryptable} of ${ROWS}`,
-        goal: 'completed, 0, 0/0/0',
-      });
 
       expect(sm.faults).toBe(6);
       expect(sm.retries).toBeGreaterThanOrEqual(4);
       expect(batchRetries).toBeGreaterThan(0);
-      expect({ status: outcome.job.status, rowsFailed: c.rowsFailed, rowsDone: c.rowsDone }).toEqual({
-        status: 'completed',
-        rowsFailed: 0,
-        rowsDone: ROWS,
-      });
-      expect(check).toMatchObject({ lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0 });
+      expectCompletedWithNothingLost('Secrets Manager outage', outcome, check);
       expect(catalog).toMatchObject({ 'kek-v1': 'retired', 'kek-v2': 'active' });
     } finally {
       await db.drop();
@@ -354,7 +355,6 @@ it(
         expected(),
         'kek-2',
       );
-      const c = outcome.job.counters;
 
       recordFigure({
         area: 'Dependency faults',
@@ -363,20 +363,9 @@ it(
         value: `${injected} / ${seen} / ${batchRetries}`,
         goal: `${injected} / ${injected} / any`,
       });
-      recordFigure({
-        area: 'Dependency faults',
-        figure: 'Data API faults: job status, row errors, rows lost/changed/undecryptable',
-        value: `${outcome.job.status}, ${c.rowsFailed}, ${check.lost}/${check.changed}/${check.undecryptable} of ${ROWS}`,
-        goal: 'completed, 0, 0/0/0',
-      });
 
       expect(seen).toBe(injected);
-      expect({ status: outcome.job.status, rowsFailed: c.rowsFailed, rowsDone: c.rowsDone }).toEqual({
-        status: 'completed',
-        rowsFailed: 0,
-        rowsDone: ROWS,
-      });
-      expect(check).toMatchObject({ lost: 0, changed: 0, undecryptable: 0, notUnderTarget: 0 });
+      expectCompletedWithNothingLost('Data API faults', outcome, check);
     } finally {
       client.destroy();
       await server.close();

@@ -16,7 +16,9 @@ import { awsClientConfig } from '../support/aws';
 import { lambdaContext } from '../support/lambda';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { recordFigure, sized } from './support/figures';
-import { checkVault, COLUMN, seeded, seedVault, VAULT, valueOf, type Vault } from './support/vault';
+import { checkVault, COLUMN, seedVault, VAULT, valueOf, type Vault } from './support/vault';
+import { executionRequest } from '../support/execution-input';
+import { seededRandom } from '../support/random';
 
 /**
  * At-least-once delivery, through the real Lambda worker handler with real SQS
@@ -124,15 +126,7 @@ it(
     const planned = (await plan(
       {
         executionId: `arn:exec:${randomUUID()}`,
-        request: {
-          mode: 'rewrap',
-          tables: null,
-          batchSize: BATCH,
-          dryRun: false,
-          maxErrorRate: 0.01,
-          targetKeyId: null,
-          tenant: null,
-        },
+        request: executionRequest({ batchSize: BATCH }),
       },
       context,
     )) as { jobId: string; batchesTotal: number };
@@ -143,7 +137,7 @@ it(
     );
     const batchIds = batchRows.map((b) => `${VAULT}#${b.seq}`);
 
-    const random = seeded(42);
+    const random = seededRandom(42);
     const stats = { deliveries: 0, concurrentCopies: 0, redeliveredAfterTimeout: 0, heldPastTimeout: 0 };
     const inFlight = new Map<string, number>();
     const source = new SqsEventSource({

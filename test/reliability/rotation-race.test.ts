@@ -1,20 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import {
-  CreateSecretCommand,
-  ListSecretVersionIdsCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
 import type { Keyset } from '../../functions/core/crypto/keyrings/keyset';
-import { parseKeyset } from '../../functions/core/crypto/keyrings/keyset-document';
 import { AuditLog } from '../../functions/core/keys/audit';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
-import type { ExecutionStarter } from '../../functions/core/ports/executions';
-import { AWSCURRENT } from '../../functions/core/ports/secrets';
 import {
-  KEYSET_BOOTSTRAP_FORMAT,
   ROTATION_STEPS,
   rotateKeysetSecret,
   type RotationDeps,
@@ -24,6 +15,13 @@ import {
 import { migrate } from '../../functions/core/schema/migrate';
 import { awsClientConfig } from '../support/aws';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
+import {
+  createKeysetSecret,
+  currentKeyset,
+  keyStatuses,
+  recordingRewrapStarter,
+  type RecordingRewrapStarter,
+} from '../integration/rotation/keyset-fixtures';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
 import { recordFigure, sized } from './support/figures';
 
@@ -42,7 +40,7 @@ describe('the same rotation step twice at once', () => {
   let db: TestDatabase;
   let deps: RotationDeps;
   let secretArn: string;
-  let executions: string[];
+  let rewraps: RecordingRewrapStarter;
 
   beforeAll(async () => {
     lambdaArn = await motoRotationLambda();
@@ -50,34 +48,13 @@ describe('the same rotation step twice at once', () => {
   beforeEach(async () => {
     requireRealPostgres('two rotation steps on separate connections at once');
     db = await freshDatabase({ poolSize: 4 });
-    const kmsKeyArn = (
-      await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey race root' }))
-    ).KeyMetadata!.Arn!;
-    secretArn = (
-      await smClient.send(
-        new CreateSecretCommand({
-          Name: `rekey-race-${randomUUID()}`,
-          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
-        }),
-      )
-    ).ARN!;
-    executions = [];
-    const starter: ExecutionStarter = {
-      startRewrap: async ({ clientToken }) => {
-        // Step Functions starts one execution per name (the client token): a second start is not a second execution.
-        const first = !executions.includes(clientToken);
-        if (first) executions.push(clientToken);
-        return {
-          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null,
-          started: first,
-        };
-      },
-    };
+    ({ secretArn } = await createKeysetSecret({ namePrefix: 'rekey-race', keyDescription: 'rekey race root' }));
+    rewraps = recordingRewrapStarter();
     deps = {
       secrets,
       kms,
       catalog: new KeyCatalog(db.sql),
-      executions: starter,
+      executions: rewraps.starter,
       sql: db.sql,
       ensureSchema: async () => void (await migrate(db.sql)),
       expectedSecretArn: secretArn,
@@ -90,8 +67,7 @@ describe('the same rotation step twice at once', () => {
 
   const run = (Step: RotationStep, token: string): Promise<StepResult> =>
     rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token });
-  const current = async (): Promise<Keyset> =>
-    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
+  const current = (): Promise<Keyset> => currentKeyset(secrets, secretArn);
   const versions = async (): Promise<number> =>
     (await smClient.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true }))).Versions!
       .length;
@@ -127,13 +103,13 @@ describe('the same rotation step twice at once', () => {
       if ((await versions()) !== versionsBefore)
         problems.push(`${rotation}: ${(await versions()) - versionsBefore} extra secret version(s)`);
     }
-    const statuses = Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
+    const statuses = await keyStatuses(deps.catalog);
     expect(statuses).toEqual(
       Object.fromEntries(
         Array.from({ length: ROTATIONS }, (_, i) => [`kek-v${i + 1}`, i + 1 === ROTATIONS ? 'active' : 'rotating']),
       ),
     );
-    expect(executions).toHaveLength(ROTATIONS - 1); // one rewrap per rotation after the first
+    expect(rewraps.executions).toHaveLength(ROTATIONS - 1); // one rewrap per rotation after the first
     const started = await new AuditLog(db.sql).list({ action: 'rotation.rewrap_started', limit: 100 });
     expect(started).toHaveLength(ROTATIONS - 1);
 
@@ -147,7 +123,7 @@ describe('the same rotation step twice at once', () => {
     recordFigure({
       area: 'Rotation step twice at once',
       figure: 'extra keyset versions / extra keys / extra rewraps',
-      value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - ROTATIONS} / ${executions.length - (ROTATIONS - 1)}`,
+      value: `${problems.filter((p) => /extra|keyset holds/.test(p)).length} / ${Object.keys(statuses).length - ROTATIONS} / ${rewraps.executions.length - (ROTATIONS - 1)}`,
       goal: '0 / 0 / 0',
     });
     expect(problems).toEqual([]);

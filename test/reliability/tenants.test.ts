@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../functions/cli/main';
-import type { CliIo } from '../../functions/cli/io';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { peekKeyId } from '../../functions/core/crypto/envelope';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
@@ -11,6 +9,7 @@ import { AuditLog } from '../../functions/core/keys/audit';
 import { KeyCatalog } from '../../functions/core/keys/catalog';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import { recordFigure } from './support/figures';
+import { runCli, type CliRun } from '../support/cli';
 
 /**
  * Tenants: row-level security on the audit log for reads and writes, and
@@ -146,14 +145,11 @@ describe('crypto-shredding one tenant', () => {
         tables: [{ name: 'accounts', idColumn: 'id', columns: ['secret'], tenantColumn: 'tenant_id' }],
       }),
     );
-    const rekey = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-      let out = '';
-      let err = '';
-      const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env, cwd: dir };
-      const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
-      expect(out + err).not.toMatch(/tenant-secret-/);
-      for (const key of Object.values(material)) expect(out + err).not.toContain(key.toString('base64'));
-      return { code, out, err };
+    const rekey = async (...args: string[]): Promise<CliRun> => {
+      const run = await runCli(['--config', join(dir, 'rekey.config.json'), ...args], { env, cwd: dir });
+      expect(run.out + run.err).not.toMatch(/tenant-secret-/);
+      for (const key of Object.values(material)) expect(run.out + run.err).not.toContain(key.toString('base64'));
+      return run;
     };
     try {
       expect((await rekey('migrate')).code).toBe(0);

@@ -17,6 +17,7 @@ import { createPipelineQueues } from '../../../functions/local/pipeline';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
 import { startDataApiServer, type DataApiServer } from '../../../functions/local/services/data-api/server';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { runCli, type CliRun } from '../../support/cli';
 
 /**
  * `rekey doctor` against a deployment played by moto (KMS, Secrets Manager,
@@ -126,22 +127,15 @@ describe('rekey doctor (moto + Data API endpoint)', () => {
       }),
     );
 
-  async function doctor(...extra: string[]): Promise<{ code: number; out: string; err: string; rows: Row[] }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void err.push(t),
-      isTTY: false,
+  async function doctor(...extra: string[]): Promise<CliRun & { rows: Row[] }> {
+    const run = await runCli(['doctor', '--outputs', 'cdk-outputs.json', '--json', ...extra], {
       env: { PATH: process.env.PATH },
       cwd: dir,
-    };
-    const code = await main(['doctor', '--outputs', 'cdk-outputs.json', '--json', ...extra], io);
-    const text = out.join('');
+    });
     for (const secret of [keysetJson, ...JSON.parse(keysetJson).keys.map((k: { wrapped: string }) => k.wrapped)])
-      expect(text + err.join('')).not.toContain(secret);
-    const parsed = JSON.parse(text) as { checks?: Row[] };
-    return { code, out: text, err: err.join(''), rows: parsed.checks ?? [] };
+      expect(run.out + run.err).not.toContain(secret);
+    const parsed = JSON.parse(run.out) as { checks?: Row[] };
+    return { ...run, rows: parsed.checks ?? [] };
   }
   const row = (rows: Row[], id: string): Row => rows.find((r) => r.id === id)!;
 

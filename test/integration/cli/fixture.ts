@@ -2,11 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import type { Sql } from '../../../functions/core/ports/sql';
+import { runCli } from '../../support/cli';
 
 /**
  * What the CLI integration tests share: a table of envelopes under kek-v1, a
@@ -67,12 +66,9 @@ export async function seedCliFixture(sql: Sql, url: string, rows: number): Promi
     assertNoSecrets,
     dispose: () => rmSync(dir, { recursive: true, force: true }),
     async rekey(...args) {
-      let out = '';
-      let err = '';
-      const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), isTTY: false, env, cwd: dir };
-      const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
-      assertNoSecrets(out + err);
-      return { code, out, err };
+      const run = await runCli(['--config', join(dir, 'rekey.config.json'), ...args], { env, cwd: dir });
+      assertNoSecrets(run.out + run.err);
+      return run;
     },
     async tableDigest() {
       const { rows: all } = await sql.query<{ id: string; v: string }>(

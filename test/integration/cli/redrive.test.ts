@@ -10,8 +10,6 @@ import {
 } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsQueues } from '../../../functions/core/adapters/aws-sqs';
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { planStep } from '../../../functions/core/pipeline/steps';
 import { markJobFailed } from '../../../functions/core/reencrypt/jobs/job-phases';
@@ -20,6 +18,8 @@ import { createPipelineQueues, type PipelineQueues } from '../../../functions/lo
 import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
+import { runCli, type CliRun } from '../../support/cli';
 
 /**
  * `rekey redrive` with the real SQS and Step Functions clients against moto
@@ -52,15 +52,7 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
       registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
       actor: 'test',
     });
-    const request = {
-      mode: 'encrypt' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.05,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest({ mode: 'encrypt', maxErrorRate: 0.05 });
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:first', request, () => runtime.primaryKeyId()));
     await markJobFailed(runtime.deps, jobId, 'job is stuck (test)');
     urls = await createPipelineQueues(sqs);
@@ -100,19 +92,8 @@ describe('rekey redrive (moto SQS + Step Functions)', () => {
     await db.drop();
   });
 
-  async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = {
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void err.push(t),
-      isTTY: false,
-      env: { PATH: process.env.PATH, DATABASE_URL: db.url },
-      cwd: dir,
-    };
-    const code = await main(args, io);
-    return { code, out: out.join(''), err: err.join('') };
-  }
+  const rekey = (...args: string[]): Promise<CliRun> =>
+    runCli(args, { env: { PATH: process.env.PATH, DATABASE_URL: db.url }, cwd: dir });
   const bodies = async (url: string): Promise<string[]> => {
     const got = await queues.receive(url, 10, 30);
     await queues.release(url, got);

@@ -1,8 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
 import { fernetEncrypt } from '../../../functions/core/crypto/legacy/fernet';
 import { jsonKeyIdEncrypt } from '../../../functions/core/crypto/legacy/json-key-id';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +14,7 @@ import {
   seedFormats,
   type FormatsFixture,
 } from './fixture';
+import { runCli, type CliRun } from '../../support/cli';
 
 /**
  * `rekey reencrypt` on the two runbooks' own formats, through the CLI an
@@ -43,19 +42,13 @@ describe('rekey reencrypt keeps each table in its own format (CLI)', () => {
     await db?.drop();
   });
 
-  async function rekey(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = {
-      stdout: (t) => void (out += t),
-      stderr: (t) => void (err += t),
-      isTTY: false,
+  async function rekey(...args: string[]): Promise<CliRun> {
+    const run = await runCli(['--config', join(dir, 'rekey.config.json'), ...args], {
       env: { PATH: process.env.PATH, DATABASE_URL: db.url, USER: 'formats-test', ...fx.env },
       cwd: dir,
-    };
-    const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
-    fx.assertNoSecrets(out + err);
-    return { code, out, err };
+    });
+    fx.assertNoSecrets(run.out + run.err);
+    return run;
   }
 
   it('dry run, rotate, verify: Python reads every row with the new keys only; old Fernet key and kek-v1 retired', async () => {

@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
-import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { planStep, progressStep, verifyStep } from '../../../functions/core/pipeline/steps';
 import { executeClaimedBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import { claimNextBatch } from '../../../functions/core/reencrypt/store/batch-leases';
 import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
-import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
-import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
+import { type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
+import { rewrapTableRuntime } from './support/rewrap-table';
+import { PROGRESS_DEFAULTS } from '../../../lib/defaults';
 
 /**
  * CheckProgress must never let the state machine reach Verify while a worker
@@ -17,40 +16,18 @@ import { migratedDatabase, type TestDatabase } from '../../support/database';
 describe('CheckProgress step', () => {
   let db: TestDatabase;
   let runtime: EngineRuntime;
-  const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+  const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
 
   beforeEach(async () => {
     db = await migratedDatabase();
-    await db.sql.query('CREATE TABLE s (id bigint PRIMARY KEY, v text)');
-    const v1 = { id: 'kek-v1', key: randomBytes(32) };
-    const v2 = { id: 'kek-v2', key: randomBytes(32) };
-    const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
-    for (let i = 1; i <= 40; i++)
-      await db.sql.query('INSERT INTO s VALUES ($1, $2)', [
-        i,
-        await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) }),
-      ]);
-    runtime = await createEngineRuntime({
-      sql: db.sql,
-      keyring: new RawKeyring([v2, v1]),
-      registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
-      actor: 'test',
-    });
+    runtime = await rewrapTableRuntime(db.sql, 40);
   });
   afterEach(async () => {
     await db.drop();
   });
 
   it('reports a leased batch as remaining, then settles the job for Verify once all are done', async () => {
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 20,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest({ batchSize: 20 });
     const { jobId } = await planStep(runtime.deps, 'arn:exec:progress', request, () => runtime.primaryKeyId());
     const first = (await claimNextBatch(db.sql, jobId, 'w1', 60_000, 5))!;
     await executeClaimedBatch({ ...runtime.deps, worker: 'w1' }, first);

@@ -1,19 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsQueues } from '../../../functions/core/adapters/aws-sqs';
-import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
-import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { BatchesStuckError } from '../../../functions/core/pipeline/errors';
 import { planStep, progressStep } from '../../../functions/core/pipeline/steps';
 import { findStuckBatches } from '../../../functions/core/pipeline/stuck-batches';
 import { executeClaimedBatch } from '../../../functions/core/reencrypt/batches/batch-executor';
 import { claimNextBatch } from '../../../functions/core/reencrypt/store/batch-leases';
 import { getJob } from '../../../functions/core/reencrypt/store/jobs-table';
-import { parseRegistry } from '../../../functions/core/reencrypt/config/registry';
 import { createPipelineQueues, type PipelineQueues } from '../../../functions/local/pipeline';
-import { createEngineRuntime, type EngineRuntime } from '../../../functions/runtime/engine-runtime';
+import { type EngineRuntime } from '../../../functions/runtime/engine-runtime';
 import { awsClientConfig } from '../../support/aws';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
+import { executionRequest } from '../../support/execution-input';
+import { rewrapTableRuntime } from './support/rewrap-table';
+import { PROGRESS_DEFAULTS } from '../../../lib/defaults';
 
 /**
  * findStuckBatches on PostgreSQL and SQS in moto: each condition that keeps a
@@ -28,36 +27,15 @@ describe('stuck batch detection', () => {
   let queues: SqsQueues;
   let urls: PipelineQueues;
   let jobId: string;
-  const wait = { minWaitSeconds: 30, maxWaitSeconds: 900, waitFraction: 0.05 };
+  const wait = PROGRESS_DEFAULTS; // the pacing the state machine passes by default
 
   beforeEach(async () => {
     db = await migratedDatabase();
-    await db.sql.query('CREATE TABLE s (id bigint PRIMARY KEY, v text)');
-    const v1 = { id: 'kek-v1', key: randomBytes(32) };
-    const old = await EnvelopeCipher.create({ keyring: new RawKeyring([v1]) });
-    for (let i = 1; i <= 40; i++)
-      await db.sql.query('INSERT INTO s VALUES ($1, $2)', [
-        i,
-        await old.encrypt(`x${i}`, { table: 's', column: 'v', rowId: String(i) }),
-      ]);
-    runtime = await createEngineRuntime({
-      sql: db.sql,
-      keyring: new RawKeyring([{ id: 'kek-v2', key: randomBytes(32) }, v1]),
-      registry: parseRegistry({ tables: [{ name: 's', idColumn: 'id', columns: ['v'] }] }),
-      actor: 'test',
-    });
+    runtime = await rewrapTableRuntime(db.sql, 40);
     sqs = new SQSClient(awsClientConfig());
     queues = new SqsQueues(sqs);
     urls = await createPipelineQueues(sqs);
-    const request = {
-      mode: 'rewrap' as const,
-      tables: null,
-      batchSize: 10,
-      dryRun: false,
-      maxErrorRate: 0.01,
-      targetKeyId: null,
-      tenant: null,
-    };
+    const request = executionRequest();
     ({ jobId } = await planStep(runtime.deps, 'arn:exec:stuck', request, () => runtime.primaryKeyId()));
     await db.sql.query('UPDATE rekey_job_batches SET enqueued_at = now() WHERE job_id = $1', [jobId]);
   });

@@ -4,12 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
 import { formatRawKey } from '../../../functions/core/crypto/keyrings/raw';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { listReaders } from '../../../functions/core/readers/store';
 import { migratedDatabase, requireRealPostgres, type TestDatabase } from '../../support/database';
+import { runCli, type CliRun } from '../../support/cli';
 
 /**
  * The rollout gate with real reader processes (the library in child
@@ -75,9 +74,7 @@ describe('rollout gate', () => {
     return { id: readerId, child };
   };
 
-  const rekey = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
+  const rekey = async (...args: string[]): Promise<CliRun> => {
     const env = {
       PATH: process.env.PATH,
       DATABASE_URL: db.url,
@@ -85,11 +82,10 @@ describe('rollout gate', () => {
       SECRETS_ENCRYPTION_KEY_PREVIOUS: V1,
       USER: 'gate-test',
     };
-    const io: CliIo = { stdout: (x) => void (out += x), stderr: (x) => void (err += x), isTTY: false, env, cwd: dir };
-    const code = await main(['--config', join(dir, 'rekey.config.json'), ...args], io);
-    expect(out + err).not.toContain(keys.v1.toString('base64'));
-    expect(out + err).not.toContain(keys.v2.toString('base64'));
-    return { code, out, err };
+    const run = await runCli(['--config', join(dir, 'rekey.config.json'), ...args], { env, cwd: dir });
+    expect(run.out + run.err).not.toContain(keys.v1.toString('base64'));
+    expect(run.out + run.err).not.toContain(keys.v2.toString('base64'));
+    return run;
   };
   const status = async (id: string): Promise<string> => (await new KeyCatalog(db.sql).require(id)).status;
 

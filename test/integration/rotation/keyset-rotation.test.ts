@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
@@ -10,12 +10,9 @@ import { generateWrappedKek } from '../../../functions/core/crypto/keyrings/keys
 import { parseKeyset, serializeKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { AuditLog } from '../../../functions/core/keys/audit';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
-import { ExecutionStartError } from '../../../functions/core/ports/execution-errors';
-import type { ExecutionStarter } from '../../../functions/core/ports/executions';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../functions/core/ports/secrets';
 import { RotationSelfTestError, RotationStateError, RotationStepError } from '../../../functions/core/rotation/errors';
 import {
-  KEYSET_BOOTSTRAP_FORMAT,
   ROTATION_STEPS,
   rotateKeysetSecret,
   type RotationDeps,
@@ -23,6 +20,13 @@ import {
   type StepResult,
 } from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
+import {
+  createKeysetSecret,
+  currentKeyset,
+  keyStatuses,
+  recordingRewrapStarter,
+  type RecordingRewrapStarter,
+} from './keyset-fixtures';
 import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
 import { motoRotationLambda, startMotoRotation } from './moto-rotation';
@@ -44,11 +48,8 @@ describe('keyset rotation hook', () => {
   let deps: RotationDeps;
   let secretArn: string;
   let kmsKeyArn: string;
-  /** Every startRewrap call, and the executions that really started (one per client token). */
-  let rewrapCalls: { targetKeyId: string; clientToken: string }[];
-  let executions: { targetKeyId: string; clientToken: string }[];
-  /** How many of the next StartExecution calls fail as throttled. */
-  let failingStarts: number;
+  /** The fake rewrap starter: every call, the executions that really started, throttled starts to come. */
+  let rewraps: RecordingRewrapStarter;
 
   beforeAll(async () => {
     lambdaArn = await motoRotationLambda();
@@ -57,40 +58,13 @@ describe('keyset rotation hook', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     catalog = new KeyCatalog(db.sql);
-    kmsKeyArn = (await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey test root' })))
-      .KeyMetadata!.Arn!;
-    const secret = await smClient.send(
-      new CreateSecretCommand({
-        Name: `rekey-keyset-${randomUUID()}`,
-        SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
-      }),
-    );
-    secretArn = secret.ARN!;
-    rewrapCalls = [];
-    executions = [];
-    failingStarts = 0;
-    const starter: ExecutionStarter = {
-      startRewrap: async ({ targetKeyId, clientToken }) => {
-        rewrapCalls.push({ targetKeyId, clientToken });
-        if (failingStarts > 0) {
-          failingStarts -= 1;
-          throw new ExecutionStartError('states:StartExecution failed (ThrottlingException); retry later', {
-            retryable: true,
-          });
-        }
-        const first = !executions.some((e) => e.clientToken === clientToken);
-        if (first) executions.push({ targetKeyId, clientToken });
-        return {
-          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:rewrap-${clientToken}` : null,
-          started: first,
-        };
-      },
-    };
+    ({ secretArn, kmsKeyArn } = await createKeysetSecret({ keyDescription: 'rekey test root' }));
+    rewraps = recordingRewrapStarter();
     deps = {
       secrets,
       kms,
       catalog,
-      executions: starter,
+      executions: rewraps.starter,
       sql: db.sql,
       ensureSchema: async () => void (await migrate(db.sql)),
       expectedSecretArn: secretArn,
@@ -119,9 +93,8 @@ describe('keyset rotation hook', () => {
   }
 
   const stages = async () => (await secrets.describeSecret({ secretId: secretArn })).versionIdsToStages;
-  const current = async (): Promise<Keyset> =>
-    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
-  const statuses = async () => Object.fromEntries((await catalog.list()).map((k) => [k.id, k.status]));
+  const current = (): Promise<Keyset> => currentKeyset(secrets, secretArn);
+  const statuses = () => keyStatuses(catalog);
   const withPending = (stageMap: Record<string, readonly string[]>) =>
     Object.keys(stageMap).filter((v) => stageMap[v]!.includes(AWSPENDING));
 
@@ -132,7 +105,7 @@ describe('keyset rotation hook', () => {
     expect(keyset.keys.map((k) => k.id)).toEqual(['kek-v1']);
     expect(keyset.kmsKeyId).toBe(kmsKeyArn);
     expect(await statuses()).toEqual({ 'kek-v1': 'active' });
-    expect(rewrapCalls).toEqual([]);
+    expect(rewraps.calls).toEqual([]);
     expect((await stages())[token]).toEqual([AWSCURRENT]);
     expect(results.map((r) => r.outcome)).toEqual([
       'done',
@@ -175,8 +148,8 @@ describe('keyset rotation hook', () => {
     expect(keyset.keys[0]!.wrapped.equals(before.keys[0]!.wrapped)).toBe(true);
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
     // Started once; the re-run found the start in the audit log and did not ask again.
-    expect(rewrapCalls).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
-    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(rewraps.calls).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(rewraps.executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
     const audit = await new AuditLog(db.sql).list({ subject: `rotation:${token}` });
     expect(audit.map((a) => [a.action, a.details.targetKeyId, a.details.startedByThisCall])).toEqual([
       ['rotation.rewrap_started', 'kek-v2', true],
@@ -207,27 +180,27 @@ describe('keyset rotation hook', () => {
 
   it('finishSecret rides out a throttled StartExecution after the promotion within the call', async () => {
     await rotate();
-    failingStarts = 2;
+    rewraps.failingStarts = 2;
     const { token, results } = await rotate();
     expect(results[3]!.detail).toContain('rewrap to kek-v2 started');
     expect(results[3]!.promoted).toBe(true);
-    expect(rewrapCalls).toHaveLength(3);
-    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(rewraps.calls).toHaveLength(3);
+    expect(rewraps.executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
   });
 
   it('a rotation whose finishSecret failed after the promotion completes when finishSecret runs again with the same token', async () => {
     await rotate();
     const token = await startMotoRotation(secretArn, lambdaArn);
     await rotate({ token, steps: ['createSecret', 'setSecret', 'testSecret'] });
-    failingStarts = 4; // more than the in-call retries
+    rewraps.failingStarts = 4; // more than the in-call retries
     const error = (await run('finishSecret', token).catch((e: unknown) => e)) as RotationStepError;
     expect(error).toBeInstanceOf(RotationStepError);
     expect(error.retryable).toBe(true);
-    expect(rewrapCalls).toHaveLength(4);
+    expect(rewraps.calls).toHaveLength(4);
     // Failed after the promotion: readers already have kek-v2, and the catalog made it active.
     expect((await current()).primary).toBe('kek-v2');
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
-    expect(executions).toEqual([]);
+    expect(rewraps.executions).toEqual([]);
 
     const { results } = await rotate({ token });
     expect(results.map((r) => `${r.step}:${r.outcome}`)).toEqual([
@@ -238,7 +211,7 @@ describe('keyset rotation hook', () => {
     ]);
     expect(results[3]!.detail).toBe('rewrap to kek-v2 started');
     expect(results[3]!.promoted).toBe(false);
-    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(rewraps.executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
   });
 
   it('a key destroyed in the catalog is left out of the next keyset; every other key is kept', async () => {
@@ -300,7 +273,7 @@ describe('keyset rotation hook', () => {
     const after = await stages();
     expect(after[abandoned] ?? []).toEqual([]);
     expect(after[token]).toEqual([AWSCURRENT]);
-    expect(executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
+    expect(rewraps.executions).toEqual([{ targetKeyId: 'kek-v2', clientToken: token }]);
     // The abandoned token can no longer drive a step.
     await expect(run('finishSecret', abandoned)).rejects.toThrow(/is not set as AWSPENDING/);
   });
@@ -364,7 +337,7 @@ describe('keyset rotation hook', () => {
       await expect(run('finishSecret', token)).rejects.toThrow(message);
       expect(serializeKeyset(await current())).toBe(serializeKeyset(before));
       expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
-      expect(rewrapCalls).toEqual([]);
+      expect(rewraps.calls).toEqual([]);
     });
 
     it('one whose new KEK does not unwrap', async () => {

@@ -1,24 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import { parseKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
-import type { ExecutionStarter } from '../../../functions/core/ports/executions';
-import { AWSCURRENT } from '../../../functions/core/ports/secrets';
 import { ReadersLagError } from '../../../functions/core/readers/errors';
 import { startReaderHeartbeat } from '../../../functions/core/readers/heartbeat';
 import { removeReader, writeHeartbeat } from '../../../functions/core/readers/store';
 import { promoteKeysetKey } from '../../../functions/core/rotation/promote';
-import {
-  KEYSET_BOOTSTRAP_FORMAT,
-  ROTATION_STEPS,
-  rotateKeysetSecret,
-  type RotationDeps,
-} from '../../../functions/core/rotation/rotate';
+import { ROTATION_STEPS, rotateKeysetSecret, type RotationDeps } from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
+import {
+  createKeysetSecret,
+  currentKeyset,
+  keyStatuses,
+  recordingRewrapStarter,
+  type RecordingRewrapStarter,
+} from './keyset-fixtures';
 import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
 import { motoRotationLambda, startMotoRotation } from './moto-rotation';
@@ -38,7 +36,7 @@ describe('two-phase keyset rotation', () => {
   let db: TestDatabase;
   let deps: RotationDeps;
   let secretArn: string;
-  let rewraps: string[];
+  let rewraps: RecordingRewrapStarter;
 
   beforeAll(async () => {
     lambdaArn = await motoRotationLambda();
@@ -46,33 +44,13 @@ describe('two-phase keyset rotation', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     await migrate(db.sql);
-    const kmsKeyArn = (
-      await new KMSClient(awsClientConfig()).send(new CreateKeyCommand({ Description: 'rekey two-phase test' }))
-    ).KeyMetadata!.Arn!;
-    secretArn = (
-      await smClient.send(
-        new CreateSecretCommand({
-          Name: `rekey-keyset-${randomUUID()}`,
-          SecretString: JSON.stringify({ format: KEYSET_BOOTSTRAP_FORMAT, version: 1, kmsKeyId: kmsKeyArn }),
-        }),
-      )
-    ).ARN!;
-    rewraps = [];
-    const executions: ExecutionStarter = {
-      startRewrap: async ({ targetKeyId, clientToken }) => {
-        const first = !rewraps.includes(`${targetKeyId}:${clientToken}`);
-        if (first) rewraps.push(`${targetKeyId}:${clientToken}`);
-        return {
-          executionArn: first ? `arn:aws:states:us-east-1:123456789012:execution:rekey:${clientToken}` : null,
-          started: first,
-        };
-      },
-    };
+    ({ secretArn } = await createKeysetSecret({ keyDescription: 'rekey two-phase test' }));
+    rewraps = recordingRewrapStarter();
     deps = {
       secrets,
       kms,
       catalog: new KeyCatalog(db.sql),
-      executions,
+      executions: rewraps.starter,
       sql: db.sql,
       expectedSecretArn: secretArn,
       retryDelaysMs: [0],
@@ -90,9 +68,8 @@ describe('two-phase keyset rotation', () => {
       await rotateKeysetSecret(deps, { Step, SecretId: secretArn, ClientRequestToken: token }); // every step re-runs safely
     }
   };
-  const current = async () =>
-    parseKeyset((await secrets.getSecretValue({ secretId: secretArn, versionStage: AWSCURRENT })).string);
-  const statuses = async () => Object.fromEntries((await deps.catalog.list()).map((k) => [k.id, k.status]));
+  const current = () => currentKeyset(secrets, secretArn);
+  const statuses = () => keyStatuses(deps.catalog);
 
   it('publishes the next KEK decrypt-only, and promotes it only when every live reader has it', async () => {
     await rotate(); // the first keyset: kek-v1, primary at once (there is nothing else)
@@ -104,7 +81,7 @@ describe('two-phase keyset rotation', () => {
     expect(published.keys.map((k) => k.id)).toEqual(['kek-v1', 'kek-v2']);
     expect(published.primary).toBe('kek-v1');
     expect(await statuses()).toEqual({ 'kek-v1': 'active', 'kek-v2': 'pending' });
-    expect(rewraps).toEqual([]);
+    expect(rewraps.executions).toEqual([]);
 
     // An application reading AWSCURRENT has kek-v2 for decrypting and still encrypts with kek-v1.
     const ring = new HierarchicalKeyring({ kms, secrets, secretId: secretArn });
@@ -137,11 +114,11 @@ describe('two-phase keyset rotation', () => {
     expect(promoted.changes).toEqual(['AWSCURRENT has kek-v2 as primary', 'kek-v2 active', 'rewrap to kek-v2 started']);
     expect((await current()).primary).toBe('kek-v2');
     expect(await statuses()).toEqual({ 'kek-v1': 'rotating', 'kek-v2': 'active' });
-    expect(rewraps.map((r) => r.split(':')[0])).toEqual(['kek-v2']);
+    expect(rewraps.executions.map((r) => r.targetKeyId)).toEqual(['kek-v2']);
 
     const again = await promoteKeysetKey(deps, secretArn, 'kek-v2');
     expect(again.changes).toEqual([]);
-    expect(rewraps).toHaveLength(1);
+    expect(rewraps.executions).toHaveLength(1);
     await ring.refresh();
     expect(await ring.primaryKeyId()).toBe('kek-v2');
     await reader.stop();

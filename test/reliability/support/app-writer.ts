@@ -17,7 +17,8 @@ import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { createFieldEncryption } from '../../../functions/core/field-encryption';
-import { COLUMN, ctxOf, seeded, VAULT } from './vault';
+import { COLUMN, ctxOf, VAULT } from './vault';
+import { seededRandom } from '../../support/random';
 
 async function main(): Promise<void> {
   const [rows, minUpdates, lanes, seed, out] = process.argv.slice(2);
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   let generation = 0;
   let done = 0;
   const lane = async (laneNo: number): Promise<void> => {
-    const random = seeded(Number(seed) + laneNo);
+    const random = seededRandom(Number(seed) + laneNo);
     const mine = Array.from({ length: rowCount }, (_, i) => i + 1).filter((id) => id % Number(lanes) === laneNo);
     // Every row of the lane once in a random order, then random rows, until enough and the rotation is over.
     for (let i = mine.length - 1; i > 0; i--) {

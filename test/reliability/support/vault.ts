@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CliIo } from '../../../functions/cli/io';
-import { main } from '../../../functions/cli/main';
 import { formatRawKey, RawKeyring } from '../../../functions/core/crypto/keyrings/raw';
 import { createFieldEncryption, type FieldEncryption } from '../../../functions/core/field-encryption';
 import type { Sql } from '../../../functions/core/ports/sql';
+import { runCli } from '../../support/cli';
 
 /**
  * A table of secrets under a chain of raw keys `kek-0`, `kek-1`, … and the
@@ -96,19 +95,7 @@ export async function seedVault(sql: Sql, url: string, rows: number, keyCount: n
           `kek-${primary}`,
         ),
       }),
-    async rekey(primary, ...args) {
-      let out = '';
-      let err = '';
-      const io: CliIo = {
-        stdout: (t) => void (out += t),
-        stderr: (t) => void (err += t),
-        isTTY: false,
-        env: env(primary),
-        cwd: dir,
-      };
-      const code = await main(['--config', config, ...args], io);
-      return { code, out, err };
-    },
+    rekey: (primary, ...args) => runCli(['--config', config, ...args], { env: env(primary), cwd: dir }),
     spawnRekey(primary, args, extraEnv = {}) {
       // tsx's loader in this very process (`tsx/cli` would run the CLI in a grandchild that a SIGKILL of the child leaves running).
       const child = spawn(
@@ -187,15 +174,4 @@ export async function checkVault(
     if (kind.keyId !== targetKeyId) notUnderTarget++;
   }
   return { rows: rows.length, lost, changed, undecryptable, notUnderTarget };
-}
-
-/** Deterministic pseudo-random numbers (mulberry32): a failing trial can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

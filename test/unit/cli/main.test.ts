@@ -1,26 +1,14 @@
-import { main } from '../../../functions/cli/main';
-import type { CliIo } from '../../../functions/cli/io';
 import { formatReport } from '../../../functions/cli/commands/verify';
 import type { VerifyReport } from '../../../functions/core/reencrypt/verify/verify';
+import { runCli, type CliRun } from '../../support/cli';
 
 /**
  * The command line without a database: help and usage errors are decided by
  * the parser before any connection is opened, so DATABASE_URL points nowhere
  * and a test that reached it would fail with exit code 1, not 0 or 2.
  */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (err += t),
-    isTTY: false,
-    env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
-    cwd: '/nonexistent',
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const run = (...args: string[]): Promise<CliRun> =>
+  runCli(args, { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }, cwd: '/nonexistent' });
 
 describe('rekey command line', () => {
   const commands = [
