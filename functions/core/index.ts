@@ -34,7 +34,8 @@ export type { BlindIndexColumn, BlindIndexOptions } from './crypto/blind-index';
 
 // The key catalog (PostgreSQL) through the Sql port.
 export { KeyCatalog } from './keys/catalog';
-export type { CatalogKey, NewCatalogKey } from './keys/catalog';
+export type { CatalogKey } from './keys/catalog-rows';
+export type { NewCatalogKey } from './keys/new-key';
 export type { Sql, SqlPool } from './ports/sql';
 
 // The envelope layer.

@@ -1,5 +1,6 @@
 import { RUNTIME_ENV } from '../core/environment-names';
-import { planStep, type ExecutionRequest } from '../core/pipeline/steps';
+import type { ExecutionRequest } from '../core/pipeline/execution-request';
+import { planStep } from '../core/pipeline/steps';
 import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
 

@@ -1,4 +1,4 @@
-import { validateExecutionInput, type ExecutionRequest } from '../core/pipeline/steps';
+import { validateExecutionInput, type ExecutionRequest } from '../core/pipeline/execution-request';
 import { pipelineRuntime } from '../runtime/pipeline-container';
 import { rekeyHandler } from './shared/handler';
 

@@ -1,7 +1,9 @@
 import type { Keyring } from '../core/crypto/keyring';
 import { KmsKeyring } from '../core/crypto/keyrings/kms';
 import { AuditLog } from '../core/keys/audit';
-import { KeyCatalog, type CatalogKey, type CatalogKeyringKind } from '../core/keys/catalog';
+import { KeyCatalog } from '../core/keys/catalog';
+import type { CatalogKey } from '../core/keys/catalog-rows';
+import type { CatalogKeyringKind } from '../core/keyring-kinds';
 import type { FernetReader } from '../core/crypto/legacy/fernet';
 import { isFernetKeyId } from '../core/crypto/key-policy';
 import { CatalogError } from '../core/keys/errors';

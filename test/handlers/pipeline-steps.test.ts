@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EnvelopeCipher } from '../../functions/core/crypto/envelope-cipher';
 import { formatRawKey, RawKeyring } from '../../functions/core/crypto/keyrings/raw';
 import { METRICS_NAMESPACE, MetricNames } from '../../functions/core/metrics-names';
-import type { ExecutionRequest } from '../../functions/core/pipeline/steps';
+import type { ExecutionRequest } from '../../functions/core/pipeline/execution-request';
 import { claimBatch } from '../../functions/core/reencrypt/store/batch-leases';
 import { handler as abort } from '../../functions/handlers/abort';
 import { handler as enqueue } from '../../functions/handlers/enqueue';

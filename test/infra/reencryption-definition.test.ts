@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../functions/core/non-retryable-errors';
-import { validateExecutionInput } from '../../functions/core/pipeline/steps';
+import { validateExecutionInput } from '../../functions/core/pipeline/execution-request';
 import { EXECUTION_ERRORS, STATE_NAMES, TASK_HANDLERS } from '../../lib/reencryption-definition';
 import { synthesizeStateMachineDefinition, type StateMachineDefinition } from '../../lib/synthesize-definition';
 import { SYNTH_TIMEOUT_MS } from './support';

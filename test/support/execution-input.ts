@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ExecutionRequest } from '../../functions/core/pipeline/steps';
+import type { ExecutionRequest } from '../../functions/core/pipeline/execution-request';
 
 /**
  * The state machine's inputs as the suites build them: a validated execution

@@ -1,4 +1,5 @@
-import type { CatalogKey, CatalogKeyringKind } from '../../core/keys/catalog';
+import type { CatalogKey } from '../../core/keys/catalog-rows';
+import type { CatalogKeyringKind } from '../../core/keyring-kinds';
 import { shredKey } from '../../core/keys/shred';
 import { gateActivation } from '../../core/readers/gate';
 import { rollback } from '../../core/reencrypt/verify/rollback';

@@ -59,6 +59,16 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       for (const l of leases)
         if (l.state !== 'alive' || options.resume) io.stderr(`Leases: ${describeForeignLease(l)}\n`);
     };
+    // The job's runner in this thread; with worker threads (pool) the batches run there and progress comes from the job row.
+    const runWithProgress = (jobId: string): Promise<JobOutcome> =>
+      withJobProgress(runtime, jobId, pool, progress, () =>
+        runJob(runtime.deps, jobId, {
+          concurrency: JOB_DEFAULTS.runnerConcurrency,
+          onProgress: pool ? undefined : progress.update,
+          signal: abort.signal,
+          onForeignLeases: tellLeases,
+        }),
+      );
     let outcome: JobOutcome;
     // Rows done before this run (a resumed job's earlier runs) do not count towards this run's rows/s.
     let rowsBefore = 0;
@@ -68,14 +78,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
       rowsBefore = job.counters.rowsDone;
       if (!globals.json && !globals.quiet) io.stderr(`Resuming job ${job.id} (${job.status})\n`);
       pool = startThreads(options, runtime, job.id, globals, io);
-      outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, {
-          concurrency: JOB_DEFAULTS.runnerConcurrency,
-          onProgress: pool ? undefined : progress.update,
-          signal: abort.signal,
-          onForeignLeases: tellLeases,
-        }),
-      );
+      outcome = await runWithProgress(job.id);
     } else if (options.dryRun) {
       const previewTarget = !options.targetKey && runtime.catalogChanges.length > 0;
       outcome = await startJob(
@@ -93,14 +96,7 @@ export async function reencryptCommand(globals: GlobalOptions, options: Reencryp
         );
       const planned = await runJobUntilRunning(runtime.deps, job.id);
       pool = planned ? startThreads(options, runtime, job.id, globals, io) : undefined;
-      outcome = await withJobProgress(runtime, job.id, pool, progress, () =>
-        runJob(runtime.deps, job.id, {
-          concurrency: JOB_DEFAULTS.runnerConcurrency,
-          onProgress: pool ? undefined : progress.update,
-          signal: abort.signal,
-          onForeignLeases: tellLeases,
-        }),
-      );
+      outcome = await runWithProgress(job.id);
     }
     if (pool) await pool.finished.catch((err: unknown) => io.stderr(`${(err as Error).message}\n`));
     progress.done();

@@ -78,6 +78,12 @@ function isFromSdk(err: AwsLikeError): boolean {
   return err.$metadata !== undefined || err.$fault !== undefined;
 }
 
+/** The AWS error's name for a message; an error without one never reached the service ("network error"). */
+export function awsErrorName(err: unknown): string {
+  const name = shape(err).name;
+  return typeof name === 'string' ? name : 'network error';
+}
+
 /** True for throttling, 5xx, timeouts and network failures. */
 export function isTransientAwsError(err: unknown): boolean {
   const e = shape(err);

@@ -8,7 +8,7 @@ import {
   type ScheduleSummary,
   type SubscriptionSummary,
 } from '../ports/monitoring';
-import { isTransientAwsError } from './aws-error-mapping';
+import { awsErrorName, isTransientAwsError } from './aws-error-mapping';
 
 /** SubscriptionArn values SNS gives a subscription that is not (or no longer) live. */
 const NOT_CONFIRMED = new Set(['PendingConfirmation', 'Deleted']);
@@ -93,8 +93,7 @@ export class AwsMonitoring implements MonitoringPort {
     try {
       return await fn();
     } catch (err) {
-      const name =
-        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const name = awsErrorName(err);
       throw new MonitoringReadError(`${action} on ${what} failed (${name})`, {
         retryable: isTransientAwsError(err),
         cause: err,

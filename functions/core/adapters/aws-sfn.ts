@@ -1,7 +1,7 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionControl, ExecutionStarter } from '../ports/executions';
 import { ExecutionStartError } from '../ports/execution-errors';
-import { isTransientAwsError } from './aws-error-mapping';
+import { awsErrorName, isTransientAwsError } from './aws-error-mapping';
 
 /** Step Functions execution names: 1-80 of letters, digits, `-` and `_`. */
 const NAME_LIMIT = 80;
@@ -44,15 +44,11 @@ export class SfnExecutionStarter implements ExecutionStarter {
       return { executionArn: out.executionArn ?? null, started: true };
     } catch (err) {
       if ((err as { name?: unknown }).name === 'ExecutionAlreadyExists') return { executionArn: null, started: false };
-      const awsName =
-        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
-      const retryable = isTransientAwsError(err);
-      throw new ExecutionStartError(
-        `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
-          (retryable
-            ? '; retry later'
-            : `: check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it`),
-        { retryable, cause: err },
+      throw startExecutionError(
+        err,
+        name,
+        this.stateMachineArn,
+        'check the state machine ARN (STATE_MACHINE_ARN) and that the role may call states:StartExecution on it',
       );
     }
   }
@@ -72,15 +68,11 @@ export class SfnExecutions implements ExecutionControl {
       );
       return { executionArn: out.executionArn ?? '' };
     } catch (err) {
-      const awsName =
-        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
-      const retryable = isTransientAwsError(err);
-      throw new ExecutionStartError(
-        `states:StartExecution of ${name} on ${this.stateMachineArn} failed (${awsName})` +
-          (retryable
-            ? '; retry later'
-            : ': check the state machine ARN and that you may call states:StartExecution on it'),
-        { retryable, cause: err },
+      throw startExecutionError(
+        err,
+        name,
+        this.stateMachineArn,
+        'check the state machine ARN and that you may call states:StartExecution on it',
       );
     }
   }
@@ -92,12 +84,20 @@ export class SfnExecutions implements ExecutionControl {
     } catch (err) {
       // A job started elsewhere (the CLI, a test) carries an id that is no execution ARN: none runs it.
       if (['ExecutionDoesNotExist', 'InvalidArn'].includes(String((err as { name?: unknown }).name))) return null;
-      const awsName =
-        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
-      throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsName})`, {
+      throw new ExecutionStartError(`states:DescribeExecution of ${executionArn} failed (${awsErrorName(err)})`, {
         retryable: isTransientAwsError(err),
         cause: err,
       });
     }
   }
+}
+
+/** StartExecution refused: "retry later" when the failure is transient, otherwise what to check (`fix`). */
+function startExecutionError(err: unknown, name: string, stateMachineArn: string, fix: string): ExecutionStartError {
+  const retryable = isTransientAwsError(err);
+  return new ExecutionStartError(
+    `states:StartExecution of ${name} on ${stateMachineArn} failed (${awsErrorName(err)})` +
+      (retryable ? '; retry later' : `: ${fix}`),
+    { retryable, cause: err },
+  );
 }

@@ -8,7 +8,7 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { QueueError, QueueSendError, type QueueDepth, type QueueMessage, type QueuePort } from '../ports/queues';
-import { isTransientAwsError } from './aws-error-mapping';
+import { awsErrorName, isTransientAwsError } from './aws-error-mapping';
 
 /** QueuePort over Amazon SQS. Every failure is a QueueError naming the queue and the SQS action. */
 export class SqsQueues implements QueuePort {
@@ -111,8 +111,7 @@ export class SqsQueues implements QueuePort {
     try {
       return await fn();
     } catch (err) {
-      const name =
-        typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : 'network error';
+      const name = awsErrorName(err);
       const retryable = isTransientAwsError(err);
       throw new QueueError(
         `sqs:${action} on ${queueUrl} failed (${name})` +

@@ -61,3 +61,9 @@ export interface Keyring {
   refresh(): Promise<void>;
   stats(): KeyringStats;
 }
+
+/**
+ * The parameters of Keyring.rewrapDataKey, named once (in the interface) for
+ * its implementations: `rewrapDataKey(...[keyId, wrapped, ...]: RewrapArgs)`.
+ */
+export type RewrapArgs = Parameters<Keyring['rewrapDataKey']>;

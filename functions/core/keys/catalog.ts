@@ -11,50 +11,16 @@ import {
 import { isFernetKeyId, KEY_STATUSES, StaticKeyPolicy, type KeyStatus } from '../crypto/key-policy';
 import { KEY_TRANSITIONS, canTransitionKey } from './transitions';
 import { assertNoLateWriters } from '../readers/gate';
-import { CATALOG_KEYRING_KINDS, type CatalogKeyringKind } from '../keyring-kinds';
-
-export type { CatalogKeyringKind };
-
-const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
-export interface CatalogKey {
-  readonly id: string;
-  readonly keyring: CatalogKeyringKind;
-  readonly kmsKeyArn: string | null;
-  readonly tenant: string | null;
-  readonly status: KeyStatus;
-  readonly createdAt: Date;
-  readonly activatedAt: Date | null;
-  readonly rotatedAt: Date | null;
-  readonly retiredAt: Date | null;
-  readonly destroyedAt: Date | null;
-  readonly updatedAt: Date;
-}
-
-export interface NewCatalogKey {
-  readonly id: string;
-  readonly keyring: CatalogKeyringKind;
-  readonly kmsKeyArn?: string | null;
-  readonly tenant?: string | null;
-  /**
-   * Initial status. New keys start `pending` and become active through
-   * `activate`; importing keys that already exist elsewhere (a keyring from
-   * the environment) may register them as they are.
-   * @default 'pending'
-   */
-  readonly status?: KeyStatus;
-}
-
-/** Timestamp column stamped when a key enters a status. */
-const STAMP: Partial<Record<KeyStatus, string>> = {
-  active: 'activated_at',
-  rotating: 'rotated_at',
-  retired: 'retired_at',
-  destroyed: 'destroyed_at',
-};
-
-const SELECT_KEYS =
-  'SELECT id, keyring, kms_key_arn, tenant, status, created_at, activated_at, rotated_at, retired_at, destroyed_at, updated_at FROM rekey_keys';
+import {
+  getKey,
+  keyFromRow,
+  SELECT_KEYS,
+  STAMP,
+  translateConflict,
+  type CatalogKey,
+  type KeyRow,
+} from './catalog-rows';
+import { validateNewKey, type NewCatalogKey } from './new-key';
 
 /**
  * The key catalog (`rekey_keys`): which key versions exist, in which tenant
@@ -233,87 +199,4 @@ function verbFor(status: KeyStatus): string {
 function assertTransition(key: CatalogKey, to: KeyStatus): void {
   if (!canTransitionKey(key.status, to))
     throw new InvalidKeyTransitionError(key.id, key.status, to, KEY_TRANSITIONS[key.status]);
-}
-
-function validateNewKey(key: NewCatalogKey): void {
-  const problems: string[] = [];
-  if (typeof key.id !== 'string' || !KEY_ID_PATTERN.test(key.id)) {
-    problems.push(
-      `id ${JSON.stringify(key.id)} must be 1-128 characters of letters, digits, . _ : - starting with a letter or digit`,
-    );
-  }
-  if (!CATALOG_KEYRING_KINDS.includes(key.keyring)) {
-    problems.push(`keyring ${JSON.stringify(key.keyring)} must be one of ${CATALOG_KEYRING_KINDS.join(', ')}`);
-  }
-  if (key.keyring === 'kms' && !key.kmsKeyArn) problems.push('a kms key needs kmsKeyArn');
-  if (typeof key.id === 'string' && (key.keyring === 'fernet') !== isFernetKeyId(key.id)) {
-    problems.push(
-      `a Fernet key's id starts with "fernet:" and only a Fernet key's does (id ${JSON.stringify(key.id)}, keyring ${key.keyring})`,
-    );
-  }
-  if (key.keyring === 'fernet' && key.tenant != null) problems.push('Fernet keys are global: no tenant');
-  if (key.tenant !== undefined && key.tenant !== null && (key.tenant.length < 1 || key.tenant.length > 128)) {
-    problems.push('tenant must be 1-128 characters (or null for the global scope)');
-  }
-  if (key.status !== undefined && !KEY_STATUSES.includes(key.status)) {
-    problems.push(`status ${JSON.stringify(key.status)} must be one of ${KEY_STATUSES.join(', ')}`);
-  }
-  if (problems.length > 0) throw new CatalogInputError(problems);
-}
-
-function translateConflict(err: unknown, id: string, status: KeyStatus): unknown {
-  if (sqlStateOf(err) !== '23505') return err;
-  // The primary key: a concurrent add of the same id committed between our check and our insert.
-  if (/rekey_keys_pkey/.test(err instanceof Error ? err.message : '')) return new KeyAlreadyExistsError(id);
-  // Otherwise the one-active-key-per-scope index refused a second active key (a concurrent activate won).
-  return new KeyChangedConcurrentlyError(id, status);
-}
-
-function sqlStateOf(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const o = e as { sqlState?: unknown; code?: unknown };
-    if (typeof o.sqlState === 'string') return o.sqlState;
-    if (typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code)) return o.code;
-  }
-  return undefined;
-}
-
-interface KeyRow {
-  id: string;
-  keyring: CatalogKeyringKind;
-  kms_key_arn: string | null;
-  tenant: string | null;
-  status: KeyStatus;
-  created_at: Date | string;
-  activated_at: Date | string | null;
-  rotated_at: Date | string | null;
-  retired_at: Date | string | null;
-  destroyed_at: Date | string | null;
-  updated_at: Date | string;
-}
-
-async function getKey(sql: Sql, id: string, forUpdate = false): Promise<CatalogKey | undefined> {
-  const { rows } = await sql.query<KeyRow>(`${SELECT_KEYS} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
-  return rows[0] ? keyFromRow(rows[0]) : undefined;
-}
-
-function keyFromRow(r: KeyRow): CatalogKey {
-  return {
-    id: r.id,
-    keyring: r.keyring,
-    kmsKeyArn: r.kms_key_arn,
-    tenant: r.tenant,
-    status: r.status,
-    createdAt: toDate(r.created_at)!,
-    activatedAt: toDate(r.activated_at),
-    rotatedAt: toDate(r.rotated_at),
-    retiredAt: toDate(r.retired_at),
-    destroyedAt: toDate(r.destroyed_at),
-    updatedAt: toDate(r.updated_at)!,
-  };
-}
-
-function toDate(v: Date | string | null): Date | null {
-  if (v === null) return null;
-  return v instanceof Date ? v : new Date(v);
 }

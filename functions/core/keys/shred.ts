@@ -1,6 +1,7 @@
 import type { Sql } from '../ports/sql';
 import { AuditLog } from './audit';
-import { KeyCatalog, type CatalogKey } from './catalog';
+import { KeyCatalog } from './catalog';
+import type { CatalogKey } from './catalog-rows';
 import { CatalogError } from './errors';
 import type { KeyStatus } from '../crypto/key-policy';
 

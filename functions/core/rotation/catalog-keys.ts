@@ -1,6 +1,7 @@
 import type { Keyset } from '../crypto/keyrings/keyset';
 import { nextKeyId } from '../crypto/keyrings/keyset-changes';
-import type { CatalogKey, KeyCatalog } from '../keys/catalog';
+import type { KeyCatalog } from '../keys/catalog';
+import type { CatalogKey } from '../keys/catalog-rows';
 import { KeyAlreadyExistsError } from '../keys/errors';
 import { DEFAULT_ROTATION_ACTOR, type RotationDeps } from './deps';
 import { RotationStateError } from './errors';

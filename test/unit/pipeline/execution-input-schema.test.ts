@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONSOLE_SAMPLE_INPUT, EXECUTION_INPUT_SCHEMA } from '../../../functions/core/pipeline/execution-input-schema';
 import { InvalidInputError } from '../../../functions/core/pipeline/errors';
-import { validateExecutionInput } from '../../../functions/core/pipeline/steps';
+import { validateExecutionInput } from '../../../functions/core/pipeline/execution-request';
 
 const deps = { registry: { tables: [{ name: 'users', idColumn: 'id', columns: ['email_encrypted'] }] } } as never;
 

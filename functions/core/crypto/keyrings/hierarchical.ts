@@ -2,7 +2,7 @@ import type { KmsPort } from '../../ports/kms';
 import { AWSCURRENT, type SecretsPort } from '../../ports/secrets';
 import { KEY_BYTES } from '../aead';
 import { KeyMaterialError, KeyringUnavailableError, UnknownKeyError } from '../errors';
-import type { GeneratedDataKey, Keyring, KeyringStats, WrapContext } from '../keyring';
+import type { GeneratedDataKey, Keyring, KeyringStats, RewrapArgs, WrapContext } from '../keyring';
 import { randomPool } from '../random-pool';
 import { parseKeyset } from './keyset-document';
 import { unwrapKeks } from './keyset-unwrap';
@@ -133,13 +133,7 @@ export class HierarchicalKeyring implements Keyring {
     return this.withKeyset([keyId], (ks) => unwrapLocal(kekOf(ks, keyId), wrapped, wrapContext.aad));
   }
 
-  async rewrapDataKey(
-    keyId: string,
-    wrapped: Buffer,
-    wrapContext: WrapContext,
-    targetKeyId: string,
-    targetContext: WrapContext,
-  ): Promise<Buffer> {
+  async rewrapDataKey(...[keyId, wrapped, wrapContext, targetKeyId, targetContext]: RewrapArgs): Promise<Buffer> {
     return this.withKeyset([keyId, targetKeyId], (ks) => {
       const dataKey = unwrapLocal(kekOf(ks, keyId), wrapped, wrapContext.aad);
       try {

@@ -1,6 +1,6 @@
 import type { KmsEncryptionContext, KmsPort } from '../../ports/kms';
 import { KeyMaterialError, UnknownKeyError } from '../errors';
-import type { GeneratedDataKey, Keyring, KeyringKind, KeyringStats, WrapContext } from '../keyring';
+import type { GeneratedDataKey, Keyring, KeyringKind, KeyringStats, RewrapArgs, WrapContext } from '../keyring';
 import { KeyServiceRejectedError } from './key-service-errors';
 
 const DATA_KEY_BYTES = 32;
@@ -91,13 +91,7 @@ export class KmsKeyring implements Keyring {
     return plaintext;
   }
 
-  async rewrapDataKey(
-    keyId: string,
-    wrapped: Buffer,
-    wrapContext: WrapContext,
-    targetKeyId: string,
-    targetContext: WrapContext,
-  ): Promise<Buffer> {
+  async rewrapDataKey(...[keyId, wrapped, wrapContext, targetKeyId, targetContext]: RewrapArgs): Promise<Buffer> {
     const sourceKmsKeyId = this.resolve(keyId);
     const destinationKmsKeyId = this.resolve(targetKeyId);
     this.counts.kmsCalls += 1;

@@ -1,7 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { KEY_BYTES } from '../aead';
 import { KeyMaterialError, UnknownKeyError } from '../errors';
-import type { GeneratedDataKey, Keyring, KeyringStats, WrapContext } from '../keyring';
+import type { GeneratedDataKey, Keyring, KeyringStats, RewrapArgs, WrapContext } from '../keyring';
 import { randomPool } from '../random-pool';
 import { LOCAL_WRAPPED_KEY_BYTES, unwrapLocal as unwrap, wrapLocal as wrap } from './local-wrap';
 
@@ -144,13 +144,7 @@ export class RawKeyring implements Keyring {
     return unwrap(this.kek(keyId), wrapped, wrapContext.aad);
   }
 
-  async rewrapDataKey(
-    keyId: string,
-    wrapped: Buffer,
-    wrapContext: WrapContext,
-    targetKeyId: string,
-    targetContext: WrapContext,
-  ): Promise<Buffer> {
+  async rewrapDataKey(...[keyId, wrapped, wrapContext, targetKeyId, targetContext]: RewrapArgs): Promise<Buffer> {
     const target = this.kek(targetKeyId);
     const dataKey = unwrap(this.kek(keyId), wrapped, wrapContext.aad);
     try {
