@@ -40,7 +40,9 @@ function rekeyMetricsOfAlarms(
 function metricNamesEmittedByHandlers(): Set<string> {
   const dir = path.join(PROJECT_ROOT, 'functions', 'handlers');
   const emitted = new Set<string>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+  // Handlers and their shared modules (functions/handlers/shared: the worker's record, the rotation step, inventory).
+  const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  for (const file of files) {
     const source = fs.readFileSync(path.join(dir, file), 'utf8');
     for (const m of source.matchAll(/addMetric\(\s*MetricNames\.(\w+)/g))
       emitted.add(MetricNames[m[1] as keyof typeof MetricNames]);
