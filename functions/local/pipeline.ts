@@ -117,14 +117,7 @@ export interface LocalPipelineRun {
  * overlap in one process.
  */
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipelineRun> {
-  const problems = [
-    ...(options.databaseUrl ? [] : ['databaseUrl is required (postgres://...)']),
-    ...(options.sqsEndpoint ? [] : ['sqsEndpoint is required (moto_server, e.g. http://127.0.0.1:5000)']),
-    ...(options.workers === undefined || (Number.isInteger(options.workers) && options.workers >= 1)
-      ? []
-      : ['workers must be a whole number ≥ 1']),
-  ];
-  if (problems.length > 0) throw new LocalPipelineOptionsError(problems);
+  checkPipelineOptions(options);
   const registry = resolveRegistry(options.registry);
 
   const saved = { ...process.env };
@@ -141,46 +134,14 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     const { queueUrl, deadLetterQueueUrl: dlqUrl } = options.queues ?? (await createPipelineQueues(sqs, suffix));
     if (owned) queues.push(dlqUrl, queueUrl);
 
-    Object.assign(process.env, options.keyEnv ?? {}, {
-      [RUNTIME_ENV.databaseUrl]: options.databaseUrl,
-      [ENV.keyringKind]: 'raw',
-      [ENV.registry]: JSON.stringify(registry),
-      [ENV.jobQueueUrl]: queueUrl,
-      [ENV.deadLetterQueueUrl]: dlqUrl,
-      ...(options.stuckAfterSeconds !== undefined
-        ? { [ENV.stuckAfterSeconds]: String(options.stuckAfterSeconds) }
-        : {}),
-      [RUNTIME_ENV.sqsEndpoint]: options.sqsEndpoint,
-      POWERTOOLS_DEV: 'true',
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
-      [POWERTOOLS_ENV.logLevel]: saved[POWERTOOLS_ENV.logLevel] ?? 'WARN',
-    });
+    Object.assign(process.env, options.keyEnv ?? {}, handlerEnvironment(options, registry, queueUrl, dlqUrl, saved));
     await resetPipelineContainer();
 
     const definition = options.definition ?? synthesizeStateMachineDefinition();
     const wrap = options.wrap ?? ((_n: string, h: LocalHandler) => h);
     const taskOutputs: { state: string; output: unknown }[] = [];
-    const tasks: Record<string, (payload: unknown) => Promise<unknown>> = {};
-    for (const [state, file] of Object.entries(TASK_HANDLERS)) {
-      const mod = (await import(`../handlers/${file}`)) as { handler: LocalHandler };
-      const handler = wrap(state, mod.handler);
-      tasks[state] = async (payload) => {
-        const output = await handler(payload, lambdaContext(state));
-        taskOutputs.push({ state, output });
-        return output;
-      };
-    }
-    const worker = (await import('../handlers/worker')) as { handler: LocalHandler };
-    const workerHandler = wrap('Worker', worker.handler);
-    const events = new SqsEventSource({
-      client: sqs,
-      queueUrl,
-      maxConcurrency: options.workers ?? LOCAL_RUNTIME_SHAPE.workers,
-      batchSize: QUEUE_DEFAULTS.workerBatchSize,
-      region: process.env.AWS_REGION,
-      handler: (event) => workerHandler(event, lambdaContext('Worker')) as never,
-    });
+    const tasks = await loadTaskHandlers(wrap, taskOutputs);
+    const events = await workerEventSource(sqs, queueUrl, options, wrap);
     source.events = events;
     await events.start();
     const execution = runLocalStateMachine(definition as AslDefinition, options.input, {
@@ -190,22 +151,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       executionName: options.executionName ?? `local-${suffix}`,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
-    let output: unknown;
-    let error: { name: string; message: string } | undefined;
-    try {
-      output = await execution.result;
-    } catch (err) {
-      // Report it as Step Functions does: the Fail state's (or uncaught task's) Error and Cause.
-      const failure = execution.failure();
-      const e = err as { name?: string; message?: string };
-      error = failure
-        ? { name: failure.error, message: failure.cause }
-        : { name: e.name ?? 'Error', message: e.message ?? String(err) };
-    }
+    const { output, error } = await executionOutcome(execution);
     await events.stop();
-    const dlq = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
-    );
+    const deadLetters = await queuedMessages(sqs, dlqUrl);
     return {
       output,
       ...(error ? { error } : {}),
@@ -213,16 +161,119 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       states: execution.states,
       taskOutputs,
       worker: events.stats,
-      deadLetters: Number(dlq.Attributes?.ApproximateNumberOfMessages ?? 0),
+      deadLetters,
     };
   } finally {
     await source.events?.stop();
     await resetPipelineContainer();
     for (const url of queues) await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
     sqs.destroy();
-    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-    Object.assign(process.env, saved);
+    restoreEnvironment(saved);
   }
+}
+
+/** Every problem with the options in one error, before anything is created. */
+function checkPipelineOptions(options: LocalPipelineOptions): void {
+  const problems = [
+    ...(options.databaseUrl ? [] : ['databaseUrl is required (postgres://...)']),
+    ...(options.sqsEndpoint ? [] : ['sqsEndpoint is required (moto_server, e.g. http://127.0.0.1:5000)']),
+    ...(options.workers === undefined || (Number.isInteger(options.workers) && options.workers >= 1)
+      ? []
+      : ['workers must be a whole number ≥ 1']),
+  ];
+  if (problems.length > 0) throw new LocalPipelineOptionsError(problems);
+}
+
+/** The handlers' configuration, as the stack sets it on each Lambda function. */
+function handlerEnvironment(
+  options: LocalPipelineOptions,
+  registry: unknown,
+  queueUrl: string,
+  dlqUrl: string,
+  saved: NodeJS.ProcessEnv,
+): Record<string, string | undefined> {
+  return {
+    [RUNTIME_ENV.databaseUrl]: options.databaseUrl,
+    [ENV.keyringKind]: 'raw',
+    [ENV.registry]: JSON.stringify(registry),
+    [ENV.jobQueueUrl]: queueUrl,
+    [ENV.deadLetterQueueUrl]: dlqUrl,
+    ...(options.stuckAfterSeconds !== undefined ? { [ENV.stuckAfterSeconds]: String(options.stuckAfterSeconds) } : {}),
+    [RUNTIME_ENV.sqsEndpoint]: options.sqsEndpoint,
+    POWERTOOLS_DEV: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+    [POWERTOOLS_ENV.logLevel]: saved[POWERTOOLS_ENV.logLevel] ?? 'WARN',
+  };
+}
+
+/** Each Task state's real handler, by state name, recording what it returned. */
+async function loadTaskHandlers(
+  wrap: NonNullable<LocalPipelineOptions['wrap']>,
+  taskOutputs: { state: string; output: unknown }[],
+): Promise<Record<string, (payload: unknown) => Promise<unknown>>> {
+  const tasks: Record<string, (payload: unknown) => Promise<unknown>> = {};
+  for (const [state, file] of Object.entries(TASK_HANDLERS)) {
+    const mod = (await import(`../handlers/${file}`)) as { handler: LocalHandler };
+    const handler = wrap(state, mod.handler);
+    tasks[state] = async (payload) => {
+      const output = await handler(payload, lambdaContext(state));
+      taskOutputs.push({ state, output });
+      return output;
+    };
+  }
+  return tasks;
+}
+
+/** The real worker handler fed by the job queue, as Lambda's event source mapping would (not started yet). */
+async function workerEventSource(
+  sqs: SQSClient,
+  queueUrl: string,
+  options: LocalPipelineOptions,
+  wrap: NonNullable<LocalPipelineOptions['wrap']>,
+): Promise<SqsEventSource> {
+  const worker = (await import('../handlers/worker')) as { handler: LocalHandler };
+  const workerHandler = wrap('Worker', worker.handler);
+  return new SqsEventSource({
+    client: sqs,
+    queueUrl,
+    maxConcurrency: options.workers ?? LOCAL_RUNTIME_SHAPE.workers,
+    batchSize: QUEUE_DEFAULTS.workerBatchSize,
+    region: process.env.AWS_REGION,
+    handler: (event) => workerHandler(event, lambdaContext('Worker')) as never,
+  });
+}
+
+/** The execution's output, or its failure reported as Step Functions does: the Fail state's (or uncaught task's) Error and Cause. */
+async function executionOutcome(
+  execution: ReturnType<typeof runLocalStateMachine>,
+): Promise<{ output: unknown; error?: { name: string; message: string } }> {
+  let output: unknown;
+  let error: { name: string; message: string } | undefined;
+  try {
+    output = await execution.result;
+  } catch (err) {
+    const failure = execution.failure();
+    const e = err as { name?: string; message?: string };
+    error = failure
+      ? { name: failure.error, message: failure.cause }
+      : { name: e.name ?? 'Error', message: e.message ?? String(err) };
+  }
+  return { output, ...(error ? { error } : {}) };
+}
+
+/** Messages in a queue (SQS's approximate count). */
+async function queuedMessages(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
+  return Number(attrs.Attributes?.ApproximateNumberOfMessages ?? 0);
+}
+
+/** process.env as it was before the run: variables the run added are removed, changed ones restored. */
+function restoreEnvironment(saved: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+  Object.assign(process.env, saved);
 }
 
 /**

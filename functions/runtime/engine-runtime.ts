@@ -103,20 +103,7 @@ export interface EngineRuntime {
  */
 export async function createEngineRuntime(options: EngineRuntimeOptions): Promise<EngineRuntime> {
   const env = options.env ?? process.env;
-  let connection: ConnectionDescription | undefined;
-  let sql = options.sql;
-  let liveness: ReturnType<typeof createPgLiveness> | undefined;
-  if (!sql) {
-    const url = options.databaseUrl ?? env[RUNTIME_ENV.databaseUrl];
-    if (!url)
-      throw new RuntimeConfigError(
-        'no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)',
-      );
-    connection = describeConnection(url, env);
-    sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
-    // Runners on their own sessions can prove they are alive (and, killed, gone): reencrypt/lease-takeover.ts.
-    liveness = createPgLiveness({ connectionString: url, env });
-  }
+  const { sql, connection, liveness } = openDatabase(options, env);
   try {
     if (options.applyMigrations) await migrate(sql);
     else await assertSchemaCurrent(sql);
@@ -125,47 +112,20 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     const audit = new AuditLog(sql);
     const catalog = new KeyCatalog(sql, { audit });
     const fernet = FernetReader.configured(env) ? FernetReader.fromEnv(env) : undefined;
-    const apply = { apply: options.syncCatalog !== 'preview' };
-    const syncFernet = fernet !== undefined && (options.syncFernetKeys ?? options.syncCatalog !== false);
-    const catalogChanges = [
-      ...(options.syncCatalog === false
-        ? []
-        : (await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes),
-      // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
-      ...(syncFernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
-    ];
+    const catalogChanges = await syncCatalog(sql, keyring, fernet, options);
     const previewPrimary =
       options.syncCatalog === 'preview' && catalogChanges.length > 0 ? await keyring.primaryKeyId() : undefined;
-    let policy: KeyPolicy = await catalog.policy();
-    const policyProxy: KeyPolicy = {
-      assertCanEncrypt: (id, tenant) => policy.assertCanEncrypt(id, tenant),
-      assertCanDecrypt: (id) => policy.assertCanDecrypt(id),
-      encryptionKeyId: (tenant) => policy.encryptionKeyId(tenant),
-      statusOf: (id) => policy.statusOf(id),
-    };
+    const { policy: policyProxy, refresh: refreshPolicy } = await livePolicy(catalog);
     const cipher = new EnvelopeCipher({ keyring, policy: policyProxy });
-    const legacyReaders: LegacyReader[] = [];
-    if (fernet) legacyReaders.push(fernet);
-    if (keyring instanceof RawKeyring) legacyReaders.push(new JsonKeyIdReader((id) => keyring.kekFor(id)));
+    const legacyReaders = legacyReadersFor(fernet, keyring);
     const registry = options.needsRegistry === false ? { tables: [] } : resolveRegistry(options.registry, env);
-    const refreshPolicy = async (): Promise<void> => {
-      policy = await catalog.policy();
-    };
     const deps: EngineDeps = {
       sql,
       registry,
       crypto: valueCryptoFrom({ cipher, legacyReaders }),
       blindIndex: BlindIndex.configured(env) ? blindIndexerFrom(BlindIndex.fromEnv(env)) : undefined,
       audit,
-      catalog: {
-        list: () => catalog.list(),
-        transition: async (id, to, actor) => {
-          await catalog.transition(id, to, actor);
-        },
-        activate: async (id, actor) => {
-          await catalog.activate(id, actor);
-        },
-      },
+      catalog: catalogPort(catalog),
       refreshKeys: refreshPolicy,
       liveness,
       faults: testPauseHook(env),
@@ -185,7 +145,7 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
       deps,
       catalogChanges,
       // Previewed (dry run): the key the catalog sync would make active, which is what a real run would target.
-      primaryKeyId: () => previewPrimary ?? policy.encryptionKeyId(null),
+      primaryKeyId: () => previewPrimary ?? policyProxy.encryptionKeyId(null),
       fernetPrimaryKeyId: () => fernet?.primaryKeyId(),
       policy: policyProxy,
       keyIds: () => keyring.keyIds(),
@@ -201,6 +161,90 @@ export async function createEngineRuntime(options: EngineRuntimeOptions): Promis
     if (!options.sql) await sql.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** The given pool, or a pool (and a liveness session) on the database URL of the flags or the environment. */
+function openDatabase(
+  options: EngineRuntimeOptions,
+  env: NodeJS.ProcessEnv,
+): {
+  sql: SqlPool;
+  connection: ConnectionDescription | undefined;
+  liveness: ReturnType<typeof createPgLiveness> | undefined;
+} {
+  let connection: ConnectionDescription | undefined;
+  let sql = options.sql;
+  let liveness: ReturnType<typeof createPgLiveness> | undefined;
+  if (!sql) {
+    const url = options.databaseUrl ?? env[RUNTIME_ENV.databaseUrl];
+    if (!url)
+      throw new RuntimeConfigError(
+        'no database: pass --database-url or set DATABASE_URL (postgres://user:pass@host:5432/db)',
+      );
+    connection = describeConnection(url, env);
+    sql = createPgSql({ connectionString: url, max: options.poolSize ?? 4, env });
+    // Runners on their own sessions can prove they are alive (and, killed, gone): reencrypt/lease-takeover.ts.
+    liveness = createPgLiveness({ connectionString: url, env });
+  }
+  return { sql, connection, liveness };
+}
+
+/** Syncs the keyring's keys (and the Fernet keys) into the catalog, or previews it; the changes made or previewed. */
+async function syncCatalog(
+  sql: SqlPool,
+  keyring: Keyring,
+  fernet: FernetReader | undefined,
+  options: EngineRuntimeOptions,
+): Promise<Awaited<ReturnType<typeof syncKeyringWithCatalog>>['changes']> {
+  const apply = { apply: options.syncCatalog !== 'preview' };
+  const syncFernet = fernet !== undefined && (options.syncFernetKeys ?? options.syncCatalog !== false);
+  return [
+    ...(options.syncCatalog === false
+      ? []
+      : (await syncKeyringWithCatalog(sql, keyring, options.actor, apply)).changes),
+    // Fernet keys join the catalog as their own family: the primary active, fallbacks rotating until verify retires them.
+    ...(syncFernet ? (await syncKeyringWithCatalog(sql, fernetKeySource(fernet), options.actor, apply)).changes : []),
+  ];
+}
+
+/**
+ * The catalog's policy behind one stable object: `refresh` reloads what it
+ * delegates to, so the cipher and the reader heartbeat, which hold the
+ * object, see key changes without being rebuilt.
+ */
+async function livePolicy(catalog: KeyCatalog): Promise<{ policy: KeyPolicy; refresh: () => Promise<void> }> {
+  let policy: KeyPolicy = await catalog.policy();
+  const policyProxy: KeyPolicy = {
+    assertCanEncrypt: (id, tenant) => policy.assertCanEncrypt(id, tenant),
+    assertCanDecrypt: (id) => policy.assertCanDecrypt(id),
+    encryptionKeyId: (tenant) => policy.encryptionKeyId(tenant),
+    statusOf: (id) => policy.statusOf(id),
+  };
+  const refreshPolicy = async (): Promise<void> => {
+    policy = await catalog.policy();
+  };
+  return { policy: policyProxy, refresh: refreshPolicy };
+}
+
+/** Readers for legacy values: Fernet when ENCRYPTION_KEY is set; JSON key_id over the raw keyring's KEKs. */
+function legacyReadersFor(fernet: FernetReader | undefined, keyring: Keyring): LegacyReader[] {
+  const legacyReaders: LegacyReader[] = [];
+  if (fernet) legacyReaders.push(fernet);
+  if (keyring instanceof RawKeyring) legacyReaders.push(new JsonKeyIdReader((id) => keyring.kekFor(id)));
+  return legacyReaders;
+}
+
+/** The engine's view of the catalog: list, and transitions whose returned keys it does not need. */
+function catalogPort(catalog: KeyCatalog): NonNullable<EngineDeps['catalog']> {
+  return {
+    list: () => catalog.list(),
+    transition: async (id, to, actor) => {
+      await catalog.transition(id, to, actor);
+    },
+    activate: async (id, actor) => {
+      await catalog.activate(id, actor);
+    },
+  };
 }
 
 /** The runtime's configuration (registry, keyring variables) is missing or wrong. Not retryable: someone has to fix it. */

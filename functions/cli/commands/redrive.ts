@@ -7,6 +7,7 @@ import {
 } from '../../core/pipeline/redrive';
 import type { ExecutionControl } from '../../core/ports/executions';
 import type { QueuePort } from '../../core/ports/queues';
+import type { Sql } from '../../core/ports/sql';
 import { batchIdOf } from '../../core/reencrypt/store/batch-ids';
 import { getJob } from '../../core/reencrypt/store/jobs-table';
 import { listBatches } from '../../core/reencrypt/store/batches-table';
@@ -45,17 +46,7 @@ export async function redriveCommand(
   io: CliIo,
   clients: RedriveClients = {},
 ): Promise<number> {
-  const fromFile = opts.outputs ? readStackOutputs(opts.outputs, opts.stack, io.cwd).outputs : {};
-  const queueUrl = opts.queueUrl ?? fromFile[OUTPUT.batchQueueUrl];
-  const deadLetterQueueUrl = opts.deadLetterQueueUrl ?? fromFile[OUTPUT.deadLetterQueueUrl];
-  const stateMachineArn = opts.stateMachineArn ?? fromFile[OUTPUT.stateMachineArn];
-  const missing = [
-    ...(queueUrl ? [] : ['--queue-url (BatchQueueUrl)']),
-    ...(deadLetterQueueUrl ? [] : ['--dead-letter-queue-url (DeadLetterQueueUrl)']),
-    ...(stateMachineArn ? [] : ['--state-machine-arn (StateMachineArn)']),
-  ];
-  if (missing.length > 0)
-    throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
+  const { queueUrl, deadLetterQueueUrl, stateMachineArn } = redriveTargets(opts, io);
   const queues = clients.queues ?? cliAws().queues();
   const executions = (clients.executions ?? ((arn: string) => cliAws().executions(arn)))(stateMachineArn!);
   const start = opts.start !== false;
@@ -85,14 +76,7 @@ export async function redriveCommand(
       jobId,
     );
     // Batches that ran out of attempts had their messages acknowledged: send them again, they have their attempts back.
-    const failed = (await listBatches(runtime.sql, jobId))
-      .filter((b) => b.status === 'failed')
-      .map((b) => batchIdOf(b));
-    for (let i = 0; i < failed.length; i += 10)
-      await queues.send(
-        queueUrl!,
-        failed.slice(i, i + 10).map((batchId) => JSON.stringify({ jobId, batchId })),
-      );
+    const failed = await resendFailedBatches(runtime.sql, queues, queueUrl!, jobId);
     const input = resumeInput(job);
     const started = name && start ? await executions.start(name, input) : null;
     const report = {
@@ -107,24 +91,82 @@ export async function redriveCommand(
         : { name, arn: started?.executionArn ?? executionArn, started: Boolean(started), input },
     };
     if (globals.json) printJson(io, report);
-    else {
-      io.stdout(
-        `Job ${jobId}: ${moved.moved} message(s) moved from the dead-letter queue back to the batch queue${moved.batchIds.length ? ` (${moved.batchIds.join(', ')})` : ''}.\n`,
-      );
-      if (failed.length) io.stdout(`  ${failed.length} failed batch(es) given their attempts back and sent again.\n`);
-      if (moved.left) io.stdout(`  ${moved.left} message(s) of other jobs left in the dead-letter queue.\n`);
-      if (live) io.stdout(`  Its execution ${before.executionId} is still running and will pick them up.\n`);
-      else if (started)
-        io.stdout(`  Resumed by execution ${started.executionArn}. Follow it with: rekey status ${jobId}\n`);
-      else {
-        io.stdout(`  Job reopened for execution ${name}; start it with:\n`);
-        io.stdout(
-          `  aws stepfunctions start-execution --state-machine-arn ${stateMachineArn} --name ${name} --input '${JSON.stringify(input)}'\n`,
-        );
-      }
-    }
+    else
+      printRedrive(io, {
+        jobId,
+        moved,
+        failed,
+        live,
+        liveExecutionId: before.executionId,
+        started,
+        name,
+        stateMachineArn: stateMachineArn!,
+        input,
+      });
     return EXIT.ok;
   } finally {
     await runtime.close();
+  }
+}
+
+/** The batch queue, dead-letter queue and state machine: from the flags, else the stack outputs file; all three needed. */
+function redriveTargets(
+  opts: RedriveOptions,
+  io: CliIo,
+): { queueUrl: string | undefined; deadLetterQueueUrl: string | undefined; stateMachineArn: string | undefined } {
+  const fromFile = opts.outputs ? readStackOutputs(opts.outputs, opts.stack, io.cwd).outputs : {};
+  const queueUrl = opts.queueUrl ?? fromFile[OUTPUT.batchQueueUrl];
+  const deadLetterQueueUrl = opts.deadLetterQueueUrl ?? fromFile[OUTPUT.deadLetterQueueUrl];
+  const stateMachineArn = opts.stateMachineArn ?? fromFile[OUTPUT.stateMachineArn];
+  const missing = [
+    ...(queueUrl ? [] : ['--queue-url (BatchQueueUrl)']),
+    ...(deadLetterQueueUrl ? [] : ['--dead-letter-queue-url (DeadLetterQueueUrl)']),
+    ...(stateMachineArn ? [] : ['--state-machine-arn (StateMachineArn)']),
+  ];
+  if (missing.length > 0)
+    throw new UsageError(`redrive needs ${missing.join(', ')}: pass them, or --outputs cdk-outputs.json`);
+  return { queueUrl, deadLetterQueueUrl, stateMachineArn };
+}
+
+/** The ids of the job's failed batches, each sent to the batch queue again (ten per SQS request). */
+async function resendFailedBatches(sql: Sql, queues: QueuePort, queueUrl: string, jobId: string): Promise<string[]> {
+  const failed = (await listBatches(sql, jobId)).filter((b) => b.status === 'failed').map((b) => batchIdOf(b));
+  for (let i = 0; i < failed.length; i += 10)
+    await queues.send(
+      queueUrl,
+      failed.slice(i, i + 10).map((batchId) => JSON.stringify({ jobId, batchId })),
+    );
+  return failed;
+}
+
+/** The redrive in words: what moved, what was resent, and how the job goes on. */
+function printRedrive(
+  io: CliIo,
+  r: {
+    jobId: string;
+    moved: Awaited<ReturnType<typeof moveJobMessages>>;
+    failed: readonly string[];
+    live: boolean;
+    liveExecutionId: string | null | undefined;
+    started: Awaited<ReturnType<ExecutionControl['start']>> | null;
+    name: string | null;
+    stateMachineArn: string;
+    input: unknown;
+  },
+): void {
+  const { jobId, moved, failed, live, started, name, stateMachineArn, input } = r;
+  io.stdout(
+    `Job ${jobId}: ${moved.moved} message(s) moved from the dead-letter queue back to the batch queue${moved.batchIds.length ? ` (${moved.batchIds.join(', ')})` : ''}.\n`,
+  );
+  if (failed.length) io.stdout(`  ${failed.length} failed batch(es) given their attempts back and sent again.\n`);
+  if (moved.left) io.stdout(`  ${moved.left} message(s) of other jobs left in the dead-letter queue.\n`);
+  if (live) io.stdout(`  Its execution ${r.liveExecutionId} is still running and will pick them up.\n`);
+  else if (started)
+    io.stdout(`  Resumed by execution ${started.executionArn}. Follow it with: rekey status ${jobId}\n`);
+  else {
+    io.stdout(`  Job reopened for execution ${name}; start it with:\n`);
+    io.stdout(
+      `  aws stepfunctions start-execution --state-machine-arn ${stateMachineArn} --name ${name} --input '${JSON.stringify(input)}'\n`,
+    );
   }
 }

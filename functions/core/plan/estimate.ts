@@ -130,17 +130,11 @@ const SQS_IDLE_POLLERS = 5;
  * docs/plan.md.
  */
 export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): RotationPlan {
-  const rowsTotal = sum(tables.map((t) => t.rowsTotal));
-  const rowsToChange = sum(tables.map((t) => t.rowsPending));
-  const batches = sum(tables.map((t) => t.batches));
-  const operations = tables.reduce((a, t) => addOperations(a, t.operations), noOperations());
+  const { rowsTotal, rowsToChange, batches, operations } = totalCounts(tables);
   const perValue = perValueKmsCalls(s.keyring, operations);
   const kmsPerRow = rowsToChange > 0 ? perValue / rowsToChange : 0;
 
-  // The KMS quota bounds the rows/s of a keyring that calls KMS per value.
-  const engineRate = Math.max(1e-9, mixedRate(s.throughput, operations));
-  const quotaRate = kmsPerRow > 0 ? s.kmsQuota.perSecond / kmsPerRow : Number.POSITIVE_INFINITY;
-  const rate = Math.min(engineRate, quotaRate);
+  const { engineRate, quotaRate, rate } = rowRates(s, operations, kmsPerRow);
   const batchPhaseSeconds = rowsToChange / rate;
   // Planning and verify each read the job's tables; the calibrated scan rate covers both.
   const scanSeconds = rowsTotal / Math.max(1e-9, s.throughput.scanRowsPerSecond);
@@ -148,11 +142,7 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
   const polls = runtime.polls;
   const seconds = batchPhaseSeconds + scanSeconds + runtime.pollingSeconds + runtime.runtimeSeconds;
 
-  // Each worker (thread or Lambda container) loads the keyset at start and once per TTL; on AWS Verify loads it too.
-  const keysetLoads =
-    s.keyring === 'hierarchical'
-      ? s.concurrency * Math.max(1, Math.ceil(seconds / s.keysetTtlSeconds)) + (s.runner === 'state-machine' ? 1 : 0)
-      : 0;
+  const keysetLoads = keysetLoadsFor(s, seconds);
   const kmsCalls = perValue + keysetLoads * s.keysetKeys;
   const secretsManagerCalls = keysetLoads;
   const aws =
@@ -161,28 +151,7 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
       : null;
 
   const p = s.prices;
-  const line = (item: string, quantity: number, unitUsd: number): CostLine => ({
-    item,
-    quantity,
-    unitUsd,
-    usd: quantity * unitUsd,
-  });
-  const lines: CostLine[] = [
-    line('KMS requests', kmsCalls, p.kmsRequest),
-    line('Secrets Manager requests', secretsManagerCalls, p.secretsManagerRequest),
-  ];
-  if (aws) {
-    lines.push(
-      line('Lambda requests', aws.lambdaInvocations, p.lambdaRequest),
-      line('Lambda GB-seconds', aws.lambdaGbSeconds, p.lambdaGbSecond),
-      line('Step Functions state transitions', aws.stepFunctionsTransitions, p.stepFunctionsTransition),
-      line('SQS requests', aws.sqsRequests, p.sqsRequest),
-      line('Data API requests', aws.dataApiCalls, p.dataApiRequest),
-    );
-  }
-  const monthly: CostLine[] = [];
-  if (s.keyring !== 'raw') monthly.push(line('KMS keys (per month, whether or not a job runs)', 1, p.kmsKeyMonth));
-  if (s.keyring === 'hierarchical') monthly.push(line('keyset secret (per month)', 1, p.secretMonth));
+  const { lines, monthly } = costLines(kmsCalls, secretsManagerCalls, aws, s);
 
   const plan: Omit<RotationPlan, 'recommendations'> = {
     planVersion: 1,
@@ -220,6 +189,71 @@ export function buildPlan(tables: readonly TableCounts[], s: PlanSettings): Rota
     },
   };
   return { ...plan, recommendations: recommend(plan, s) };
+}
+
+/** Rows, rows to change, batches and operations summed over the tables. */
+function totalCounts(tables: readonly TableCounts[]): {
+  rowsTotal: number;
+  rowsToChange: number;
+  batches: number;
+  operations: ReturnType<typeof noOperations>;
+} {
+  const rowsTotal = sum(tables.map((t) => t.rowsTotal));
+  const rowsToChange = sum(tables.map((t) => t.rowsPending));
+  const batches = sum(tables.map((t) => t.batches));
+  const operations = tables.reduce((a, t) => addOperations(a, t.operations), noOperations());
+  return { rowsTotal, rowsToChange, batches, operations };
+}
+
+/** Rows/s of the engine for this mix of operations, of the KMS quota, and the lower of the two. */
+function rowRates(
+  s: PlanSettings,
+  operations: ReturnType<typeof noOperations>,
+  kmsPerRow: number,
+): { engineRate: number; quotaRate: number; rate: number } {
+  // The KMS quota bounds the rows/s of a keyring that calls KMS per value.
+  const engineRate = Math.max(1e-9, mixedRate(s.throughput, operations));
+  const quotaRate = kmsPerRow > 0 ? s.kmsQuota.perSecond / kmsPerRow : Number.POSITIVE_INFINITY;
+  const rate = Math.min(engineRate, quotaRate);
+  return { engineRate, quotaRate, rate };
+}
+
+/** Keyset loads: each worker (thread or Lambda container) loads the keyset at start and once per TTL; on AWS Verify loads it too. */
+function keysetLoadsFor(s: PlanSettings, seconds: number): number {
+  return s.keyring === 'hierarchical'
+    ? s.concurrency * Math.max(1, Math.ceil(seconds / s.keysetTtlSeconds)) + (s.runner === 'state-machine' ? 1 : 0)
+    : 0;
+}
+
+/** The job's cost per priced item, and the standing monthly cost of the keyring's resources. */
+function costLines(
+  kmsCalls: number,
+  secretsManagerCalls: number,
+  aws: ReturnType<typeof awsFigures> | null,
+  s: PlanSettings,
+): { lines: CostLine[]; monthly: CostLine[] } {
+  const p = s.prices;
+  const lines: CostLine[] = [
+    costLine('KMS requests', kmsCalls, p.kmsRequest),
+    costLine('Secrets Manager requests', secretsManagerCalls, p.secretsManagerRequest),
+  ];
+  if (aws) {
+    lines.push(
+      costLine('Lambda requests', aws.lambdaInvocations, p.lambdaRequest),
+      costLine('Lambda GB-seconds', aws.lambdaGbSeconds, p.lambdaGbSecond),
+      costLine('Step Functions state transitions', aws.stepFunctionsTransitions, p.stepFunctionsTransition),
+      costLine('SQS requests', aws.sqsRequests, p.sqsRequest),
+      costLine('Data API requests', aws.dataApiCalls, p.dataApiRequest),
+    );
+  }
+  const monthly: CostLine[] = [];
+  if (s.keyring !== 'raw') monthly.push(costLine('KMS keys (per month, whether or not a job runs)', 1, p.kmsKeyMonth));
+  if (s.keyring === 'hierarchical') monthly.push(costLine('keyset secret (per month)', 1, p.secretMonth));
+  return { lines, monthly };
+}
+
+function costLine(item: string, quantity: number, unitUsd: number): CostLine {
+  return { item, quantity, unitUsd, usd: quantity * unitUsd };
 }
 
 function awsFigures(

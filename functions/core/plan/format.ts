@@ -28,12 +28,21 @@ const RUNNER_LABEL: Readonly<Record<RotationPlan['runner'], string>> = {
 
 /** The plan as the CLI prints it (the same figures as `--json`). */
 export function formatPlan(plan: RotationPlan): string[] {
-  const t = plan.total;
-  const tp = plan.throughput;
   const lines: string[] = [];
   lines.push(
     `PLAN: ${plan.mode} to ${plan.targetKeyId} — ${plan.keyring} keyring, ${RUNNER_LABEL[plan.runner]}, batch ${n(plan.batchSize)}, concurrency ${plan.concurrency}`,
   );
+  lines.push(...operationsTable(plan));
+  lines.push(...callsAndThroughput(plan));
+  lines.push(...durationAndCost(plan));
+  lines.push(...recommendationLines(plan));
+  return lines;
+}
+
+/** Rows, operations, batches and KMS calls per table and in total. */
+function operationsTable(plan: RotationPlan): string[] {
+  const t = plan.total;
+  const lines: string[] = [];
   const header = [
     'table',
     'rows',
@@ -82,6 +91,14 @@ export function formatPlan(plan: RotationPlan): string[] {
   );
   if (plan.counted === 'pending rows')
     lines.push('  (per-operation counts assume every pending row is one value of the mode: no inventory was taken)');
+  return lines;
+}
+
+/** Calls to the key services and AWS, the expected throughput and the KMS quota that may bound it. */
+function callsAndThroughput(plan: RotationPlan): string[] {
+  const t = plan.total;
+  const tp = plan.throughput;
+  const lines: string[] = [];
   lines.push(
     `Key services: ${n(t.kmsCalls)} KMS calls, ${n(t.secretsManagerCalls)} Secrets Manager calls` +
       (plan.keyring === 'hierarchical'
@@ -101,6 +118,12 @@ export function formatPlan(plan: RotationPlan): string[] {
       `KMS quota: ${n(tp.kmsQuotaPerSecond)} requests/s (${tp.kmsQuotaFrom}); the job would make ${n(tp.kmsRequestsPerSecond)}/s${tp.limitedBy === 'kms-quota' ? ` — the quota bounds it to ${n(tp.effectiveRowsPerSecond)} rows/s` : ''}`,
     );
   }
+  return lines;
+}
+
+/** The predicted duration, its time model, and the cost with the prices it is based on. */
+function durationAndCost(plan: RotationPlan): string[] {
+  const lines: string[] = [];
   const d = plan.duration;
   lines.push(
     `Predicted duration: ${formatSeconds(d.seconds)} (batches ${formatSeconds(d.batchPhaseSeconds)}, planning + verify ${formatSeconds(d.scanSeconds)}${d.pollingSeconds > 0 ? `, progress polling ${formatSeconds(d.pollingSeconds)}` : ''}${d.runtimeSeconds > 0 ? `, runtime ${formatSeconds(d.runtimeSeconds)}` : ''})`,
@@ -120,6 +143,12 @@ export function formatPlan(plan: RotationPlan): string[] {
         : ''),
   );
   lines.push(`  prices of ${plan.cost.prices.date}, ${plan.cost.prices.region}: ${plan.cost.prices.source}`);
+  return lines;
+}
+
+/** What the planner recommends changing, if anything. */
+function recommendationLines(plan: RotationPlan): string[] {
+  const lines: string[] = [];
   if (plan.recommendations.length > 0) {
     lines.push('Recommendations:');
     for (const r of plan.recommendations) lines.push(`  - ${r.message}`);

@@ -43,8 +43,10 @@ export type { EngineDeps, ExecutorDeps } from './ports';
 
 export { createJob, planJob, validateJobRequest } from './jobs/jobs';
 export type { JobRequest, PlanResult } from './jobs/jobs';
-export { planTable, formatDryRun, RangeCutter } from './batches/planner';
-export type { TablePlan, PlannedRange } from './batches/planner';
+export { planTable, formatDryRun } from './batches/planner';
+export { RangeCutter } from './batches/range-cutter';
+export type { TablePlan } from './batches/planner';
+export type { PlannedRange } from './batches/range-cutter';
 export { executeBatch, executeClaimedBatch, DEFAULT_LEASE_MS, DEFAULT_MAX_ATTEMPTS } from './batches/batch-executor';
 export type { BatchResult } from './batches/batch-executor';
 export type { BatchCounts } from './store/batch-leases';

@@ -1,4 +1,5 @@
 import { isRetryable } from '../errors';
+import type { Keyset } from '../crypto/keyrings/keyset';
 import { AuditLog } from '../keys/audit';
 import { AWSCURRENT, AWSPENDING } from '../ports/secrets';
 import { destroyedKeyIds, newestKeyId, registerKeysetInCatalog } from './catalog-keys';
@@ -57,6 +58,45 @@ export async function finishSecret(
   const { added } = await registerKeysetInCatalog(deps, keyset);
   if (added.length > 0) changes.push(`registered ${added.join(', ')}`);
 
+  await moveStages(deps, event, state, changes);
+
+  if (deps.twoPhase === true && keyset.keys.length > 1) {
+    // Phase one ends here: every reader of AWSCURRENT gets the new KEK within one cache TTL; nothing encrypts under it yet.
+    return publishedDecryptOnly(step, keyset, changes);
+  }
+
+  const promoted = await activateNewKey(deps, newKeyId, changes);
+
+  let executionArn: string | undefined;
+  if (keyset.keys.length > 1) {
+    const rewrap = await afterPromotion(deps, () => ensureRewrapStarted(deps, event, state, newKeyId));
+    if (rewrap.started) changes.push(`rewrap to ${newKeyId} started`);
+    executionArn = rewrap.executionArn;
+  }
+
+  const createdAt = Date.parse(keyset.keys.find((k) => k.id === newKeyId)!.createdAt);
+  const now = (deps.now?.() ?? new Date()).getTime();
+  return {
+    step,
+    outcome: changes.length > 0 ? 'done' : 'already-done',
+    newKeyId,
+    promoted,
+    rotationDurationMs: Math.max(0, now - createdAt),
+    ...(executionArn !== undefined ? { executionArn } : {}),
+    detail:
+      changes.length > 0
+        ? changes.join('; ')
+        : `${newKeyId} is already AWSCURRENT and active${keyset.keys.length > 1 ? '; its rewrap was already started' : ''}`,
+  };
+}
+
+/** AWSCURRENT moved to the token's version, then AWSPENDING removed from it, each unless done meanwhile. */
+async function moveStages(
+  deps: RotationDeps,
+  event: RotationEvent,
+  state: RotationState,
+  changes: string[],
+): Promise<void> {
   if (!state.tokenIsCurrent) {
     const moved = await unlessDoneMeanwhile(
       deps,
@@ -86,20 +126,23 @@ export async function finishSecret(
     );
     if (removed) changes.push('AWSPENDING removed');
   }
+}
 
-  if (deps.twoPhase === true && keyset.keys.length > 1) {
-    // Phase one ends here: every reader of AWSCURRENT gets the new KEK within one cache TTL; nothing encrypts under it yet.
-    const added = newestKeyId(keyset);
-    return {
-      step,
-      outcome: changes.length > 0 ? 'done' : 'already-done',
-      newKeyId: added,
-      promoted: false,
-      detail: `${changes.length > 0 ? `${changes.join('; ')}; ` : ''}${added} published decrypt-only (primary still ${keyset.primary}); promote it once every reader reports it (rekey readers --key ${added})`,
-    };
-  }
+/** The two-phase result: the new key is published for decryption; its promotion waits for every reader. */
+function publishedDecryptOnly(step: 'finishSecret', keyset: Keyset, changes: readonly string[]): StepResult {
+  const added = newestKeyId(keyset);
+  return {
+    step,
+    outcome: changes.length > 0 ? 'done' : 'already-done',
+    newKeyId: added,
+    promoted: false,
+    detail: `${changes.length > 0 ? `${changes.join('; ')}; ` : ''}${added} published decrypt-only (primary still ${keyset.primary}); promote it once every reader reports it (rekey readers --key ${added})`,
+  };
+}
 
-  const promoted = await afterPromotion(deps, async () => {
+/** The new key made active in the catalog (the previous one rotating); false when it already was. */
+function activateNewKey(deps: RotationDeps, newKeyId: string, changes: string[]): Promise<boolean> {
+  return afterPromotion(deps, async () => {
     const before = await deps.catalog.require(newKeyId);
     if (before.status === 'active') return false;
     const previous = (await deps.catalog.active(null))?.id;
@@ -107,28 +150,6 @@ export async function finishSecret(
     changes.push(`${newKeyId} active${previous ? `, ${previous} rotating` : ''}`);
     return true;
   });
-
-  let executionArn: string | undefined;
-  if (keyset.keys.length > 1) {
-    const rewrap = await afterPromotion(deps, () => ensureRewrapStarted(deps, event, state, newKeyId));
-    if (rewrap.started) changes.push(`rewrap to ${newKeyId} started`);
-    executionArn = rewrap.executionArn;
-  }
-
-  const createdAt = Date.parse(keyset.keys.find((k) => k.id === newKeyId)!.createdAt);
-  const now = (deps.now?.() ?? new Date()).getTime();
-  return {
-    step,
-    outcome: changes.length > 0 ? 'done' : 'already-done',
-    newKeyId,
-    promoted,
-    rotationDurationMs: Math.max(0, now - createdAt),
-    ...(executionArn !== undefined ? { executionArn } : {}),
-    detail:
-      changes.length > 0
-        ? changes.join('; ')
-        : `${newKeyId} is already AWSCURRENT and active${keyset.keys.length > 1 ? '; its rewrap was already started' : ''}`,
-  };
 }
 
 /**

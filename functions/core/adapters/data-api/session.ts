@@ -1,7 +1,8 @@
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import type { SqlLimits } from '../../ports/sql';
 import { DATA_API_MAX_REQUEST_BYTES, DATA_API_MAX_RESPONSE_BYTES } from './batch';
-import { isResumingError, isTransientDataApiError, mapDataApiError, RESUMING_ATTEMPTS } from './errors';
+import { isResumingError, isTransientDataApiError, RESUMING_ATTEMPTS } from './errors';
+import { mapDataApiError } from './error-mapping';
 import { withRetry, type RetryPolicy } from './retry';
 
 export interface DataApiSqlOptions {

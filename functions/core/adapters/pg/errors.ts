@@ -44,54 +44,65 @@ export function mapPgError(err: unknown): unknown {
   const e = (typeof err === 'object' && err !== null ? err : {}) as PgErrorFields;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const raw = typeof e.message === 'string' ? e.message : String(err);
-  let options: { cause: unknown } = { cause: err };
+  // The server answered (a SQLSTATE and a severity): map by SQLSTATE; otherwise the client could not reach it.
+  if (code && /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string') return serverError(err, e, code, raw);
+  return clientError(code, raw, { cause: err }) ?? err;
+}
 
-  if (code && /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string') {
-    const message = serverMessage(raw, code);
-    // The server's DETAIL and WHERE quote row values (`Key (email)=(…) already exists`): the cause
-    // keeps what debugging needs and nothing that may be a secret, even for code that logs causes.
-    options = { cause: redactedServerError(err as Error, message, e) };
-    switch (classifySqlState(code)) {
-      case 'authentication':
-        return new DatabaseAuthenticationError(
-          `the database refused the login (${message}): check the user and password in the database URL, that the role may log in, and whether pg_hba.conf requires TLS (sslmode=require)`,
-          code,
-          options,
-        );
-      case 'unknown-database':
-        return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
-      case 'serialization':
-        return new SerializationError(
-          `transaction conflict (${message}): safe to run the transaction again`,
-          code,
-          options,
-        );
-      case 'unique-violation': {
-        const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
-        const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
-        return new UniqueViolationError(
-          `unique constraint${constraint}${table} refused the row: a row with the same key exists`,
-          code,
-          options,
-        );
-      }
-      case 'connection':
-        return new DatabaseConnectionError(
-          `lost or refused the database connection (${message}): retry once the server is available`,
-          code,
-          options,
-        );
-      case 'timeout':
-        return new StatementTimeoutError(
-          `${message}: the statement ran past statement_timeout and was cancelled; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`,
-          code,
-          options,
-        );
-      case 'query':
-        break;
+/** An error the server sent, by its SQLSTATE class; the cause is a redacted copy. */
+function serverError(err: unknown, e: PgErrorFields, code: string, raw: string): DatabaseError {
+  const message = serverMessage(raw, code);
+  // The server's DETAIL and WHERE quote row values (`Key (email)=(…) already exists`): the cause
+  // keeps what debugging needs and nothing that may be a secret, even for code that logs causes.
+  const options = { cause: redactedServerError(err as Error, message, e) };
+  switch (classifySqlState(code)) {
+    case 'authentication':
+      return new DatabaseAuthenticationError(
+        `the database refused the login (${message}): check the user and password in the database URL, that the role may log in, and whether pg_hba.conf requires TLS (sslmode=require)`,
+        code,
+        options,
+      );
+    case 'unknown-database':
+      return new UnknownDatabaseError(`${message}: create it, or fix the database name in the URL`, code, options);
+    case 'serialization':
+      return new SerializationError(
+        `transaction conflict (${message}): safe to run the transaction again`,
+        code,
+        options,
+      );
+    case 'unique-violation': {
+      const constraint = typeof e.constraint === 'string' ? ` ${e.constraint}` : '';
+      const table = typeof e.table === 'string' ? ` on ${e.table}` : '';
+      return new UniqueViolationError(
+        `unique constraint${constraint}${table} refused the row: a row with the same key exists`,
+        code,
+        options,
+      );
     }
-    return new QueryError(message, code, options);
+    case 'connection':
+      return new DatabaseConnectionError(
+        `lost or refused the database connection (${message}): retry once the server is available`,
+        code,
+        options,
+      );
+    case 'timeout':
+      return new StatementTimeoutError(
+        `${message}: the statement ran past statement_timeout and was cancelled; retry, or make it cheaper (a smaller batch size, an index on the id or key id column)`,
+        code,
+        options,
+      );
+    case 'query':
+      break;
   }
+  return new QueryError(message, code, options);
+}
+
+/** The client could not reach the server, or TLS or the connection failed; undefined when it is none of these. */
+function clientError(
+  code: string | undefined,
+  raw: string,
+  options: { cause: unknown },
+): DatabaseConnectionError | undefined {
   if (code && UNREACHABLE.has(code)) {
     return new DatabaseConnectionError(
       `cannot reach the database (${code}): check host and port in the database URL, and that PostgreSQL is running and accepts TCP connections from here`,
@@ -117,7 +128,7 @@ export function mapPgError(err: unknown): unknown {
       options,
     );
   }
-  return err;
+  return undefined;
 }
 
 /** A copy of a server error without DETAIL, WHERE, HINT or the query text: code, severity and object names only. */

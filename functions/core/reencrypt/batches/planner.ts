@@ -3,10 +3,11 @@ import { PageSizer } from '../sql/bounded-reads';
 import type { Mode } from '../values/modes';
 import type { FaultHook, StoredValue, ValueClass, ValueCrypto } from '../ports';
 import { tableKey, type RegistryTable } from '../config/registry';
-import { ID_ALIAS, TableStatements, toRowValues, type KeyRange } from '../sql/statements';
+import { ID_ALIAS, TableStatements, toRowValues } from '../sql/statements';
+import { RangeCutter, rangesFromBoundaries, type PlannedRange } from './range-cutter';
 import type { IdType, TableShape } from '../sql/table-shape';
 import { ALL_ROWS, inScope, type RowScope } from './row-scope';
-import { rowNeedsWork } from '../values/transforms';
+import { rowNeedsWork, type RowValues } from '../values/transforms';
 
 /**
  * Counts, per table, the rows not yet in the target state and cuts them into
@@ -21,8 +22,6 @@ import { rowNeedsWork } from '../values/transforms';
  * - Without: a keyset walk in pages (`WHERE id > $last ORDER BY id LIMIT n`),
  *   classifying each value in memory from its header (no decryption).
  */
-
-export type PlannedRange = KeyRange & { readonly rows: number };
 
 export interface TablePlan {
   readonly table: string;
@@ -47,57 +46,6 @@ export interface PlannerDeps {
 
 export const DEFAULT_PAGE_SIZE = 2000;
 
-/**
- * Cuts a stream of pending row ids (in id order) into ranges of `batchSize`.
- * The first range starts at the table's beginning and the last is open-ended,
- * so together they cover every id (and rows inserted after planning, whose
- * ids sort last, fall into the last batch).
- */
-export class RangeCutter {
-  private readonly ranges: PlannedRange[] = [];
-  private lo: string | null = null;
-  private count = 0;
-
-  constructor(private readonly batchSize: number) {
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
-  }
-
-  /** One more pending row, ids strictly increasing. */
-  add(id: string): void {
-    this.count++;
-    if (this.count === this.batchSize) this.boundary(id);
-  }
-
-  /** The id of every batch-size-th pending row, as the window query returns them. */
-  boundary(id: string): void {
-    this.ranges.push({ lo: this.lo, hi: id, rows: this.batchSize });
-    this.lo = id;
-    this.count = 0;
-  }
-
-  /** Adds the rows after the last boundary (`remaining`, when counted elsewhere). */
-  finish(remaining: number = this.count): PlannedRange[] {
-    if (remaining > 0) this.ranges.push({ lo: this.lo, hi: null, rows: remaining });
-    else if (this.ranges.length > 0) {
-      const last = this.ranges[this.ranges.length - 1]!;
-      this.ranges[this.ranges.length - 1] = { ...last, hi: null };
-    }
-    return this.ranges;
-  }
-}
-
-/** Ranges from the boundaries of the window query and the number of pending rows. */
-export function rangesFromBoundaries(
-  boundaries: readonly string[],
-  pending: number,
-  batchSize: number,
-): PlannedRange[] {
-  const cutter = new RangeCutter(batchSize);
-  for (const b of boundaries) cutter.boundary(b);
-  return cutter.finish(pending - boundaries.length * batchSize);
-}
-
 export async function planTable(
   deps: PlannerDeps,
   table: RegistryTable,
@@ -111,68 +59,73 @@ export async function planTable(
   const key = tableKey(table);
   // A tenant-scoped job walks and tells rows by their tenant in memory; the SQL counts see every tenant.
   if (table.keyIdColumn && scope.kind === 'all') {
-    const counts = await countByKeyId(deps, stmts, targetKeyId);
-    const rowsTotal = sum(counts.map((r) => Number(r.total)));
-    const rowsPending = sum(counts.map((r) => Number(r.pending)));
-    const sourceKeyIds = counts
-      .filter((r) => Number(r.pending) > 0 && r.key_id !== null && r.key_id !== targetKeyId)
-      .map((r) => r.key_id!)
-      .sort();
-    await deps.faults?.('plan.counted');
-    const boundaries = rowsPending >= batchSize ? await batchBoundaries(deps, stmts, targetKeyId, batchSize) : [];
-    return {
-      table: key,
-      idType: shape.idType,
-      rowsTotal,
-      rowsPending,
-      ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize),
-      sourceKeyIds,
-    };
+    return planFromKeyIdCounts(deps, stmts, key, shape, targetKeyId, batchSize);
   }
+  return planByKeysetWalk(deps, stmts, key, shape, { table, mode, targetKeyId, scope }, batchSize);
+}
 
-  // No key id column: walk the table in keyset pages and classify each value from its header.
-  const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
-  const cutter = new RangeCutter(batchSize);
-  const sources = new Set<string>();
-  // Each value classified once per page: a Fernet token's class costs an HMAC per configured key.
-  const seen = new Map<StoredValue, ValueClass>();
-  const classify = (value: StoredValue | null): ValueClass => {
-    if (value === null) return deps.crypto.classify(null);
-    let cls = seen.get(value);
-    if (cls === undefined) seen.set(value, (cls = deps.crypto.classify(value)));
-    return cls;
+/** With a key id column: SQL counts rows per key id, and a window query gives the batch boundaries. */
+async function planFromKeyIdCounts(
+  deps: PlannerDeps,
+  stmts: TableStatements,
+  key: string,
+  shape: TableShape,
+  targetKeyId: string,
+  batchSize: number,
+): Promise<TablePlan> {
+  const counts = await countByKeyId(deps, stmts, targetKeyId);
+  const rowsTotal = sum(counts.map((r) => Number(r.total)));
+  const rowsPending = sum(counts.map((r) => Number(r.pending)));
+  const sourceKeyIds = counts
+    .filter((r) => Number(r.pending) > 0 && r.key_id !== null && r.key_id !== targetKeyId)
+    .map((r) => r.key_id!)
+    .sort();
+  await deps.faults?.('plan.counted');
+  const boundaries = rowsPending >= batchSize ? await batchBoundaries(deps, stmts, targetKeyId, batchSize) : [];
+  return {
+    table: key,
+    idType: shape.idType,
+    rowsTotal,
+    rowsPending,
+    ranges: rangesFromBoundaries(boundaries, rowsPending, batchSize),
+    sourceKeyIds,
   };
-  const ctx = { table, mode, targetKeyId, crypto: { classify }, scope };
-  let rowsTotal = 0;
-  let rowsPending = 0;
+}
+
+/** What the keyset walk needs to tell a row's state: the table, the job's mode, target key and tenant scope. */
+interface WalkJob {
+  readonly table: RegistryTable;
+  readonly mode: Mode;
+  readonly targetKeyId: string;
+  readonly scope: RowScope;
+}
+
+/** The walk's running totals, page after page. */
+interface WalkTally {
+  rowsTotal: number;
+  rowsPending: number;
+  readonly cutter: RangeCutter;
+  readonly sources: Set<string>;
+}
+
+/** No key id column: walk the table in keyset pages and classify each value from its header. */
+async function planByKeysetWalk(
+  deps: PlannerDeps,
+  stmts: TableStatements,
+  key: string,
+  shape: TableShape,
+  job: WalkJob,
+  batchSize: number,
+): Promise<TablePlan> {
+  const pages = new PageSizer(deps.sql.limits, deps.pageSize ?? DEFAULT_PAGE_SIZE);
+  const tally: WalkTally = { rowsTotal: 0, rowsPending: 0, cutter: new RangeCutter(batchSize), sources: new Set() };
+  const classifier = pageClassifier(deps.crypto);
+  const ctx = { ...job, crypto: { classify: classifier.classify } };
   let last: string | null = null;
   for (;;) {
-    const after: string | null = last;
-    const page: { rows: Record<string, unknown>[]; limit: number } = await pages.read((limit) =>
-      after === null
-        ? deps.sql.query(stmts.selectPage(false).text, [limit])
-        : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
-    );
-    seen.clear();
-    for (const r of page.rows) {
-      const row = toRowValues(r, stmts.sets.read);
-      if (!inScope(row.tenant, scope)) continue; // another tenant's row: not counted in this job's totals
-      rowsTotal++;
-      if (rowNeedsWork(row, ctx)) {
-        rowsPending++;
-        cutter.add(row.id);
-        for (const c of table.columns) {
-          const cls = classify(row.values[c] ?? null);
-          // Envelope and JSON key ids, Fernet tokens by their key's id: the keys this job moves values off.
-          if (
-            (cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') &&
-            cls.keyId &&
-            cls.keyId !== targetKeyId
-          )
-            sources.add(cls.keyId);
-        }
-      }
-    }
+    const page = await readWalkPage(deps, pages, stmts, last);
+    classifier.forget();
+    for (const r of page.rows) tallyRow(toRowValues(r, stmts.sets.read), ctx, classifier.classify, tally);
     await deps.faults?.('plan.page');
     if (page.rows.length < page.limit) break;
     last = String(page.rows[page.rows.length - 1]![ID_ALIAS]);
@@ -180,11 +133,69 @@ export async function planTable(
   return {
     table: key,
     idType: shape.idType,
-    rowsTotal,
-    rowsPending,
-    ranges: cutter.finish(),
-    sourceKeyIds: [...sources].sort(),
+    rowsTotal: tally.rowsTotal,
+    rowsPending: tally.rowsPending,
+    ranges: tally.cutter.finish(),
+    sourceKeyIds: [...tally.sources].sort(),
   };
+}
+
+/**
+ * Each value classified once per page: a Fernet token's class costs an HMAC
+ * per configured key. `forget` drops the page's classes before the next one,
+ * so memory stays bounded by one page.
+ */
+function pageClassifier(crypto: Pick<ValueCrypto, 'classify'>): {
+  classify: (value: StoredValue | null) => ValueClass;
+  forget: () => void;
+} {
+  const seen = new Map<StoredValue, ValueClass>();
+  const classify = (value: StoredValue | null): ValueClass => {
+    if (value === null) return crypto.classify(null);
+    let cls = seen.get(value);
+    if (cls === undefined) seen.set(value, (cls = crypto.classify(value)));
+    return cls;
+  };
+  return { classify, forget: () => seen.clear() };
+}
+
+/** The next page of the walk, after the id `after` (from the table's start when null). */
+function readWalkPage(
+  deps: PlannerDeps,
+  pages: PageSizer,
+  stmts: TableStatements,
+  after: string | null,
+): Promise<{ rows: Record<string, unknown>[]; limit: number }> {
+  return pages.read((limit) =>
+    after === null
+      ? deps.sql.query(stmts.selectPage(false).text, [limit])
+      : deps.sql.query(stmts.selectPage(true).text, [limit, after]),
+  );
+}
+
+/** Counts one row of the walk and, when it needs work, cuts it into a range and notes its source key ids. */
+function tallyRow(
+  row: RowValues,
+  ctx: WalkJob & { readonly crypto: Pick<ValueCrypto, 'classify'> },
+  classify: (value: StoredValue | null) => ValueClass,
+  tally: WalkTally,
+): void {
+  if (!inScope(row.tenant, ctx.scope)) return; // another tenant's row: not counted in this job's totals
+  tally.rowsTotal++;
+  if (rowNeedsWork(row, ctx)) {
+    tally.rowsPending++;
+    tally.cutter.add(row.id);
+    for (const c of ctx.table.columns) {
+      const cls = classify(row.values[c] ?? null);
+      // Envelope and JSON key ids, Fernet tokens by their key's id: the keys this job moves values off.
+      if (
+        (cls.kind === 'envelope' || cls.kind === 'json-key-id' || cls.kind === 'fernet') &&
+        cls.keyId &&
+        cls.keyId !== ctx.targetKeyId
+      )
+        tally.sources.add(cls.keyId);
+    }
+  }
 }
 
 /** Rows per counting slice under a transport's limits: well inside the Data API's 45 s on an indexed scan. */

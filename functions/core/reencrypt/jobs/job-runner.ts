@@ -10,8 +10,8 @@ import { JOB_DEFAULTS } from '../../job-settings';
 import { isRetryable } from '../../errors';
 import { BatchLeaseLostError, InjectedFaultError } from '../errors';
 import { isTerminal } from './job-status';
-import { finalizeJob, settleBatchPhase, verifyJob } from './job-phases';
-import { claimNextBatch } from '../store/batch-leases';
+import { finalizeJob, settleBatchPhase, verifyJob, type BatchPhaseState } from './job-phases';
+import { claimNextBatch, type ClaimedBatch } from '../store/batch-leases';
 import { getJob, transitionJob, type JobRecord, type TablePlanSummary } from '../store/jobs-table';
 import { resetFailedBatches } from '../store/batches-table';
 import { createJob, planJob, type JobRequest } from './jobs';
@@ -165,14 +165,37 @@ async function runBatches(
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const worker = workerName(deps);
+  const report = progressReporter(job, options);
+  const state: RunnerState = { crash: undefined, stop: false };
+  const told = new Set<string>();
+  const claim = (): Promise<ClaimedBatch | undefined> => claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts);
+
+  for (;;) {
+    await Promise.all(
+      Array.from({ length: concurrency }, () => runClaimedBatches(deps, claim, report, state, options)),
+    );
+    if (state.crash) throw state.crash;
+    if (options.signal?.aborted) return { job: await getJob(deps.sql, job.id), interrupted: true };
+    const phase = await settleBatchPhase(deps, job.id);
+    if (phase.settled) return { job: phase.job, interrupted: false };
+    if (phase.remaining.pending + phase.remaining.retryable === 0) {
+      await waitForOtherHolders(deps, job.id, worker, phase, told, options);
+    }
+  }
+}
+
+/** Shared by this process's concurrent loops: a simulated crash stops them all, as does the job leaving `running`. */
+interface RunnerState {
+  crash: unknown;
+  stop: boolean;
+}
+
+/** Adds each finished batch to the job's totals and reports them with this run's rows per second. */
+function progressReporter(job: JobRecord, options: RunOptions): (r: BatchResult) => void {
   const started = Date.now();
   const totals = { ...job.counters };
   let attemptedHere = 0;
-  let crash: unknown;
-  let stop = false;
-  const told = new Set<string>();
-
-  const report = (r: BatchResult): void => {
+  return (r: BatchResult): void => {
     totals.rowsDone += r.counts.done;
     totals.rowsFailed += r.counts.failed;
     totals.rowsSkipped += r.counts.skipped;
@@ -187,48 +210,55 @@ async function runBatches(
       rowsPerSecond: elapsedMs > 0 ? (attemptedHere * 1000) / elapsedMs : 0,
     });
   };
+}
 
-  const loop = async (): Promise<void> => {
-    while (!stop && !options.signal?.aborted) {
-      const claimed = await claimWithRetry(
-        () => claimNextBatch(deps.sql, job.id, worker, leaseMs, maxAttempts),
-        options.signal,
-      );
-      if (!claimed) return;
-      try {
-        const result = await executeClaimedBatch(deps, claimed);
-        report(result);
-        if (result.jobStatus !== 'running') stop = true;
-      } catch (err) {
-        if (err instanceof BatchLeaseLostError) continue;
-        if (err instanceof InjectedFaultError) {
-          // A simulated kill: stop this whole runner, as a crash would.
-          crash ??= err;
-          stop = true;
-          return;
-        }
-        // Anything else failed the batch (executeClaimedBatch marked it); it is claimed again while attempts remain.
+/** One of the process's concurrent loops: claims and runs batches until none is left to claim or the run stops. */
+async function runClaimedBatches(
+  deps: EngineDeps,
+  claim: () => Promise<ClaimedBatch | undefined>,
+  report: (r: BatchResult) => void,
+  state: RunnerState,
+  options: RunOptions,
+): Promise<void> {
+  while (!state.stop && !options.signal?.aborted) {
+    const claimed = await claimWithRetry(claim, options.signal);
+    if (!claimed) return;
+    try {
+      const result = await executeClaimedBatch(deps, claimed);
+      report(result);
+      if (result.jobStatus !== 'running') state.stop = true;
+    } catch (err) {
+      if (err instanceof BatchLeaseLostError) continue;
+      if (err instanceof InjectedFaultError) {
+        // A simulated kill: stop this whole runner, as a crash would.
+        state.crash ??= err;
+        state.stop = true;
+        return;
       }
-    }
-  };
-
-  for (;;) {
-    await Promise.all(Array.from({ length: concurrency }, loop));
-    if (crash) throw crash;
-    if (options.signal?.aborted) return { job: await getJob(deps.sql, job.id), interrupted: true };
-    const phase = await settleBatchPhase(deps, job.id);
-    if (phase.settled) return { job: phase.job, interrupted: false };
-    if (phase.remaining.pending + phase.remaining.retryable === 0) {
-      // Only batches leased by other holders are left: take over those of runners proven gone at once.
-      const leases = await takeOverDeadLeases(deps.sql, job.id, worker);
-      const news = leases.filter((l) => !told.has(`${l.worker} ${l.state}`));
-      for (const l of news) told.add(`${l.worker} ${l.state}`);
-      if (news.length > 0) options.onForeignLeases?.(news);
-      if (leases.some((l) => l.state === 'gone')) continue;
-      // The others: wait for them to finish or their leases to expire.
-      await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, phase.nextLeaseExpiryMs ?? 0) + 5), options.signal);
+      // Anything else failed the batch (executeClaimedBatch marked it); it is claimed again while attempts remain.
     }
   }
+}
+
+/**
+ * Only batches leased by other holders are left: take over those of runners
+ * proven gone at once (then look again without waiting); wait for the others
+ * to finish or their leases to expire.
+ */
+async function waitForOtherHolders(
+  deps: EngineDeps,
+  jobId: string,
+  worker: string,
+  phase: BatchPhaseState,
+  told: Set<string>,
+  options: RunOptions,
+): Promise<void> {
+  const leases = await takeOverDeadLeases(deps.sql, jobId, worker);
+  const news = leases.filter((l) => !told.has(`${l.worker} ${l.state}`));
+  for (const l of news) told.add(`${l.worker} ${l.state}`);
+  if (news.length > 0) options.onForeignLeases?.(news);
+  if (leases.some((l) => l.state === 'gone')) return;
+  await sleep(Math.min(options.pollMs ?? 1000, Math.max(10, phase.nextLeaseExpiryMs ?? 0) + 5), options.signal);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

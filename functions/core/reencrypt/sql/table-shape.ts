@@ -80,7 +80,30 @@ async function tableProblems(
     return { problems };
   }
   const where = (column: string): string => `${tableKey(table)}.${column}`;
+  const check: TableCheck = { table, at, columns, problems, where };
+  // Every check runs even after a problem, so one error lists all of a table's problems in registry order.
+  const idType = checkIdColumn(check);
+  const { forms, maxChars } = checkValueColumns(check);
+  checkKeyIdColumn(check, forms);
+  checkTenantColumn(check);
+  return problems.length === 0 && idType
+    ? { problems, shape: { idType, forms, ...(Object.keys(maxChars).length > 0 ? { maxChars } : {}) } }
+    : { problems };
+}
 
+/** One table's live columns and the problems found so far (each check appends to them). */
+interface TableCheck {
+  readonly table: RegistryTable;
+  /** The table's path in the registry, for each problem's path. */
+  readonly at: string;
+  readonly columns: ReadonlyMap<string, ColumnRow>;
+  readonly problems: RegistryProblem[];
+  /** `schema.table.column`, for messages. */
+  readonly where: (column: string) => string;
+}
+
+/** The id column exists, has a keyset-able type and a unique index of its own; its type when it has one. */
+function checkIdColumn({ table, at, columns, problems, where }: TableCheck): IdType | undefined {
   const id = columns.get(table.idColumn);
   let idType: IdType | undefined;
   if (!id) problems.push({ path: `${at}.idColumn`, message: `column ${where(table.idColumn)} does not exist` });
@@ -99,7 +122,15 @@ async function tableProblems(
       });
     }
   }
+  return idType;
+}
 
+/** Encrypted, blind index and plaintext source columns: each exists and stores text or bytes; their forms and varchar limits. */
+function checkValueColumns(check: TableCheck): {
+  forms: Record<string, StorageForm>;
+  maxChars: Record<string, number>;
+} {
+  const { table, at, columns, problems, where } = check;
   const forms: Record<string, StorageForm> = {};
   const maxChars: Record<string, number> = {};
   const valueColumn = (column: string, path: string, role: string): void => {
@@ -115,6 +146,15 @@ async function tableProblems(
     if (live.max_chars != null) maxChars[column] = Number(live.max_chars);
   };
   table.columns.forEach((c, j) => valueColumn(c, `${at}.columns[${j}]`, 'encrypted column'));
+  checkEnvelopesFit(check);
+  for (const [col, hash] of Object.entries(table.blindIndex))
+    valueColumn(hash, `${at}.blindIndex.${col}`, 'blind index column');
+  for (const m of table.encrypt) valueColumn(m.source, `${at}.encrypt.${m.source}`, 'plaintext source column');
+  return { forms, maxChars };
+}
+
+/** An encrypted varchar(n) column must hold at least the shortest envelope. */
+function checkEnvelopesFit({ table, at, columns, problems, where }: TableCheck): void {
   table.columns.forEach((c, j) => {
     const max = columns.get(c)?.max_chars;
     if (max != null && max < MIN_TEXT_ENVELOPE_CHARS) {
@@ -124,9 +164,13 @@ async function tableProblems(
       });
     }
   });
-  for (const [col, hash] of Object.entries(table.blindIndex))
-    valueColumn(hash, `${at}.blindIndex.${col}`, 'blind index column');
-  for (const m of table.encrypt) valueColumn(m.source, `${at}.encrypt.${m.source}`, 'plaintext source column');
+}
+
+/** The key id column, when registered, exists and stores text (recorded in `forms`). */
+function checkKeyIdColumn(
+  { table, at, columns, problems, where }: TableCheck,
+  forms: Record<string, StorageForm>,
+): void {
   if (table.keyIdColumn) {
     const live = columns.get(table.keyIdColumn);
     if (!live)
@@ -138,12 +182,13 @@ async function tableProblems(
       });
     } else forms[table.keyIdColumn] = 'text';
   }
+}
+
+/** The tenant column, when registered, exists. */
+function checkTenantColumn({ table, at, columns, problems, where }: TableCheck): void {
   if (table.tenantColumn && !columns.has(table.tenantColumn)) {
     problems.push({ path: `${at}.tenantColumn`, message: `column ${where(table.tenantColumn)} does not exist` });
   }
-  return problems.length === 0 && idType
-    ? { problems, shape: { idType, forms, ...(Object.keys(maxChars).length > 0 ? { maxChars } : {}) } }
-    : { problems };
 }
 
 /**

@@ -47,61 +47,90 @@ export function valueCryptoFrom(options: ValueCryptoOptions): ValueCrypto {
     reencrypt: (value, context, target) => cipher.reencrypt(value, context, target),
     decrypt: (value, context) => cipher.decrypt(value, context),
     encrypt: (plaintext, context, target, form) => cipher.encrypt(plaintext, context, { keyId: target, output: form }),
-    decryptLegacy: (value, kind: LegacyKind) => {
-      const reader = readers.find((r) => r.format === kind);
-      if (!reader) {
-        return Promise.reject(
-          new LegacyFormatError(
-            `no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`,
-          ),
-        );
-      }
-      if (reader instanceof FernetReader) {
-        // One pass: the key whose HMAC verified is known only after decrypting; the catalog decides before the plaintext is returned.
-        try {
-          const { plaintext, keyId } = reader.decryptWithKeyId(value);
-          try {
-            assertLegacyKeyReadable(cipher.policy, keyId);
-          } catch (err) {
-            plaintext.fill(0);
-            throw err;
-          }
-          return Promise.resolve(plaintext);
-        } catch (err) {
-          return Promise.reject(err as Error);
-        }
-      }
-      // A JSON key_id value names a KEK: the catalog decides, as for an envelope (a destroyed key never decrypts).
-      const keyId = reader.keyIdOf(value);
-      try {
-        if (keyId !== undefined) assertLegacyKeyReadable(cipher.policy, keyId);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-      return reader.decrypt(value);
-    },
-    encryptLegacy: (plaintext, kind, target, opts) => {
-      try {
-        // The catalog decides who may encrypt, in every format: only the active key of its family.
-        cipher.policy.assertCanEncrypt(target);
-        if (kind === 'fernet') {
-          const fernet = readers.find((r): r is FernetReader => r instanceof FernetReader);
-          if (!fernet)
-            throw new LegacyFormatError(
-              'no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens',
-            );
-          return Promise.resolve(fernet.encrypt(target, plaintext, opts?.timestamp));
-        }
-        const json = readers.find((r): r is JsonKeyIdReader => r instanceof JsonKeyIdReader);
-        if (!json) {
-          throw new LegacyFormatError(
-            'no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them',
-          );
-        }
-        return Promise.resolve(json.encrypt(target, plaintext));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    },
+    decryptLegacy: (value, kind: LegacyKind) => decryptLegacyValue(cipher, readers, value, kind),
+    encryptLegacy: (plaintext, kind, target, opts) =>
+      encryptLegacyValue(cipher, readers, plaintext, kind, target, opts),
   };
+}
+
+/** The plaintext of a legacy value, by the configured reader of its kind, once the catalog lets its key decrypt. */
+function decryptLegacyValue(
+  cipher: Pick<EnvelopeCipher, 'policy'>,
+  readers: readonly LegacyReader[],
+  value: StoredValue,
+  kind: LegacyKind,
+): Promise<Buffer> {
+  const reader = readers.find((r) => r.format === kind);
+  if (!reader) {
+    return Promise.reject(
+      new LegacyFormatError(
+        `no reader for ${kind} values is configured (for Fernet: ENCRYPTION_KEY and ENCRYPTION_KEY_FALLBACK)`,
+      ),
+    );
+  }
+  if (reader instanceof FernetReader) return decryptFernetChecked(cipher, reader, value);
+  // A JSON key_id value names a KEK: the catalog decides, as for an envelope (a destroyed key never decrypts).
+  const keyId = reader.keyIdOf(value);
+  try {
+    if (keyId !== undefined) assertLegacyKeyReadable(cipher.policy, keyId);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  return reader.decrypt(value);
+}
+
+/**
+ * A Fernet token's plaintext in one pass: the key whose HMAC verified is known
+ * only after decrypting; the catalog decides before the plaintext is returned
+ * (and a refused plaintext is zeroed).
+ */
+function decryptFernetChecked(
+  cipher: Pick<EnvelopeCipher, 'policy'>,
+  reader: FernetReader,
+  value: StoredValue,
+): Promise<Buffer> {
+  try {
+    const { plaintext, keyId } = reader.decryptWithKeyId(value);
+    try {
+      assertLegacyKeyReadable(cipher.policy, keyId);
+    } catch (err) {
+      plaintext.fill(0);
+      throw err;
+    }
+    return Promise.resolve(plaintext);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** A new legacy value (Fernet token or JSON key_id envelope) under `target`, which the catalog must let encrypt. */
+function encryptLegacyValue(
+  cipher: Pick<EnvelopeCipher, 'policy'>,
+  readers: readonly LegacyReader[],
+  plaintext: Buffer,
+  kind: LegacyKind,
+  target: string,
+  opts?: { readonly timestamp?: number | undefined },
+): Promise<string> {
+  try {
+    // The catalog decides who may encrypt, in every format: only the active key of its family.
+    cipher.policy.assertCanEncrypt(target);
+    if (kind === 'fernet') {
+      const fernet = readers.find((r): r is FernetReader => r instanceof FernetReader);
+      if (!fernet)
+        throw new LegacyFormatError(
+          'no Fernet key is configured: set ENCRYPTION_KEY (and ENCRYPTION_KEY_FALLBACK) to write Fernet tokens',
+        );
+      return Promise.resolve(fernet.encrypt(target, plaintext, opts?.timestamp));
+    }
+    const json = readers.find((r): r is JsonKeyIdReader => r instanceof JsonKeyIdReader);
+    if (!json) {
+      throw new LegacyFormatError(
+        'no KEK for JSON key_id values: the raw keyring (SECRETS_ENCRYPTION_KEY / SECRETS_ENCRYPTION_KEY_PREVIOUS) holds them',
+      );
+    }
+    return Promise.resolve(json.encrypt(target, plaintext));
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }

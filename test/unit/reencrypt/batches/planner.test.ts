@@ -1,4 +1,5 @@
-import { RangeCutter, formatDryRun, rangesFromBoundaries } from '../../../../functions/core/reencrypt/batches/planner';
+import { formatDryRun } from '../../../../functions/core/reencrypt/batches/planner';
+import { RangeCutter, rangesFromBoundaries } from '../../../../functions/core/reencrypt/batches/range-cutter';
 
 /** Which range of `ranges` holds `id` under the given order (the database's ORDER BY). */
 function rangeOf(
