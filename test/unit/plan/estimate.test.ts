@@ -1,43 +1,12 @@
-import { buildPlan, type PlanSettings, type TableCounts } from '../../../functions/core/plan/estimate';
+import { buildPlan } from '../../../functions/core/plan/estimate';
 import { kmsQuota } from '../../../functions/core/plan/kms-quotas';
-import { operationsFor, operationsOfPendingRows } from '../../../functions/core/plan/operations';
+import { operationsFor } from '../../../functions/core/plan/operations';
 import { PIPELINE_SHAPE, STATE_TRANSITIONS, progressPolls } from '../../../functions/core/plan/pipeline-shape';
 import { DEFAULT_PRICES } from '../../../functions/core/plan/prices';
-import type { Throughput } from '../../../functions/core/plan/throughput';
+import { pendingTable, planSettings, throughput } from './support/plan-inputs';
 
-const throughput = (rowsPerSecond: number, scanRowsPerSecond = 100_000): Throughput => ({
-  rowsPerSecond,
-  scanRowsPerSecond,
-  source: 'history',
-  basis: 'test',
-  jobIds: [],
-});
-
-function settings(over: Partial<PlanSettings> = {}): PlanSettings {
-  return {
-    mode: 'rewrap',
-    keyring: 'raw',
-    targetKeyId: 'kek-v2',
-    runner: 'cli',
-    batchSize: 2000,
-    concurrency: 1,
-    kmsQuota: kmsQuota('us-east-1'),
-    prices: DEFAULT_PRICES,
-    throughput: throughput(20_000),
-    keysetKeys: 2,
-    keysetTtlSeconds: 300,
-    counted: 'inventory',
-    ...over,
-  };
-}
-
-const table = (name: string, rows: number, mode: PlanSettings['mode'] = 'rewrap', batch = 2000): TableCounts => ({
-  table: name,
-  rowsTotal: rows,
-  rowsPending: rows,
-  batches: Math.ceil(rows / batch),
-  operations: operationsOfPendingRows(mode, rows),
-});
+const settings = planSettings;
+const table = pendingTable;
 
 describe('buildPlan', () => {
   it('raw keyring: no key service call; duration is the rows at the engine rate plus the scans', () => {

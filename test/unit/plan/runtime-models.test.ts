@@ -1,52 +1,23 @@
 import { buildPlan, type PlanSettings, type TableCounts } from '../../../functions/core/plan/estimate';
 import { runnerOf } from '../../../functions/core/plan/history';
-import { kmsQuota } from '../../../functions/core/plan/kms-quotas';
 import { LOCAL_RUNTIME_COSTS, localRuntimeTime } from '../../../functions/core/plan/local-runtime';
-import { operationsOfPendingRows } from '../../../functions/core/plan/operations';
 import { LOCAL_RUNTIME_SHAPE } from '../../../functions/core/plan/pipeline-shape';
-import { DEFAULT_PRICES } from '../../../functions/core/plan/prices';
 import { mixedRate, TASK_SECONDS } from '../../../functions/core/plan/runtime-models';
-import {
-  chooseThroughput,
-  DEFAULT_ROWS_PER_SECOND,
-  type JobFigures,
-  type Throughput,
-} from '../../../functions/core/plan/throughput';
-
-const throughput = (rowsPerSecond: number, scanRowsPerSecond = 100_000): Throughput => ({
-  rowsPerSecond,
-  scanRowsPerSecond,
-  source: 'history',
-  basis: 'test',
-  jobIds: [],
-});
+import { chooseThroughput, DEFAULT_ROWS_PER_SECOND, type JobFigures } from '../../../functions/core/plan/throughput';
+import { pendingTable, planSettings, throughput } from './support/plan-inputs';
 
 function settings(over: Partial<PlanSettings> = {}): PlanSettings {
-  return {
-    mode: 'rewrap',
-    keyring: 'raw',
-    targetKeyId: 'kek-v2',
+  return planSettings({
     runner: 'local-state-machine',
-    batchSize: 2000,
     concurrency: 2,
-    kmsQuota: kmsQuota('us-east-1'),
-    prices: DEFAULT_PRICES,
     throughput: throughput(10_000),
     keysetKeys: 1,
-    keysetTtlSeconds: 300,
-    counted: 'inventory',
     speedFactor: 0.5,
     ...over,
-  };
+  });
 }
 
-const table = (rows: number): TableCounts => ({
-  table: 't',
-  rowsTotal: rows,
-  rowsPending: rows,
-  batches: Math.ceil(rows / 2000),
-  operations: operationsOfPendingRows('rewrap', rows),
-});
+const table = (rows: number): TableCounts => pendingTable('t', rows);
 
 describe('the local runtime model', () => {
   const c = LOCAL_RUNTIME_COSTS;
