@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Runtime, Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ENV_DEFAULTS } from '../functions/core/environment-names';
-import { DATA_API_STATEMENT_LIMIT_MS, DEFAULT_BATCH_BUDGET_MS } from '../functions/core/pipeline/time-budget';
+import { DATA_API_STATEMENT_LIMIT_MS } from '../functions/core/pipeline/time-budget';
 import { PIPELINE_SHAPE } from '../functions/core/plan/pipeline-shape';
 
 /**
@@ -51,7 +51,7 @@ export const WORKER_BUDGET = {
   /** The RDS Data API's limit on one statement (ExecuteStatement times out after 45 s). */
   dataApiStatement: Duration.millis(DATA_API_STATEMENT_LIMIT_MS),
   /** One batch: a 45 s statement plus the Data API adapter's retry back-off and the remaining calls (the worker's own default). */
-  batchBudget: Duration.millis(DEFAULT_BATCH_BUDGET_MS),
+  batchBudget: Duration.millis(ENV_DEFAULTS.workerBatchBudgetMs),
   /** Cold start: building the runtime (keyset fetch and unwrap, catalog). */
   startup: Duration.seconds(15),
 } as const;

@@ -2,7 +2,7 @@ import { createDataApiSql } from '../core/adapters/data-api/sql';
 import { createPgSql } from '../core/adapters/pg/sql';
 import { ENV, RUNTIME_ENV } from '../core/environment-names';
 import type { SqlPool } from '../core/ports/sql';
-import { HandlerConfigError } from '../handlers/shared/errors';
+import { HandlerConfigError } from './errors';
 
 /** The Data API variables, in the order they are reported missing. */
 const DATA_API_ENV = [ENV.dbClusterArn, ENV.dbSecretArn, ENV.dbName] as const;

@@ -1,6 +1,6 @@
 import { ENV, ENV_DEFAULTS } from '../core/environment-names';
 import type { StuckBatchOptions } from '../core/pipeline/stuck-batches';
-import { HandlerConfigError } from '../handlers/shared/errors';
+import { HandlerConfigError } from './errors';
 
 /**
  * The pipeline functions' settings from their environment (set by the stack,

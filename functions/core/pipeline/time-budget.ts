@@ -8,8 +8,6 @@ import { ENV, ENV_DEFAULTS } from '../environment-names';
  * by the Lambda timeout halfway; it is left for another delivery instead.
  */
 export const DATA_API_STATEMENT_LIMIT_MS = 45_000;
-/** WORKER_BATCH_BUDGET_MS when unset: defined with the variable's name (core/environment-names.ts). */
-export const DEFAULT_BATCH_BUDGET_MS = ENV_DEFAULTS.workerBatchBudgetMs;
 
 /** The remaining-time check of one worker invocation. */
 export class TimeBudget {
@@ -17,13 +15,13 @@ export class TimeBudget {
     /** Lambda's context.getRemainingTimeInMillis. */
     private readonly remainingMs: () => number,
     /** Time one batch needs (WORKER_BATCH_BUDGET_MS). */
-    readonly perBatchMs: number = DEFAULT_BATCH_BUDGET_MS,
+    readonly perBatchMs: number = ENV_DEFAULTS.workerBatchBudgetMs,
   ) {}
 
   /** Read from the environment: WORKER_BATCH_BUDGET_MS when it is a positive whole number, else the default. */
   static fromEnv(remainingMs: () => number, env: NodeJS.ProcessEnv = process.env): TimeBudget {
     const v = Number(env[ENV.workerBatchBudgetMs]);
-    return new TimeBudget(remainingMs, Number.isInteger(v) && v > 0 ? v : DEFAULT_BATCH_BUDGET_MS);
+    return new TimeBudget(remainingMs, Number.isInteger(v) && v > 0 ? v : ENV_DEFAULTS.workerBatchBudgetMs);
   }
 
   /** Milliseconds left, and whether a batch may still start. */

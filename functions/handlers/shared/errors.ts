@@ -4,21 +4,6 @@ import { RekeyError } from '../../core/errors';
 export abstract class HandlerError extends RekeyError {}
 
 /**
- * The function's environment lacks what it needs (JOB_QUEUE_URL, the
- * database variables...). Not retryable: a deployment problem, which the
- * state machine's Catch routes to MarkFailed.
- */
-export class HandlerConfigError extends HandlerError {
-  readonly code = 'HANDLER_CONFIG';
-  constructor(
-    readonly missing: readonly string[],
-    detail = '',
-  ) {
-    super(`missing environment: ${missing.join(', ')}${detail ? ` ${detail}` : ''}`);
-  }
-}
-
-/**
  * Another worker holds the batch's lease. Retryable: the record is reported
  * as a batch item failure, and SQS redelivers it after the visibility
  * timeout, by when the batch is done (acknowledged then) or its lease expired.

@@ -1,5 +1,5 @@
 import { ENV, ENV_DEFAULTS } from '../../../functions/core/environment-names';
-import { HandlerConfigError } from '../../../functions/handlers/shared/errors';
+import { HandlerConfigError } from '../../../functions/runtime/errors';
 import { jobQueueUrl, retiringKeyGraceDays, stuckBatchSettings } from '../../../functions/runtime/pipeline-settings';
 
 const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/rekey-batches';

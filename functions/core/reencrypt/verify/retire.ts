@@ -1,6 +1,7 @@
 import { LateWritersError } from '../../readers/errors';
 import type { KeyLifecycle } from '../ports';
-import { valuesNeedingKey, type VerifyReport } from './verify';
+import { valuesNeedingKey } from './key-counts';
+import type { VerifyReport } from './verify';
 
 /**
  * Safe retirement: a `rotating` key becomes `retired` only when a verify over

@@ -125,8 +125,6 @@ export async function verify(deps: VerifyDeps, options: VerifyOptions): Promise<
   };
 }
 
-export { valuesUnderKey, valuesNeedingKey } from './key-counts';
-
 async function verifyTable(deps: VerifyDeps, table: RegistryTable, options: VerifyOptions): Promise<TableVerify> {
   const shape = await (deps.shapes ?? new TableShapeCache()).get(deps.sql, table);
   // With a key id column and nothing to decrypt, count in SQL (in bounded slices): a 100 M-row table is
