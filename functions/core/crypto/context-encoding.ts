@@ -1,14 +1,13 @@
 import type { EncryptionContext } from './context';
 import { InvalidContextError } from './errors';
+import { hasLoneSurrogate } from './unicode';
 
 /** Each context field is length-prefixed with a u16, so it may hold at most this many UTF-8 bytes. */
 export const MAX_CONTEXT_FIELD_BYTES = 0xffff;
 
 type ContextField = 'table' | 'column' | 'rowId' | 'tenant';
-// In a /u regex a well-formed surrogate pair is one code point, so \p{Cs}
-// matches only lone surrogates: strings UTF-8 cannot encode faithfully (two
+// Lone surrogates are refused: UTF-8 cannot encode them faithfully (two
 // different lone surrogates would both become U+FFFD and collide).
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The canonical bytes of an encryption context, the part of the
@@ -57,7 +56,7 @@ function fieldBytes(ctx: EncryptionContext, field: ContextField): number {
   if (value.length === 0) {
     throw new InvalidContextError(field, `encryption context field "${field}" must be ${what}, got an empty string`);
   }
-  if (LONE_SURROGATE.test(value)) {
+  if (hasLoneSurrogate(value)) {
     throw new InvalidContextError(
       field,
       `encryption context field "${field}" is not well-formed Unicode (lone surrogate)`,

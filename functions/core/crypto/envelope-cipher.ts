@@ -19,11 +19,10 @@ import { InvalidPlaintextError, OversizeError } from './errors';
 import type { Keyring, WrapContext } from './keyring';
 import { needs } from './needs';
 import { randomPool } from './random-pool';
+import { hasLoneSurrogate } from './unicode';
 
 /** Default limit on one plaintext value: 4 MiB. Large enough for any field, small enough to refuse a runaway blob. */
 export const DEFAULT_MAX_PLAINTEXT_BYTES = 4 * 1024 * 1024;
-
-const LONE_SURROGATE = /\p{Cs}/u;
 
 export interface EnvelopeCipherOptions {
   readonly keyring: Keyring;
@@ -233,7 +232,7 @@ export class EnvelopeCipher {
       // UTF-8 would turn a lone surrogate into U+FFFD: the value decrypted would not be the value stored.
       /* Precondition: a plaintext string is well-formed Unicode. */
       needs(
-        !LONE_SURROGATE.test(plaintext),
+        !hasLoneSurrogate(plaintext),
         () =>
           new InvalidPlaintextError(
             'the plaintext string is not well-formed Unicode (lone surrogate); encrypt it as bytes instead',

@@ -1,5 +1,6 @@
 import { UnsupportedVersionError } from './errors';
 import { needs } from './needs';
+import { firstOutsideBase64url, isBase64urlText } from './base64-alphabet';
 
 /**
  * Envelope format v1 (docs/envelope-format.md is the specification):
@@ -30,8 +31,9 @@ export const MIN_ENVELOPE_BYTES = 1 + 1 + 1 + 2 + 1 + NONCE_BYTES + TAG_BYTES;
  * logged, put in a metric dimension or a CSV without escaping.
  */
 const KEY_ID_PATTERN = /^[A-Za-z0-9._:/+=@-]+$/;
-const BASE64URL_PATTERN = /^[A-Za-z0-9_-]+$/;
 const OTHER_TEXT_VERSION = /^rk(\d{1,3}):/;
+/** Longest prefix OTHER_TEXT_VERSION can match (`rk999:`): only that much of a value goes to the regex. */
+const VERSION_PREFIX_MAX = 6;
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 export interface EnvelopeV1 {
@@ -174,7 +176,7 @@ export function fromText(text: string): Buffer {
   /* Precondition: a text envelope is not empty. */
   needs(text.length > 0, 'empty', 'the value is empty: a text envelope starts with "rk1:"');
   if (!text.startsWith(TEXT_PREFIX_V1)) {
-    const other = OTHER_TEXT_VERSION.exec(text);
+    const other = OTHER_TEXT_VERSION.exec(text.slice(0, VERSION_PREFIX_MAX));
     /* Precondition: a text envelope of another version is refused as that version. */
     needs(other === null, () => new UnsupportedVersionError(Number(other![1])));
     /* Precondition: a text envelope starts with "rk1:". */
@@ -203,7 +205,7 @@ export function isEnvelope(value: Buffer | string): boolean {
       value.startsWith(TEXT_PREFIX_V1) &&
       body >= Math.ceil((MIN_ENVELOPE_BYTES * 4) / 3) &&
       body % 4 !== 1 &&
-      BASE64URL_PATTERN.test(value.slice(TEXT_PREFIX_V1.length))
+      isBase64urlText(value, TEXT_PREFIX_V1.length)
     );
   }
   if (!((value as unknown) instanceof Uint8Array)) return false;
@@ -229,7 +231,7 @@ const HEADER_KEY_ID_CHARS = 4;
  * tell the operator to run encrypt mode on it.
  */
 export function looksLikeDamagedEnvelope(value: Buffer | string): boolean {
-  if (typeof value === 'string') return OTHER_TEXT_VERSION.test(value);
+  if (typeof value === 'string') return OTHER_TEXT_VERSION.test(value.slice(0, VERSION_PREFIX_MAX));
   if (!((value as unknown) instanceof Uint8Array) || value.length < 3) return false;
   const version = value[0]!;
   const keyIdLength = value[1]!;
@@ -256,7 +258,7 @@ export function assertKeyId(keyId: string): void {
 }
 
 function isCanonicalBase64url(body: string): boolean {
-  if (body.length % 4 === 1 || !BASE64URL_PATTERN.test(body)) return false;
+  if (body.length % 4 === 1 || !isBase64urlText(body)) return false;
   // A final partial group carries unused low bits; canonical encoders write
   // them as zero. Rejecting the rest keeps one spelling per envelope.
   const unusedBits = body.length % 4 === 2 ? 4 : body.length % 4 === 3 ? 2 : 0;
@@ -267,7 +269,7 @@ function isCanonicalBase64url(body: string): boolean {
 
 /** What makes a body not canonical base64url, and where (never the text itself: it may be a secret). */
 function notCanonical(body: string): string {
-  const at = body.search(/[^A-Za-z0-9_-]/);
+  const at = firstOutsideBase64url(body);
   if (at >= 0) return `the text after "rk1:" is not base64url: its character ${at + 1} is outside [A-Za-z0-9_-]`;
   if (body.length % 4 === 1)
     return `the text after "rk1:" is not base64url: ${body.length} characters are no whole bytes`;

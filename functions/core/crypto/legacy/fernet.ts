@@ -4,6 +4,7 @@ import { KeyMaterialError, LegacyFormatError, UnknownKeyError } from '../errors'
 import { LegacyAuthenticationError } from './errors';
 import { decodeKey, parseKeys, toKey, type FernetKey } from './fernet-keys';
 import type { LegacyReader } from './reader';
+import { isPaddedBase64urlText, trailingPadding } from '../base64-alphabet';
 
 /**
  * Fernet (https://github.com/fernet/spec): version 0x80 | timestamp (8, BE) |
@@ -16,7 +17,7 @@ const HEADER_BYTES = 1 + 8 + 16;
 const HMAC_BYTES = 32;
 const MIN_TOKEN_BYTES = HEADER_BYTES + 16 + HMAC_BYTES; // one CBC block at least
 /** The spec's alphabet: base64url, padding only at the end. Standard-base64 `+` `/` and trailing data are refused. */
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]+={0,2}$/;
+const isTokenText = isPaddedBase64urlText;
 /** As Python's cryptography: with a TTL, a token stamped more than this far in the future is refused too. */
 const MAX_CLOCK_SKEW_SECONDS = 60;
 const FERNET_PREFIX = Buffer.from('gAAAAA', 'latin1');
@@ -29,7 +30,7 @@ export const UNKNOWN_FERNET_KEY = '(unknown fernet key)';
 /** The timestamp (seconds) a token carries, read without a key; undefined when the value is not a decodable token. */
 export function fernetTimestamp(value: Buffer | string): number | undefined {
   const text = typeof value === 'string' ? value : value.toString('latin1');
-  if (!TOKEN_PATTERN.test(text)) return undefined;
+  if (!isTokenText(text)) return undefined;
   const token = Buffer.from(text, 'base64url');
   if (token.length < MIN_TOKEN_BYTES || token[0] !== VERSION) return undefined;
   return Number(token.readBigUInt64BE(1));
@@ -51,8 +52,8 @@ export function looksLikeFernet(value: Buffer | string): boolean {
   if (typeof value !== 'string' && !(Buffer.isBuffer(value) && value.subarray(0, 6).equals(FERNET_PREFIX)))
     return false; // no copy of a large bytea
   const text = typeof value === 'string' ? value : value.toString('latin1');
-  if (!text.startsWith('gAAAAA') || !TOKEN_PATTERN.test(text)) return false;
-  return Math.floor((text.replace(/=+$/, '').length * 3) / 4) >= MIN_TOKEN_BYTES;
+  if (!text.startsWith('gAAAAA') || !isTokenText(text)) return false;
+  return Math.floor(((text.length - trailingPadding(text)) * 3) / 4) >= MIN_TOKEN_BYTES;
 }
 
 /**
@@ -115,7 +116,7 @@ export class FernetReader implements LegacyReader {
    */
   keyIdOf(value: Buffer | string): string | undefined {
     const text = typeof value === 'string' ? value : value.toString('latin1');
-    if (!TOKEN_PATTERN.test(text)) return UNKNOWN_FERNET_KEY;
+    if (!isTokenText(text)) return UNKNOWN_FERNET_KEY;
     const token = Buffer.from(text, 'base64url');
     if (token.length < MIN_TOKEN_BYTES) return UNKNOWN_FERNET_KEY;
     const signed = token.subarray(0, token.length - HMAC_BYTES);
@@ -159,7 +160,7 @@ export class FernetReader implements LegacyReader {
   /** The plaintext and the id of the key whose HMAC verified it: one pass for a rotation, which needs both. */
   decryptWithKeyId(value: Buffer | string): { readonly plaintext: Buffer; readonly keyId: string } {
     const text = typeof value === 'string' ? value : value.toString('latin1');
-    if (!TOKEN_PATTERN.test(text))
+    if (!isTokenText(text))
       throw new LegacyFormatError('the Fernet token is not base64url (or has data after its padding)');
     const token = Buffer.from(text, 'base64url');
     if (token.length < MIN_TOKEN_BYTES) {
