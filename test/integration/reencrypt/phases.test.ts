@@ -15,6 +15,7 @@ import {
 } from '../../../functions/core/reencrypt/store/batches-table';
 import { findJobByExecution } from '../../../functions/core/reencrypt/store/jobs-table';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
+import type { Sql } from '../../../functions/core/ports/sql';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
 import { engine, rotationWorld, seedSecrets } from './support/fixtures';
 
@@ -119,4 +120,45 @@ it('abort and mark-failed are idempotent and refuse nonsense', async () => {
   await expect(verifyJob(deps, b.id)).rejects.toMatchObject({ code: 'JOB_STATE' });
   await expect(abortJob(deps, b.id)).rejects.toMatchObject({ code: 'JOB_STATE' });
   expect(await world.actions()).toEqual(['job.created', 'job.planned', 'job.aborted', 'job.created', 'job.failed']);
+});
+
+it('a batch finishing while the batch phase settles is counted before the final error-rate judgement', async () => {
+  const world = await rotationWorld(db.sql);
+  await db.sql.query('DROP TABLE IF EXISTS secrets');
+  await seedSecrets(db.sql, world, 200);
+  // One damaged value in the first batch: 1 failed row of 200 is exactly the 0.5 % allowed, 1 of 100 is not.
+  await db.sql.query(`UPDATE secrets SET token = $1 WHERE id = 5`, [`rk1:${'A'.repeat(80)}`]);
+  const deps = engine(db, world);
+  const job = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    batchSize: 100,
+    maxErrorRate: 0.005,
+    requestedBy: 'sm',
+    executionId: 'arn:exec:settle-race',
+  });
+  await planJob(deps, job.id);
+  await markBatchesEnqueued(db.sql, job.id, await batchesToEnqueue(db.sql, job.id, 10));
+  expect(await executeBatch(deps, job.id, 'secrets#0')).toMatchObject({ outcome: 'done' });
+
+  // The last batch commits between settleBatchPhase's first and second read, as a worker does on AWS.
+  let raced = false;
+  const racing: Sql = {
+    query: async (text, params) => {
+      const result = await db.sql.query(text, params);
+      if (!raced) {
+        raced = true;
+        await executeBatch(deps, job.id, 'secrets#1');
+      }
+      return result as never;
+    },
+    transaction: (fn) => db.sql.transaction(fn),
+  };
+  let phase = await settleBatchPhase({ ...deps, sql: racing }, job.id);
+  expect(raced).toBe(true);
+  if (!phase.settled) phase = await settleBatchPhase(deps, job.id);
+  expect(phase.job).toMatchObject({
+    status: 'verifying',
+    counters: { rowsFailed: 1, rowsDone: 199 },
+  });
 });

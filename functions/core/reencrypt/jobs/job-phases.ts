@@ -58,10 +58,13 @@ export interface BatchPhaseState {
  */
 export async function settleBatchPhase(deps: EngineDeps, jobId: string): Promise<BatchPhaseState> {
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  // Batches first, then the job: a batch's status and its rows' counters commit in one transaction, so
+  // counters read after "no batch left" hold every batch. Read the other way round, a batch finishing
+  // between the two reads left the final error rate judged on the counters of the batches before it.
+  const counts = await batchStatusCounts(deps.sql, jobId, maxAttempts);
   let job = await getJob(deps.sql, jobId);
   const none = { pending: 0, running: 0, retryable: 0 };
   if (job.status !== 'running') return { job, settled: true, remaining: none, nextLeaseExpiryMs: null };
-  const counts = await batchStatusCounts(deps.sql, jobId, maxAttempts);
   const remaining = { pending: counts.pending, running: counts.running, retryable: counts.retryable };
   if (counts.pending + counts.running + counts.retryable > 0) {
     return { job, settled: false, remaining, nextLeaseExpiryMs: counts.nextLeaseExpiryMs };
