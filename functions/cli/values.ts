@@ -12,6 +12,15 @@ export function positiveInt(max: number) {
   };
 }
 
+/** A whole number from 0 to `max` (0 meaning "none", e.g. `--wait 0`). */
+export function wholeNumber(max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) > max)
+      throw new InvalidArgumentError(`expected a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+}
+
 /** `--max-error-rate`: within JOB_BOUNDS.maxErrorRate. */
 export function rate(value: string): number {
   const n = Number(value);

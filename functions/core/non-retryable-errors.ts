@@ -64,6 +64,8 @@ export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = [
   'ResultTooLargeError',
   'RotationConfigError',
   'RotationEventError',
+  'RotationInProgressError',
+  'RotationNotConfiguredError',
   'RotationSelfTestError',
   'RotationStateError',
   'RuntimeConfigError',

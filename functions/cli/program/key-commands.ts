@@ -3,12 +3,15 @@ import { JOB_BOUNDS } from '../../core/job-settings';
 import { KEYRING_KINDS } from '../../core/keyring-kinds';
 import { keysCommand } from '../commands/keys';
 import { promoteCommand } from '../commands/promote';
-import { positiveInt } from '../values';
+import { rotateCommand, type RotateOptions } from '../commands/rotate';
+import { positiveInt, wholeNumber } from '../values';
 import type { CommandContext } from './command-context';
 
 /** `rekey keys …`: the key catalog's commands; returns the `keys` command (its sub-commands get main's output settings). */
 export function addKeyCommands(program: Command, { io, globals, wrap }: CommandContext): Command {
-  const keys = program.command('keys').description('the key catalog: list, add, activate, retire, destroy, rollback');
+  const keys = program
+    .command('keys')
+    .description('the key catalog: list, add, activate, retire, destroy, rotate, rollback');
   const keyAction = (
     name: 'add' | 'activate' | 'retire' | 'destroy',
     description: string,
@@ -62,6 +65,17 @@ export function addKeyCommands(program: Command, { io, globals, wrap }: CommandC
         promoteCommand(globals(cmd), id, opts, io),
       ),
     );
+  keys
+    .command('rotate')
+    .description(
+      'rotate the deployed keyset secret now (as its schedule does) and wait until the new keyset is AWSCURRENT',
+    )
+    .option('--outputs <file>', 'cdk deploy --outputs-file JSON: the KeysetSecretArn output')
+    .option('--stack <name>', 'the stack in --outputs (default: the only one)')
+    .option('--secret-id <arn>', 'the keyset secret (default: KeysetSecretArn from --outputs)')
+    .option('--wait <seconds>', 'follow the rotation this long; 0 only starts it', wholeNumber(3_600), 300)
+    .option('--poll-interval <seconds>', 'seconds between two looks at the version stages', positiveInt(300), 5)
+    .action(wrap(async (opts: RotateOptions, cmd: Command) => rotateCommand(globals(cmd), opts, io)));
   keys
     .command('rollback')
     .description('make the previous key primary again and rewrap everything back to it')

@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
   type SecretsManagerClientConfig,
@@ -10,26 +11,30 @@ import { KeyServiceRejectedError } from '../crypto/keyrings/key-service-errors';
 import type {
   GetSecretValueInput,
   PutSecretValueInput,
+  RotateSecretInput,
   SecretDescription,
   SecretValue,
+  SecretRotationStarter,
   SecretsPort,
   UpdateSecretVersionStageInput,
 } from '../ports/secrets';
 import { mapAwsError, type ServiceErrorHints } from './aws-error-mapping';
 
-export type SecretsOperation = 'GetSecretValue' | 'PutSecretValue' | 'DescribeSecret' | 'UpdateSecretVersionStage';
+export type SecretsOperation =
+  'GetSecretValue' | 'PutSecretValue' | 'DescribeSecret' | 'UpdateSecretVersionStage' | 'RotateSecret';
 
 /**
  * SecretsPort over @aws-sdk/client-secrets-manager, counting every request per
  * operation. Reads always send a VersionStage: without one, Secrets Manager
  * (and moto) may answer with another version than the caller means.
  */
-export class AwsSecretsAdapter implements SecretsPort {
+export class AwsSecretsAdapter implements SecretsPort, SecretRotationStarter {
   private readonly counts: Record<SecretsOperation, number> = {
     GetSecretValue: 0,
     PutSecretValue: 0,
     DescribeSecret: 0,
     UpdateSecretVersionStage: 0,
+    RotateSecret: 0,
   };
 
   constructor(private readonly client: SecretsManagerClient) {}
@@ -107,6 +112,16 @@ export class AwsSecretsAdapter implements SecretsPort {
         }),
       ),
     );
+  }
+
+  /** RotateSecret with the rotation function and schedule the secret already has (no RotationLambdaARN, no rules). */
+  async rotateSecret(input: RotateSecretInput): Promise<{ versionId: string }> {
+    const out = await this.call('RotateSecret', input.secretId, {}, () =>
+      this.client.send(
+        new RotateSecretCommand({ SecretId: input.secretId, ClientRequestToken: input.clientRequestToken }),
+      ),
+    );
+    return { versionId: out.VersionId ?? input.clientRequestToken };
   }
 
   private async call<T>(

@@ -64,3 +64,19 @@ export interface SecretsPort {
   describeSecret(input: { readonly secretId: string }): Promise<SecretDescription>;
   updateSecretVersionStage(input: UpdateSecretVersionStageInput): Promise<void>;
 }
+
+export interface RotateSecretInput {
+  readonly secretId: string;
+  /** The new version's id (idempotency token): a retry with the same token starts nothing new. */
+  readonly clientRequestToken: string;
+}
+
+/**
+ * Starting a rotation (RotateSecret with the secret's configured rotation
+ * function). Apart from SecretsPort: only the operator's CLI starts
+ * rotations; the rotation hook and the keyrings never do.
+ */
+export interface SecretRotationStarter {
+  /** Returns the version the rotation creates (staged AWSPENDING until finishSecret moves AWSCURRENT to it). */
+  rotateSecret(input: RotateSecretInput): Promise<{ readonly versionId: string }>;
+}

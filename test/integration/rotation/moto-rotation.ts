@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretRotationStarter } from '../../../functions/core/ports/secrets';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
 
 /**
@@ -77,6 +78,32 @@ export async function startMotoRotation(
     }),
   );
   return token;
+}
+
+/**
+ * The operator's RotateSecret (SecretRotationStarter) against moto, with the
+ * rotation service's asynchronous side played by `service`: AWS answers
+ * RotateSecret at once and invokes the rotation function afterwards, so the
+ * steps run after this returns, as a background task the test can await.
+ *
+ * moto quirk: RotateSecret without RotationLambdaARN clears the configured
+ * function and promotes the (empty) new version at once, where AWS keeps the
+ * function and stages AWSPENDING. So this passes the ARN moto needs; the
+ * product's adapter, like an operator, passes none.
+ */
+export function motoRotationStarter(
+  lambdaArn: string,
+  service: (token: string) => Promise<void>,
+): SecretRotationStarter & { readonly settled: () => Promise<void> } {
+  const running: Promise<void>[] = [];
+  return {
+    async rotateSecret({ secretId, clientRequestToken }) {
+      await startMotoRotation(secretId, lambdaArn, clientRequestToken);
+      running.push(new Promise<void>((resolve) => setTimeout(resolve, 50)).then(() => service(clientRequestToken)));
+      return { versionId: clientRequestToken };
+    },
+    settled: async () => void (await Promise.all(running)),
+  };
 }
 
 function scope(service: string): string {
