@@ -9,7 +9,7 @@ import type { Sql } from '../ports/sql';
 import { readDeadLetters } from '../pipeline/stuck-batches';
 import type { Registry } from '../reencrypt/config/registry';
 import { checkAgainstDatabase } from '../reencrypt/sql/table-shape';
-import { KEYSET_BOOTSTRAP_FORMAT } from '../rotation/keyset-versions';
+import { isBootstrapDocument } from '../rotation/keyset-versions';
 import { schemaStatus } from '../schema/migrate';
 import { CheckFailed, type Check } from './report';
 import { cloudWatchMayPublish } from './topic-policy';
@@ -123,10 +123,10 @@ async function kmsKeyCheck(kms: KmsPort, keyId: string): Promise<string> {
 
 async function keysetCheck(deps: Pick<DoctorDeps, 'kms' | 'secrets'>, secretId: string): Promise<string> {
   const current = await deps.secrets.getSecretValue({ secretId, versionStage: AWSCURRENT });
-  if (isBootstrap(current.string)) {
+  if (isBootstrapDocument(current.string)) {
     throw new CheckFailed(
       `${secretId}: AWSCURRENT is still the bootstrap document, so the first rotation has not completed. ` +
-        `Read the rotation function's log, fix the cause, then: aws secretsmanager rotate-secret --secret-id ${secretId}`,
+        `Read the rotation function's log, fix the cause, then: rekey keys rotate --secret-id ${secretId}`,
     );
   }
   const keyset = parseKeyset(current.string, `${secretId} (AWSCURRENT)`);
@@ -146,14 +146,6 @@ async function keysetCheck(deps: Pick<DoctorDeps, 'kms' | 'secrets'>, secretId: 
     return `primary ${keyset.primary}, ${ids.length} key(s) (${ids.join(', ')}); every KEK unwrapped by ${keyset.kmsKeyId}, an envelope round trip works`;
   } finally {
     await keyring.refresh(); // zeroes the unwrapped KEKs
-  }
-}
-
-function isBootstrap(text: string): boolean {
-  try {
-    return (JSON.parse(text) as { format?: unknown })?.format === KEYSET_BOOTSTRAP_FORMAT;
-  } catch {
-    return false;
   }
 }
 

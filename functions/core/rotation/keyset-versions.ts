@@ -18,6 +18,15 @@ import type { RotationState } from './secret-state';
  */
 export const KEYSET_BOOTSTRAP_FORMAT = 'rekey-keyset-bootstrap';
 
+/** True when `text` is the bootstrap document the stack deploys (no keyset yet: the first rotation has not run). */
+export function isBootstrapDocument(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { format?: unknown } | null)?.format === KEYSET_BOOTSTRAP_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
 /** AWSCURRENT: a keyset, or the bootstrap document before the first rotation. */
 export type CurrentKeyset =
   | { readonly kind: 'keyset'; readonly keyset: Keyset; readonly versionId: string }

@@ -7,7 +7,7 @@ import {
   type SecretsPort,
 } from '../ports/secrets';
 import { RotationStateError } from './errors';
-import { KEYSET_BOOTSTRAP_FORMAT } from './keyset-versions';
+import { isBootstrapDocument } from './keyset-versions';
 
 /**
  * Starts a rotation of the keyset secret and follows it to the end, the
@@ -112,19 +112,11 @@ function refuseUnlessReady(description: SecretDescription, secretId: string): vo
 
 async function currentKeysetSummary(deps: StartRotationDeps, secretId: string): Promise<KeysetSummary> {
   const document = (await deps.secrets.getSecretValue({ secretId, versionStage: AWSCURRENT })).string;
-  if (isBootstrap(document)) {
+  if (isBootstrapDocument(document)) {
     throw new RotationStateError(
       `${secretId}: the rotation finished but ${AWSCURRENT} still holds the bootstrap document, not a keyset`,
     );
   }
   const keyset = parseKeyset(document);
   return { primary: keyset.primary, keyIds: keyset.keys.map((k) => k.id) };
-}
-
-function isBootstrap(document: string): boolean {
-  try {
-    return (JSON.parse(document) as { format?: unknown }).format === KEYSET_BOOTSTRAP_FORMAT;
-  } catch {
-    return false;
-  }
 }
