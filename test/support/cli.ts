@@ -14,8 +14,11 @@ export interface CliRun {
   readonly err: string;
 }
 
-/** Runs `rekey <args>` with exactly `env` as its environment and `cwd` as its working directory. */
-export async function runCli(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd: string }): Promise<CliRun> {
+/** A CliIo that keeps what is written to each stream; `run()` reads it back with an exit code. */
+export function capturedIo(where: { env: NodeJS.ProcessEnv; cwd: string }): {
+  readonly io: CliIo;
+  readonly run: (code: number) => CliRun;
+} {
   let out = '';
   let err = '';
   const io: CliIo = {
@@ -25,6 +28,11 @@ export async function runCli(args: readonly string[], where: { env: NodeJS.Proce
     env: where.env,
     cwd: where.cwd,
   };
-  const code = await main([...args], io);
-  return { code, out, err };
+  return { io, run: (code) => ({ code, out, err }) };
+}
+
+/** Runs `rekey <args>` with exactly `env` as its environment and `cwd` as its working directory. */
+export async function runCli(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd: string }): Promise<CliRun> {
+  const { io, run } = capturedIo(where);
+  return run(await main([...args], io));
 }

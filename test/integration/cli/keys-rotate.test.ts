@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { rotateCommand, type RotateOptions } from '../../../functions/cli/commands/rotate';
-import { main } from '../../../functions/cli/main';
-import type { CliIo, GlobalOptions } from '../../../functions/cli/io';
+import type { GlobalOptions } from '../../../functions/cli/io';
 import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { KeyCatalog } from '../../../functions/core/keys/catalog';
@@ -14,7 +13,7 @@ import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
 import { ROTATION_STEPS, rotateKeysetSecret, type RotationDeps } from '../../../functions/core/rotation/rotate';
 import { migrate } from '../../../functions/core/schema/migrate';
 import { awsClientConfig, motoEndpoint } from '../../support/aws';
-import { runCli } from '../../support/cli';
+import { capturedIo, runCli, type CliRun } from '../../support/cli';
 import { freshDatabase, type TestDatabase } from '../../support/database';
 import { createKeysetSecret, currentKeyset, recordingRewrapStarter } from '../rotation/keyset-fixtures';
 import { motoRotationLambda, motoRotationStarter, startMotoRotation } from '../rotation/moto-rotation';
@@ -96,16 +95,8 @@ describe('rekey keys rotate', () => {
     service: (token: string) => Promise<void>,
     opts: Partial<RotateOptions> = {},
     globals: GlobalOptions = {},
-  ): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = {
-      stdout: (t) => void (out += t),
-      stderr: (t) => void (err += t),
-      isTTY: false,
-      env: {},
-      cwd: dir,
-    };
+  ): Promise<CliRun> {
+    const { io, run } = capturedIo({ env: {}, cwd: dir });
     const starter = motoRotationStarter(lambdaArn, service);
     const port = {
       describeSecret: secrets.describeSecret.bind(secrets),
@@ -116,7 +107,7 @@ describe('rekey keys rotate', () => {
       secrets: port,
     });
     await starter.settled();
-    return { code, out, err };
+    return run(code);
   }
 
   const stages = async () => (await secrets.describeSecret({ secretId: secretArn })).versionIdsToStages;
@@ -210,14 +201,7 @@ describe('rekey keys rotate', () => {
     [['keys', 'rotate', '--secret-id', 'x', '--poll-interval', '0'], /expected a whole number from 1 to 300, got 0/],
   ])('usage: %j exits 2 naming what is wrong', async (args, message) => {
     writeFileSync(join(dir, 'other.json'), JSON.stringify({ Rekey: { StateMachineArn: 'arn:x' } }));
-    let err = '';
-    const code = await main([...args], {
-      stdout: () => undefined,
-      stderr: (t) => void (err += t),
-      isTTY: false,
-      env: process.env,
-      cwd: dir,
-    });
+    const { code, err } = await runCli(args, { env: process.env, cwd: dir });
     expect(code).toBe(2);
     expect(err).toMatch(message);
   });
