@@ -1,10 +1,6 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsKmsAdapter } from '../../functions/core/adapters/aws-kms';
-import { AwsSecretsAdapter } from '../../functions/core/adapters/aws-secrets';
+import { ListSecretVersionIdsCommand } from '@aws-sdk/client-secrets-manager';
 import type { Keyset } from '../../functions/core/crypto/keyrings/keyset';
 import { AuditLog } from '../../functions/core/keys/audit';
-import { KeyCatalog } from '../../functions/core/keys/catalog';
 import {
   ROTATION_STEPS,
   rotateKeysetSecret,
@@ -12,8 +8,6 @@ import {
   type RotationStep,
   type StepResult,
 } from '../../functions/core/rotation/rotate';
-import { migrate } from '../../functions/core/schema/migrate';
-import { awsClientConfig } from '../support/aws';
 import { freshDatabase, requireRealPostgres, type TestDatabase } from '../support/database';
 import {
   createKeysetSecret,
@@ -21,6 +15,8 @@ import {
   keyStatuses,
   recordingRewrapStarter,
   type RecordingRewrapStarter,
+  motoRotationClients,
+  rotationDeps,
 } from '../integration/rotation/keyset-fixtures';
 import { motoRotationLambda, startMotoRotation } from '../integration/rotation/moto-rotation';
 import { recordFigure, sized } from './support/figures';
@@ -33,9 +29,7 @@ import { recordFigure, sized } from './support/figures';
  * rewrap started.
  */
 describe('the same rotation step twice at once', () => {
-  const smClient = new SecretsManagerClient(awsClientConfig());
-  const secrets = new AwsSecretsAdapter(smClient);
-  const kms = new AwsKmsAdapter(new KMSClient(awsClientConfig()));
+  const { smClient, secrets, kms } = motoRotationClients();
   let lambdaArn: string;
   let db: TestDatabase;
   let deps: RotationDeps;
@@ -50,16 +44,7 @@ describe('the same rotation step twice at once', () => {
     db = await freshDatabase({ poolSize: 4 });
     ({ secretArn } = await createKeysetSecret({ namePrefix: 'rekey-race', keyDescription: 'rekey race root' }));
     rewraps = recordingRewrapStarter();
-    deps = {
-      secrets,
-      kms,
-      catalog: new KeyCatalog(db.sql),
-      executions: rewraps.starter,
-      sql: db.sql,
-      ensureSchema: async () => void (await migrate(db.sql)),
-      expectedSecretArn: secretArn,
-      retryDelaysMs: [0, 0, 0],
-    };
+    deps = rotationDeps({ secrets, kms }, db, secretArn, rewraps.starter);
   });
   afterEach(async () => {
     await db.drop();

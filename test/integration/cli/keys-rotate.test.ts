@@ -2,20 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { rotateCommand, type RotateOptions } from '../../../functions/cli/commands/rotate';
 import type { GlobalOptions } from '../../../functions/cli/io';
-import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
 import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
-import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { AWSCURRENT, AWSPENDING } from '../../../functions/core/ports/secrets';
 import { ROTATION_STEPS, rotateKeysetSecret, type RotationDeps } from '../../../functions/core/rotation/rotate';
-import { migrate } from '../../../functions/core/schema/migrate';
-import { awsClientConfig, motoEndpoint } from '../../support/aws';
+import { motoEndpoint } from '../../support/aws';
 import { capturedIo, runCli, type CliRun } from '../../support/cli';
 import { freshDatabase, type TestDatabase } from '../../support/database';
-import { createKeysetSecret, currentKeyset, recordingRewrapStarter } from '../rotation/keyset-fixtures';
+import {
+  createKeysetSecret,
+  currentKeyset,
+  recordingRewrapStarter,
+  motoRotationClients,
+  rotationDeps,
+} from '../rotation/keyset-fixtures';
 import { motoRotationLambda, motoRotationStarter, startMotoRotation } from '../rotation/moto-rotation';
 
 /**
@@ -27,9 +29,7 @@ import { motoRotationLambda, motoRotationStarter, startMotoRotation } from '../r
  * finishes and one whose version loses AWSPENDING.
  */
 describe('rekey keys rotate', () => {
-  const smClient = new SecretsManagerClient(awsClientConfig());
-  const secrets = new AwsSecretsAdapter(smClient);
-  const kms = new AwsKmsAdapter(new KMSClient(awsClientConfig()));
+  const { smClient, secrets, kms } = motoRotationClients();
   let lambdaArn: string;
   let db: TestDatabase;
   let deps: RotationDeps;
@@ -52,16 +52,7 @@ describe('rekey keys rotate', () => {
   beforeEach(async () => {
     db = await freshDatabase();
     ({ secretArn } = await createKeysetSecret({ namePrefix: 'rekey-cli-rotate' }));
-    deps = {
-      secrets,
-      kms,
-      catalog: new KeyCatalog(db.sql),
-      executions: recordingRewrapStarter().starter,
-      sql: db.sql,
-      ensureSchema: async () => void (await migrate(db.sql)),
-      expectedSecretArn: secretArn,
-      retryDelaysMs: [0, 0, 0],
-    };
+    deps = rotationDeps({ secrets, kms }, db, secretArn, recordingRewrapStarter().starter);
     await configureRotation(secretArn);
     dir = mkdtempSync(join(tmpdir(), 'rekey-rotate-'));
     writeFileSync(join(dir, 'cdk-outputs.json'), JSON.stringify({ Rekey: { KeysetSecretArn: secretArn } }));

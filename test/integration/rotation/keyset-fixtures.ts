@@ -3,11 +3,15 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Keyset } from '../../../functions/core/crypto/keyrings/keyset';
 import { parseKeyset } from '../../../functions/core/crypto/keyrings/keyset-document';
-import type { KeyCatalog } from '../../../functions/core/keys/catalog';
+import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { ExecutionStartError } from '../../../functions/core/ports/execution-errors';
 import type { ExecutionStarter } from '../../../functions/core/ports/executions';
 import { AWSCURRENT, type SecretsPort } from '../../../functions/core/ports/secrets';
-import { KEYSET_BOOTSTRAP_FORMAT } from '../../../functions/core/rotation/rotate';
+import { KEYSET_BOOTSTRAP_FORMAT, type RotationDeps } from '../../../functions/core/rotation/rotate';
+import { migrate } from '../../../functions/core/schema/migrate';
+import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
+import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
+import type { Sql } from '../../../functions/core/ports/sql';
 import { awsClientConfig } from '../../support/aws';
 
 /**
@@ -16,6 +20,45 @@ import { awsClientConfig } from '../../support/aws';
  * root key and a keyset secret holding the bootstrap document, both in moto,
  * and a rewrap starter that records what it is asked to start.
  */
+
+/** The SDK client and adapters the keyset-rotation suites reach moto's Secrets Manager and KMS through. */
+export function motoRotationClients(): {
+  readonly smClient: SecretsManagerClient;
+  readonly secrets: AwsSecretsAdapter;
+  readonly kms: AwsKmsAdapter;
+} {
+  const smClient = new SecretsManagerClient(awsClientConfig());
+  return {
+    smClient,
+    secrets: new AwsSecretsAdapter(smClient),
+    kms: new AwsKmsAdapter(new KMSClient(awsClientConfig())),
+  };
+}
+
+/**
+ * What the rotation steps run with in these suites: moto's services, a
+ * catalog in `db`, the one secret `secretArn`, no pause between retries, and
+ * the schema created on first use; `extra` overrides any of it.
+ */
+export function rotationDeps(
+  clients: { readonly secrets: AwsSecretsAdapter; readonly kms: AwsKmsAdapter },
+  db: { readonly sql: Sql },
+  secretArn: string,
+  executions: ExecutionStarter,
+  extra: Partial<RotationDeps> = {},
+): RotationDeps {
+  return {
+    secrets: clients.secrets,
+    kms: clients.kms,
+    catalog: new KeyCatalog(db.sql),
+    executions,
+    sql: db.sql,
+    ensureSchema: async () => void (await migrate(db.sql)),
+    expectedSecretArn: secretArn,
+    retryDelaysMs: [0, 0, 0],
+    ...extra,
+  };
+}
 
 /** A new KMS root key in moto and a keyset secret naming it in the bootstrap document. */
 export async function createKeysetSecret(

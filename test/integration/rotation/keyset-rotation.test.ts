@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
-import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { EnvelopeCipher } from '../../../functions/core/crypto/envelope-cipher';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
 import type { Keyset } from '../../../functions/core/crypto/keyrings/keyset';
@@ -19,15 +16,15 @@ import {
   type RotationStep,
   type StepResult,
 } from '../../../functions/core/rotation/rotate';
-import { migrate } from '../../../functions/core/schema/migrate';
 import {
   createKeysetSecret,
   currentKeyset,
   keyStatuses,
   recordingRewrapStarter,
   type RecordingRewrapStarter,
+  motoRotationClients,
+  rotationDeps,
 } from './keyset-fixtures';
-import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
 import { motoRotationLambda, startMotoRotation } from './moto-rotation';
 
@@ -39,9 +36,7 @@ import { motoRotationLambda, startMotoRotation } from './moto-rotation';
  * calls (the Step Functions adapter runs against moto in the handler tests).
  */
 describe('keyset rotation hook', () => {
-  const smClient = new SecretsManagerClient(awsClientConfig());
-  const secrets = new AwsSecretsAdapter(smClient);
-  const kms = new AwsKmsAdapter(new KMSClient(awsClientConfig()));
+  const { smClient, secrets, kms } = motoRotationClients();
   let lambdaArn: string;
   let db: TestDatabase;
   let catalog: KeyCatalog;
@@ -60,16 +55,7 @@ describe('keyset rotation hook', () => {
     catalog = new KeyCatalog(db.sql);
     ({ secretArn, kmsKeyArn } = await createKeysetSecret({ keyDescription: 'rekey test root' }));
     rewraps = recordingRewrapStarter();
-    deps = {
-      secrets,
-      kms,
-      catalog,
-      executions: rewraps.starter,
-      sql: db.sql,
-      ensureSchema: async () => void (await migrate(db.sql)),
-      expectedSecretArn: secretArn,
-      retryDelaysMs: [0, 0, 0],
-    };
+    deps = rotationDeps({ secrets, kms }, db, secretArn, rewraps.starter, { catalog });
   });
 
   afterEach(async () => {

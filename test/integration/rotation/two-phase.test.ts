@@ -1,9 +1,4 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsKmsAdapter } from '../../../functions/core/adapters/aws-kms';
-import { AwsSecretsAdapter } from '../../../functions/core/adapters/aws-secrets';
 import { HierarchicalKeyring } from '../../../functions/core/crypto/keyrings/hierarchical';
-import { KeyCatalog } from '../../../functions/core/keys/catalog';
 import { ReadersLagError } from '../../../functions/core/readers/errors';
 import { startReaderHeartbeat } from '../../../functions/core/readers/heartbeat';
 import { removeReader, writeHeartbeat } from '../../../functions/core/readers/store';
@@ -16,8 +11,9 @@ import {
   keyStatuses,
   recordingRewrapStarter,
   type RecordingRewrapStarter,
+  motoRotationClients,
+  rotationDeps,
 } from './keyset-fixtures';
-import { awsClientConfig } from '../../support/aws';
 import { freshDatabase, type TestDatabase } from '../../support/database';
 import { motoRotationLambda, startMotoRotation } from './moto-rotation';
 
@@ -29,9 +25,7 @@ import { motoRotationLambda, startMotoRotation } from './moto-rotation';
  * every step run twice.
  */
 describe('two-phase keyset rotation', () => {
-  const smClient = new SecretsManagerClient(awsClientConfig());
-  const secrets = new AwsSecretsAdapter(smClient);
-  const kms = new AwsKmsAdapter(new KMSClient(awsClientConfig()));
+  const { secrets, kms } = motoRotationClients();
   let lambdaArn: string;
   let db: TestDatabase;
   let deps: RotationDeps;
@@ -46,16 +40,11 @@ describe('two-phase keyset rotation', () => {
     await migrate(db.sql);
     ({ secretArn } = await createKeysetSecret({ keyDescription: 'rekey two-phase test' }));
     rewraps = recordingRewrapStarter();
-    deps = {
-      secrets,
-      kms,
-      catalog: new KeyCatalog(db.sql),
-      executions: rewraps.starter,
-      sql: db.sql,
-      expectedSecretArn: secretArn,
+    deps = rotationDeps({ secrets, kms }, db, secretArn, rewraps.starter, {
+      ensureSchema: undefined,
       retryDelaysMs: [0],
       twoPhase: true,
-    };
+    });
   });
   afterEach(async () => {
     await db.drop();
