@@ -13,7 +13,8 @@ import {
   countBatchesToEnqueue,
   markBatchesEnqueued,
 } from '../../../functions/core/reencrypt/store/batches-table';
-import { findJobByExecution } from '../../../functions/core/reencrypt/store/jobs-table';
+import { findJobByExecution, getJob } from '../../../functions/core/reencrypt/store/jobs-table';
+import { finish } from '../../../functions/core/reencrypt/jobs/job-endings';
 import { createJob, planJob } from '../../../functions/core/reencrypt/jobs/jobs';
 import type { Sql } from '../../../functions/core/ports/sql';
 import { migratedDatabase, type TestDatabase } from '../../support/database';
@@ -161,4 +162,33 @@ it('a batch finishing while the batch phase settles is counted before the final 
     status: 'verifying',
     counters: { rowsFailed: 1, rowsDone: 199 },
   });
+});
+
+it('a finisher that retired a key but lost the race to end the job records the key on the job', async () => {
+  const world = await rotationWorld(db.sql);
+  await db.sql.query('DROP TABLE IF EXISTS secrets');
+  await seedSecrets(db.sql, world, 20);
+  const deps = engine(db, world);
+  const job = await createJob(deps, {
+    mode: 'rewrap',
+    targetKeyId: 'kek-v2',
+    requestedBy: 'sm',
+    executionId: 'arn:exec:finish-race',
+  });
+  await planJob(deps, job.id);
+  await markBatchesEnqueued(db.sql, job.id, await batchesToEnqueue(db.sql, job.id, 10));
+  await executeBatch(deps, job.id, 'secrets#0');
+  expect((await settleBatchPhase(deps, job.id)).job.status).toBe('verifying');
+  const verifying = (await verifyJob(deps, job.id)).job;
+
+  // Runner A retires kek-v1; runner B, finding it already retired, ends the job first with nothing retired.
+  const byB = await finish(deps, verifying, 'completed', [], { retired: [], kept: [] });
+  expect(byB.retiredKeyIds).toEqual([]);
+  const byA = await finish(deps, verifying, 'completed', [], { retired: ['kek-v1'], kept: [] });
+  expect(byA).toMatchObject({ status: 'completed', retiredKeyIds: ['kek-v1'] });
+  expect((await getJob(db.sql, job.id)).retiredKeyIds).toEqual(['kek-v1']);
+  // A third finisher with the same key changes nothing.
+  expect((await finish(deps, verifying, 'completed', [], { retired: ['kek-v1'], kept: [] })).retiredKeyIds).toEqual([
+    'kek-v1',
+  ]);
 });

@@ -1,7 +1,7 @@
 import type { EngineDeps } from '../ports';
 import { JobStateError } from '../errors';
 import { isTerminal } from './job-status';
-import { getJob, transitionJob, type JobRecord } from '../store/jobs-table';
+import { addRetiredKeyIds, getJob, transitionJob, type JobRecord } from '../store/jobs-table';
 import { tableKey } from '../config/registry';
 import { retireVerifiedKeys, type RetireResult } from '../verify/retire';
 import { verify, type VerifyReport } from '../verify/verify';
@@ -106,6 +106,10 @@ export async function finish(
     if (!(err instanceof JobStateError)) throw err;
     const current = await getJob(deps.sql, job.id);
     if (!isTerminal(current.status)) throw err;
-    return current;
+    // Another runner of the job ended it first, possibly after this one retired a key (it then found
+    // nothing left to retire): the keys this finisher retired are the job's too.
+    const retired = retire?.retired ?? [];
+    if (retired.length === 0 || retired.every((k) => current.retiredKeyIds.includes(k))) return current;
+    return addRetiredKeyIds(deps.sql, job.id, retired);
   }
 }

@@ -243,6 +243,22 @@ export async function recordVerifiedKeys(
   ]);
 }
 
+/**
+ * Adds key ids to a job's retired keys (kept sorted, each once): a finisher
+ * that retired keys but lost the race to end the job records them on it.
+ */
+export async function addRetiredKeyIds(sql: Sql, jobId: string, keyIds: readonly string[]): Promise<JobRecord> {
+  const { rows } = await sql.query<Row>(
+    `UPDATE rekey_jobs
+        SET retired_key_ids = ARRAY(SELECT DISTINCT k FROM unnest(retired_key_ids || $2::text[]) AS k ORDER BY k)
+      WHERE id = $1::uuid
+      RETURNING *`,
+    [jobId, [...keyIds]],
+  );
+  if (!rows[0]) throw new JobNotFoundError(jobId);
+  return jobFromRow(rows[0]);
+}
+
 /** Adds one finished batch's row counts to its job (in the batch's transaction); the job as it is now. */
 export async function addBatchCounts(tx: Sql, jobId: string, counts: BatchCounts): Promise<JobRecord> {
   const { rows } = await tx.query<Row>(
