@@ -123,23 +123,33 @@ it('abort and mark-failed are idempotent and refuse nonsense', async () => {
   expect(await world.actions()).toEqual(['job.created', 'job.planned', 'job.aborted', 'job.created', 'job.failed']);
 });
 
-it('a batch finishing while the batch phase settles is counted before the final error-rate judgement', async () => {
+/**
+ * A planned and enqueued rewrap job over `rows` fresh secrets; `damage` runs
+ * on the table before the job is planned.
+ */
+async function enqueuedRewrap(
+  rows: number,
+  request: { executionId: string; batchSize?: number; maxErrorRate?: number },
+  damage?: () => Promise<unknown>,
+) {
   const world = await rotationWorld(db.sql);
   await db.sql.query('DROP TABLE IF EXISTS secrets');
-  await seedSecrets(db.sql, world, 200);
-  // One damaged value in the first batch: 1 failed row of 200 is exactly the 0.5 % allowed, 1 of 100 is not.
-  await db.sql.query(`UPDATE secrets SET token = $1 WHERE id = 5`, [`rk1:${'A'.repeat(80)}`]);
+  await seedSecrets(db.sql, world, rows);
+  await damage?.();
   const deps = engine(db, world);
-  const job = await createJob(deps, {
-    mode: 'rewrap',
-    targetKeyId: 'kek-v2',
-    batchSize: 100,
-    maxErrorRate: 0.005,
-    requestedBy: 'sm',
-    executionId: 'arn:exec:settle-race',
-  });
+  const job = await createJob(deps, { mode: 'rewrap', targetKeyId: 'kek-v2', requestedBy: 'sm', ...request });
   await planJob(deps, job.id);
   await markBatchesEnqueued(db.sql, job.id, await batchesToEnqueue(db.sql, job.id, 10));
+  return { deps, job };
+}
+
+it('a batch finishing while the batch phase settles is counted before the final error-rate judgement', async () => {
+  // One damaged value in the first batch: 1 failed row of 200 is exactly the 0.5 % allowed, 1 of 100 is not.
+  const { deps, job } = await enqueuedRewrap(
+    200,
+    { executionId: 'arn:exec:settle-race', batchSize: 100, maxErrorRate: 0.005 },
+    () => db.sql.query(`UPDATE secrets SET token = $1 WHERE id = 5`, [`rk1:${'A'.repeat(80)}`]),
+  );
   expect(await executeBatch(deps, job.id, 'secrets#0')).toMatchObject({ outcome: 'done' });
 
   // The last batch commits between settleBatchPhase's first and second read, as a worker does on AWS.
@@ -165,18 +175,7 @@ it('a batch finishing while the batch phase settles is counted before the final 
 });
 
 it('a finisher that retired a key but lost the race to end the job records the key on the job', async () => {
-  const world = await rotationWorld(db.sql);
-  await db.sql.query('DROP TABLE IF EXISTS secrets');
-  await seedSecrets(db.sql, world, 20);
-  const deps = engine(db, world);
-  const job = await createJob(deps, {
-    mode: 'rewrap',
-    targetKeyId: 'kek-v2',
-    requestedBy: 'sm',
-    executionId: 'arn:exec:finish-race',
-  });
-  await planJob(deps, job.id);
-  await markBatchesEnqueued(db.sql, job.id, await batchesToEnqueue(db.sql, job.id, 10));
+  const { deps, job } = await enqueuedRewrap(20, { executionId: 'arn:exec:finish-race' });
   await executeBatch(deps, job.id, 'secrets#0');
   expect((await settleBatchPhase(deps, job.id)).job.status).toBe('verifying');
   const verifying = (await verifyJob(deps, job.id)).job;
